@@ -1,0 +1,52 @@
+/* userdb: the directory of virtual users (DATA/users, format in doc/users-format.md).
+ *
+ * One line per user: address:crypt-hash:quota-bytes:quota-messages:flags. The file is
+ * re-read when it changes, so workers see `tern user add` at once. Addresses are
+ * compared with the domain in lower case and the local part case-insensitively (ASCII).
+ */
+#ifndef TERN_USERDB_H
+#define TERN_USERDB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct conf;
+
+struct user_info {
+	char *address;  /* canonical: localpart@domain, as stored */
+	char *hash;     /* crypt(3) hash */
+	char *maildir;  /* DATA/mail/DOMAIN/LOCALPART */
+	uint64_t quota_bytes;    /* 0: none */
+	uint64_t quota_messages; /* 0: none */
+};
+
+struct userdb;
+
+struct userdb *userdb_open(const struct conf *c);
+void userdb_close(struct userdb **db);
+/* Finds a user by address (the recipient delimiter and what follows it are dropped
+ * from the local part first). 1 found (info filled; free with user_info_free), 0 not
+ * found, -1 error (err set: the directory could not be read). */
+int userdb_lookup(struct userdb *db, const char *address, struct user_info *info, struct buf *err);
+void user_info_free(struct user_info *info);
+/* Is domain one of the local domains? */
+bool userdb_is_local_domain(struct userdb *db, const char *domain);
+/* The path of the users file. */
+const char *userdb_path(const struct userdb *db);
+
+/* Editing (tools): add/replace/delete a line atomically (write temp, fsync, rename). */
+int userdb_put(struct userdb *db, const char *address, const char *hash, uint64_t quota_bytes,
+	       uint64_t quota_messages, struct buf *err);
+int userdb_delete(struct userdb *db, const char *address, struct buf *err);
+/* Calls fn for every user, in file order. */
+int userdb_foreach(struct userdb *db, void (*fn)(const struct user_info *, void *), void *arg,
+		   struct buf *err);
+
+/* crypt(3) helpers: a new hash (yescrypt, or sha512-crypt where yescrypt is missing),
+ * and a constant-time check. */
+char *password_hash(const char *password);
+bool password_check(const char *password, const char *hash);
+
+#endif

@@ -1,0 +1,97 @@
+/* conf-defaults: every option of tern.conf, its type, default and documentation.
+ *
+ * This table is the single source: the parser validates against it, `tern init` writes
+ * it out as a commented file, `tern check` prints the effective values. Add an option
+ * here, with a sentence a site administrator can act on, before using it in code.
+ */
+#include "conf.h"
+
+#define S(sec, name, type, def, doc) {sec, name, type, def, NULL, doc}
+#define E(sec, name, def, choices, doc) {sec, name, CONF_ENUM, def, choices, doc}
+
+const struct conf_def conf_global_defs[] = {
+	S("Instance", "hostname", CONF_STR, "localhost",
+	  "The fully qualified name of this host, used in SMTP greetings, Received: "
+	  "headers and Maildir file names."),
+	S("Instance", "domains", CONF_LIST, "",
+	  "The local mail domains: mail to these is delivered here, to the users of "
+	  "'tern user list'. Separate several with commas."),
+	S("Instance", "data_dir", CONF_PATH, "data",
+	  "Where users, mailboxes and indexes live. Mail for user@domain is in "
+	  "DATA/mail/DOMAIN/USER/ (a Maildir)."),
+	S("Instance", "queue_dir", CONF_PATH, "queue",
+	  "The mail queue. Must be on a file system that honours fsync."),
+	S("Instance", "run_user", CONF_STR, "",
+	  "When started as root, the account every worker switches to after binding the "
+	  "listening sockets. Empty: stay as the starting user (not allowed for root)."),
+	E("Instance", "log", "stderr", "stderr|syslog",
+	  "Where log lines go: standard error (with timestamps), or syslog facility mail."),
+	E("Instance", "log_level", "info", "debug|info|warning|error",
+	  "The least important kind of log line written."),
+
+	S("SMTP server", "smtp_banner", CONF_STR, "ESMTP Tern",
+	  "Text after the host name in the 220 greeting."),
+	S("SMTP server", "smtp_max_message_size", CONF_SIZE, "50M",
+	  "The largest message accepted (advertised with SIZE, RFC 1870). Bigger ones get "
+	  "552 5.3.4."),
+	S("SMTP server", "smtp_max_recipients", CONF_INT, "1000",
+	  "Recipients accepted for one message; more get 452 4.5.3 and the client sends "
+	  "them in another transaction (RFC 5321 4.5.3.1.8)."),
+	S("SMTP server", "smtp_max_command_line", CONF_SIZE, "2048",
+	  "The longest SMTP command line, CRLF included (RFC 5321 4.5.3.1.4 asks for at "
+	  "least 512). Longer lines get 500 5.5.2."),
+	S("SMTP server", "smtp_max_line_length", CONF_SIZE, "64k",
+	  "The longest line inside a message. A message with a longer line is refused "
+	  "with 552 5.3.4 after its end (RFC 5321 allows 1000; real mail is often longer)."),
+	S("SMTP server", "smtp_max_header_size", CONF_SIZE, "1M",
+	  "The largest header section of a message; more gets 552 5.3.4."),
+	S("SMTP server", "smtp_max_errors", CONF_INT, "10",
+	  "Command errors allowed in one session before it is closed with 421 4.7.0."),
+	S("SMTP server", "smtp_timeout", CONF_TIME, "5m",
+	  "How long a client may stay silent, between commands or inside DATA "
+	  "(RFC 5321 4.5.3.2.7 asks for at least 5 minutes). Then 421 4.4.2."),
+	S("SMTP server", "smtp_max_connections", CONF_INT, "2000",
+	  "Concurrent SMTP sessions in all; more get 421 4.7.0 at once."),
+	S("SMTP server", "smtp_max_connections_per_ip", CONF_INT, "50",
+	  "Concurrent SMTP sessions from one client address; more get 421 4.7.0."),
+	S("SMTP server", "smtp_vrfy", CONF_BOOL, "no",
+	  "Answer VRFY truthfully. When no (the default), VRFY gets 252 and tells nothing."),
+	E("SMTP server", "smtp_bare_lf", "accept", "accept|reject",
+	  "Lines in DATA that end in a bare LF: accept (stored as ordinary lines) or reject "
+	  "the message with 550 5.6.0. Either way only CR LF . CR LF ends DATA, so a "
+	  "bare-LF dot cannot smuggle a second message."),
+	E("SMTP server", "smtp_nul", "reject", "reject|accept",
+	  "Messages containing NUL bytes: reject with 550 5.6.0, or accept and keep them "
+	  "as they are."),
+
+	S("Queue", "queue_retry_min", CONF_TIME, "1m",
+	  "The first wait before retrying a delivery that failed temporarily; each "
+	  "further wait doubles."),
+	S("Queue", "queue_retry_max", CONF_TIME, "1h",
+	  "The longest wait between two delivery attempts."),
+	S("Queue", "queue_lifetime", CONF_TIME, "5d",
+	  "How long a message may stay in the queue before it is returned to its sender."),
+
+	S("Delivery", "recipient_delimiter", CONF_STR, "+",
+	  "Separates a user name from an extension (user+tag@domain is delivered to "
+	  "user). Empty: no subaddressing."),
+	S("Delivery", "user_quota_bytes", CONF_SIZE, "0",
+	  "The default mailbox quota in bytes for a virtual user (0: none)."),
+
+	S("TLS", "tls_cert", CONF_PATH, "tls/cert.pem",
+	  "The certificate chain (PEM) used by listeners with TLS unless they name their own."),
+	S("TLS", "tls_key", CONF_PATH, "tls/key.pem", "The private key (PEM) for tls_cert."),
+	{NULL, NULL, CONF_STR, NULL, NULL, NULL},
+};
+
+const struct conf_def conf_listener_defs[] = {
+	S(NULL, "address", CONF_STR, "",
+	  "HOST:PORT to listen on, for example 127.0.0.1:25 or [::1]:25 or *:25."),
+	E(NULL, "protocol", "smtp", "smtp|submission|imap|pop3",
+	  "What is spoken on this socket."),
+	E(NULL, "tls", "none", "none|starttls|implicit",
+	  "TLS: none, offered with STARTTLS/STLS, or from the first byte (RFC 8314)."),
+	S(NULL, "tls_cert", CONF_PATH, "", "A certificate for this listener only."),
+	S(NULL, "tls_key", CONF_PATH, "", "The private key for this listener's tls_cert."),
+	{NULL, NULL, CONF_STR, NULL, NULL, NULL},
+};
