@@ -1,0 +1,36 @@
+#!/bin/sh
+# One command for a fresh Debian 12 machine (as root): install dependencies, build,
+# create the embedded default instance (domain example.test, user demo@example.test with
+# a generated password) in ./demo, print how to connect, and run `tern serve` in the
+# foreground. Ctrl-C stops it; running the script again reuses the instance.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install-deps.sh
+[ -d build ] || meson setup build >/dev/null
+ninja -C build >/dev/null
+TERN="$PWD/build/src/tern/tern"
+DIR="$PWD/demo"
+CONF="$DIR/tern.conf"
+if [ ! -f "$CONF" ]; then
+	"$TERN" init "$DIR" --domain example.test --hostname mail.example.test
+	chmod 755 "$DIR"
+	pw=$("$TERN" user add demo@example.test -c "$CONF" </dev/null | sed -n 's/^password: //p')
+	echo "$pw" > "$DIR/demo-password"
+	chmod 600 "$DIR/demo-password"
+fi
+pw=$(cat "$DIR/demo-password")
+cat <<INFO
+
+Tern is running the demo instance in $DIR (configuration: $CONF).
+  domain     example.test
+  user       demo@example.test   password: $pw
+  SMTP       127.0.0.1:2525        (e.g. swaks --server 127.0.0.1:2525 --to demo@example.test)
+  submission 127.0.0.1:2587 (STARTTLS), 127.0.0.1:2465 (TLS)
+  IMAP       127.0.0.1:2143, IMAPS 127.0.0.1:2993
+  POP3       127.0.0.1:2110, POP3S 127.0.0.1:2995
+  mailbox    $DIR/data/mail/example.test/demo   (mutt -f that folder)
+  send       echo hi | $TERN sendmail -c $CONF demo@example.test
+Listeners for protocols this version does not serve yet are reported in the log below.
+
+INFO
+exec "$TERN" serve -c "$CONF"

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs everything Tern needs to build, run and test on Debian 12 (run as root),
+# and the unprivileged account `tern` that workers run as.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+# Postfix (for smtp-source/smtp-sink and as a relay peer in tests) must not ask questions.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "postfix postfix/mailname string localhost" | debconf-set-selections
+PKGS="build-essential meson ninja-build pkg-config clang
+libevent-dev libssl-dev libsqlite3-dev libcrypt-dev libunbound-dev libidn2-dev zlib1g-dev
+libcmocka-dev openssl python3 python3-pytest
+swaks mutt curl fetchmail procmail postfix isync tmux"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# Debian's postfix starts itself on install; Tern's tests run their own peers.
+if command -v systemctl >/dev/null 2>&1; then
+	systemctl disable --now postfix >/dev/null 2>&1 || true
+fi
+postfix stop >/dev/null 2>&1 || true
+if ! id tern >/dev/null 2>&1; then
+	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin tern
+fi

@@ -1,0 +1,357 @@
+/* userdb: the virtual user directory, a text file DATA/users (doc/users-format.md).
+ *
+ * Lines: `address:hash:quota_bytes:quota_messages` ('#' comments allowed). The file is
+ * held in memory as a sorted array and re-read when its inode, size or mtime change, so
+ * every worker sees `tern user add` at once. Writes replace the file atomically (temp
+ * file, fsync, rename, fsync of the folder) under an fcntl lock on DATA/users.lock.
+ */
+#include "userdb.h"
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define USERDB_MAX_FILE (256u * 1024 * 1024)
+
+struct userdb_entry {
+	char *address; /* lower-cased key */
+	char *hash;
+	uint64_t quota_bytes, quota_messages;
+};
+
+struct userdb {
+	char *path;
+	char *data_dir;
+	char *delimiter;
+	char **domains;
+	size_t domain_count;
+	uint64_t default_quota;
+	struct userdb_entry *entries;
+	size_t count;
+	struct stat st; /* of the file as loaded */
+	bool loaded;
+};
+
+struct userdb *userdb_open(const struct conf *c)
+{
+	struct userdb *db = X_NEW(struct userdb);
+	db->data_dir = x_strdup(conf_str(c, "data_dir"));
+	db->path = x_asprintf("%s/users", db->data_dir);
+	db->delimiter = x_strdup(conf_str(c, "recipient_delimiter"));
+	db->domain_count = conf_words(conf_str(c, "domains"), &db->domains);
+	for (size_t i = 0; i < db->domain_count; i++)
+		str_lower(db->domains[i]);
+	db->default_quota = conf_num(c, "user_quota_bytes");
+	return db;
+}
+
+static void entries_free(struct userdb *db)
+{
+	for (size_t i = 0; i < db->count; i++) {
+		free(db->entries[i].address);
+		free(db->entries[i].hash);
+	}
+	x_free(&db->entries);
+	db->count = 0;
+}
+
+void userdb_close(struct userdb **dbp)
+{
+	struct userdb *db = *dbp;
+	if (db == NULL)
+		return;
+	entries_free(db);
+	conf_words_free(&db->domains, db->domain_count);
+	free(db->path);
+	free(db->data_dir);
+	free(db->delimiter);
+	x_free(dbp);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct userdb_entry *)a)->address,
+		      ((const struct userdb_entry *)b)->address);
+}
+
+/* Parses one line; returns false for a malformed one. */
+static bool parse_line(char *line, struct userdb_entry *e)
+{
+	char *f[4] = {NULL, NULL, NULL, NULL};
+	size_t n = 0;
+	for (char *p = line; n < 4; n++) {
+		f[n] = p;
+		p = strchr(p, ':');
+		if (p == NULL) {
+			n++;
+			break;
+		}
+		*p++ = '\0';
+	}
+	if (n < 2 || f[0][0] == '\0' || strchr(f[0], '@') == NULL)
+		return false;
+	e->address = str_lower(x_strdup(f[0]));
+	e->hash = x_strdup(f[1]);
+	e->quota_bytes = n > 2 ? strtoull(f[2], NULL, 10) : 0;
+	e->quota_messages = n > 3 ? strtoull(f[3], NULL, 10) : 0;
+	return true;
+}
+
+/* (Re)loads the file when it changed; a missing file is an empty directory. */
+static int userdb_refresh(struct userdb *db, struct buf *err)
+{
+	struct stat st;
+	if (stat(db->path, &st) < 0) {
+		if (errno != ENOENT) {
+			buf_printf(err, "%s: %s", db->path, strerror(errno));
+			return -1;
+		}
+		entries_free(db);
+		db->loaded = true;
+		memset(&db->st, 0, sizeof(db->st));
+		return 0;
+	}
+	if (db->loaded && st.st_ino == db->st.st_ino && st.st_size == db->st.st_size &&
+	    st.st_mtim.tv_sec == db->st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == db->st.st_mtim.tv_nsec)
+		return 0;
+	size_t len;
+	char *text = read_file_small(db->path, USERDB_MAX_FILE, &len);
+	if (text == NULL) {
+		buf_printf(err, "%s: %s", db->path, strerror(errno));
+		return -1;
+	}
+	entries_free(db);
+	size_t cap = 0, lineno = 0;
+	for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		struct userdb_entry e;
+		if (!parse_line(line, &e)) {
+			log_warn("%s:%zu: malformed user line ignored", db->path, lineno);
+			continue;
+		}
+		if (db->count == cap) {
+			cap = cap ? cap * 2 : 16;
+			db->entries = x_reallocarray(db->entries, cap, sizeof(*db->entries));
+		}
+		db->entries[db->count++] = e;
+	}
+	free(text);
+	qsort(db->entries, db->count, sizeof(*db->entries), entry_cmp);
+	db->st = st;
+	db->loaded = true;
+	return 0;
+}
+
+bool userdb_is_local_domain(struct userdb *db, const char *domain)
+{
+	for (size_t i = 0; i < db->domain_count; i++)
+		if (str_ieq(db->domains[i], domain))
+			return true;
+	return false;
+}
+
+/* Lower-cases the address and cuts a +extension off the local part. */
+static char *canonical_key(const struct userdb *db, const char *address)
+{
+	char *key = str_lower(x_strdup(address));
+	char *at = strrchr(key, '@');
+	if (at == NULL || db->delimiter[0] == '\0')
+		return key;
+	char *d = strstr(key, db->delimiter);
+	if (d != NULL && d < at && d != key)
+		memmove(d, at, strlen(at) + 1);
+	return key;
+}
+
+static struct userdb_entry *userdb_find(struct userdb *db, const char *key)
+{
+	struct userdb_entry k = {.address = (char *)key};
+	return bsearch(&k, db->entries, db->count, sizeof(*db->entries), entry_cmp);
+}
+
+static void fill_info(const struct userdb *db, const struct userdb_entry *e,
+		      struct user_info *info)
+{
+	const char *at = strrchr(e->address, '@');
+	info->address = x_strdup(e->address);
+	info->hash = x_strdup(e->hash);
+	info->maildir = x_asprintf("%s/mail/%s/%.*s", db->data_dir, at + 1,
+				   (int)(at - e->address), e->address);
+	info->quota_bytes = e->quota_bytes ? e->quota_bytes : db->default_quota;
+	info->quota_messages = e->quota_messages;
+}
+
+int userdb_lookup(struct userdb *db, const char *address, struct user_info *info, struct buf *err)
+{
+	memset(info, 0, sizeof(*info));
+	if (userdb_refresh(db, err) < 0)
+		return -1;
+	char *key = canonical_key(db, address);
+	struct userdb_entry *e = userdb_find(db, key);
+	free(key);
+	if (e == NULL)
+		return 0;
+	fill_info(db, e, info);
+	return 1;
+}
+
+void user_info_free(struct user_info *info)
+{
+	x_free(&info->address);
+	x_free(&info->hash);
+	x_free(&info->maildir);
+}
+
+const char *userdb_path(const struct userdb *db)
+{
+	return db->path;
+}
+
+int userdb_foreach(struct userdb *db, void (*fn)(const struct user_info *, void *), void *arg,
+		   struct buf *err)
+{
+	if (userdb_refresh(db, err) < 0)
+		return -1;
+	for (size_t i = 0; i < db->count; i++) {
+		struct user_info info;
+		fill_info(db, &db->entries[i], &info);
+		fn(&info, arg);
+		user_info_free(&info);
+	}
+	return 0;
+}
+
+static int lock_file(const struct userdb *db, struct buf *err)
+{
+	char *lp = x_asprintf("%s.lock", db->path);
+	int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lp);
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (fd < 0 || fcntl(fd, F_SETLKW, &fl) < 0) {
+		buf_printf(err, "%s.lock: %s", db->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Rewrites the file from the in-memory entries, atomically. */
+static int userdb_save(struct userdb *db, struct buf *err)
+{
+	char *tmp = x_asprintf("%s.tmp", db->path);
+	FILE *f = fopen(tmp, "w");
+	int ret = -1;
+	if (f == NULL)
+		goto out;
+	fchmod(fileno(f), 0600);
+	struct stat dst;
+	if (geteuid() == 0 && stat(db->data_dir, &dst) == 0 &&
+	    fchown(fileno(f), dst.st_uid, dst.st_gid) < 0)
+		log_warn("%s: chown: %s", tmp, strerror(errno));
+	fprintf(f, "# Tern virtual users: address:crypt-hash:quota-bytes:quota-messages\n"
+		   "# Edit with 'tern user'; see doc/users-format.md.\n");
+	for (size_t i = 0; i < db->count; i++)
+		fprintf(f, "%s:%s:%llu:%llu\n", db->entries[i].address, db->entries[i].hash,
+			(unsigned long long)db->entries[i].quota_bytes,
+			(unsigned long long)db->entries[i].quota_messages);
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+		fclose(f);
+		goto out;
+	}
+	if (fclose(f) != 0 || rename(tmp, db->path) < 0 || fsync_parent(db->path) < 0)
+		goto out;
+	db->loaded = false; /* re-stat on next use */
+	ret = 0;
+out:
+	if (ret < 0) {
+		buf_printf(err, "%s: %s", db->path, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	return ret;
+}
+
+static bool address_valid(const char *a)
+{
+	const char *at = strrchr(a, '@');
+	if (at == NULL || at == a || at[1] == '\0' || strlen(a) > 254)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+		if (*p <= ' ' || *p == ':' || *p == '/' || *p == 0x7f || *p == '\\')
+			return false;
+	return strstr(a, "..") == NULL && a[0] != '.';
+}
+
+int userdb_put(struct userdb *db, const char *address, const char *hash, uint64_t quota_bytes,
+	       uint64_t quota_messages, struct buf *err)
+{
+	if (!address_valid(address)) {
+		buf_printf(err, "invalid address '%s'", address);
+		return -1;
+	}
+	int lfd = lock_file(db, err);
+	if (lfd < 0)
+		return -1;
+	db->loaded = false;
+	int ret = -1;
+	if (userdb_refresh(db, err) == 0) {
+		char *key = str_lower(x_strdup(address));
+		struct userdb_entry *e = userdb_find(db, key);
+		if (e != NULL) {
+			free(e->hash);
+			e->hash = x_strdup(hash);
+			e->quota_bytes = quota_bytes;
+			e->quota_messages = quota_messages;
+			free(key);
+		} else {
+			db->entries = x_reallocarray(db->entries, db->count + 1, sizeof(*e));
+			db->entries[db->count++] = (struct userdb_entry){
+				key, x_strdup(hash), quota_bytes, quota_messages};
+			qsort(db->entries, db->count, sizeof(*db->entries), entry_cmp);
+		}
+		ret = userdb_save(db, err);
+	}
+	close(lfd);
+	return ret;
+}
+
+int userdb_delete(struct userdb *db, const char *address, struct buf *err)
+{
+	int lfd = lock_file(db, err);
+	if (lfd < 0)
+		return -1;
+	db->loaded = false;
+	int ret = -1;
+	if (userdb_refresh(db, err) == 0) {
+		char *key = str_lower(x_strdup(address));
+		struct userdb_entry *e = userdb_find(db, key);
+		free(key);
+		if (e == NULL) {
+			buf_printf(err, "no such user: %s", address);
+		} else {
+			size_t i = (size_t)(e - db->entries);
+			free(e->address);
+			free(e->hash);
+			memmove(e, e + 1, (db->count - i - 1) * sizeof(*e));
+			db->count--;
+			ret = userdb_save(db, err);
+		}
+	}
+	close(lfd);
+	return ret;
+}

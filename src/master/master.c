@@ -1,0 +1,265 @@
+/* master: `tern serve -c CONF`. Binds every listener, starts one worker per role
+ * (re-exec of this binary as `tern worker ROLE -c CONF`, listener fds inherited and named
+ * in TERN_LISTEN_FDS), restarts a worker that dies (with a growing delay if it keeps
+ * dying), turns SIGHUP into a validated reload passed on to the workers, and on SIGTERM
+ * or SIGINT stops the workers (they answer 421 to sessions in progress) and waits.
+ * The master parses no network input; when started as root it stays root only to bind
+ * and to start workers, which drop to run_user before they read anything.
+ */
+#include "master.h"
+#include "master-int.h"
+#include "conf.h"
+#include "log.h"
+#include "tools.h"
+#include "util.h"
+#include "worker.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MASTER_STOP_WAIT_MS 20000
+
+struct master_role {
+	const char *name;
+	struct buf fds; /* "FD:NAME,..." */
+	size_t nfds;
+	pid_t pid;
+	uint64_t started_ms, restart_at_ms;
+	unsigned fast_deaths;
+};
+
+struct master {
+	struct conf *conf;
+	char *conf_path;
+	struct master_role *roles;
+	size_t nroles;
+};
+
+static struct master_role *role_get(struct master *m, const char *name)
+{
+	for (size_t i = 0; i < m->nroles; i++)
+		if (strcmp(m->roles[i].name, name) == 0)
+			return &m->roles[i];
+	m->roles = x_reallocarray(m->roles, m->nroles + 1, sizeof(*m->roles));
+	struct master_role *r = &m->roles[m->nroles++];
+	memset(r, 0, sizeof(*r));
+	r->name = name;
+	return r;
+}
+
+/* Binds every listener and assigns it to the role that serves its protocol. */
+static int master_listen(struct master *m)
+{
+	struct conf *c = m->conf;
+	for (size_t i = 0; i < c->listener_count; i++) {
+		const struct conf_listener *l = &c->listeners[i];
+		const char *proto = conf_listener_str(l, "protocol");
+		const char *role = worker_role_for_protocol(proto);
+		if (role == NULL) {
+			log_warn("listen %s: protocol %s is not served by this version of tern; "
+				 "listener not opened", l->name, proto);
+			continue;
+		}
+		struct buf err = BUF_INIT;
+		int fd = listen_open(conf_listener_str(l, "address"), &err);
+		if (fd < 0) {
+			log_error("listen %s: %s", l->name, buf_cstr(&err));
+			buf_free(&err);
+			return -1;
+		}
+		struct master_role *r = role_get(m, role);
+		buf_printf(&r->fds, "%s%d:%s", r->nfds ? "," : "", fd, l->name);
+		r->nfds++;
+		log_info("listening on %s (%s, %s)", conf_listener_str(l, "address"), l->name, proto);
+	}
+	role_get(m, "queue");
+	return 0;
+}
+
+static void clear_cloexec_list(const char *list)
+{
+	for (const char *p = list; *p != '\0';) {
+		int fd = atoi(p);
+		set_cloexec(fd, false);
+		p = strchr(p, ',');
+		if (p == NULL)
+			break;
+		p++;
+	}
+}
+
+static void master_start(struct master *m, struct master_role *r)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		r->restart_at_ms = now_ms() + 1000;
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		const char *user = conf_str(m->conf, "run_user");
+		if (geteuid() == 0) {
+			struct buf err = BUF_INIT;
+			if (privdrop_to(user, &err) < 0)
+				fatal("worker %s: %s", r->name, buf_cstr(&err));
+		}
+		clear_cloexec_list(buf_cstr(&r->fds));
+		setenv("TERN_LISTEN_FDS", buf_cstr(&r->fds), 1);
+		char *argv[] = {"tern", "worker", (char *)r->name, "-c", m->conf_path, NULL};
+		execv("/proc/self/exe", argv);
+		fatal("exec worker %s: %s", r->name, strerror(errno));
+	}
+	r->pid = pid;
+	r->started_ms = now_ms();
+	r->restart_at_ms = 0;
+	log_info("started worker %s, pid %ld", r->name, (long)pid);
+}
+
+/* Reaps dead workers and schedules their restart. */
+static void master_reap(struct master *m, bool stopping)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < m->nroles; i++) {
+			struct master_role *r = &m->roles[i];
+			if (r->pid != pid)
+				continue;
+			r->pid = 0;
+			if (stopping)
+				break;
+			if (WIFSIGNALED(status))
+				log_error("worker %s (pid %ld) killed by signal %d", r->name,
+					  (long)pid, WTERMSIG(status));
+			else
+				log_error("worker %s (pid %ld) exited with status %d", r->name,
+					  (long)pid, WEXITSTATUS(status));
+			uint64_t now = now_ms();
+			r->fast_deaths = now - r->started_ms < 10000 ? r->fast_deaths + 1 : 0;
+			uint64_t delay = 500u << (r->fast_deaths < 6 ? r->fast_deaths : 6);
+			r->restart_at_ms = now + delay;
+		}
+	}
+}
+
+static void master_signal_all(struct master *m, int sig)
+{
+	for (size_t i = 0; i < m->nroles; i++)
+		if (m->roles[i].pid > 0)
+			kill(m->roles[i].pid, sig);
+}
+
+static void master_reload(struct master *m)
+{
+	struct buf err = BUF_INIT;
+	struct conf *c = conf_load(m->conf_path, &err);
+	if (c == NULL) {
+		log_error("reload refused, configuration not valid:\n%s", buf_cstr(&err));
+		buf_free(&err);
+		return;
+	}
+	conf_free(&m->conf);
+	m->conf = c;
+	log_set_level((enum log_level)conf_num(c, "log_level"));
+	log_info("configuration reloaded (listener changes need a restart)");
+	master_signal_all(m, SIGHUP);
+}
+
+static void master_stop(struct master *m)
+{
+	log_info("stopping");
+	master_signal_all(m, SIGTERM);
+	uint64_t deadline = now_ms() + MASTER_STOP_WAIT_MS;
+	for (;;) {
+		master_reap(m, true);
+		bool alive = false;
+		for (size_t i = 0; i < m->nroles; i++)
+			alive |= m->roles[i].pid > 0;
+		if (!alive)
+			break;
+		if (now_ms() > deadline) {
+			log_warn("workers did not stop in time; killing them");
+			master_signal_all(m, SIGKILL);
+			deadline = UINT64_MAX;
+		}
+		usleep(20000);
+	}
+	log_info("stopped");
+}
+
+static int master_loop(struct master *m)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	for (size_t i = 0; i < m->nroles; i++)
+		master_start(m, &m->roles[i]);
+	for (;;) {
+		struct timespec ts = {0, 200 * 1000000};
+		int sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			master_stop(m);
+			return 0;
+		}
+		if (sig == SIGHUP)
+			master_reload(m);
+		master_reap(m, false);
+		uint64_t now = now_ms();
+		for (size_t i = 0; i < m->nroles; i++) {
+			struct master_role *r = &m->roles[i];
+			if (r->pid == 0 && r->restart_at_ms != 0 && now >= r->restart_at_ms)
+				master_start(m, r);
+		}
+	}
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	const char *path = NULL;
+	int ch;
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		if (ch != 'c') {
+			fprintf(stderr, "usage: tern serve [-c CONF]\n");
+			return 64;
+		}
+		path = optarg;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: tern serve [-c CONF]\n");
+		return 64;
+	}
+	struct master m = {0};
+	m.conf = tool_load_conf(path);
+	m.conf_path = x_strdup(m.conf->path);
+	log_init("master", conf_num(m.conf, "log") == 1);
+	if (geteuid() == 0 && conf_str(m.conf, "run_user")[0] == '\0') {
+		log_error("started as root: set run_user in %s to the account workers run as",
+			  m.conf_path);
+		return 78;
+	}
+	if (master_listen(&m) < 0)
+		return 71;
+	log_info("tern serving %s (host %s, domains %s)", m.conf_path, conf_str(m.conf, "hostname"),
+		 conf_str(m.conf, "domains"));
+	int ret = master_loop(&m);
+	for (size_t i = 0; i < m.nroles; i++)
+		buf_free(&m.roles[i].fds);
+	free(m.roles);
+	free(m.conf_path);
+	conf_free(&m.conf);
+	return ret;
+}

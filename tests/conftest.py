@@ -1,0 +1,224 @@
+"""Shared fixtures for Tern's protocol tests: a real instance in a temporary folder.
+
+Each test that asks for `tern` gets its own instance, made with `tern init`, with the
+listeners moved to free loopback ports, two users (alice and bob @example.test), and
+`tern serve` running; it is stopped (SIGTERM) afterwards and its log is checked for
+sanitizer reports. `tern_factory(options={...}, start=True)` makes one with options.
+
+Instance API:
+  .dir, .conf                 instance folder and its tern.conf
+  .ports[name]                listener ports: smtp submission submissions imap imaps pop3 pop3s
+  .domain, .users             'example.test'; {'alice@example.test': 'alice-pw', ...}
+  .maildir(addr)              the user's Maildir path
+  .wait_messages(addr, n, timeout=10)  files in new/ and cur/ once there are >= n
+  .read_messages(addr)        their contents (bytes), oldest first
+  .log()                      the server's log text
+  .set_option(name, value)    change tern.conf (before start, or then .reload())
+  .start() .stop() .reload() .kill9()
+  .run(*args, input=None, check=False)  runs `tern ARGS` with TERN_CONF set
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TERN = os.environ.get("TERN_BIN") or os.path.join(ROOT, "build", "src", "tern", "tern")
+SANITIZE = os.environ.get("TERN_SANITIZE") == "true"
+DOMAIN = "example.test"
+LISTENERS = ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"]
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tern_env(conf=None):
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0"
+    env["UBSAN_OPTIONS"] = "print_stacktrace=1"
+    if conf:
+        env["TERN_CONF"] = conf
+    return env
+
+
+class Instance:
+    def __init__(self, options=None):
+        self.dir = tempfile.mkdtemp(prefix="tern-test-")
+        os.chmod(self.dir, 0o755)  # the unprivileged run_user must reach it
+        self.domain = DOMAIN
+        self.proc = None
+        self.logfile = os.path.join(self.dir, "tern.log")
+        inst = os.path.join(self.dir, "inst")
+        r = subprocess.run([TERN, "init", inst, "--domain", DOMAIN, "--hostname",
+                            "mx." + DOMAIN], capture_output=True, text=True, env=tern_env())
+        assert r.returncode == 0, r.stderr
+        self.conf = os.path.join(inst, "tern.conf")
+        self.ports = {}
+        text = open(self.conf).read()
+        for name in LISTENERS:
+            port = free_port()
+            self.ports[name] = port
+            text, n = re.subn(r"(listen %s \{\n    address = 127\.0\.0\.1:)\d+" % name,
+                              r"\g<1>%d" % port, text)
+            assert n == 1, name
+        open(self.conf, "w").write(text)
+        for name, value in (options or {}).items():
+            self.set_option(name, value)
+        self.users = {}
+        for user in ("alice", "bob"):
+            self.add_user("%s@%s" % (user, DOMAIN), user + "-pw")
+
+    def add_user(self, address, password):
+        r = self.run("user", "add", address, input=password + "\n")
+        assert r.returncode == 0, r.stderr
+        self.users[address] = password
+
+    def set_option(self, name, value):
+        text = open(self.conf).read()
+        line = "%s = %s" % (name, value)
+        text, n = re.subn(r"(?m)^#?%s = .*$" % re.escape(name), line, text, count=1)
+        if n == 0:
+            text = line + "\n" + text
+        open(self.conf, "w").write(text)
+
+    def run(self, *args, input=None, check=False, timeout=60):
+        r = subprocess.run([TERN] + [str(a) for a in args], input=input,
+                           capture_output=True, text=isinstance(input, str) or input is None,
+                           env=tern_env(self.conf), timeout=timeout)
+        if check:
+            assert r.returncode == 0, (r.stdout, r.stderr)
+        return r
+
+    def start(self, wait_port="smtp"):
+        log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([TERN, "serve", "-c", self.conf], stdout=log,
+                                     stderr=log, env=tern_env(), start_new_session=True)
+        log.close()
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            assert self.proc.poll() is None, "tern serve exited:\n" + self.log()
+            try:
+                socket.create_connection(("127.0.0.1", self.ports[wait_port]), 0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("tern serve did not start listening:\n" + self.log())
+
+    def stop(self, timeout=30):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise AssertionError("tern serve did not stop on SIGTERM")
+        self.proc = None
+
+    def kill9(self):
+        """kill -9 the master and every worker at once."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            self.proc = None
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def pids(self):
+        """The master's pid and its workers'."""
+        out = [self.proc.pid]
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                try:
+                    stat = open("/proc/%s/stat" % p).read()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                    out.append(int(p))
+        return out
+
+    def maildir(self, address):
+        local, domain = address.split("@")
+        return os.path.join(self.dir, "inst", "data", "mail", domain, local)
+
+    def message_files(self, address):
+        files = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.maildir(address), sub)
+            if os.path.isdir(d):
+                files += [os.path.join(d, f) for f in os.listdir(d) if not f.startswith(".")]
+        return sorted(files, key=lambda f: (os.stat(f).st_mtime_ns, f))
+
+    def wait_messages(self, address, n, timeout=10):
+        deadline = time.time() + timeout
+        while True:
+            files = self.message_files(address)
+            if len(files) >= n or time.time() > deadline:
+                return files
+            time.sleep(0.05)
+
+    def read_messages(self, address):
+        out = []
+        for f in self.message_files(address):
+            with open(f, "rb") as fh:
+                out.append(fh.read())
+        return out
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _check_sanitizers(inst):
+    text = inst.log()
+    for mark in SANITIZER_MARKS:
+        assert mark not in text, "sanitizer report in the server log:\n" + text[-6000:]
+
+
+@pytest.fixture
+def tern_factory():
+    made = []
+
+    def make(options=None, start=True):
+        inst = Instance(options)
+        made.append(inst)
+        if start:
+            inst.start()
+        return inst
+
+    yield make
+    for inst in made:
+        try:
+            inst.stop()
+            _check_sanitizers(inst)
+        finally:
+            inst.cleanup()
+
+
+@pytest.fixture
+def tern(tern_factory):
+    return tern_factory()
