@@ -8,7 +8,9 @@
 #ifndef TERN_DELIVER_H
 #define TERN_DELIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "buf.h"
 
@@ -28,10 +30,16 @@ struct delivery_request {
 	const char *maildir;    /* the Maildir folder (created if missing) */
 	int message_fd;         /* the queued message, read from offset 0 with pread */
 	const char *hostname;   /* for the Maildir unique name */
+	time_t queue_time;      /* the message's arrival (seconds): the name's time part */
+	bool recheck;           /* a previous attempt may have got as far as new/: look for
+				 * its file in new/ and cur/ under any host name first */
 };
 
 /* Delivers into a Maildir; fills res. Never loses the message: any failure is DEFER
  * unless it is certain to be permanent. */
 void deliver_maildir(const struct delivery_request *req, struct delivery_result *res);
+/* The unique part of the file name for req, without ",S=SIZE" and info:
+ * "TIME.QUEUEID_RCPTINDEX.HOST" (HOST with '/' as \\057 and ':' as \\072). */
+void deliver_maildir_base(const struct delivery_request *req, struct buf *out);
 
 #endif

@@ -56,4 +56,101 @@ void queue_committer_free(struct queue_committer **qc);
  * queue folder; harmless if nobody listens: the manager also rescans). */
 void queue_notify(const char *queue_dir, const char *id);
 
+/* ---- Queue IDs ---- */
+
+/* A new ID into id (QUEUE_ID_MAX bytes): base32hex of microseconds since the epoch (11
+ * characters), a per-process counter (3) and the process ID (5). Unique on one host,
+ * sorted by time, made of [0-9A-V] only (safe as a file name). */
+void queue_id_new(char id[QUEUE_ID_MAX]);
+/* Is s a well-formed queue ID? (Tools check user input with it before building paths.) */
+bool queue_id_valid(const char *s);
+/* The arrival time (seconds) coded in a valid ID. */
+time_t queue_id_time(const char *id);
+
+/* ---- Folders ---- */
+
+/* Creates QUEUE/{tmp,msg,env,corrupt} (mode 0700) if missing. 0, or -1 + err. */
+int queue_dirs_create(const char *queue_dir, struct buf *err);
+
+/* ---- Envelopes: reading and state records ---- */
+
+enum queue_rcpt_state { QUEUE_RCPT_PENDING, QUEUE_RCPT_DELIVERED, QUEUE_RCPT_FAILED };
+
+struct queue_rcpt {
+	char *addr;
+	char *orcpt;
+	enum queue_rcpt_state state;
+	bool attempting;  /* a delivery was started and its outcome is not recorded */
+	char *last_error; /* last deferral or failure reason (enhanced code first), or NULL */
+	time_t changed;   /* time of the last record about this recipient */
+};
+
+struct queue_attr {
+	char *name;
+	char *value;
+};
+
+struct queue_envelope {
+	char id[QUEUE_ID_MAX];
+	time_t arrival;
+	uint64_t size;
+	char *sender;
+	struct queue_rcpt *rcpts;
+	size_t rcpt_count;
+	struct queue_attr *attrs;
+	size_t attr_count;
+	unsigned attempts; /* delivery passes so far */
+	time_t next_try;   /* 0: at once */
+	bool held;
+	size_t valid_len;  /* bytes of the file up to the last complete record */
+};
+
+enum queue_load { QUEUE_LOAD_OK, QUEUE_LOAD_MISSING, QUEUE_LOAD_DAMAGED, QUEUE_LOAD_ERROR };
+
+/* Parses envelope text (a pure function, for the loader and tests). A last line without
+ * its LF is a record torn by a crash and ignored. NULL + err ("line N: reason") when
+ * damaged. */
+struct queue_envelope *queue_envelope_parse(const char *id, const char *text, size_t len,
+					    struct buf *err);
+/* Reads QUEUE/env/ID; a torn last record is cut off the file. */
+enum queue_load queue_envelope_load(const char *queue_dir, const char *id,
+				    struct queue_envelope **env_r, struct buf *err);
+void queue_envelope_free(struct queue_envelope **env);
+/* The attribute's value, or NULL. */
+const char *queue_envelope_attr(const struct queue_envelope *env, const char *name);
+/* Is every recipient delivered or failed? */
+bool queue_envelope_done(const struct queue_envelope *env);
+
+/* State records, appended to the envelope file and fdatasync'd (one write for all the
+ * records in recs). Build recs with the queue_rec_* helpers. -1 + err (errno ENOENT:
+ * the message was removed meanwhile). */
+void queue_rec_attempt(struct buf *recs, unsigned rcpt_index);
+void queue_rec_delivered(struct buf *recs, unsigned rcpt_index, const char *text);
+void queue_rec_failed(struct buf *recs, unsigned rcpt_index, const char *text);
+void queue_rec_deferred(struct buf *recs, unsigned rcpt_index, const char *text);
+void queue_rec_retry(struct buf *recs, time_t next_try, unsigned attempts);
+void queue_rec_hold(struct buf *recs, bool held);
+int queue_append_records(const char *queue_dir, const char *id, const struct buf *recs,
+			 struct buf *err);
+
+/* Sorted list of the queued IDs (messages with an envelope). -1 + err. */
+int queue_list(const char *queue_dir, char ***ids_r, size_t *count_r, struct buf *err);
+void queue_list_free(char ***ids, size_t count);
+/* Opens the data file read-only: fd, or -1 + errno. */
+int queue_data_open(const char *queue_dir, const char *id);
+/* Removes a message: envelope first (so a crash leaves only a data file, which is
+ * cleaned up), then data. 0, or -1 + err. */
+int queue_remove(const char *queue_dir, const char *id, struct buf *err);
+/* Moves a damaged envelope and its data to QUEUE/corrupt/ (never deletes). */
+int queue_move_corrupt(const char *queue_dir, const char *id, struct buf *err);
+/* Removes leftovers of unacknowledged messages: data files in msg/ without an envelope
+ * and files in tmp/ not changed for min_age seconds. Returns how many were removed. */
+unsigned queue_cleanup(const char *queue_dir, time_t min_age);
+
+/* The notify socket's path (QUEUE/notify); the manager binds it. Datagram bodies are
+ * a queue ID, or "flush" (retry everything now). */
+void queue_notify_path(const char *queue_dir, struct buf *path);
+/* Sends a datagram body (queue_notify sends an ID). */
+void queue_notify_send(const char *queue_dir, const char *text);
+
 #endif

@@ -1,0 +1,53 @@
+/* queue-private: what the writer, the group committer and the reader share inside
+ * lib-queue: the writer's fields, the folder names and the commit steps. Not for users of
+ * the library (they see queue.h only).
+ */
+#ifndef TERN_QUEUE_PRIVATE_H
+#define TERN_QUEUE_PRIVATE_H
+
+#include "queue.h"
+
+#define QUEUE_DIR_TMP "tmp"
+#define QUEUE_DIR_MSG "msg"
+#define QUEUE_DIR_ENV "env"
+#define QUEUE_DIR_CORRUPT "corrupt"
+#define QUEUE_ENVELOPE_VERSION 1
+/* Bounds on what an envelope may hold, so a damaged file cannot eat memory. */
+#define QUEUE_ENVELOPE_MAX (16u * 1024 * 1024)
+#define QUEUE_FIELD_MAX 4096
+
+struct queue_writer {
+	char id[QUEUE_ID_MAX];
+	char *queue_dir;
+	char *data_tmp;  /* QUEUE/tmp/ID */
+	char *data_path; /* QUEUE/msg/ID */
+	char *env_tmp;   /* QUEUE/tmp/ID.env */
+	char *env_path;  /* QUEUE/env/ID */
+	int data_fd;
+	int env_fd;
+	uint64_t size;
+	time_t arrival;
+	struct buf envelope; /* sender, recipients and attributes, as records */
+	bool have_sender;
+	unsigned rcpt_count;
+	bool committed;
+	/* group commit */
+	struct queue_writer *next;
+	queue_commit_cb *done;
+	void *done_arg;
+	bool ok;
+	char error[256];
+};
+
+/* Commit steps (each sets w->ok false and w->error on failure):
+ * 1. write the envelope to tmp/ID.env and fsync both files; 2. rename the data into msg/;
+ * (caller fsyncs msg/) 3. rename the envelope into env/; (caller fsyncs env/). */
+void queue_writer_prepare(struct queue_writer *w);
+void queue_writer_publish_data(struct queue_writer *w);
+void queue_writer_publish_env(struct queue_writer *w);
+/* Undo after a failed step: removes whatever files the writer created. */
+void queue_writer_unlink_all(struct queue_writer *w);
+/* Appends "KEY VALUE\n" with control characters in value replaced by '?'. */
+void queue_rec_field(struct buf *b, char key, const char *value);
+
+#endif

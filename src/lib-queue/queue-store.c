@@ -1,0 +1,277 @@
+/* queue-store: the queue folders as seen by the manager and the tools.
+ *
+ * Loading envelopes, appending state records (one write + fdatasync; O_APPEND keeps
+ * records of the manager and of `tern queue hold` whole), listing, removing (envelope
+ * first), quarantining damaged envelopes in corrupt/, and cleaning up the data files of
+ * sessions that never got their acknowledgement.
+ */
+#include "queue-private.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "xalloc.h"
+
+enum queue_load queue_envelope_load(const char *queue_dir, const char *id,
+				    struct queue_envelope **env_r, struct buf *err)
+{
+	*env_r = NULL;
+	if (!queue_id_valid(id)) {
+		buf_printf(err, "not a queue ID: %s", log_safe(id, strlen(id), 40));
+		return QUEUE_LOAD_DAMAGED;
+	}
+	char *path = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, id);
+	size_t len;
+	char *text = read_file_small(path, QUEUE_ENVELOPE_MAX, &len);
+	enum queue_load r = QUEUE_LOAD_OK;
+	if (text == NULL) {
+		r = errno == ENOENT ? QUEUE_LOAD_MISSING : QUEUE_LOAD_ERROR;
+		if (errno == EFBIG)
+			r = QUEUE_LOAD_DAMAGED;
+		buf_printf(err, "%s: %s", path, strerror(errno));
+	} else if ((*env_r = queue_envelope_parse(id, text, len, err)) == NULL) {
+		r = QUEUE_LOAD_DAMAGED;
+	} else if ((*env_r)->valid_len < len) {
+		/* A torn state record: cut it off so that the next append starts a line. */
+		if (truncate(path, (off_t)(*env_r)->valid_len) < 0)
+			log_warn("%s: cannot cut a torn record: %s", path, strerror(errno));
+	}
+	x_free(&text);
+	x_free(&path);
+	return r;
+}
+
+static void queue_rec_rcpt(struct buf *recs, char key, unsigned idx, const char *text)
+{
+	char *v = text != NULL ? x_asprintf("%u %lld %s", idx, (long long)time(NULL), text)
+			       : x_asprintf("%u %lld", idx, (long long)time(NULL));
+	queue_rec_field(recs, key, v);
+	x_free(&v);
+}
+
+void queue_rec_attempt(struct buf *recs, unsigned rcpt_index)
+{
+	queue_rec_rcpt(recs, 't', rcpt_index, NULL);
+}
+
+void queue_rec_delivered(struct buf *recs, unsigned rcpt_index, const char *text)
+{
+	queue_rec_rcpt(recs, 'o', rcpt_index, text[0] != '\0' ? text : "-");
+}
+
+void queue_rec_failed(struct buf *recs, unsigned rcpt_index, const char *text)
+{
+	queue_rec_rcpt(recs, 'f', rcpt_index, text[0] != '\0' ? text : "-");
+}
+
+void queue_rec_deferred(struct buf *recs, unsigned rcpt_index, const char *text)
+{
+	queue_rec_rcpt(recs, 'd', rcpt_index, text[0] != '\0' ? text : "-");
+}
+
+void queue_rec_retry(struct buf *recs, time_t next_try, unsigned attempts)
+{
+	buf_printf(recs, "n %lld %u\n", (long long)next_try, attempts);
+}
+
+void queue_rec_hold(struct buf *recs, bool held)
+{
+	buf_printf(recs, "h %d\n", held ? 1 : 0);
+}
+
+int queue_append_records(const char *queue_dir, const char *id, const struct buf *recs,
+			 struct buf *err)
+{
+	char *path = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, id);
+	int r = -1;
+	/* No O_CREAT: a removed message stays removed. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		buf_printf(err, "cannot open %s: %s", path, strerror(errno));
+	else if (write_full(fd, recs->data, recs->len) < 0 || fdatasync(fd) < 0)
+		buf_printf(err, "cannot write %s: %s", path, strerror(errno));
+	else
+		r = 0;
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	x_free(&path);
+	errno = saved;
+	return r;
+}
+
+static int queue_id_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int queue_list(const char *queue_dir, char ***ids_r, size_t *count_r, struct buf *err)
+{
+	*ids_r = NULL;
+	*count_r = 0;
+	char *path = x_asprintf("%s/" QUEUE_DIR_ENV, queue_dir);
+	DIR *d = opendir(path);
+	if (d == NULL) {
+		int ret = errno == ENOENT ? 0 : -1;
+		if (ret < 0)
+			buf_printf(err, "cannot read %s: %s", path, strerror(errno));
+		x_free(&path);
+		return ret;
+	}
+	size_t n = 0, cap = 0;
+	char **ids = NULL;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_id_valid(de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ids = x_reallocarray(ids, cap, sizeof(*ids));
+		}
+		ids[n++] = x_strdup(de->d_name);
+	}
+	closedir(d);
+	x_free(&path);
+	if (n > 0)
+		qsort(ids, n, sizeof(*ids), queue_id_cmp);
+	*ids_r = ids;
+	*count_r = n;
+	return 0;
+}
+
+void queue_list_free(char ***ids, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		x_free(&(*ids)[i]);
+	x_free(ids);
+}
+
+int queue_data_open(const char *queue_dir, const char *id)
+{
+	char *path = x_asprintf("%s/" QUEUE_DIR_MSG "/%s", queue_dir, id);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int saved = errno;
+	x_free(&path);
+	errno = saved;
+	return fd;
+}
+
+int queue_remove(const char *queue_dir, const char *id, struct buf *err)
+{
+	char *env = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, id);
+	char *msg = x_asprintf("%s/" QUEUE_DIR_MSG "/%s", queue_dir, id);
+	int r = 0;
+	if (unlink(env) < 0 && errno != ENOENT) {
+		buf_printf(err, "cannot remove %s: %s", env, strerror(errno));
+		r = -1;
+	} else if (unlink(msg) < 0 && errno != ENOENT) {
+		/* The envelope is gone: cleanup takes the data file later. */
+		log_warn("cannot remove %s: %s", msg, strerror(errno));
+	}
+	x_free(&env);
+	x_free(&msg);
+	return r;
+}
+
+int queue_move_corrupt(const char *queue_dir, const char *id, struct buf *err)
+{
+	char *env = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, id);
+	char *msg = x_asprintf("%s/" QUEUE_DIR_MSG "/%s", queue_dir, id);
+	char *cdir = x_asprintf("%s/" QUEUE_DIR_CORRUPT, queue_dir);
+	char *cenv = x_asprintf("%s/%s.env", cdir, id);
+	char *cmsg = x_asprintf("%s/%s", cdir, id);
+	int r = 0;
+	/* Data first: a data file without an envelope would be cleaned up. */
+	if ((mkdir_p(cdir, 0700) < 0) || (rename(msg, cmsg) < 0 && errno != ENOENT) ||
+	    fsync_dir(cdir) < 0 || rename(env, cenv) < 0 || fsync_dir(cdir) < 0) {
+		buf_printf(err, "cannot move %s to %s: %s", id, cdir, strerror(errno));
+		r = -1;
+	}
+	x_free(&env);
+	x_free(&msg);
+	x_free(&cdir);
+	x_free(&cenv);
+	x_free(&cmsg);
+	return r;
+}
+
+/* Removes files of dir/ for which keep() says no and that are older than min_age. */
+static unsigned queue_cleanup_dir(const char *queue_dir, const char *sub, time_t min_age,
+				  bool check_env)
+{
+	char *path = x_asprintf("%s/%s", queue_dir, sub);
+	DIR *d = opendir(path);
+	unsigned removed = 0;
+	struct dirent *de;
+	time_t now = time(NULL);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *f = x_asprintf("%s/%s", path, de->d_name);
+		char *env = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, de->d_name);
+		struct stat st;
+		/* ctime: a rename into msg/ counts as a change, so a message being committed
+		 * right now is never taken for a leftover. */
+		if (lstat(f, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_ctime >= min_age &&
+		    now - st.st_mtime >= min_age && (!check_env || access(env, F_OK) < 0) &&
+		    (!check_env || errno == ENOENT) && unlink(f) == 0) {
+			log_info("%s: removed unacknowledged leftover %s", de->d_name, f);
+			removed++;
+		}
+		x_free(&f);
+		x_free(&env);
+	}
+	if (d != NULL)
+		closedir(d);
+	x_free(&path);
+	return removed;
+}
+
+unsigned queue_cleanup(const char *queue_dir, time_t min_age)
+{
+	return queue_cleanup_dir(queue_dir, QUEUE_DIR_MSG, min_age, true) +
+	       queue_cleanup_dir(queue_dir, QUEUE_DIR_TMP, min_age, false);
+}
+
+void queue_notify_path(const char *queue_dir, struct buf *path)
+{
+	buf_printf(path, "%s/notify", queue_dir);
+}
+
+void queue_notify_send(const char *queue_dir, const char *text)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct buf path = BUF_INIT;
+	queue_notify_path(queue_dir, &path);
+	if (path.len >= sizeof(sun.sun_path)) {
+		log_warn("queue notify: path too long: %s", buf_cstr(&path));
+		buf_free(&path);
+		return;
+	}
+	memcpy(sun.sun_path, path.data, path.len + 1);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		/* Nobody listening, or a full socket buffer: the manager rescans anyway. */
+		if (sendto(fd, text, strlen(text), 0, (struct sockaddr *)&sun, sizeof(sun)) < 0 &&
+		    errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN)
+			log_debug("queue notify: %s: %s", buf_cstr(&path), strerror(errno));
+		close(fd);
+	}
+	buf_free(&path);
+}
+
+void queue_notify(const char *queue_dir, const char *id)
+{
+	queue_notify_send(queue_dir, id);
+}

@@ -1,0 +1,240 @@
+/* queue-writer: puts one message into the queue (format: doc/queue-format.md).
+ *
+ * The data streams into QUEUE/tmp/ID. Commit writes the envelope to QUEUE/tmp/ID.env,
+ * fsyncs both, renames the data into msg/, fsyncs msg/, renames the envelope into env/
+ * and fsyncs env/: the envelope appears only when everything it points at is durable,
+ * and its appearance is the acknowledgement. The group committer (queue-commit.c) runs
+ * the same steps for many writers with one folder fsync per batch.
+ */
+#include "queue-private.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "xalloc.h"
+
+int queue_dirs_create(const char *queue_dir, struct buf *err)
+{
+	static const char *const subs[] = {QUEUE_DIR_TMP, QUEUE_DIR_MSG, QUEUE_DIR_ENV,
+					   QUEUE_DIR_CORRUPT};
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		char *p = x_asprintf("%s/%s", queue_dir, subs[i]);
+		int r = mkdir_p(p, 0700);
+		if (r < 0)
+			buf_printf(err, "cannot create %s: %s", p, strerror(errno));
+		x_free(&p);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int queue_writer_create_data(struct queue_writer *w, struct buf *err)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		w->data_fd = open(w->data_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (w->data_fd >= 0)
+			return 0;
+		if (errno != ENOENT || queue_dirs_create(w->queue_dir, err) < 0)
+			break;
+	}
+	if (err->len == 0)
+		buf_printf(err, "cannot create %s: %s", w->data_tmp, strerror(errno));
+	return -1;
+}
+
+struct queue_writer *queue_writer_open(const char *queue_dir, struct buf *err)
+{
+	struct queue_writer *w = X_NEW(struct queue_writer);
+	queue_id_new(w->id);
+	w->arrival = queue_id_time(w->id);
+	w->queue_dir = x_strdup(queue_dir);
+	w->data_tmp = x_asprintf("%s/" QUEUE_DIR_TMP "/%s", queue_dir, w->id);
+	w->data_path = x_asprintf("%s/" QUEUE_DIR_MSG "/%s", queue_dir, w->id);
+	w->env_tmp = x_asprintf("%s/" QUEUE_DIR_TMP "/%s.env", queue_dir, w->id);
+	w->env_path = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, w->id);
+	w->env_fd = -1;
+	buf_init(&w->envelope, 0);
+	if (queue_writer_create_data(w, err) < 0) {
+		queue_writer_free(&w);
+		return NULL;
+	}
+	return w;
+}
+
+const char *queue_writer_id(const struct queue_writer *w)
+{
+	return w->id;
+}
+
+int queue_writer_write(struct queue_writer *w, const void *p, size_t n)
+{
+	assert(w->data_fd >= 0 && !w->committed);
+	if (write_full(w->data_fd, p, n) < 0)
+		return -1;
+	w->size += n;
+	return 0;
+}
+
+uint64_t queue_writer_size(const struct queue_writer *w)
+{
+	return w->size;
+}
+
+/* Appends value (at most QUEUE_FIELD_MAX bytes) with control characters as '?'. */
+static void queue_append_clean(struct buf *b, const char *value)
+{
+	size_t n = strnlen(value, QUEUE_FIELD_MAX);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)value[i];
+		buf_append_char(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
+	}
+}
+
+void queue_rec_field(struct buf *b, char key, const char *value)
+{
+	buf_append_char(b, key);
+	buf_append_char(b, ' ');
+	queue_append_clean(b, value);
+	buf_append_char(b, '\n');
+}
+
+void queue_writer_set_sender(struct queue_writer *w, const char *sender)
+{
+	assert(!w->have_sender);
+	queue_rec_field(&w->envelope, 'F', sender);
+	w->have_sender = true;
+}
+
+void queue_writer_add_rcpt(struct queue_writer *w, const char *rcpt, const char *orcpt)
+{
+	/* rcpt TAB orcpt: addresses never hold a TAB (RFC 5321 4.1.2); a stray one becomes
+	 * '?' like any control character. */
+	buf_append_str(&w->envelope, "R ");
+	queue_append_clean(&w->envelope, rcpt);
+	buf_append_char(&w->envelope, '\t');
+	queue_append_clean(&w->envelope, orcpt != NULL ? orcpt : rcpt);
+	buf_append_char(&w->envelope, '\n');
+	w->rcpt_count++;
+}
+
+void queue_writer_set_attr(struct queue_writer *w, const char *name, const char *value)
+{
+	assert(name[0] != '\0' && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") ==
+	       strlen(name));
+	char *v = x_asprintf("%s %s", name, value);
+	queue_rec_field(&w->envelope, 'A', v);
+	x_free(&v);
+}
+
+static void queue_writer_fail(struct queue_writer *w, const char *what, const char *path)
+{
+	if (!w->ok)
+		return;
+	w->ok = false;
+	snprintf(w->error, sizeof(w->error), "%s %s: %s", what, path, strerror(errno));
+}
+
+void queue_writer_prepare(struct queue_writer *w)
+{
+	assert(!w->committed && w->data_fd >= 0);
+	w->ok = true;
+	struct buf e = BUF_INIT;
+	buf_printf(&e, "V %d\nI %s\nT %lld\nZ %llu\n", QUEUE_ENVELOPE_VERSION, w->id,
+		   (long long)w->arrival, (unsigned long long)w->size);
+	if (!w->have_sender)
+		buf_append_str(&e, "F \n");
+	buf_append(&e, w->envelope.data, w->envelope.len);
+	buf_append_str(&e, "E\n");
+	w->env_fd = open(w->env_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (w->env_fd < 0)
+		queue_writer_fail(w, "cannot create", w->env_tmp);
+	else if (write_full(w->env_fd, e.data, e.len) < 0 || fsync(w->env_fd) < 0)
+		queue_writer_fail(w, "cannot write", w->env_tmp);
+	if (w->ok && fsync(w->data_fd) < 0)
+		queue_writer_fail(w, "cannot fsync", w->data_tmp);
+	buf_free(&e);
+}
+
+void queue_writer_publish_data(struct queue_writer *w)
+{
+	if (w->ok && rename(w->data_tmp, w->data_path) < 0)
+		queue_writer_fail(w, "cannot rename", w->data_tmp);
+}
+
+void queue_writer_publish_env(struct queue_writer *w)
+{
+	if (w->ok && rename(w->env_tmp, w->env_path) < 0)
+		queue_writer_fail(w, "cannot rename", w->env_tmp);
+	if (w->ok)
+		w->committed = true;
+}
+
+void queue_writer_unlink_all(struct queue_writer *w)
+{
+	/* Envelope first: a data file alone is never delivered. */
+	unlink(w->env_path);
+	unlink(w->env_tmp);
+	unlink(w->data_path);
+	unlink(w->data_tmp);
+	w->committed = false;
+}
+
+int queue_writer_commit(struct queue_writer *w, struct buf *err)
+{
+	assert(w->rcpt_count > 0);
+	queue_writer_prepare(w);
+	queue_writer_publish_data(w);
+	char *msg_dir = x_asprintf("%s/" QUEUE_DIR_MSG, w->queue_dir);
+	char *env_dir = x_asprintf("%s/" QUEUE_DIR_ENV, w->queue_dir);
+	if (w->ok && fsync_dir(msg_dir) < 0)
+		queue_writer_fail(w, "cannot fsync", msg_dir);
+	queue_writer_publish_env(w);
+	if (w->ok && fsync_dir(env_dir) < 0)
+		queue_writer_fail(w, "cannot fsync", env_dir);
+	x_free(&msg_dir);
+	x_free(&env_dir);
+	if (!w->ok) {
+		queue_writer_unlink_all(w);
+		buf_append_str(err, w->error);
+		return -1;
+	}
+	return 0;
+}
+
+void queue_writer_abort(struct queue_writer **wp)
+{
+	struct queue_writer *w = *wp;
+	if (w == NULL)
+		return;
+	if (!w->committed)
+		queue_writer_unlink_all(w);
+	queue_writer_free(wp);
+}
+
+void queue_writer_free(struct queue_writer **wp)
+{
+	struct queue_writer *w = *wp;
+	if (w == NULL)
+		return;
+	/* Freed without commit or abort: an unacknowledged message, whose files go. */
+	if (!w->committed)
+		queue_writer_unlink_all(w);
+	if (w->data_fd >= 0)
+		close(w->data_fd);
+	if (w->env_fd >= 0)
+		close(w->env_fd);
+	x_free(&w->queue_dir);
+	x_free(&w->data_tmp);
+	x_free(&w->data_path);
+	x_free(&w->env_tmp);
+	x_free(&w->env_path);
+	buf_free(&w->envelope);
+	x_free(wp);
+}

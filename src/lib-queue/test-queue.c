@@ -1,0 +1,332 @@
+/* Unit tests for lib-queue: queue IDs, writing and reading envelopes, damaged envelopes,
+ * state records, the group committer and cleanup of unacknowledged leftovers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue.h"
+#include "util.h"
+#include "xalloc.h"
+
+static char *test_dir(void)
+{
+	char tmpl[] = "/tmp/test-queue-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	return x_strdup(tmpl);
+}
+
+static void rm_rf(const char *dir)
+{
+	char *cmd = x_asprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	x_free(&cmd);
+}
+
+static void test_id(void **state)
+{
+	char a[QUEUE_ID_MAX], b[QUEUE_ID_MAX];
+	queue_id_new(a);
+	for (int i = 0; i < 10000; i++) {
+		queue_id_new(b);
+		assert_true(queue_id_valid(b));
+		assert_true(strcmp(a, b) < 0); /* unique and increasing */
+		memcpy(a, b, sizeof(a));
+	}
+	assert_int_equal(strlen(a), 19);
+	time_t t = queue_id_time(a);
+	assert_true(t <= time(NULL) && t >= time(NULL) - 5);
+	assert_false(queue_id_valid("../etc/passwd"));
+	assert_false(queue_id_valid(""));
+	assert_false(queue_id_valid("0123456789ABCDEFGHW"));
+	assert_false(queue_id_valid("0123456789abcdefghi"));
+}
+
+static struct queue_writer *make_message(const char *dir, const char *body)
+{
+	struct buf err = BUF_INIT;
+	struct queue_writer *w = queue_writer_open(dir, &err);
+	assert_non_null(w);
+	assert_int_equal(queue_writer_write(w, body, strlen(body)), 0);
+	queue_writer_set_sender(w, "sender@example.org");
+	queue_writer_add_rcpt(w, "alice@example.test", "Alice@Example.test");
+	queue_writer_add_rcpt(w, "bob@example.test", NULL);
+	queue_writer_set_attr(w, "helo", "client.example.org");
+	queue_writer_set_attr(w, "evil", "a\nb");
+	buf_free(&err);
+	return w;
+}
+
+static void test_write_read(void **state)
+{
+	char *dir = test_dir();
+	struct buf err = BUF_INIT;
+	struct queue_writer *w = make_message(dir, "Subject: x\n\nhello\n");
+	char id[QUEUE_ID_MAX];
+	snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+	assert_int_equal(queue_writer_size(w), 18);
+	assert_int_equal(queue_writer_commit(w, &err), 0);
+	queue_writer_free(&w);
+
+	char **ids;
+	size_t n;
+	assert_int_equal(queue_list(dir, &ids, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], id);
+	queue_list_free(&ids, n);
+
+	struct queue_envelope *env;
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	assert_string_equal(env->sender, "sender@example.org");
+	assert_int_equal(env->rcpt_count, 2);
+	assert_string_equal(env->rcpts[0].addr, "alice@example.test");
+	assert_string_equal(env->rcpts[0].orcpt, "Alice@Example.test");
+	assert_string_equal(env->rcpts[1].orcpt, "bob@example.test");
+	assert_int_equal(env->rcpts[1].state, QUEUE_RCPT_PENDING);
+	assert_int_equal(env->size, 18);
+	assert_string_equal(queue_envelope_attr(env, "helo"), "client.example.org");
+	assert_string_equal(queue_envelope_attr(env, "evil"), "a?b");
+	assert_false(env->held);
+	assert_false(queue_envelope_done(env));
+	queue_envelope_free(&env);
+
+	char data[64];
+	int fd = queue_data_open(dir, id);
+	assert_true(fd >= 0);
+	assert_int_equal(read_full(fd, data, sizeof(data)), 18);
+	assert_memory_equal(data, "Subject: x\n\nhello\n", 18);
+	close(fd);
+
+	assert_int_equal(queue_remove(dir, id, &err), 0);
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_MISSING);
+	assert_true(queue_data_open(dir, id) < 0);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
+static void test_records(void **state)
+{
+	char *dir = test_dir();
+	struct buf err = BUF_INIT, recs = BUF_INIT;
+	struct queue_writer *w = make_message(dir, "x\n");
+	char id[QUEUE_ID_MAX];
+	snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+	assert_int_equal(queue_writer_commit(w, &err), 0);
+	queue_writer_free(&w);
+
+	queue_rec_attempt(&recs, 0);
+	queue_rec_attempt(&recs, 1);
+	queue_rec_delivered(&recs, 0, "2.0.0 ok");
+	queue_rec_deferred(&recs, 1, "4.2.2 mailbox full");
+	queue_rec_retry(&recs, 12345, 1);
+	queue_rec_hold(&recs, true);
+	assert_int_equal(queue_append_records(dir, id, &recs, &err), 0);
+
+	struct queue_envelope *env;
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	assert_int_equal(env->rcpts[0].state, QUEUE_RCPT_DELIVERED);
+	assert_false(env->rcpts[0].attempting);
+	assert_int_equal(env->rcpts[1].state, QUEUE_RCPT_PENDING);
+	assert_false(env->rcpts[1].attempting);
+	assert_string_equal(env->rcpts[1].last_error, "4.2.2 mailbox full");
+	assert_int_equal(env->next_try, 12345);
+	assert_int_equal(env->attempts, 1);
+	assert_true(env->held);
+	queue_envelope_free(&env);
+
+	/* A torn record (crash in the middle of an append) is ignored and cut off. */
+	buf_reset(&recs);
+	queue_rec_hold(&recs, false);
+	queue_rec_attempt(&recs, 1);
+	buf_append_str(&recs, "f 1 1234 5.1.1 no su");
+	assert_int_equal(queue_append_records(dir, id, &recs, &err), 0);
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	assert_false(env->held);
+	assert_true(env->rcpts[1].attempting);
+	assert_int_equal(env->rcpts[1].state, QUEUE_RCPT_PENDING);
+	queue_envelope_free(&env);
+	buf_reset(&recs);
+	queue_rec_failed(&recs, 1, "5.1.1 no such user");
+	assert_int_equal(queue_append_records(dir, id, &recs, &err), 0);
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	assert_int_equal(env->rcpts[1].state, QUEUE_RCPT_FAILED);
+	assert_true(queue_envelope_done(env));
+	queue_envelope_free(&env);
+
+	buf_free(&recs);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
+static void expect_damaged(const char *text, const char *reason)
+{
+	struct buf err = BUF_INIT;
+	const char *id = "0123456789ABCDEFGHI";
+	struct queue_envelope *env = queue_envelope_parse(id, text, strlen(text), &err);
+	assert_null(env);
+	if (strstr(buf_cstr(&err), reason) == NULL)
+		fail_msg("'%s' does not contain '%s'", buf_cstr(&err), reason);
+	buf_free(&err);
+}
+
+static void test_damaged(void **state)
+{
+	const char *id = "0123456789ABCDEFGHI";
+	const char *good = "V 1\nI 0123456789ABCDEFGHI\nT 5\nZ 10\nF a@b\nR c@d\tc@d\nE\n";
+	struct buf err = BUF_INIT;
+	struct queue_envelope *env = queue_envelope_parse(id, good, strlen(good), &err);
+	assert_non_null(env);
+	queue_envelope_free(&env);
+	buf_free(&err);
+
+	expect_damaged("", "no end record");
+	expect_damaged("V 2\nI 0123456789ABCDEFGHI\n", "unsupported version 2");
+	expect_damaged("V 1\nI 0123456789ABCDEFGHJ\nT 5\nZ 1\nF \nR c\tc\nE\n", "line 2");
+	expect_damaged("V 1\nI 0123456789ABCDEFGHI\nT 5\nZ 1\nF \nR c\tc\n", "no end record");
+	expect_damaged("V 1\nI 0123456789ABCDEFGHI\nT 5\nZ 1\nF \nR c\tc\nE", "truncated");
+	expect_damaged("V 1\nI 0123456789ABCDEFGHI\nT 5\nZ 1\nF \nE\n", "line 6");
+	expect_damaged("V 1\nI 0123456789ABCDEFGHI\nT x\nZ 1\nF \nR c\tc\nE\n", "line 3");
+	expect_damaged("V 1\nI 0123456789ABCDEFGHI\nT 5\nZ 1\nF \nR c\tc\nE\no 1 5 x\n",
+		       "line 8");
+	expect_damaged("V 1\nI 0123456789ABCDEFGHI\nT 5\nZ 1\nF \nR c\tc\nE\nq 0\n", "line 8");
+	expect_damaged("V 1\nI 0123456789ABCDEFGHI\nT 5\nZ 1\nF \nR c\tc\nE\nE\n", "line 8");
+	expect_damaged("V 1\nI 0123456789ABCDEFGHI\nT 5\nZ 1\nF \nR c\x00\tc\nE\n", "line 6");
+
+	/* Damaged files are moved to corrupt/, data included. */
+	char *dir = test_dir();
+	struct queue_writer *w = make_message(dir, "x\n");
+	char eid[QUEUE_ID_MAX];
+	snprintf(eid, sizeof(eid), "%s", queue_writer_id(w));
+	assert_int_equal(queue_writer_commit(w, &err), 0);
+	queue_writer_free(&w);
+	char *path = x_asprintf("%s/env/%s", dir, eid);
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "V 1\ngarbage\n", 12), 12);
+	close(fd);
+	assert_int_equal(queue_envelope_load(dir, eid, &env, &err), QUEUE_LOAD_DAMAGED);
+	assert_int_equal(queue_move_corrupt(dir, eid, &err), 0);
+	x_free(&path);
+	path = x_asprintf("%s/corrupt/%s.env", dir, eid);
+	assert_int_equal(access(path, F_OK), 0);
+	x_free(&path);
+	path = x_asprintf("%s/corrupt/%s", dir, eid);
+	assert_int_equal(access(path, F_OK), 0);
+	x_free(&path);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
+static void test_abort_and_cleanup(void **state)
+{
+	char *dir = test_dir();
+	struct buf err = BUF_INIT;
+	struct queue_writer *w = make_message(dir, "x\n");
+	char *tmp = x_asprintf("%s/tmp/%s", dir, queue_writer_id(w));
+	assert_int_equal(access(tmp, F_OK), 0);
+	queue_writer_abort(&w);
+	assert_null(w);
+	assert_true(access(tmp, F_OK) < 0);
+	x_free(&tmp);
+
+	/* A data file in msg/ without an envelope: left by a crash before the ack. */
+	w = make_message(dir, "y\n");
+	char id[QUEUE_ID_MAX];
+	snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+	assert_int_equal(queue_writer_commit(w, &err), 0);
+	queue_writer_free(&w);
+	w = make_message(dir, "z\n"); /* in progress: must stay */
+	char *orphan = x_asprintf("%s/msg/ORPHAN", dir);
+	int fd = open(orphan, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(queue_cleanup(dir, 3600), 0); /* too young */
+	assert_int_equal(queue_cleanup(dir, 0), 2);    /* the orphan and the open one's tmp */
+	assert_true(access(orphan, F_OK) < 0);
+	struct queue_envelope *env;
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	queue_envelope_free(&env);
+	fd = queue_data_open(dir, id);
+	assert_true(fd >= 0);
+	close(fd);
+	queue_writer_abort(&w);
+	x_free(&orphan);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
+struct commit_state {
+	int done;
+	int ok;
+	struct event_base *base;
+};
+
+static void commit_done(void *arg, bool ok, const char *err)
+{
+	struct commit_state *cs = arg;
+	cs->done++;
+	cs->ok += ok;
+	if (cs->done == 20)
+		event_base_loopbreak(cs->base);
+}
+
+static void test_group_commit(void **state)
+{
+	char *dir = test_dir();
+	struct commit_state cs = {.base = event_base_new()};
+	struct queue_committer *qc = queue_committer_new(cs.base);
+	struct queue_writer *ws[20];
+	for (int i = 0; i < 20; i++) {
+		ws[i] = make_message(dir, "group\n");
+		queue_commit_async(qc, ws[i], commit_done, &cs);
+	}
+	event_base_dispatch(cs.base);
+	assert_int_equal(cs.done, 20);
+	assert_int_equal(cs.ok, 20);
+	for (int i = 0; i < 20; i++)
+		queue_writer_free(&ws[i]);
+	char **ids;
+	size_t n;
+	struct buf err = BUF_INIT;
+	assert_int_equal(queue_list(dir, &ids, &n, &err), 0);
+	assert_int_equal(n, 20);
+	queue_list_free(&ids, n);
+	/* Pending work is finished when the committer is freed. */
+	struct queue_writer *w = make_message(dir, "last\n");
+	cs.done = 0;
+	queue_commit_async(qc, w, commit_done, &cs);
+	queue_committer_free(&qc);
+	assert_int_equal(cs.done, 1);
+	queue_writer_free(&w);
+	event_base_free(cs.base);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_id),
+		cmocka_unit_test(test_write_read),
+		cmocka_unit_test(test_records),
+		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_abort_and_cleanup),
+		cmocka_unit_test(test_group_commit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
