@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""smtp-bench: inbound SMTP to local Maildir delivery, Tern vs Postfix, same run.
+
+For each message size, smtp-source (from Debian's postfix package) sends COUNT messages
+over SESSIONS parallel sessions, first to Tern, then to a private Postfix instance set up
+alike (virtual(8) Maildir delivery, its default durability); the clock stops when the
+last message is in the Maildir. Prints messages/second for each, the ratio Tern/Postfix,
+and peak resident memory (largest VmHWM of any one process, and the sum over processes).
+
+Run as root from the source tree after building (build/src/tern/tern):
+    /usr/bin/python3 bench/smtp-bench.py [--quick]
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+import conftest  # noqa: E402  (the tests' instance helper)
+
+
+def count_files(d):
+    try:
+        return len(os.listdir(d))
+    except FileNotFoundError:
+        return 0
+
+
+def children_of(pid):
+    out = [pid]
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                stat = open("/proc/%s/stat" % p).read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) in out:
+                out.append(int(p))
+    return out
+
+
+def peak_rss(pids):
+    """(largest VmHWM, sum of VmHWM) in MB over pids."""
+    vals = []
+    for pid in pids:
+        try:
+            for line in open("/proc/%d/status" % pid):
+                if line.startswith("VmHWM:"):
+                    vals.append(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return (max(vals) if vals else 0, sum(vals))
+
+
+def postfix_pids():
+    out = subprocess.run(["pgrep", "-f", "postfix|/usr/lib/postfix"], capture_output=True,
+                         text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def drive(port, rcpt, count, size, sessions, maildir_new, start_count):
+    t0 = time.monotonic()
+    subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(count), "-l", str(size),
+                    "-f", "sender@source.test", "-t", rcpt, "127.0.0.1:%d" % port],
+                   check=True)
+    deadline = t0 + 600
+    while count_files(maildir_new) < start_count + count:
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out waiting for delivery in %s" % maildir_new)
+        time.sleep(0.01)
+    return count / (time.monotonic() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
+    args = ap.parse_args()
+    runs = [(5000, 4096, 20), (500, 100 * 1024, 20)]
+    if args.quick:
+        runs = [(500, 4096, 20), (50, 100 * 1024, 20)]
+
+    tern = conftest.Instance()
+    tern.start()
+    pfdir = tempfile.mkdtemp(prefix="bench-postfix-")
+    os.chmod(pfdir, 0o755)
+    pfport = conftest.free_port()
+    subprocess.run([os.path.join(HERE, "postfix-peer.sh"), "start", pfdir, str(pfport),
+                    "bench.test"], check=True)
+    results = []
+    try:
+        tern_new = os.path.join(tern.maildir("alice@example.test"), "new")
+        pf_new = os.path.join(pfdir, "mail", "mailbox", "new")
+        for count, size, sessions in runs:
+            t = drive(tern.ports["smtp"], "alice@example.test", count, size, sessions,
+                      tern_new, count_files(tern_new))
+            p = drive(pfport, "user@bench.test", count, size, sessions, pf_new,
+                      count_files(pf_new))
+            results.append((count, size, sessions, t, p))
+        trss = peak_rss(children_of(tern.proc.pid))
+        prss = peak_rss(postfix_pids())
+    finally:
+        subprocess.run([os.path.join(HERE, "postfix-peer.sh"), "stop", pfdir])
+        tern.cleanup()
+        shutil.rmtree(pfdir, ignore_errors=True)
+    print("%-8s %-8s %-8s %12s %12s %8s" % ("messages", "size", "sessions", "tern msg/s",
+                                           "postfix msg/s", "ratio"))
+    for count, size, sessions, t, p in results:
+        print("%-8d %-8d %-8d %12.0f %12.0f %7.2fx" % (count, size, sessions, t, p, t / p))
+    print("peak RSS, largest process / sum: tern %.1f / %.1f MB, postfix %.1f / %.1f MB"
+          % (trss + prss))
+
+
+if __name__ == "__main__":
+    main()
