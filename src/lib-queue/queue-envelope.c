@@ -79,7 +79,10 @@ static bool queue_state_rec(struct queue_parse *p, char key, const char *v)
 	case 'd':
 		if ((r = queue_rcpt_rec(p, v, true, &text)) == NULL)
 			return false;
-		r->attempting = false;
+		/* A deferral keeps the flag: the failure may have come after the link into
+		 * new/ (a failed folder fsync), so the next attempt must still look. */
+		if (key != 'd')
+			r->attempting = false;
 		if (key != 'd')
 			r->state = key == 'o' ? QUEUE_RCPT_DELIVERED : QUEUE_RCPT_FAILED;
 		x_free(&r->last_error);

@@ -72,6 +72,12 @@ time_t queue_id_time(const char *id);
 /* Creates QUEUE/{tmp,msg,env,corrupt} (mode 0700) if missing. 0, or -1 + err. */
 int queue_dirs_create(const char *queue_dir, struct buf *err);
 
+/* Tools started as root (sendmail, tern queue) switch to the owner of the queue folder
+ * (the account the workers run as), so that the files they make stay readable by the
+ * queue manager. Does nothing when not root or when the folder belongs to root.
+ * 0, or -1 + err. */
+int queue_become_owner(const char *queue_dir, struct buf *err);
+
 /* ---- Envelopes: reading and state records ---- */
 
 enum queue_rcpt_state { QUEUE_RCPT_PENDING, QUEUE_RCPT_DELIVERED, QUEUE_RCPT_FAILED };

@@ -1,0 +1,241 @@
+/* qmgr-deliver: one delivery pass over one queued message.
+ *
+ * Recipients in a local domain are looked up in the user directory and delivered to
+ * their Maildir (deliver_maildir); unknown local users fail with 5.1.1; other domains
+ * wait with 4.4.0 until outbound relay exists. Before touching any mailbox, an "attempt"
+ * record for each local recipient is made durable, so that after a crash the next pass
+ * knows to look for the file a reader may have moved to cur/ (exactly-once delivery).
+ * Outcomes and the next try time are written in one append; a finished message is
+ * removed. Messages older than queue_lifetime fail with 5.4.7 after a last try.
+ */
+#include "qmgr-int.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "deliver.h"
+#include "log.h"
+#include "userdb.h"
+#include "xalloc.h"
+
+#define QMGR_NO_TRANSPORT "4.4.0 no outbound transport configured yet"
+
+/* Where a recipient goes in this pass. */
+struct qmgr_route {
+	bool local;    /* a Maildir delivery is to be tried (maildir set) */
+	char *maildir;
+	struct delivery_result res; /* outcome, set up front for non-local and unknown */
+};
+
+static void qmgr_result(struct delivery_result *res, enum delivery_status st,
+			const char *text)
+{
+	res->status = st;
+	snprintf(res->enhanced, sizeof(res->enhanced), "%.5s", text);
+	snprintf(res->text, sizeof(res->text), "%s", strlen(text) > 6 ? text + 6 : "");
+}
+
+static void qmgr_route_rcpt(struct qmgr *q, const char *addr, struct qmgr_route *r)
+{
+	memset(r, 0, sizeof(*r));
+	const char *at = strrchr(addr, '@');
+	if (at == NULL || !userdb_is_local_domain(q->udb, at + 1)) {
+		qmgr_result(&r->res, DELIVERY_DEFER, QMGR_NO_TRANSPORT);
+		return;
+	}
+	struct user_info info;
+	struct buf err = BUF_INIT;
+	int found = userdb_lookup(q->udb, addr, &info, &err);
+	if (found > 0) {
+		r->local = true;
+		r->maildir = x_strdup(info.maildir);
+		user_info_free(&info);
+	} else if (found == 0) {
+		qmgr_result(&r->res, DELIVERY_BOUNCE, "5.1.1 no such user here");
+	} else {
+		char *t = x_asprintf("4.3.0 user directory: %s", buf_cstr(&err));
+		qmgr_result(&r->res, DELIVERY_DEFER, t);
+		x_free(&t);
+	}
+	buf_free(&err);
+}
+
+static void qmgr_log(const struct queue_envelope *env, const struct queue_rcpt *rc,
+		     const struct qmgr_route *r, time_t now)
+{
+	static const char *const names[] = {"sent", "deferred", "bounced"};
+	log_info("%s: to=<%s>, %s%s, status=%s (%s %s), delay=%llds", env->id,
+		 log_safe(rc->addr, strlen(rc->addr), 300), r->local ? "mailbox=" : "relay=",
+		 r->local ? r->maildir : "none", names[r->res.status], r->res.enhanced,
+		 log_safe(r->res.text, strlen(r->res.text), 300),
+		 (long long)(now - env->arrival));
+}
+
+/* Durably notes that delivery to these local recipients starts. -1: message gone. */
+static int qmgr_mark_attempts(struct qmgr *q, const struct queue_envelope *env,
+			      const struct qmgr_route *routes)
+{
+	struct buf recs = BUF_INIT, err = BUF_INIT;
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		if (routes[i].local && !env->rcpts[i].attempting)
+			queue_rec_attempt(&recs, (unsigned)i);
+	int r = 0;
+	if (recs.len > 0 && queue_append_records(q->queue_dir, env->id, &recs, &err) < 0) {
+		log_warn("%s: %s", env->id, buf_cstr(&err));
+		r = -1;
+	}
+	buf_free(&recs);
+	buf_free(&err);
+	return r;
+}
+
+/* Delivers to the local recipients of routes. */
+static void qmgr_deliver_local(struct qmgr *q, const struct queue_envelope *env,
+			       struct qmgr_route *routes)
+{
+	int fd = queue_data_open(q->queue_dir, env->id);
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		if (!routes[i].local)
+			continue;
+		struct delivery_request req = {
+			.queue_id = env->id, .rcpt_index = (unsigned)i, .sender = env->sender,
+			.recipient = env->rcpts[i].addr, .maildir = routes[i].maildir,
+			.message_fd = fd, .hostname = conf_str(q->conf, "hostname"),
+			.queue_time = env->arrival, .recheck = env->rcpts[i].attempting};
+		if (fd < 0) {
+			char *t = x_asprintf("4.3.0 cannot open the queued message: %s",
+					     strerror(errno));
+			qmgr_result(&routes[i].res, DELIVERY_DEFER, t);
+			x_free(&t);
+		} else {
+			deliver_maildir(&req, &routes[i].res);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The wait before the next try: queue_retry_min doubled per attempt, at most _max. */
+static time_t qmgr_backoff(const struct qmgr *q, unsigned attempts)
+{
+	uint64_t min = conf_num(q->conf, "queue_retry_min");
+	uint64_t max = conf_num(q->conf, "queue_retry_max");
+	uint64_t d = min > 0 ? min : 1;
+	for (unsigned i = 0; i < attempts && d < max; i++)
+		d *= 2;
+	return (time_t)(d < max ? d : max);
+}
+
+/* Records outcomes, expires, schedules; returns whether the message is finished. */
+static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
+			struct qmgr_route *routes, time_t now, struct qmgr_entry *e)
+{
+	bool expired = (uint64_t)(now - env->arrival) >= conf_num(q->conf, "queue_lifetime");
+	struct buf recs = BUF_INIT, err = BUF_INIT;
+	bool finished = true;
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		struct queue_rcpt *rc = &env->rcpts[i];
+		if (rc->state != QUEUE_RCPT_PENDING)
+			continue;
+		struct delivery_result *res = &routes[i].res;
+		if (res->status == DELIVERY_DEFER && expired) {
+			char *t = x_asprintf("5.4.7 delivery time expired, last error: %s %s",
+					     res->enhanced, res->text);
+			qmgr_result(res, DELIVERY_BOUNCE, t);
+			x_free(&t);
+		}
+		char *t = x_asprintf("%s %s", res->enhanced, res->text);
+		if (res->status == DELIVERY_OK)
+			queue_rec_delivered(&recs, (unsigned)i, t);
+		else if (res->status == DELIVERY_BOUNCE)
+			queue_rec_failed(&recs, (unsigned)i, t);
+		else
+			queue_rec_deferred(&recs, (unsigned)i, t), finished = false;
+		x_free(&t);
+		qmgr_log(env, rc, &routes[i], now);
+	}
+	if (!finished) {
+		e->next_try = now + qmgr_backoff(q, env->attempts);
+		queue_rec_retry(&recs, e->next_try, env->attempts + 1);
+	}
+	if (recs.len > 0 && queue_append_records(q->queue_dir, env->id, &recs, &err) < 0) {
+		/* Only the bookkeeping is lost: a retry finds what was delivered. */
+		log_warn("%s: %s", env->id, buf_cstr(&err));
+		e->next_try = now + qmgr_backoff(q, 0);
+	}
+	buf_free(&recs);
+	buf_free(&err);
+	return finished;
+}
+
+/* Loads e's envelope; NULL when the pass has nothing to do now. */
+static struct queue_envelope *qmgr_load(struct qmgr *q, struct qmgr_entry *e, time_t now,
+					enum qmgr_outcome *out)
+{
+	struct queue_envelope *env = NULL;
+	struct buf err = BUF_INIT;
+	*out = QMGR_KEEP;
+	switch (queue_envelope_load(q->queue_dir, e->id, &env, &err)) {
+	case QUEUE_LOAD_OK:
+		break;
+	case QUEUE_LOAD_MISSING:
+		*out = QMGR_GONE;
+		break;
+	case QUEUE_LOAD_DAMAGED:
+		log_error("%s: damaged envelope, moved to corrupt/: %s", e->id, buf_cstr(&err));
+		buf_reset(&err);
+		if (queue_move_corrupt(q->queue_dir, e->id, &err) < 0)
+			fatal("%s: %s", e->id, buf_cstr(&err));
+		*out = QMGR_GONE;
+		break;
+	case QUEUE_LOAD_ERROR:
+		log_error("%s: %s", e->id, buf_cstr(&err));
+		e->next_try = now + qmgr_backoff(q, 0);
+		break;
+	}
+	buf_free(&err);
+	if (env != NULL && env->held) {
+		e->held = true;
+		queue_envelope_free(&env);
+	} else if (env != NULL && !e->forced && env->next_try > now) {
+		e->next_try = env->next_try;
+		queue_envelope_free(&env);
+	}
+	return env;
+}
+
+enum qmgr_outcome qmgr_process(struct qmgr *q, struct qmgr_entry *e, time_t now)
+{
+	enum qmgr_outcome out;
+	struct queue_envelope *env = qmgr_load(q, e, now, &out);
+	if (env == NULL)
+		return out;
+	e->forced = false;
+	struct qmgr_route *routes = x_calloc(env->rcpt_count, sizeof(*routes));
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		if (env->rcpts[i].state == QUEUE_RCPT_PENDING)
+			qmgr_route_rcpt(q, env->rcpts[i].addr, &routes[i]);
+	if (qmgr_mark_attempts(q, env, routes) < 0) {
+		out = QMGR_GONE;
+	} else {
+		qmgr_deliver_local(q, env, routes);
+		if (qmgr_record(q, env, routes, now, e)) {
+			struct buf err = BUF_INIT;
+			if (queue_remove(q->queue_dir, env->id, &err) == 0) {
+				log_info("%s: removed", env->id);
+				out = QMGR_GONE;
+			} else {
+				log_error("%s: %s", env->id, buf_cstr(&err));
+				e->next_try = now + qmgr_backoff(q, 0);
+			}
+			buf_free(&err);
+		}
+	}
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		x_free(&routes[i].maildir);
+	x_free(&routes);
+	queue_envelope_free(&env);
+	return out;
+}

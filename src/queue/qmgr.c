@@ -1,0 +1,278 @@
+/* qmgr: role queue. One libevent loop: the notify socket (a datagram per new message,
+ * or "flush"), a timer for retries and for the periodic rescan, SIGTERM and SIGHUP.
+ *
+ * Deliveries run one message at a time in the loop thread, each pass triggered by an
+ * active event, so signals and notifies are handled between two messages. This is
+ * deliberate: a local delivery is a few fsyncs, nobody waits on this process (the kernel
+ * buffers the notifies), and one writer per mailbox keeps the crash reasoning simple.
+ * A thread pool would raise throughput on many disks; the pass (qmgr_process) is
+ * self-contained so it can move to one later. SIGTERM thus finishes the delivery in
+ * progress and exits.
+ */
+#include "qmgr.h"
+#include "qmgr-int.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "userdb.h"
+#include "xalloc.h"
+
+#define QMGR_RESCAN_SECS 60
+#define QMGR_CLEANUP_AGE 3600
+
+struct qmgr_loop {
+	struct qmgr q;
+	struct event_base *base;
+	struct event *ev_notify, *ev_timer, *ev_work, *ev_term, *ev_hup;
+	int notify_fd;
+	time_t next_scan;
+	bool stopping;
+};
+
+static struct qmgr_entry *qmgr_find(struct qmgr *q, const char *id)
+{
+	for (size_t i = 0; i < q->count; i++)
+		if (strcmp(q->entries[i].id, id) == 0)
+			return &q->entries[i];
+	return NULL;
+}
+
+static struct qmgr_entry *qmgr_add(struct qmgr *q, const char *id)
+{
+	struct qmgr_entry *e = qmgr_find(q, id);
+	if (e != NULL)
+		return e;
+	if (q->count == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 256;
+		q->entries = x_reallocarray(q->entries, q->cap, sizeof(*q->entries));
+	}
+	e = &q->entries[q->count++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	return e;
+}
+
+/* Reads the queue folder: new messages are added, vanished ones dropped. */
+static void qmgr_scan(struct qmgr_loop *l)
+{
+	struct qmgr *q = &l->q;
+	char **ids;
+	size_t n;
+	struct buf err = BUF_INIT;
+	if (queue_list(q->queue_dir, &ids, &n, &err) < 0) {
+		log_error("queue scan: %s", buf_cstr(&err));
+		buf_free(&err);
+		return;
+	}
+	for (size_t i = 0; i < q->count; i++)
+		q->entries[i].seen = false;
+	for (size_t i = 0; i < n; i++)
+		qmgr_add(q, ids[i])->seen = true;
+	size_t keep = 0;
+	for (size_t i = 0; i < q->count; i++)
+		if (q->entries[i].seen)
+			q->entries[keep++] = q->entries[i];
+	q->count = keep;
+	queue_list_free(&ids, n);
+	buf_free(&err);
+	queue_cleanup(q->queue_dir, QMGR_CLEANUP_AGE);
+	l->next_scan = time(NULL) + QMGR_RESCAN_SECS;
+}
+
+/* The due, not held entry with the oldest ID, or NULL; *next_r: the earliest future try. */
+static struct qmgr_entry *qmgr_next_due(struct qmgr *q, time_t now, time_t *next_r)
+{
+	struct qmgr_entry *best = NULL;
+	for (size_t i = 0; i < q->count; i++) {
+		struct qmgr_entry *e = &q->entries[i];
+		if (e->held)
+			continue;
+		if (e->next_try > now) {
+			if (e->next_try < *next_r)
+				*next_r = e->next_try;
+		} else if (best == NULL || strcmp(e->id, best->id) < 0) {
+			best = e;
+		}
+	}
+	return best;
+}
+
+/* One message per call; re-arms itself while messages are due, else sets the timer. */
+static void qmgr_work(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmgr_loop *l = arg;
+	if (l->stopping)
+		return;
+	time_t now = time(NULL);
+	if (now >= l->next_scan)
+		qmgr_scan(l);
+	time_t next = l->next_scan;
+	struct qmgr_entry *e = qmgr_next_due(&l->q, now, &next);
+	if (e != NULL) {
+		if (qmgr_process(&l->q, e, now) == QMGR_GONE)
+			*e = l->q.entries[--l->q.count];
+		event_active(l->ev_work, 0, 0);
+		return;
+	}
+	struct timeval tv = {.tv_sec = next > now ? next - now : 0};
+	evtimer_add(l->ev_timer, &tv);
+}
+
+static void qmgr_kick(struct qmgr_loop *l)
+{
+	if (!l->stopping)
+		event_active(l->ev_work, 0, 0);
+}
+
+static void qmgr_timer(evutil_socket_t fd, short what, void *arg)
+{
+	qmgr_kick(arg);
+}
+
+static void qmgr_notify_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmgr_loop *l = arg;
+	char msg[128];
+	ssize_t n;
+	while ((n = recv(fd, msg, sizeof(msg) - 1, 0)) >= 0) {
+		msg[n] = '\0';
+		if (strcmp(msg, "flush") == 0) {
+			for (size_t i = 0; i < l->q.count; i++)
+				l->q.entries[i].next_try = 0, l->q.entries[i].forced = true;
+			l->next_scan = 0;
+		} else if (queue_id_valid(msg)) {
+			/* New, released or to be retried now: look at it again. */
+			struct qmgr_entry *e = qmgr_add(&l->q, msg);
+			e->next_try = 0;
+			e->held = false;
+			e->forced = true;
+		}
+	}
+	qmgr_kick(l);
+}
+
+static int qmgr_bind_notify(struct qmgr_loop *l)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct buf path = BUF_INIT;
+	queue_notify_path(l->q.queue_dir, &path);
+	if (path.len >= sizeof(sun.sun_path))
+		fatal("notify socket path too long: %s", buf_cstr(&path));
+	memcpy(sun.sun_path, path.data, path.len + 1);
+	l->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->notify_fd < 0)
+		fatal("notify socket: %s", strerror(errno));
+	unlink(sun.sun_path);
+	if (bind(l->notify_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		fatal("bind %s: %s", buf_cstr(&path), strerror(errno));
+	/* Anyone allowed into the queue folder may tell the manager to look. */
+	chmod(sun.sun_path, 0666);
+	buf_free(&path);
+	return 0;
+}
+
+static void qmgr_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct qmgr_loop *l = arg;
+	log_info("stopping on signal %d", (int)sig);
+	l->stopping = true;
+	event_base_loopbreak(l->base);
+}
+
+static void qmgr_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct qmgr_loop *l = arg;
+	struct buf err = BUF_INIT;
+	struct conf *c = conf_load(l->q.conf_path, &err);
+	if (c == NULL) {
+		log_error("reload: keeping the old configuration: %s", buf_cstr(&err));
+	} else {
+		if (strcmp(conf_str(c, "queue_dir"), l->q.queue_dir) != 0)
+			log_warn("reload: queue_dir changes take effect at restart");
+		userdb_close(&l->q.udb);
+		conf_free(&l->q.conf);
+		l->q.conf = c;
+		l->q.udb = userdb_open(c);
+		log_set_level((enum log_level)conf_num(c, "log_level"));
+		log_info("configuration reloaded");
+	}
+	buf_free(&err);
+	l->next_scan = 0;
+	qmgr_kick(l);
+}
+
+static void qmgr_setup_events(struct qmgr_loop *l)
+{
+	l->base = event_base_new();
+	if (l->base == NULL)
+		fatal("event_base_new failed");
+	l->ev_notify = event_new(l->base, l->notify_fd, EV_READ | EV_PERSIST, qmgr_notify_read, l);
+	l->ev_timer = evtimer_new(l->base, qmgr_timer, l);
+	l->ev_work = event_new(l->base, -1, 0, qmgr_work, l);
+	l->ev_term = evsignal_new(l->base, SIGTERM, qmgr_sigterm, l);
+	l->ev_hup = evsignal_new(l->base, SIGHUP, qmgr_sighup, l);
+	if (l->ev_notify == NULL || l->ev_timer == NULL || l->ev_work == NULL ||
+	    l->ev_term == NULL || l->ev_hup == NULL || event_add(l->ev_notify, NULL) < 0 ||
+	    event_add(l->ev_term, NULL) < 0 || event_add(l->ev_hup, NULL) < 0)
+		fatal("cannot set up the event loop");
+	evsignal_add(evsignal_new(l->base, SIGINT, qmgr_sigterm, l), NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void qmgr_teardown(struct qmgr_loop *l)
+{
+	event_free(l->ev_notify);
+	event_free(l->ev_timer);
+	event_free(l->ev_work);
+	event_free(l->ev_term);
+	event_free(l->ev_hup);
+	event_base_free(l->base);
+	close(l->notify_fd);
+	userdb_close(&l->q.udb);
+	conf_free(&l->q.conf);
+	x_free(&l->q.queue_dir);
+	x_free(&l->q.conf_path);
+	x_free(&l->q.entries);
+}
+
+int qmgr_main(const char *conf_path)
+{
+	struct qmgr_loop l = {.notify_fd = -1};
+	struct buf err = BUF_INIT;
+	l.q.conf_path = x_strdup(conf_path);
+	l.q.conf = conf_load(conf_path, &err);
+	if (l.q.conf == NULL) {
+		fprintf(stderr, "tern queue: %s\n", buf_cstr(&err));
+		buf_free(&err);
+		x_free(&l.q.conf_path);
+		return 78;
+	}
+	log_init("queue", conf_num(l.q.conf, "log") == 1);
+	log_set_level((enum log_level)conf_num(l.q.conf, "log_level"));
+	l.q.queue_dir = x_strdup(conf_str(l.q.conf, "queue_dir"));
+	if (queue_dirs_create(l.q.queue_dir, &err) < 0)
+		fatal("%s", buf_cstr(&err));
+	l.q.udb = userdb_open(l.q.conf);
+	qmgr_bind_notify(&l);
+	qmgr_setup_events(&l);
+	qmgr_scan(&l);
+	log_info("queue manager started: %zu messages in %s", l.q.count, l.q.queue_dir);
+	qmgr_kick(&l);
+	event_base_dispatch(l.base);
+	log_info("queue manager stopped");
+	/* The SIGINT event is owned by the base; freeing the base is enough for it. */
+	qmgr_teardown(&l);
+	buf_free(&err);
+	return 0;
+}

@@ -1,0 +1,535 @@
+/* sendmail: `tern sendmail` and argv[0] `sendmail`, the classic submission command.
+ *
+ * Reads a message on standard input (CRLF becomes LF; a lone "." ends it unless -i/-oi),
+ * takes recipients from the arguments and/or the To/Cc/Bcc fields (-t, Bcc removed), adds
+ * Received:, and From:/Date:/Message-ID: when missing (RFC 6409 8.1-8.3), and queues it
+ * durably (queue_writer_commit), then pokes the queue manager. -bs runs one SMTP session
+ * on stdin/stdout, -bp lists the queue. Exit codes are sysexits(3).
+ * Trusts: nothing on stdin; the invoking user only for the -f sender (as sendmail does).
+ */
+#include "tools.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "queue.h"
+#include "smtpd.h"
+#include "util.h"
+#include "xalloc.h"
+
+/* smtpd_inetd comes with the SMTP server; -bs reports its absence until it is linked. */
+#pragma weak smtpd_inetd
+
+#define SM_EX_USAGE 64
+#define SM_EX_DATAERR 65
+#define SM_EX_SOFTWARE 70
+#define SM_EX_CANTCREAT 73
+#define SM_EX_TEMPFAIL 75
+#define SM_CHUNK 65536
+#define SM_MAX_RCPTS 10000
+
+enum sm_mode { SM_DELIVER, SM_SMTP, SM_LIST };
+
+struct sm_opts {
+	enum sm_mode mode;
+	bool from_headers; /* -t */
+	bool ignore_dots;  /* -i, -oi */
+	bool verbose;
+	const char *from;      /* -f / -r */
+	const char *full_name; /* -F */
+	const char *conf;      /* -c */
+	char **rcpts;
+	int rcpt_count;
+};
+
+struct sm_msg {
+	struct conf *conf;
+	const char *qualify; /* domain for unqualified addresses */
+	struct buf header;   /* the header section as read (LF line ends), Bcc removed */
+	bool has_from, has_date, has_msgid;
+	char **rcpts;
+	size_t rcpt_count;
+	struct buf body_start; /* a first body line that was not a header, or "" */
+	bool ended;            /* input ended inside the header section */
+	bool pending_cr;       /* a CR at the end of the last chunk */
+	bool at_line_start;
+};
+
+static int sm_usage(void)
+{
+	fprintf(stderr, "usage: sendmail [-t] [-i] [-f FROM] [-F NAME] [-bs|-bp|-bm] [-v] "
+			"[-c CONF] [--] [RCPT...]\n");
+	return SM_EX_USAGE;
+}
+
+/* The value of an option: the rest of the word, or the next word. */
+static const char *sm_optarg(int argc, char **argv, int *i, const char *rest)
+{
+	if (rest[0] != '\0')
+		return rest;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+/* Parses one "-x..." word; -1 on a usage error. */
+static int sm_parse_word(struct sm_opts *o, int argc, char **argv, int *i)
+{
+	const char *w = argv[*i] + 1;
+	const char *v;
+	switch (w[0]) {
+	case 't': o->from_headers = true; return w[1] == '\0' ? 0 : -1;
+	case 'i': o->ignore_dots = true; return w[1] == '\0' ? 0 : -1;
+	case 'v': o->verbose = true; return 0;
+	case 'o':
+		if (strcmp(w, "oi") == 0)
+			o->ignore_dots = true;
+		return 0; /* -oXXX: sendmail options, ignored */
+	case 'b':
+		if (strcmp(w, "bs") == 0)
+			o->mode = SM_SMTP;
+		else if (strcmp(w, "bp") == 0)
+			o->mode = SM_LIST;
+		else if (strcmp(w, "bm") == 0)
+			o->mode = SM_DELIVER;
+		else
+			return -1;
+		return 0;
+	case 'f': case 'r': case 'F': case 'c':
+	case 'B': case 'N': case 'R': case 'V': case 'O': case 'L': case 'X':
+		if ((v = sm_optarg(argc, argv, i, w + 1)) == NULL)
+			return -1;
+		if (w[0] == 'f' || w[0] == 'r')
+			o->from = v;
+		else if (w[0] == 'F')
+			o->full_name = v;
+		else if (w[0] == 'c')
+			o->conf = v;
+		return 0; /* -B -N -R -V -O -L -X: accepted and ignored */
+	case 'q':
+		return 0; /* queue runs are the manager's job */
+	}
+	return -1;
+}
+
+static int sm_parse_args(struct sm_opts *o, int argc, char **argv)
+{
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (sm_parse_word(o, argc, argv, &i) < 0)
+			return -1;
+	}
+	o->rcpts = argv + i;
+	o->rcpt_count = argc - i;
+	return 0;
+}
+
+static void sm_add_rcpt(struct sm_msg *m, const char *a, size_t n)
+{
+	while (n > 0 && (*a == ' ' || *a == '\t'))
+		a++, n--;
+	while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n > 512 || m->rcpt_count >= SM_MAX_RCPTS)
+		return;
+	char *addr = memchr(a, '@', n) != NULL ? x_strndup(a, n)
+					      : x_asprintf("%.*s@%s", (int)n, a, m->qualify);
+	for (size_t i = 0; i < m->rcpt_count; i++)
+		if (strcmp(m->rcpts[i], addr) == 0) {
+			x_free(&addr);
+			return;
+		}
+	m->rcpts = x_reallocarray(m->rcpts, m->rcpt_count + 1, sizeof(*m->rcpts));
+	m->rcpts[m->rcpt_count++] = addr;
+}
+
+/* Adds every address of an address-list value (RFC 5322 3.4): splits at commas outside
+ * quotes, comments and angle brackets, takes what is inside <...> when present, drops
+ * comments and group names ("name: a, b;"). Bounded: works in place on the value. */
+static void sm_add_list(struct sm_msg *m, const char *v)
+{
+	struct buf cur = BUF_INIT, angle = BUF_INIT;
+	int comment = 0;
+	bool quoted = false, in_angle = false, had_angle = false;
+	for (const char *p = v;; p++) {
+		char c = *p;
+		bool end = c == '\0' || (!quoted && comment == 0 && !in_angle && (c == ',' || c == ';'));
+		if (end) {
+			if (had_angle)
+				sm_add_rcpt(m, angle.data ? angle.data : "", angle.len);
+			else
+				sm_add_rcpt(m, cur.data ? cur.data : "", cur.len);
+			buf_reset(&cur);
+			buf_reset(&angle);
+			had_angle = false;
+			if (c == '\0')
+				break;
+			continue;
+		}
+		if (c == '\\' && (quoted || comment) && p[1] != '\0') {
+			buf_append_char(in_angle ? &angle : &cur, *++p);
+			continue;
+		}
+		if (!quoted && c == '(') {
+			comment++;
+		} else if (!quoted && comment > 0 && c == ')') {
+			comment--;
+		} else if (comment > 0) {
+			continue;
+		} else if (c == '"') {
+			quoted = !quoted;
+			buf_append_char(in_angle ? &angle : &cur, c);
+		} else if (!quoted && c == '<') {
+			in_angle = had_angle = true;
+			buf_reset(&angle);
+		} else if (!quoted && c == '>') {
+			in_angle = false;
+		} else if (!quoted && !in_angle && c == ':') {
+			buf_reset(&cur); /* a group name */
+		} else {
+			buf_append_char(in_angle ? &angle : &cur, c);
+		}
+	}
+	buf_free(&cur);
+	buf_free(&angle);
+}
+
+/* Appends a chunk of input to out with CRLF as LF; tracks a CR split across chunks. */
+static void sm_crlf(struct sm_msg *m, const char *p, size_t n, struct buf *out)
+{
+	if (m->pending_cr) {
+		if (n == 0 || p[0] != '\n')
+			buf_append_char(out, '\r');
+		m->pending_cr = false;
+	}
+	if (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n') {
+		buf_append(out, p, n - 2);
+		buf_append_char(out, '\n');
+	} else if (n >= 1 && p[n - 1] == '\r') {
+		buf_append(out, p, n - 1);
+		m->pending_cr = true;
+	} else {
+		buf_append(out, p, n);
+	}
+}
+
+/* Reads the next piece of a line from stdin (up to SM_CHUNK bytes), LF-terminated when it
+ * ends a line. Returns false at the end of input (or at a lone dot unless -i). */
+static bool sm_read_piece(struct sm_msg *m, const struct sm_opts *o, char *chunk,
+			  struct buf *out)
+{
+	buf_reset(out);
+	if (fgets(chunk, SM_CHUNK, stdin) == NULL) {
+		if (m->pending_cr)
+			buf_append_char(out, '\r'), m->pending_cr = false;
+		return out->len > 0;
+	}
+	size_t n = strlen(chunk);
+	bool line_start = m->at_line_start;
+	sm_crlf(m, chunk, n, out);
+	m->at_line_start = n > 0 && chunk[n - 1] == '\n';
+	if (!o->ignore_dots && line_start && (strcmp(buf_cstr(out), ".\n") == 0 ||
+					      (strcmp(buf_cstr(out), ".") == 0 && feof(stdin))))
+		return false;
+	return true;
+}
+
+static bool sm_field_is(const char *line, const char *name)
+{
+	size_t n = strlen(name);
+	return strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+/* Notes what a complete header field (folded lines in f) is; keeps it unless Bcc. */
+static void sm_take_field(struct sm_msg *m, const struct sm_opts *o, struct buf *f)
+{
+	if (f->len == 0)
+		return;
+	const char *s = buf_cstr(f);
+	m->has_from |= sm_field_is(s, "From");
+	m->has_date |= sm_field_is(s, "Date");
+	m->has_msgid |= sm_field_is(s, "Message-ID");
+	bool bcc = sm_field_is(s, "Bcc");
+	if (o->from_headers && (sm_field_is(s, "To") || sm_field_is(s, "Cc") || bcc)) {
+		char *v = x_strdup(strchr(s, ':') + 1);
+		for (char *p = v; *p != '\0'; p++)
+			if (*p == '\n' || *p == '\r' || *p == '\t')
+				*p = ' ';
+		sm_add_list(m, v);
+		x_free(&v);
+	}
+	if (!bcc)
+		buf_append(&m->header, f->data, f->len);
+	buf_reset(f);
+}
+
+static bool sm_is_field_start(const char *s)
+{
+	size_t n = strspn(s, "!\"#$%&'()*+,-./0123456789;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`"
+			     "abcdefghijklmnopqrstuvwxyz{|}~");
+	return n > 0 && s[n] == ':';
+}
+
+/* Reads the header section. -1 when it is larger than max. */
+static int sm_read_header(struct sm_msg *m, const struct sm_opts *o, char *chunk, uint64_t max)
+{
+	struct buf piece = BUF_INIT, f = BUF_INIT;
+	int r = 0;
+	bool line_start = true;
+	for (;;) {
+		if (!sm_read_piece(m, o, chunk, &piece)) {
+			m->ended = true;
+			break;
+		}
+		const char *s = buf_cstr(&piece);
+		if (!line_start || s[0] == ' ' || s[0] == '\t') {
+			buf_append(&f, piece.data, piece.len);
+		} else if (strcmp(s, "\n") == 0) {
+			break;
+		} else if (sm_is_field_start(s)) {
+			sm_take_field(m, o, &f);
+			buf_append(&f, piece.data, piece.len);
+		} else {
+			/* Not a header line: the body starts here (sendmail does the same). */
+			buf_append(&m->body_start, piece.data, piece.len);
+			break;
+		}
+		line_start = m->at_line_start;
+		if (m->header.len + f.len > max) {
+			r = -1;
+			break;
+		}
+	}
+	sm_take_field(m, o, &f);
+	if (m->header.len > 0 && m->header.data[m->header.len - 1] != '\n')
+		buf_append_char(&m->header, '\n');
+	buf_free(&piece);
+	buf_free(&f);
+	return r;
+}
+
+static uid_t sm_real_uid;
+
+/* The invoking user's login name and full name (from passwd), found on the first call,
+ * before the switch to the queue's owner. */
+static const char *sm_user(const char **gecos_r)
+{
+	static char name[64], gecos[128];
+	*gecos_r = gecos;
+	if (name[0] != '\0')
+		return name;
+	sm_real_uid = getuid();
+	struct passwd *pw = getpwuid(sm_real_uid);
+	const char *login = getenv("LOGNAME");
+	if (pw != NULL) {
+		snprintf(name, sizeof(name), "%s", pw->pw_name);
+		snprintf(gecos, sizeof(gecos), "%.*s", (int)strcspn(pw->pw_gecos, ","),
+			 pw->pw_gecos);
+	} else {
+		snprintf(name, sizeof(name), "%s", login != NULL ? login : "nobody");
+	}
+	return name;
+}
+
+/* Our trace and the fields a local submission may lack (RFC 6409 8). */
+static void sm_added_fields(struct sm_msg *m, const struct sm_opts *o, const char *id,
+			    struct buf *out)
+{
+	const char *host = conf_str(m->conf, "hostname");
+	const char *gecos;
+	const char *user = sm_user(&gecos);
+	char date[64];
+	rfc5322_date(time(NULL), date, sizeof(date));
+	buf_printf(out, "Received: by %s (Tern sendmail, from userid %ld)\n\tid %s", host,
+		   (long)sm_real_uid, id);
+	if (m->rcpt_count == 1)
+		buf_printf(out, "\n\tfor <%s>", m->rcpts[0]);
+	buf_printf(out, "; %s\n", date);
+	buf_append(out, m->header.data, m->header.len);
+	if (!m->has_from) {
+		const char *full = o->full_name != NULL ? o->full_name : gecos;
+		if (full[0] != '\0' && strpbrk(full, "\"\\\r\n") == NULL)
+			buf_printf(out, "From: \"%s\" <%s@%s>\n", full, user, m->qualify);
+		else
+			buf_printf(out, "From: %s@%s\n", user, m->qualify);
+	}
+	if (!m->has_date)
+		buf_printf(out, "Date: %s\n", date);
+	if (!m->has_msgid)
+		buf_printf(out, "Message-ID: <%s@%s>\n", id, host);
+}
+
+/* Streams the body after the header into the writer. -1 + errno, or -2 when too large. */
+static int sm_copy_body(struct sm_msg *m, const struct sm_opts *o, char *chunk,
+			struct queue_writer *w, uint64_t max)
+{
+	struct buf piece = BUF_INIT;
+	int r = 0;
+	if (m->body_start.len > 0 &&
+	    queue_writer_write(w, m->body_start.data, m->body_start.len) < 0)
+		r = -1;
+	while (r == 0 && !m->ended && sm_read_piece(m, o, chunk, &piece)) {
+		if (queue_writer_write(w, piece.data, piece.len) < 0)
+			r = -1;
+		else if (queue_writer_size(w) > max)
+			r = -2;
+	}
+	buf_free(&piece);
+	return r;
+}
+
+/* Writes, commits and announces the message. Returns the exit status. */
+static int sm_queue(struct sm_msg *m, const struct sm_opts *o, const char *sender,
+		    char *chunk)
+{
+	const char *qdir = conf_str(m->conf, "queue_dir");
+	struct buf err = BUF_INIT, head = BUF_INIT;
+	struct queue_writer *w = queue_writer_open(qdir, &err);
+	if (w == NULL) {
+		fprintf(stderr, "sendmail: %s\n", buf_cstr(&err));
+		buf_free(&err);
+		return SM_EX_CANTCREAT;
+	}
+	sm_added_fields(m, o, queue_writer_id(w), &head);
+	buf_append_char(&head, '\n');
+	uint64_t max = conf_num(m->conf, "smtp_max_message_size");
+	int r = queue_writer_write(w, head.data, head.len);
+	if (r == 0)
+		r = sm_copy_body(m, o, chunk, w, max);
+	int status = 0;
+	if (r == -2) {
+		fprintf(stderr, "sendmail: message larger than %llu bytes\n",
+			(unsigned long long)max);
+		status = SM_EX_DATAERR;
+	} else if (r < 0) {
+		fprintf(stderr, "sendmail: cannot write to the queue: %s\n", strerror(errno));
+		status = SM_EX_TEMPFAIL;
+	} else {
+		queue_writer_set_sender(w, sender);
+		for (size_t i = 0; i < m->rcpt_count; i++)
+			queue_writer_add_rcpt(w, m->rcpts[i], m->rcpts[i]);
+		queue_writer_set_attr(w, "origin", "sendmail");
+		char uid[32];
+		snprintf(uid, sizeof(uid), "%ld", (long)sm_real_uid);
+		queue_writer_set_attr(w, "uid", uid);
+		if (queue_writer_commit(w, &err) < 0) {
+			fprintf(stderr, "sendmail: %s\n", buf_cstr(&err));
+			status = SM_EX_TEMPFAIL;
+		}
+	}
+	if (status == 0) {
+		queue_notify(qdir, queue_writer_id(w));
+		if (o->verbose)
+			fprintf(stderr, "sendmail: queued as %s\n", queue_writer_id(w));
+		queue_writer_free(&w);
+	} else {
+		queue_writer_abort(&w);
+	}
+	buf_free(&err);
+	buf_free(&head);
+	return status;
+}
+
+static void sm_msg_free(struct sm_msg *m)
+{
+	for (size_t i = 0; i < m->rcpt_count; i++)
+		x_free(&m->rcpts[i]);
+	x_free(&m->rcpts);
+	buf_free(&m->header);
+	buf_free(&m->body_start);
+}
+
+/* The envelope sender: -f's value ("<>" or "" is the null sender), or user@domain. */
+static char *sm_sender(const struct sm_msg *m, const struct sm_opts *o)
+{
+	const char *gecos;
+	if (o->from == NULL)
+		return x_asprintf("%s@%s", sm_user(&gecos), m->qualify);
+	const char *f = o->from;
+	size_t n = strlen(f);
+	if (n >= 2 && f[0] == '<' && f[n - 1] == '>')
+		f++, n -= 2;
+	if (n > 0 && memchr(f, '@', n) == NULL)
+		return x_asprintf("%.*s@%s", (int)n, f, m->qualify);
+	return x_strndup(f, n);
+}
+
+/* Reads, queues; the -bm mode. */
+static int sm_submit(const struct sm_opts *o, struct conf *c)
+{
+	struct sm_msg m = {.conf = c, .at_line_start = true};
+	char **domains;
+	size_t nd = conf_words(conf_str(c, "domains"), &domains);
+	m.qualify = nd > 0 ? domains[0] : conf_str(c, "hostname");
+	for (int i = 0; i < o->rcpt_count; i++)
+		sm_add_list(&m, o->rcpts[i]);
+	char *chunk = x_malloc(SM_CHUNK);
+	int status = 0;
+	if (sm_read_header(&m, o, chunk, conf_num(c, "smtp_max_header_size")) < 0) {
+		fprintf(stderr, "sendmail: header section too large\n");
+		status = SM_EX_DATAERR;
+	} else if (m.rcpt_count == 0) {
+		fprintf(stderr, "sendmail: no recipients%s\n",
+			o->from_headers ? " in To:, Cc: or Bcc:" : " given");
+		status = SM_EX_DATAERR;
+	} else {
+		char *sender = sm_sender(&m, o);
+		status = sm_queue(&m, o, sender, chunk);
+		x_free(&sender);
+	}
+	x_free(&chunk);
+	sm_msg_free(&m);
+	conf_words_free(&domains, nd);
+	return status;
+}
+
+int cmd_sendmail(int argc, char **argv)
+{
+	struct sm_opts o = {.mode = SM_DELIVER};
+	if (sm_parse_args(&o, argc, argv) < 0)
+		return sm_usage();
+	if (o.mode == SM_LIST) {
+		char *args[] = {"mailq", "-c", (char *)tool_conf_path(o.conf), NULL};
+		return cmd_mailq(3, args);
+	}
+	const char *gecos;
+	char *user = x_strdup(sm_user(&gecos));
+	struct conf *c = tool_load_conf(o.conf);
+	log_init("sendmail", false);
+	struct buf err = BUF_INIT;
+	int status;
+	if (queue_become_owner(conf_str(c, "queue_dir"), &err) < 0) {
+		fprintf(stderr, "sendmail: %s\n", buf_cstr(&err));
+		status = SM_EX_CANTCREAT;
+	} else if (o.mode == SM_SMTP && smtpd_inetd == NULL) {
+		fprintf(stderr, "sendmail: -bs: this build has no SMTP server\n");
+		status = SM_EX_SOFTWARE;
+	} else if (o.mode == SM_SMTP) {
+		status = smtpd_inetd(tool_conf_path(o.conf), user);
+	} else {
+		status = sm_submit(&o, c);
+	}
+	x_free(&user);
+	buf_free(&err);
+	conf_free(&c);
+	return status;
+}
+
+int cmd_newaliases(int argc, char **argv)
+{
+	/* Aliases come in a later version. Saying so and succeeding keeps package scripts
+	 * that run newaliases after installing (as Debian's do) working. */
+	fprintf(stderr, "newaliases: Tern has no aliases database yet; nothing to do\n");
+	return 0;
+}
