@@ -1,0 +1,105 @@
+/* maildir-map: an open-addressing hash from a message's base name (the file name before
+ * ":") to its UID and current file, so catching up with a 100,000-file cur/ is one
+ * readdir plus one lookup per name.
+ */
+#include "maildir-private.h"
+#include "xalloc.h"
+
+#include <string.h>
+
+static uint64_t maildir_hash(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static struct maildir_entry *maildir_map_slot(struct maildir_map *m, const char *base,
+					      size_t len, bool for_insert)
+{
+	size_t mask = m->cap - 1;
+	size_t i = (size_t)maildir_hash(base, len) & mask;
+	struct maildir_entry *free_slot = NULL;
+	for (;;) {
+		struct maildir_entry *e = &m->slots[i];
+		if (e->state == 0)
+			return for_insert && free_slot != NULL ? free_slot
+			       : for_insert		     ? e
+							     : NULL;
+		if (e->state == 2) {
+			if (free_slot == NULL)
+				free_slot = e;
+		} else if (e->baselen == len && memcmp(e->fname, base, len) == 0) {
+			return e;
+		}
+		i = (i + 1) & mask;
+	}
+}
+
+static void maildir_map_grow(struct maildir_map *m)
+{
+	struct maildir_map old = *m;
+	m->cap = old.cap ? old.cap * 2 : 1024;
+	if (old.used * 4 < old.cap)
+		m->cap = old.cap; /* mostly removed slots: same size, rehashed */
+	m->slots = x_calloc(m->cap, sizeof(*m->slots));
+	m->used = 0;
+	m->removed = 0;
+	for (size_t i = 0; i < old.cap; i++) {
+		struct maildir_entry *e = &old.slots[i];
+		if (e->state != 1)
+			continue;
+		struct maildir_entry *n = maildir_map_slot(m, e->fname, e->baselen, true);
+		*n = *e;
+		m->used++;
+	}
+	x_free(&old.slots);
+}
+
+struct maildir_entry *maildir_map_find(struct maildir_map *m, const char *base, size_t len)
+{
+	if (m->cap == 0)
+		return NULL;
+	return maildir_map_slot(m, base, len, false);
+}
+
+struct maildir_entry *maildir_map_put(struct maildir_map *m, const char *fname, size_t baselen,
+				      uint32_t uid, int dir)
+{
+	if ((m->used + m->removed + 1) * 2 > m->cap)
+		maildir_map_grow(m);
+	struct maildir_entry *e = maildir_map_slot(m, fname, baselen, true);
+	if (e->state == 1) {
+		x_free(&e->fname);
+	} else {
+		if (e->state == 2)
+			m->removed--;
+		m->used++;
+	}
+	e->fname = x_strdup(fname);
+	e->baselen = (uint16_t)baselen;
+	e->uid = uid;
+	e->dir = (uint8_t)dir;
+	e->state = 1;
+	e->seen = false;
+	return e;
+}
+
+void maildir_map_remove(struct maildir_map *m, struct maildir_entry *e)
+{
+	x_free(&e->fname);
+	e->state = 2;
+	m->used--;
+	m->removed++;
+}
+
+void maildir_map_free(struct maildir_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		x_free(&m->slots[i].fname);
+	x_free(&m->slots);
+	memset(m, 0, sizeof(*m));
+}

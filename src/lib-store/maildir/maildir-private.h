@@ -1,0 +1,130 @@
+/* maildir-private: the pieces of the Maildir backend (Maildir++ folders, maildir.txt names
+ * and flags, the uidlist and keyword files) shared between its files.
+ *
+ * maildir-name.c: file names; maildir-map.c: the base-name hash; maildir-uidlist.c and
+ * maildir-keywords.c: the small text files beside the index; maildir-sync.c: catching the
+ * index up with the directories; maildir-folder.c, maildir-append.c: the folder vtable;
+ * maildir-store.c: the store vtable (folder list, create, delete, rename).
+ */
+#ifndef TERN_MAILDIR_PRIVATE_H
+#define TERN_MAILDIR_PRIVATE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store-index.h"
+#include "store-private.h"
+
+#define MAILDIR_UIDLIST "tern-uidlist"
+#define MAILDIR_KEYWORDS "tern-keywords"
+#define MAILDIR_UIDLIST_VERSION 1
+#define MAILDIR_NAME_MAX 255
+#define MAILDIR_TMP_MAX_AGE (36 * 3600)
+
+/* --- file names (maildir-name.c) --- */
+struct maildir_name {
+	size_t baselen; /* the unique part, before ":" */
+	uint32_t flags;
+	uint32_t keywords;
+	uint64_t size; /* from ",S=", 0 when absent */
+	bool has_size;
+};
+/* Splits a file name; false when it is not a message (starts with '.', too long). */
+bool maildir_name_parse(const char *fname, struct maildir_name *n_r);
+/* Appends base + ":2," + the flag letters (A-Z then a-z, ASCII order) to out. */
+void maildir_name_format(struct buf *out, const char *base, size_t baselen, uint32_t flags,
+			 uint32_t keywords);
+/* A new unique name as maildir.txt says: time.M<usec>P<pid>Q<n>R<random>.host */
+void maildir_name_unique(struct buf *out);
+/* Whether s can be a unique name given by a caller. */
+bool maildir_name_valid_unique(const char *s);
+
+/* --- base name -> message hash (maildir-map.c) --- */
+struct maildir_entry {
+	char *fname;
+	uint32_t uid;
+	uint16_t baselen;
+	uint8_t dir;   /* 0 new/, 1 cur/ */
+	uint8_t state; /* 0 empty, 1 used, 2 removed */
+	bool seen;     /* found by the current directory scan */
+};
+struct maildir_map {
+	struct maildir_entry *slots;
+	size_t cap; /* a power of 2 */
+	size_t used;
+	size_t removed;
+};
+struct maildir_entry *maildir_map_find(struct maildir_map *m, const char *base, size_t len);
+/* Adds or replaces the entry for fname's base. */
+struct maildir_entry *maildir_map_put(struct maildir_map *m, const char *fname, size_t baselen,
+				      uint32_t uid, int dir);
+void maildir_map_remove(struct maildir_map *m, struct maildir_entry *e);
+void maildir_map_free(struct maildir_map *m);
+
+/* --- the folder --- */
+struct maildir_folder {
+	struct store_folder f;
+	char *path; /* the folder's directory (the root for INBOX) */
+	struct index *ix;
+	struct maildir_map map; /* base -> uid and file, as of map_modseq */
+	uint64_t map_modseq;
+	struct maildir_map *hints; /* while rebuilding: base -> UID from the uidlist */
+	struct timespec kw_mtime;
+	struct buf scratch;
+	bool full_refresh; /* the index was replaced: compare the whole snapshot */
+};
+
+/* --- maildir-uidlist.c --- */
+/* Reads the uidlist: 0 read, 1 missing, -1 error. Fills hints with base -> uid. */
+int maildir_uidlist_read(struct maildir_folder *mf, uint32_t *uidvalidity_r,
+			 uint32_t *uidnext_r, struct maildir_map *hints, struct buf *err);
+int maildir_uidlist_append(struct maildir_folder *mf, uint32_t uid, const char *base,
+			   size_t baselen, struct buf *err);
+/* Rewrites it atomically from the map (when missing or grown with stale lines). */
+int maildir_uidlist_write(struct maildir_folder *mf, struct buf *err);
+int maildir_uidlist_maybe_compact(struct maildir_folder *mf, struct buf *err);
+
+/* --- maildir-keywords.c --- */
+int maildir_keywords_load(struct maildir_folder *mf, struct buf *err);
+int maildir_keyword_lookup(struct store_folder *f, const char *name, bool create,
+			   struct buf *err);
+
+/* --- maildir-sync.c (called inside an index transaction) --- */
+/* Brings the index (and the map) up to date with new/ and cur/; force: read both dirs. */
+int maildir_catchup(struct maildir_folder *mf, bool force, struct buf *err);
+/* Fills the map from the index changes since map_modseq. */
+int maildir_map_refresh(struct maildir_folder *mf, struct buf *err);
+/* Starts a fresh index: UIDVALIDITY and UIDs from the uidlist when there is one. */
+int maildir_index_init(struct maildir_folder *mf, struct buf *err);
+/* "cur/NAME" or "new/NAME" under the folder. */
+char *maildir_path(struct maildir_folder *mf, int dir, const char *fname);
+/* Renames tmp into new/ or cur/ and indexes it; *uid_r gets the UID. */
+int maildir_deliver_tmp(struct maildir_folder *mf, const char *tmp_path, const char *base,
+			uint64_t size, int64_t idate, uint32_t flags, uint32_t keywords,
+			uint32_t *uid_r, struct buf *err);
+
+/* --- maildir-folder.c, maildir-append.c --- */
+/* Finds uid's file, rescanning the directories once when it is not where the index says.
+ * 1: found (*path_r set; row's strings valid until the next call), 0: expunged, -1: error.
+ * locked: the caller holds the index lock. */
+int maildir_locate(struct maildir_folder *mf, uint32_t uid, struct index_row *row,
+		   char **path_r, bool locked, struct buf *err);
+/* Delivers a finished tmp/ file under the lock. */
+int maildir_folder_deliver(struct maildir_folder *mf, const char *tmp_path, const char *base,
+			   uint64_t size, int64_t idate, uint32_t flags, uint32_t keywords,
+			   uint32_t *uid_r, struct buf *err);
+int maildir_folder_open(struct store *store, const char *name, const char *path,
+			struct store_folder **f_r, struct buf *err);
+extern const struct store_folder_vfuncs maildir_folder_vfuncs;
+int maildir_append_begin(struct store_folder *f, struct store_append **a_r, struct buf *err);
+int maildir_append_write(struct store_append *a, const void *data, size_t len,
+			 struct buf *err);
+int maildir_append_commit(struct store_append *a, const struct store_append_opts *opts,
+			  uint32_t *uid_r, struct buf *err);
+void maildir_append_free(struct store_append *a);
+int maildir_copy(struct store_folder *src, uint32_t uid, struct store_folder *dst,
+		 uint32_t *uid_r, struct buf *err);
+/* Makes the folder's directory, tmp/, new/, cur/. */
+int maildir_make_dirs(const char *path, bool subfolder, struct buf *err);
+
+#endif

@@ -1,0 +1,369 @@
+/* maildir-sync: catching the index up with new/ and cur/ (run with the index lock held).
+ *
+ * The modification times of new/ and cur/ are recorded in the index; a directory is read
+ * only when its time changed, or when it was changed less than a second before it was
+ * last read (a change in the same clock tick would not move the time). Each name is looked
+ * up in the base-name map: unknown names get the next UIDs (or their old ones from the
+ * uidlist while rebuilding), renamed ones get their new flags, missing ones are expunged.
+ */
+#include "maildir-private.h"
+#include "log.h"
+#include "util.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAILDIR_MTIME_SETTLE_NS 1000000000LL
+#define MAILDIR_MTIME_DIRTY (-1)
+
+static const char *const maildir_dirs[2] = {"new", "cur"};
+static const char *const maildir_mtime_keys[2] = {"new_mtime", "cur_mtime"};
+
+struct maildir_scan {
+	struct maildir_folder *mf;
+	uint64_t modseq;  /* 0 until something changes */
+	char **news;	  /* "0name" / "1name": dir digit + file name */
+	size_t news_count, news_cap;
+	struct buf uidlist; /* lines to append */
+	struct buf name;
+};
+
+char *maildir_path(struct maildir_folder *mf, int dir, const char *fname)
+{
+	return x_asprintf("%s/%s/%s", mf->path, maildir_dirs[dir], fname);
+}
+
+static uint64_t scan_modseq(struct maildir_scan *sc)
+{
+	if (sc->modseq == 0)
+		sc->modseq = (uint64_t)index_meta(sc->mf->ix, "highestmodseq") + 1;
+	return sc->modseq;
+}
+
+static int map_refresh_row(void *ctx, const struct index_row *r)
+{
+	struct maildir_folder *mf = ctx;
+	maildir_map_put(&mf->map, r->fname, strlen(r->base), r->uid, r->dir);
+	return 0;
+}
+
+static int map_refresh_expunged(void *ctx, uint32_t uid, const char *base)
+{
+	struct maildir_folder *mf = ctx;
+	struct maildir_entry *e = maildir_map_find(&mf->map, base, strlen(base));
+	if (e != NULL && e->uid == uid)
+		maildir_map_remove(&mf->map, e);
+	return 0;
+}
+
+int maildir_map_refresh(struct maildir_folder *mf, struct buf *err)
+{
+	uint64_t hms = (uint64_t)index_meta(mf->ix, "highestmodseq");
+	if (hms == mf->map_modseq)
+		return 0;
+	if (mf->map_modseq > 0 &&
+	    index_scan_expunged(mf->ix, mf->map_modseq, map_refresh_expunged, mf, err) < 0)
+		return -1;
+	if (index_scan(mf->ix, mf->map_modseq, map_refresh_row, mf, err) < 0)
+		return -1;
+	mf->map_modseq = hms;
+	return 0;
+}
+
+/* A file whose name is known: note it as seen, and its new flags if renamed. */
+static int scan_known(struct maildir_scan *sc, struct maildir_entry *e, int dir,
+		      const char *fname, const struct maildir_name *n, struct buf *err)
+{
+	e->seen = true;
+	if (e->dir == dir && strcmp(e->fname, fname) == 0)
+		return 0;
+	struct index_row r = {.uid = e->uid, .fname = fname, .dir = dir, .flags = n->flags,
+			      .keywords = n->keywords, .modseq = scan_modseq(sc)};
+	if (index_update(sc->mf->ix, &r, err) < 0)
+		return -1;
+	e = maildir_map_put(&sc->mf->map, fname, n->baselen, e->uid, dir);
+	e->seen = true;
+	return 0;
+}
+
+static int scan_dir(struct maildir_scan *sc, int dir, struct buf *err)
+{
+	char *path = x_asprintf("%s/%s", sc->mf->path, maildir_dirs[dir]);
+	DIR *d = opendir(path);
+	if (d == NULL) {
+		store_err_errno(err, "open", path);
+		x_free(&path);
+		return -1;
+	}
+	int ret = 0;
+	struct dirent *de;
+	while (ret == 0 && (errno = 0, de = readdir(d)) != NULL) {
+		struct maildir_name n;
+		if (de->d_type == DT_DIR || !maildir_name_parse(de->d_name, &n))
+			continue;
+		struct maildir_entry *e = maildir_map_find(&sc->mf->map, de->d_name, n.baselen);
+		if (e != NULL && e->seen)
+			continue; /* the same message twice (moved while we read): once is enough */
+		if (e != NULL) {
+			ret = scan_known(sc, e, dir, de->d_name, &n, err);
+			continue;
+		}
+		if (sc->news_count == sc->news_cap) {
+			sc->news_cap = sc->news_cap ? sc->news_cap * 2 : 16;
+			sc->news = x_reallocarray(sc->news, sc->news_cap, sizeof(*sc->news));
+		}
+		sc->news[sc->news_count++] = x_asprintf("%d%s", dir, de->d_name);
+	}
+	if (ret == 0 && errno != 0)
+		ret = store_err_errno(err, "read", path);
+	closedir(d);
+	x_free(&path);
+	return ret;
+}
+
+/* Messages of the scanned directories that were not found are gone. */
+static int scan_vanished(struct maildir_scan *sc, const bool scanned[2], struct buf *err)
+{
+	struct maildir_map *m = &sc->mf->map;
+	for (size_t i = 0; i < m->cap; i++) {
+		struct maildir_entry *e = &m->slots[i];
+		if (e->state != 1)
+			continue;
+		if (e->seen || !scanned[e->dir]) {
+			e->seen = false;
+			continue;
+		}
+		char *base = x_strndup(e->fname, e->baselen);
+		int r = index_delete(sc->mf->ix, e->uid, base, scan_modseq(sc), err);
+		x_free(&base);
+		if (r < 0)
+			return -1;
+		maildir_map_remove(m, e);
+	}
+	return 0;
+}
+
+static int news_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
+}
+
+/* Gives one new file its UID (its old one while rebuilding, when the uidlist knows it). */
+static int scan_add(struct maildir_scan *sc, int dir, const char *fname, uint32_t *uidnext,
+		    struct buf *err)
+{
+	struct maildir_folder *mf = sc->mf;
+	struct maildir_name n;
+	maildir_name_parse(fname, &n);
+	char *path = maildir_path(mf, dir, fname);
+	struct stat st;
+	int r = stat(path, &st);
+	x_free(&path);
+	if (r < 0)
+		return 0; /* gone again already */
+	buf_reset(&sc->name);
+	buf_append(&sc->name, fname, n.baselen);
+	struct index_row row = {.base = sc->name.data, .fname = fname, .dir = dir,
+				.flags = n.flags, .keywords = n.keywords,
+				.modseq = scan_modseq(sc),
+				.size = n.has_size ? n.size : (uint64_t)st.st_size,
+				.idate = st.st_mtim.tv_sec};
+	struct maildir_entry *hint = NULL;
+	if (mf->hints != NULL)
+		hint = maildir_map_find(mf->hints, fname, n.baselen);
+	row.uid = hint != NULL ? hint->uid : (*uidnext)++;
+	if (index_insert(mf->ix, &row, err) < 0) {
+		if (hint == NULL)
+			return -1;
+		row.uid = (*uidnext)++; /* a damaged uidlist gave one UID twice */
+		if (index_insert(mf->ix, &row, err) < 0)
+			return -1;
+	}
+	maildir_map_put(&mf->map, fname, n.baselen, row.uid, dir);
+	buf_printf(&sc->uidlist, "%" PRIu32 " %s\n", row.uid, sc->name.data);
+	return 0;
+}
+
+static int scan_add_all(struct maildir_scan *sc, struct buf *err)
+{
+	if (sc->news_count == 0)
+		return 0;
+	qsort(sc->news, sc->news_count, sizeof(*sc->news), news_cmp);
+	uint32_t uidnext = (uint32_t)index_meta(sc->mf->ix, "uidnext");
+	for (size_t i = 0; i < sc->news_count; i++) {
+		if (uidnext == UINT32_MAX)
+			return store_err(err, "%s: out of UIDs, reindex with a new UIDVALIDITY",
+					 sc->mf->path);
+		if (scan_add(sc, sc->news[i][0] - '0', sc->news[i] + 1, &uidnext, err) < 0)
+			return -1;
+	}
+	return index_meta_set(sc->mf->ix, "uidnext", uidnext, err);
+}
+
+static int64_t timespec_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/* Which directories need reading; their times (to record) in mtimes. */
+static int scan_needed(struct maildir_folder *mf, bool force, bool scan_r[2],
+		       int64_t mtimes[2], struct buf *err)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (int dir = 0; dir < 2; dir++) {
+		char *path = x_asprintf("%s/%s", mf->path, maildir_dirs[dir]);
+		struct stat st;
+		int r = stat(path, &st);
+		if (r < 0)
+			store_err_errno(err, "stat", path);
+		x_free(&path);
+		if (r < 0)
+			return -1;
+		int64_t m = timespec_ns(&st.st_mtim);
+		scan_r[dir] = force || index_meta(mf->ix, maildir_mtime_keys[dir]) != m;
+		mtimes[dir] = timespec_ns(&now) - m < MAILDIR_MTIME_SETTLE_NS ? MAILDIR_MTIME_DIRTY
+									     : m;
+	}
+	return 0;
+}
+
+static void scan_free(struct maildir_scan *sc)
+{
+	for (size_t i = 0; i < sc->news_count; i++)
+		x_free(&sc->news[i]);
+	x_free(&sc->news);
+	buf_free(&sc->uidlist);
+	buf_free(&sc->name);
+}
+
+/* Appends the new UIDs to the uidlist in one write. */
+static int scan_write_uidlist(struct maildir_scan *sc, struct buf *err)
+{
+	if (sc->uidlist.len == 0 || sc->mf->hints != NULL)
+		return 0; /* rebuilding: the caller writes the whole file */
+	char *path = x_asprintf("%s/%s", sc->mf->path, MAILDIR_UIDLIST);
+	FILE *fp = fopen(path, "ae");
+	x_free(&path);
+	if (fp == NULL)
+		return maildir_uidlist_write(sc->mf, err);
+	int ret = write_full(fileno(fp), sc->uidlist.data, sc->uidlist.len);
+	fclose(fp);
+	return ret < 0 ? store_err_errno(err, "write", MAILDIR_UIDLIST) : 0;
+}
+
+int maildir_catchup(struct maildir_folder *mf, bool force, struct buf *err)
+{
+	bool scan[2];
+	int64_t mtimes[2];
+	if (maildir_map_refresh(mf, err) < 0 || scan_needed(mf, force, scan, mtimes, err) < 0)
+		return -1;
+	if (!scan[0] && !scan[1])
+		return 0;
+	struct maildir_scan sc = {.mf = mf};
+	int ret = 0;
+	for (int dir = 0; dir < 2 && ret == 0; dir++)
+		if (scan[dir])
+			ret = scan_dir(&sc, dir, err);
+	if (ret == 0)
+		ret = scan_vanished(&sc, scan, err);
+	if (ret == 0)
+		ret = scan_add_all(&sc, err);
+	for (int dir = 0; dir < 2 && ret == 0; dir++)
+		if (scan[dir])
+			ret = index_meta_set(mf->ix, maildir_mtime_keys[dir], mtimes[dir], err);
+	if (ret == 0 && sc.modseq != 0)
+		ret = index_meta_set(mf->ix, "highestmodseq", (int64_t)sc.modseq, err);
+	if (ret == 0 && sc.modseq != 0)
+		mf->map_modseq = sc.modseq;
+	if (ret == 0)
+		ret = scan_write_uidlist(&sc, err);
+	scan_free(&sc);
+	return ret;
+}
+
+int maildir_index_init(struct maildir_folder *mf, struct buf *err)
+{
+	struct maildir_map hints = {0};
+	uint32_t uidvalidity = 0, uidnext = 1;
+	int r = maildir_uidlist_read(mf, &uidvalidity, &uidnext, &hints, err);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		uidvalidity = (uint32_t)time(NULL);
+		uidnext = 1;
+	} else {
+		log_info("store: %s: rebuilding the index, UIDs from %s", mf->path,
+			 MAILDIR_UIDLIST);
+	}
+	maildir_map_free(&mf->map);
+	mf->map_modseq = 0;
+	if (index_meta_set(mf->ix, "uidvalidity", uidvalidity, err) < 0 ||
+	    index_meta_set(mf->ix, "uidnext", uidnext, err) < 0 ||
+	    index_meta_set(mf->ix, "highestmodseq", 1, err) < 0 ||
+	    index_meta_set(mf->ix, "version", INDEX_VERSION, err) < 0) {
+		maildir_map_free(&hints);
+		return -1;
+	}
+	mf->hints = &hints;
+	r = maildir_catchup(mf, true, err);
+	mf->hints = NULL;
+	maildir_map_free(&hints);
+	if (r < 0)
+		return -1;
+	return maildir_uidlist_write(mf, err);
+}
+
+int maildir_deliver_tmp(struct maildir_folder *mf, const char *tmp_path, const char *base,
+			uint64_t size, int64_t idate, uint32_t flags, uint32_t keywords,
+			uint32_t *uid_r, struct buf *err)
+{
+	struct maildir_entry *e = maildir_map_find(&mf->map, base, strlen(base));
+	if (e != NULL) { /* delivered before (a retried delivery) */
+		*uid_r = e->uid;
+		unlink(tmp_path);
+		return 0;
+	}
+	int dir = flags != 0 || keywords != 0;
+	struct buf fname = BUF_INIT;
+	if (dir)
+		maildir_name_format(&fname, base, strlen(base), flags, keywords);
+	else
+		buf_append_str(&fname, base);
+	char *path = maildir_path(mf, dir, fname.data);
+	int ret = -1;
+	if (rename(tmp_path, path) < 0 || fsync_parent(path) < 0) {
+		store_err_errno(err, "deliver", path);
+		goto out;
+	}
+	struct index_row row = {.uid = (uint32_t)index_meta(mf->ix, "uidnext"), .base = base,
+				.fname = fname.data, .dir = dir, .flags = flags,
+				.keywords = keywords, .size = size, .idate = idate,
+				.modseq = (uint64_t)index_meta(mf->ix, "highestmodseq") + 1};
+	if (row.uid == UINT32_MAX) {
+		store_err(err, "%s: out of UIDs", mf->path);
+		goto out;
+	}
+	if (index_insert(mf->ix, &row, err) < 0 ||
+	    index_meta_set(mf->ix, "uidnext", row.uid + 1, err) < 0 ||
+	    index_meta_set(mf->ix, "highestmodseq", (int64_t)row.modseq, err) < 0)
+		goto out;
+	maildir_map_put(&mf->map, fname.data, strlen(base), row.uid, dir);
+	mf->map_modseq = row.modseq;
+	if (maildir_uidlist_append(mf, row.uid, base, strlen(base), err) < 0)
+		goto out;
+	*uid_r = row.uid;
+	ret = 0;
+out:
+	x_free(&path);
+	buf_free(&fname);
+	return ret;
+}

@@ -1,0 +1,160 @@
+/* maildir-uidlist: the tern-uidlist file, which keeps UIDs when the SQLite index is lost.
+ *
+ * A text file beside the index (doc/store-format.md): "1 V<uidvalidity> N<uidnext>", then
+ * one "<uid> <base>" line per UID handed out. New UIDs are appended with one write(2) while
+ * the index lock is held; a torn last line (no newline) is ignored. It is rewritten
+ * atomically (temporary file, fsync, rename) when missing or mostly stale.
+ */
+#include "maildir-private.h"
+#include "util.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define UIDLIST_LINE_MAX 1024
+
+static char *uidlist_path(struct maildir_folder *mf)
+{
+	return x_asprintf("%s/%s", mf->path, MAILDIR_UIDLIST);
+}
+
+/* One "<uid> <base>" line into hints; malformed lines are skipped. */
+static void uidlist_line(char *line, size_t len, uint32_t *max_uid, struct maildir_map *hints)
+{
+	char *end;
+	errno = 0;
+	unsigned long uid = strtoul(line, &end, 10);
+	if (errno != 0 || end == line || *end != ' ' || uid == 0 || uid > UINT32_MAX)
+		return;
+	const char *base = end + 1;
+	size_t baselen = len - (size_t)(base - line);
+	if (baselen == 0 || baselen > MAILDIR_NAME_MAX || memchr(base, ':', baselen) != NULL)
+		return;
+	if (uid > *max_uid)
+		*max_uid = (uint32_t)uid;
+	maildir_map_put(hints, base, baselen, (uint32_t)uid, 0);
+}
+
+int maildir_uidlist_read(struct maildir_folder *mf, uint32_t *uidvalidity_r,
+			 uint32_t *uidnext_r, struct maildir_map *hints, struct buf *err)
+{
+	char *path = uidlist_path(mf);
+	FILE *fp = fopen(path, "re");
+	if (fp == NULL) {
+		int ret = errno == ENOENT ? 1 : store_err_errno(err, "open", path);
+		x_free(&path);
+		return ret;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	unsigned version = 0, v = 0, next = 0;
+	uint32_t max_uid = 0;
+	bool header = true;
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		if (line[n - 1] != '\n' || n > UIDLIST_LINE_MAX)
+			continue; /* torn or absurd */
+		line[--n] = '\0';
+		if (header) {
+			header = false;
+			if (sscanf(line, "%u V%u N%u", &version, &v, &next) != 3 ||
+			    version != MAILDIR_UIDLIST_VERSION)
+				break;
+			continue;
+		}
+		uidlist_line(line, (size_t)n, &max_uid, hints);
+	}
+	free(line);
+	fclose(fp);
+	x_free(&path);
+	if (version != MAILDIR_UIDLIST_VERSION || v == 0) {
+		maildir_map_free(hints);
+		return 1; /* unreadable: as if missing */
+	}
+	*uidvalidity_r = v;
+	*uidnext_r = next > max_uid ? next : max_uid + 1;
+	return 0;
+}
+
+int maildir_uidlist_append(struct maildir_folder *mf, uint32_t uid, const char *base,
+			   size_t baselen, struct buf *err)
+{
+	char *path = uidlist_path(mf);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0) {
+		x_free(&path);
+		if (errno == ENOENT)
+			return maildir_uidlist_write(mf, err);
+		return store_err_errno(err, "open", MAILDIR_UIDLIST);
+	}
+	struct buf line = BUF_INIT;
+	buf_printf(&line, "%" PRIu32 " ", uid);
+	buf_append(&line, base, baselen);
+	buf_append_char(&line, '\n');
+	int ret = write_full(fd, line.data, line.len);
+	if (ret < 0)
+		store_err_errno(err, "write", path);
+	close(fd);
+	buf_free(&line);
+	x_free(&path);
+	return ret;
+}
+
+int maildir_uidlist_write(struct maildir_folder *mf, struct buf *err)
+{
+	char *path = uidlist_path(mf);
+	char *tmp = x_asprintf("%s.%d.tmp", path, (int)getpid());
+	struct buf out = BUF_INIT;
+	buf_printf(&out, "%d V%" PRIu32 " N%" PRId64 "\n", MAILDIR_UIDLIST_VERSION,
+		   (uint32_t)index_meta(mf->ix, "uidvalidity"), index_meta(mf->ix, "uidnext"));
+	for (size_t i = 0; i < mf->map.cap; i++) {
+		const struct maildir_entry *e = &mf->map.slots[i];
+		if (e->state != 1)
+			continue;
+		buf_printf(&out, "%" PRIu32 " ", e->uid);
+		buf_append(&out, e->fname, e->baselen);
+		buf_append_char(&out, '\n');
+	}
+	int ret = -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		store_err_errno(err, "create", tmp);
+	} else if (write_full(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
+		store_err_errno(err, "write", tmp);
+		close(fd);
+		unlink(tmp);
+	} else if (close(fd) < 0 || rename(tmp, path) < 0) {
+		store_err_errno(err, "rename", tmp);
+		unlink(tmp);
+	} else {
+		ret = 0;
+	}
+	buf_free(&out);
+	x_free(&tmp);
+	x_free(&path);
+	return ret;
+}
+
+int maildir_uidlist_maybe_compact(struct maildir_folder *mf, struct buf *err)
+{
+	char *path = uidlist_path(mf);
+	struct stat st;
+	int r = stat(path, &st);
+	x_free(&path);
+	if (r < 0)
+		return maildir_uidlist_write(mf, err);
+	uint64_t expected = 32;
+	for (size_t i = 0; i < mf->map.cap; i++)
+		if (mf->map.slots[i].state == 1)
+			expected += mf->map.slots[i].baselen + 12u;
+	if ((uint64_t)st.st_size > 2 * expected + 4096)
+		return maildir_uidlist_write(mf, err);
+	return 0;
+}

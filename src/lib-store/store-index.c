@@ -1,0 +1,423 @@
+/* store-index: the per-folder SQLite index (see store-index.h, doc/store-format.md).
+ *
+ * WAL mode with synchronous=NORMAL: the index is a cache, a lost last transaction is
+ * caught up from the files. Statements are prepared once per handle.
+ */
+#include "store-index.h"
+#include "store-private.h"
+#include "xalloc.h"
+#include "log.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define INDEX_BUSY_MS 60000
+
+enum index_stmt {
+	ST_META_GET, ST_META_SET, ST_INSERT, ST_UPDATE, ST_DELETE, ST_EXPUNGED_ADD, ST_SCAN,
+	ST_SCAN_EXPUNGED, ST_GET, ST_VSIZE_GET, ST_VSIZE_SET, ST_CACHE_GET, ST_CACHE_PUT,
+	ST_COUNT
+};
+
+static const char *const index_sql[ST_COUNT] = {
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+	[ST_INSERT] = "INSERT INTO msgs (uid, base, fname, dir, flags, keywords, modseq, size, "
+		      "idate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_UPDATE] = "UPDATE msgs SET fname = ?2, dir = ?3, flags = ?4, keywords = ?5, "
+		      "modseq = ?6 WHERE uid = ?1",
+	[ST_DELETE] = "DELETE FROM msgs WHERE uid = ?1",
+	[ST_EXPUNGED_ADD] = "INSERT OR REPLACE INTO expunged (uid, base, modseq) "
+			    "VALUES (?1, ?2, ?3)",
+	[ST_SCAN] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
+		    "FROM msgs WHERE modseq > ?1 ORDER BY uid",
+	[ST_SCAN_EXPUNGED] = "SELECT uid, base FROM expunged WHERE modseq > ?1 ORDER BY uid",
+	[ST_GET] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
+		   "FROM msgs WHERE uid = ?1",
+	[ST_VSIZE_GET] = "SELECT vsize FROM msgs WHERE uid = ?1",
+	[ST_VSIZE_SET] = "UPDATE msgs SET vsize = ?2 WHERE uid = ?1",
+	[ST_CACHE_GET] = "SELECT cache FROM msgs WHERE uid = ?1",
+	[ST_CACHE_PUT] = "UPDATE msgs SET cache = ?2 WHERE uid = ?1",
+};
+
+static const char index_schema[] =
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS msgs (uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE,"
+	" fname TEXT NOT NULL, dir INTEGER NOT NULL, flags INTEGER NOT NULL,"
+	" keywords INTEGER NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,"
+	" idate INTEGER NOT NULL, vsize INTEGER NOT NULL DEFAULT 0, cache BLOB);"
+	"CREATE INDEX IF NOT EXISTS msgs_modseq ON msgs (modseq);"
+	"CREATE TABLE IF NOT EXISTS expunged (uid INTEGER PRIMARY KEY, base TEXT NOT NULL,"
+	" modseq INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (modseq);";
+
+struct index {
+	sqlite3 *db;
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+static int index_fail(struct index *ix, struct buf *err, const char *what)
+{
+	return store_err(err, "index %s: %s: %s", ix->path, what, sqlite3_errmsg(ix->db));
+}
+
+static sqlite3_stmt *index_stmt(struct index *ix, enum index_stmt which, struct buf *err)
+{
+	if (ix->st[which] == NULL &&
+	    sqlite3_prepare_v3(ix->db, index_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+			       &ix->st[which], NULL) != SQLITE_OK) {
+		index_fail(ix, err, "prepare");
+		return NULL;
+	}
+	sqlite3_reset(ix->st[which]);
+	sqlite3_clear_bindings(ix->st[which]);
+	return ix->st[which];
+}
+
+static void index_free(struct index *ix)
+{
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(ix->st[i]);
+	sqlite3_close_v2(ix->db);
+	x_free(&ix->path);
+	x_free(&ix);
+}
+
+/* Moves a damaged or foreign index aside (never deleted: it may help a bug report). */
+static void index_quarantine(const char *path)
+{
+	char *aside = x_asprintf("%s.broken", path);
+	if (rename(path, aside) < 0 && errno != ENOENT)
+		log_warn("store: cannot move %s aside: %s", path, strerror(errno));
+	else
+		log_warn("store: index %s was damaged, moved to %s; rebuilding", path, aside);
+	x_free(&aside);
+	char *side = x_asprintf("%s-wal", path);
+	unlink(side);
+	x_free(&side);
+	side = x_asprintf("%s-shm", path);
+	unlink(side);
+	x_free(&side);
+}
+
+/* Sets up the connection and schema; returns an SQLite code. */
+static int index_setup(struct index *ix, bool *fresh_r)
+{
+	int rc = sqlite3_open_v2(ix->path, &ix->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_busy_timeout(ix->db, INDEX_BUSY_MS);
+	rc = sqlite3_exec(ix->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
+			  NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	rc = sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &st, NULL);
+	int version = -1;
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_OK && version != 0 && version != INDEX_VERSION)
+		rc = SQLITE_NOTADB; /* another version: rebuild */
+	if (rc == SQLITE_OK && version == 0)
+		rc = sqlite3_exec(ix->db, index_schema, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && version == 0)
+		rc = sqlite3_exec(ix->db, "PRAGMA user_version = 1", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
+	else
+		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		*fresh_r = index_meta(ix, "uidvalidity") == 0;
+	return rc;
+}
+
+int index_open(const char *path, struct index **index_r, bool *fresh_r, struct buf *err)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct index *ix = X_NEW(struct index);
+		ix->path = x_strdup(path);
+		int rc = index_setup(ix, fresh_r);
+		struct stat st;
+		if (rc == SQLITE_OK && stat(path, &st) == 0) {
+			ix->dev = st.st_dev;
+			ix->ino = st.st_ino;
+			*index_r = ix;
+			return 0;
+		}
+		if (rc == SQLITE_OK)
+			rc = SQLITE_CANTOPEN;
+		if ((rc & 0xff) != SQLITE_CORRUPT && (rc & 0xff) != SQLITE_NOTADB) {
+			store_err(err, "index %s: %s", path,
+				  ix->db != NULL ? sqlite3_errmsg(ix->db) : sqlite3_errstr(rc));
+			index_free(ix);
+			return -1;
+		}
+		index_free(ix);
+		index_quarantine(path);
+	}
+	return store_err(err, "index %s: still damaged after rebuilding", path);
+}
+
+void index_close(struct index **index)
+{
+	if (*index == NULL)
+		return;
+	index_free(*index);
+	*index = NULL;
+}
+
+bool index_replaced(struct index *ix)
+{
+	struct stat st;
+	if (stat(ix->path, &st) < 0)
+		return true;
+	return st.st_ino != ix->ino || st.st_dev != ix->dev;
+}
+
+int index_begin(struct index *ix, struct buf *err)
+{
+	if (sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return index_fail(ix, err, "lock");
+	return 0;
+}
+
+int index_commit(struct index *ix, struct buf *err)
+{
+	if (sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		index_fail(ix, err, "commit");
+		index_rollback(ix);
+		return -1;
+	}
+	return 0;
+}
+
+void index_rollback(struct index *ix)
+{
+	if (!sqlite3_get_autocommit(ix->db))
+		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int64_t index_meta(struct index *ix, const char *key)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_META_GET, NULL);
+	if (st == NULL)
+		return 0;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return v;
+}
+
+/* Steps a statement that returns no rows. */
+static int index_run(struct index *ix, sqlite3_stmt *st, struct buf *err, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return index_fail(ix, err, what);
+	return 0;
+}
+
+int index_meta_set(struct index *ix, const char *key, int64_t value, struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_META_SET, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, value);
+	return index_run(ix, st, err, "meta");
+}
+
+int index_insert(struct index *ix, const struct index_row *r, struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_INSERT, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, r->uid);
+	sqlite3_bind_text(st, 2, r->base, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->fname, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, r->dir);
+	sqlite3_bind_int64(st, 5, r->flags);
+	sqlite3_bind_int64(st, 6, r->keywords);
+	sqlite3_bind_int64(st, 7, (int64_t)r->modseq);
+	sqlite3_bind_int64(st, 8, (int64_t)r->size);
+	sqlite3_bind_int64(st, 9, r->idate);
+	return index_run(ix, st, err, "insert");
+}
+
+int index_update(struct index *ix, const struct index_row *r, struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_UPDATE, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, r->uid);
+	sqlite3_bind_text(st, 2, r->fname, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, r->dir);
+	sqlite3_bind_int64(st, 4, r->flags);
+	sqlite3_bind_int64(st, 5, r->keywords);
+	sqlite3_bind_int64(st, 6, (int64_t)r->modseq);
+	return index_run(ix, st, err, "update");
+}
+
+int index_delete(struct index *ix, uint32_t uid, const char *base, uint64_t modseq,
+		 struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_DELETE, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, uid);
+	if (index_run(ix, st, err, "delete") < 0)
+		return -1;
+	if ((st = index_stmt(ix, ST_EXPUNGED_ADD, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_text(st, 2, base, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)modseq);
+	return index_run(ix, st, err, "expunge");
+}
+
+static void index_row_read(sqlite3_stmt *st, struct index_row *r)
+{
+	r->uid = (uint32_t)sqlite3_column_int64(st, 0);
+	r->base = (const char *)sqlite3_column_text(st, 1);
+	r->fname = (const char *)sqlite3_column_text(st, 2);
+	r->dir = sqlite3_column_int(st, 3);
+	r->flags = (uint32_t)sqlite3_column_int64(st, 4);
+	r->keywords = (uint32_t)sqlite3_column_int64(st, 5);
+	r->modseq = (uint64_t)sqlite3_column_int64(st, 6);
+	r->size = (uint64_t)sqlite3_column_int64(st, 7);
+	r->idate = sqlite3_column_int64(st, 8);
+	if (r->base == NULL)
+		r->base = "";
+	if (r->fname == NULL)
+		r->fname = "";
+}
+
+int index_scan(struct index *ix, uint64_t since, int (*cb)(void *ctx, const struct index_row *),
+	       void *ctx, struct buf *err)
+{
+	/* Not the cached statement: a callback may use the others, and scans may nest. */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(ix->db, index_sql[ST_SCAN], -1, &st, NULL) != SQLITE_OK)
+		return index_fail(ix, err, "scan");
+	sqlite3_bind_int64(st, 1, (int64_t)since);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct index_row r;
+		index_row_read(st, &r);
+		if ((ret = cb(ctx, &r)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = index_fail(ix, err, "scan");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_scan_expunged(struct index *ix, uint64_t since,
+			int (*cb)(void *ctx, uint32_t uid, const char *base), void *ctx,
+			struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_SCAN_EXPUNGED, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (int64_t)since);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *base = (const char *)sqlite3_column_text(st, 1);
+		if ((ret = cb(ctx, (uint32_t)sqlite3_column_int64(st, 0), base ? base : "")) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = index_fail(ix, err, "scan expunged");
+	sqlite3_reset(st);
+	return ret;
+}
+
+int index_get(struct index *ix, uint32_t uid, struct index_row *r, struct buf *fname_buf,
+	      struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_GET, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, uid);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : index_fail(ix, err, "get");
+	}
+	index_row_read(st, r);
+	size_t blen = strlen(r->base);
+	buf_reset(fname_buf);
+	buf_append(fname_buf, r->base, blen + 1);
+	buf_append_str(fname_buf, r->fname);
+	r->base = fname_buf->data;
+	r->fname = fname_buf->data + blen + 1;
+	sqlite3_reset(st);
+	return 1;
+}
+
+int index_vsize_get(struct index *ix, uint32_t uid, uint64_t *vsize_r, struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_VSIZE_GET, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, uid);
+	*vsize_r = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return 0;
+}
+
+int index_vsize_set(struct index *ix, uint32_t uid, uint64_t vsize, struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_VSIZE_SET, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int64(st, 2, (int64_t)vsize);
+	return index_run(ix, st, err, "vsize");
+}
+
+int index_cache_get(struct index *ix, uint32_t uid, struct buf *out, struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_CACHE_GET, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, uid);
+	int found = 0;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		buf_reset(out);
+		const void *p = sqlite3_column_blob(st, 0);
+		int n = sqlite3_column_bytes(st, 0);
+		if (n > 0)
+			buf_append(out, p, (size_t)n);
+		found = 1;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+int index_cache_put(struct index *ix, uint32_t uid, const void *data, size_t len,
+		    struct buf *err)
+{
+	if (len > INT32_MAX)
+		return store_err(err, "cache blob too large");
+	sqlite3_stmt *st = index_stmt(ix, ST_CACHE_PUT, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_blob(st, 2, len ? data : "", (int)len, SQLITE_TRANSIENT);
+	return index_run(ix, st, err, "cache");
+}

@@ -1,0 +1,71 @@
+/* store-index: the per-folder SQLite index, a cache of what the files say (UIDs, flags,
+ * sizes, dates, modseqs, parsed-header blobs). Format: doc/store-format.md.
+ *
+ * Writers serialise with index_begin() (BEGIN IMMEDIATE, busy timeout), so two processes
+ * never hand out the same UID. A damaged or foreign-version file is moved aside and
+ * recreated empty; the backend then fills it from the files.
+ */
+#ifndef TERN_STORE_INDEX_H
+#define TERN_STORE_INDEX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define INDEX_VERSION 1
+#define INDEX_FILE "tern-index.sqlite"
+
+struct index;
+
+struct index_row {
+	uint32_t uid;
+	const char *base;  /* Maildir: the file name up to ":2," */
+	const char *fname; /* the whole file name */
+	int dir;	   /* Maildir: 0 new/, 1 cur/ */
+	uint32_t flags;
+	uint32_t keywords;
+	uint64_t modseq;
+	uint64_t size;
+	int64_t idate;
+};
+
+/* Opens (creating when needed) the index at path. *fresh_r: it has no state yet. */
+int index_open(const char *path, struct index **index_r, bool *fresh_r, struct buf *err);
+void index_close(struct index **index);
+/* true when the file at the path is no longer the one opened (deleted or replaced). */
+bool index_replaced(struct index *index);
+int index_begin(struct index *index, struct buf *err);
+int index_commit(struct index *index, struct buf *err);
+void index_rollback(struct index *index);
+
+/* Meta values: "uidvalidity", "uidnext", "highestmodseq", "new_mtime", "cur_mtime". */
+int64_t index_meta(struct index *index, const char *key);
+int index_meta_set(struct index *index, const char *key, int64_t value, struct buf *err);
+
+int index_insert(struct index *index, const struct index_row *row, struct buf *err);
+/* Updates a message's file name, place and flags. */
+int index_update(struct index *index, const struct index_row *row, struct buf *err);
+/* Removes a message, remembering (uid, base, modseq) among the expunged. */
+int index_delete(struct index *index, uint32_t uid, const char *base, uint64_t modseq,
+		 struct buf *err);
+/* Calls cb for every message with modseq > since (all for 0), UID ascending; cb returns
+ * 0 to go on. */
+int index_scan(struct index *index, uint64_t since,
+	       int (*cb)(void *ctx, const struct index_row *row), void *ctx, struct buf *err);
+/* Calls cb for every message expunged with modseq > since. */
+int index_scan_expunged(struct index *index, uint64_t since,
+			int (*cb)(void *ctx, uint32_t uid, const char *base), void *ctx,
+			struct buf *err);
+/* One message: 1 found (fname copied into fname_buf; row->base/fname point there),
+ * 0 not there, -1 error. */
+int index_get(struct index *index, uint32_t uid, struct index_row *row, struct buf *fname_buf,
+	      struct buf *err);
+/* The cached CRLF size (0 when unknown) and the blob; set functions do not change modseq. */
+int index_vsize_get(struct index *index, uint32_t uid, uint64_t *vsize_r, struct buf *err);
+int index_vsize_set(struct index *index, uint32_t uid, uint64_t vsize, struct buf *err);
+int index_cache_get(struct index *index, uint32_t uid, struct buf *out, struct buf *err);
+int index_cache_put(struct index *index, uint32_t uid, const void *data, size_t len,
+		    struct buf *err);
+
+#endif

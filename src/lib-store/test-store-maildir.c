@@ -1,0 +1,366 @@
+/* Unit tests for the Maildir store: folders, append, UIDs, catching up with changes made
+ * behind the store's back (deliveries, mutt renames, rm), index loss, flags, expunge,
+ * copy/move, cache blobs. Each test works in a fresh temporary folder.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test-store-util.h"
+#include "xalloc.h"
+
+#define MSG "From: a@example.org\nSubject: hi\n\nbody\n"
+
+struct fixture {
+	char *dir;
+	char *root;
+	struct store *store;
+	struct buf err;
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = X_NEW(struct fixture);
+	fx->dir = test_tmpdir();
+	fx->root = x_asprintf("%s/Maildir", fx->dir);
+	if (store_open(fx->root, STORE_FORMAT_MAILDIR, &fx->store, &fx->err) < 0)
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	store_close(&fx->store);
+	test_tmpdir_remove(&fx->dir);
+	x_free(&fx->root);
+	buf_free(&fx->err);
+	x_free(&fx);
+	return 0;
+}
+
+static struct store_folder *open_folder(struct fixture *fx, const char *name)
+{
+	struct store_folder *f = NULL;
+	if (store_folder_open(fx->store, name, &f, &fx->err) < 0)
+		fail_msg("open %s: %s", name, buf_cstr(&fx->err));
+	return f;
+}
+
+static void sync_ok(struct fixture *fx, struct store_folder *f, struct store_changes *ch)
+{
+	if (store_folder_sync(f, ch, &fx->err) < 0)
+		fail_msg("sync: %s", buf_cstr(&fx->err));
+}
+
+/* The one file name in ROOT/sub (new or cur); fails unless exactly one. */
+static char *only_file(struct fixture *fx, const char *sub)
+{
+	char *path = x_asprintf("%s/Maildir/%s", fx->dir, sub);
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	char *found = NULL;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		assert_null(found);
+		found = x_strdup(de->d_name);
+	}
+	closedir(d);
+	x_free(&path);
+	assert_non_null(found);
+	return found;
+}
+
+static void test_folders(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(store_folder_create(fx->store, "Sent", &fx->err), 0);
+	assert_int_equal(store_folder_create(fx->store, "Lists/tern", &fx->err), 0);
+	assert_int_equal(store_folder_create(fx->store, "Lists/tern/dev", &fx->err), 0);
+	assert_int_equal(store_folder_create(fx->store, "Sent", &fx->err), -1);
+	assert_int_equal(store_folder_create(fx->store, "a.b", &fx->err), -1);
+	assert_int_equal(store_folder_create(fx->store, "a//b", &fx->err), -1);
+	assert_int_equal(store_folder_create(fx->store, "../x", &fx->err), -1);
+	char *mf = x_asprintf("%s/Maildir/.Lists.tern/maildirfolder", fx->dir);
+	assert_int_equal(access(mf, F_OK), 0);
+	x_free(&mf);
+	char **names;
+	size_t n;
+	assert_int_equal(store_list(fx->store, &names, &n, &fx->err), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(names[0], "INBOX");
+	assert_string_equal(names[1], "Lists/tern");
+	assert_string_equal(names[2], "Lists/tern/dev");
+	assert_string_equal(names[3], "Sent");
+	store_list_free(&names, n);
+	assert_int_equal(store_folder_rename(fx->store, "Lists/tern", "Tern", &fx->err), 0);
+	assert_int_equal(store_folder_delete(fx->store, "Sent", &fx->err), 0);
+	assert_int_equal(store_folder_delete(fx->store, "INBOX", &fx->err), -1);
+	assert_int_equal(store_folder_delete(fx->store, "Nope", &fx->err), -1);
+	assert_int_equal(store_list(fx->store, &names, &n, &fx->err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(names[1], "Tern");
+	assert_string_equal(names[2], "Tern/dev");
+	store_list_free(&names, n);
+}
+
+static void test_append_persist(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_folder *f = open_folder(fx, "INBOX");
+	uint32_t validity = store_folder_uidvalidity(f);
+	assert_int_not_equal(validity, 0);
+	uint32_t u1 = test_append(f, MSG, 0);
+	uint32_t u2 = test_append(f, "Subject: 2\n\nx\n", STORE_FLAG_SEEN);
+	uint32_t u3 = test_append(f, "Subject: 3\n\ny\n", 0);
+	assert_true(u1 < u2 && u2 < u3);
+	struct store_changes ch;
+	sync_ok(fx, f, &ch);
+	assert_int_equal(ch.new_count, 3);
+	store_changes_free(&ch);
+	assert_int_equal(store_folder_count(f), 3);
+	assert_int_equal(store_folder_msg(f, 1)->flags, STORE_FLAG_SEEN);
+	assert_int_equal(store_folder_msg(f, 0)->size, strlen(MSG));
+	struct buf b = BUF_INIT;
+	test_read_msg(f, u1, &b);
+	assert_string_equal(buf_cstr(&b), MSG);
+	uint64_t vsize;
+	assert_int_equal(store_msg_vsize(f, u1, &vsize, &fx->err), 0);
+	assert_int_equal(vsize, strlen(MSG) + 4);
+	assert_int_equal(store_msg_cache_get(f, u1, &b, &fx->err), 0);
+	assert_int_equal(store_msg_cache_put(f, u1, "blob\0x", 6, &fx->err), 0);
+	store_folder_close(&f);
+
+	f = open_folder(fx, "INBOX");
+	assert_int_equal(store_folder_uidvalidity(f), validity);
+	assert_int_equal(store_folder_count(f), 3);
+	assert_int_equal(store_folder_msg(f, 0)->uid, u1);
+	assert_int_equal(store_folder_msg(f, 2)->uid, u3);
+	assert_int_equal(store_folder_uidnext(f), u3 + 1);
+	assert_int_equal(store_msg_cache_get(f, u1, &b, &fx->err), 1);
+	assert_int_equal(b.len, 6);
+	assert_memory_equal(b.data, "blob\0x", 6);
+	buf_free(&b);
+	store_folder_close(&f);
+}
+
+static void test_behind_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_folder *f = open_folder(fx, "INBOX");
+	uint32_t u1 = test_append(f, MSG, 0);
+	sync_ok(fx, f, NULL);
+	uint64_t ms = store_folder_highestmodseq(f);
+
+	/* another deliverer: tmp -> new */
+	char *tmp = x_asprintf("%s/Maildir/tmp/1700000000.P1Q1.other", fx->dir);
+	char *dst = x_asprintf("%s/Maildir/new/1700000000.P1Q1.other", fx->dir);
+	test_write_file(tmp, "Subject: other\n\nz\n");
+	assert_int_equal(rename(tmp, dst), 0);
+	struct store_changes ch;
+	sync_ok(fx, f, &ch);
+	assert_int_equal(ch.new_count, 1);
+	assert_int_equal(ch.expunged_count, 0);
+	store_changes_free(&ch);
+	assert_int_equal(store_folder_count(f), 2);
+	uint32_t u2 = store_folder_msg(f, 1)->uid;
+	assert_true(u2 > u1);
+	assert_true(store_folder_highestmodseq(f) > ms);
+
+	/* mutt reads it: new/X -> cur/X:2,S */
+	char *cur = x_asprintf("%s/Maildir/cur/1700000000.P1Q1.other:2,S", fx->dir);
+	assert_int_equal(rename(dst, cur), 0);
+	sync_ok(fx, f, &ch);
+	assert_int_equal(ch.changed_count, 1);
+	assert_int_equal(ch.changed_uids[0], u2);
+	store_changes_free(&ch);
+	assert_int_equal(store_folder_msg(f, 1)->flags, STORE_FLAG_SEEN);
+	struct buf b = BUF_INIT;
+	test_read_msg(f, u2, &b);
+	assert_string_equal(buf_cstr(&b), "Subject: other\n\nz\n");
+
+	/* rm */
+	assert_int_equal(unlink(cur), 0);
+	sync_ok(fx, f, &ch);
+	assert_int_equal(ch.expunged_count, 1);
+	assert_int_equal(ch.expunged_uids[0], u2);
+	assert_int_equal(ch.expunged_seqs[0], 2);
+	store_changes_free(&ch);
+	assert_int_equal(store_folder_count(f), 1);
+	struct store_msg_stream s;
+	assert_int_equal(store_msg_open(f, u2, &s, &fx->err), -1);
+	buf_free(&b);
+	x_free(&tmp);
+	x_free(&dst);
+	x_free(&cur);
+	store_folder_close(&f);
+}
+
+static void test_index_lost(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_folder *f = open_folder(fx, "INBOX");
+	uint32_t uids[5];
+	for (int i = 0; i < 5; i++)
+		uids[i] = test_append(f, MSG, i == 2 ? STORE_FLAG_FLAGGED : 0);
+	uint32_t validity = store_folder_uidvalidity(f);
+	store_folder_close(&f);
+	f = open_folder(fx, "INBOX");
+	assert_int_equal(store_folder_count(f), 5);
+	assert_int_equal(store_expunge(f, NULL, 0, &fx->err), 0);
+	uint32_t del = uids[0];
+	assert_int_equal(store_set_flags(f, &del, 1, STORE_FLAGS_ADD, STORE_FLAG_DELETED, 0,
+					 &fx->err), 0);
+	assert_int_equal(store_expunge(f, NULL, 0, &fx->err), 0);
+	store_folder_close(&f);
+
+	char *ix = x_asprintf("%s/Maildir/tern-index.sqlite", fx->dir);
+	assert_int_equal(unlink(ix), 0);
+	f = open_folder(fx, "INBOX");
+	assert_int_equal(store_folder_uidvalidity(f), validity);
+	assert_int_equal(store_folder_count(f), 4);
+	for (int i = 1; i < 5; i++)
+		assert_int_equal(store_folder_msg(f, (size_t)i - 1)->uid, uids[i]);
+	assert_int_equal(store_folder_msg(f, 1)->flags, STORE_FLAG_FLAGGED);
+	assert_true(store_folder_uidnext(f) > uids[4]);
+	uint32_t u6 = test_append(f, MSG, 0);
+	assert_true(u6 > uids[4]);
+	store_folder_close(&f);
+
+	/* a damaged index is moved aside and rebuilt */
+	test_write_file(ix, "this is not an sqlite database, not at all, really not......");
+	f = open_folder(fx, "INBOX");
+	assert_int_equal(store_folder_count(f), 5);
+	assert_int_equal(store_folder_msg(f, 4)->uid, u6);
+	store_folder_close(&f);
+	assert_int_equal(store_reindex(fx->root, NULL, &fx->err), 0);
+	f = open_folder(fx, "INBOX");
+	assert_int_equal(store_folder_count(f), 5);
+	assert_int_equal(store_folder_msg(f, 0)->uid, uids[1]);
+	store_folder_close(&f);
+	x_free(&ix);
+}
+
+static void test_flags(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_folder *f = open_folder(fx, "INBOX");
+	uint32_t u = test_append(f, MSG, 0);
+	sync_ok(fx, f, NULL);
+	char *n = only_file(fx, "new");
+	x_free(&n);
+	int kw = store_keyword_lookup(f, "$Label1", true, &fx->err);
+	assert_int_equal(kw, 0);
+	assert_int_equal(store_keyword_lookup(f, "$label1", false, &fx->err), 0);
+	assert_int_equal(store_keyword_lookup(f, "Other", false, &fx->err), -1);
+	assert_int_equal(store_set_flags(f, &u, 1, STORE_FLAGS_ADD,
+					 STORE_FLAG_SEEN | STORE_FLAG_ANSWERED, 1u << kw, &fx->err),
+			 0);
+	n = only_file(fx, "cur");
+	assert_non_null(strstr(n, ":2,RSa"));
+	x_free(&n);
+	assert_int_equal(store_set_flags(f, &u, 1, STORE_FLAGS_REMOVE, STORE_FLAG_ANSWERED, 0,
+					 &fx->err), 0);
+	assert_int_equal(store_folder_msg(f, 0)->flags, STORE_FLAG_SEEN);
+	store_folder_close(&f);
+
+	/* another handle sees the change, keyword names included */
+	f = open_folder(fx, "INBOX");
+	struct store_folder *g = open_folder(fx, "INBOX");
+	assert_int_equal(store_folder_msg(g, 0)->flags, STORE_FLAG_SEEN);
+	assert_int_equal(store_folder_msg(g, 0)->keywords, 1);
+	assert_string_equal(store_keyword_name(g, 0), "$Label1");
+	assert_int_equal(store_set_flags(f, &u, 1, STORE_FLAGS_REPLACE, STORE_FLAG_DRAFT, 0,
+					 &fx->err), 0);
+	struct store_changes ch;
+	sync_ok(fx, g, &ch);
+	assert_int_equal(ch.changed_count, 1);
+	store_changes_free(&ch);
+	assert_int_equal(store_folder_msg(g, 0)->flags, STORE_FLAG_DRAFT);
+	assert_int_equal(store_folder_msg(g, 0)->keywords, 0);
+	n = only_file(fx, "cur");
+	assert_non_null(strstr(n, ":2,D"));
+	x_free(&n);
+	store_folder_close(&g);
+	store_folder_close(&f);
+}
+
+static void test_copy_move(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(store_folder_create(fx->store, "Archive", &fx->err), 0);
+	struct store_folder *in = open_folder(fx, "INBOX");
+	struct store_folder *ar = open_folder(fx, "Archive");
+	uint32_t u1 = test_append(in, MSG, STORE_FLAG_FLAGGED);
+	uint32_t u2 = test_append(in, "Subject: two\n\n2\n", 0);
+	uint32_t c1, c2;
+	sync_ok(fx, in, NULL);
+	assert_int_equal(store_copy(in, u1, ar, &c1, &fx->err), 0);
+	assert_int_equal(store_move(in, u2, ar, &c2, &fx->err), 0);
+	assert_true(c1 < c2);
+	struct store_changes ch;
+	sync_ok(fx, in, &ch);
+	assert_int_equal(ch.expunged_count, 1);
+	assert_int_equal(ch.expunged_uids[0], u2);
+	store_changes_free(&ch);
+	sync_ok(fx, ar, NULL);
+	assert_int_equal(store_folder_count(ar), 2);
+	assert_int_equal(store_folder_msg(ar, 0)->flags, STORE_FLAG_FLAGGED);
+	struct buf b = BUF_INIT;
+	test_read_msg(ar, c2, &b);
+	assert_string_equal(buf_cstr(&b), "Subject: two\n\n2\n");
+	buf_free(&b);
+	store_folder_close(&in);
+	store_folder_close(&ar);
+}
+
+static void test_unique_name(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_folder *f = open_folder(fx, "INBOX");
+	struct store_append_opts opts = {.unique_name = "Q1234.rcpt1", .internal_date = 1000000};
+	uint32_t u1, u2;
+	for (int i = 0; i < 2; i++) {
+		struct store_append *a;
+		assert_int_equal(store_append_begin(f, &a, &fx->err), 0);
+		assert_int_equal(store_append_write(a, MSG, strlen(MSG), &fx->err), 0);
+		assert_int_equal(store_append_commit(&a, &opts, i ? &u2 : &u1, &fx->err), 0);
+	}
+	assert_int_equal(u1, u2);
+	sync_ok(fx, f, NULL);
+	assert_int_equal(store_folder_count(f), 1);
+	assert_int_equal(store_folder_msg(f, 0)->internal_date, 1000000);
+	char *t = x_asprintf("%s/Maildir/tmp", fx->dir);
+	DIR *d = opendir(t);
+	int files = 0;
+	for (struct dirent *de; (de = readdir(d)) != NULL;)
+		files += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(files, 0);
+	x_free(&t);
+	store_folder_close(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_folders, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_persist, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_behind_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unique_name, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
