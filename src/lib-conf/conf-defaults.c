@@ -81,6 +81,32 @@ const struct conf_def conf_global_defs[] = {
 	S("TLS", "tls_cert", CONF_PATH, "tls/cert.pem",
 	  "The certificate chain (PEM) used by listeners with TLS unless they name their own."),
 	S("TLS", "tls_key", CONF_PATH, "tls/key.pem", "The private key (PEM) for tls_cert."),
+	S("TLS", "tls_protocols", CONF_STR, "TLSv1.2 TLSv1.3",
+	  "The TLS versions offered, among TLSv1, TLSv1.1, TLSv1.2 and TLSv1.3: the lowest "
+	  "and the highest named are the range. Older versions are off by default (RFC 8996)."),
+	S("TLS", "tls_ciphers", CONF_STR,
+	  "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:HIGH:!aNULL:!eNULL:!MD5:!3DES:"
+	  "!RC4:!PSK:!SRP:!DSS:!CAMELLIA:!ARIA",
+	  "The OpenSSL cipher list for TLS 1.2 (see ciphers(1)): forward-secret AEAD ciphers "
+	  "first, then other strong ones so that old mail servers still get encryption. The "
+	  "server's order is preferred."),
+	S("TLS", "tls_ciphersuites", CONF_STR,
+	  "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+	  "The TLS 1.3 cipher suites, colon-separated (OpenSSL's default)."),
+
+	S("Authentication", "auth_failure_delay", CONF_TIME, "2s",
+	  "The wait before answering a failed login; it doubles with each further failure "
+	  "from the same address or for the same user, up to 15 seconds."),
+	S("Authentication", "auth_max_failures", CONF_INT, "10",
+	  "Failed logins from one address (or for one user) within auth_lockout_time after "
+	  "which further logins are refused for auth_lockout_time. 0: never lock."),
+	S("Authentication", "auth_lockout_time", CONF_TIME, "15m",
+	  "How long an address or user stays locked out, and the window in which failures "
+	  "are counted."),
+	S("Authentication", "auth_plaintext_loopback", CONF_BOOL, "yes",
+	  "Allow PLAIN and LOGIN (the password in clear) without TLS on loopback connections "
+	  "(127.0.0.0/8, ::1). Elsewhere they are only offered after TLS. SCRAM-SHA-256 "
+	  "is always offered."),
 	{NULL, NULL, CONF_STR, NULL, NULL, NULL},
 };
 
