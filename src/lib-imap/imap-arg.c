@@ -81,6 +81,21 @@ bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_
 	return true;
 }
 
+bool imap_mem_ieq(const char *s, size_t len, const char *word)
+{
+	size_t i;
+	for (i = 0; i < len && word[i] != '\0'; i++) {
+		char a = s[i], b = word[i];
+		if (a >= 'A' && a <= 'Z')
+			a = (char)(a - 'A' + 'a');
+		if (b >= 'A' && b <= 'Z')
+			b = (char)(b - 'A' + 'a');
+		if (a != b)
+			return false;
+	}
+	return i == len && word[i] == '\0';
+}
+
 bool imap_parse_number(const char *s, size_t len, uint64_t max, uint64_t *num_r)
 {
 	uint64_t v = 0;

@@ -48,6 +48,8 @@ bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_
 /* An atom of digits: number (RFC 3501 "number", 32 bit) and number64 (RFC 9051). */
 bool imap_arg_get_number(const struct imap_arg *arg, uint32_t *num_r);
 bool imap_arg_get_number64(const struct imap_arg *arg, uint64_t *num_r);
+/* ASCII case-insensitive: s[0..len) equals the NUL-terminated word. */
+bool imap_mem_ieq(const char *s, size_t len, const char *word);
 /* Parses decimal digits of s[0..len) into a value no larger than max; false on anything else. */
 bool imap_parse_number(const char *s, size_t len, uint64_t max, uint64_t *num_r);
 
