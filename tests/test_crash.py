@@ -1,0 +1,150 @@
+"""The crash contract (DESIGN principle 1): 500 messages over SMTP from several threads
+while the whole server (master and workers) is killed with SIGKILL several times and
+restarted. Every message that got its 250 must end up in the Maildir exactly once;
+one that did not may be there once or not at all, never twice.
+"""
+import os
+import re
+import smtplib
+import threading
+import time
+import uuid
+
+ALICE = "alice@example.test"
+TOTAL = 500
+THREADS = 6
+KILLS = 4
+
+
+def send_one(port, token):
+    """True when the server acknowledged the message (250 after DATA)."""
+    msg = ("From: bob@example.test\r\nTo: alice@example.test\r\nSubject: crash %s\r\n\r\n"
+           "token=%s\r\n" % (token, token))
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=20) as s:
+            s.sendmail("bob@example.test", [ALICE], msg)
+        return True
+    except (OSError, smtplib.SMTPException):
+        return False
+
+
+def test_kill9_exactly_once(tern_factory):
+    tern = tern_factory(options={"queue_retry_min": "1s", "queue_retry_max": "2s"})
+    port = tern.ports["smtp"]
+    acked, unacked = [], []
+    lock = threading.Lock()
+    counter = iter(range(TOTAL))
+    done = threading.Event()
+
+    def sender():
+        while True:
+            with lock:
+                try:
+                    next(counter)
+                except StopIteration:
+                    return
+            while True:
+                token = uuid.uuid4().hex
+                ok = send_one(port, token)
+                with lock:
+                    (acked if ok else unacked).append(token)
+                if ok:
+                    break
+                time.sleep(0.05)
+
+    def killer():
+        for _ in range(KILLS):
+            target = len(acked) + TOTAL // (KILLS + 2)
+            while len(acked) < target and not done.is_set():
+                time.sleep(0.01)
+            if done.is_set():
+                return
+            tern.kill9()
+            time.sleep(0.2)
+            tern.start()
+
+    threads = [threading.Thread(target=sender) for _ in range(THREADS)]
+    k = threading.Thread(target=killer)
+    for t in threads:
+        t.start()
+    k.start()
+    for t in threads:
+        t.join(600)
+    done.set()
+    k.join(60)
+    assert len(acked) == TOTAL
+    # A final restart, then wait for the queue to drain.
+    tern.kill9()
+    tern.start()
+    env = os.path.join(tern.dir, "inst", "queue", "env")
+    deadline = time.time() + 120
+    while time.time() < deadline and os.listdir(env):
+        time.sleep(0.2)
+    assert not os.listdir(env), tern.run("queue", "list").stdout + tern.log()[-5000:]
+    counts = {}
+    for data in tern.read_messages(ALICE):
+        for tok in re.findall(rb"token=([0-9a-f]{32})", data):
+            counts[tok.decode()] = counts.get(tok.decode(), 0) + 1
+    missing = [t for t in acked if counts.get(t, 0) == 0]
+    doubled = [t for t, n in counts.items() if n > 1]
+    assert not missing, "%d acknowledged messages lost" % len(missing)
+    assert not doubled, "%d messages delivered twice" % len(doubled)
+    assert all(counts.get(t, 0) <= 1 for t in unacked)
+    assert len(re.findall(r"started worker queue", tern.log())) >= KILLS + 2
+
+
+def test_kill9_during_delivery_exactly_once(tern_factory):
+    """The same contract for the queue manager alone: messages come in through
+    `tern sendmail` (exit 0 = acknowledged) while the server is killed and restarted,
+    and a 'mail reader' keeps moving delivered files from new/ to cur/ with flags, so a
+    redelivery has to find them there."""
+    tern = tern_factory(options={"queue_retry_min": "1s", "queue_retry_max": "2s"})
+    n_msgs = 200
+    acked = []
+    stop = threading.Event()
+    maildir = tern.maildir(ALICE)
+
+    def reader():
+        while not stop.is_set():
+            new = os.path.join(maildir, "new")
+            for f in (os.listdir(new) if os.path.isdir(new) else []):
+                try:
+                    os.rename(os.path.join(new, f), os.path.join(maildir, "cur", f + ":2,S"))
+                except OSError:
+                    pass
+            time.sleep(0.005)
+
+    def killer():
+        while not stop.is_set():
+            time.sleep(0.7)
+            tern.kill9()
+            tern.start()
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=killer)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(n_msgs):
+            token = uuid.uuid4().hex
+            r = tern.run("sendmail", ALICE,
+                         input=("Subject: %d\n\ntoken=%s\n" % (i, token)).encode())
+            if r.returncode == 0:
+                acked.append(token)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    if tern.proc is None:
+        tern.start()
+    env = os.path.join(tern.dir, "inst", "queue", "env")
+    deadline = time.time() + 120
+    while time.time() < deadline and os.listdir(env):
+        time.sleep(0.2)
+    assert not os.listdir(env), tern.run("queue", "list").stdout
+    counts = {}
+    for data in tern.read_messages(ALICE):
+        for tok in re.findall(rb"token=([0-9a-f]{32})", data):
+            counts[tok.decode()] = counts.get(tok.decode(), 0) + 1
+    assert len(acked) == n_msgs
+    assert all(counts.get(t) == 1 for t in acked), \
+        [(t, counts.get(t)) for t in acked if counts.get(t) != 1][:10]

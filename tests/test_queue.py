@@ -1,0 +1,161 @@
+"""Queue, local delivery and the sendmail/mailq/tern queue commands, end to end.
+
+Messages go in with `tern sendmail` (as root: it switches to the queue's owner) and
+come out in alice's Maildir; the byte-for-byte check strips only what Tern adds.
+"""
+import os
+import re
+import time
+
+ALICE = "alice@example.test"
+
+
+def queue_dir(tern):
+    return os.path.join(tern.dir, "inst", "queue")
+
+
+def wait_queue_empty(tern, timeout=30):
+    env = os.path.join(queue_dir(tern), "env")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not os.path.isdir(env) or not os.listdir(env):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def split_delivered(data):
+    """(Return-Path, Delivered-To, Received field, rest) of a delivered file."""
+    lines = data.split(b"\n")
+    assert lines[0].startswith(b"Return-Path: <"), data[:200]
+    assert lines[1].startswith(b"Delivered-To: "), data[:200]
+    i = 3
+    assert lines[2].startswith(b"Received: "), data[:300]
+    while lines[i].startswith((b"\t", b" ")):
+        i += 1
+    return lines[0], lines[1], b"\n".join(lines[2:i]), b"\n".join(lines[i:])
+
+
+def test_sendmail_t_byte_for_byte(tern):
+    msg = (b"From: Bob <bob@example.test>\r\n"
+           b"To: Alice <alice@example.test>\r\n"
+           b"Bcc: secret@example.test\r\n"
+           b"Date: Thu, 26 Nov 2026 07:00:00 +0000\r\n"
+           b"Message-ID: <t1@example.test>\r\n"
+           b"Subject: byte for byte\r\n"
+           b"\r\n"
+           b"line one\r\n"
+           b"..two dots stay\r\n"
+           b"\ttab line\xc3\xa9\r\n"
+           b" \r\n"
+           b"last line without dot handling\r\n")
+    r = tern.run("sendmail", "-t", "-i", "-f", "bob@example.test", input=msg)
+    assert r.returncode == 0, r.stderr
+    files = tern.wait_messages(ALICE, 1, timeout=15)
+    assert len(files) == 1, tern.log()
+    data = open(files[0], "rb").read()
+    rp, dt, received, rest = split_delivered(data)
+    assert rp == b"Return-Path: <bob@example.test>"
+    assert dt == b"Delivered-To: alice@example.test"
+    assert b"Tern" in received
+    want = msg.replace(b"\r\n", b"\n").replace(b"Bcc: secret@example.test\n", b"")
+    assert rest == want
+    # Maildir name: TIME.QUEUEID_RCPT.HOST,S=SIZE
+    name = os.path.basename(files[0])
+    assert re.match(r"^\d+\.[0-9A-V]{19}_0\.mx\.example\.test,S=%d$" % len(data), name), name
+    assert wait_queue_empty(tern), tern.run("queue", "list").stdout
+    assert re.search(r": to=<alice@example.test>, mailbox=\S+, status=sent \(2\.0\.0", tern.log())
+    assert re.search(r"[0-9A-V]{19}: removed", tern.log())
+
+
+def test_sendmail_adds_headers_and_dot_ends(tern):
+    r = tern.run("sendmail", "-F", "Carol Example", ALICE,
+                 input=b"Subject: no from\n\nbody\n.\nnot part of it\n")
+    assert r.returncode == 0, r.stderr
+    files = tern.wait_messages(ALICE, 1, timeout=15)
+    assert len(files) == 1, tern.log()
+    data = open(files[0], "rb").read()
+    assert b"\nFrom: \"Carol Example\" <" in data
+    assert b"\nDate: " in data
+    assert b"\nMessage-ID: <" in data
+    assert data.endswith(b"\n\nbody\n")
+    assert b"not part of it" not in data
+
+
+def test_sendmail_usage_and_no_recipients(tern):
+    r = tern.run("sendmail", "-t", input=b"Subject: nobody\n\nx\n")
+    assert r.returncode == 65
+    r = tern.run("sendmail", "-bz", ALICE, input=b"x\n")
+    assert r.returncode == 64
+    r = tern.run("sendmail", "-oem", "-odb", "-i", "--", ALICE, input=b"Subject: o\n\nok\n")
+    assert r.returncode == 0, r.stderr
+    assert len(tern.wait_messages(ALICE, 1, timeout=15)) == 1
+
+
+def test_mailq_shows_remote_with_reason(tern):
+    r = tern.run("sendmail", "-f", "alice@example.test", "someone@remote.example", ALICE,
+                 input=b"Subject: remote\n\nhello\n")
+    assert r.returncode == 0, r.stderr
+    assert len(tern.wait_messages(ALICE, 1, timeout=15)) == 1
+    deadline = time.time() + 10
+    out = ""
+    while time.time() < deadline:
+        out = tern.run("mailq").stdout
+        if "no outbound transport" in out:
+            break
+        time.sleep(0.1)
+    assert "-Queue ID-" in out
+    assert "alice@example.test" in out
+    assert "(deferred: 4.4.0 no outbound transport configured yet)" in out
+    assert "someone@remote.example" in out
+    assert "(delivered)" in out
+    qid = re.search(r"^([0-9A-V]{19})", out, re.M).group(1)
+    assert "Request." in out
+    assert tern.run("queue", "list").stdout.split("\n")[0] == out.split("\n")[0]
+    show = tern.run("queue", "show", qid)
+    assert show.returncode == 0
+    assert "recipient 0: <someone@remote.example>" in show.stdout
+    assert "hello" in show.stdout
+    # hold, release, delete
+    assert tern.run("queue", "hold", qid).returncode == 0
+    assert re.search(r"^%s!" % qid, tern.run("mailq").stdout, re.M)
+    assert tern.run("queue", "release", qid).returncode == 0
+    assert tern.run("queue", "delete", qid).returncode == 0
+    assert "Mail queue is empty" in tern.run("mailq").stdout
+    assert tern.run("queue", "show", qid).returncode != 0
+    assert tern.run("queue", "show", "../../etc/passwd").returncode != 0
+    assert tern.run("queue", "flush").returncode == 0
+
+
+def test_unknown_local_user_fails(tern):
+    r = tern.run("sendmail", "nosuchuser@example.test", input=b"Subject: x\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    assert wait_queue_empty(tern), tern.log()
+    assert re.search(r"to=<nosuchuser@example.test>.*status=bounced \(5\.1\.1", tern.log())
+
+
+def test_damaged_envelope_goes_to_corrupt(tern):
+    tern.stop()
+    q = queue_dir(tern)
+    os.makedirs(os.path.join(q, "env"), exist_ok=True)
+    os.makedirs(os.path.join(q, "msg"), exist_ok=True)
+    qid = "1J0000000000000001A"
+    open(os.path.join(q, "env", qid), "w").write("V 1\nI %s\ngarbage\n" % qid)
+    open(os.path.join(q, "msg", qid), "w").write("Subject: x\n\nx\n")
+    st = os.stat(q)
+    for sub in ("env", "msg"):
+        os.chown(os.path.join(q, sub, qid), st.st_uid, st.st_gid)
+    tern.start()
+    path = os.path.join(q, "corrupt", qid + ".env")
+    deadline = time.time() + 10
+    while time.time() < deadline and not os.path.exists(path):
+        time.sleep(0.1)
+    assert os.path.exists(path), tern.log()
+    assert os.path.exists(os.path.join(q, "corrupt", qid))
+    assert "damaged envelope" in tern.log()
+
+
+def test_newaliases(tern):
+    r = tern.run("newaliases")
+    assert r.returncode == 0
+    assert "aliases" in r.stderr
