@@ -24,12 +24,8 @@
 #include "util.h"
 #include "xalloc.h"
 
-/* smtpd_inetd comes with the SMTP server; -bs reports its absence until it is linked. */
-#pragma weak smtpd_inetd
-
 #define SM_EX_USAGE 64
 #define SM_EX_DATAERR 65
-#define SM_EX_SOFTWARE 70
 #define SM_EX_CANTCREAT 73
 #define SM_EX_TEMPFAIL 75
 #define SM_CHUNK 65536
@@ -512,9 +508,6 @@ int cmd_sendmail(int argc, char **argv)
 	if (queue_become_owner(conf_str(c, "queue_dir"), &err) < 0) {
 		fprintf(stderr, "sendmail: %s\n", buf_cstr(&err));
 		status = SM_EX_CANTCREAT;
-	} else if (o.mode == SM_SMTP && smtpd_inetd == NULL) {
-		fprintf(stderr, "sendmail: -bs: this build has no SMTP server\n");
-		status = SM_EX_SOFTWARE;
 	} else if (o.mode == SM_SMTP) {
 		status = smtpd_inetd(tool_conf_path(o.conf), user);
 	} else {
