@@ -34,8 +34,9 @@ static const char *const index_sql[ST_COUNT] = {
 	[ST_EXPUNGED_ADD] = "INSERT OR REPLACE INTO expunged (uid, base, modseq) "
 			    "VALUES (?1, ?2, ?3)",
 	[ST_SCAN] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
-		    "FROM msgs WHERE modseq > ?1 ORDER BY uid",
-	[ST_SCAN_EXPUNGED] = "SELECT uid, base FROM expunged WHERE modseq > ?1 ORDER BY uid",
+		    "FROM msgs INDEXED BY msgs_modseq WHERE modseq > ?1 ORDER BY uid",
+	[ST_SCAN_EXPUNGED] = "SELECT uid, base FROM expunged INDEXED BY expunged_modseq "
+			     "WHERE modseq > ?1 ORDER BY uid",
 	[ST_GET] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
 		   "FROM msgs WHERE uid = ?1",
 	[ST_VSIZE_GET] = "SELECT vsize FROM msgs WHERE uid = ?1",
@@ -310,7 +311,12 @@ int index_scan(struct index *ix, uint64_t since, int (*cb)(void *ctx, const stru
 {
 	/* Not the cached statement: a callback may use the others, and scans may nest. */
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(ix->db, index_sql[ST_SCAN], -1, &st, NULL) != SQLITE_OK)
+	/* since 0: every row in UID order; otherwise the few changed rows through the
+	   modseq index (the planner would rather walk all rows to avoid the sort). */
+	static const char all_sql[] = "SELECT uid, base, fname, dir, flags, keywords, modseq, "
+				      "size, idate FROM msgs WHERE modseq > ?1 ORDER BY uid";
+	const char *sql = since == 0 ? all_sql : index_sql[ST_SCAN];
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return index_fail(ix, err, "scan");
 	sqlite3_bind_int64(st, 1, (int64_t)since);
 	int rc, ret = 0;
