@@ -180,6 +180,8 @@ static char *canonical_key(const struct userdb *db, const char *address)
 static struct userdb_entry *userdb_find(struct userdb *db, const char *key)
 {
 	struct userdb_entry k = {.address = (char *)key};
+	if (db->count == 0)
+		return NULL;
 	return bsearch(&k, db->entries, db->count, sizeof(*db->entries), entry_cmp);
 }
 

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,18 +68,19 @@ static char *read_password(bool *generated_r)
 	return generate_password();
 }
 
-/* The Maildir (and its tmp/new/cur), owned by the instance's run_user when root. */
+/* The Maildir (and its tmp/new/cur, and the domain folder above it), owned like DATA. */
 static void make_maildir(const struct conf *c, const char *path)
 {
-	static const char *const sub[] = {"", "/tmp", "/new", "/cur"};
-	struct passwd *pw = NULL;
-	if (geteuid() == 0 && conf_str(c, "run_user")[0] != '\0')
-		pw = getpwnam(conf_str(c, "run_user"));
-	for (size_t i = 0; i < 4; i++) {
+	static const char *const sub[] = {"/..", "", "/tmp", "/new", "/cur"};
+	struct stat dst;
+	bool give = geteuid() == 0 && stat(conf_str(c, "data_dir"), &dst) == 0;
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		char *p = x_asprintf("%s%s", path, sub[i]);
-		if (mkdir_p(p, 0700) < 0)
+		if (i > 0 && mkdir_p(p, 0700) < 0)
 			fprintf(stderr, "tern user: %s: %s\n", p, strerror(errno));
-		else if (pw != NULL && chown(p, pw->pw_uid, pw->pw_gid) < 0)
+		else if (i == 0 && mkdir_p(p, 0750) < 0)
+			fprintf(stderr, "tern user: %s: %s\n", p, strerror(errno));
+		else if (give && chown(p, dst.st_uid, dst.st_gid) < 0)
 			fprintf(stderr, "tern user: chown %s: %s\n", p, strerror(errno));
 		free(p);
 	}
