@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void sasl_base64_encode(const void *p, size_t n, struct buf *out)
 {
@@ -57,8 +57,8 @@ static int b64_group(const unsigned char *g, bool last, struct buf *out)
 		if (v[i] < 0)
 			return -1;
 	}
-	unsigned bits = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 |
-			(unsigned)v[3];
+	unsigned bits =
+	    (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
 	unsigned char b[3] = {(unsigned char)(bits >> 16), (unsigned char)(bits >> 8),
 			      (unsigned char)bits};
 	if ((pad == 1 && (bits & 0xff) != 0) || (pad == 2 && (bits & 0xffff) != 0))

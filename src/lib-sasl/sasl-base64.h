@@ -20,7 +20,7 @@ void sasl_base64_encode(const void *p, size_t n, struct buf *out);
 int sasl_base64_decode(const char *s, size_t n, struct buf *out);
 
 enum sasl_decode_result {
-	SASL_DECODE_OK,    /* out holds the decoded response (may be empty) */
+	SASL_DECODE_OK,	   /* out holds the decoded response (may be empty) */
 	SASL_DECODE_ABORT, /* the client sent "*": cancel (call sasl_server_abort) */
 	SASL_DECODE_BAD,   /* not base64: SMTP 501 5.5.2, IMAP BAD, POP3 -ERR */
 };

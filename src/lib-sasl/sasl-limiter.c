@@ -20,8 +20,8 @@ struct limiter_entry {
 	unsigned int failures;
 	uint64_t window_start;
 	uint64_t locked_until;
-	size_t hash_next;            /* chain in a bucket */
-	size_t lru_prev, lru_next;   /* most recent at lru_head */
+	size_t hash_next;	   /* chain in a bucket */
+	size_t lru_prev, lru_next; /* most recent at lru_head */
 };
 
 struct sasl_limiter {

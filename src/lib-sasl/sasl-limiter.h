@@ -16,13 +16,13 @@
 #include <stdint.h>
 
 struct sasl_limiter_settings {
-	uint64_t delay_min_ms;      /* the delay after a first failure (auth_failure_delay) */
-	uint64_t delay_max_ms;      /* the delay doubles up to this */
-	unsigned int max_failures;  /* per address: this many in the window lock it (0: never) */
+	uint64_t delay_min_ms;	   /* the delay after a first failure (auth_failure_delay) */
+	uint64_t delay_max_ms;	   /* the delay doubles up to this */
+	unsigned int max_failures; /* per address: this many in the window lock it (0: never) */
 	unsigned int user_max_failures; /* per user likewise (0: never; see sasl-limiter.c) */
-	uint64_t window_ms;         /* failures older than this are forgotten */
-	uint64_t lockout_ms;        /* how long a lock lasts (auth_lockout_time) */
-	size_t capacity;            /* entries kept (addresses + users); the oldest go first */
+	uint64_t window_ms;		/* failures older than this are forgotten */
+	uint64_t lockout_ms;		/* how long a lock lasts (auth_lockout_time) */
+	size_t capacity;		/* entries kept (addresses + users); the oldest go first */
 };
 
 /* Defaults matching conf-defaults.c: 2 s doubling to 15 s, 10 failures in 15 min lock

@@ -59,10 +59,10 @@ static enum sasl_result plain_step(struct sasl_server *s, const unsigned char *i
 }
 
 const struct sasl_mech sasl_mech_plain = {
-	.name = "PLAIN",
-	.plaintext = true,
-	.step = plain_step,
-	.free = NULL,
+    .name = "PLAIN",
+    .plaintext = true,
+    .step = plain_step,
+    .free = NULL,
 };
 
 static enum sasl_result login_step(struct sasl_server *s, const unsigned char *in, size_t len,
@@ -92,8 +92,8 @@ static enum sasl_result login_step(struct sasl_server *s, const unsigned char *i
 }
 
 const struct sasl_mech sasl_mech_login = {
-	.name = "LOGIN",
-	.plaintext = true,
-	.step = login_step,
-	.free = NULL,
+    .name = "LOGIN",
+    .plaintext = true,
+    .step = login_step,
+    .free = NULL,
 };

@@ -23,8 +23,8 @@ struct sasl_server {
 	int stage;     /* the mechanism's own step counter */
 	bool finished; /* SUCCESS or FAIL returned */
 	enum sasl_fail_reason reason;
-	char *user;    /* authcid, once known */
-	char *authzid; /* after SUCCESS */
+	char *user;	  /* authcid, once known */
+	char *authzid;	  /* after SUCCESS */
 	char *login_user; /* LOGIN: the user name between the two steps */
 	struct sasl_scram_state *scram;
 };
@@ -37,8 +37,8 @@ extern const struct sasl_mech sasl_mech_scram_sha256;
 enum sasl_result sasl_fail(struct sasl_server *s, enum sasl_fail_reason reason);
 /* Checks a password with the callback, then the authzid rule; sets user and authzid.
  * authzid may be NULL or "" (none). */
-enum sasl_result sasl_check_password(struct sasl_server *s, const char *user,
-				     const char *password, const char *authzid);
+enum sasl_result sasl_check_password(struct sasl_server *s, const char *user, const char *password,
+				     const char *authzid);
 /* Applies the authzid rule (empty, or equal to user, or proxying allowed) and records a
  * success. */
 enum sasl_result sasl_succeed(struct sasl_server *s, const char *authzid);

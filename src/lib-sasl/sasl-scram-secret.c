@@ -98,8 +98,8 @@ int sasl_scram_secret_make(const char *password, unsigned int iterations, struct
 }
 
 /* Decodes base64 text[0..n) into exactly want bytes (or 1..max when want is 0). */
-static int scram_b64_field(const char *text, size_t n, unsigned char *dst, size_t want,
-			   size_t max, size_t *len_r)
+static int scram_b64_field(const char *text, size_t n, unsigned char *dst, size_t want, size_t max,
+			   size_t *len_r)
 {
 	struct buf b;
 	buf_init(&b, max);
@@ -133,8 +133,8 @@ int sasl_scram_secret_parse(const char *text, struct sasl_scram_secret *secret_r
 	const char *server = stored_end + 1;
 	if (scram_b64_field(q + 1, (size_t)(salt_end - q - 1), secret_r->salt, 0,
 			    SASL_SCRAM_SALT_MAX, &secret_r->salt_len) < 0 ||
-	    scram_b64_field(salt_end + 1, (size_t)(stored_end - salt_end - 1),
-			    secret_r->stored_key, SASL_SCRAM_KEY_LEN, SASL_SCRAM_KEY_LEN, &len) < 0 ||
+	    scram_b64_field(salt_end + 1, (size_t)(stored_end - salt_end - 1), secret_r->stored_key,
+			    SASL_SCRAM_KEY_LEN, SASL_SCRAM_KEY_LEN, &len) < 0 ||
 	    scram_b64_field(server, strlen(server), secret_r->server_key, SASL_SCRAM_KEY_LEN,
 			    SASL_SCRAM_KEY_LEN, &len) < 0) {
 		memset(secret_r, 0, sizeof(*secret_r));

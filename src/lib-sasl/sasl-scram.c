@@ -34,11 +34,11 @@ struct sasl_scram_state {
 
 /* What client-first carries, pointing into the input (lengths, not NUL-terminated). */
 struct scram_client_first {
-	size_t gs2_len;      /* the gs2-header, up to and including its second ',' */
+	size_t gs2_len; /* the gs2-header, up to and including its second ',' */
 	const unsigned char *authzid;
-	size_t authzid_len;  /* 0: none */
+	size_t authzid_len; /* 0: none */
 	const unsigned char *user;
-	size_t user_len;     /* still saslname-escaped */
+	size_t user_len; /* still saslname-escaped */
 	const unsigned char *nonce;
 	size_t nonce_len;
 };
@@ -294,8 +294,8 @@ static enum sasl_result scram_client_final(struct sasl_server *s, const unsigned
 			b.len == st->gs2_header.len &&
 			memcmp(b.data, st->gs2_header.data, b.len) == 0;
 	buf_reset(&b);
-	bool nonce_ok = cf.nonce_len == strlen(st->nonce) &&
-			memcmp(cf.nonce, st->nonce, cf.nonce_len) == 0;
+	bool nonce_ok =
+	    cf.nonce_len == strlen(st->nonce) && memcmp(cf.nonce, st->nonce, cf.nonce_len) == 0;
 	bool proof_ok = sasl_base64_decode((const char *)cf.proof, cf.proof_len, &b) == 0 &&
 			b.len == SASL_SCRAM_KEY_LEN;
 	if (!cbind_ok || !nonce_ok || !proof_ok) {
@@ -363,8 +363,8 @@ static void scram_free(struct sasl_server *s)
 }
 
 const struct sasl_mech sasl_mech_scram_sha256 = {
-	.name = "SCRAM-SHA-256",
-	.plaintext = false,
-	.step = scram_step,
-	.free = scram_free,
+    .name = "SCRAM-SHA-256",
+    .plaintext = false,
+    .step = scram_step,
+    .free = scram_free,
 };

@@ -10,9 +10,9 @@
 #include <string.h>
 
 static const struct sasl_mech *const sasl_mechs[] = {
-	&sasl_mech_scram_sha256,
-	&sasl_mech_plain,
-	&sasl_mech_login,
+    &sasl_mech_scram_sha256,
+    &sasl_mech_plain,
+    &sasl_mech_login,
 };
 #define SASL_MECH_COUNT (sizeof(sasl_mechs) / sizeof(sasl_mechs[0]))
 
@@ -142,8 +142,8 @@ enum sasl_result sasl_succeed(struct sasl_server *s, const char *authzid)
 	return SASL_SUCCESS;
 }
 
-enum sasl_result sasl_check_password(struct sasl_server *s, const char *user,
-				     const char *password, const char *authzid)
+enum sasl_result sasl_check_password(struct sasl_server *s, const char *user, const char *password,
+				     const char *authzid)
 {
 	x_free(&s->user);
 	s->user = x_strdup(user);

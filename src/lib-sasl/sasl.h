@@ -22,28 +22,28 @@ enum sasl_result {
 
 enum sasl_fail_reason {
 	SASL_REASON_NONE,
-	SASL_REASON_MALFORMED,       /* the client's data breaks the mechanism's grammar */
+	SASL_REASON_MALFORMED,	     /* the client's data breaks the mechanism's grammar */
 	SASL_REASON_BAD_CREDENTIALS, /* wrong password or proof */
 	SASL_REASON_UNKNOWN_USER,    /* no such user (tell the client the same as a bad password) */
 	SASL_REASON_AUTHZ_DENIED,    /* authzid differs from the user and proxying is not allowed */
-	SASL_REASON_ABORTED,         /* the client sent "*" (see sasl_server_abort) */
-	SASL_REASON_TEMPFAIL,        /* the user directory could not answer: a temporary error */
+	SASL_REASON_ABORTED,	     /* the client sent "*" (see sasl_server_abort) */
+	SASL_REASON_TEMPFAIL,	     /* the user directory failed: a temporary error */
 };
 
 /* What a password or SCRAM lookup found. */
 enum sasl_lookup {
-	SASL_LOOKUP_OK,       /* password matches / SCRAM secret filled in */
+	SASL_LOOKUP_OK,	      /* password matches / SCRAM secret filled in */
 	SASL_LOOKUP_BAD,      /* user exists, password wrong (lookup_password only) */
 	SASL_LOOKUP_UNKNOWN,  /* no such user, or no SCRAM secret stored for it */
 	SASL_LOOKUP_TEMPFAIL, /* the directory could not be read */
 };
 
-#define SASL_SCRAM_KEY_LEN 32   /* SHA-256 output */
+#define SASL_SCRAM_KEY_LEN 32 /* SHA-256 output */
 #define SASL_SCRAM_SALT_MAX 64
 #define SASL_SCRAM_ITERATIONS_DEFAULT 10000
-#define SASL_SCRAM_ITERATIONS_MIN 4096     /* RFC 7677 section 4 */
+#define SASL_SCRAM_ITERATIONS_MIN 4096	   /* RFC 7677 section 4 */
 #define SASL_SCRAM_ITERATIONS_MAX 10000000 /* bounds the work a stored secret can cause */
-#define SASL_FIELD_MAX 255                 /* RFC 4616: authzid, authcid and passwd */
+#define SASL_FIELD_MAX 255		   /* RFC 4616: authzid, authcid and passwd */
 
 /* A stored SCRAM-SHA-256 secret (RFC 5802 section 3): never the password itself. */
 struct sasl_scram_secret {

@@ -111,10 +111,10 @@ static void test_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_delay_and_lockout),
-		cmocka_unit_test(test_window_and_success),
-		cmocka_unit_test(test_user_across_addresses),
-		cmocka_unit_test(test_bounded),
+	    cmocka_unit_test(test_delay_and_lockout),
+	    cmocka_unit_test(test_window_and_success),
+	    cmocka_unit_test(test_user_across_addresses),
+	    cmocka_unit_test(test_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

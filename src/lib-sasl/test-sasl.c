@@ -11,15 +11,15 @@
 #include "sasl.h"
 #include "sasl-base64.h"
 
-#define RFC7677_SECRET                                                                    \
+#define RFC7677_SECRET                                                                             \
 	"SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=" \
 	":wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
 #define RFC7677_SNONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
 #define RFC7677_FIRST "n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
-#define RFC7677_SFIRST \
+#define RFC7677_SFIRST                                                                             \
 	"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-#define RFC7677_FINAL                                            \
-	"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0," \
+#define RFC7677_FINAL                                                                              \
+	"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"                             \
 	"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define RFC7677_SFINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
@@ -42,7 +42,7 @@ static enum sasl_lookup fake_scram(void *ctx, const char *user, struct sasl_scra
 	if (strcmp(user, "user") != 0)
 		return SASL_LOOKUP_UNKNOWN;
 	return sasl_scram_secret_parse(RFC7677_SECRET, r) == 0 ? SASL_LOOKUP_OK
-							      : SASL_LOOKUP_TEMPFAIL;
+							       : SASL_LOOKUP_TEMPFAIL;
 }
 
 static int lookup_calls;
@@ -87,9 +87,14 @@ static void test_plain(void **state)
 	const struct {
 		const char *m;
 		size_t n;
-	} bad[] = {{"userpencil", 10}, {"\0userpencil", 11}, {"\0user\0pen\0cil", 13},
-		   {"\0\0pencil", 8},  {"\0user\0", 6},       {"\0us\ter\0pencil", 13},
-		   {"", 0},            {"\0user\0pen\xff", 10}};
+	} bad[] = {{"userpencil", 10},
+		   {"\0userpencil", 11},
+		   {"\0user\0pen\0cil", 13},
+		   {"\0\0pencil", 8},
+		   {"\0user\0", 6},
+		   {"\0us\ter\0pencil", 13},
+		   {"", 0},
+		   {"\0user\0pen\xff", 10}};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		lookup_calls = 0;
 		assert_int_equal(plain_run(bad[i].m, bad[i].n, false, &why), SASL_FAIL);
@@ -103,8 +108,9 @@ static void test_plain(void **state)
 	struct buf out = BUF_INIT;
 	assert_int_equal(sasl_server_step(s, NULL, 0, &out), SASL_CONTINUE);
 	assert_int_equal(out.len, 0);
-	assert_int_equal(sasl_server_step(s, (const unsigned char *)"admin\0user\0pencil", 17, &out),
-			 SASL_SUCCESS);
+	assert_int_equal(
+	    sasl_server_step(s, (const unsigned char *)"admin\0user\0pencil", 17, &out),
+	    SASL_SUCCESS);
 	assert_string_equal(sasl_server_user(s), "user");
 	assert_string_equal(sasl_server_authzid(s), "admin");
 	sasl_server_free(&s);
@@ -183,7 +189,11 @@ static void test_scram_rfc7677(void **state)
 	/* "y": the client could bind but thinks we cannot; c= must then be "y,," */
 	s = new_server("SCRAM-SHA-256", false, true);
 	assert_int_equal(step_str(s, "y,,n=user,r=abc", &out), SASL_CONTINUE);
-	assert_int_equal(step_str(s, "c=biws,r=abc" RFC7677_SNONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", &out), SASL_FAIL);
+	assert_int_equal(step_str(s,
+				  "c=biws,r=abc" RFC7677_SNONCE
+				  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+				  &out),
+			 SASL_FAIL);
 	assert_int_equal(sasl_server_reason(s), SASL_REASON_MALFORMED);
 	sasl_server_free(&s);
 	buf_free(&out);
@@ -222,21 +232,27 @@ static void test_scram_bad(void **state)
 	assert_int_equal(why, SASL_REASON_BAD_CREDENTIALS);
 	/* wrong nonce, wrong channel binding, proof not last, no proof */
 	const char *finals[] = {
-		"c=biws,r=rOprNGfwEbeRWgbNEkqO,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-		"c=eSws,r=rOprNGfwEbeRWgbNEkqO" RFC7677_SNONCE
-		",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-		"c=biws,r=rOprNGfwEbeRWgbNEkqO" RFC7677_SNONCE
-		",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,x=1",
-		"c=biws,r=rOprNGfwEbeRWgbNEkqO" RFC7677_SNONCE,
+	    "c=biws,r=rOprNGfwEbeRWgbNEkqO,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	    "c=eSws,r=rOprNGfwEbeRWgbNEkqO" RFC7677_SNONCE
+	    ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	    "c=biws,r=rOprNGfwEbeRWgbNEkqO" RFC7677_SNONCE
+	    ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,x=1",
+	    "c=biws,r=rOprNGfwEbeRWgbNEkqO" RFC7677_SNONCE,
 	};
 	for (size_t i = 0; i < sizeof(finals) / sizeof(finals[0]); i++) {
 		assert_int_equal(scram_final(RFC7677_FIRST, finals[i], &why), SASL_FAIL);
 		assert_int_equal(why, SASL_REASON_MALFORMED);
 	}
 	/* bad client-first: channel binding asked, mandatory extension, bad saslname */
-	const char *firsts[] = {"p=tls-unique,,n=user,r=abc", "n,,m=x,n=user,r=abc",
-				"n,,n=us=2Xer,r=abc", "n,,n=,r=abc", "n,,n=user", "n,,n=user,r=",
-				"n,n=user,r=abc", "x,,n=user,r=abc", "n,,n=user,r=a b"};
+	const char *firsts[] = {"p=tls-unique,,n=user,r=abc",
+				"n,,m=x,n=user,r=abc",
+				"n,,n=us=2Xer,r=abc",
+				"n,,n=,r=abc",
+				"n,,n=user",
+				"n,,n=user,r=",
+				"n,n=user,r=abc",
+				"x,,n=user,r=abc",
+				"n,,n=user,r=a b"};
 	for (size_t i = 0; i < sizeof(firsts) / sizeof(firsts[0]); i++) {
 		assert_int_equal(scram_final(firsts[i], RFC7677_FINAL, &why), SASL_FAIL);
 		assert_int_equal(why, SASL_REASON_MALFORMED);
@@ -246,8 +262,10 @@ static void test_scram_bad(void **state)
 	struct sasl_server *s = new_server("SCRAM-SHA-256", false, true);
 	assert_int_equal(step_str(s, "n,,n=nobody,r=abc", &out), SASL_CONTINUE);
 	assert_true(strstr(buf_cstr(&out), ",i=10000") != NULL);
-	assert_int_equal(step_str(s, "c=biws,r=abc" RFC7677_SNONCE
-				  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", &out),
+	assert_int_equal(step_str(s,
+				  "c=biws,r=abc" RFC7677_SNONCE
+				  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+				  &out),
 			 SASL_FAIL);
 	assert_int_equal(sasl_server_reason(s), SASL_REASON_UNKNOWN_USER);
 	sasl_server_free(&s);
@@ -291,22 +309,33 @@ static void test_scram_secret(void **state)
 	assert_int_equal(sasl_scram_secret_make("s3cret", 0, &b), 0);
 	assert_true(strncmp(buf_cstr(&b), "SCRAM-SHA-256$10000:", 20) == 0);
 	assert_int_equal(sasl_scram_secret_parse(buf_cstr(&b), &sec), 0);
-	assert_int_equal(sasl_scram_secret_compute("s3cret", sec.iterations, sec.salt,
-						   sec.salt_len, &sec2), 0);
+	assert_int_equal(
+	    sasl_scram_secret_compute("s3cret", sec.iterations, sec.salt, sec.salt_len, &sec2), 0);
 	assert_memory_equal(sec.stored_key, sec2.stored_key, 32);
 	assert_memory_equal(sec.server_key, sec2.server_key, 32);
 	buf_reset(&b);
 	assert_int_equal(sasl_scram_secret_make("s3cret", 4095, &b), -1);
 	assert_int_equal(sasl_scram_secret_make("bad\npass", 4096, &b), -1);
 	const char *bad[] = {
-		"SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=",
-		"SCRAM-SHA-256$4095:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
-		"SCRAM-SHA-256$04096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
-		"SCRAM-SHA-256$4096:$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
-		"SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4q==:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
-		"SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU= ",
-		"SCRAM-SHA-1$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
-		"",
+	    "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$"
+	    "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=",
+	    "SCRAM-SHA-256$4095:W22ZaJ0SNY7soEsUEjb6gQ==$"
+	    "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "SCRAM-SHA-256$04096:W22ZaJ0SNY7soEsUEjb6gQ==$"
+	    "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "SCRAM-SHA-256$4096:$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$"
+	    "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4q==:"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$"
+	    "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU= ",
+	    "SCRAM-SHA-1$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY="
+	    ":wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(sasl_scram_secret_parse(bad[i], &sec), -1);
@@ -342,8 +371,8 @@ static void test_base64(void **state)
 	assert_int_equal(b64("Zg==", "f", 1), 0);
 	assert_int_equal(b64("Zm8=", "fo", 2), 0);
 	assert_int_equal(b64("AHVzZXIAcGVuY2ls", "\0user\0pencil", 12), 0);
-	const char *bad[] = {"Zg=", "Zg", "Z===", "=AAA", "AAA=BBBB", "AB=C", "Zh==", "Zm9=",
-			     "Zm8 ", "Zm8\n", "Zm-_", "Zg==Zg==", "****"};
+	const char *bad[] = {"Zg=",  "Zg",   "Z===",  "=AAA", "AAA=BBBB", "AB=C", "Zh==",
+			     "Zm9=", "Zm8 ", "Zm8\n", "Zm-_", "Zg==Zg==", "****"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(b64(bad[i], NULL, 0), -1);
 	/* client lines */
@@ -372,20 +401,20 @@ static void test_prep(void **state)
 	assert_true(sasl_prep_check((const unsigned char *)"\xf0\x9f\x98\x80", 4));
 	assert_false(sasl_prep_check((const unsigned char *)"a\tb", 3));
 	assert_false(sasl_prep_check((const unsigned char *)"a\x7f", 2));
-	assert_false(sasl_prep_check((const unsigned char *)"a\xc2\x85", 3));  /* U+0085 */
-	assert_false(sasl_prep_check((const unsigned char *)"\xc0\xaf", 2));   /* overlong */
+	assert_false(sasl_prep_check((const unsigned char *)"a\xc2\x85", 3));	 /* U+0085 */
+	assert_false(sasl_prep_check((const unsigned char *)"\xc0\xaf", 2));	 /* overlong */
 	assert_false(sasl_prep_check((const unsigned char *)"\xed\xa0\x80", 3)); /* surrogate */
-	assert_false(sasl_prep_check((const unsigned char *)"\xc3", 1));       /* truncated */
+	assert_false(sasl_prep_check((const unsigned char *)"\xc3", 1));	 /* truncated */
 	assert_false(sasl_prep_check((const unsigned char *)"\xff", 1));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain),	    cmocka_unit_test(test_login),
-		cmocka_unit_test(test_scram_rfc7677), cmocka_unit_test(test_scram_bad),
-		cmocka_unit_test(test_scram_secret), cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_prep),
+	    cmocka_unit_test(test_plain),	  cmocka_unit_test(test_login),
+	    cmocka_unit_test(test_scram_rfc7677), cmocka_unit_test(test_scram_bad),
+	    cmocka_unit_test(test_scram_secret),  cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_prep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -177,12 +177,15 @@ static void test_implicit_and_sni(void **state)
 	struct buf err = BUF_INIT;
 	struct event_base *base = event_base_new();
 	SSL_CTX *cctx = client_ctx();
-	struct tls_server_ctx *ctx = tls_server_ctx_new(path(0, "def.crt"), path(1, "def.key"), &err);
+	struct tls_server_ctx *ctx =
+	    tls_server_ctx_new(path(0, "def.crt"), path(1, "def.key"), &err);
 	assert_non_null(ctx);
 	assert_int_equal(tls_server_ctx_add_sni(ctx, "mail.example.org", path(0, "mail.crt"),
-						path(1, "mail.key"), &err), 0);
+						path(1, "mail.key"), &err),
+			 0);
 	assert_int_equal(tls_server_ctx_add_sni(ctx, "*.example.net", path(0, "wild.crt"),
-						path(1, "wild.key"), &err), 0);
+						path(1, "wild.key"), &err),
+			 0);
 	struct session s;
 	char cn[128];
 	session_open(base, ctx, cctx, NULL, &s, cn, sizeof(cn));
@@ -207,9 +210,10 @@ static void test_implicit_and_sni(void **state)
 
 	const struct {
 		const char *sni, *cn;
-	} cases[] = {{"mail.example.org", "mail.example.org"}, {"MAIL.Example.ORG", "mail.example.org"},
-		     {"imap.example.net", "wild.example.net"}, {"a.b.example.net", "default.test"},
-		     {"example.net", "default.test"}, {"other.test", "default.test"}};
+	} cases[] = {
+	    {"mail.example.org", "mail.example.org"}, {"MAIL.Example.ORG", "mail.example.org"},
+	    {"imap.example.net", "wild.example.net"}, {"a.b.example.net", "default.test"},
+	    {"example.net", "default.test"},	      {"other.test", "default.test"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		session_open(base, ctx, cctx, cases[i].sni, &s, cn, sizeof(cn));
 		assert_string_equal(cn, cases[i].cn);
@@ -242,7 +246,7 @@ static void test_reload(void **state)
 	SSL_CTX *cctx = client_ctx();
 	make_cert("reload", "before.test");
 	struct tls_server_ctx *ctx =
-		tls_server_ctx_new(path(0, "reload.crt"), path(1, "reload.key"), &err);
+	    tls_server_ctx_new(path(0, "reload.crt"), path(1, "reload.key"), &err);
 	assert_non_null(ctx);
 	struct session old, s;
 	char cn[128];
@@ -301,7 +305,8 @@ static void test_starttls_drain(void **state)
 	struct buf err = BUF_INIT;
 	struct event_base *base = event_base_new();
 	SSL_CTX *cctx = client_ctx();
-	struct tls_server_ctx *ctx = tls_server_ctx_new(path(0, "def.crt"), path(1, "def.key"), &err);
+	struct tls_server_ctx *ctx =
+	    tls_server_ctx_new(path(0, "def.crt"), path(1, "def.key"), &err);
 	assert_non_null(ctx);
 	int fds[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
@@ -365,10 +370,10 @@ static void test_name_match(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_match),
-		cmocka_unit_test(test_implicit_and_sni),
-		cmocka_unit_test(test_reload),
-		cmocka_unit_test(test_starttls_drain),
+	    cmocka_unit_test(test_name_match),
+	    cmocka_unit_test(test_implicit_and_sni),
+	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_starttls_drain),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,7 +17,7 @@ struct bufferevent *tls_accept_fd(struct tls_server_ctx *ctx, struct event_base 
 	if (ssl == NULL)
 		return NULL;
 	struct bufferevent *bev = bufferevent_openssl_socket_new(
-		base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, options | BEV_OPT_CLOSE_ON_FREE);
+	    base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, options | BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		SSL_free(ssl);
 		return NULL;
@@ -36,10 +36,9 @@ struct bufferevent *tls_starttls_switch(struct tls_server_ctx *ctx, struct buffe
 	SSL *ssl = tls_server_ssl_new(ctx);
 	if (ssl == NULL)
 		return NULL;
-	struct bufferevent *bev =
-		bufferevent_openssl_filter_new(bufferevent_get_base(plain), plain, ssl,
-					       BUFFEREVENT_SSL_ACCEPTING,
-					       options | BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *bev = bufferevent_openssl_filter_new(bufferevent_get_base(plain), plain,
+								 ssl, BUFFEREVENT_SSL_ACCEPTING,
+								 options | BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		SSL_free(ssl);
 		return NULL;

@@ -47,17 +47,21 @@ static int tls_parse_protocols(const char *text, int *min_r, int *max_r, struct 
 	static const struct {
 		const char *name;
 		int version;
-	} names[] = {{"TLSv1", TLS1_VERSION}, {"TLSv1.1", TLS1_1_VERSION},
-		     {"TLSv1.2", TLS1_2_VERSION}, {"TLSv1.3", TLS1_3_VERSION}};
+	} names[] = {{"TLSv1", TLS1_VERSION},
+		     {"TLSv1.1", TLS1_1_VERSION},
+		     {"TLSv1.2", TLS1_2_VERSION},
+		     {"TLSv1.3", TLS1_3_VERSION}};
 	*min_r = *max_r = 0;
 	char *copy = x_strdup(text);
 	char *save = NULL;
-	for (char *w = strtok_r(copy, " ,\t", &save); w != NULL; w = strtok_r(NULL, " ,\t", &save)) {
+	for (char *w = strtok_r(copy, " ,\t", &save); w != NULL;
+	     w = strtok_r(NULL, " ,\t", &save)) {
 		size_t i = 0;
 		while (i < sizeof(names) / sizeof(names[0]) && !str_ieq(names[i].name, w))
 			i++;
 		if (i == sizeof(names) / sizeof(names[0])) {
-			buf_printf(err, "unknown TLS protocol '%s' (expected TLSv1.2 or TLSv1.3)", w);
+			buf_printf(err, "unknown TLS protocol '%s' (expected TLSv1.2 or TLSv1.3)",
+				   w);
 			x_free(&copy);
 			return -1;
 		}
@@ -89,14 +93,15 @@ static SSL_CTX *tls_ctx_build(struct tls_server_ctx *ctx, const char *cert, cons
 		return NULL;
 	}
 	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
-				       SSL_OP_NO_COMPRESSION);
+				   SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_dh_auto(c, 1);
 	SSL_CTX_set_session_id_context(c, (const unsigned char *)"tern", 4);
 	SSL_CTX_set_tlsext_servername_callback(c, tls_sni_callback);
 	SSL_CTX_set_tlsext_servername_arg(c, ctx);
 	const char *what = NULL;
-	if (SSL_CTX_set_min_proto_version(c, min) != 1 || SSL_CTX_set_max_proto_version(c, max) != 1)
+	if (SSL_CTX_set_min_proto_version(c, min) != 1 ||
+	    SSL_CTX_set_max_proto_version(c, max) != 1)
 		what = "bad tls_protocols";
 	else if (SSL_CTX_set_cipher_list(c, ctx->ciphers) != 1 && max < TLS1_3_VERSION)
 		what = "bad tls_ciphers";
@@ -205,8 +210,8 @@ int tls_server_ctx_reload(struct tls_server_ctx *ctx, struct buf *err)
 	return 0;
 }
 
-int tls_server_ctx_configure(struct tls_server_ctx *ctx, const char *protocols,
-			     const char *ciphers, const char *ciphersuites, struct buf *err)
+int tls_server_ctx_configure(struct tls_server_ctx *ctx, const char *protocols, const char *ciphers,
+			     const char *ciphersuites, struct buf *err)
 {
 	char *old[3] = {ctx->protocols, ctx->ciphers, ctx->ciphersuites};
 	ctx->protocols = x_strdup(protocols != NULL ? protocols : old[0]);

@@ -21,10 +21,10 @@
 
 /* Defaults, the same as conf-defaults.c (tls_protocols, tls_ciphers, tls_ciphersuites). */
 #define TLS_CONF_DEFAULT_PROTOCOLS "TLSv1.2 TLSv1.3"
-#define TLS_CONF_DEFAULT_CIPHERS                                                              \
-	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:HIGH:!aNULL:!eNULL:!MD5:!3DES:" \
+#define TLS_CONF_DEFAULT_CIPHERS                                                                   \
+	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:HIGH:!aNULL:!eNULL:!MD5:!3DES:"       \
 	"!RC4:!PSK:!SRP:!DSS:!CAMELLIA:!ARIA"
-#define TLS_CONF_DEFAULT_CIPHERSUITES \
+#define TLS_CONF_DEFAULT_CIPHERSUITES                                                              \
 	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
 
 struct tls_server_ctx;
@@ -36,8 +36,8 @@ struct tls_server_ctx *tls_server_ctx_new(const char *cert, const char *key, str
  * among TLSv1 TLSv1.1 TLSv1.2 TLSv1.3), the TLS 1.2 cipher list and the TLS 1.3 suites
  * (NULL: keep the current value), and rebuilds every certificate's context. 0, or -1 with
  * err set and the previous settings kept. */
-int tls_server_ctx_configure(struct tls_server_ctx *ctx, const char *protocols,
-			     const char *ciphers, const char *ciphersuites, struct buf *err);
+int tls_server_ctx_configure(struct tls_server_ctx *ctx, const char *protocols, const char *ciphers,
+			     const char *ciphersuites, struct buf *err);
 /* Another certificate, chosen when the client's SNI matches name: exact (ASCII
  * case-insensitive) or "*.example.org" matching one more label. The first added match
  * wins; no match (or no SNI) gets the default certificate. 0, or -1 with err set. */
@@ -77,8 +77,8 @@ struct bufferevent *tls_starttls_switch(struct tls_server_ctx *ctx, struct buffe
 struct tls_info {
 	char version[16]; /* "TLS1.3" (OpenSSL's "TLSv1.3" without the v) */
 	char cipher[64];  /* "TLS_AES_256_GCM_SHA384" */
-	int bits;         /* secret bits of the cipher */
-	char sni[256];    /* the name the client asked for, "" if none */
+	int bits;	  /* secret bits of the cipher */
+	char sni[256];	  /* the name the client asked for, "" if none */
 };
 /* Fills info from an SSL whose handshake is finished. 0, or -1 if it is not. */
 int tls_ssl_info(SSL *ssl, struct tls_info *info);
