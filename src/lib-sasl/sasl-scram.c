@@ -107,6 +107,8 @@ static int scram_parse_client_first(const unsigned char *in, size_t len,
 	if (in[i] == 'a' && i + 1 < len && in[i + 1] == '=') {
 		r->authzid = in + i + 2;
 		r->authzid_len = scram_value_len(r->authzid, len - i - 2);
+		if (r->authzid_len == 0)
+			return -1; /* "a=" needs a saslname */
 		i += 2 + r->authzid_len;
 	}
 	if (i >= len || in[i] != ',')

@@ -252,7 +252,8 @@ static void test_scram_bad(void **state)
 				"n,,n=user,r=",
 				"n,n=user,r=abc",
 				"x,,n=user,r=abc",
-				"n,,n=user,r=a b"};
+				"n,,n=user,r=a b",
+				"n,a=,n=user,r=abc"};
 	for (size_t i = 0; i < sizeof(firsts) / sizeof(firsts[0]); i++) {
 		assert_int_equal(scram_final(firsts[i], RFC7677_FINAL, &why), SASL_FAIL);
 		assert_int_equal(why, SASL_REASON_MALFORMED);
