@@ -4,6 +4,7 @@
 #include "master.h"
 #include "worker.h"
 #include "log.h"
+#include "pop3d.h"
 #include "qmgr.h"
 #include "smtpd.h"
 #include "tools.h"
@@ -21,6 +22,7 @@ struct worker_role {
 static const struct worker_role worker_roles[] = {
 	{"smtp", smtpd_main, {"smtp", "submission", NULL}},
 	{"queue", qmgr_main, {NULL}},
+	{"pop3", pop3d_main, {"pop3", NULL}},
 	{NULL, NULL, {NULL}},
 };
 
