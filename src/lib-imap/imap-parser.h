@@ -32,7 +32,8 @@
  *                        literal the client sends nothing more; a {n+} literal's bytes and the
  *                        rest of its line are skipped), so just keep feeding.
  * A too-large literal is always reported at its header, before any of its bytes is read, so
- * literal data is never parsed as commands.
+ * literal data is never parsed as commands. Feeding again after IMAP_PARSE_LITERAL without
+ * accepting or refusing refuses it.
  */
 #ifndef TERN_IMAP_PARSER_H
 #define TERN_IMAP_PARSER_H
