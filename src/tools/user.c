@@ -236,7 +236,7 @@ int cmd_user(int argc, char **argv)
 	if (rest < 1)
 		return user_usage();
 	const char *verb = args[0];
-	optind = 1;
+	optind = 0; /* GNU getopt: 0 re-initialises the scan */
 	while ((ch = getopt_long(rest, args, "c:", longopts, NULL)) != -1) {
 		if (ch == 'c')
 			o.conf = optarg;
