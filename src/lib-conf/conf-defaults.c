@@ -78,6 +78,29 @@ const struct conf_def conf_global_defs[] = {
 	S("Delivery", "user_quota_bytes", CONF_SIZE, "0",
 	  "The default mailbox quota in bytes for a virtual user (0: none)."),
 
+	S("POP3 server", "pop3_max_line", CONF_SIZE, "255",
+	  "The longest POP3 command line, CRLF included (RFC 2449 4: at least 255; smaller "
+	  "values count as 255). Longer lines get -ERR line too long."),
+	S("POP3 server", "pop3_max_argument", CONF_INT, "255",
+	  "The longest argument of a POP3 command. RFC 1939 says 40, but addresses and "
+	  "passwords are often longer; longer ones get -ERR argument too long."),
+	S("POP3 server", "pop3_timeout", CONF_TIME, "10m",
+	  "How long a POP3 client may stay silent, or leave a response unread, before the "
+	  "session is closed without deleting anything (RFC 1939 3: at least 10 minutes)."),
+	S("POP3 server", "pop3_max_errors", CONF_INT, "10",
+	  "Bad or unknown commands allowed in one POP3 session before it is closed."),
+	S("POP3 server", "pop3_max_connections", CONF_INT, "1000",
+	  "Concurrent POP3 sessions in one worker; more get -ERR [SYS/TEMP] at once."),
+	S("POP3 server", "pop3_max_connections_per_ip", CONF_INT, "20",
+	  "Concurrent POP3 sessions from one client address; more get -ERR [SYS/TEMP]."),
+	S("POP3 server", "pop3_auth_fail_delay", CONF_TIME, "2s",
+	  "How long a failed POP3 login waits before its -ERR, to slow down guessing."),
+	S("POP3 server", "pop3_auth_max_failures", CONF_INT, "10",
+	  "Failed POP3 logins from one address within pop3_auth_lockout after which its "
+	  "logins are refused with -ERR [LOGIN-DELAY] (0: no lockout)."),
+	S("POP3 server", "pop3_auth_lockout", CONF_TIME, "15m",
+	  "The window of pop3_auth_max_failures, and how long a lockout lasts."),
+
 	S("TLS", "tls_cert", CONF_PATH, "tls/cert.pem",
 	  "The certificate chain (PEM) used by listeners with TLS unless they name their own."),
 	S("TLS", "tls_key", CONF_PATH, "tls/key.pem", "The private key (PEM) for tls_cert."),
