@@ -112,8 +112,11 @@ void mime_part_apply_field(struct mime_part *p, const struct mime_header_field *
 	if (mime_header_field_is(f, "content-type")) {
 		apply_content_type(p, f);
 	} else if (mime_header_field_is(f, "content-transfer-encoding")) {
-		if (p->encoding == NULL)
+		if (p->encoding == NULL) {
 			p->encoding = first_token(f->value, f->value_len);
+			if (*p->encoding == '\0')
+				x_free(&p->encoding);
+		}
 	} else if (mime_header_field_is(f, "content-id")) {
 		set_once(&p->id, f);
 	} else if (mime_header_field_is(f, "content-description")) {

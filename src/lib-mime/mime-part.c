@@ -103,7 +103,7 @@ struct mime_part *mime_part_find(struct mime_part *root, const char *section)
 			cur = nth_child(cur, n);
 		else
 			cur = NULL;
-		if (cur == NULL || (*end != '.' && *end != '\0'))
+		if (cur == NULL || (*end != '.' && *end != '\0') || (*end == '.' && end[1] == '\0'))
 			return NULL;
 		first = false;
 		section = *end == '.' ? end + 1 : end;
