@@ -51,6 +51,7 @@ static void test_parse(void **state)
 	assert_string_equal(buf_cstr(&r.text), "");
 	assert_int_equal(smtp_reply_feed_line(&r, "250-a", 5), 0);
 	assert_int_equal(smtp_reply_feed_line(&r, "251 b", 5), -1);
+	smtp_reply_free(&r);
 	smtp_reply_init(&r);
 	assert_int_equal(smtp_reply_feed_line(&r, "25", 2), -1);
 	assert_int_equal(smtp_reply_feed_line(&r, "abc x", 5), -1);
