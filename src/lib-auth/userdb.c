@@ -1,6 +1,6 @@
 /* userdb: the virtual user directory, a text file DATA/users (doc/users-format.md).
  *
- * Lines: `address:hash:quota_bytes:quota_messages` ('#' comments allowed). The file is
+ * Lines: `address:hash:quota_bytes:quota_messages:scram` ('#' comments allowed). The file is
  * held in memory as a sorted array and re-read when its inode, size or mtime change, so
  * every worker sees `tern user add` at once. Writes replace the file atomically (temp
  * file, fsync, rename, fsync of the folder) under an fcntl lock on DATA/users.lock.
@@ -25,6 +25,7 @@ struct userdb_entry {
 	char *address; /* lower-cased key */
 	char *hash;
 	uint64_t quota_bytes, quota_messages;
+	char *scram; /* "" when none */
 };
 
 struct userdb {
@@ -58,6 +59,7 @@ static void entries_free(struct userdb *db)
 	for (size_t i = 0; i < db->count; i++) {
 		free(db->entries[i].address);
 		free(db->entries[i].hash);
+		free(db->entries[i].scram);
 	}
 	x_free(&db->entries);
 	db->count = 0;
@@ -85,10 +87,14 @@ static int entry_cmp(const void *a, const void *b)
 /* Parses one line; returns false for a malformed one. */
 static bool parse_line(char *line, struct userdb_entry *e)
 {
-	char *f[4] = {NULL, NULL, NULL, NULL};
+	char *f[5] = {NULL, NULL, NULL, NULL, NULL};
 	size_t n = 0;
-	for (char *p = line; n < 4; n++) {
+	for (char *p = line; n < 5; n++) {
 		f[n] = p;
+		if (n == 4) { /* the last field is the rest of the line */
+			n++;
+			break;
+		}
 		p = strchr(p, ':');
 		if (p == NULL) {
 			n++;
@@ -102,6 +108,8 @@ static bool parse_line(char *line, struct userdb_entry *e)
 	e->hash = x_strdup(f[1]);
 	e->quota_bytes = n > 2 ? strtoull(f[2], NULL, 10) : 0;
 	e->quota_messages = n > 3 ? strtoull(f[3], NULL, 10) : 0;
+	/* The SCRAM secret contains '$' and ':'; it is the rest of the line. */
+	e->scram = x_strdup(n > 4 ? f[4] : "");
 	return true;
 }
 
@@ -191,6 +199,7 @@ static void fill_info(const struct userdb *db, const struct userdb_entry *e,
 	const char *at = strrchr(e->address, '@');
 	info->address = x_strdup(e->address);
 	info->hash = x_strdup(e->hash);
+	info->scram = e->scram[0] != '\0' ? x_strdup(e->scram) : NULL;
 	info->maildir = x_asprintf("%s/mail/%s/%.*s", db->data_dir, at + 1,
 				   (int)(at - e->address), e->address);
 	info->quota_bytes = e->quota_bytes ? e->quota_bytes : db->default_quota;
@@ -215,6 +224,7 @@ void user_info_free(struct user_info *info)
 {
 	x_free(&info->address);
 	x_free(&info->hash);
+	x_free(&info->scram);
 	x_free(&info->maildir);
 }
 
@@ -265,12 +275,12 @@ static int userdb_save(struct userdb *db, struct buf *err)
 	if (geteuid() == 0 && stat(db->data_dir, &dst) == 0 &&
 	    fchown(fileno(f), dst.st_uid, dst.st_gid) < 0)
 		log_warn("%s: chown: %s", tmp, strerror(errno));
-	fprintf(f, "# Tern virtual users: address:crypt-hash:quota-bytes:quota-messages\n"
+	fprintf(f, "# Tern virtual users: address:crypt-hash:quota-bytes:quota-messages:scram\n"
 		   "# Edit with 'tern user'; see doc/users-format.md.\n");
 	for (size_t i = 0; i < db->count; i++)
-		fprintf(f, "%s:%s:%llu:%llu\n", db->entries[i].address, db->entries[i].hash,
+		fprintf(f, "%s:%s:%llu:%llu:%s\n", db->entries[i].address, db->entries[i].hash,
 			(unsigned long long)db->entries[i].quota_bytes,
-			(unsigned long long)db->entries[i].quota_messages);
+			(unsigned long long)db->entries[i].quota_messages, db->entries[i].scram);
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
 		fclose(f);
 		goto out;
@@ -299,8 +309,8 @@ static bool address_valid(const char *a)
 	return strstr(a, "..") == NULL && a[0] != '.';
 }
 
-int userdb_put(struct userdb *db, const char *address, const char *hash, uint64_t quota_bytes,
-	       uint64_t quota_messages, struct buf *err)
+int userdb_put(struct userdb *db, const char *address, const char *hash, const char *scram,
+	       uint64_t quota_bytes, uint64_t quota_messages, struct buf *err)
 {
 	if (!address_valid(address)) {
 		buf_printf(err, "invalid address '%s'", address);
@@ -317,13 +327,16 @@ int userdb_put(struct userdb *db, const char *address, const char *hash, uint64_
 		if (e != NULL) {
 			free(e->hash);
 			e->hash = x_strdup(hash);
+			free(e->scram);
+			e->scram = x_strdup(scram ? scram : "");
 			e->quota_bytes = quota_bytes;
 			e->quota_messages = quota_messages;
 			free(key);
 		} else {
 			db->entries = x_reallocarray(db->entries, db->count + 1, sizeof(*e));
 			db->entries[db->count++] = (struct userdb_entry){
-				key, x_strdup(hash), quota_bytes, quota_messages};
+				key, x_strdup(hash), quota_bytes, quota_messages,
+				x_strdup(scram ? scram : "")};
 			qsort(db->entries, db->count, sizeof(*db->entries), entry_cmp);
 		}
 		ret = userdb_save(db, err);
@@ -349,6 +362,7 @@ int userdb_delete(struct userdb *db, const char *address, struct buf *err)
 			size_t i = (size_t)(e - db->entries);
 			free(e->address);
 			free(e->hash);
+			free(e->scram);
 			memmove(e, e + 1, (db->count - i - 1) * sizeof(*e));
 			db->count--;
 			ret = userdb_save(db, err);

@@ -1,6 +1,6 @@
 /* userdb: the directory of virtual users (DATA/users, format in doc/users-format.md).
  *
- * One line per user: address:crypt-hash:quota-bytes:quota-messages:flags. The file is
+ * One line per user: address:crypt-hash:quota-bytes:quota-messages:scram-secret. The file is
  * re-read when it changes, so workers see `tern user add` at once. Addresses are
  * compared with the domain in lower case and the local part case-insensitively (ASCII).
  */
@@ -17,6 +17,7 @@ struct conf;
 struct user_info {
 	char *address;  /* canonical: localpart@domain, as stored */
 	char *hash;     /* crypt(3) hash */
+	char *scram;    /* SCRAM-SHA-256 secret (lib-sasl's text form), or NULL */
 	char *maildir;  /* DATA/mail/DOMAIN/LOCALPART */
 	uint64_t quota_bytes;    /* 0: none */
 	uint64_t quota_messages; /* 0: none */
@@ -37,8 +38,8 @@ bool userdb_is_local_domain(struct userdb *db, const char *domain);
 const char *userdb_path(const struct userdb *db);
 
 /* Editing (tools): add/replace/delete a line atomically (write temp, fsync, rename). */
-int userdb_put(struct userdb *db, const char *address, const char *hash, uint64_t quota_bytes,
-	       uint64_t quota_messages, struct buf *err);
+int userdb_put(struct userdb *db, const char *address, const char *hash, const char *scram,
+	       uint64_t quota_bytes, uint64_t quota_messages, struct buf *err);
 int userdb_delete(struct userdb *db, const char *address, struct buf *err);
 /* Calls fn for every user, in file order. */
 int userdb_foreach(struct userdb *db, void (*fn)(const struct user_info *, void *), void *arg,

@@ -8,6 +8,7 @@
 #include "tools.h"
 #include "conf.h"
 #include "log.h"
+#include "sasl.h"
 #include "userdb.h"
 #include "util.h"
 #include "xalloc.h"
@@ -127,7 +128,11 @@ static int user_set(struct conf *c, struct userdb *db, const char *address, bool
 	char *hash = password_hash(password);
 	if (hash == NULL)
 		fatal("crypt(3) could not hash the password");
-	if (userdb_put(db, address, hash, qb == UINT64_MAX ? 0 : qb, qm == UINT64_MAX ? 0 : qm,
+	/* The SCRAM-SHA-256 secret beside it, when the password is one SCRAM can take. */
+	struct buf scram = BUF_INIT;
+	if (sasl_scram_secret_make(password, 0, &scram) < 0)
+		buf_reset(&scram);
+	if (userdb_put(db, address, hash, buf_cstr(&scram), qb == UINT64_MAX ? 0 : qb, qm == UINT64_MAX ? 0 : qm,
 		       &err) < 0) {
 		fprintf(stderr, "tern user: %s\n", buf_cstr(&err));
 		ret = 73;
@@ -143,6 +148,7 @@ static int user_set(struct conf *c, struct userdb *db, const char *address, bool
 	explicit_bzero(password, strlen(password));
 	free(password);
 	free(hash);
+	buf_free(&scram);
 	buf_free(&err);
 	return ret;
 }

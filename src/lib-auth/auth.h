@@ -1,0 +1,48 @@
+/* auth: the one login policy every protocol uses (SMTP AUTH, IMAP LOGIN/AUTHENTICATE,
+ * POP3 USER/PASS/AUTH), on top of the user directory and the SASL mechanisms.
+ *
+ * - Clear-text mechanisms (PLAIN, LOGIN, and the USER/PASS and LOGIN commands) only
+ *   under TLS, or on a loopback connection when auth_plaintext_loopback is yes.
+ * - Failures are delayed and counted per client address and per user (lib-sasl's
+ *   limiter); too many lock the source out for auth_lockout_time.
+ * - Every attempt is logged with protocol, mechanism, user, address and result, never
+ *   with the password.
+ */
+#ifndef TERN_AUTH_H
+#define TERN_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sasl.h"
+
+struct conf;
+struct userdb;
+struct auth;
+
+struct auth *auth_new(const struct conf *c);
+void auth_free(struct auth **a);
+/* Applies a reloaded configuration (keeps the failure counts). */
+void auth_reconfigure(struct auth *a, const struct conf *c);
+struct userdb *auth_userdb(struct auth *a);
+
+/* May a clear-text password be sent on this connection? */
+bool auth_plaintext_ok(const struct auth *a, bool tls, bool loopback);
+/* The SASL mechanisms to advertise on this connection ("SCRAM-SHA-256 PLAIN LOGIN"). */
+const char *auth_mech_list(const struct auth *a, bool tls, bool loopback);
+/* Starts a SASL exchange backed by the user directory; NULL for an unknown mechanism. */
+struct sasl_server *auth_sasl_start(struct auth *a, const char *mech, bool success_data);
+
+/* Before an attempt: milliseconds this address or user is still locked out (0: go on). */
+uint64_t auth_locked_ms(struct auth *a, const char *ip, const char *user);
+/* Checks a clear-text password (USER/PASS, LOGIN). On OK, *address_r (if not NULL) gets
+ * the canonical address, to free. */
+enum sasl_lookup auth_password(struct auth *a, const char *user, const char *password,
+			       char **address_r);
+/* After an attempt: logs it and counts it. ok: success; reason: a word for the log on
+ * failure ("bad-credentials", "unknown-user", "malformed", ...). Returns how long to wait
+ * (ms) before answering a failure, and sets *locked_r when the source is now locked. */
+uint64_t auth_record(struct auth *a, const char *proto, const char *mech, const char *ip,
+		     const char *user, bool ok, const char *reason, bool *locked_r);
+
+#endif
