@@ -135,8 +135,8 @@ static void add_owned(struct mime_address_list *list, char *name, char *route, c
 	a->host = host;
 }
 
-void mime_address_list_add(struct mime_address_list *list, const char *name,
-			   const char *route, const char *mailbox, const char *host)
+void mime_address_list_add(struct mime_address_list *list, const char *name, const char *route,
+			   const char *mailbox, const char *host)
 {
 	add_owned(list, name ? x_strdup(name) : NULL, route ? x_strdup(route) : NULL,
 		  mailbox ? x_strdup(mailbox) : NULL, host ? x_strdup(host) : NULL);

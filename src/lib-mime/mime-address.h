@@ -33,8 +33,8 @@ struct mime_address_list {
 size_t mime_address_list_parse(const char *s, size_t len, unsigned int flags,
 			       struct mime_address_list *list);
 /* Appends an entry (NULL fields allowed) with copies of the strings. */
-void mime_address_list_add(struct mime_address_list *list, const char *name,
-			   const char *route, const char *mailbox, const char *host);
+void mime_address_list_add(struct mime_address_list *list, const char *name, const char *route,
+			   const char *mailbox, const char *host);
 void mime_address_list_free(struct mime_address_list *list);
 /* Appends "name <mailbox@host>, ..." (groups as "name: ...;") to out, for tests and logs. */
 void mime_address_list_format(const struct mime_address_list *list, struct buf *out);

@@ -88,9 +88,9 @@ static int zone_offset(const char *w)
 	static const struct {
 		const char *name;
 		int minutes;
-	} zones[] = {{"ut", 0}, {"gmt", 0}, {"z", 0}, {"est", -300}, {"edt", -240},
-		     {"cst", -360}, {"cdt", -300}, {"mst", -420}, {"mdt", -360},
-		     {"pst", -480}, {"pdt", -420}};
+	} zones[] = {{"ut", 0},	    {"gmt", 0},	   {"z", 0},	  {"est", -300},
+		     {"edt", -240}, {"cst", -360}, {"cdt", -300}, {"mst", -420},
+		     {"mdt", -360}, {"pst", -480}, {"pdt", -420}};
 	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++)
 		if (strcmp(w, zones[i].name) == 0)
 			return zones[i].minutes;
@@ -179,8 +179,7 @@ static int read_date(struct dscan *d, int *day, int *mon, int *year, const char 
 	return 0;
 }
 
-int mime_date_parse(const char *s, size_t len, time_t *t_r, int *tz_offset_r,
-		    const char **error_r)
+int mime_date_parse(const char *s, size_t len, time_t *t_r, int *tz_offset_r, const char **error_r)
 {
 	struct dscan d = {s, s + len};
 	int day, mon, year, hour, min, sec = 0, tz;

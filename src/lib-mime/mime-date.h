@@ -12,7 +12,6 @@
 
 /* Parses s[0..len). Sets *t_r (seconds since the epoch, UTC) and *tz_offset_r (the zone in
  * minutes east of UTC). Returns 0, or -1 with *error_r for anything that is not a date. */
-int mime_date_parse(const char *s, size_t len, time_t *t_r, int *tz_offset_r,
-		    const char **error_r);
+int mime_date_parse(const char *s, size_t len, time_t *t_r, int *tz_offset_r, const char **error_r);
 
 #endif

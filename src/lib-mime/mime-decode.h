@@ -32,11 +32,11 @@ struct mime_decoder {
 	enum mime_cte cte;
 	int state;
 	unsigned int bits; /* base64: bits collected */
-	int nbits;         /* base64: sextets collected (0..3) */
-	char hex;          /* QP: first hex digit after "=" */
-	size_t ws_len;     /* QP: whitespace held until we know whether the line ends */
+	int nbits;	   /* base64: sextets collected (0..3) */
+	char hex;	   /* QP: first hex digit after "=" */
+	size_t ws_len;	   /* QP: whitespace held until we know whether the line ends */
 	char ws[MIME_QP_MAX_WS];
-	bool error;        /* the input had invalid sequences (they were passed or skipped) */
+	bool error; /* the input had invalid sequences (they were passed or skipped) */
 };
 
 void mime_decoder_init(struct mime_decoder *d, enum mime_cte cte);

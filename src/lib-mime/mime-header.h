@@ -27,27 +27,27 @@ enum mime_header_result {
 
 /* One header field. Pointers stay valid until the next call on the parser. */
 struct mime_header_field {
-	const char *name;   /* field name, without the colon and without trailing WSP */
+	const char *name; /* field name, without the colon and without trailing WSP */
 	size_t name_len;
-	const char *raw;    /* bytes after the colon up to the final line break, folding kept */
+	const char *raw; /* bytes after the colon up to the final line break, folding kept */
 	size_t raw_len;
-	const char *value;  /* unfolded (RFC 5322 2.2.3), leading/trailing WSP removed; NUL-ended */
+	const char *value; /* unfolded (RFC 5322 2.2.3), leading/trailing WSP removed; NUL-ended */
 	size_t value_len;
-	uint64_t offset;    /* offset of the field from the start of the header section */
-	uint64_t size;      /* size of the field in the input, line breaks included */
-	bool truncated;     /* longer than max_field: name/raw/value hold only the start */
-	bool invalid;       /* no colon or a bad name: name is empty, raw holds the line */
+	uint64_t offset; /* offset of the field from the start of the header section */
+	uint64_t size;	 /* size of the field in the input, line breaks included */
+	bool truncated;	 /* longer than max_field: name/raw/value hold only the start */
+	bool invalid;	 /* no colon or a bad name: name is empty, raw holds the line */
 };
 
 struct mime_header_parser {
 	size_t max_field;
 	int state;
-	bool pending;      /* a field has started and is not yet returned */
-	bool emitted;      /* the last call returned a field: reset buffers on the next call */
+	bool pending; /* a field has started and is not yet returned */
+	bool emitted; /* the last call returned a field: reset buffers on the next call */
 	bool ended;
-	uint64_t offset;   /* bytes consumed since the start of the header section */
+	uint64_t offset; /* bytes consumed since the start of the header section */
 	uint64_t field_start;
-	struct buf raw;    /* the field's bytes as read, up to max_field */
+	struct buf raw; /* the field's bytes as read, up to max_field */
 	struct buf value;
 };
 

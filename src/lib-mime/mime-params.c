@@ -20,8 +20,8 @@
 
 #define RFC2231_MAX_SECTION 99
 
-void mime_params_add(struct mime_params *ps, const char *name, size_t name_len,
-		     const char *value, size_t value_len)
+void mime_params_add(struct mime_params *ps, const char *name, size_t name_len, const char *value,
+		     size_t value_len)
 {
 	if (ps->count >= MIME_PARAMS_MAX)
 		return;
@@ -79,8 +79,8 @@ static const char *parse_one(const char *p, const char *end, struct mime_params 
 		while (p < end && *p != ';' && *p != '(')
 			p++;
 		const char *e = p;
-		while (e > start && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
-				     e[-1] == '\n'))
+		while (e > start &&
+		       (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
 			e--;
 		buf_append(&v, start, (size_t)(e - start));
 	}
@@ -270,7 +270,8 @@ void mime_params_decode(const struct mime_params *raw, struct mime_params *out)
 		char *base = str_lower(x_strndup(name, pn.base_len));
 		bool is_2231 = pn.section >= 0 || pn.ext;
 		struct buf v = BUF_INIT;
-		if (mime_params_get(out, base) != NULL || (!is_2231 && has_2231(raw, base, pn.base_len))) {
+		if (mime_params_get(out, base) != NULL ||
+		    (!is_2231 && has_2231(raw, base, pn.base_len))) {
 			x_free(&base);
 			continue;
 		}

@@ -22,8 +22,8 @@ struct mime_params {
 	size_t count;
 };
 
-void mime_params_add(struct mime_params *ps, const char *name, size_t name_len,
-		     const char *value, size_t value_len);
+void mime_params_add(struct mime_params *ps, const char *name, size_t name_len, const char *value,
+		     size_t value_len);
 void mime_params_free(struct mime_params *ps);
 /* The value of the first parameter called name (case-insensitive), or NULL. */
 const char *mime_params_get(const struct mime_params *ps, const char *name);

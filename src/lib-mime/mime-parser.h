@@ -16,8 +16,8 @@
 
 struct mime_parser_limits {
 	unsigned int max_depth; /* parts nested deeper are opaque (0: 20) */
-	size_t max_field;       /* bytes kept per header field (0: 64 KiB) */
-	size_t max_parts;       /* parts in the tree (0: 5000) */
+	size_t max_field;	/* bytes kept per header field (0: 64 KiB) */
+	size_t max_parts;	/* parts in the tree (0: 5000) */
 };
 
 struct mime_parser;

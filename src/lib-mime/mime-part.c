@@ -119,8 +119,8 @@ static void dump_params(const struct mime_params *ps, struct buf *out)
 
 static void dump_flags(unsigned int f, struct buf *out)
 {
-	static const char *const names[] = {"message", "no-ct", "bad-ct", "opaque", "no-end",
-					    "truncated", "no-hdr-end", "synthetic"};
+	static const char *const names[] = {"message", "no-ct",	    "bad-ct",	  "opaque",
+					    "no-end",  "truncated", "no-hdr-end", "synthetic"};
 	const char *sep = " [";
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if ((f & (1u << i)) != 0 && i != 0) {

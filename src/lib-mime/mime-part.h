@@ -27,19 +27,23 @@ struct mime_envelope {
 };
 
 /* mime_part.flags */
-#define MIME_PART_F_MESSAGE 0x0001          /* message/rfc822 or /global: one child, the
-					     * enclosed message (which has an envelope) */
-#define MIME_PART_F_NO_CONTENT_TYPE 0x0002  /* no Content-Type: the default was used */
-#define MIME_PART_F_BAD_CONTENT_TYPE 0x0004 /* unparsable, or multipart without boundary:
-					     * text/plain was used (RFC 2045 5.2) */
-#define MIME_PART_F_OPAQUE 0x0008           /* a multipart or message not parsed (depth or
-					     * part limit, encoded message): presented as
+#define MIME_PART_F_MESSAGE                                                                        \
+	0x0001				   /* message/rfc822 or /global: one child, the            \
+					    * enclosed message (which has an envelope) */
+#define MIME_PART_F_NO_CONTENT_TYPE 0x0002 /* no Content-Type: the default was used */
+#define MIME_PART_F_BAD_CONTENT_TYPE                                                               \
+	0x0004 /* unparsable, or multipart without boundary:                                       \
+		* text/plain was used (RFC 2045 5.2) */
+#define MIME_PART_F_OPAQUE                                                                         \
+	0x0008				    /* a multipart or message not parsed (depth or         \
+					     * part limit, encoded message): presented as          \
 					     * application/octet-stream */
 #define MIME_PART_F_NO_END_BOUNDARY 0x0010  /* multipart ended without its close delimiter */
 #define MIME_PART_F_HEADER_TRUNCATED 0x0020 /* a header field was over the limit */
 #define MIME_PART_F_NO_HEADER_END 0x0040    /* the header had no empty line */
-#define MIME_PART_F_SYNTHETIC 0x0080        /* empty part added to a multipart that had
-					     * none, so that every multipart has a child */
+#define MIME_PART_F_SYNTHETIC                                                                      \
+	0x0080 /* empty part added to a multipart that had                                         \
+		* none, so that every multipart has a child */
 
 struct mime_part {
 	struct mime_part *parent, *children, *last_child, *next;
@@ -51,15 +55,15 @@ struct mime_part {
 	uint64_t hdr_lines, body_lines; /* body: LFs, +1 if the last line has no LF */
 	/* LFs not preceded by CR: the size with CRLF line ends is size + bare_lf */
 	uint64_t hdr_bare_lf, body_bare_lf;
-	char *type, *subtype;         /* lower case, never NULL */
-	struct mime_params params;    /* Content-Type parameters as written */
-	char *id, *description;       /* Content-ID, Content-Description (unfolded), or NULL */
-	char *encoding;               /* Content-Transfer-Encoding, lower case, or NULL (7bit) */
-	char *disposition;            /* Content-Disposition type, lower case, or NULL */
+	char *type, *subtype;	   /* lower case, never NULL */
+	struct mime_params params; /* Content-Type parameters as written */
+	char *id, *description;	   /* Content-ID, Content-Description (unfolded), or NULL */
+	char *encoding;		   /* Content-Transfer-Encoding, lower case, or NULL (7bit) */
+	char *disposition;	   /* Content-Disposition type, lower case, or NULL */
 	struct mime_params disp_params;
-	char *language;               /* Content-Language tags joined by ",", or NULL */
-	char *location;               /* Content-Location (whitespace removed), or NULL */
-	char *md5;                    /* Content-MD5, or NULL */
+	char *language;			/* Content-Language tags joined by ",", or NULL */
+	char *location;			/* Content-Location (whitespace removed), or NULL */
+	char *md5;			/* Content-MD5, or NULL */
 	struct mime_envelope *envelope; /* set on the root and on a message part's child */
 };
 
@@ -92,8 +96,6 @@ struct mime_part *mime_part_find(struct mime_part *root, const char *section);
  * "1.2 text/plain charset=utf-8 qp 123 bytes 4 lines h=10 b=60 e=183 [flags]", and for
  * each message root an "env" line with subject, from and to. */
 void mime_part_dump(const struct mime_part *root, struct buf *out);
-
-
 
 /* Records one header field of part p if it is a Content-* field (RFC 2045, 2183, 3066,
  * 2557, 1864) or, when p has an envelope, an ENVELOPE field; the first occurrence wins. */

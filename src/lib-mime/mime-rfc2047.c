@@ -110,10 +110,10 @@ int mime_charset_to_utf8(const char *charset, const void *in, size_t len, struct
 /* An encoded-word found in the input. */
 struct eword {
 	char charset[CHARSET_MAX];
-	char enc;             /* 'B' or 'Q' */
+	char enc; /* 'B' or 'Q' */
 	const char *text;
 	size_t text_len;
-	size_t len;           /* of the whole word */
+	size_t len; /* of the whole word */
 };
 
 /* Parses "=?charset?X?text?=" at p (RFC 2047 2); returns false if it is not one. */
@@ -164,7 +164,8 @@ static void q_decode(const char *s, size_t n, struct buf *out)
 			buf_append_char(out, ' ');
 		} else if (s[i] == '=' && i + 2 < n && hex_digit(s[i + 1]) >= 0 &&
 			   hex_digit(s[i + 2]) >= 0) {
-			buf_append_char(out, (char)(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2])));
+			buf_append_char(out,
+					(char)(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2])));
 			i += 2;
 		} else {
 			buf_append_char(out, s[i]);
@@ -227,8 +228,8 @@ void mime_rfc2047_decode(const char *in, size_t len, struct buf *out)
 		if (after_word) {
 			/* RFC 2047 6.2: whitespace between adjacent encoded-words is dropped */
 			size_t j = i;
-			while (j < len && (in[j] == ' ' || in[j] == '\t' || in[j] == '\r' ||
-					   in[j] == '\n'))
+			while (j < len &&
+			       (in[j] == ' ' || in[j] == '\t' || in[j] == '\r' || in[j] == '\n'))
 				j++;
 			if (j > i && j < len && in[j] == '=' && eword_parse(in + j, len - j, &w) &&
 			    charset_known(w.charset)) {

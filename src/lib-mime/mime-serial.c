@@ -296,8 +296,7 @@ static bool check_magic(struct rd *r, const char *magic)
 	return true;
 }
 
-int mime_deserialize(const void *data, size_t len, struct mime_part **root_r,
-		     const char **error_r)
+int mime_deserialize(const void *data, size_t len, struct mime_part **root_r, const char **error_r)
 {
 	struct rd r = {data, (const unsigned char *)data + len, NULL};
 	*root_r = NULL;

@@ -20,8 +20,7 @@
 void mime_serialize(const struct mime_part *root, struct buf *out);
 /* Rebuilds a tree from data. Returns 0 and *root_r (free with mime_part_free), or -1 with
  * *error_r. */
-int mime_deserialize(const void *data, size_t len, struct mime_part **root_r,
-		     const char **error_r);
+int mime_deserialize(const void *data, size_t len, struct mime_part **root_r, const char **error_r);
 
 /* The same for an envelope alone. */
 void mime_envelope_serialize(const struct mime_envelope *env, struct buf *out);

@@ -50,9 +50,10 @@ static void test_groups(void **state)
 	      "(NIL NIL A Group NIL) (Ed Jones NIL c a.test) (NIL NIL joe where.test) "
 	      "(John NIL jdoe one.test) (NIL NIL NIL NIL)");
 	check("Undisclosed recipients:;", "(NIL NIL Undisclosed recipients NIL) (NIL NIL NIL NIL)");
-	check("g: a@b.c, x@y.z", "(NIL NIL g NIL) (NIL NIL a b.c) (NIL NIL x y.z) (NIL NIL NIL NIL)");
+	check("g: a@b.c, x@y.z",
+	      "(NIL NIL g NIL) (NIL NIL a b.c) (NIL NIL x y.z) (NIL NIL NIL NIL)");
 	check("g1: a@b;, g2: ;", "(NIL NIL g1 NIL) (NIL NIL a b) (NIL NIL NIL NIL) "
-			      "(NIL NIL g2 NIL) (NIL NIL NIL NIL)");
+				 "(NIL NIL g2 NIL) (NIL NIL NIL NIL)");
 }
 
 static void test_comments_and_obsolete(void **state)
@@ -108,12 +109,12 @@ static void test_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_groups),
-		cmocka_unit_test(test_comments_and_obsolete),
-		cmocka_unit_test(test_broken),
-		cmocka_unit_test(test_encoded_names),
-		cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_basic),
+	    cmocka_unit_test(test_groups),
+	    cmocka_unit_test(test_comments_and_obsolete),
+	    cmocka_unit_test(test_broken),
+	    cmocka_unit_test(test_encoded_names),
+	    cmocka_unit_test(test_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

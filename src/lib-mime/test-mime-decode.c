@@ -18,7 +18,8 @@ static void check(enum mime_cte cte, const char *in, const char *expect, size_t 
 		struct buf out = BUF_INIT;
 		mime_decoder_init(&d, cte);
 		for (size_t pos = 0; pos < len; pos += chunk)
-			mime_decoder_feed(&d, in + pos, len - pos < chunk ? len - pos : chunk, &out);
+			mime_decoder_feed(&d, in + pos, len - pos < chunk ? len - pos : chunk,
+					  &out);
 		mime_decoder_finish(&d, &out);
 		assert_int_equal(out.len, expect_len);
 		assert_memory_equal(buf_cstr(&out), expect, expect_len);
@@ -94,10 +95,10 @@ static void test_passthrough(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_qp),
-		cmocka_unit_test(test_long_whitespace),
-		cmocka_unit_test(test_passthrough),
+	    cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_qp),
+	    cmocka_unit_test(test_long_whitespace),
+	    cmocka_unit_test(test_passthrough),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,8 +59,7 @@ static void check(const char *in, size_t max, const char *expect, uint64_t expec
 
 static void test_simple(void **state)
 {
-	check("Subject: hi\r\nFrom: a@b\r\n\r\nbody", 0,
-	      "Subject=hi@0+13|From=a@b@13+11|", 26);
+	check("Subject: hi\r\nFrom: a@b\r\n\r\nbody", 0, "Subject=hi@0+13|From=a@b@13+11|", 26);
 	check("Subject: hi\nFrom: a@b\n\nbody", 0, "Subject=hi@0+12|From=a@b@12+10|", 23);
 }
 
@@ -99,11 +98,11 @@ static void test_truncated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_simple),
-		cmocka_unit_test(test_folding),
-		cmocka_unit_test(test_missing_empty_line),
-		cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_simple),
+	    cmocka_unit_test(test_folding),
+	    cmocka_unit_test(test_missing_empty_line),
+	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_truncated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,13 +126,13 @@ static void test_corpus(void **state)
 static void test_offsets(void **state)
 {
 	const char *msg = "Content-Type: multipart/mixed; boundary=b\r\n" /* 0..43 */
-			  "\r\n"                                          /* 43..45 */
-			  "pre\r\n"                                       /* 45..50 */
-			  "--b\r\n"                                       /* 50..55 */
-			  "X: y\r\n"                                      /* 55..61 */
-			  "\r\n"                                          /* 61..63 */
-			  "one\r\ntwo\r\n"                                /* 63..73 */
-			  "--b--\r\n";                                    /* 73..80 */
+			  "\r\n"					  /* 43..45 */
+			  "pre\r\n"					  /* 45..50 */
+			  "--b\r\n"					  /* 50..55 */
+			  "X: y\r\n"					  /* 55..61 */
+			  "\r\n"					  /* 61..63 */
+			  "one\r\ntwo\r\n"				  /* 63..73 */
+			  "--b--\r\n";					  /* 73..80 */
 	struct mime_part *root = mime_parse(msg, strlen(msg), NULL);
 	assert_int_equal(root->hdr_offset, 0);
 	assert_int_equal(root->body_offset, 45);
@@ -244,10 +244,10 @@ static void test_field_cb_and_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_corpus),
-		cmocka_unit_test(test_offsets),
-		cmocka_unit_test(test_find),
-		cmocka_unit_test(test_field_cb_and_limits),
+	    cmocka_unit_test(test_corpus),
+	    cmocka_unit_test(test_offsets),
+	    cmocka_unit_test(test_find),
+	    cmocka_unit_test(test_field_cb_and_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

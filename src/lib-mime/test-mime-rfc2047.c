@@ -97,13 +97,13 @@ static void test_rfc2231(void **state)
 {
 	/* RFC 2231 3 and 4 examples */
 	check_decoded("attachment; URL*0=\"ftp://\"; URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/"
-		      "bulk-mailer.tar\"", "url",
-		      "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar");
+		      "bulk-mailer.tar\"",
+		      "url", "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar");
 	check_decoded("attachment; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A",
 		      "title", "This is ***fun***");
 	check_decoded("inline; title*0*=us-ascii'en'This%20is%20even%20more%20;"
-		      " title*1*=%2A%2A%2Afun%2A%2A%2A%20; title*2=\"isn't it!\"", "title",
-		      "This is even more ***fun*** isn't it!");
+		      " title*1*=%2A%2A%2Afun%2A%2A%2A%20; title*2=\"isn't it!\"",
+		      "title", "This is even more ***fun*** isn't it!");
 	/* out of order sections, ISO-8859-1, UTF-8 split across sections */
 	check_decoded("attachment; filename*1*=%E9.txt; filename*0*=iso-8859-1''caf", "filename",
 		      "caf\xc3\xa9.txt");
@@ -123,9 +123,9 @@ static void test_rfc2231(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc2047),
-		cmocka_unit_test(test_content_type),
-		cmocka_unit_test(test_rfc2231),
+	    cmocka_unit_test(test_rfc2047),
+	    cmocka_unit_test(test_content_type),
+	    cmocka_unit_test(test_rfc2231),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
