@@ -177,7 +177,6 @@ static int inetd_start(struct pop3d_server *srv, struct pop3d_session *s, const 
 		return -1;
 	}
 	buf_free(&err);
-	log_info("login: user=<%s> ip=[%s] result=ok method=preauth", info.address, s->ip);
 	if (pop3d_login(s, &info) < 0) {
 		pop3d_session_close(s);
 		return -1;
