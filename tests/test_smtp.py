@@ -387,3 +387,30 @@ def test_large_message_constant_memory(tern_factory):
     hwm = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
     if os.environ.get("TERN_SANITIZE") != "true":
         assert hwm < 16 * 1024, "smtpd peak resident %d kB" % hwm
+
+
+def test_sighup_applies_new_limits(tern):
+    tern.set_option("smtp_max_recipients", "1")
+    tern.reload()
+    deadline = time.time() + 10
+    while "configuration reloaded; new limits" not in tern.log():
+        assert time.time() < deadline, tern.log()
+        time.sleep(0.1)
+    r = session(tern)
+    assert r.cmd("MAIL FROM:<x@remote.test>")[0] == 250
+    assert r.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    assert r.cmd("RCPT TO:<bob@example.test>")[0] == 452
+
+
+def test_local_submission_over_stdin(tern):
+    """`sendmail -bs`: one session on stdin/stdout, trusted local submission: non-local
+    recipients are queued as given, not refused."""
+    script = (b"EHLO me\r\nMAIL FROM:<root@localhost>\r\nRCPT TO:<someone@far.test>\r\n"
+              b"RCPT TO:<alice@example.test>\r\nDATA\r\nSubject: local\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+    r = tern.run("sendmail", "-bs", input=script)
+    out = r.stdout.decode()
+    assert "250 2.0.0 Ok: queued as" in out, out + r.stderr.decode()
+    assert "554" not in out
+    assert out.rstrip().endswith("221 2.0.0 Bye")
+    files = tern.wait_messages("alice@example.test", 1)
+    assert body_of(open(files[0], "rb").read()) == b"Subject: local\n\nhi\n"

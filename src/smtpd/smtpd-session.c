@@ -228,8 +228,8 @@ static void smtpd_run_command(struct smtpd_session *s)
 	}
 	if (!c->pipelining && cmd.verb != SMTP_VERB_QUIT &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-		log_info("improper command pipelining after %s from %s", smtp_verb_name(cmd.verb),
-			 s->client);
+		log_debug("improper command pipelining after %s from %s",
+			  smtp_verb_name(cmd.verb), s->client);
 	c->handler(s, &cmd);
 }
 
