@@ -377,7 +377,7 @@ enum imap_search_result imap_search_parse(const struct imap_arg *args, size_t co
 		}
 		i += 2;
 	}
-	struct search_state st = {args + i, count - i, 0, ctx, false, false, NULL};
+	struct search_state st = {count > i ? args + i : NULL, count - i, 0, ctx, false, false, NULL};
 	prog_r->root.op = IMAP_SEARCH_AND;
 	if (st.count == 0) {
 		*error_r = "Missing search keys";
