@@ -1,0 +1,285 @@
+/* procmail-regex: procmail's egrep dialect mapped onto POSIX extended regexes.
+ *
+ * Translation: the ^TO_, ^TO, ^FROM_DAEMON and ^FROM_MAILER macros are substituted as
+ * procmailrc(5) documents them; '{' and '}' are literal (procmail has no intervals); "\<"
+ * and "\>" become a non-word character or a line edge; '^' or '$' inside an expression
+ * match the newline itself; a leading or trailing "^^" anchors at the very start or end of
+ * the search area; "\/" splits the expression, and the text matched by the right part goes
+ * to MATCH (the left part ends as early as possible, the right part is longest, as procmail
+ * does). Matching is case-insensitive unless the D flag is given (REG_ICASE), and '.' and
+ * "[^...]" never match a newline (REG_NEWLINE).
+ */
+#include <string.h>
+
+#include "procmail-int.h"
+#include "xalloc.h"
+
+static const char *const pm_macros[][2] = {
+	{"^TO_", "(^((Original-)?(Resent-)?(To|Cc|Bcc)|(X-Envelope|Apparently(-Resent)?)-To):"
+		 "(.*[^-a-zA-Z0-9_.])?)"},
+	{"^TO", "(^((Original-)?(Resent-)?(To|Cc|Bcc)|(X-Envelope|Apparently(-Resent)?)-To):"
+		"(.*[^a-zA-Z])?)"},
+	{"^FROM_DAEMON",
+	 "(^(Mailing-List:|Precedence:.*(junk|bulk|list)|To: Multiple recipients of |"
+	 "(((Resent-)?(From|Sender)|X-Envelope-From):|>?From )([^>]*[^(.%@a-z0-9])?"
+	 "(Post(ma?(st(e?r)?|n)|office)|(send)?Mail(er)?|daemon|m(mdf|ajordomo)|n?uucp|"
+	 "LIST(SERV|proc)|NETSERV|o(wner|ps)|r(e(quest|sponse)|oot)|b(ounce|bs\\.smtp)|echo|"
+	 "mirror|s(erv(ices?|er)|mtp(error)?|ystem)|A(dmin(istrator)?|MMGR|utoanswer))"
+	 "(([^).!:a-z0-9][-_a-z0-9]*)?[%@>\t ][^<)]*(\\(.*\\).*)?)?$([^>]|$)))"},
+	{"^FROM_MAILER",
+	 "(^(((Resent-)?(From|Sender)|X-Envelope-From):|>?From )([^>]*[^(.%@a-z0-9])?"
+	 "(Post(ma(st(er)?|n)|office)|(send)?Mail(er)?|daemon|mmdf|n?uucp|ops|"
+	 "r(esponse|oot)|(bbs\\.)?smtp(error)?|s(erv(ices?|er)|ystem)|A(dmin(istrator)?|MMGR))"
+	 "(([^).!:a-z0-9][-_a-z0-9]*)?[%@>\t ][^<)]*(\\(.*\\).*)?)?$([^>]|$))"},
+};
+
+/* Substitutes the macros (each occurrence; ^TO_ is tried before ^TO). */
+static void expand_macros(const char *p, struct buf *out)
+{
+	while (*p) {
+		bool done = false;
+		for (size_t i = 0; i < sizeof(pm_macros) / sizeof(pm_macros[0]) && !done; i++) {
+			size_t n = strlen(pm_macros[i][0]);
+			if (strncmp(p, pm_macros[i][0], n) == 0) {
+				buf_append_str(out, pm_macros[i][1]);
+				p += n;
+				done = true;
+			}
+		}
+		if (!done)
+			buf_append_char(out, *p++);
+	}
+}
+
+struct pm_xlate {
+	struct buf left, right;
+	struct buf *cur;
+	bool split, anchor_start, anchor_end;
+};
+
+static size_t copy_bracket(const char *p, struct buf *out)
+{
+	size_t i = 1;
+	if (p[i] == '^')
+		i++;
+	if (p[i] == ']')
+		i++;
+	while (p[i] && p[i] != ']')
+		i++;
+	if (p[i] == ']')
+		i++;
+	buf_append(out, p, i);
+	return i;
+}
+
+/* Translates one token at p; returns its length. at_start: after start, '(' or '|'. */
+static size_t xlate_token(struct pm_xlate *x, const char *p, bool at_start, bool first)
+{
+	struct buf *o = x->cur;
+	switch (p[0]) {
+	case '[':
+		return copy_bracket(p, o);
+	case '{':
+	case '}':
+		buf_append_char(o, '\\');
+		buf_append_char(o, p[0]);
+		return 1;
+	case '^':
+		if (first && p[1] == '^') {
+			x->anchor_start = true;
+			return 2;
+		}
+		if (p[1] == '^' && p[2] == 0) {
+			x->anchor_end = true;
+			return 2;
+		}
+		buf_append_char(o, at_start ? '^' : '\n');
+		return 1;
+	case '$':
+		buf_append_char(o, (p[1] == 0 || p[1] == ')' || p[1] == '|') ? '$' : '\n');
+		return 1;
+	case '\\':
+		if (p[1] == 0) {
+			buf_append_str(o, "\\\\");
+			return 1;
+		}
+		if (p[1] == '/' && !x->split) {
+			x->split = true;
+			x->cur = &x->right;
+		} else if (p[1] == '<') {
+			buf_append_str(o, "(^|[^a-zA-Z0-9_])");
+		} else if (p[1] == '>') {
+			buf_append_str(o, "([^a-zA-Z0-9_]|$)");
+		} else if ((p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z') ||
+			   (p[1] >= '0' && p[1] <= '9') || p[1] == '/' || (unsigned char)p[1] >= 128) {
+			buf_append_char(o, p[1]); /* no GNU \w \b \s... in procmail */
+		} else {
+			buf_append(o, p, 2);
+		}
+		return 2;
+	default:
+		buf_append_char(o, p[0]);
+		return 1;
+	}
+}
+
+static int compile_one(regex_t *re, const char *pat, int cflags, struct buf *err)
+{
+	int rc = regcomp(re, pat, cflags);
+	if (rc != 0) {
+		char msg[128];
+		regerror(rc, re, msg, sizeof(msg));
+		buf_printf(err, "bad regular expression: %s", msg);
+		return -1;
+	}
+	return 0;
+}
+
+int pm_regex_compile(struct pm_regex *re, const char *pattern, bool icase, struct buf *err)
+{
+	struct buf src = BUF_INIT;
+	struct pm_xlate x = {.left = BUF_INIT, .right = BUF_INIT};
+	memset(re, 0, sizeof(*re));
+	buf_init(&src, PROCMAIL_MAX_REGEX);
+	buf_init(&x.left, PROCMAIL_MAX_REGEX * 4);
+	buf_init(&x.right, PROCMAIL_MAX_REGEX * 4);
+	x.cur = &x.left;
+	expand_macros(pattern, &src);
+	const char *p = buf_cstr(&src);
+	bool at_start = true;
+	for (size_t i = 0; p[i];) {
+		size_t n = xlate_token(&x, p + i, at_start, i == 0);
+		at_start = p[i] == '(' || p[i] == '|' || (at_start && n == 2 && p[i] == '^');
+		i += n;
+	}
+	int rc = -1, cflags = REG_EXTENDED | REG_NEWLINE | (icase ? REG_ICASE : 0);
+	if (src.overflow || x.left.overflow || x.right.overflow) {
+		buf_append_str(err, "regular expression too long");
+		goto out;
+	}
+	struct buf full = BUF_INIT;
+	buf_printf(&full, "%s%s", buf_cstr(&x.left), buf_cstr(&x.right));
+	rc = compile_one(&re->full, buf_cstr(&full), cflags, err);
+	buf_free(&full);
+	if (rc < 0)
+		goto out;
+	re->compiled = true;
+	re->anchor_start = x.anchor_start;
+	re->anchor_end = x.anchor_end;
+	if (x.split) {
+		struct buf l = BUF_INIT, r = BUF_INIT, dummy = BUF_INIT;
+		buf_printf(&l, "(%s)$", x.left.len ? buf_cstr(&x.left) : "()");
+		buf_printf(&r, "^(%s)", x.right.len ? buf_cstr(&x.right) : "()");
+		if (compile_one(&re->left, buf_cstr(&l), cflags, &dummy) == 0) {
+			if (compile_one(&re->right, buf_cstr(&r), cflags, &dummy) == 0)
+				re->split = true;
+			else
+				regfree(&re->left);
+		}
+		buf_free(&l);
+		buf_free(&r);
+		buf_free(&dummy);
+	}
+out:
+	buf_free(&src);
+	buf_free(&x.left);
+	buf_free(&x.right);
+	return rc;
+}
+
+void pm_regex_free(struct pm_regex *re)
+{
+	if (!re->compiled)
+		return;
+	regfree(&re->full);
+	if (re->split) {
+		regfree(&re->left);
+		regfree(&re->right);
+	}
+	re->compiled = false;
+}
+
+/* regexec on text[from, to) with the line edges of the whole text; bol and eol force '^' to
+ * hold at from and '$' at to. glibc takes the context of a REG_STARTEND start from the byte
+ * before it, so the string is passed from `from` on and the offsets moved back. */
+static bool exec_range(const regex_t *re, const char *text, size_t len, size_t from, size_t to,
+		       bool bol, bool eol, regmatch_t *m)
+{
+	int eflags = REG_STARTEND;
+	if (!bol && from > 0 && text[from - 1] != '\n')
+		eflags |= REG_NOTBOL;
+	if (!eol && to < len && text[to] != '\n')
+		eflags |= REG_NOTEOL;
+	m->rm_so = 0;
+	m->rm_eo = (regoff_t)(to - from);
+	if (regexec(re, text + from, 1, m, eflags) != 0)
+		return false;
+	m->rm_so += (regoff_t)from;
+	m->rm_eo += (regoff_t)from;
+	return true;
+}
+
+static bool exec_at(const regex_t *re, const char *text, size_t len, size_t from, size_t to,
+		    regmatch_t *m)
+{
+	return exec_range(re, text, len, from, to, false, false, m);
+}
+
+/* The first match that satisfies the ^^ anchors, from position from. */
+static bool find(const struct pm_regex *re, const char *text, size_t len, size_t from,
+		 regmatch_t *m)
+{
+	while (from <= len) {
+		if (!exec_at(&re->full, text, len, from, len, m))
+			return false;
+		if (re->anchor_start && m->rm_so != 0)
+			return false;
+		if (!re->anchor_end || (size_t)m->rm_eo == len)
+			return true;
+		from = (size_t)m->rm_so + 1;
+	}
+	return false;
+}
+
+static void extract_match(const struct pm_regex *re, const char *text, size_t len, size_t s,
+			  struct buf *match)
+{
+	size_t last = len - s > PROCMAIL_MAX_LINE * 8 ? s + PROCMAIL_MAX_LINE * 8 : len;
+	for (size_t p = s; p <= last; p++) {
+		regmatch_t m;
+		/* the left part, "(left)$", must end at p; the right one, "^(right)", start there */
+		if (!exec_range(&re->left, text, len, s, p, false, true, &m) || (size_t)m.rm_eo != p)
+			continue;
+		size_t to = len - p > PROCMAIL_MAX_LINE ? p + PROCMAIL_MAX_LINE : len;
+		if (!exec_range(&re->right, text, len, p, to, true, false, &m) ||
+		    (size_t)m.rm_so != p)
+			continue;
+		if (re->anchor_end && (size_t)m.rm_eo != len)
+			continue;
+		buf_append(match, text + p, (size_t)(m.rm_eo - m.rm_so));
+		return;
+	}
+}
+
+bool pm_regex_search(const struct pm_regex *re, const char *text, size_t len, struct buf *match)
+{
+	regmatch_t m;
+	if (!find(re, text, len, 0, &m))
+		return false;
+	if (re->split && match != NULL)
+		extract_match(re, text, len, (size_t)m.rm_so, match);
+	return true;
+}
+
+size_t pm_regex_count(const struct pm_regex *re, const char *text, size_t len, size_t max)
+{
+	size_t n = 0, from = 0;
+	regmatch_t m;
+	while (n < max && from <= len && find(re, text, len, from, &m)) {
+		n++;
+		if (re->anchor_start || re->anchor_end)
+			break;
+		from = m.rm_eo > m.rm_so ? (size_t)m.rm_eo : (size_t)m.rm_so + 1;
+	}
+	return n;
+}
