@@ -101,6 +101,27 @@ const struct conf_def conf_global_defs[] = {
 	S("POP3 server", "pop3_auth_lockout", CONF_TIME, "15m",
 	  "The window of pop3_auth_max_failures, and how long a lockout lasts."),
 
+	S("IMAP server", "imap_max_line", CONF_SIZE, "64k",
+	  "The longest IMAP command, literals not counted (RFC 7162 4: at least 8192 bytes). "
+	  "Longer commands get BAD."),
+	S("IMAP server", "imap_max_literal", CONF_SIZE, "50M",
+	  "The largest literal, and so the largest message APPEND accepts (advertised as "
+	  "APPENDLIMIT, RFC 7889). A larger literal is refused before it is read."),
+	S("IMAP server", "imap_timeout", CONF_TIME, "30m",
+	  "How long an authenticated IMAP client may stay silent, or leave output unread, "
+	  "before the session is closed (RFC 9051 5.4: at least 30 minutes)."),
+	S("IMAP server", "imap_login_timeout", CONF_TIME, "60s",
+	  "How long an IMAP client may stay silent before it has logged in."),
+	S("IMAP server", "imap_max_errors", CONF_INT, "20",
+	  "Bad or unknown commands allowed in one IMAP session before it is closed."),
+	S("IMAP server", "imap_max_connections", CONF_INT, "1000",
+	  "Concurrent IMAP sessions in one worker; more get * BYE at once."),
+	S("IMAP server", "imap_max_connections_per_ip", CONF_INT, "50",
+	  "Concurrent IMAP sessions from one client address; more get * BYE at once."),
+	S("IMAP server", "imap_max_sessions_per_user", CONF_INT, "20",
+	  "Concurrent IMAP sessions of one user (clients open several); a login beyond "
+	  "this gets NO [LIMIT]."),
+
 	S("TLS", "tls_cert", CONF_PATH, "tls/cert.pem",
 	  "The certificate chain (PEM) used by listeners with TLS unless they name their own."),
 	S("TLS", "tls_key", CONF_PATH, "tls/key.pem", "The private key (PEM) for tls_cert."),

@@ -1,0 +1,107 @@
+/* imapd-cmd-basic: commands of any state (RFC 9051 6.1: CAPABILITY, NOOP, LOGOUT), ID
+ * (RFC 2971), ENABLE (RFC 5161; IMAP4rev2, CONDSTORE RFC 7162, UTF8=ACCEPT RFC 6855) and
+ * STARTTLS (RFC 9051 6.2.1), which answers NO until lib-tls is wired in.
+ * The capability list names only what is complete.
+ */
+#include "imapd-int.h"
+#include "log.h"
+#include "tern-version.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+void imapd_capability_write(struct imapd_session *s, struct buf *out)
+{
+	buf_append_str(out, "CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE");
+	if (s->state == IMAPD_S_NOAUTH) {
+		if (!s->secure)
+			buf_append_str(out, " LOGINDISABLED");
+		return;
+	}
+	buf_append_str(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
+			    " SPECIAL-USE ESEARCH SEARCHRES MULTIAPPEND BINARY CONDSTORE"
+			    " UTF8=ACCEPT STATUS=SIZE");
+	buf_printf(out, " APPENDLIMIT=%" PRIu64, s->server->set.max_literal);
+}
+
+void imapd_cmd_capability(struct imapd_session *s, struct imapd_cmd *cmd)
+{
+	if (cmd->count != 0) {
+		imapd_bad(s, "CAPABILITY takes no arguments");
+		return;
+	}
+	buf_append_str(&s->out, "* ");
+	imapd_capability_write(s, &s->out);
+	buf_append_str(&s->out, "\r\n");
+	imapd_reply(s, "OK", NULL, "CAPABILITY completed");
+}
+
+void imapd_cmd_noop(struct imapd_session *s, struct imapd_cmd *cmd)
+{
+	imapd_reply(s, "OK", NULL, "NOOP completed");
+}
+
+void imapd_cmd_logout(struct imapd_session *s, struct imapd_cmd *cmd)
+{
+	imapd_untagged(s, "BYE Logging out");
+	if (s->state == IMAPD_S_SELECTED)
+		imapd_unselect(s);
+	enum imapd_state was = s->state;
+	s->state = IMAPD_S_LOGOUT;
+	imapd_reply(s, "OK", NULL, "LOGOUT completed");
+	s->state = was; /* so that the session end logs the user out */
+	imapd_session_close(s);
+}
+
+void imapd_cmd_id(struct imapd_session *s, struct imapd_cmd *cmd)
+{
+	const struct imap_arg *list;
+	size_t n;
+	if (cmd->count != 1 || (cmd->args[0].type != IMAP_ARG_NIL &&
+				(!imap_arg_get_list(&cmd->args[0], &list, &n) || n % 2 != 0 ||
+				 n > 60))) {
+		imapd_bad(s, "ID takes NIL or a list of field-value pairs");
+		return;
+	}
+	imapd_untagged(s, "ID (\"name\" \"Tern\" \"version\" \"%s\")", TERN_VERSION);
+	imapd_reply(s, "OK", NULL, "ID completed");
+}
+
+void imapd_cmd_enable(struct imapd_session *s, struct imapd_cmd *cmd)
+{
+	if (cmd->count == 0) {
+		imapd_bad(s, "ENABLE needs capability names");
+		return;
+	}
+	struct buf line = BUF_INIT;
+	buf_append_str(&line, "* ENABLED");
+	for (size_t i = 0; i < cmd->count; i++) {
+		const char *name;
+		if (!imap_arg_get_atom(&cmd->args[i], &name)) {
+			buf_free(&line);
+			imapd_bad(s, "ENABLE takes atoms");
+			return;
+		}
+		bool *flag = NULL;
+		if (str_ieq(name, "IMAP4rev2"))
+			flag = &s->rev2;
+		else if (str_ieq(name, "CONDSTORE"))
+			flag = &s->condstore;
+		else if (str_ieq(name, "UTF8=ACCEPT"))
+			flag = &s->utf8;
+		if (flag == NULL || *flag)
+			continue;
+		*flag = true;
+		buf_printf(&line, " %s", name);
+	}
+	buf_append_str(&line, "\r\n");
+	buf_append(&s->out, line.data, line.len);
+	buf_free(&line);
+	imapd_reply(s, "OK", NULL, "ENABLE completed");
+}
+
+void imapd_cmd_starttls(struct imapd_session *s, struct imapd_cmd *cmd)
+{
+	imapd_reply(s, "NO", NULL, "TLS is not available on this connection");
+}

@@ -1,0 +1,163 @@
+/* imapd-cmd-login: the not-authenticated state (RFC 9051 6.2): LOGIN (plaintext: only on
+ * loopback or a local pipe until TLS is wired in; elsewhere LOGINDISABLED and NO
+ * [PRIVACYREQUIRED]), AUTHENTICATE (not offered yet), the failed-login delay and lockout
+ * of lib-sasl's limiter, imap_max_sessions_per_user, and opening the user's store with the
+ * special-use folders (RFC 6154). Logs `login: user=<...> ip=[...] result=...`, never the
+ * password, which is wiped after use.
+ */
+#include "imapd-int.h"
+#include "log.h"
+#include "sasl-limiter.h"
+#include "store.h"
+#include "util.h"
+#include "xalloc.h"
+
+#include <string.h>
+
+void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd)
+{
+	imapd_reply(s, "NO", "CANNOT", "Unsupported authentication mechanism");
+}
+
+static void login_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct imapd_session *s = arg;
+	imapd_reply(s, "NO", "AUTHENTICATIONFAILED", "Invalid user name or password");
+	imapd_session_resume(s);
+}
+
+/* A failed login: counted, logged, answered after the limiter's delay. */
+static void login_failed(struct imapd_session *s, const char *user, const char *result)
+{
+	struct imapd_server *srv = s->server;
+	log_info("login: user=<%s> ip=[%s] result=%s", log_safe(user, strlen(user), 100), s->ip,
+		 result);
+	uint64_t ms = sasl_limiter_fail(srv->limiter, s->ip, user, now_ms(), NULL);
+	if (s->delay == NULL)
+		s->delay = evtimer_new(srv->base, login_delay_cb, s);
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	s->busy = true;
+	evtimer_add(s->delay, &tv);
+}
+
+static size_t login_user_sessions(struct imapd_server *srv, const char *address)
+{
+	size_t n = 0;
+	for (struct imapd_session *o = srv->sessions; o != NULL; o = o->next)
+		n += o->state != IMAPD_S_NOAUTH && o->user.address != NULL &&
+		     strcmp(o->user.address, address) == 0;
+	return n;
+}
+
+/* Checks the password of a known user and logs in. */
+static void login_user(struct imapd_session *s, const char *user, const char *password)
+{
+	struct imapd_server *srv = s->server;
+	struct user_info info;
+	struct buf err = BUF_INIT;
+	int r = userdb_lookup(srv->userdb, user, &info, &err);
+	if (r < 0) {
+		log_error("login: user=<%s> ip=[%s] result=tempfail: %s",
+			  log_safe(user, strlen(user), 100), s->ip, buf_cstr(&err));
+		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
+	} else if (r == 0) {
+		login_failed(s, user, "unknown-user");
+	} else if (!password_check(password, info.hash)) {
+		user_info_free(&info);
+		login_failed(s, user, "bad-password");
+	} else if (srv->set.max_sessions_per_user > 0 &&
+		   login_user_sessions(srv, info.address) >= srv->set.max_sessions_per_user) {
+		log_info("login: user=<%s> ip=[%s] result=too-many-sessions", info.address, s->ip);
+		user_info_free(&info);
+		imapd_reply(s, "NO", "LIMIT", "Too many sessions for this user");
+	} else {
+		sasl_limiter_success(srv->limiter, s->ip, info.address);
+		if (imapd_login(s, &info, &err) < 0) {
+			log_error("login: user=<%s> ip=[%s] result=store-error: %s",
+				  log_safe(user, strlen(user), 100), s->ip, buf_cstr(&err));
+			imapd_reply(s, "NO", "SERVERBUG", "Cannot open your mailbox");
+		} else {
+			log_info("login: user=<%s> ip=[%s] result=ok method=login", s->user.address,
+				 s->ip);
+			struct buf caps = BUF_INIT;
+			imapd_capability_write(s, &caps);
+			imapd_reply(s, "OK", buf_cstr(&caps), "LOGIN completed");
+			buf_free(&caps);
+		}
+	}
+	buf_free(&err);
+}
+
+void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd)
+{
+	const char *user, *password;
+	size_t ulen, plen;
+	if (cmd->count != 2 || !imap_arg_get_astring(&cmd->args[0], &user, &ulen) ||
+	    !imap_arg_get_astring(&cmd->args[1], &password, &plen) ||
+	    strlen(user) != ulen || strlen(password) != plen) {
+		imapd_bad(s, "LOGIN takes a user name and a password");
+		return;
+	}
+	if (!s->secure) {
+		log_info("login: user=<%s> ip=[%s] result=needs-tls",
+			 log_safe(user, ulen, 100), s->ip);
+		imapd_reply(s, "NO", "PRIVACYREQUIRED", "Plaintext login needs TLS");
+	} else if (sasl_limiter_check(s->server->limiter, s->ip, user, now_ms()) != 0) {
+		log_info("login: user=<%s> ip=[%s] result=locked-out",
+			 log_safe(user, ulen, 100), s->ip);
+		imapd_reply(s, "NO", "UNAVAILABLE", "Too many failed logins, try again later");
+	} else {
+		login_user(s, user, password);
+	}
+	explicit_bzero((char *)password, plen);
+}
+
+/* Creates the special-use folders a client expects (RFC 6154) when they are missing. */
+void imapd_create_special(struct imapd_session *s)
+{
+	static const char *const names[] = {"Sent", "Drafts", "Trash", "Junk", "Archive"};
+	char **list;
+	size_t n;
+	struct buf err = BUF_INIT;
+	if (store_list(s->store, &list, &n, &err) < 0) {
+		log_warn("user=<%s>: cannot list folders: %s", s->user.address, buf_cstr(&err));
+		buf_free(&err);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		bool found = false;
+		for (size_t j = 0; j < n && !found; j++)
+			found = strcmp(list[j], names[i]) == 0;
+		buf_reset(&err);
+		if (!found && store_folder_create(s->store, names[i], &err) < 0)
+			log_warn("user=<%s>: cannot create %s: %s", s->user.address, names[i],
+				 buf_cstr(&err));
+		else if (!found)
+			imapd_subs_change(s, names[i], true);
+	}
+	store_list_free(&list, n);
+	buf_free(&err);
+}
+
+int imapd_login(struct imapd_session *s, struct user_info *info, struct buf *err)
+{
+	if (store_open(info->maildir, STORE_FORMAT_MAILDIR, &s->store, err) < 0) {
+		user_info_free(info);
+		return -1;
+	}
+	s->user = *info;
+	memset(info, 0, sizeof(*info));
+	s->state = IMAPD_S_AUTH;
+	imapd_create_special(s);
+	imapd_session_timeouts(s);
+	return 0;
+}
+
+void imapd_logout(struct imapd_session *s)
+{
+	if (s->folder != NULL)
+		imapd_unselect(s);
+	store_close(&s->store);
+	user_info_free(&s->user);
+	s->state = IMAPD_S_NOAUTH;
+}

@@ -1,0 +1,303 @@
+/* imapd-int: the structures shared by the files of the imap role.
+ *
+ * An imapd_server holds what every session shares (configuration, user directory, event
+ * base, limits); an imapd_session is one client: its bufferevent (replaceable, so that
+ * STARTTLS can put TLS under it), its command parser (lib-imap), its state (RFC 9051 3:
+ * not authenticated, authenticated, selected, logout), the user's store and the selected
+ * folder's snapshot. Commands live in one table (imapd-session.c), one file per family.
+ * A command that cannot finish at once (FETCH streaming, APPEND, IDLE) is a "job" that the
+ * session pumps whenever the client has read enough of the output.
+ */
+#ifndef TERN_IMAPD_INT_H
+#define TERN_IMAPD_INT_H
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "imap-arg.h"
+#include "imap-fetch.h"
+#include "imap-flags.h"
+#include "imap-parser.h"
+#include "imap-seqset.h"
+#include "imap-write.h"
+#include "mime-decode.h"
+#include "userdb.h"
+
+struct store;
+struct store_folder;
+struct store_msg;
+struct store_append;
+struct mime_part;
+struct sasl_limiter;
+
+#define IMAPD_OUT_HIGH (128 * 1024) /* stop producing output above this */
+#define IMAPD_OUT_LOW (32 * 1024)   /* ... and go on below this */
+#define IMAPD_IN_HIGH (64 * 1024)   /* input read ahead */
+#define IMAPD_CHUNK (16 * 1024)     /* message bytes read at a time */
+#define IMAPD_IP_MAX 64
+#define IMAPD_HIERARCHY_SEP '/'
+
+enum imapd_state {
+	IMAPD_S_NOAUTH = 1 << 0,
+	IMAPD_S_AUTH = 1 << 1,
+	IMAPD_S_SELECTED = 1 << 2,
+	IMAPD_S_LOGOUT = 1 << 3,
+};
+
+enum imapd_cmd_flags {
+	IMAPD_F_SEQ = 1 << 0,      /* uses sequence numbers: no untagged EXPUNGE around it */
+	IMAPD_F_PIPELINE = 1 << 1, /* may run while an earlier command's output is pending */
+	IMAPD_F_UID = 1 << 2,      /* allowed after "UID" */
+};
+
+struct imapd_settings {
+	size_t max_line;
+	uint64_t max_literal;
+	uint64_t timeout_s;
+	uint64_t login_timeout_s;
+	uint64_t max_connections;
+	uint64_t max_connections_per_ip;
+	uint64_t max_sessions_per_user;
+	uint64_t max_errors;
+};
+
+struct imapd_server {
+	struct event_base *base;
+	struct conf *conf;
+	char *conf_path;
+	struct userdb *userdb;
+	struct sasl_limiter *limiter;
+	struct imapd_settings set;
+	struct imapd_session *sessions; /* a doubly linked list */
+	size_t session_count;
+	bool stopping;
+	bool inetd;
+};
+
+/* The command being run. */
+struct imapd_cmd {
+	char *tag;
+	char *name;                 /* "FETCH"; for UID FETCH also "FETCH" with uid set */
+	const struct imap_arg *args; /* after the name (after the subcommand for UID) */
+	size_t count;
+	bool uid;
+	unsigned flags; /* IMAPD_F_* of the table entry */
+};
+
+/* Bytes of a message (or part of it) copied to the client: CRLF line ends and/or a
+ * transfer decoding, with a window [skip, skip + out_left) of the result. */
+struct imapd_body_stream {
+	int fd;
+	uint64_t pos, in_left; /* raw range still to read */
+	bool crlf;             /* bare LF becomes CRLF */
+	bool decode;           /* decode with dec */
+	struct mime_decoder dec;
+	char prev;
+	bool finished; /* the decoder was flushed */
+	uint64_t skip, out_left;
+};
+
+struct imapd_session;
+typedef bool imapd_job_fn(struct imapd_session *s); /* true: still running */
+typedef void imapd_job_free_fn(struct imapd_session *s);
+
+struct imapd_session {
+	struct imapd_server *server;
+	struct imapd_session *prev, *next;
+	struct bufferevent *bev;
+	char ip[IMAPD_IP_MAX];
+	bool secure; /* loopback, a local pipe, or TLS: plaintext login allowed */
+	enum imapd_state state;
+	struct imap_parser *parser;
+	struct buf out;
+	struct imapd_cmd cmd; /* the current command */
+	uint64_t errors;
+	uint64_t in_bytes, out_bytes;
+	bool busy, closing, input_eof;
+	struct event *kill;
+	struct event *delay;
+	/* a command running in steps */
+	imapd_job_fn *job;
+	imapd_job_free_fn *job_free;
+	void *job_ctx;
+	/* enabled extensions (RFC 5161) */
+	bool utf8, condstore, qresync, rev2;
+	/* logged in */
+	struct user_info user;
+	struct store *store;
+	/* selected */
+	struct store_folder *folder;
+	char *folder_name; /* stored (mUTF-7) name */
+	bool readonly;
+	struct imap_seqset saved; /* SEARCHRES "$", as UIDs */
+	/* IDLE */
+	bool idling;
+	int inotify_fd;
+	struct event *idle_ev, *idle_timer;
+	/* APPEND of a streamed literal */
+	struct imapd_append *append;
+};
+
+struct imapd_command {
+	const char *name;
+	unsigned states; /* imapd_state bits in which it is allowed */
+	unsigned flags;  /* IMAPD_F_* */
+	void (*handler)(struct imapd_session *s, struct imapd_cmd *cmd);
+};
+
+/* imapd-server.c */
+int imapd_server_init(struct imapd_server *srv, const char *conf_path);
+void imapd_server_deinit(struct imapd_server *srv);
+void imapd_peer_of_fd(int fd, char *ip, size_t iplen, bool *secure_r);
+
+/* imapd-session.c */
+struct imapd_session *imapd_session_new(struct imapd_server *srv, struct bufferevent *bev,
+					const char *ip, bool secure);
+void imapd_session_free(struct imapd_session *s);
+void imapd_session_start(struct imapd_session *s, bool preauth);
+void imapd_session_flush(struct imapd_session *s);
+void imapd_session_close(struct imapd_session *s);
+/* Output: "* " + printf + CRLF. */
+void imapd_untagged(struct imapd_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Ends the current command: untagged updates when allowed, then "tag STATUS [code] text". */
+void imapd_reply(struct imapd_session *s, const char *status, const char *code,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void imapd_bad(struct imapd_session *s, const char *text);
+/* Makes the current command a job (busy until fn returns false). */
+void imapd_job_start(struct imapd_session *s, imapd_job_fn *fn, imapd_job_free_fn *free_fn,
+		     void *ctx);
+/* A job or a delayed reply finished outside the pump: go on with the input. */
+void imapd_session_resume(struct imapd_session *s);
+bool imapd_output_full(struct imapd_session *s);
+/* Sets the idle timeout for the state. */
+void imapd_session_timeouts(struct imapd_session *s);
+
+/* imapd-cmd-basic.c: CAPABILITY NOOP LOGOUT ID ENABLE CHECK STARTTLS */
+void imapd_cmd_capability(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_noop(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_logout(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_id(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_enable(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_starttls(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_capability_write(struct imapd_session *s, struct buf *out);
+
+/* imapd-cmd-login.c: LOGIN AUTHENTICATE, and logging in */
+void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd);
+/* Opens the store of info (moved into s->user); 0, or -1 with a reason in err. */
+int imapd_login(struct imapd_session *s, struct user_info *info, struct buf *err);
+void imapd_logout(struct imapd_session *s);
+
+/* imapd-mailbox.c: names */
+/* The stored (mUTF-7) name of a client mailbox argument, INBOX normalised; NULL with the
+ * reply sent when it is not valid. Free with x_free. */
+char *imapd_mailbox_arg(struct imapd_session *s, const struct imap_arg *arg);
+/* Writes a stored name for the client (astring, mUTF-7 or UTF-8). */
+void imapd_write_mailbox(struct imapd_session *s, struct buf *out, const char *stored);
+/* Special-use attribute of a folder name ("\\Sent"), or NULL. */
+const char *imapd_special_use(const char *name);
+void imapd_create_special(struct imapd_session *s);
+/* Subscriptions (one stored name a line in MAILDIR/subscriptions). */
+char **imapd_subs_read(struct imapd_session *s, size_t *count_r);
+int imapd_subs_change(struct imapd_session *s, const char *name, bool add);
+void imapd_cmd_create(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_delete(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_rename(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_subscribe(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_unsubscribe(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_namespace(struct imapd_session *s, struct imapd_cmd *cmd);
+
+/* imapd-cmd-list.c: LIST LSUB */
+void imapd_cmd_list(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_lsub(struct imapd_session *s, struct imapd_cmd *cmd);
+
+/* imapd-cmd-status.c */
+void imapd_cmd_status(struct imapd_session *s, struct imapd_cmd *cmd);
+/* Writes "* STATUS name (items)" for the parsed item list; -1 with err if no folder. */
+int imapd_status_write(struct imapd_session *s, const char *name, const struct imap_arg *items,
+		       size_t count, struct buf *err);
+bool imapd_status_items_valid(const struct imap_arg *items, size_t count);
+
+/* imapd-cmd-select.c: SELECT EXAMINE CLOSE UNSELECT, and the untagged updates */
+void imapd_cmd_select(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_examine(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_close(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_unselect(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_check(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_unselect(struct imapd_session *s);
+/* Brings the snapshot up to date and writes EXPUNGE/EXISTS/FETCH; expunge: EXPUNGE may be
+ * sent (else nothing is synced). */
+void imapd_sync(struct imapd_session *s, bool expunge);
+
+/* imapd-flags.c: store flags and keywords <-> IMAP */
+void imapd_flags_write(struct imapd_session *s, struct buf *out, const struct store_msg *m);
+void imapd_folder_flags_write(struct imapd_session *s, struct buf *out, bool permanent);
+/* IMAP flags to store bits; keywords created when create. -1 with the reply sent. */
+int imapd_flags_to_store(struct imapd_session *s, const struct imap_flags *f, bool create,
+			 uint32_t *flags_r, uint32_t *keywords_r);
+/* Resolves a sequence set (or UIDs) to snapshot indexes; "$" uses the saved result.
+ * Returns 0, or -1 with BAD sent. Free *idx_r. */
+int imapd_seqset_resolve(struct imapd_session *s, const struct imap_arg *arg, bool uid,
+			 uint32_t **idx_r, size_t *count_r);
+
+/* imapd-cmd-fetch.c, imapd-fetch-body.c, imapd-bodystructure.c */
+void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *cmd);
+/* The parsed structure of message uid (from the cache, or parsed and cached); NULL with
+ * err set. The caller frees it with mime_part_free. */
+struct mime_part *imapd_msg_parts(struct imapd_session *s, uint32_t uid, struct buf *err);
+void imapd_envelope_write(struct imapd_session *s, struct buf *out, const struct mime_part *p);
+void imapd_bodystructure_write(struct imapd_session *s, struct buf *out,
+			       const struct mime_part *p, bool extended);
+/* Writes " NAME literal-or-NIL" for one BODY[...]/BINARY[...] item of message uid, whose
+ * bytes are st (fd owned by the caller); a large literal's bytes are left in *bs for
+ * imapd_body_pump (*streaming_r). */
+struct store_msg_stream;
+void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_body *b,
+			    uint32_t uid, struct mime_part *tree, const struct store_msg_stream *st,
+			    struct imapd_body_stream *bs, bool *streaming_r);
+/* Copies more of a body stream into the output; true while bytes remain. */
+bool imapd_body_pump(struct imapd_session *s, struct imapd_body_stream *bs);
+void imapd_body_close(struct imapd_body_stream *bs);
+
+/* imapd-cmd-store.c, imapd-cmd-copy.c, imapd-cmd-expunge.c */
+void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_copy(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_move(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_expunge(struct imapd_session *s, struct imapd_cmd *cmd);
+
+/* imapd-cmd-search.c, imapd-search-eval.c */
+void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *cmd);
+struct imap_search_key;
+/* What one message's evaluation has read so far (its header fields). */
+struct imapd_search_cache {
+	uint32_t uid;
+	bool loaded;
+	char **names, **values; /* decoded, unfolded header fields */
+	size_t n;
+};
+/* Does message idx match key? c caches the message's header between keys. */
+bool imapd_search_match(struct imapd_session *s, size_t idx, const struct imap_search_key *key,
+			struct imapd_search_cache *c);
+void imapd_search_cache_free(struct imapd_search_cache *c);
+
+/* imapd-cmd-append.c */
+void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *cmd);
+/* The parser announced a large literal in the current command: 0 accepted (stream it to
+ * imapd_append_data), -1 refused (reply sent). */
+int imapd_append_literal(struct imapd_session *s, const struct imap_command *partial,
+			 const struct imap_literal *lit);
+void imapd_append_data(struct imapd_session *s, const char *data, size_t len, bool last);
+void imapd_append_free(struct imapd_session *s);
+
+/* imapd-cmd-idle.c */
+void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *cmd);
+/* A line while idling: "DONE" ends it. */
+void imapd_idle_line(struct imapd_session *s, const char *line);
+void imapd_idle_stop(struct imapd_session *s);
+
+#endif

@@ -1,0 +1,264 @@
+/* imapd-server: the imap worker (imapd_main): configuration and its reload (SIGHUP), the
+ * listeners named in TERN_LISTEN_FDS whose protocol is imap, accepting connections within
+ * imap_max_connections and imap_max_connections_per_ip (RFC 9051 7.1.5: a refused client
+ * gets "* BYE"), and the clean stop on SIGTERM ("* BYE server shutting down" to all).
+ */
+#include "imapd.h"
+#include "imapd-int.h"
+#include "log.h"
+#include "sasl-limiter.h"
+#include "xalloc.h"
+
+#include <arpa/inet.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define IMAPD_STOP_WAIT_S 10
+#define IMAPD_LISTENERS_MAX 16
+
+static void server_settings(struct imapd_server *srv)
+{
+	const struct conf *c = srv->conf;
+	struct imapd_settings *set = &srv->set;
+	set->max_line = (size_t)conf_num(c, "imap_max_line");
+	if (set->max_line < 8192)
+		set->max_line = 8192;
+	set->max_literal = conf_num(c, "imap_max_literal");
+	set->timeout_s = conf_num(c, "imap_timeout");
+	set->login_timeout_s = conf_num(c, "imap_login_timeout");
+	if (set->timeout_s < 1)
+		set->timeout_s = 1;
+	if (set->login_timeout_s < 1)
+		set->login_timeout_s = 1;
+	set->max_errors = conf_num(c, "imap_max_errors");
+	if (set->max_errors < 1)
+		set->max_errors = 1;
+	set->max_connections = conf_num(c, "imap_max_connections");
+	set->max_connections_per_ip = conf_num(c, "imap_max_connections_per_ip");
+	set->max_sessions_per_user = conf_num(c, "imap_max_sessions_per_user");
+}
+
+static void server_limiter(struct imapd_server *srv)
+{
+	struct sasl_limiter_settings ls;
+	sasl_limiter_settings_default(&ls);
+	ls.delay_min_ms = conf_num(srv->conf, "auth_failure_delay") * 1000;
+	ls.max_failures = (unsigned)conf_num(srv->conf, "auth_max_failures");
+	ls.user_max_failures = ls.max_failures;
+	ls.window_ms = conf_num(srv->conf, "auth_lockout_time") * 1000;
+	ls.lockout_ms = ls.window_ms;
+	if (ls.delay_max_ms < ls.delay_min_ms)
+		ls.delay_max_ms = ls.delay_min_ms;
+	sasl_limiter_free(&srv->limiter);
+	srv->limiter = sasl_limiter_new(&ls);
+}
+
+int imapd_server_init(struct imapd_server *srv, const char *conf_path)
+{
+	memset(srv, 0, sizeof(*srv));
+	struct buf err = BUF_INIT;
+	srv->conf = conf_load(conf_path, &err);
+	if (srv->conf == NULL) {
+		fprintf(stderr, "tern imap: %s\n", buf_cstr(&err));
+		buf_free(&err);
+		return -1;
+	}
+	buf_free(&err);
+	srv->conf_path = x_strdup(conf_path);
+	srv->base = event_base_new();
+	if (srv->base == NULL)
+		fatal("event_base_new failed");
+	server_settings(srv);
+	server_limiter(srv);
+	srv->userdb = userdb_open(srv->conf);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+void imapd_server_deinit(struct imapd_server *srv)
+{
+	while (srv->sessions != NULL)
+		imapd_session_free(srv->sessions);
+	userdb_close(&srv->userdb);
+	conf_free(&srv->conf);
+	sasl_limiter_free(&srv->limiter);
+	x_free(&srv->conf_path);
+	event_base_free(srv->base);
+}
+
+/* The client's address as text; *secure_r: a loopback address. */
+static void server_peer(const struct sockaddr *sa, char *ip, size_t iplen, bool *secure_r)
+{
+	*secure_r = false;
+	snprintf(ip, iplen, "unknown");
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
+		*secure_r = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
+		*secure_r = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+			    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+	} else if (sa->sa_family == AF_UNIX) {
+		snprintf(ip, iplen, "local");
+		*secure_r = true;
+	}
+}
+
+void imapd_peer_of_fd(int fd, char *ip, size_t iplen, bool *secure_r)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		snprintf(ip, iplen, "local");
+		*secure_r = true; /* a pipe: the other end is a local process */
+		return;
+	}
+	server_peer((struct sockaddr *)&ss, ip, iplen, secure_r);
+}
+
+/* Refuses a connection at once with "* BYE". */
+static void server_refuse(int fd, const char *ip, const char *why)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line), "* BYE [UNAVAILABLE] %s\r\n", why);
+	if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("refuse ip=[%s]: send failed", ip);
+	log_info("refused: ip=[%s] reason=%s", ip, why);
+	close(fd);
+}
+
+static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			     int salen, void *arg)
+{
+	struct imapd_server *srv = arg;
+	char ip[IMAPD_IP_MAX];
+	bool secure;
+	server_peer(sa, ip, sizeof(ip), &secure);
+	if (srv->stopping) {
+		server_refuse(fd, ip, "server shutting down");
+		return;
+	}
+	if (srv->session_count >= srv->set.max_connections) {
+		server_refuse(fd, ip, "too many connections");
+		return;
+	}
+	size_t same = 0;
+	for (struct imapd_session *s = srv->sessions; s != NULL; s = s->next)
+		same += strcmp(s->ip, ip) == 0;
+	if (same >= srv->set.max_connections_per_ip) {
+		server_refuse(fd, ip, "too many connections from your address");
+		return;
+	}
+	evutil_make_socket_nonblocking(fd);
+	struct bufferevent *bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		close(fd);
+		return;
+	}
+	log_debug("connect: ip=[%s]", ip);
+	imapd_session_start(imapd_session_new(srv, bev, ip, secure), false);
+}
+
+static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct imapd_server *srv = arg;
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	log_info("stopping: %zu sessions", srv->session_count);
+	for (struct imapd_session *s = srv->sessions; s != NULL; s = s->next) {
+		if (s->job == NULL)
+			imapd_untagged(s, "BYE server shutting down");
+		imapd_session_close(s);
+	}
+	struct timeval tv = {IMAPD_STOP_WAIT_S, 0};
+	event_base_loopexit(srv->base, srv->session_count == 0 ? NULL : &tv);
+}
+
+static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct imapd_server *srv = arg;
+	struct buf err = BUF_INIT;
+	struct conf *c = conf_load(srv->conf_path, &err);
+	if (c == NULL) {
+		log_error("reload: %s; keeping the old configuration", buf_cstr(&err));
+		buf_free(&err);
+		return;
+	}
+	buf_free(&err);
+	userdb_close(&srv->userdb);
+	conf_free(&srv->conf);
+	srv->conf = c;
+	server_settings(srv);
+	srv->userdb = userdb_open(srv->conf);
+	log_info("configuration reloaded");
+}
+
+/* Opens the imap listeners of TERN_LISTEN_FDS; returns how many. */
+static size_t server_listen(struct imapd_server *srv, struct evconnlistener **ls, size_t max)
+{
+	const char *env = getenv("TERN_LISTEN_FDS");
+	size_t n = 0;
+	char *list = x_strdup(env != NULL ? env : ""), *save = NULL;
+	for (char *tok = strtok_r(list, ",", &save); tok != NULL && n < max;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':');
+		if (colon == NULL)
+			continue;
+		*colon = '\0';
+		int fd = atoi(tok);
+		const struct conf_listener *l = NULL;
+		for (size_t i = 0; i < srv->conf->listener_count; i++)
+			if (strcmp(srv->conf->listeners[i].name, colon + 1) == 0)
+				l = &srv->conf->listeners[i];
+		if (l == NULL || strcmp(conf_listener_str(l, "protocol"), "imap") != 0)
+			continue;
+		if (strcmp(conf_listener_str(l, "tls"), "none") != 0)
+			log_warn("listen %s: TLS is not available in imap yet; serving plain IMAP",
+				 l->name);
+		evutil_make_socket_nonblocking(fd);
+		ls[n] = evconnlistener_new(srv->base, server_accept_cb, srv, LEV_OPT_CLOSE_ON_FREE,
+					   -1, fd);
+		if (ls[n] == NULL)
+			fatal("listen %s: cannot watch fd %d", l->name, fd);
+		n++;
+	}
+	x_free(&list);
+	return n;
+}
+
+int imapd_main(const char *conf_path)
+{
+	struct imapd_server srv;
+	if (imapd_server_init(&srv, conf_path) < 0)
+		return 78;
+	log_init("imap", conf_num(srv.conf, "log") == 1);
+	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
+	struct evconnlistener *ls[IMAPD_LISTENERS_MAX];
+	size_t nls = server_listen(&srv, ls, IMAPD_LISTENERS_MAX);
+	struct event *sigs[3] = {
+		evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
+		evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),
+		evsignal_new(srv.base, SIGHUP, server_reload_cb, &srv),
+	};
+	for (size_t i = 0; i < 3; i++)
+		evsignal_add(sigs[i], NULL);
+	log_info("imap started: %zu listeners", nls);
+	event_base_dispatch(srv.base);
+	for (size_t i = 0; i < nls; i++)
+		evconnlistener_free(ls[i]);
+	for (size_t i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	imapd_server_deinit(&srv);
+	log_info("imap stopped");
+	return 0;
+}
