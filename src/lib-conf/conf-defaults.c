@@ -63,12 +63,21 @@ const struct conf_def conf_global_defs[] = {
 	E("SMTP server", "smtp_nul", "reject", "reject|accept",
 	  "Messages containing NUL bytes: reject with 550 5.6.0, or accept and keep them "
 	  "as they are."),
+	S("SMTP server", "smtp_auth_on_port25", CONF_BOOL, "no",
+	  "Offer SMTP AUTH (RFC 4954) on smtp listeners too, not only on submission ones. "
+	  "A client that authenticated there may relay like a submission client."),
+	S("SMTP server", "submission_sender_check", CONF_BOOL, "yes",
+	  "An authenticated client may only use its own address (or user+tag of it) as the "
+	  "envelope sender; others get 553 5.7.1. The null sender <> is allowed."),
 
 	S("Queue", "queue_retry_min", CONF_TIME, "1m",
 	  "The first wait before retrying a delivery that failed temporarily; each "
 	  "further wait doubles."),
 	S("Queue", "queue_retry_max", CONF_TIME, "1h",
 	  "The longest wait between two delivery attempts."),
+	S("Queue", "queue_delivery_threads", CONF_INT, "8",
+	  "Local deliveries run at the same time (each on a different message); their "
+	  "fsyncs are committed together, so more than the number of disks helps."),
 	S("Queue", "queue_lifetime", CONF_TIME, "5d",
 	  "How long a message may stay in the queue before it is returned to its sender."),
 

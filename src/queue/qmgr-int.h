@@ -20,6 +20,7 @@ struct qmgr_entry {
 	bool held;       /* skipped until a notify names it again */
 	bool forced;     /* named by a notify or flush: ignore the envelope's next-try time */
 	bool seen;       /* found by the latest scan */
+	bool busy;       /* a delivery thread has it now */
 };
 
 struct qmgr {

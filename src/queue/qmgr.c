@@ -1,16 +1,16 @@
-/* qmgr: role queue. One libevent loop: the notify socket (a datagram per new message,
- * or "flush"), a timer for retries and for the periodic rescan, SIGTERM and SIGHUP.
+/* qmgr: role queue. One libevent loop: inotify on the envelope folder (a new envelope
+ * is a newly queued message), the notify socket ("flush", hold/release and retry-now
+ * requests by queue ID), a timer for retries and the periodic rescan, SIGTERM, SIGHUP.
  *
- * Deliveries run one message at a time in the loop thread, each pass triggered by an
- * active event, so signals and notifies are handled between two messages. This is
- * deliberate: a local delivery is a few fsyncs, nobody waits on this process (the kernel
- * buffers the notifies), and one writer per mailbox keeps the crash reasoning simple.
- * A thread pool would raise throughput on many disks; the pass (qmgr_process) is
- * self-contained so it can move to one later. SIGTERM thus finishes the delivery in
- * progress and exits.
+ * Delivery passes (qmgr_process: one message, every pending recipient) run in a pool
+ * of threads (qmgr-pool.c, queue_delivery_threads), never two on the same message, so
+ * the fsyncs of many deliveries are committed together. The loop thread owns the list
+ * of known messages; a pass works on a copy of its entry. SIGTERM stops dispatching,
+ * waits for the passes in flight and exits; SIGHUP reloads once the pool is idle.
  */
 #include "qmgr.h"
 #include "qmgr-int.h"
+#include "qmgr-pool.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,10 +35,11 @@
 struct qmgr_loop {
 	struct qmgr q;
 	struct event_base *base;
-	struct event *ev_notify, *ev_timer, *ev_work, *ev_term, *ev_hup;
-	int notify_fd;
+	struct event *ev_notify, *ev_timer, *ev_work, *ev_term, *ev_hup, *ev_inotify;
+	int notify_fd, inotify_fd;
 	time_t next_scan;
-	bool stopping;
+	bool stopping, reload_pending;
+	struct qmgr_pool *pool;
 };
 
 static struct qmgr_entry *qmgr_find(struct qmgr *q, const char *id)
@@ -81,7 +83,7 @@ static void qmgr_scan(struct qmgr_loop *l)
 		qmgr_add(q, ids[i])->seen = true;
 	size_t keep = 0;
 	for (size_t i = 0; i < q->count; i++)
-		if (q->entries[i].seen)
+		if (q->entries[i].seen || q->entries[i].busy)
 			q->entries[keep++] = q->entries[i];
 	q->count = keep;
 	queue_list_free(&ids, n);
@@ -96,7 +98,7 @@ static struct qmgr_entry *qmgr_next_due(struct qmgr *q, time_t now, time_t *next
 	struct qmgr_entry *best = NULL;
 	for (size_t i = 0; i < q->count; i++) {
 		struct qmgr_entry *e = &q->entries[i];
-		if (e->held)
+		if (e->held || e->busy)
 			continue;
 		if (e->next_try > now) {
 			if (e->next_try < *next_r)
@@ -108,25 +110,56 @@ static struct qmgr_entry *qmgr_next_due(struct qmgr *q, time_t now, time_t *next
 	return best;
 }
 
-/* One message per call; re-arms itself while messages are due, else sets the timer. */
+/* Hands due messages to the delivery threads (up to one each); when none is due, sets
+ * the timer for the earliest retry or rescan. */
 static void qmgr_work(evutil_socket_t fd, short what, void *arg)
 {
 	struct qmgr_loop *l = arg;
-	if (l->stopping)
+	if (l->stopping || l->reload_pending)
 		return;
 	time_t now = time(NULL);
 	if (now >= l->next_scan)
 		qmgr_scan(l);
 	time_t next = l->next_scan;
-	struct qmgr_entry *e = qmgr_next_due(&l->q, now, &next);
-	if (e != NULL) {
-		if (qmgr_process(&l->q, e, now) == QMGR_GONE)
-			*e = l->q.entries[--l->q.count];
-		event_active(l->ev_work, 0, 0);
-		return;
+	while (qmgr_pool_in_flight(l->pool) < qmgr_pool_threads(l->pool)) {
+		struct qmgr_entry *e = qmgr_next_due(&l->q, now, &next);
+		if (e == NULL)
+			break;
+		struct qmgr_job *job = X_NEW(struct qmgr_job);
+		job->entry = *e;
+		job->now = now;
+		e->busy = true;
+		e->forced = false;
+		qmgr_pool_submit(l->pool, job);
 	}
 	struct timeval tv = {.tv_sec = next > now ? next - now : 0};
 	evtimer_add(l->ev_timer, &tv);
+}
+
+static void qmgr_reload(struct qmgr_loop *l);
+
+/* A pass finished (loop thread): bring its entry up to date. */
+static void qmgr_done(struct qmgr_job *job, void *arg)
+{
+	struct qmgr_loop *l = arg;
+	struct qmgr_entry *e = qmgr_find(&l->q, job->entry.id);
+	if (e != NULL) {
+		bool forced = e->forced; /* a notify during the pass asks for another look */
+		*e = job->entry;
+		e->busy = false;
+		if (job->outcome == QMGR_GONE)
+			*e = l->q.entries[--l->q.count];
+		else if (forced)
+			e->next_try = 0, e->forced = true, e->held = false;
+	}
+	if (qmgr_pool_in_flight(l->pool) == 0) {
+		if (l->stopping)
+			event_base_loopbreak(l->base);
+		else if (l->reload_pending)
+			qmgr_reload(l);
+	}
+	if (!l->stopping)
+		event_active(l->ev_work, 0, 0);
 }
 
 static void qmgr_kick(struct qmgr_loop *l)
@@ -187,13 +220,14 @@ static void qmgr_sigterm(evutil_socket_t sig, short what, void *arg)
 	struct qmgr_loop *l = arg;
 	log_info("stopping on signal %d", (int)sig);
 	l->stopping = true;
-	event_base_loopbreak(l->base);
+	if (qmgr_pool_in_flight(l->pool) == 0)
+		event_base_loopbreak(l->base);
 }
 
-static void qmgr_sighup(evutil_socket_t sig, short what, void *arg)
+static void qmgr_reload(struct qmgr_loop *l)
 {
-	struct qmgr_loop *l = arg;
 	struct buf err = BUF_INIT;
+	l->reload_pending = false;
 	struct conf *c = conf_load(l->q.conf_path, &err);
 	if (c == NULL) {
 		log_error("reload: keeping the old configuration: %s", buf_cstr(&err));
@@ -204,12 +238,50 @@ static void qmgr_sighup(evutil_socket_t sig, short what, void *arg)
 		conf_free(&l->q.conf);
 		l->q.conf = c;
 		l->q.udb = userdb_open(c);
+		qmgr_pool_reconfigure(l->pool);
 		log_set_level((enum log_level)conf_num(c, "log_level"));
 		log_info("configuration reloaded");
 	}
 	buf_free(&err);
 	l->next_scan = 0;
 	qmgr_kick(l);
+}
+
+/* SIGHUP: the configuration is replaced once no delivery pass is using it. */
+static void qmgr_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct qmgr_loop *l = arg;
+	l->reload_pending = true;
+	if (qmgr_pool_in_flight(l->pool) == 0)
+		qmgr_reload(l);
+}
+
+/* inotify on env/: each envelope renamed in is a new message; an overflow, a rescan. */
+static void qmgr_inotify_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmgr_loop *l = arg;
+	char ev_buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	while ((n = read(fd, ev_buf, sizeof(ev_buf))) > 0) {
+		for (char *p = ev_buf; p < ev_buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW)
+				l->next_scan = 0;
+			else if (ev->len > 0 && queue_id_valid(ev->name))
+				qmgr_add(&l->q, ev->name);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	qmgr_kick(l);
+}
+
+static void qmgr_watch_env(struct qmgr_loop *l)
+{
+	char *env = x_asprintf("%s/env", l->q.queue_dir);
+	l->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (l->inotify_fd < 0 || inotify_add_watch(l->inotify_fd, env, IN_MOVED_TO) < 0)
+		fatal("inotify on %s: %s", env, strerror(errno));
+	free(env);
 }
 
 static void qmgr_setup_events(struct qmgr_loop *l)
@@ -222,6 +294,9 @@ static void qmgr_setup_events(struct qmgr_loop *l)
 	l->ev_work = event_new(l->base, -1, 0, qmgr_work, l);
 	l->ev_term = evsignal_new(l->base, SIGTERM, qmgr_sigterm, l);
 	l->ev_hup = evsignal_new(l->base, SIGHUP, qmgr_sighup, l);
+	l->ev_inotify = event_new(l->base, l->inotify_fd, EV_READ | EV_PERSIST, qmgr_inotify_read, l);
+	if (l->ev_inotify == NULL || event_add(l->ev_inotify, NULL) < 0)
+		fatal("cannot watch the envelope folder");
 	if (l->ev_notify == NULL || l->ev_timer == NULL || l->ev_work == NULL ||
 	    l->ev_term == NULL || l->ev_hup == NULL || event_add(l->ev_notify, NULL) < 0 ||
 	    event_add(l->ev_term, NULL) < 0 || event_add(l->ev_hup, NULL) < 0)
@@ -232,6 +307,9 @@ static void qmgr_setup_events(struct qmgr_loop *l)
 
 static void qmgr_teardown(struct qmgr_loop *l)
 {
+	qmgr_pool_free(&l->pool);
+	event_free(l->ev_inotify);
+	close(l->inotify_fd);
 	event_free(l->ev_notify);
 	event_free(l->ev_timer);
 	event_free(l->ev_work);
@@ -248,7 +326,7 @@ static void qmgr_teardown(struct qmgr_loop *l)
 
 int qmgr_main(const char *conf_path)
 {
-	struct qmgr_loop l = {.notify_fd = -1};
+	struct qmgr_loop l = {.notify_fd = -1, .inotify_fd = -1};
 	struct buf err = BUF_INIT;
 	l.q.conf_path = x_strdup(conf_path);
 	l.q.conf = conf_load(conf_path, &err);
@@ -265,7 +343,10 @@ int qmgr_main(const char *conf_path)
 		fatal("%s", buf_cstr(&err));
 	l.q.udb = userdb_open(l.q.conf);
 	qmgr_bind_notify(&l);
+	qmgr_watch_env(&l);
 	qmgr_setup_events(&l);
+	l.pool = qmgr_pool_new(l.base, &l.q, conf_num(l.q.conf, "queue_delivery_threads"),
+			       qmgr_done, &l);
 	qmgr_scan(&l);
 	log_info("queue manager started: %zu messages in %s", l.q.count, l.q.queue_dir);
 	qmgr_kick(&l);
