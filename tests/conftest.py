@@ -37,10 +37,29 @@ LISTENERS = ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
+_given_ports = set()
+
+
+def free_ports(n):
+    """n distinct free loopback ports, never handed out twice in this process."""
+    socks, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            port = s.getsockname()[1]
+            if port not in _given_ports:
+                _given_ports.add(port)
+                ports.append(port)
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def tern_env(conf=None):
@@ -64,11 +83,10 @@ class Instance:
                             "mx." + DOMAIN], capture_output=True, text=True, env=tern_env())
         assert r.returncode == 0, r.stderr
         self.conf = os.path.join(inst, "tern.conf")
-        self.ports = {}
+        self.ports = dict(zip(LISTENERS, free_ports(len(LISTENERS))))
         text = open(self.conf).read()
         for name in LISTENERS:
-            port = free_port()
-            self.ports[name] = port
+            port = self.ports[name]
             text, n = re.subn(r"(listen %s \{\n    address = 127\.0\.0\.1:)\d+" % name,
                               r"\g<1>%d" % port, text)
             assert n == 1, name

@@ -4,6 +4,7 @@
 #include "master.h"
 #include "worker.h"
 #include "log.h"
+#include "imapd.h"
 #include "pop3d.h"
 #include "qmgr.h"
 #include "smtpd.h"
@@ -23,6 +24,7 @@ static const struct worker_role worker_roles[] = {
 	{"smtp", smtpd_main, {"smtp", "submission", NULL}},
 	{"queue", qmgr_main, {NULL}},
 	{"pop3", pop3d_main, {"pop3", NULL}},
+	{"imap", imapd_main, {"imap", NULL}},
 	{NULL, NULL, {NULL}},
 };
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "master.h"
+#include "imapd.h"
 #include "pop3d.h"
 #include "qmgr.h"
 #include "smtpd.h"
@@ -31,6 +32,7 @@ static const struct command commands[] = {
 	{"mailq", cmd_mailq, "mailq [-c CONF]"},
 	{"newaliases", cmd_newaliases, "newaliases [-c CONF]"},
 	{"queue", cmd_queue, "queue list|show ID|flush|delete ID|hold ID|release ID [-c CONF]"},
+	{"imap", cmd_imap, "imap --inetd [-u USER] [-c CONF]"},
 	{"pop3", cmd_pop3, "pop3 --inetd [-u USER] [-c CONF]"},
 	{"worker", cmd_worker, "worker ROLE [-c CONF] (started by tern serve)"},
 	{"version", cmd_version, "version"},
