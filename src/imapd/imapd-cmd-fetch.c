@@ -157,8 +157,10 @@ static void fetch_set_seen(struct imapd_session *s, struct fetch_job *j)
 	size_t n = 0;
 	for (size_t i = 0; i < j->count; i++) {
 		const struct store_msg *m = store_folder_msg(s->folder, j->idx[i]);
-		if ((m->flags & STORE_FLAG_SEEN) == 0)
+		if ((m->flags & STORE_FLAG_SEEN) == 0) {
 			uids[n++] = m->uid;
+			imap_seqset_add(&s->shown, m->uid, m->uid);
+		}
 	}
 	struct buf err = BUF_INIT;
 	if (n > 0 && store_set_flags(s->folder, uids, n, STORE_FLAGS_ADD, STORE_FLAG_SEEN, 0,

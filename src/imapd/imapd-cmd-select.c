@@ -19,6 +19,7 @@ void imapd_unselect(struct imapd_session *s)
 	store_folder_close(&s->folder);
 	x_free(&s->folder_name);
 	imap_seqset_clear(&s->saved);
+	imap_seqset_clear(&s->shown);
 	if (s->state == IMAPD_S_SELECTED)
 		s->state = IMAPD_S_AUTH;
 }
@@ -162,7 +163,7 @@ void imapd_sync(struct imapd_session *s, bool expunge)
 		imapd_untagged(s, "%zu EXISTS", store_folder_count(s->folder));
 	for (size_t i = 0; i < ch.changed_count; i++) {
 		ssize_t idx = store_folder_find(s->folder, ch.changed_uids[i]);
-		if (idx < 0)
+		if (idx < 0 || imap_seqset_contains(&s->shown, ch.changed_uids[i]))
 			continue;
 		const struct store_msg *m = store_folder_msg(s->folder, (size_t)idx);
 		buf_printf(&s->out, "* %zd FETCH (UID %" PRIu32 " FLAGS ", idx + 1, m->uid);
@@ -171,5 +172,6 @@ void imapd_sync(struct imapd_session *s, bool expunge)
 			buf_printf(&s->out, " MODSEQ (%" PRIu64 ")", m->modseq);
 		buf_append_str(&s->out, ")\r\n");
 	}
+	imap_seqset_clear(&s->shown);
 	store_changes_free(&ch);
 }

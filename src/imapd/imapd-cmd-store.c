@@ -31,8 +31,11 @@ static void store_report(struct imapd_session *s, const uint32_t *idx, size_t n,
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct store_msg *m = store_folder_msg(s->folder, idx[i]);
+		imap_seqset_add(&s->shown, m->uid, m->uid);
+		if (silent && !s->condstore)
+			continue;
 		buf_printf(&s->out, "* %" PRIu32 " FETCH (UID %" PRIu32, idx[i] + 1, m->uid);
-		if (!silent) {
+		if (!silent) { /* RFC 7162 3.1.3: MODSEQ is reported even for .SILENT */
 			buf_append_str(&s->out, " FLAGS ");
 			imapd_flags_write(s, &s->out, m);
 		}
@@ -74,7 +77,7 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *cmd)
 		if (n > 0 && store_set_flags(s->folder, uids, n, op, flags, kw, &err) < 0) {
 			imapd_reply(s, "NO", "SERVERBUG", "%s", buf_cstr(&err));
 		} else {
-			store_report(s, idx, n, st.silent && !s->condstore);
+			store_report(s, idx, n, st.silent);
 			struct buf code = BUF_INIT;
 			if (modified.count > 0) {
 				buf_append_str(&code, "MODIFIED ");

@@ -134,6 +134,7 @@ struct imapd_session {
 	char *folder_name; /* stored (mUTF-7) name */
 	bool readonly;
 	struct imap_seqset saved; /* SEARCHRES "$", as UIDs */
+	struct imap_seqset shown; /* UIDs whose new flags this session already reported */
 	/* IDLE */
 	bool idling;
 	int inotify_fd;

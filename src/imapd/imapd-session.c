@@ -143,6 +143,8 @@ void imapd_session_free(struct imapd_session *s)
 	event_free(s->kill);
 	bufferevent_free(s->bev);
 	imap_parser_free(&s->parser);
+	imap_seqset_free(&s->saved);
+	imap_seqset_free(&s->shown);
 	buf_free(&s->out);
 	x_free(&s->cmd.tag);
 	x_free(&s->cmd.name);

@@ -1,0 +1,340 @@
+"""IMAP server tests (role imap, src/imapd) with the standard library's imaplib and raw
+sockets, against a running instance: login, LIST with special-use folders, SELECT, FETCH of
+every item, STORE, COPY/MOVE with UIDPLUS, SEARCH/ESEARCH, EXPUNGE seen by a second session,
+IDLE woken by an SMTP delivery, APPEND of a large literal in bounded memory, and refusal of
+an oversized literal before it is sent.
+"""
+import imaplib
+import os
+import re
+import smtplib
+import socket
+import time
+
+import pytest
+
+ALICE = "alice@example.test"
+BOB = "bob@example.test"
+
+MSG = (b"From: Bob Example <bob@example.test>\r\n"
+       b"To: alice@example.test\r\n"
+       b"Subject: Hello there\r\n"
+       b"Date: Thu, 26 Nov 2026 07:00:00 +0000\r\n"
+       b"Message-ID: <m1@example.test>\r\n"
+       b"MIME-Version: 1.0\r\n"
+       b"Content-Type: multipart/mixed; boundary=XX\r\n"
+       b"\r\n"
+       b"--XX\r\n"
+       b"Content-Type: text/plain; charset=utf-8\r\n"
+       b"\r\n"
+       b"first part body\r\n"
+       b"--XX\r\n"
+       b"Content-Type: application/octet-stream\r\n"
+       b"Content-Transfer-Encoding: base64\r\n"
+       b"\r\n"
+       b"aGVsbG8gd29ybGQ=\r\n"
+       b"--XX--\r\n")
+
+
+def login(tern, user=ALICE):
+    m = imaplib.IMAP4("127.0.0.1", tern.ports["imap"])
+    m.login(user, tern.users[user])
+    return m
+
+
+def deliver(tern, subject, rcpt=ALICE, body="body text\n"):
+    with smtplib.SMTP("127.0.0.1", tern.ports["smtp"]) as s:
+        s.sendmail("bob@example.test", [rcpt],
+                   "From: bob@example.test\r\nTo: %s\r\nSubject: %s\r\n\r\n%s" %
+                   (rcpt, subject, body))
+
+
+def append(m, mailbox=b"INBOX", flags=None, msg=MSG):
+    typ, data = m.append(mailbox, flags, None, msg)
+    assert typ == "OK", data
+    return data
+
+
+def imap_worker_pid(tern):
+    for pid in tern.pids()[1:]:
+        try:
+            cmd = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if b"worker" in cmd and b"imap" in cmd:
+            return pid
+    return None
+
+
+def vmrss_kb(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Raw:
+    """A line-level IMAP client for what imaplib cannot do (IDLE, refused literals)."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), 10)
+        self.f = self.sock.makefile("rb")
+        self.line()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def line(self, timeout=10):
+        self.sock.settimeout(timeout)
+        return self.f.readline()
+
+    def until(self, tag):
+        lines = []
+        while True:
+            line = self.line()
+            assert line, "connection closed"
+            lines.append(line)
+            if line.startswith(tag + b" "):
+                return lines
+
+    def close(self):
+        self.sock.close()
+
+
+def test_login_capability_list(tern):
+    m = imaplib.IMAP4("127.0.0.1", tern.ports["imap"])
+    assert "IMAP4REV1" in m.capabilities
+    with pytest.raises(imaplib.IMAP4.error):
+        m.login(ALICE, "wrong")
+    m.login(ALICE, "alice-pw")
+    typ, data = m.list()
+    assert typ == "OK"
+    text = b"\n".join(data)
+    for name, attr in (("Sent", b"\\Sent"), ("Drafts", b"\\Drafts"), ("Trash", b"\\Trash"),
+                       ("Junk", b"\\Junk"), ("Archive", b"\\Archive")):
+        assert re.search(rb"\(.*%s.*\) \"/\" %s" % (re.escape(attr), name.encode()), text)
+    assert b'"/" INBOX' in text
+    assert m.create("Lists/tern")[0] == "OK"
+    typ, data = m.list("\"\"", "Lists/%")
+    assert data == [b'(\\HasNoChildren) "/" Lists/tern']
+    typ, data = m.list("\"\"", "%")
+    assert b'(\\Noselect \\HasChildren) "/" Lists' in data  # Maildir++: no parent folder
+    assert m.rename("Lists/tern", "Lists/other")[0] == "OK"
+    assert m.delete("Lists/other")[0] == "OK"
+    assert m.subscribe("Sent")[0] == "OK"
+    typ, data = m.lsub("\"\"", "*")
+    assert b'() "/" Sent' in data
+    typ, data = m.status("INBOX", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)")
+    assert typ == "OK" and b"MESSAGES 0" in data[0]
+    m.logout()
+    assert "login: user=<alice@example.test> ip=[127.0.0.1] result=ok" in tern.log()
+    assert "alice-pw" not in tern.log()
+
+
+def test_fetch_every_item(tern):
+    m = login(tern)
+    data = append(m, flags="(\\Flagged)")
+    assert b"APPENDUID" in data[0]
+    typ, data = m.select("INBOX")
+    assert data == [b"1"]
+    typ, data = m.fetch("1", "(FLAGS UID INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE "
+                             "MODSEQ)")
+    assert typ == "OK"
+    head = data[0] if isinstance(data[0], bytes) else data[0][0]
+    assert b"\\Flagged" in head and b"UID 1" in head
+    assert b"RFC822.SIZE %d" % len(MSG) in head
+    assert b'"Hello there"' in head
+    assert b'(("Bob Example" NIL "bob" "example.test"))' in head
+    assert b'"mixed"' in head.lower() or b'"MIXED"' in head
+    assert b"MODSEQ (" in head
+    typ, data = m.fetch("1", "(BODY.PEEK[])")
+    assert data[0][1] == MSG
+    typ, data = m.fetch("1", "(FLAGS)")
+    assert b"\\Seen" not in data[0]
+    typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (Subject)])")
+    assert data[0][1] == b"Subject: Hello there\r\n\r\n"
+    typ, data = m.fetch("1", "(BODY.PEEK[1])")
+    assert data[0][1] == b"first part body"
+    typ, data = m.fetch("1", "(BODY.PEEK[2.MIME])")
+    assert data[0][1].startswith(b"Content-Type: application/octet-stream")
+    typ, data = m.fetch("1", "(BINARY.PEEK[2] BINARY.SIZE[2])")
+    joined = b"".join(x if isinstance(x, bytes) else x[0] + x[1] for x in data)
+    assert b"hello world" in joined and b"BINARY.SIZE[2] 11" in joined
+    typ, data = m.fetch("1", "(BODY.PEEK[]<0.4>)")
+    assert data[0][1] == b"From"
+    typ, data = m.fetch("1", "(RFC822.HEADER)")
+    assert data[0][1].endswith(b"\r\n\r\n") and b"Subject: Hello there" in data[0][1]
+    typ, data = m.fetch("1", "(BODY[TEXT])")
+    assert data[0][1].startswith(b"--XX")
+    typ, data = m.fetch("1", "(FLAGS)")
+    assert b"\\Seen" in data[0]
+    typ, data = m.fetch("1", "(RFC822)")
+    assert data[0][1] == MSG
+    m.logout()
+
+
+def test_smtp_delivery_and_bare_lf(tern):
+    deliver(tern, "via smtp")
+    assert len(tern.wait_messages(ALICE, 1)) == 1
+    m = login(tern)
+    m.select("INBOX")
+    typ, data = m.fetch("1", "(RFC822.SIZE BODY.PEEK[])")
+    body = data[0][1]
+    size = int(re.search(rb"RFC822.SIZE (\d+)", data[0][0]).group(1))
+    assert size == len(body)
+    assert b"Subject: via smtp" in body
+    assert b"\n" not in body.replace(b"\r\n", b"")
+    m.logout()
+
+
+def test_store_copy_move_uidplus(tern):
+    m = login(tern)
+    for _ in range(3):
+        append(m)
+    m.select("INBOX")
+    typ, data = m.store("1:2", "+FLAGS", "(\\Deleted $Label1)")
+    assert typ == "OK" and b"$Label1" in data[0]
+    typ, data = m.store("2", "-FLAGS.SILENT", "(\\Deleted)")
+    assert typ == "OK"
+    typ, data = m._simple_command("UID", "COPY", "1:3", "Archive")
+    assert typ == "OK"
+    assert re.match(rb"\[COPYUID \d+ 1:3 1:3\]", data[0]), data
+    typ, data = m._simple_command("UID", "MOVE", "3", "Trash")
+    assert typ == "OK"
+    assert "EXPUNGE" in m.untagged_responses
+    typ, data = m.status("Trash", "(MESSAGES)")
+    assert b"MESSAGES 1" in data[0]
+    typ, data = m.expunge()
+    assert data[-1] == b"1"
+    typ, data = m.search(None, "ALL")
+    assert data == [b"1"]
+    typ, data = m.fetch("1", "(FLAGS)")
+    assert b"$Label1" in data[0] and b"\\Deleted" not in data[0]
+    m.logout()
+
+
+def test_search(tern):
+    m = login(tern)
+    append(m)
+    append(m, msg=b"Subject: other\r\nFrom: carol@example.test\r\n\r\nneedle in body\r\n")
+    append(m, flags="(\\Seen)", msg=b"Subject: third\r\n\r\nx\r\n")
+    m.select("INBOX")
+    assert m.search(None, "SUBJECT", "hello")[1] == [b"1"]
+    assert m.search(None, "FROM", "carol")[1] == [b"2"]
+    assert m.search(None, "BODY", "needle")[1] == [b"2"]
+    assert m.search(None, "TEXT", "carol")[1] == [b"2"]
+    assert m.search(None, "UNSEEN")[1] == [b"1 2"]
+    assert m.search(None, "OR", "SEEN", "SUBJECT", "other")[1] == [b"2 3"]
+    assert m.search(None, "NOT", "2")[1] == [b"1 3"]
+    assert m.search(None, "LARGER", "100")[1] == [b"1"]
+    assert m.search(None, "SENTON", "26-Nov-2026")[1] == [b"1"]
+    assert m.uid("SEARCH", "UID", "2:*")[1] == [b"2 3"]
+    typ, data = m._simple_command("SEARCH", "RETURN", "(MIN MAX COUNT ALL)", "ALL")
+    assert typ == "OK"
+    assert m.untagged_responses["ESEARCH"][0].endswith(b"MIN 1 MAX 3 COUNT 3 ALL 1:3")
+    typ, data = m._simple_command("SEARCH", "RETURN", "(SAVE)", "UNSEEN")
+    assert typ == "OK"
+    typ, data = m.fetch("$", "(UID)")
+    assert len([d for d in data if d]) == 2
+    m.logout()
+
+
+def test_expunge_seen_by_second_session(tern):
+    a = login(tern)
+    for _ in range(2):
+        append(a)
+    a.select("INBOX")
+    b = login(tern)
+    b.select("INBOX")
+    a.store("1", "+FLAGS", "(\\Deleted)")
+    a.expunge()
+    typ, data = b.noop()
+    assert b.untagged_responses.get("EXPUNGE") == [b"1"] or \
+        any(b"EXPUNGE" in x for x in data if x)
+    append(a)
+    b.noop()
+    assert b.untagged_responses.get("EXISTS", [b""])[-1] == b"2"
+    a.logout()
+    b.logout()
+
+
+def test_idle_sees_delivery_within_a_second(tern):
+    r = Raw(tern.ports["imap"])
+    r.send(b"a LOGIN alice@example.test alice-pw\r\n")
+    r.until(b"a")
+    r.send(b"b SELECT INBOX\r\n")
+    r.until(b"b")
+    r.send(b"c IDLE\r\n")
+    assert r.line().startswith(b"+")
+    deliver(tern, "while idling")
+    tern.wait_messages(ALICE, 1)
+    t0 = time.time()
+    line = r.line(timeout=5)
+    assert line == b"* 1 EXISTS\r\n", line
+    assert time.time() - t0 < 1.0
+    r.send(b"DONE\r\n")
+    assert r.until(b"c")[-1].startswith(b"c OK")
+    r.close()
+
+
+def test_large_append_bounded_memory(tern):
+    size = 40 * 1024 * 1024
+    r = Raw(tern.ports["imap"])
+    r.send(b"a LOGIN alice@example.test alice-pw\r\n")
+    r.until(b"a")
+    pid = imap_worker_pid(tern)
+    assert pid
+    before = vmrss_kb(pid)
+    r.send(b"b APPEND INBOX {%d}\r\n" % size)
+    assert r.line().startswith(b"+")
+    line = b"x" * 998 + b"\r\n"
+    chunk = b"Subject: big\r\n\r\n" + line * (1024 * 1024 // len(line))
+    sent, peak = 0, 0
+    while sent < size:
+        part = chunk[:size - sent]
+        r.send(part)
+        sent += len(part)
+        peak = max(peak, vmrss_kb(pid))
+    r.send(b"\r\n")
+    reply = r.until(b"b")[-1]
+    assert reply.startswith(b"b OK [APPENDUID"), reply
+    assert peak - before < 16 * 1024, (before, peak)
+    r.send(b"c SELECT INBOX\r\nd FETCH 1 RFC822.SIZE\r\n")
+    lines = r.until(b"d")
+    assert any(b"RFC822.SIZE %d" % size in x for x in lines)
+    r.send(b"e FETCH 1 BODY.PEEK[]\r\n")
+    head = r.line()
+    assert head.endswith(b"{%d}\r\n" % size)
+    got = 0
+    r.sock.settimeout(30)
+    while got < size:
+        data = r.f.read(min(1 << 20, size - got))
+        assert data
+        got += len(data)
+        peak = max(peak, vmrss_kb(pid))
+    assert r.until(b"e")[-1].startswith(b"e OK")
+    assert peak - before < 16 * 1024, (before, peak)
+    r.close()
+
+
+def test_oversized_literal_refused_before_read(tern_factory):
+    tern = tern_factory(options={"imap_max_literal": "1M"})
+    r = Raw(tern.ports["imap"])
+    r.send(b"a LOGIN alice@example.test alice-pw\r\n")
+    r.until(b"a")
+    r.send(b"b APPEND INBOX {2000000}\r\n")
+    line = r.line()
+    assert line.startswith(b"b ") and b"TOOBIG" in line, line
+    r.send(b"c NOOP\r\n")
+    assert r.until(b"c")[-1].startswith(b"c OK")
+    r.close()
+
+
+def test_inetd_preauth(tern):
+    import subprocess
+    from conftest import TERN, tern_env
+    p = subprocess.run([TERN, "imap", "--inetd", "-u", ALICE, "-c", tern.conf],
+                       input=b"a SELECT INBOX\r\nb LOGOUT\r\n", capture_output=True,
+                       env=tern_env(), timeout=30)
+    assert p.stdout.startswith(b"* PREAUTH"), p.stdout
+    assert b"a OK [READ-WRITE]" in p.stdout and b"b OK" in p.stdout
