@@ -68,4 +68,18 @@ int index_cache_get(struct index *index, uint32_t uid, struct buf *out, struct b
 int index_cache_put(struct index *index, uint32_t uid, const void *data, size_t len,
 		    struct buf *err);
 
+/* --- the snapshot, shared by the backends (store-refresh.c) --- */
+struct store_folder;
+struct store_changes;
+/* Brings f's snapshot to the index's state (called in the index lock after a catch-up),
+ * reporting changes in ch (may be NULL). *full_refresh: the index file was replaced, so
+ * compare every message (reset to false). */
+int store_refresh(struct store_folder *f, struct index *ix, bool *full_refresh,
+		  struct store_changes *ch, struct buf *err);
+/* The UIDs of the messages with \Deleted (free *uids_r). */
+int store_refresh_deleted(struct index *ix, uint32_t **uids_r, size_t *count_r,
+			  struct buf *err);
+/* Appends x to the array *v of count elements (capacity *cap). */
+void store_u32_push(uint32_t **v, size_t count, size_t *cap, uint32_t x);
+
 #endif
