@@ -2,11 +2,17 @@
  *
  * Recipients in a local domain are looked up in the user directory and delivered to
  * their Maildir (deliver_maildir); unknown local users fail with 5.1.1; other domains
- * wait with 4.4.0 until outbound relay exists. Before touching any mailbox, an "attempt"
- * record for each local recipient is made durable, so that after a crash the next pass
- * knows to look for the file a reader may have moved to cur/ (exactly-once delivery).
- * Outcomes and the next try time are written in one append; a finished message is
- * removed. Messages older than queue_lifetime fail with 5.4.7 after a last try.
+ * wait with 4.4.0 until outbound relay exists.
+ *
+ * Exactly-once without extra fsyncs: the Maildir file's name depends only on the queue
+ * ID and the recipient, so a repeated delivery can find the first one. A pass looks for
+ * it (in new/ and cur/, where a reader may have moved it) whenever the first may have
+ * happened unrecorded: for every message found at an unclean start (no clean-stop mark,
+ * see qmgr.c), after a deferral, and for recipients with an "attempt" record from older
+ * versions. So a message all of whose recipients were delivered is simply removed, with
+ * no state written; outcomes are appended (one write + fdatasync) only when something
+ * must be remembered: a deferral or a failure. Messages older than queue_lifetime fail
+ * with 5.4.7 after a last try.
  */
 #include "qmgr-int.h"
 
@@ -73,27 +79,9 @@ static void qmgr_log(const struct queue_envelope *env, const struct queue_rcpt *
 		 (long long)(now - env->arrival));
 }
 
-/* Durably notes that delivery to these local recipients starts. -1: message gone. */
-static int qmgr_mark_attempts(struct qmgr *q, const struct queue_envelope *env,
-			      const struct qmgr_route *routes)
-{
-	struct buf recs = BUF_INIT, err = BUF_INIT;
-	for (size_t i = 0; i < env->rcpt_count; i++)
-		if (routes[i].local && !env->rcpts[i].attempting)
-			queue_rec_attempt(&recs, (unsigned)i);
-	int r = 0;
-	if (recs.len > 0 && queue_append_records(q->queue_dir, env->id, &recs, &err) < 0) {
-		log_warn("%s: %s", env->id, buf_cstr(&err));
-		r = -1;
-	}
-	buf_free(&recs);
-	buf_free(&err);
-	return r;
-}
-
 /* Delivers to the local recipients of routes. */
 static void qmgr_deliver_local(struct qmgr *q, const struct queue_envelope *env,
-			       struct qmgr_route *routes)
+			       struct qmgr_route *routes, bool recheck)
 {
 	int fd = queue_data_open(q->queue_dir, env->id);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -103,7 +91,8 @@ static void qmgr_deliver_local(struct qmgr *q, const struct queue_envelope *env,
 			.queue_id = env->id, .rcpt_index = (unsigned)i, .sender = env->sender,
 			.recipient = env->rcpts[i].addr, .maildir = routes[i].maildir,
 			.message_fd = fd, .hostname = conf_str(q->conf, "hostname"),
-			.queue_time = env->arrival, .recheck = env->rcpts[i].attempting};
+			.queue_time = env->arrival,
+			.recheck = recheck || env->rcpts[i].attempting};
 		if (fd < 0) {
 			char *t = x_asprintf("4.3.0 cannot open the queued message: %s",
 					     strerror(errno));
@@ -134,7 +123,7 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 {
 	bool expired = (uint64_t)(now - env->arrival) >= conf_num(q->conf, "queue_lifetime");
 	struct buf recs = BUF_INIT, err = BUF_INIT;
-	bool finished = true;
+	bool finished = true, all_sent = true;
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		struct queue_rcpt *rc = &env->rcpts[i];
 		if (rc->state != QUEUE_RCPT_PENDING)
@@ -147,6 +136,9 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 			x_free(&t);
 		}
 		char *t = x_asprintf("%s %s", res->enhanced, res->text);
+		all_sent &= res->status == DELIVERY_OK;
+		if (routes[i].local && res->status == DELIVERY_DEFER)
+			e->recheck = true;
 		if (res->status == DELIVERY_OK)
 			queue_rec_delivered(&recs, (unsigned)i, t);
 		else if (res->status == DELIVERY_BOUNCE)
@@ -160,6 +152,9 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 		e->next_try = now + qmgr_backoff(q, env->attempts);
 		queue_rec_retry(&recs, e->next_try, env->attempts + 1);
 	}
+	/* Delivered to everyone: removing the message is the only record needed. */
+	if (finished && all_sent)
+		buf_reset(&recs);
 	if (recs.len > 0 && queue_append_records(q->queue_dir, env->id, &recs, &err) < 0) {
 		/* Only the bookkeeping is lost: a retry finds what was delivered. */
 		log_warn("%s: %s", env->id, buf_cstr(&err));
@@ -217,10 +212,9 @@ enum qmgr_outcome qmgr_process(struct qmgr *q, struct qmgr_entry *e, time_t now)
 	for (size_t i = 0; i < env->rcpt_count; i++)
 		if (env->rcpts[i].state == QUEUE_RCPT_PENDING)
 			qmgr_route_rcpt(q, env->rcpts[i].addr, &routes[i]);
-	if (qmgr_mark_attempts(q, env, routes) < 0) {
-		out = QMGR_GONE;
-	} else {
-		qmgr_deliver_local(q, env, routes);
+	{
+		qmgr_deliver_local(q, env, routes, e->recheck);
+		e->recheck = false;
 		if (qmgr_record(q, env, routes, now, e)) {
 			struct buf err = BUF_INIT;
 			if (queue_remove(q->queue_dir, env->id, &err) == 0) {

@@ -21,6 +21,9 @@ struct qmgr_entry {
 	bool forced;     /* named by a notify or flush: ignore the envelope's next-try time */
 	bool seen;       /* found by the latest scan */
 	bool busy;       /* a delivery thread has it now */
+	/* A delivery to its Maildirs may have happened without being recorded (found at
+	 * an unclean start, or deferred after a try): look for the file before writing. */
+	bool recheck;
 };
 
 struct qmgr {

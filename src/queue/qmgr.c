@@ -6,13 +6,17 @@
  * of threads (qmgr-pool.c, queue_delivery_threads), never two on the same message, so
  * the fsyncs of many deliveries are committed together. The loop thread owns the list
  * of known messages; a pass works on a copy of its entry. SIGTERM stops dispatching,
- * waits for the passes in flight and exits; SIGHUP reloads once the pool is idle.
+ * waits for the passes in flight, leaves the clean-stop mark (queue/clean) and exits;
+ * SIGHUP reloads once the pool is idle. Without that mark at start (a crash, kill -9,
+ * power loss), every message found is delivered with a look for an earlier, unrecorded
+ * delivery first (see qmgr-deliver.c).
  */
 #include "qmgr.h"
 #include "qmgr-int.h"
 #include "qmgr-pool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +31,7 @@
 #include "conf.h"
 #include "log.h"
 #include "userdb.h"
+#include "util.h"
 #include "xalloc.h"
 
 #define QMGR_RESCAN_SECS 60
@@ -63,6 +68,22 @@ static struct qmgr_entry *qmgr_add(struct qmgr *q, const char *id)
 	memset(e, 0, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	return e;
+}
+
+/* The clean-stop mark: present only between a clean stop and the next start. */
+static bool qmgr_clean_mark(const char *queue_dir, bool set)
+{
+	char *path = x_asprintf("%s/clean", queue_dir);
+	bool was = access(path, F_OK) == 0;
+	if (set) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0 || fsync(fd) < 0 || close(fd) < 0 || fsync_dir(queue_dir) < 0)
+			log_warn("cannot leave the clean-stop mark %s: %s", path, strerror(errno));
+	} else if (was && (unlink(path) < 0 || fsync_dir(queue_dir) < 0)) {
+		fatal("cannot remove the clean-stop mark %s: %s", path, strerror(errno));
+	}
+	free(path);
+	return was;
 }
 
 /* Reads the queue folder: new messages are added, vanished ones dropped. */
@@ -347,10 +368,16 @@ int qmgr_main(const char *conf_path)
 	qmgr_setup_events(&l);
 	l.pool = qmgr_pool_new(l.base, &l.q, conf_num(l.q.conf, "queue_delivery_threads"),
 			       qmgr_done, &l);
+	bool clean = qmgr_clean_mark(l.q.queue_dir, false);
 	qmgr_scan(&l);
-	log_info("queue manager started: %zu messages in %s", l.q.count, l.q.queue_dir);
+	for (size_t i = 0; i < l.q.count && !clean; i++)
+		l.q.entries[i].recheck = true;
+	log_info("queue manager started: %zu messages in %s%s", l.q.count, l.q.queue_dir,
+		 clean ? "" : " (unclean stop before: looking for unrecorded deliveries)");
 	qmgr_kick(&l);
 	event_base_dispatch(l.base);
+	qmgr_pool_free(&l.pool);
+	qmgr_clean_mark(l.q.queue_dir, true);
 	log_info("queue manager stopped");
 	/* The SIGINT event is owned by the base; freeing the base is enough for it. */
 	qmgr_teardown(&l);
