@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from conftest import SANITIZE  # ASan's quarantine keeps freed memory: RSS means nothing
+
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
 
@@ -298,7 +300,7 @@ def test_large_append_bounded_memory(tern):
     r.send(b"\r\n")
     reply = r.until(b"b")[-1]
     assert reply.startswith(b"b OK [APPENDUID"), reply
-    assert peak - before < 16 * 1024, (before, peak)
+    assert SANITIZE or peak - before < 16 * 1024, (before, peak)
     r.send(b"c SELECT INBOX\r\nd FETCH 1 RFC822.SIZE\r\n")
     lines = r.until(b"d")
     assert any(b"RFC822.SIZE %d" % size in x for x in lines)
@@ -313,7 +315,7 @@ def test_large_append_bounded_memory(tern):
         got += len(data)
         peak = max(peak, vmrss_kb(pid))
     assert r.until(b"e")[-1].startswith(b"e OK")
-    assert peak - before < 16 * 1024, (before, peak)
+    assert SANITIZE or peak - before < 16 * 1024, (before, peak)
     r.close()
 
 
@@ -338,3 +340,16 @@ def test_inetd_preauth(tern):
                        env=tern_env(), timeout=30)
     assert p.stdout.startswith(b"* PREAUTH"), p.stdout
     assert b"a OK [READ-WRITE]" in p.stdout and b"b OK" in p.stdout
+
+
+def test_authenticate_plain(tern):
+    m = imaplib.IMAP4("127.0.0.1", tern.ports["imap"])
+    assert "AUTH=PLAIN" in m.capabilities
+    typ, data = m.authenticate("PLAIN", lambda _: b"\0alice@example.test\0alice-pw")
+    assert typ == "OK"
+    assert m.select("INBOX")[0] == "OK"
+    m.logout()
+    r = Raw(tern.ports["imap"])
+    r.send(b"a AUTHENTICATE PLAIN AGJvYkBleGFtcGxlLnRlc3QAYm9iLXB3\r\n")  # SASL-IR
+    assert r.until(b"a")[-1].startswith(b"a OK")
+    r.close()

@@ -17,6 +17,8 @@ void imapd_capability_write(struct imapd_session *s, struct buf *out)
 	if (s->state == IMAPD_S_NOAUTH) {
 		if (!s->secure)
 			buf_append_str(out, " LOGINDISABLED");
+		else
+			buf_append_str(out, " SASL-IR AUTH=PLAIN AUTH=LOGIN");
 		return;
 	}
 	buf_append_str(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"

@@ -14,11 +14,6 @@
 
 #include <string.h>
 
-void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd)
-{
-	imapd_reply(s, "NO", "CANNOT", "Unsupported authentication mechanism");
-}
-
 static void login_delay_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct imapd_session *s = arg;
@@ -26,8 +21,7 @@ static void login_delay_cb(evutil_socket_t fd, short what, void *arg)
 	imapd_session_resume(s);
 }
 
-/* A failed login: counted, logged, answered after the limiter's delay. */
-static void login_failed(struct imapd_session *s, const char *user, const char *result)
+void imapd_login_failed(struct imapd_session *s, const char *user, const char *result)
 {
 	struct imapd_server *srv = s->server;
 	log_info("login: user=<%s> ip=[%s] result=%s", log_safe(user, strlen(user), 100), s->ip,
@@ -49,41 +43,51 @@ static size_t login_user_sessions(struct imapd_server *srv, const char *address)
 	return n;
 }
 
+void imapd_login_finish(struct imapd_session *s, struct user_info *info, const char *method)
+{
+	struct imapd_server *srv = s->server;
+	struct buf err = BUF_INIT;
+	if (srv->set.max_sessions_per_user > 0 &&
+	    login_user_sessions(srv, info->address) >= srv->set.max_sessions_per_user) {
+		log_info("login: user=<%s> ip=[%s] result=too-many-sessions", info->address, s->ip);
+		user_info_free(info);
+		imapd_reply(s, "NO", "LIMIT", "Too many sessions for this user");
+		return;
+	}
+	sasl_limiter_success(srv->limiter, s->ip, info->address);
+	char *address = x_strdup(info->address);
+	if (imapd_login(s, info, &err) < 0) {
+		log_error("login: user=<%s> ip=[%s] result=store-error: %s", address, s->ip,
+			  buf_cstr(&err));
+		imapd_reply(s, "NO", "SERVERBUG", "Cannot open your mailbox");
+	} else {
+		log_info("login: user=<%s> ip=[%s] result=ok method=%s", address, s->ip, method);
+		struct buf caps = BUF_INIT;
+		imapd_capability_write(s, &caps);
+		imapd_reply(s, "OK", buf_cstr(&caps), "%s completed", method);
+		buf_free(&caps);
+	}
+	x_free(&address);
+	buf_free(&err);
+}
+
 /* Checks the password of a known user and logs in. */
 static void login_user(struct imapd_session *s, const char *user, const char *password)
 {
-	struct imapd_server *srv = s->server;
 	struct user_info info;
 	struct buf err = BUF_INIT;
-	int r = userdb_lookup(srv->userdb, user, &info, &err);
+	int r = userdb_lookup(s->server->userdb, user, &info, &err);
 	if (r < 0) {
 		log_error("login: user=<%s> ip=[%s] result=tempfail: %s",
 			  log_safe(user, strlen(user), 100), s->ip, buf_cstr(&err));
 		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
 	} else if (r == 0) {
-		login_failed(s, user, "unknown-user");
+		imapd_login_failed(s, user, "unknown-user");
 	} else if (!password_check(password, info.hash)) {
 		user_info_free(&info);
-		login_failed(s, user, "bad-password");
-	} else if (srv->set.max_sessions_per_user > 0 &&
-		   login_user_sessions(srv, info.address) >= srv->set.max_sessions_per_user) {
-		log_info("login: user=<%s> ip=[%s] result=too-many-sessions", info.address, s->ip);
-		user_info_free(&info);
-		imapd_reply(s, "NO", "LIMIT", "Too many sessions for this user");
+		imapd_login_failed(s, user, "bad-password");
 	} else {
-		sasl_limiter_success(srv->limiter, s->ip, info.address);
-		if (imapd_login(s, &info, &err) < 0) {
-			log_error("login: user=<%s> ip=[%s] result=store-error: %s",
-				  log_safe(user, strlen(user), 100), s->ip, buf_cstr(&err));
-			imapd_reply(s, "NO", "SERVERBUG", "Cannot open your mailbox");
-		} else {
-			log_info("login: user=<%s> ip=[%s] result=ok method=login", s->user.address,
-				 s->ip);
-			struct buf caps = BUF_INIT;
-			imapd_capability_write(s, &caps);
-			imapd_reply(s, "OK", buf_cstr(&caps), "LOGIN completed");
-			buf_free(&caps);
-		}
+		imapd_login_finish(s, &info, "LOGIN");
 	}
 	buf_free(&err);
 }

@@ -25,6 +25,7 @@
 #include "imap-seqset.h"
 #include "imap-write.h"
 #include "mime-decode.h"
+#include "sasl.h"
 #include "userdb.h"
 
 struct store;
@@ -135,6 +136,8 @@ struct imapd_session {
 	bool readonly;
 	struct imap_seqset saved; /* SEARCHRES "$", as UIDs */
 	struct imap_seqset shown; /* UIDs whose new flags this session already reported */
+	struct sasl_server *sasl; /* AUTHENTICATE in progress */
+	struct sasl_callbacks sasl_cb;
 	/* IDLE */
 	bool idling;
 	int inotify_fd;
@@ -187,9 +190,16 @@ void imapd_cmd_enable(struct imapd_session *s, struct imapd_cmd *cmd);
 void imapd_cmd_starttls(struct imapd_session *s, struct imapd_cmd *cmd);
 void imapd_capability_write(struct imapd_session *s, struct buf *out);
 
-/* imapd-cmd-login.c: LOGIN AUTHENTICATE, and logging in */
+/* imapd-cmd-login.c: LOGIN, and logging in */
 void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd);
+/* A failed login: counted, logged, answered NO after the limiter's delay. */
+void imapd_login_failed(struct imapd_session *s, const char *user, const char *result);
+/* A user whose credentials were checked: session limit, store, tagged OK (info taken). */
+void imapd_login_finish(struct imapd_session *s, struct user_info *info, const char *method);
+/* imapd-cmd-auth.c: AUTHENTICATE (RFC 9051 6.2.2, SASL-IR RFC 4959) */
 void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_auth_line(struct imapd_session *s, const char *line, size_t len);
+void imapd_auth_abort(struct imapd_session *s);
 /* Opens the store of info (moved into s->user); 0, or -1 with a reason in err. */
 int imapd_login(struct imapd_session *s, struct user_info *info, struct buf *err);
 void imapd_logout(struct imapd_session *s);

@@ -132,6 +132,7 @@ void imapd_session_free(struct imapd_session *s)
 	struct imapd_server *srv = s->server;
 	session_job_end(s);
 	imapd_append_free(s);
+	imapd_auth_abort(s);
 	imapd_idle_stop(s);
 	if (s->state != IMAPD_S_NOAUTH) {
 		log_info("logout: user=<%s> ip=[%s] in=%llu out=%llu", s->user.address, s->ip,
@@ -377,13 +378,20 @@ static void session_input(struct imapd_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	while (!s->busy && !s->closing && !imapd_output_full(s)) {
-		if (s->idling) {
+		if (s->idling || s->sasl != NULL) {
 			size_t n;
 			char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-			if (line == NULL)
+			if (line == NULL) {
+				if (evbuffer_get_length(in) > s->server->set.max_line)
+					imapd_session_close(s);
 				break;
+			}
 			s->in_bytes += n + 2;
-			imapd_idle_line(s, line);
+			if (s->idling)
+				imapd_idle_line(s, line);
+			else
+				imapd_auth_line(s, line, n);
+			explicit_bzero(line, n);
 			free(line);
 			continue;
 		}
