@@ -353,3 +353,13 @@ def test_authenticate_plain(tern):
     r.send(b"a AUTHENTICATE PLAIN AGJvYkBleGFtcGxlLnRlc3QAYm9iLXB3\r\n")  # SASL-IR
     assert r.until(b"a")[-1].startswith(b"a OK")
     r.close()
+
+
+def test_sigterm_says_bye(tern):
+    import signal
+    r = Raw(tern.ports["imap"])
+    r.send(b"a LOGIN alice@example.test alice-pw\r\n")
+    r.until(b"a")
+    os.kill(imap_worker_pid(tern), signal.SIGTERM)
+    assert r.line() == b"* BYE server shutting down\r\n"
+    r.close()

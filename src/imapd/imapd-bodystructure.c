@@ -35,8 +35,8 @@ static struct mime_part *parts_parse(struct imapd_session *s, uint32_t uid, stru
 	char chunk[IMAPD_CHUNK];
 	uint64_t done = 0;
 	while (done < st.length) {
-		size_t want = st.length - done < sizeof(chunk) ? (size_t)(st.length - done)
-							       : sizeof(chunk);
+		size_t want =
+		    st.length - done < sizeof(chunk) ? (size_t)(st.length - done) : sizeof(chunk);
 		ssize_t n = pread(st.fd, chunk, want, st.offset + (off_t)done);
 		if (n <= 0)
 			break;
@@ -107,8 +107,12 @@ void imapd_envelope_write(struct imapd_session *s, struct buf *out, const struct
 	buf_append_char(out, ' ');
 	nstr(s, out, e->subject);
 	const struct mime_address_list *lists[] = {
-		&e->from, e->sender.count ? &e->sender : &e->from,
-		e->reply_to.count ? &e->reply_to : &e->from, &e->to, &e->cc, &e->bcc,
+	    &e->from,
+	    e->sender.count ? &e->sender : &e->from,
+	    e->reply_to.count ? &e->reply_to : &e->from,
+	    &e->to,
+	    &e->cc,
+	    &e->bcc,
 	};
 	for (size_t i = 0; i < 6; i++) {
 		buf_append_char(out, ' ');
@@ -214,8 +218,8 @@ static void part_write(struct imapd_session *s, struct buf *out, const struct mi
 	buf_append_char(out, ')');
 }
 
-void imapd_bodystructure_write(struct imapd_session *s, struct buf *out,
-			       const struct mime_part *p, bool extended)
+void imapd_bodystructure_write(struct imapd_session *s, struct buf *out, const struct mime_part *p,
+			       bool extended)
 {
 	part_write(s, out, p, extended, 0);
 }

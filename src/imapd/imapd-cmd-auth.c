@@ -67,8 +67,8 @@ static void auth_result(struct imapd_session *s, enum sasl_result r, struct buf 
 	x_free(&user);
 }
 
-static const struct sasl_callbacks auth_callbacks_template = {
-	auth_lookup_password, auth_lookup_scram, NULL};
+static const struct sasl_callbacks auth_callbacks_template = {auth_lookup_password,
+							      auth_lookup_scram, NULL};
 
 void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd)
 {
@@ -95,9 +95,10 @@ void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd)
 		sasl_server_free(&s->sasl);
 		imapd_bad(s, "Invalid initial response");
 	} else {
-		auth_result(s, sasl_server_step(s->sasl, ir ? (unsigned char *)in.data : NULL,
-						in.len, &out),
-			    &out);
+		auth_result(
+		    s,
+		    sasl_server_step(s->sasl, ir ? (unsigned char *)in.data : NULL, in.len, &out),
+		    &out);
 	}
 	sasl_buf_wipe(&in);
 	buf_free(&out);

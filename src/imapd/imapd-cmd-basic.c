@@ -13,7 +13,9 @@
 
 void imapd_capability_write(struct imapd_session *s, struct buf *out)
 {
-	buf_append_str(out, "CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE");
+	/* IMAP4rev2 and UTF8=ACCEPT are handled by ENABLE but not advertised until STARTTLS
+	 * (RFC 9051 requires it) and APPEND's UTF8 literal form (RFC 6855 4) are in. */
+	buf_append_str(out, "CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE IDLE");
 	if (s->state == IMAPD_S_NOAUTH) {
 		if (!s->secure)
 			buf_append_str(out, " LOGINDISABLED");
@@ -23,7 +25,7 @@ void imapd_capability_write(struct imapd_session *s, struct buf *out)
 	}
 	buf_append_str(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
 			    " SPECIAL-USE ESEARCH SEARCHRES MULTIAPPEND BINARY CONDSTORE"
-			    " UTF8=ACCEPT STATUS=SIZE");
+			    " STATUS=SIZE");
 	buf_printf(out, " APPENDLIMIT=%" PRIu64, s->server->set.max_literal);
 }
 
@@ -60,9 +62,9 @@ void imapd_cmd_id(struct imapd_session *s, struct imapd_cmd *cmd)
 {
 	const struct imap_arg *list;
 	size_t n;
-	if (cmd->count != 1 || (cmd->args[0].type != IMAP_ARG_NIL &&
-				(!imap_arg_get_list(&cmd->args[0], &list, &n) || n % 2 != 0 ||
-				 n > 60))) {
+	if (cmd->count != 1 ||
+	    (cmd->args[0].type != IMAP_ARG_NIL &&
+	     (!imap_arg_get_list(&cmd->args[0], &list, &n) || n % 2 != 0 || n > 60))) {
 		imapd_bad(s, "ID takes NIL or a list of field-value pairs");
 		return;
 	}

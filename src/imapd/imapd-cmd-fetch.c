@@ -128,8 +128,8 @@ static bool fetch_pump(struct imapd_session *s)
 		}
 		if (j->body_i < j->f.body_count) {
 			const struct store_msg *m = store_folder_msg(s->folder, j->idx[j->pos]);
-			imapd_fetch_body_start(s, &j->f.bodies[j->body_i++], m->uid, j->tree, &j->st,
-					       &j->bs, &j->streaming);
+			imapd_fetch_body_start(s, &j->f.bodies[j->body_i++], m->uid, j->tree,
+					       &j->st, &j->bs, &j->streaming);
 			continue;
 		}
 		buf_append_str(&s->out, ")\r\n");
@@ -163,8 +163,8 @@ static void fetch_set_seen(struct imapd_session *s, struct fetch_job *j)
 		}
 	}
 	struct buf err = BUF_INIT;
-	if (n > 0 && store_set_flags(s->folder, uids, n, STORE_FLAGS_ADD, STORE_FLAG_SEEN, 0,
-				     &err) < 0)
+	if (n > 0 &&
+	    store_set_flags(s->folder, uids, n, STORE_FLAGS_ADD, STORE_FLAG_SEEN, 0, &err) < 0)
 		log_warn("user=<%s>: set \\Seen: %s", s->user.address, buf_cstr(&err));
 	if (n > 0)
 		j->f.items |= IMAP_FETCH_FLAGS;
@@ -212,8 +212,8 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *cmd)
 	}
 	if (j->f.items & IMAP_FETCH_MODSEQ)
 		s->condstore = true; /* RFC 7162 3.1: a CONDSTORE-enabling command */
-	j->need_tree = (j->f.items & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY |
-				      IMAP_FETCH_BODYSTRUCTURE)) != 0;
+	j->need_tree =
+	    (j->f.items & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE)) != 0;
 	for (size_t i = 0; i < j->f.body_count; i++) {
 		const struct imap_fetch_body *b = &j->f.bodies[i];
 		j->need_fd = true;

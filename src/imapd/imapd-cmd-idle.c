@@ -64,8 +64,8 @@ static void idle_watch(struct imapd_session *s)
 		x_free(&p);
 	}
 	x_free(&dir);
-	s->idle_ev = event_new(s->server->base, s->inotify_fd, EV_READ | EV_PERSIST,
-			       idle_inotify_cb, s);
+	s->idle_ev =
+	    event_new(s->server->base, s->inotify_fd, EV_READ | EV_PERSIST, idle_inotify_cb, s);
 	event_add(s->idle_ev, NULL);
 }
 

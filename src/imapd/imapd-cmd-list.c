@@ -222,7 +222,8 @@ static int list_parse(struct imapd_session *s, struct imapd_cmd *cmd, struct lis
 	size_t i = 0;
 	const char *ref, *pat;
 	size_t len;
-	if (i < cmd->count && cmd->args[i].type == IMAP_ARG_LIST && list_options(c, &cmd->args[i++], false) < 0)
+	if (i < cmd->count && cmd->args[i].type == IMAP_ARG_LIST &&
+	    list_options(c, &cmd->args[i++], false) < 0)
 		return -1;
 	if (i + 2 > cmd->count || !imap_arg_get_astring(&cmd->args[i++], &ref, &len))
 		return -1;
@@ -266,8 +267,8 @@ static void list_run(struct imapd_session *s, struct imapd_cmd *cmd, bool lsub)
 	bool empty = false;
 	if (list_parse(s, cmd, &c, &empty) < 0 || (lsub && c.extended)) {
 		list_free(&c);
-		imapd_bad(s, lsub ? "LSUB takes a reference and a pattern"
-				  : "Invalid LIST arguments");
+		imapd_bad(s,
+			  lsub ? "LSUB takes a reference and a pattern" : "Invalid LIST arguments");
 		return;
 	}
 	if (empty && !lsub) {

@@ -97,18 +97,18 @@ void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd)
 	const char *user, *password;
 	size_t ulen, plen;
 	if (cmd->count != 2 || !imap_arg_get_astring(&cmd->args[0], &user, &ulen) ||
-	    !imap_arg_get_astring(&cmd->args[1], &password, &plen) ||
-	    strlen(user) != ulen || strlen(password) != plen) {
+	    !imap_arg_get_astring(&cmd->args[1], &password, &plen) || strlen(user) != ulen ||
+	    strlen(password) != plen) {
 		imapd_bad(s, "LOGIN takes a user name and a password");
 		return;
 	}
 	if (!s->secure) {
-		log_info("login: user=<%s> ip=[%s] result=needs-tls",
-			 log_safe(user, ulen, 100), s->ip);
+		log_info("login: user=<%s> ip=[%s] result=needs-tls", log_safe(user, ulen, 100),
+			 s->ip);
 		imapd_reply(s, "NO", "PRIVACYREQUIRED", "Plaintext login needs TLS");
 	} else if (sasl_limiter_check(s->server->limiter, s->ip, user, now_ms()) != 0) {
-		log_info("login: user=<%s> ip=[%s] result=locked-out",
-			 log_safe(user, ulen, 100), s->ip);
+		log_info("login: user=<%s> ip=[%s] result=locked-out", log_safe(user, ulen, 100),
+			 s->ip);
 		imapd_reply(s, "NO", "UNAVAILABLE", "Too many failed logins, try again later");
 	} else {
 		login_user(s, user, password);

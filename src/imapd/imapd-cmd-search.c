@@ -18,8 +18,8 @@ struct search_result {
 	uint64_t count, modseq;
 };
 
-static void search_run(struct imapd_session *s, const struct imap_search_program *p,
-		       bool uid, struct search_result *r)
+static void search_run(struct imapd_session *s, const struct imap_search_program *p, bool uid,
+		       struct search_result *r)
 {
 	struct imapd_search_cache c;
 	memset(&c, 0, sizeof(c));
@@ -60,8 +60,7 @@ static void search_save(struct imapd_session *s, unsigned opts, const struct sea
 }
 
 static void search_write_esearch(struct imapd_session *s, unsigned opts, bool uid,
-				 const struct imap_search_program *p,
-				 const struct search_result *r)
+				 const struct imap_search_program *p, const struct search_result *r)
 {
 	buf_append_str(&s->out, "* ESEARCH (TAG ");
 	imap_write_string(&s->out, s->cmd.tag, strlen(s->cmd.tag), 0);
@@ -104,8 +103,8 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *cmd)
 	struct imap_search_program p;
 	const char *error;
 	size_t n = store_folder_count(s->folder);
-	struct imap_search_context ctx = {
-		(uint32_t)n, n ? store_folder_msg(s->folder, n - 1)->uid : 0};
+	struct imap_search_context ctx = {(uint32_t)n,
+					  n ? store_folder_msg(s->folder, n - 1)->uid : 0};
 	enum imap_search_result pr = imap_search_parse(cmd->args, cmd->count, &ctx, &p, &error);
 	if (pr == IMAP_SEARCH_ERR_BADCHARSET) {
 		imapd_reply(s, "NO", IMAP_SEARCH_BADCHARSET_CODE, "%s", error);

@@ -44,8 +44,7 @@ static void select_write(struct imapd_session *s)
 	}
 	imapd_untagged(s, "OK [UIDVALIDITY %" PRIu32 "] UIDs valid", store_folder_uidvalidity(f));
 	imapd_untagged(s, "OK [UIDNEXT %" PRIu32 "] Predicted next UID", store_folder_uidnext(f));
-	imapd_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest",
-		       store_folder_highestmodseq(f));
+	imapd_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest", store_folder_highestmodseq(f));
 	if (s->rev2) { /* RFC 9051 6.3.2 */
 		buf_append_str(&s->out, "* LIST () \"/\" ");
 		imapd_write_mailbox(s, &s->out, s->folder_name);

@@ -11,8 +11,8 @@
 #include <string.h>
 
 static const char *const status_items[] = {
-	"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED",
-	"SIZE",	    "HIGHESTMODSEQ", "RECENT", "APPENDLIMIT", NULL,
+    "MESSAGES", "UIDNEXT",	 "UIDVALIDITY", "UNSEEN",      "DELETED",
+    "SIZE",	"HIGHESTMODSEQ", "RECENT",	"APPENDLIMIT", NULL,
 };
 
 bool imapd_status_items_valid(const struct imap_arg *items, size_t count)

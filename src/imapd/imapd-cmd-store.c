@@ -50,7 +50,8 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *cmd)
 	struct imap_store st;
 	const char *error;
 	if (cmd->count < 2 || imap_store_parse(cmd->args + 1, cmd->count - 1, &st, &error) < 0) {
-		imapd_bad(s, cmd->count < 2 ? "STORE takes a message set, an item and flags" : error);
+		imapd_bad(s,
+			  cmd->count < 2 ? "STORE takes a message set, an item and flags" : error);
 		return;
 	}
 	uint32_t *idx, flags, kw;
@@ -61,7 +62,8 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *cmd)
 	}
 	if (s->readonly) {
 		imapd_reply(s, "NO", "READ-ONLY", "Mailbox is read-only");
-	} else if (imapd_flags_to_store(s, &st.flags, st.op != IMAP_STORE_REMOVE, &flags, &kw) == 0) {
+	} else if (imapd_flags_to_store(s, &st.flags, st.op != IMAP_STORE_REMOVE, &flags, &kw) ==
+		   0) {
 		struct imap_seqset modified = IMAP_SEQSET_INIT;
 		if (st.unchangedsince_set) {
 			s->condstore = true;
@@ -100,7 +102,8 @@ void imapd_cmd_expunge(struct imapd_session *s, struct imapd_cmd *cmd)
 	uint32_t *idx = NULL, *uids = NULL;
 	size_t n = 0;
 	if (cmd->uid ? cmd->count != 1 : cmd->count != 0) {
-		imapd_bad(s, cmd->uid ? "UID EXPUNGE takes a UID set" : "EXPUNGE takes no arguments");
+		imapd_bad(s,
+			  cmd->uid ? "UID EXPUNGE takes a UID set" : "EXPUNGE takes no arguments");
 		return;
 	}
 	if (cmd->uid) {

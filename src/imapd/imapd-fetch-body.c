@@ -70,7 +70,8 @@ bool imapd_body_pump(struct imapd_session *s, struct imapd_body_stream *bs)
 		buf_reset(&tmp);
 		if (!body_read(bs, &tmp)) {
 			/* the file is shorter than announced: keep the protocol in step */
-			size_t pad = bs->out_left < IMAPD_CHUNK ? (size_t)bs->out_left : IMAPD_CHUNK;
+			size_t pad =
+			    bs->out_left < IMAPD_CHUNK ? (size_t)bs->out_left : IMAPD_CHUNK;
 			memset(buf_reserve(&s->out, pad), ' ', pad);
 			s->out.len += pad;
 			bs->out_left -= pad;
@@ -136,8 +137,8 @@ static void header_fields(const struct imap_fetch_body *b, int fd, uint64_t off,
 		pos += used;
 		if (r == MIME_HEADER_MORE)
 			r = mime_header_parser_finish(&hp, &f);
-		if (r == MIME_HEADER_FIELD && !f.invalid && field_listed(b, &f) != not &&
-		    f.offset + f.size <= (uint64_t)got)
+		if (r == MIME_HEADER_FIELD && !f.invalid &&
+		    field_listed(b, &f) != not &&f.offset + f.size <= (uint64_t)got)
 			body_convert(&conv, hdr + f.offset, (size_t)f.size, out);
 		if (r == MIME_HEADER_MORE)
 			break;
@@ -183,8 +184,8 @@ static bool body_locate(const struct imap_fetch_body *b, struct mime_part *tree,
 }
 
 /* Writes the literal header (or NIL) and sets the window for the partial. */
-static void body_literal(struct imapd_session *s, const struct imap_fetch_body *b,
-			 uint64_t size, struct imapd_body_stream *bs)
+static void body_literal(struct imapd_session *s, const struct imap_fetch_body *b, uint64_t size,
+			 struct imapd_body_stream *bs)
 {
 	uint64_t off = b->partial ? b->offset : 0;
 	uint64_t n = off >= size ? 0 : size - off;
@@ -198,8 +199,8 @@ static void body_literal(struct imapd_session *s, const struct imap_fetch_body *
 	imap_write_literal_header(&s->out, n, b->kind == IMAP_FETCH_BINARY && bs->decode);
 }
 
-void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_body *b,
-			    uint32_t uid, struct mime_part *tree, const struct store_msg_stream *st,
+void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_body *b, uint32_t uid,
+			    struct mime_part *tree, const struct store_msg_stream *st,
 			    struct imapd_body_stream *bs, bool *streaming_r)
 {
 	uint64_t off = 0, len = st->length, size = 0;

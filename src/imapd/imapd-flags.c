@@ -16,11 +16,11 @@ static const struct {
 	unsigned imap;
 	const char *name;
 } flag_map[] = {
-	{STORE_FLAG_ANSWERED, IMAP_FLAG_ANSWERED, "\\Answered"},
-	{STORE_FLAG_FLAGGED, IMAP_FLAG_FLAGGED, "\\Flagged"},
-	{STORE_FLAG_DELETED, IMAP_FLAG_DELETED, "\\Deleted"},
-	{STORE_FLAG_SEEN, IMAP_FLAG_SEEN, "\\Seen"},
-	{STORE_FLAG_DRAFT, IMAP_FLAG_DRAFT, "\\Draft"},
+    {STORE_FLAG_ANSWERED, IMAP_FLAG_ANSWERED, "\\Answered"},
+    {STORE_FLAG_FLAGGED, IMAP_FLAG_FLAGGED, "\\Flagged"},
+    {STORE_FLAG_DELETED, IMAP_FLAG_DELETED, "\\Deleted"},
+    {STORE_FLAG_SEEN, IMAP_FLAG_SEEN, "\\Seen"},
+    {STORE_FLAG_DRAFT, IMAP_FLAG_DRAFT, "\\Draft"},
 };
 #define FLAG_MAP_N (sizeof(flag_map) / sizeof(flag_map[0]))
 #define FORWARDED "$Forwarded"
@@ -35,8 +35,8 @@ void imapd_flags_write(struct imapd_session *s, struct buf *out, const struct st
 	if (m->flags & STORE_FLAG_PASSED)
 		buf_append_str(out, FORWARDED " ");
 	for (unsigned k = 0; k < STORE_KEYWORDS_MAX; k++) {
-		const char *name = (m->keywords & (1u << k)) ? store_keyword_name(s->folder, k)
-							     : NULL;
+		const char *name =
+		    (m->keywords & (1u << k)) ? store_keyword_name(s->folder, k) : NULL;
 		if (name != NULL)
 			buf_printf(out, "%s ", name);
 	}
@@ -114,8 +114,8 @@ int imapd_seqset_resolve(struct imapd_session *s, const struct imap_arg *arg, bo
 	}
 	struct imap_seqset set = IMAP_SEQSET_INIT;
 	const char *error;
-	uint32_t star = uid ? (total ? store_folder_msg(s->folder, total - 1)->uid : 0)
-			    : (uint32_t)total;
+	uint32_t star =
+	    uid ? (total ? store_folder_msg(s->folder, total - 1)->uid : 0) : (uint32_t)total;
 	if (imap_seqset_parse(&set, text, strlen(text), star, &error) < 0 ||
 	    (!uid && ((set.count > 0 && set.ranges[set.count - 1].hi > total) ||
 		      (total == 0 && strchr(text, '*') != NULL)))) {

@@ -38,7 +38,7 @@ struct sasl_limiter;
 #define IMAPD_OUT_HIGH (128 * 1024) /* stop producing output above this */
 #define IMAPD_OUT_LOW (32 * 1024)   /* ... and go on below this */
 #define IMAPD_IN_HIGH (64 * 1024)   /* input read ahead */
-#define IMAPD_CHUNK (16 * 1024)     /* message bytes read at a time */
+#define IMAPD_CHUNK (16 * 1024)	    /* message bytes read at a time */
 #define IMAPD_IP_MAX 64
 #define IMAPD_HIERARCHY_SEP '/'
 
@@ -50,9 +50,9 @@ enum imapd_state {
 };
 
 enum imapd_cmd_flags {
-	IMAPD_F_SEQ = 1 << 0,      /* uses sequence numbers: no untagged EXPUNGE around it */
+	IMAPD_F_SEQ = 1 << 0,	   /* uses sequence numbers: no untagged EXPUNGE around it */
 	IMAPD_F_PIPELINE = 1 << 1, /* may run while an earlier command's output is pending */
-	IMAPD_F_UID = 1 << 2,      /* allowed after "UID" */
+	IMAPD_F_UID = 1 << 2,	   /* allowed after "UID" */
 };
 
 struct imapd_settings {
@@ -82,7 +82,7 @@ struct imapd_server {
 /* The command being run. */
 struct imapd_cmd {
 	char *tag;
-	char *name;                 /* "FETCH"; for UID FETCH also "FETCH" with uid set */
+	char *name;		     /* "FETCH"; for UID FETCH also "FETCH" with uid set */
 	const struct imap_arg *args; /* after the name (after the subcommand for UID) */
 	size_t count;
 	bool uid;
@@ -94,8 +94,8 @@ struct imapd_cmd {
 struct imapd_body_stream {
 	int fd;
 	uint64_t pos, in_left; /* raw range still to read */
-	bool crlf;             /* bare LF becomes CRLF */
-	bool decode;           /* decode with dec */
+	bool crlf;	       /* bare LF becomes CRLF */
+	bool decode;	       /* decode with dec */
 	struct mime_decoder dec;
 	char prev;
 	bool finished; /* the decoder was flushed */
@@ -149,7 +149,7 @@ struct imapd_session {
 struct imapd_command {
 	const char *name;
 	unsigned states; /* imapd_state bits in which it is allowed */
-	unsigned flags;  /* IMAPD_F_* */
+	unsigned flags;	 /* IMAPD_F_* */
 	void (*handler)(struct imapd_session *s, struct imapd_cmd *cmd);
 };
 
@@ -167,10 +167,10 @@ void imapd_session_flush(struct imapd_session *s);
 void imapd_session_close(struct imapd_session *s);
 /* Output: "* " + printf + CRLF. */
 void imapd_untagged(struct imapd_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Ends the current command: untagged updates when allowed, then "tag STATUS [code] text". */
-void imapd_reply(struct imapd_session *s, const char *status, const char *code,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void imapd_reply(struct imapd_session *s, const char *status, const char *code, const char *fmt,
+		 ...) __attribute__((format(printf, 4, 5)));
 void imapd_bad(struct imapd_session *s, const char *text);
 /* Makes the current command a job (busy until fn returns false). */
 void imapd_job_start(struct imapd_session *s, imapd_job_fn *fn, imapd_job_free_fn *free_fn,
@@ -262,14 +262,14 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *cmd);
  * err set. The caller frees it with mime_part_free. */
 struct mime_part *imapd_msg_parts(struct imapd_session *s, uint32_t uid, struct buf *err);
 void imapd_envelope_write(struct imapd_session *s, struct buf *out, const struct mime_part *p);
-void imapd_bodystructure_write(struct imapd_session *s, struct buf *out,
-			       const struct mime_part *p, bool extended);
+void imapd_bodystructure_write(struct imapd_session *s, struct buf *out, const struct mime_part *p,
+			       bool extended);
 /* Writes " NAME literal-or-NIL" for one BODY[...]/BINARY[...] item of message uid, whose
  * bytes are st (fd owned by the caller); a large literal's bytes are left in *bs for
  * imapd_body_pump (*streaming_r). */
 struct store_msg_stream;
-void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_body *b,
-			    uint32_t uid, struct mime_part *tree, const struct store_msg_stream *st,
+void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_body *b, uint32_t uid,
+			    struct mime_part *tree, const struct store_msg_stream *st,
 			    struct imapd_body_stream *bs, bool *streaming_r);
 /* Copies more of a body stream into the output; true while bytes remain. */
 bool imapd_body_pump(struct imapd_session *s, struct imapd_body_stream *bs);

@@ -62,8 +62,8 @@ void imapd_write_mailbox(struct imapd_session *s, struct buf *out, const char *s
 const char *imapd_special_use(const char *name)
 {
 	static const char *const map[][2] = {
-		{"Sent", "\\Sent"},   {"Drafts", "\\Drafts"},	  {"Trash", "\\Trash"},
-		{"Junk", "\\Junk"},   {"Archive", "\\Archive"}, {NULL, NULL},
+	    {"Sent", "\\Sent"}, {"Drafts", "\\Drafts"},	  {"Trash", "\\Trash"},
+	    {"Junk", "\\Junk"}, {"Archive", "\\Archive"}, {NULL, NULL},
 	};
 	for (size_t i = 0; map[i][0] != NULL; i++)
 		if (strcmp(map[i][0], name) == 0)
@@ -116,9 +116,9 @@ int imapd_subs_change(struct imapd_session *s, const char *name, bool add)
 		char *tmp = x_asprintf("%s.tmp", path);
 		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		rc = fd < 0 || write_full(fd, b.data, b.len) < 0 || close(fd) < 0 ||
-				     rename(tmp, path) < 0
-			     ? -1
-			     : 0;
+			     rename(tmp, path) < 0
+			 ? -1
+			 : 0;
 		if (rc < 0)
 			log_warn("user=<%s>: cannot write %s: %s", s->user.address, path,
 				 strerror(errno));

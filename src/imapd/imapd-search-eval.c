@@ -50,8 +50,8 @@ static void cache_load(struct imapd_session *s, uint32_t uid, struct imapd_searc
 	uint64_t done = 0;
 	int r = MIME_HEADER_MORE;
 	while (r != MIME_HEADER_END && done < HEADER_SCAN_MAX) {
-		size_t want = st.length - done < sizeof(chunk) ? (size_t)(st.length - done)
-							       : sizeof(chunk);
+		size_t want =
+		    st.length - done < sizeof(chunk) ? (size_t)(st.length - done) : sizeof(chunk);
 		ssize_t got = want > 0 ? pread(st.fd, chunk, want, st.offset + (off_t)done) : 0;
 		size_t pos = 0, used;
 		struct mime_header_field f;
@@ -130,8 +130,8 @@ static bool match_text(struct imapd_session *s, uint32_t uid, const struct imap_
 	uint64_t done = 0;
 	bool in_body = k->op == IMAP_SEARCH_TEXT, found = k->value_len == 0;
 	while (!found && done < st.length) {
-		size_t want = st.length - done < IMAPD_CHUNK ? (size_t)(st.length - done)
-							     : IMAPD_CHUNK;
+		size_t want =
+		    st.length - done < IMAPD_CHUNK ? (size_t)(st.length - done) : IMAPD_CHUNK;
 		ssize_t got = pread(st.fd, win + have, want, st.offset + (off_t)done);
 		if (got <= 0)
 			break;
@@ -179,9 +179,9 @@ static bool match_flag(const struct store_msg *m, unsigned flag)
 		unsigned imap;
 		uint32_t store;
 	} map[] = {
-		{IMAP_FLAG_SEEN, STORE_FLAG_SEEN},	 {IMAP_FLAG_ANSWERED, STORE_FLAG_ANSWERED},
-		{IMAP_FLAG_FLAGGED, STORE_FLAG_FLAGGED}, {IMAP_FLAG_DELETED, STORE_FLAG_DELETED},
-		{IMAP_FLAG_DRAFT, STORE_FLAG_DRAFT},
+	    {IMAP_FLAG_SEEN, STORE_FLAG_SEEN},	     {IMAP_FLAG_ANSWERED, STORE_FLAG_ANSWERED},
+	    {IMAP_FLAG_FLAGGED, STORE_FLAG_FLAGGED}, {IMAP_FLAG_DELETED, STORE_FLAG_DELETED},
+	    {IMAP_FLAG_DRAFT, STORE_FLAG_DRAFT},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (map[i].imap == flag)

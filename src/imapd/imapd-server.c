@@ -104,8 +104,9 @@ static void server_peer(const struct sockaddr *sa, char *ip, size_t iplen, bool 
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
-		*secure_r = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-			    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+		*secure_r =
+		    IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
 	} else if (sa->sa_family == AF_UNIX) {
 		snprintf(ip, iplen, "local");
 		*secure_r = true;
@@ -246,9 +247,9 @@ int imapd_main(const char *conf_path)
 	struct evconnlistener *ls[IMAPD_LISTENERS_MAX];
 	size_t nls = server_listen(&srv, ls, IMAPD_LISTENERS_MAX);
 	struct event *sigs[3] = {
-		evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
-		evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),
-		evsignal_new(srv.base, SIGHUP, server_reload_cb, &srv),
+	    evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
+	    evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),
+	    evsignal_new(srv.base, SIGHUP, server_reload_cb, &srv),
 	};
 	for (size_t i = 0; i < 3; i++)
 		evsignal_add(sigs[i], NULL);

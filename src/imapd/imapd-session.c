@@ -26,37 +26,37 @@
 #define F_UID IMAPD_F_UID
 
 static const struct imapd_command imapd_commands[] = {
-	{"CAPABILITY", S_ANY, F_PIPE, imapd_cmd_capability},
-	{"NOOP", S_ANY, F_PIPE, imapd_cmd_noop},
-	{"LOGOUT", S_ANY, 0, imapd_cmd_logout},
-	{"ID", S_ANY, F_PIPE, imapd_cmd_id},
-	{"STARTTLS", S_NA, 0, imapd_cmd_starttls},
-	{"AUTHENTICATE", S_NA, 0, imapd_cmd_authenticate},
-	{"LOGIN", S_NA, 0, imapd_cmd_login},
-	{"ENABLE", S_AU, 0, imapd_cmd_enable},
-	{"SELECT", S_AU, 0, imapd_cmd_select},
-	{"EXAMINE", S_AU, 0, imapd_cmd_examine},
-	{"CREATE", S_AU, F_PIPE, imapd_cmd_create},
-	{"DELETE", S_AU, F_PIPE, imapd_cmd_delete},
-	{"RENAME", S_AU, F_PIPE, imapd_cmd_rename},
-	{"SUBSCRIBE", S_AU, F_PIPE, imapd_cmd_subscribe},
-	{"UNSUBSCRIBE", S_AU, F_PIPE, imapd_cmd_unsubscribe},
-	{"LIST", S_AU, F_PIPE, imapd_cmd_list},
-	{"LSUB", S_AU, F_PIPE, imapd_cmd_lsub},
-	{"NAMESPACE", S_AU, F_PIPE, imapd_cmd_namespace},
-	{"STATUS", S_AU, F_PIPE, imapd_cmd_status},
-	{"APPEND", S_AU, 0, imapd_cmd_append},
-	{"IDLE", S_AU, 0, imapd_cmd_idle},
-	{"CHECK", S_SE, F_PIPE, imapd_cmd_check},
-	{"CLOSE", S_SE, 0, imapd_cmd_close},
-	{"UNSELECT", S_SE, 0, imapd_cmd_unselect},
-	{"EXPUNGE", S_SE, F_UID, imapd_cmd_expunge},
-	{"SEARCH", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_search},
-	{"FETCH", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_fetch},
-	{"STORE", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_store},
-	{"COPY", S_SE, F_PIPE | F_UID, imapd_cmd_copy},
-	{"MOVE", S_SE, F_UID, imapd_cmd_move},
-	{NULL, 0, 0, NULL},
+    {"CAPABILITY", S_ANY, F_PIPE, imapd_cmd_capability},
+    {"NOOP", S_ANY, F_PIPE, imapd_cmd_noop},
+    {"LOGOUT", S_ANY, 0, imapd_cmd_logout},
+    {"ID", S_ANY, F_PIPE, imapd_cmd_id},
+    {"STARTTLS", S_NA, 0, imapd_cmd_starttls},
+    {"AUTHENTICATE", S_NA, 0, imapd_cmd_authenticate},
+    {"LOGIN", S_NA, 0, imapd_cmd_login},
+    {"ENABLE", S_AU, 0, imapd_cmd_enable},
+    {"SELECT", S_AU, 0, imapd_cmd_select},
+    {"EXAMINE", S_AU, 0, imapd_cmd_examine},
+    {"CREATE", S_AU, F_PIPE, imapd_cmd_create},
+    {"DELETE", S_AU, F_PIPE, imapd_cmd_delete},
+    {"RENAME", S_AU, F_PIPE, imapd_cmd_rename},
+    {"SUBSCRIBE", S_AU, F_PIPE, imapd_cmd_subscribe},
+    {"UNSUBSCRIBE", S_AU, F_PIPE, imapd_cmd_unsubscribe},
+    {"LIST", S_AU, F_PIPE, imapd_cmd_list},
+    {"LSUB", S_AU, F_PIPE, imapd_cmd_lsub},
+    {"NAMESPACE", S_AU, F_PIPE, imapd_cmd_namespace},
+    {"STATUS", S_AU, F_PIPE, imapd_cmd_status},
+    {"APPEND", S_AU, 0, imapd_cmd_append},
+    {"IDLE", S_AU, 0, imapd_cmd_idle},
+    {"CHECK", S_SE, F_PIPE, imapd_cmd_check},
+    {"CLOSE", S_SE, 0, imapd_cmd_close},
+    {"UNSELECT", S_SE, 0, imapd_cmd_unselect},
+    {"EXPUNGE", S_SE, F_UID, imapd_cmd_expunge},
+    {"SEARCH", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_search},
+    {"FETCH", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_fetch},
+    {"STORE", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_store},
+    {"COPY", S_SE, F_PIPE | F_UID, imapd_cmd_copy},
+    {"MOVE", S_SE, F_UID, imapd_cmd_move},
+    {NULL, 0, 0, NULL},
 };
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
@@ -172,8 +172,7 @@ void imapd_session_flush(struct imapd_session *s)
 
 bool imapd_output_full(struct imapd_session *s)
 {
-	return evbuffer_get_length(bufferevent_get_output(s->bev)) + s->out.len >=
-	       IMAPD_OUT_HIGH;
+	return evbuffer_get_length(bufferevent_get_output(s->bev)) + s->out.len >= IMAPD_OUT_HIGH;
 }
 
 void imapd_untagged(struct imapd_session *s, const char *fmt, ...)
@@ -186,8 +185,8 @@ void imapd_untagged(struct imapd_session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-void imapd_reply(struct imapd_session *s, const char *status, const char *code,
-		 const char *fmt, ...)
+void imapd_reply(struct imapd_session *s, const char *status, const char *code, const char *fmt,
+		 ...)
 {
 	if (s->state == IMAPD_S_SELECTED && strcmp(status, "BAD") != 0)
 		imapd_sync(s, (s->cmd.flags & IMAPD_F_SEQ) == 0);
@@ -292,9 +291,9 @@ static void session_dispatch(struct imapd_session *s, const struct imap_command 
 		imapd_bad(s, "Unknown command");
 	} else if ((e->states & s->state) == 0) {
 		imapd_reply(s, "BAD", NULL, "%s is not allowed %s", e->name,
-			    s->state == IMAPD_S_NOAUTH	? "before login"
+			    s->state == IMAPD_S_NOAUTH ? "before login"
 			    : s->state == IMAPD_S_AUTH ? "without a selected mailbox"
-							: "now");
+						       : "now");
 	} else {
 		cmd->flags = e->flags;
 		if (cmd->uid)
@@ -343,8 +342,7 @@ static void session_parse_error(struct imapd_session *s)
 }
 
 /* Feeds one contiguous piece of input to the parser and acts on the event. */
-static void session_feed(struct imapd_session *s, struct evbuffer *in, const char *p,
-			 size_t len)
+static void session_feed(struct imapd_session *s, struct evbuffer *in, const char *p, size_t len)
 {
 	size_t used = 0, chunk_len = 0;
 	const char *chunk = NULL;
