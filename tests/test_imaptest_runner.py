@@ -146,3 +146,16 @@ def test_silent_server_times_out(testdir):
                                    timeout=1)
         assert time.monotonic() - start < 10
     assert results[0].status == "FAIL"
+
+
+def test_synchronising_literals():
+    # a Dovecot that does not advertise LITERAL+: literals wait for "+" continuations
+    caps = ("IMAP4rev1 ID ENABLE IDLE MULTIAPPEND CATENATE UNSELECT CHILDREN NAMESPACE "
+            "UIDPLUS LIST-EXTENDED CONDSTORE ESEARCH BINARY MOVE")
+    names = {"append", "append-binary", "catenate", "catenate-multiappend", "multiappend",
+             "fetch-body", "select", "pipeline"}
+    with dovecot.PrivateDovecot(extra_conf="imap_capability = %s\n" % caps) as d:
+        results = run(d, names=names)
+    assert {r.name for r in results} == names
+    bad = [runner.format_result(r) for r in results if r.status != "PASS"]
+    assert not bad, "\n".join(bad)

@@ -94,8 +94,9 @@ def _account(*names):
 
 
 class PrivateDovecot:
-    def __init__(self, users=None):
+    def __init__(self, users=None, extra_conf=""):
         self.users = dict(users or USERS)
+        self.extra_conf = extra_conf
         self.dir = None
         self.port = None
         self.proc = None
@@ -121,6 +122,7 @@ class PrivateDovecot:
             f.write(CONF.format(dir=self.dir, port=self.port, internal=internal,
                                 internal_group=grp.getgrgid(owner.pw_gid).gr_name,
                                 login=login, uid=owner.pw_uid, gid=owner.pw_gid))
+            f.write(self.extra_conf)
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      start_new_session=True)
