@@ -70,7 +70,7 @@ def test_greeting_capa_and_auth_errors(tern):
     assert p.pass_("alice-pw").startswith(b"+OK")
     p.quit()
     log = tern.log()
-    assert "result=bad-password" in log and "result=unknown-user" in log
+    assert "result=bad-credentials" in log and "result=unknown-user" in log
     assert "alice-pw" not in log and "wrong" not in log.split("result=")[0]
 
 
@@ -344,7 +344,7 @@ def test_sigterm_answers_sessions(tern):
 
 
 def test_limits(tern_factory):
-    tern = tern_factory(options={"pop3_auth_max_failures": "2", "pop3_auth_fail_delay": "0",
+    tern = tern_factory(options={"auth_max_failures": "2", "auth_failure_delay": "0",
                                  "pop3_max_connections_per_ip": "2", "pop3_max_line": "300",
                                  "pop3_max_argument": "400"})
     a = poplib.POP3("127.0.0.1", tern.ports["pop3"], timeout=20)

@@ -102,13 +102,6 @@ const struct conf_def conf_global_defs[] = {
 	  "Concurrent POP3 sessions in one worker; more get -ERR [SYS/TEMP] at once."),
 	S("POP3 server", "pop3_max_connections_per_ip", CONF_INT, "20",
 	  "Concurrent POP3 sessions from one client address; more get -ERR [SYS/TEMP]."),
-	S("POP3 server", "pop3_auth_fail_delay", CONF_TIME, "2s",
-	  "How long a failed POP3 login waits before its -ERR, to slow down guessing."),
-	S("POP3 server", "pop3_auth_max_failures", CONF_INT, "10",
-	  "Failed POP3 logins from one address within pop3_auth_lockout after which its "
-	  "logins are refused with -ERR [LOGIN-DELAY] (0: no lockout)."),
-	S("POP3 server", "pop3_auth_lockout", CONF_TIME, "15m",
-	  "The window of pop3_auth_max_failures, and how long a lockout lasts."),
 
 	S("IMAP server", "imap_max_line", CONF_SIZE, "64k",
 	  "The longest IMAP command, literals not counted (RFC 7162 4: at least 8192 bytes). "

@@ -27,6 +27,29 @@ void pop3_parser_set_raw(struct pop3_parser *p, bool raw)
 	p->raw = raw;
 }
 
+size_t pop3_parser_discard(struct pop3_parser *p)
+{
+	/* a finished line (cmd.rest or error set) is not held: it was consumed as a command */
+	size_t held = (p->error != NULL || p->cmd.rest != NULL) ? 0 : p->line.len;
+	buf_reset(&p->line);
+	p->overflow = false;
+	p->error = NULL;
+	memset(&p->cmd, 0, sizeof(p->cmd));
+	return held;
+}
+
+void pop3_parser_wipe(struct pop3_parser *p)
+{
+	if (p->line.data != NULL)
+		explicit_bzero(p->line.data, p->line.cap);
+	if (p->split.data != NULL)
+		explicit_bzero(p->split.data, p->split.cap);
+	buf_reset(&p->line);
+	buf_reset(&p->split);
+	memset(&p->cmd, 0, sizeof(p->cmd));
+	p->error = NULL;
+}
+
 const struct pop3_command *pop3_parser_command(const struct pop3_parser *p)
 {
 	return &p->cmd;
@@ -130,7 +153,10 @@ enum pop3_parse_result pop3_parser_feed(struct pop3_parser *p, const void *data,
 		size_t n = (lf != NULL ? (size_t)(lf - (in + i)) : len - i);
 		if (!p->overflow) {
 			/* the line, its CR and its LF must fit in max_line */
-			if (p->line.len + n + 1 > p->max_line) {
+			size_t max = p->max_line;
+			if (p->raw && max < POP3_RAW_LINE_MAX)
+				max = POP3_RAW_LINE_MAX;
+			if (p->line.len + n + 1 > max) {
 				p->overflow = true;
 				buf_reset(&p->line);
 			} else {

@@ -20,6 +20,10 @@
 #define POP3_ARG_MAX_RFC 40  /* RFC 1939 section 3 */
 #define POP3_KEYWORD_MAX 4
 #define POP3_ARGS_MAX 4      /* arguments kept; no command takes more than two */
+/* A raw (SASL response) line may be longer than a command: RFC 5034 section 4 lifts the
+ * 255-octet limit for responses after the AUTH line. 8 KiB holds any response of our
+ * mechanisms (PLAIN with three 255-octet fields is about 1 KiB of base64). */
+#define POP3_RAW_LINE_MAX 8192
 
 enum pop3_parse_result {
 	POP3_PARSE_MORE,  /* every byte consumed, no complete line yet */
@@ -52,8 +56,15 @@ struct pop3_parser {
  * max_arg: octets per argument (0: POP3_ARG_MAX_RFC). */
 void pop3_parser_init(struct pop3_parser *p, size_t max_line, size_t max_arg);
 void pop3_parser_free(struct pop3_parser *p);
-/* Raw mode: lines are returned whole, not split into keyword and arguments. */
+/* Raw mode: lines are returned whole, not split into keyword and arguments, and may be
+ * up to POP3_RAW_LINE_MAX octets (or max_line if larger). */
 void pop3_parser_set_raw(struct pop3_parser *p, bool raw);
+/* Forgets the partial line held (STLS: nothing sent before TLS may be read after it,
+ * RFC 2595 section 3.1). Returns how many octets were dropped, for the log. */
+size_t pop3_parser_discard(struct pop3_parser *p);
+/* Overwrites the last line and its split copy with zeros (it may hold a password); the
+ * command returned before is no longer valid. */
+void pop3_parser_wipe(struct pop3_parser *p);
 /* Consumes bytes from data up to and including the end of the first complete line;
  * *consumed_r says how many. PARSE_LINE / PARSE_ERROR: a line ended (feed the rest
  * later); PARSE_MORE: all of data was consumed. */

@@ -175,12 +175,59 @@ static void test_raw(void **state)
 	pop3_parser_free(&p);
 }
 
+/* Raw lines may pass max_line up to POP3_RAW_LINE_MAX; commands may not. */
+static void test_raw_long(void **state)
+{
+	struct pop3_parser p;
+	pop3_parser_init(&p, 255, 40);
+	static char line[POP3_RAW_LINE_MAX + 16];
+	memset(line, 'A', 1000);
+	memcpy(line + 1000, "\r\n", 3);
+	size_t used;
+	assert_int_equal(pop3_parser_feed(&p, line, 1002, &used), POP3_PARSE_ERROR);
+	pop3_parser_set_raw(&p, true);
+	assert_int_equal(pop3_parser_feed(&p, line, 1002, &used), POP3_PARSE_LINE);
+	assert_int_equal(used, 1002);
+	assert_int_equal(pop3_parser_command(&p)->rest_len, 1000);
+	memset(line, 'A', POP3_RAW_LINE_MAX);
+	memcpy(line + POP3_RAW_LINE_MAX, "\r\n", 3);
+	assert_int_equal(pop3_parser_feed(&p, line, POP3_RAW_LINE_MAX + 2, &used),
+			 POP3_PARSE_ERROR);
+	assert_string_equal(pop3_parser_error(&p), "line too long");
+	pop3_parser_free(&p);
+}
+
+/* STLS: a partial line held by the parser is dropped and counted; a finished one is not. */
+static void test_discard_and_wipe(void **state)
+{
+	struct pop3_parser p;
+	pop3_parser_init(&p, 255, 40);
+	size_t used;
+	assert_int_equal(pop3_parser_feed(&p, "STLS\r\nCA", 8, &used), POP3_PARSE_LINE);
+	assert_int_equal(used, 6);
+	assert_int_equal(pop3_parser_discard(&p), 0);
+	assert_int_equal(pop3_parser_feed(&p, "CA", 2, &used), POP3_PARSE_MORE);
+	assert_int_equal(pop3_parser_discard(&p), 2);
+	assert_int_equal(pop3_parser_feed(&p, "PA\r\n", 4, &used), POP3_PARSE_LINE);
+	assert_string_equal(pop3_parser_command(&p)->keyword, "PA"); /* not CAPA */
+	assert_int_equal(pop3_parser_feed(&p, "PASS secret\r\n", 13, &used), POP3_PARSE_LINE);
+	const char *rest = pop3_parser_command(&p)->rest;
+	assert_string_equal(rest, "secret");
+	pop3_parser_wipe(&p);
+	assert_null(memmem(p.line.data, p.line.cap, "secret", 6));
+	assert_null(memmem(p.split.data, p.split.cap, "secret", 6));
+	assert_int_equal(pop3_parser_feed(&p, "CAPA\r\n", 6, &used), POP3_PARSE_LINE);
+	assert_string_equal(pop3_parser_command(&p)->keyword, "CAPA");
+	pop3_parser_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple),	 cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_long_line), cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_raw),
+		cmocka_unit_test(test_raw),	 cmocka_unit_test(test_raw_long),
+		cmocka_unit_test(test_discard_and_wipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,13 +1,20 @@
-/* pop3d-auth: the AUTHORIZATION state (RFC 1939 sections 4 and 7): USER, PASS, the
- * refused APOP (it needs clear-text secrets; Tern stores only crypt(3) hashes), AUTH and
- * STLS (not offered until lib-sasl and lib-tls are wired in), CAPA (RFC 2449 section 5),
- * and login: the maildrop lock (RFC 1939 section 8: one POP3 session per maildrop, an
- * OFD fcntl lock on MAILDIR/tern-pop3.lock; delivery and IMAP do not take it) and the
- * message snapshot. Failed logins wait pop3_auth_fail_delay before -ERR [AUTH] and count
- * towards a per-address lockout. The password is never logged and is wiped after use.
+/* pop3d-auth: the AUTHORIZATION state (RFC 1939 sections 4 and 7): USER and PASS, the
+ * refused APOP (it needs clear-text secrets; Tern stores only crypt(3) hashes), CAPA
+ * (RFC 2449 section 5, RFC 2595 STLS, RFC 5034 SASL), and login: the maildrop lock
+ * (RFC 1939 section 8: one POP3 session per maildrop, an OFD fcntl lock on
+ * MAILDIR/tern-pop3.lock; delivery and IMAP do not take it) and the message snapshot.
+ *
+ * The login policy is lib-auth's, shared with SMTP and IMAP: USER/PASS only where a
+ * clear-text password may be sent (TLS, or loopback with auth_plaintext_loopback);
+ * locked-out addresses and users get -ERR [LOGIN-DELAY] before their password is even
+ * checked; failures are answered -ERR [AUTH] (RFC 3206) after the delay auth_record gives,
+ * on a timer, so the loop serves other sessions meanwhile. The password is never logged
+ * and is wiped from the parser's buffers after use.
  */
 #include "pop3d-int.h"
+#include "auth.h"
 #include "log.h"
+#include "sasl.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -15,6 +22,18 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+
+bool pop3d_plaintext_ok(const struct pop3d_session *s)
+{
+	/* a pipe or Unix socket crosses no network: as private as TLS */
+	return auth_plaintext_ok(s->server->auth, s->tls || s->local, s->loopback);
+}
+
+/* "SASL SCRAM-SHA-256 PLAIN LOGIN" for this session. */
+static const char *capa_mechs(const struct pop3d_session *s)
+{
+	return auth_mech_list(s->server->auth, s->tls || s->local, s->loopback);
+}
 
 void pop3d_cmd_capa(struct pop3d_session *s, const struct pop3_command *cmd)
 {
@@ -24,16 +43,21 @@ void pop3d_cmd_capa(struct pop3d_session *s, const struct pop3_command *cmd)
 	pop3_reply_line(&s->out, "RESP-CODES");
 	pop3_reply_line(&s->out, "AUTH-RESP-CODE");
 	pop3_reply_line(&s->out, "PIPELINING");
-	if (s->state == POP3D_STATE_AUTH && s->secure)
-		pop3_reply_line(&s->out, "USER");
+	if (s->state == POP3D_STATE_AUTH) {
+		if (!s->tls && s->stls_ctx != NULL)
+			pop3_reply_line(&s->out, "STLS");
+		pop3_reply_line(&s->out, "SASL %s", capa_mechs(s));
+		if (pop3d_plaintext_ok(s))
+			pop3_reply_line(&s->out, "USER");
+	}
 	pop3_reply_line(&s->out, "IMPLEMENTATION Tern");
 	pop3_reply_end(&s->out);
 }
 
 void pop3d_cmd_user(struct pop3d_session *s, const struct pop3_command *cmd)
 {
-	if (!s->secure) {
-		pop3d_session_err(s, POP3_CODE_AUTH, "plaintext login needs TLS");
+	if (!pop3d_plaintext_ok(s)) {
+		pop3d_session_err(s, POP3_CODE_AUTH, "plaintext authentication needs TLS (STLS)");
 		return;
 	}
 	x_free(&s->user_arg);
@@ -46,81 +70,85 @@ void pop3d_cmd_apop(struct pop3d_session *s, const struct pop3_command *cmd)
 	pop3d_session_err(s, POP3_CODE_AUTH, "APOP is not supported (no clear-text secrets)");
 }
 
-void pop3d_cmd_auth(struct pop3d_session *s, const struct pop3_command *cmd)
-{
-	if (cmd->argc == 0) {
-		/* the pre-RFC 5034 mechanism list some clients ask for: none yet */
-		pop3d_session_ok(s, "no SASL mechanisms available");
-		pop3_reply_end(&s->out);
-		return;
-	}
-	pop3d_session_err(s, POP3_CODE_NONE, "unsupported authentication mechanism");
-}
-
-void pop3d_cmd_stls(struct pop3d_session *s, const struct pop3_command *cmd)
-{
-	pop3d_session_err(s, POP3_CODE_NONE, "TLS is not available on this connection");
-}
-
 static void auth_delay_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pop3d_session *s = arg;
-	pop3d_session_err(s, POP3_CODE_AUTH, "invalid user name or password");
+	pop3d_session_err(s, POP3_CODE_AUTH, "%s", s->delay_msg);
 	pop3d_session_resume(s);
 }
 
-/* A failed login: counted, logged, answered after the delay. */
-static void auth_failed(struct pop3d_session *s, const char *user, const char *result)
+void pop3d_auth_fail_later(struct pop3d_session *s, uint64_t delay_ms, const char *msg)
 {
-	struct pop3d_server *srv = s->server;
-	log_info("login: user=<%s> ip=[%s] result=%s", log_safe(user, strlen(user), 100), s->ip,
-		 result);
-	pop3d_limit_fail(srv->limit, s->ip);
+	s->delay_msg = msg;
 	if (s->delay == NULL)
-		s->delay = evtimer_new(srv->base, auth_delay_cb, s);
-	struct timeval tv = {(time_t)(srv->set.auth_fail_delay_ms / 1000),
-			     (suseconds_t)(srv->set.auth_fail_delay_ms % 1000) * 1000};
+		s->delay = evtimer_new(s->server->base, auth_delay_cb, s);
+	struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
 	s->busy = true;
 	bufferevent_disable(s->bev, EV_READ);
 	evtimer_add(s->delay, &tv);
 }
 
+void pop3d_auth_locked(struct pop3d_session *s, const char *mech, const char *user)
+{
+	log_warn("auth: proto=pop3, mech=%s, user=<%s>, ip=[%s], result=locked-out", mech,
+		 user != NULL ? log_safe(user, strlen(user), 128) : "", s->ip);
+	pop3d_session_err(s, POP3_CODE_LOGIN_DELAY,
+			  "too many failed logins, try again later");
+}
+
+int pop3d_auth_login(struct pop3d_session *s, const char *address)
+{
+	struct user_info info;
+	struct buf err = BUF_INIT;
+	int r = userdb_lookup(auth_userdb(s->server->auth), address, &info, &err);
+	if (r <= 0) {
+		log_error("login: user=<%s> ip=[%s] result=tempfail: %s",
+			  log_safe(address, strlen(address), 128), s->ip,
+			  r < 0 ? buf_cstr(&err) : "user vanished");
+		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "user directory unavailable");
+		buf_free(&err);
+		return -1;
+	}
+	buf_free(&err);
+	return pop3d_login(s, &info);
+}
+
+/* Checks user's password and logs in, or fails after the delay. */
+static void pass_check(struct pop3d_session *s, const char *user, const char *password)
+{
+	struct auth *a = s->server->auth;
+	if (auth_locked_ms(a, s->ip, user) > 0) {
+		pop3d_auth_locked(s, "USER", user);
+		return;
+	}
+	char *address = NULL;
+	enum sasl_lookup r = auth_password(a, user, password, &address);
+	if (r == SASL_LOOKUP_TEMPFAIL) {
+		log_error("auth: proto=pop3, mech=USER, user=<%s>, ip=[%s], result=tempfail",
+			  log_safe(user, strlen(user), 128), s->ip);
+		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "user directory unavailable");
+	} else if (r != SASL_LOOKUP_OK) {
+		const char *why = r == SASL_LOOKUP_UNKNOWN ? "unknown-user" : "bad-credentials";
+		uint64_t delay = auth_record(a, "pop3", "USER", s->ip, user, false, why, NULL);
+		pop3d_auth_fail_later(s, delay, "invalid user name or password");
+	} else {
+		auth_record(a, "pop3", "USER", s->ip, user, true, NULL, NULL);
+		pop3d_auth_login(s, address);
+	}
+	x_free(&address);
+}
+
 void pop3d_cmd_pass(struct pop3d_session *s, const struct pop3_command *cmd)
 {
-	struct pop3d_server *srv = s->server;
-	char *password = (char *)cmd->rest; /* wiped below: it lives in the parser's line */
 	char *user = s->user_arg;
 	s->user_arg = NULL;
-	if (!s->secure) {
-		pop3d_session_err(s, POP3_CODE_AUTH, "plaintext login needs TLS");
-	} else if (user == NULL) {
+	if (!pop3d_plaintext_ok(s))
+		pop3d_session_err(s, POP3_CODE_AUTH, "plaintext authentication needs TLS (STLS)");
+	else if (user == NULL)
 		pop3d_session_err(s, POP3_CODE_NONE, "send USER first");
-	} else if (pop3d_limit_locked(srv->limit, s->ip, srv->set.auth_max_failures,
-				      srv->set.auth_lockout_s)) {
-		log_info("login: user=<%s> ip=[%s] result=locked-out",
-			 log_safe(user, strlen(user), 100), s->ip);
-		pop3d_session_err(s, POP3_CODE_LOGIN_DELAY,
-				  "too many failed logins from your address, try again later");
-	} else {
-		struct user_info info;
-		struct buf err = BUF_INIT;
-		int r = userdb_lookup(srv->userdb, user, &info, &err);
-		if (r < 0) {
-			log_error("login: user=<%s> ip=[%s] result=tempfail: %s",
-				  log_safe(user, strlen(user), 100), s->ip, buf_cstr(&err));
-			pop3d_session_err(s, POP3_CODE_SYS_TEMP, "user directory unavailable");
-		} else if (r == 0) {
-			auth_failed(s, user, "unknown-user");
-		} else if (!password_check(password, info.hash)) {
-			user_info_free(&info);
-			auth_failed(s, user, "bad-password");
-		} else {
-			pop3d_limit_clear(srv->limit, s->ip);
-			pop3d_login(s, &info);
-		}
-		buf_free(&err);
-	}
-	explicit_bzero(password, cmd->rest_len);
+	else
+		pass_check(s, user, cmd->rest);
+	pop3_parser_wipe(&s->parser); /* cmd is gone from here on */
 	x_free(&user);
 }
 

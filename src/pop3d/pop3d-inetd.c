@@ -8,6 +8,7 @@
  */
 #include "pop3d.h"
 #include "pop3d-int.h"
+#include "auth.h"
 #include "log.h"
 #include "util.h"
 
@@ -167,7 +168,7 @@ static int inetd_start(struct pop3d_server *srv, struct pop3d_session *s, const 
 	}
 	struct user_info info;
 	struct buf err = BUF_INIT;
-	int r = userdb_lookup(srv->userdb, user, &info, &err);
+	int r = userdb_lookup(auth_userdb(srv->auth), user, &info, &err);
 	if (r <= 0) {
 		log_error("preauth: user=<%s>: %s", log_safe(user, strlen(user), 100),
 			  r < 0 ? buf_cstr(&err) : "unknown user");
@@ -193,18 +194,17 @@ int pop3d_inetd(const char *conf_path, const char *preauth_user)
 	log_init("pop3", conf_num(srv.conf, "log") == 1);
 	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
 	srv.inetd = true;
-	char ip[POP3D_IP_MAX];
-	bool secure;
-	pop3d_peer_of_fd(0, ip, sizeof(ip), &secure);
+	struct pop3d_peer peer;
+	pop3d_peer_of_fd(0, &peer);
 	struct inetd_relay relay = {NULL, NULL, NULL};
 	struct bufferevent *bev;
-	if (strcmp(ip, "local") != 0) {
+	if (!peer.local) {
 		evutil_make_socket_nonblocking(0);
 		bev = bufferevent_socket_new(srv.base, 0, 0);
 	} else {
 		bev = relay_open(&srv, &relay);
 	}
-	struct pop3d_session *s = pop3d_session_new(&srv, bev, ip, secure);
+	struct pop3d_session *s = pop3d_session_new(&srv, bev, &peer);
 	int rc = inetd_start(&srv, s, preauth_user) < 0 ? 1 : 0;
 	if (relay.pair != NULL && relay.in == NULL)
 		relay_file_input(&relay);

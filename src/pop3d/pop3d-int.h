@@ -1,9 +1,10 @@
 /* pop3d-int: the structures shared by the files of the pop3 role.
  *
- * A pop3d_server holds what every session shares (configuration, user directory, the
- * event base, the limits); a pop3d_session is one client: its bufferevent (replaceable,
- * so that STLS can put TLS under it), its parser, its state (RFC 1939 section 3:
- * AUTHORIZATION, TRANSACTION, UPDATE) and, once logged in, the maildrop snapshot.
+ * A pop3d_server holds what every session shares (configuration, the login policy of
+ * lib-auth, the TLS contexts, the event base, the listeners, the limits); a pop3d_session
+ * is one client: its bufferevent (replaced by a TLS one at STLS), its parser, its state
+ * (RFC 1939 section 3: AUTHORIZATION, TRANSACTION, UPDATE), a SASL exchange in progress
+ * (RFC 5034) and, once logged in, the maildrop snapshot.
  * Commands live in one table (pop3d-session.c) and one file per family.
  */
 #ifndef TERN_POP3D_INT_H
@@ -21,13 +22,18 @@
 #include "pop3-reply.h"
 #include "userdb.h"
 
+struct auth;
+struct sasl_server;
 struct store;
 struct store_folder;
+struct tls_server_ctx;
+struct evconnlistener;
 
 #define POP3D_OUT_HIGH (64 * 1024) /* stop reading commands / message bytes above this */
 #define POP3D_OUT_LOW (16 * 1024)  /* ... and go on below this */
 #define POP3D_CHUNK (16 * 1024)	   /* message bytes read at a time */
 #define POP3D_IP_MAX 64
+#define POP3D_LISTENERS_MAX 16
 
 enum pop3d_state {
 	POP3D_STATE_AUTH = 1 << 0,  /* AUTHORIZATION */
@@ -42,20 +48,40 @@ struct pop3d_settings {
 	uint64_t max_errors;
 	uint64_t max_connections;
 	uint64_t max_connections_per_ip;
-	uint64_t auth_fail_delay_ms;
-	uint64_t auth_max_failures;
-	uint64_t auth_lockout_s;
 };
 
-struct pop3d_limit;
+enum pop3d_tls_mode {
+	POP3D_TLS_NONE,
+	POP3D_TLS_STARTTLS, /* STLS offered (RFC 2595) */
+	POP3D_TLS_IMPLICIT, /* TLS from the first byte (RFC 8314, pop3s) */
+};
+
+/* One listening socket of TERN_LISTEN_FDS. */
+struct pop3d_listener {
+	struct pop3d_server *server;
+	char *name;
+	enum pop3d_tls_mode tls;
+	struct tls_server_ctx *ctx; /* its own (tls_cert in the block) or server->tls; or NULL */
+	bool own_ctx;
+	struct evconnlistener *evl;
+};
+
+/* Who is at the other end. */
+struct pop3d_peer {
+	char ip[POP3D_IP_MAX]; /* the address as text, "local" for pipes and Unix sockets */
+	bool loopback;	       /* 127.0.0.0/8 or ::1 */
+	bool local;	       /* a pipe or Unix socket: no network in between */
+};
 
 struct pop3d_server {
 	struct event_base *base;
 	struct conf *conf;
 	char *conf_path;
-	struct userdb *userdb;
+	struct auth *auth;	    /* the login policy and user directory (lib-auth) */
+	struct tls_server_ctx *tls; /* from tls_cert/tls_key, made when a listener needs it */
+	struct pop3d_listener listeners[POP3D_LISTENERS_MAX];
+	size_t listener_count;
 	struct pop3d_settings set;
-	struct pop3d_limit *limit;
 	struct pop3d_session *sessions; /* a doubly linked list */
 	size_t session_count;
 	bool stopping;
@@ -85,7 +111,11 @@ struct pop3d_session {
 	struct pop3d_session *prev, *next;
 	struct bufferevent *bev;
 	char ip[POP3D_IP_MAX]; /* the client's address as text, "local" for pipes */
-	bool secure;	       /* loopback, a local pipe, or (later) TLS: plaintext login allowed */
+	bool loopback;	       /* see struct pop3d_peer */
+	bool local;
+	bool tls;	       /* under TLS (implicit, or after STLS) */
+	bool tls_handshake;    /* ... whose handshake has not finished yet */
+	struct tls_server_ctx *stls_ctx; /* STLS is offered with it (NULL: not offered) */
 	enum pop3d_state state;
 	struct pop3_parser parser;
 	struct buf out;	       /* replies are built here, then added to bev */
@@ -94,8 +124,10 @@ struct pop3d_session {
 	bool closing;	       /* close once the output is written */
 	bool input_eof;	       /* the client has finished sending */
 	struct event *delay;   /* failed-login delay */
+	const char *delay_msg; /* ... and the -ERR [AUTH] text it ends with */
 	struct event *kill;    /* frees the session from the loop */
 	char *user_arg;	       /* the USER argument, until PASS */
+	struct sasl_server *sasl; /* an AUTH exchange in progress: lines are raw responses */
 	/* once logged in */
 	struct user_info user;
 	int lock_fd;
@@ -118,12 +150,14 @@ struct pop3d_command {
 /* pop3d-server.c */
 int pop3d_server_init(struct pop3d_server *srv, const char *conf_path);
 void pop3d_server_deinit(struct pop3d_server *srv);
-/* The peer of a connected fd as text; *secure_r: loopback, a Unix socket or a pipe. */
-void pop3d_peer_of_fd(int fd, char *ip, size_t iplen, bool *secure_r);
+/* The peer of a connected fd (a pipe counts as local). */
+void pop3d_peer_of_fd(int fd, struct pop3d_peer *peer);
 
 /* pop3d-session.c */
 struct pop3d_session *pop3d_session_new(struct pop3d_server *srv, struct bufferevent *bev,
-					const char *ip, bool secure);
+					const struct pop3d_peer *peer);
+/* Callbacks, watermarks and timeouts on s->bev (after it was replaced by STLS). */
+void pop3d_session_setup_bev(struct pop3d_session *s);
 void pop3d_session_ok(struct pop3d_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void pop3d_session_err(struct pop3d_session *s, enum pop3_resp_code code, const char *fmt, ...)
@@ -140,13 +174,19 @@ void pop3d_session_start(struct pop3d_session *s);
 /* Counts a protocol error; closes the session past pop3_max_errors. */
 void pop3d_session_error(struct pop3d_session *s);
 
-/* pop3d-auth.c: USER PASS APOP AUTH STLS CAPA, and logging in */
+/* pop3d-auth.c: USER PASS APOP CAPA, and logging in */
 void pop3d_cmd_user(struct pop3d_session *s, const struct pop3_command *cmd);
 void pop3d_cmd_pass(struct pop3d_session *s, const struct pop3_command *cmd);
 void pop3d_cmd_apop(struct pop3d_session *s, const struct pop3_command *cmd);
-void pop3d_cmd_auth(struct pop3d_session *s, const struct pop3_command *cmd);
-void pop3d_cmd_stls(struct pop3d_session *s, const struct pop3_command *cmd);
 void pop3d_cmd_capa(struct pop3d_session *s, const struct pop3_command *cmd);
+/* May this session send a password in clear (USER/PASS, PLAIN, LOGIN)? */
+bool pop3d_plaintext_ok(const struct pop3d_session *s);
+/* A failed login: answers "-ERR [AUTH] msg" after delay_ms, on a timer (the loop goes on). */
+void pop3d_auth_fail_later(struct pop3d_session *s, uint64_t delay_ms, const char *msg);
+/* Refuses a login of a locked-out address or user with -ERR [LOGIN-DELAY] (and logs it). */
+void pop3d_auth_locked(struct pop3d_session *s, const char *mech, const char *user);
+/* Looks address up and logs in (pop3d_login); 0, or -1 with the -ERR queued. */
+int pop3d_auth_login(struct pop3d_session *s, const char *address);
 /* Locks and opens the maildrop of info (moved into s->user) and enters TRANSACTION,
  * answering +OK: 0; or -1 with the -ERR queued (info freed). */
 int pop3d_login(struct pop3d_session *s, struct user_info *info);
@@ -173,12 +213,28 @@ void pop3d_cmd_top(struct pop3d_session *s, const struct pop3_command *cmd);
 bool pop3d_stream_pump(struct pop3d_session *s);
 void pop3d_stream_abort(struct pop3d_session *s);
 
-/* pop3d-limit.c: failed logins per client address */
-struct pop3d_limit *pop3d_limit_new(void);
-void pop3d_limit_free(struct pop3d_limit **l);
-/* Is ip locked out (max failures within window seconds)? */
-bool pop3d_limit_locked(struct pop3d_limit *l, const char *ip, uint64_t max, uint64_t window_s);
-void pop3d_limit_fail(struct pop3d_limit *l, const char *ip);
-void pop3d_limit_clear(struct pop3d_limit *l, const char *ip);
+/* pop3d-sasl.c: AUTH (RFC 5034) */
+void pop3d_cmd_auth(struct pop3d_session *s, const struct pop3_command *cmd);
+/* A raw line while an exchange is in progress (a response, or "*" to cancel). */
+void pop3d_sasl_response(struct pop3d_session *s, const struct pop3_command *cmd);
+/* A bad raw line (too long): the exchange fails. */
+void pop3d_sasl_bad_line(struct pop3d_session *s);
+/* Ends an exchange without a reply (session end). */
+void pop3d_sasl_end(struct pop3d_session *s);
+
+/* pop3d-tls.c: TLS contexts, STLS (RFC 2595), implicit TLS (RFC 8314) */
+/* The listener's context (its own tls_cert, or the server's, made on first use); NULL
+ * with the error logged if the certificate cannot be loaded. */
+struct tls_server_ctx *pop3d_tls_ctx(struct pop3d_server *srv, const struct conf_listener *l);
+/* SIGHUP: new protocol/cipher settings and certificate files for every context. */
+void pop3d_tls_reload(struct pop3d_server *srv);
+void pop3d_tls_free(struct pop3d_server *srv);
+/* Wraps an accepted socket in implicit TLS; NULL on error (fd then closed). */
+struct bufferevent *pop3d_tls_accept(struct pop3d_listener *l, int fd);
+/* BEV_EVENT_CONNECTED: the handshake finished. */
+void pop3d_tls_connected(struct pop3d_session *s);
+/* BEV_EVENT_ERROR during the handshake: logs OpenSSL's reason. */
+void pop3d_tls_failed(struct pop3d_session *s);
+void pop3d_cmd_stls(struct pop3d_session *s, const struct pop3_command *cmd);
 
 #endif

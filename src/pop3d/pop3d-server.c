@@ -1,11 +1,13 @@
-/* pop3d-server: the pop3 worker (pop3d_main): configuration and its reload (SIGHUP), the
- * listeners named in TERN_LISTEN_FDS whose protocol is pop3, accepting connections
- * within pop3_max_connections and pop3_max_connections_per_ip, and the clean stop on
- * SIGTERM (every session gets "-ERR [SYS/TEMP] server shutting down"; none enters
+/* pop3d-server: the pop3 worker (pop3d_main): configuration and its reload (SIGHUP: the
+ * options, the login policy and the TLS certificates), the listeners named in
+ * TERN_LISTEN_FDS whose protocol is pop3 (plain, STLS or implicit TLS), accepting
+ * connections within pop3_max_connections and pop3_max_connections_per_ip, and the clean
+ * stop on SIGTERM (every session gets "-ERR [SYS/TEMP] server shutting down"; none enters
  * UPDATE, so nothing is deleted). See pop3d.h.
  */
 #include "pop3d.h"
 #include "pop3d-int.h"
+#include "auth.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -20,7 +22,6 @@
 #include <unistd.h>
 
 #define POP3D_STOP_WAIT_S 10
-#define POP3D_LISTENERS_MAX 16
 
 static void server_settings(struct pop3d_server *srv)
 {
@@ -38,9 +39,6 @@ static void server_settings(struct pop3d_server *srv)
 		set->max_errors = 1;
 	set->max_connections = conf_num(c, "pop3_max_connections");
 	set->max_connections_per_ip = conf_num(c, "pop3_max_connections_per_ip");
-	set->auth_fail_delay_ms = conf_num(c, "pop3_auth_fail_delay") * 1000;
-	set->auth_max_failures = conf_num(c, "pop3_auth_max_failures");
-	set->auth_lockout_s = conf_num(c, "pop3_auth_lockout");
 }
 
 int pop3d_server_init(struct pop3d_server *srv, const char *conf_path)
@@ -59,8 +57,7 @@ int pop3d_server_init(struct pop3d_server *srv, const char *conf_path)
 	if (srv->base == NULL)
 		fatal("event_base_new failed");
 	server_settings(srv);
-	srv->userdb = userdb_open(srv->conf);
-	srv->limit = pop3d_limit_new();
+	srv->auth = auth_new(srv->conf);
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
@@ -69,44 +66,51 @@ void pop3d_server_deinit(struct pop3d_server *srv)
 {
 	while (srv->sessions != NULL)
 		pop3d_session_free(srv->sessions);
-	userdb_close(&srv->userdb);
+	for (size_t i = 0; i < srv->listener_count; i++) {
+		if (srv->listeners[i].evl != NULL)
+			evconnlistener_free(srv->listeners[i].evl);
+		x_free(&srv->listeners[i].name);
+	}
+	pop3d_tls_free(srv);
+	auth_free(&srv->auth);
 	conf_free(&srv->conf);
-	pop3d_limit_free(&srv->limit);
 	x_free(&srv->conf_path);
 	event_base_free(srv->base);
 }
 
-/* The client's address as text; *secure_r: a loopback address. */
-static void server_peer(const struct sockaddr *sa, char *ip, size_t iplen, bool *secure_r)
+/* The client's address as text, and whether it is loopback or local. */
+static void server_peer(const struct sockaddr *sa, struct pop3d_peer *peer)
 {
-	*secure_r = false;
-	snprintf(ip, iplen, "unknown");
+	memset(peer, 0, sizeof(*peer));
+	snprintf(peer->ip, sizeof(peer->ip), "unknown");
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
-		*secure_r = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+		inet_ntop(AF_INET, &in->sin_addr, peer->ip, sizeof(peer->ip));
+		peer->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
-		*secure_r = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-			    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+		inet_ntop(AF_INET6, &in6->sin6_addr, peer->ip, sizeof(peer->ip));
+		peer->loopback =
+		    IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
 	} else if (sa->sa_family == AF_UNIX) {
-		snprintf(ip, iplen, "local");
-		*secure_r = true;
+		snprintf(peer->ip, sizeof(peer->ip), "local");
+		peer->local = true;
 	}
 }
 
-void pop3d_peer_of_fd(int fd, char *ip, size_t iplen, bool *secure_r)
+void pop3d_peer_of_fd(int fd, struct pop3d_peer *peer)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	memset(&ss, 0, sizeof(ss));
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
-		snprintf(ip, iplen, "local");
-		*secure_r = true; /* a pipe: the other end is a local process */
+		memset(peer, 0, sizeof(*peer));
+		snprintf(peer->ip, sizeof(peer->ip), "local");
+		peer->local = true; /* a pipe: the other end is a local process */
 		return;
 	}
-	server_peer((struct sockaddr *)&ss, ip, iplen, secure_r);
+	server_peer((struct sockaddr *)&ss, peer);
 }
 
 /* Refuses a connection at once with a one-line -ERR. */
@@ -120,13 +124,14 @@ static void server_refuse(int fd, const char *ip, const char *why)
 	close(fd);
 }
 
-static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 			     int salen, void *arg)
 {
-	struct pop3d_server *srv = arg;
-	char ip[POP3D_IP_MAX];
-	bool secure;
-	server_peer(sa, ip, sizeof(ip), &secure);
+	struct pop3d_listener *l = arg;
+	struct pop3d_server *srv = l->server;
+	struct pop3d_peer peer;
+	server_peer(sa, &peer);
+	const char *ip = peer.ip;
 	if (srv->stopping) {
 		server_refuse(fd, ip, "server shutting down");
 		return;
@@ -143,13 +148,23 @@ static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
-	struct bufferevent *bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		close(fd);
-		return;
+	struct bufferevent *bev;
+	if (l->tls == POP3D_TLS_IMPLICIT) {
+		bev = pop3d_tls_accept(l, fd);
+	} else {
+		bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL)
+			close(fd);
 	}
-	log_debug("connect: ip=[%s]", ip);
-	pop3d_session_start(pop3d_session_new(srv, bev, ip, secure));
+	if (bev == NULL)
+		return;
+	log_debug("connect: ip=[%s] listener=%s", ip, l->name);
+	struct pop3d_session *s = pop3d_session_new(srv, bev, &peer);
+	if (l->tls == POP3D_TLS_IMPLICIT)
+		s->tls = s->tls_handshake = true;
+	else if (l->tls == POP3D_TLS_STARTTLS)
+		s->stls_ctx = l->ctx;
+	pop3d_session_start(s);
 }
 
 static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
@@ -180,21 +195,53 @@ static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	buf_free(&err);
-	userdb_close(&srv->userdb);
 	conf_free(&srv->conf);
 	srv->conf = c;
 	server_settings(srv);
-	srv->userdb = userdb_open(srv->conf);
+	auth_reconfigure(srv->auth, srv->conf);
+	pop3d_tls_reload(srv);
 	log_info("configuration reloaded");
 }
 
+/* Watches fd for the pop3 listener l: with its TLS mode and context. 0, or -1 if the
+ * listener cannot be served (implicit TLS without a certificate: better no service than
+ * a plaintext one where clients expect TLS). */
+static int server_listener_add(struct pop3d_server *srv, const struct conf_listener *cl, int fd)
+{
+	struct pop3d_listener *l = &srv->listeners[srv->listener_count];
+	memset(l, 0, sizeof(*l));
+	l->server = srv;
+	const char *mode = conf_listener_str(cl, "tls");
+	l->tls = strcmp(mode, "implicit") == 0	 ? POP3D_TLS_IMPLICIT
+		 : strcmp(mode, "starttls") == 0 ? POP3D_TLS_STARTTLS
+						 : POP3D_TLS_NONE;
+	if (l->tls != POP3D_TLS_NONE) {
+		l->ctx = pop3d_tls_ctx(srv, cl);
+		l->own_ctx = l->ctx != NULL && l->ctx != srv->tls;
+		if (l->ctx == NULL && l->tls == POP3D_TLS_IMPLICIT) {
+			log_error("listen %s: no TLS certificate; not serving it", cl->name);
+			close(fd);
+			return -1;
+		}
+		if (l->ctx == NULL)
+			log_error("listen %s: no TLS certificate; STLS not offered", cl->name);
+	}
+	evutil_make_socket_nonblocking(fd);
+	l->evl = evconnlistener_new(srv->base, server_accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (l->evl == NULL)
+		fatal("listen %s: cannot watch fd %d", cl->name, fd);
+	l->name = x_strdup(cl->name);
+	srv->listener_count++;
+	return 0;
+}
+
 /* Opens the pop3 listeners of TERN_LISTEN_FDS; returns how many. */
-static size_t server_listen(struct pop3d_server *srv, struct evconnlistener **ls, size_t max)
+static size_t server_listen(struct pop3d_server *srv)
 {
 	const char *env = getenv("TERN_LISTEN_FDS");
-	size_t n = 0;
 	char *list = x_strdup(env != NULL ? env : ""), *save = NULL;
-	for (char *tok = strtok_r(list, ",", &save); tok != NULL && n < max;
+	for (char *tok = strtok_r(list, ",", &save);
+	     tok != NULL && srv->listener_count < POP3D_LISTENERS_MAX;
 	     tok = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(tok, ':');
 		if (colon == NULL)
@@ -207,18 +254,10 @@ static size_t server_listen(struct pop3d_server *srv, struct evconnlistener **ls
 				l = &srv->conf->listeners[i];
 		if (l == NULL || strcmp(conf_listener_str(l, "protocol"), "pop3") != 0)
 			continue;
-		if (strcmp(conf_listener_str(l, "tls"), "none") != 0)
-			log_warn("listen %s: TLS is not available in pop3 yet; serving plain POP3",
-				 l->name);
-		evutil_make_socket_nonblocking(fd);
-		ls[n] = evconnlistener_new(srv->base, server_accept_cb, srv, LEV_OPT_CLOSE_ON_FREE,
-					   -1, fd);
-		if (ls[n] == NULL)
-			fatal("listen %s: cannot watch fd %d", l->name, fd);
-		n++;
+		server_listener_add(srv, l, fd);
 	}
 	x_free(&list);
-	return n;
+	return srv->listener_count;
 }
 
 int pop3d_main(const char *conf_path)
@@ -228,8 +267,7 @@ int pop3d_main(const char *conf_path)
 		return 78;
 	log_init("pop3", conf_num(srv.conf, "log") == 1);
 	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
-	struct evconnlistener *ls[POP3D_LISTENERS_MAX];
-	size_t nls = server_listen(&srv, ls, POP3D_LISTENERS_MAX);
+	size_t nls = server_listen(&srv);
 	struct event *sigs[3] = {
 		evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
 		evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),
@@ -239,8 +277,6 @@ int pop3d_main(const char *conf_path)
 		evsignal_add(sigs[i], NULL);
 	log_info("pop3 started: %zu listeners", nls);
 	event_base_dispatch(srv.base);
-	for (size_t i = 0; i < nls; i++)
-		evconnlistener_free(ls[i]);
 	for (size_t i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	pop3d_server_deinit(&srv);

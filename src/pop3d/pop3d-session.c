@@ -46,17 +46,29 @@ static void session_kill_cb(evutil_socket_t fd, short what, void *arg)
 	pop3d_session_free(arg);
 }
 
+void pop3d_session_setup_bev(struct pop3d_session *s)
+{
+	struct bufferevent *bev = s->bev;
+	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, POP3D_OUT_HIGH);
+	bufferevent_setwatermark(bev, EV_WRITE, POP3D_OUT_LOW, 0);
+	struct timeval tv = {(time_t)s->server->set.timeout_s, 0};
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
 struct pop3d_session *pop3d_session_new(struct pop3d_server *srv, struct bufferevent *bev,
-					const char *ip, bool secure)
+					const struct pop3d_peer *peer)
 {
 	struct pop3d_session *s = X_NEW(struct pop3d_session);
 	s->server = srv;
 	s->bev = bev;
 	s->lock_fd = -1;
 	s->stream.fd = -1;
-	s->secure = secure;
+	s->loopback = peer->loopback;
+	s->local = peer->local;
 	s->state = POP3D_STATE_AUTH;
-	snprintf(s->ip, sizeof(s->ip), "%s", ip);
+	snprintf(s->ip, sizeof(s->ip), "%s", peer->ip);
 	pop3_parser_init(&s->parser, srv->set.max_line, srv->set.max_arg);
 	buf_init(&s->out, 0);
 	s->kill = event_new(srv->base, -1, 0, session_kill_cb, s);
@@ -65,13 +77,7 @@ struct pop3d_session *pop3d_session_new(struct pop3d_server *srv, struct buffere
 		srv->sessions->prev = s;
 	srv->sessions = s;
 	srv->session_count++;
-
-	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, POP3D_OUT_HIGH);
-	bufferevent_setwatermark(bev, EV_WRITE, POP3D_OUT_LOW, 0);
-	struct timeval tv = {(time_t)srv->set.timeout_s, 0};
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	pop3d_session_setup_bev(s);
 	return s;
 }
 
@@ -79,12 +85,14 @@ void pop3d_session_free(struct pop3d_session *s)
 {
 	struct pop3d_server *srv = s->server;
 	pop3d_stream_abort(s);
+	pop3d_sasl_end(s);
 	if (s->state != POP3D_STATE_AUTH)
 		pop3d_logout(s);
 	if (s->delay != NULL)
 		event_free(s->delay);
 	event_free(s->kill);
 	bufferevent_free(s->bev);
+	pop3_parser_wipe(&s->parser);
 	pop3_parser_free(&s->parser);
 	buf_free(&s->out);
 	x_free(&s->user_arg);
@@ -166,13 +174,29 @@ static void session_dispatch(struct pop3d_session *s, const struct pop3_command 
 	}
 }
 
-/* Answers every complete command line in the input, in order, while the output is short. */
+/* One line from the parser: a command, or a response of an AUTH exchange. */
+static void session_line(struct pop3d_session *s, enum pop3_parse_result r)
+{
+	if (r == POP3_PARSE_LINE && s->sasl != NULL) {
+		pop3d_sasl_response(s, pop3_parser_command(&s->parser));
+	} else if (r == POP3_PARSE_LINE) {
+		session_dispatch(s, pop3_parser_command(&s->parser));
+	} else if (r == POP3_PARSE_ERROR && s->sasl != NULL) {
+		pop3d_sasl_bad_line(s);
+	} else if (r == POP3_PARSE_ERROR) {
+		pop3d_session_err(s, POP3_CODE_NONE, "%s", pop3_parser_error(&s->parser));
+		pop3d_session_error(s);
+	}
+}
+
+/* Answers every complete command line in the input, in order, while the output is short.
+ * The bufferevent is looked up again after each line: STLS replaces it. */
 static void session_input(struct pop3d_session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	while (!s->busy && !s->closing) {
-		if (evbuffer_get_length(out) + s->out.len >= POP3D_OUT_HIGH)
+		struct evbuffer *in = bufferevent_get_input(s->bev);
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) + s->out.len >=
+		    POP3D_OUT_HIGH)
 			break; /* the write callback comes back here */
 		struct evbuffer_iovec v;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
@@ -180,16 +204,12 @@ static void session_input(struct pop3d_session *s)
 		size_t used = 0;
 		enum pop3_parse_result r = pop3_parser_feed(&s->parser, v.iov_base, v.iov_len, &used);
 		evbuffer_drain(in, used);
-		if (r == POP3_PARSE_LINE) {
-			session_dispatch(s, pop3_parser_command(&s->parser));
-		} else if (r == POP3_PARSE_ERROR) {
-			pop3d_session_err(s, POP3_CODE_NONE, "%s", pop3_parser_error(&s->parser));
-			pop3d_session_error(s);
-		}
+		session_line(s, r);
 		pop3d_session_flush(s);
 	}
 	pop3d_session_flush(s);
-	if (s->input_eof && !s->busy && !s->closing && evbuffer_get_length(in) == 0) {
+	if (s->input_eof && !s->busy && !s->closing &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
 		if (s->state == POP3D_STATE_TRANS)
 			log_info("disconnect: ip=[%s] user=<%s> reason=eof, nothing deleted", s->ip,
 				 s->user.address);
@@ -229,6 +249,19 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct pop3d_session *s = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		pop3d_tls_connected(s);
+		return;
+	}
+	if (s->tls_handshake) {
+		if (what & BEV_EVENT_ERROR)
+			pop3d_tls_failed(s);
+		else
+			log_info("disconnect: ip=[%s] reason=%s during the TLS handshake", s->ip,
+				 what & BEV_EVENT_TIMEOUT ? "timeout" : "eof");
+		pop3d_session_free(s);
+		return;
+	}
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !s->closing) {
 		/* the client sent all it will: answer what is pending, then close */
 		s->input_eof = true;
