@@ -23,7 +23,7 @@ runner uses a synchronising literal instead. Every wait is bounded by --timeout.
 Only the Python standard library is used. Also importable: `run_tests(...)`.
 """
 import argparse
-import calendar
+import base64
 import os
 import re
 import select
@@ -1513,6 +1513,7 @@ class TestRun:
         self.pending = []
         self.sendq = []
         self.waiting_cont = None
+        self.listed, self.subscribed = [], []
         test = self.test
         try:
             try:
@@ -1536,6 +1537,9 @@ class TestRun:
             self.fail(str(e))
         except (Disconnected, Timeout) as e:
             self.fail("Unexpected disconnection" if isinstance(e, Disconnected) else "Timeout")
+        except Exception as e:  # a bug here, or input nothing above expected
+            import traceback
+            self.fail("runner error: %r\n%s" % (e, traceback.format_exc()))
         finally:
             for conn in self.conns:
                 conn.close()
@@ -1571,7 +1575,7 @@ def _mailbox_url(name):
             return "&"
         b = s.replace(",", "/")
         b += "=" * (-len(b) % 4)
-        import base64
+
         return base64.b64decode(b).decode("utf-16-be")
     utf8 = re.sub(r"&([A-Za-z0-9+,]*)-", dec, name)
     return urllib.parse.quote(utf8, safe="/:@!$&'()*+,=-._~")
