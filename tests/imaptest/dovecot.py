@@ -130,7 +130,9 @@ class PrivateDovecot:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace")
-                raise RuntimeError("dovecot exited: %s\n%s" % (err, self.log()))
+                log = self.log()
+                self.stop()
+                raise RuntimeError("dovecot exited: %s\n%s" % (err, log))
             try:
                 with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
                     s.settimeout(5)
@@ -138,8 +140,9 @@ class PrivateDovecot:
                         return self
             except OSError:
                 time.sleep(0.1)
+        log = self.log()
         self.stop()
-        raise RuntimeError("dovecot did not start:\n" + self.log())
+        raise RuntimeError("dovecot did not start:\n" + log)
 
     def log(self):
         try:
