@@ -1,0 +1,6 @@
+require "fileinto";
+if header :matches "Subject" "*[project-?]*" {
+    fileinto "Projects";
+} else {
+    discard;
+}

@@ -1,0 +1,4 @@
+require "fileinto";
+if address :domain :is "from" "example.org" {
+    fileinto "Org";
+}

@@ -1,0 +1,4 @@
+require "fileinto";
+if address :localpart :is "to" "bob" {
+    fileinto "ToBob";
+}

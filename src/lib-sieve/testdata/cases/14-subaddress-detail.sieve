@@ -1,0 +1,4 @@
+require ["fileinto", "subaddress"];
+if address :detail "to" "sieve" {
+    fileinto "Sieve";
+}

@@ -1,0 +1,4 @@
+require ["envelope", "fileinto", "subaddress"];
+if envelope :detail "to" "lists" {
+    fileinto "Lists";
+}

@@ -1,0 +1,4 @@
+require "fileinto";
+if exists ["X-Spam-Flag", "X-Spam-Score"] {
+    fileinto "Junk";
+}

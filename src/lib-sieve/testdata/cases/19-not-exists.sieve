@@ -1,0 +1,4 @@
+require "fileinto";
+if not exists "X-Spam-Flag" {
+    fileinto "Clean";
+}

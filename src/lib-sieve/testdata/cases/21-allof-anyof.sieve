@@ -1,0 +1,4 @@
+require "fileinto";
+if allof (header :contains "from" "alice", anyof (false, header :contains "to" "bob")) {
+    fileinto "Both";
+}

@@ -1,0 +1,4 @@
+require "reject";
+if header :contains "subject" "prize" {
+    reject "No spam, thanks.";
+}

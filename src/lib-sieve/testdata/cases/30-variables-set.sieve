@@ -1,0 +1,4 @@
+require ["variables", "fileinto"];
+set "folder" "Lists";
+set :upperfirst "sub" "archive";
+fileinto "${folder}.${sub}";

@@ -1,0 +1,4 @@
+require ["variables", "fileinto"];
+if header :matches "List-Id" "*<*.lists.example.org>" {
+    fileinto "lists.${2}";
+}

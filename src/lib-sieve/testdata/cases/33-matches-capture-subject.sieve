@@ -1,0 +1,4 @@
+require ["variables", "fileinto"];
+if header :matches "Subject" "[*] *" {
+    fileinto "${1}";
+}

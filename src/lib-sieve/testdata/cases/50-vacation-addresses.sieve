@@ -1,0 +1,2 @@
+require "vacation";
+vacation :addresses ["carol+sieve@example.net"] "Carol is away.";

@@ -1,0 +1,6 @@
+require "reject";
+reject text:
+Sorry,
+..this line started with a dot.
+.
+;

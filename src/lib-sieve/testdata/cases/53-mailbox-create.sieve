@@ -1,0 +1,4 @@
+require ["fileinto", "mailbox"];
+if mailboxexists "INBOX" {
+    fileinto :create "New/Folder";
+}

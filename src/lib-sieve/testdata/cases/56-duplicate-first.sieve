@@ -1,0 +1,4 @@
+require ["duplicate", "fileinto"];
+if duplicate {
+    fileinto "Dups";
+}

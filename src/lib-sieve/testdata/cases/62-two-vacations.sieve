@@ -1,0 +1,3 @@
+require "vacation";
+vacation :handle "a" "one";
+vacation :handle "b" "two";
