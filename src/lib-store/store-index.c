@@ -20,7 +20,7 @@
 enum index_stmt {
 	ST_META_GET, ST_META_SET, ST_INSERT, ST_UPDATE, ST_DELETE, ST_EXPUNGED_ADD, ST_SCAN,
 	ST_SCAN_EXPUNGED, ST_GET, ST_VSIZE_GET, ST_VSIZE_SET, ST_CACHE_GET, ST_CACHE_PUT,
-	ST_COUNT
+	ST_SET_FNAME, ST_META_PREFIX, ST_TOTALS, ST_COUNT
 };
 
 static const char *const index_sql[ST_COUNT] = {
@@ -43,6 +43,9 @@ static const char *const index_sql[ST_COUNT] = {
 	[ST_VSIZE_SET] = "UPDATE msgs SET vsize = ?2 WHERE uid = ?1",
 	[ST_CACHE_GET] = "SELECT cache FROM msgs WHERE uid = ?1",
 	[ST_CACHE_PUT] = "UPDATE msgs SET cache = ?2 WHERE uid = ?1",
+	[ST_SET_FNAME] = "UPDATE msgs SET fname = ?2, size = ?3, vsize = 0 WHERE uid = ?1",
+	[ST_META_PREFIX] = "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1",
+	[ST_TOTALS] = "SELECT count(*), coalesce(sum(size), 0) FROM msgs",
 };
 
 static const char index_schema[] =
@@ -426,4 +429,62 @@ int index_cache_put(struct index *ix, uint32_t uid, const void *data, size_t len
 	sqlite3_bind_int64(st, 1, uid);
 	sqlite3_bind_blob(st, 2, len ? data : "", (int)len, SQLITE_TRANSIENT);
 	return index_run(ix, st, err, "cache");
+}
+
+int index_set_place(struct index *ix, uint32_t uid, const char *fname, uint64_t size,
+		    struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_SET_FNAME, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_text(st, 2, fname, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)size);
+	return index_run(ix, st, err, "set place");
+}
+
+int index_meta_prefix(struct index *ix, const char *prefix,
+		      int (*cb)(void *ctx, const char *key, int64_t value), void *ctx,
+		      struct buf *err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(ix->db, index_sql[ST_META_PREFIX], -1, &st, NULL) != SQLITE_OK)
+		return index_fail(ix, err, "meta scan");
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		if ((ret = cb(ctx, key ? key : "", sqlite3_column_int64(st, 1))) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = index_fail(ix, err, "meta scan");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_meta_delete_prefix(struct index *ix, const char *prefix, struct buf *err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(ix->db, "DELETE FROM meta WHERE substr(key, 1, length(?1)) = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return index_fail(ix, err, "meta delete");
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : index_fail(ix, err, "meta delete");
+}
+
+int index_totals(struct index *ix, uint64_t *messages_r, uint64_t *bytes_r, struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_TOTALS, err);
+	if (st == NULL)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*messages_r = (uint64_t)sqlite3_column_int64(st, 0);
+		*bytes_r = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : index_fail(ix, err, "totals");
 }

@@ -68,6 +68,19 @@ int index_cache_get(struct index *index, uint32_t uid, struct buf *out, struct b
 int index_cache_put(struct index *index, uint32_t uid, const void *data, size_t len,
 		    struct buf *err);
 
+/* Sets a message's fname and size without a new modseq (mbox: its place in the file
+ * moved, or a last line got its newline). Forgets the cached vsize. */
+int index_set_place(struct index *index, uint32_t uid, const char *fname, uint64_t size,
+		    struct buf *err);
+/* Calls cb for every meta key starting with prefix (mbox: "kw." keyword names). */
+int index_meta_prefix(struct index *index, const char *prefix,
+		      int (*cb)(void *ctx, const char *key, int64_t value), void *ctx,
+		      struct buf *err);
+int index_meta_delete_prefix(struct index *index, const char *prefix, struct buf *err);
+/* The number of messages and the sum of their sizes (quotas). */
+int index_totals(struct index *index, uint64_t *messages_r, uint64_t *bytes_r,
+		 struct buf *err);
+
 /* --- the snapshot, shared by the backends (store-refresh.c) --- */
 struct store_folder;
 struct store_changes;

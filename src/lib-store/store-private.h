@@ -73,6 +73,8 @@ struct store_append {
 /* Backends. */
 int maildir_store_open(const char *root, struct store **store_r, struct buf *err);
 int maildir_reindex(const char *root, const char *folder_or_null, struct buf *err);
+int mbox_store_open(const char *root, struct store **store_r, struct buf *err);
+int mbox_reindex(const char *root, const char *folder_or_null, struct buf *err);
 
 /* Snapshot helpers (store.c). */
 void store_folder_push(struct store_folder *f, const struct store_msg *msg);

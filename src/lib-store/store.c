@@ -2,6 +2,7 @@
  * accessors, and the backend-independent operations (streamed copy, reindex).
  */
 #include "store-private.h"
+#include "mbox/mbox-private.h"
 #include "xalloc.h"
 
 #include <assert.h>
@@ -40,7 +41,7 @@ int store_open(const char *root, enum store_format format, struct store **store_
 	*store_r = NULL;
 	if (format == STORE_FORMAT_MAILDIR)
 		return maildir_store_open(root, store_r, err);
-	return store_err(err, "mbox folders are not supported yet");
+	return mbox_store_open(root, store_r, err);
 }
 
 void store_close(struct store **store)
@@ -327,7 +328,30 @@ int store_reindex(const char *root, const char *folder_or_null, struct buf *err)
 	struct stat st;
 	if (stat(root, &st) < 0)
 		return store_err_errno(err, "stat", root);
-	if (!S_ISDIR(st.st_mode))
-		return store_err(err, "%s: mbox folders are not supported yet", root);
+	if (store_detect_format(root) == STORE_FORMAT_MBOX)
+		return mbox_reindex(root, folder_or_null, err);
 	return maildir_reindex(root, folder_or_null, err);
+}
+
+enum store_format store_detect_format(const char *root)
+{
+	struct stat st;
+	if (stat(root, &st) < 0)
+		return STORE_FORMAT_MAILDIR;
+	if (!S_ISDIR(st.st_mode))
+		return STORE_FORMAT_MBOX;
+	char *p = x_asprintf("%s/cur", root);
+	bool maildir = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	x_free(&p);
+	if (maildir)
+		return STORE_FORMAT_MAILDIR;
+	p = x_asprintf("%s/INBOX", root);
+	bool mbox = stat(p, &st) == 0 && S_ISREG(st.st_mode);
+	x_free(&p);
+	return mbox ? STORE_FORMAT_MBOX : STORE_FORMAT_MAILDIR;
+}
+
+void store_set_lock_timeout(unsigned ms)
+{
+	mbox_lock_timeout_ms = ms;
 }

@@ -75,6 +75,8 @@ struct store_append_opts {
 	   message of that name exists already, its UID is returned and nothing is added
 	   (exactly-once delivery names the file after queue ID + recipient). */
 	const char *unique_name;
+	/* mbox: the sender on the From_ line (the envelope sender); NULL: MAILER-DAEMON. */
+	const char *envelope_from;
 };
 
 /* Opens the store of one user: root is the Maildir (INBOX) or, for mbox, the INBOX file. */
@@ -167,5 +169,13 @@ int store_move(struct store_folder *src, uint32_t uid, struct store_folder *dst,
 /* Rebuilds the index of one folder (or every folder when folder is NULL) from the files,
  * keeping the UIDs recorded in each folder's tern-uidlist. root: a Maildir (or mbox file). */
 int store_reindex(const char *root, const char *folder_or_null, struct buf *err);
+
+/* The format of the store at root: a regular file is an mbox INBOX; a directory with cur/
+ * a Maildir; a directory with an INBOX file (and no cur/) an mbox directory store; anything
+ * else (missing) Maildir, the default. */
+enum store_format store_detect_format(const char *root);
+/* How long mbox locking waits for other programs' locks before failing with an error
+ * starting "timeout:" (a temporary failure). Default 60000 ms. */
+void store_set_lock_timeout(unsigned ms);
 
 #endif
