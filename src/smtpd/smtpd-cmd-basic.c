@@ -1,7 +1,8 @@
 /* smtpd-cmd-basic: the verb table and the commands outside a mail transaction:
  * EHLO/HELO (RFC 5321 4.1.1.1, extensions of RFC 1870, 2920, 6152, 2034, 6531, 3030),
- * RSET, NOOP, QUIT, HELP, VRFY (RFC 5321 3.5.3: 252 when we will not say), EXPN,
- * and the not-yet-offered STARTTLS and AUTH.
+ * RSET, NOOP, QUIT, HELP, VRFY (RFC 5321 3.5.3: 252 when we will not say), EXPN.
+ * EHLO also offers STARTTLS (RFC 3207 4: only before TLS) and AUTH (RFC 4954 3), whose
+ * commands are in smtpd-tls.c and smtpd-auth.c.
  */
 #include "smtpd-private.h"
 
@@ -27,7 +28,7 @@ static const struct smtpd_command smtpd_commands[] = {
 	{SMTP_VERB_HELP, SMTPD_ANY_COMMAND, true, smtpd_cmd_help},
 	{SMTP_VERB_VRFY, SMTPD_ANY_COMMAND, false, smtpd_cmd_vrfy},
 	{SMTP_VERB_EXPN, SMTPD_ANY_COMMAND, false, smtpd_cmd_expn},
-	{SMTP_VERB_STARTTLS, SMTPD_ANY_COMMAND, false, smtpd_cmd_starttls},
+	{SMTP_VERB_STARTTLS, SMTPD_GREET | SMTPD_READY, false, smtpd_cmd_starttls},
 	{SMTP_VERB_AUTH, SMTPD_ANY_COMMAND, false, smtpd_cmd_auth},
 };
 
@@ -65,6 +66,11 @@ void smtpd_cmd_ehlo(struct smtpd_session *s, const struct smtp_command *cmd)
 		   "CHUNKING", s->set->hostname, (unsigned long long)s->set->max_message_size);
 	if (s->set->vrfy)
 		buf_append_str(&b, "\nVRFY");
+	if (s->tls_mode == SMTPD_TLS_STARTTLS && !s->tls && s->tls_ctx != NULL)
+		buf_append_str(&b, "\nSTARTTLS");
+	const char *mechs = smtpd_auth_ehlo(s);
+	if (mechs != NULL && mechs[0] != '\0')
+		buf_printf(&b, "\nAUTH %s", mechs);
 	smtpd_reply(s, 250, NULL, "%s", buf_cstr(&b));
 	buf_free(&b);
 }
@@ -96,7 +102,8 @@ void smtpd_cmd_quit(struct smtpd_session *s, const struct smtp_command *cmd)
 void smtpd_cmd_help(struct smtpd_session *s, const struct smtp_command *cmd)
 {
 	smtpd_reply(s, 214, "2.0.0",
-		    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY");
+		    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY STARTTLS "
+		    "AUTH");
 }
 
 /* VRFY: with smtp_vrfy on, says whether a local user exists; else 252 (RFC 5321 3.5.3). */
@@ -132,14 +139,4 @@ void smtpd_cmd_vrfy(struct smtpd_session *s, const struct smtp_command *cmd)
 void smtpd_cmd_expn(struct smtpd_session *s, const struct smtp_command *cmd)
 {
 	smtpd_reply(s, 502, "5.5.1", "EXPN not available");
-}
-
-void smtpd_cmd_starttls(struct smtpd_session *s, const struct smtp_command *cmd)
-{
-	smtpd_reply(s, 502, "5.5.1", "STARTTLS not available");
-}
-
-void smtpd_cmd_auth(struct smtpd_session *s, const struct smtp_command *cmd)
-{
-	smtpd_reply(s, 502, "5.5.1", "AUTH not available");
 }

@@ -3,7 +3,9 @@
  *
  * Only local domains are accepted, and in them only existing users (the user directory
  * says): no relaying, ever, except for a trusted local submission (inetd with a local
- * user), whose recipients are queued as given. Address tricks (user%host@local,
+ * user) or an authenticated client (RFC 4954, RFC 6409), whose other recipients are
+ * queued as given. Submission needs AUTH first (RFC 6409 4.3: 530 5.7.0), and an
+ * authenticated client sends as itself (RFC 6409 6.1: 553 5.7.1, smtpd-auth.c). Address tricks (user%host@local,
  * "user@host"@local, bang paths) are not routed anywhere: they are unknown users.
  */
 #include "smtpd-private.h"
@@ -25,8 +27,8 @@ static void smtpd_mail_reject(struct smtpd_session *s, int code, const char *enh
 
 void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd)
 {
-	if (s->submission && s->local_user == NULL) {
-		/* RFC 6409 4.3: submission needs authentication (offered in a later step). */
+	if (s->submission && s->local_user == NULL && s->auth_user == NULL) {
+		/* RFC 6409 4.3, RFC 4954 6: submission needs authentication. */
 		smtpd_mail_reject(s, 530, "5.7.0", "Authentication required");
 		return;
 	}
@@ -44,6 +46,15 @@ void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd)
 	if (m.body == SMTP_BODY_BINARYMIME) {
 		smtp_mail_args_free(&m);
 		smtpd_mail_reject(s, 555, "5.5.4", "BINARYMIME not supported");
+		return;
+	}
+	if (s->auth_user != NULL && !smtpd_auth_sender_ok(s, &m.path)) {
+		log_info("reject: MAIL from %s: sender <%s> not owned by user <%s>", s->client,
+			 log_safe(m.path.mailbox, strlen(m.path.mailbox), 300),
+			 log_safe(s->auth_user, strlen(s->auth_user), 300));
+		smtp_mail_args_free(&m);
+		smtpd_reply(s, 553, "5.7.1", "Sender address rejected: not owned by user %s",
+			    s->auth_user);
 		return;
 	}
 	smtpd_transaction_reset(s);
@@ -107,7 +118,8 @@ void smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
 		struct user_info info;
 		struct buf lerr = BUF_INIT;
 		int found = local ? userdb_lookup(s->set->userdb, addr, &info, &lerr) : 0;
-		if (!local && s->local_user != NULL && addr != NULL) {
+		bool relay = s->local_user != NULL || s->auth_user != NULL;
+		if (!local && relay && addr != NULL) {
 			smtpd_rcpt_add(s, addr, r.path.mailbox);
 			s->state = SMTPD_RCPT;
 			smtpd_reply(s, 250, "2.1.5", "Ok");

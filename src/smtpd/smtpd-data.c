@@ -4,7 +4,10 @@
  * makes it durable before "250 ... queued as" (DESIGN.md principle 1).
  *
  * DATA follows RFC 5321 4.1.1.4 and 4.5.2; BDAT RFC 3030 2 (a refused BDAT still has its
- * chunk read). Nothing holds the whole message: at most one 16 KB piece is in flight.
+ * chunk read). Nothing holds the whole message: at most one 16 KB piece is in flight,
+ * plus, for an authenticated client, the header section (smtpd-header.c adds a missing
+ * Message-ID and Date, RFC 6409 8). The trace field says ESMTPS/ESMTPA/ESMTPSA and the
+ * TLS version and cipher (RFC 3848).
  */
 #include "smtpd-private.h"
 
@@ -22,13 +25,6 @@
 #include "xalloc.h"
 
 #define SMTPD_PIECE 16384
-
-static const char *smtpd_protocol(const struct smtpd_session *s)
-{
-	if (!s->esmtp)
-		return "SMTP";
-	return s->mail.smtputf8 ? "UTF8SMTP" : "ESMTP"; /* RFC 6531 3.7.3 */
-}
 
 /* Marks the transaction failed: the reply is sent once the data has been read. */
 static void smtpd_data_fail(struct smtpd_session *s, int code, const char *enh,
@@ -63,8 +59,11 @@ static void smtpd_received(struct smtpd_session *s, struct buf *b)
 		buf_printf(b, " (user %s)", s->local_user);
 	else
 		buf_printf(b, " ([%s])", s->ip);
-	buf_printf(b, "\n\tby %s (Tern) with %s id %s", s->set->hostname, smtpd_protocol(s),
-		   queue_writer_id(s->qw));
+	buf_printf(b, "\n\tby %s (Tern) with ", s->set->hostname);
+	smtpd_protocol_name(s, b);
+	if (s->tls_done)
+		buf_printf(b, " (%s)", s->tls_info);
+	buf_printf(b, " id %s", queue_writer_id(s->qw));
 	if (s->nrcpt == 1)
 		buf_printf(b, "\n\tfor <%s>", s->rcpts[0].given);
 	buf_printf(b, "; %s\n", date);
@@ -91,6 +90,8 @@ static bool smtpd_message_start(struct smtpd_session *s, bool bdat)
 	}
 	buf_free(&b);
 	smtp_data_init(&s->dec, bdat);
+	if (s->qw != NULL && s->auth_user != NULL)
+		s->hs = smtpd_header_scan_new(s->set->max_header_size);
 	return s->qw != NULL;
 }
 
@@ -149,10 +150,34 @@ static void smtpd_data_write(struct smtpd_session *s, const char *p, size_t n)
 		smtpd_data_fail(s, 552, "5.3.4", "Error: message size exceeds fixed limit");
 		return;
 	}
+	struct buf *held = NULL;
+	if (s->hs != NULL) {
+		if (smtpd_header_scan_feed(s->hs, p, n, s->set->hostname, queue_writer_id(s->qw),
+					   &held) > 0)
+			return; /* still in the header section */
+		p = held->data ? held->data : "";
+		n = held->len;
+	}
 	if (queue_writer_write(s->qw, p, n) < 0) {
 		log_error("queue: writing %s: %m", queue_writer_id(s->qw));
 		smtpd_data_fail(s, 451, "4.3.0", "Error: queue file write error");
 	}
+	if (held != NULL)
+		smtpd_header_scan_free(&s->hs);
+}
+
+/* The message ended inside its header section: write what the scan held. */
+static void smtpd_data_flush_header(struct smtpd_session *s)
+{
+	if (s->hs == NULL || s->qw == NULL)
+		return;
+	struct buf *held;
+	smtpd_header_scan_finish(s->hs, s->set->hostname, queue_writer_id(s->qw), &held);
+	if (held->len > 0 && queue_writer_write(s->qw, held->data, held->len) < 0) {
+		log_error("queue: writing %s: %m", queue_writer_id(s->qw));
+		smtpd_data_fail(s, 451, "4.3.0", "Error: queue file write error");
+	}
+	smtpd_header_scan_free(&s->hs);
 }
 
 /* The queue's group commit finished (in the loop's thread). */
@@ -215,6 +240,7 @@ static int smtpd_data_check(struct smtpd_session *s)
 /* The message is complete: refuse it, or hand it to the queue. */
 static void smtpd_data_end(struct smtpd_session *s)
 {
+	smtpd_data_flush_header(s);
 	if (smtpd_data_check(s) < 0) {
 		const char *verb = s->bdat_active ? "BDAT" : "DATA";
 		smtpd_reply(s, s->fail_code, s->fail_enh, "%s", s->fail_text);
@@ -230,7 +256,14 @@ static void smtpd_data_end(struct smtpd_session *s)
 		queue_writer_set_attr(w, "client_address", s->ip);
 	if (s->helo != NULL && !s->dec.nul)
 		queue_writer_set_attr(w, "helo", log_safe(s->helo, strlen(s->helo), 255));
-	queue_writer_set_attr(w, "protocol", smtpd_protocol(s));
+	struct buf proto = BUF_INIT;
+	smtpd_protocol_name(s, &proto);
+	queue_writer_set_attr(w, "protocol", buf_cstr(&proto));
+	buf_free(&proto);
+	if (s->auth_user != NULL)
+		queue_writer_set_attr(w, "auth_user", s->auth_user);
+	if (s->tls_done)
+		queue_writer_set_attr(w, "tls", s->tls_info);
 	if (s->mail.body == SMTP_BODY_8BITMIME)
 		queue_writer_set_attr(w, "body", "8BITMIME");
 	else if (s->mail.body == SMTP_BODY_7BIT)

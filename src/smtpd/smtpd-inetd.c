@@ -52,7 +52,7 @@ int smtpd_inetd(const char *conf_path, const char *local_user)
 	set_nonblock(0);
 	if (out_fd >= 0)
 		set_nonblock(out_fd);
-	smtpd_session_new(srv, 0, out_fd, ipp, port, false, local_user);
+	smtpd_session_new(srv, 0, out_fd, ipp, port, NULL, local_user);
 	event_base_dispatch(srv->base);
 	smtpd_server_free(&srv);
 	return 0;

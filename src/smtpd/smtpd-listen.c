@@ -1,7 +1,8 @@
 /* smtpd-listen: the smtp worker: configuration snapshots, the listeners handed over by
  * the master (TERN_LISTEN_FDS), connection limits, and the signals (SIGTERM: stop
  * accepting, 421 4.3.2 to every session, exit when they are done or after a bounded
- * wait; SIGHUP: re-read tern.conf for new sessions).
+ * wait; SIGHUP: re-read tern.conf for new sessions, reload the TLS certificates and the
+ * login policy; sessions in progress keep their settings and their TLS session).
  */
 #include "smtpd.h"
 #include "smtpd-private.h"
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "log.h"
 #include "queue.h"
 #include "userdb.h"
@@ -49,6 +51,8 @@ struct smtpd_settings *smtpd_settings_new(struct conf *conf)
 	set->vrfy = conf_bool(conf, "smtp_vrfy");
 	set->bare_lf_reject = strcmp(conf_str(conf, "smtp_bare_lf"), "reject") == 0;
 	set->nul_reject = strcmp(conf_str(conf, "smtp_nul"), "reject") == 0;
+	set->auth_on_port25 = conf_bool(conf, "smtp_auth_on_port25");
+	set->sender_check = conf_bool(conf, "submission_sender_check");
 	return set;
 }
 
@@ -83,6 +87,7 @@ struct smtpd_server *smtpd_server_new(const char *conf_path, struct conf *conf, 
 	if (srv->base == NULL)
 		fatal("event_base_new failed");
 	srv->committer = queue_committer_new(srv->base);
+	srv->auth = auth_new(conf);
 	return srv;
 }
 
@@ -108,6 +113,8 @@ void smtpd_server_free(struct smtpd_server **srvp)
 	while (srv->sessions != NULL)
 		smtpd_session_free(srv->sessions);
 	smtpd_listeners_close(srv);
+	smtpd_tls_free_all(srv);
+	auth_free(&srv->auth);
 	if (srv->ev_term != NULL)
 		event_free(srv->ev_term);
 	if (srv->ev_hup != NULL)
@@ -164,7 +171,7 @@ static void smtpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		smtpd_refuse(fd, ip, "per-address limit");
 		return;
 	}
-	smtpd_session_new(srv, fd, -1, ip, port, l->submission, NULL);
+	smtpd_session_new(srv, fd, -1, ip, port, l, NULL);
 }
 
 /* Finds NAME in tern.conf and serves it when it speaks SMTP. */
@@ -180,10 +187,6 @@ static void smtpd_listener_add(struct smtpd_server *srv, int fd, const char *nam
 		log_warn("listener %s: not an SMTP listener here; ignored", name);
 		return;
 	}
-	if (strcmp(conf_listener_str(cl, "tls"), "implicit") == 0) {
-		log_warn("listener %s: implicit TLS is not served yet; ignored", name);
-		return;
-	}
 	set_nonblock(fd);
 	srv->listeners = x_reallocarray(srv->listeners, srv->nlisteners + 1,
 					sizeof(*srv->listeners));
@@ -192,6 +195,10 @@ static void smtpd_listener_add(struct smtpd_server *srv, int fd, const char *nam
 	l->srv = srv;
 	l->name = x_strdup(name);
 	l->submission = strcmp(proto, "submission") == 0;
+	const char *tls = conf_listener_str(cl, "tls");
+	l->tls_mode = strcmp(tls, "implicit") == 0   ? SMTPD_TLS_IMPLICIT
+		      : strcmp(tls, "starttls") == 0 ? SMTPD_TLS_STARTTLS
+						     : SMTPD_TLS_NONE;
 	l->lev = evconnlistener_new(srv->base, smtpd_accept_cb, NULL,
 				    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (l->lev == NULL)
@@ -218,6 +225,7 @@ static size_t smtpd_listeners_open(struct smtpd_server *srv, const char *env)
 	free(copy);
 	for (size_t i = 0; i < srv->nlisteners; i++)
 		evconnlistener_set_cb(srv->listeners[i].lev, smtpd_accept_cb, &srv->listeners[i]);
+	smtpd_tls_setup(srv);
 	return srv->nlisteners;
 }
 
@@ -265,7 +273,9 @@ static void smtpd_hup_cb(evutil_socket_t sig, short what, void *arg)
 	log_set_level((enum log_level)conf_num(c, "log_level"));
 	smtpd_settings_unref(&srv->settings);
 	srv->settings = smtpd_settings_new(c);
-	log_info("configuration reloaded; new limits apply to new sessions");
+	auth_reconfigure(srv->auth, c);
+	smtpd_tls_setup(srv);
+	log_info("configuration reloaded; new limits and certificates apply to new sessions");
 }
 
 void smtpd_server_signals(struct smtpd_server *srv)
@@ -295,6 +305,13 @@ struct conf *smtpd_conf_load(const char *conf_path, bool use_stderr)
 
 int smtpd_main(const char *conf_path)
 {
+	/* A SIGHUP or SIGTERM sent while we start (loading certificates takes a while) waits
+	 * for the loop's handlers instead of killing the worker. */
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	struct conf *c = smtpd_conf_load(conf_path, true);
 	if (c == NULL)
 		return 78;
@@ -306,6 +323,7 @@ int smtpd_main(const char *conf_path)
 		return 78;
 	}
 	smtpd_server_signals(srv);
+	sigprocmask(SIG_UNBLOCK, &block, NULL);
 	event_base_dispatch(srv->base);
 	smtpd_server_free(&srv);
 	log_info("stopped");

@@ -4,7 +4,9 @@
  * Files: smtpd-listen.c (worker, listeners, signals, connection limits), smtpd-inetd.c
  * (one session on stdin/stdout), smtpd-session.c (I/O, command loop, replies, timeouts),
  * smtpd-cmd-basic.c (EHLO HELO RSET NOOP QUIT HELP VRFY EXPN STARTTLS AUTH),
- * smtpd-cmd-mail.c (MAIL RCPT), smtpd-data.c (DATA BDAT, queueing).
+ * smtpd-cmd-mail.c (MAIL RCPT), smtpd-data.c (DATA BDAT, queueing), smtpd-tls.c (TLS
+ * contexts, implicit TLS, STARTTLS), smtpd-auth.c (AUTH, the submission sender rule),
+ * smtpd-header.c (Message-ID and Date for submitted messages).
  */
 #ifndef TERN_SMTPD_PRIVATE_H
 #define TERN_SMTPD_PRIVATE_H
@@ -17,12 +19,16 @@
 #include "smtp-command.h"
 #include "smtp-data.h"
 
+struct auth;
 struct bufferevent;
 struct event_base;
 struct event;
 struct evconnlistener;
 struct queue_committer;
 struct queue_writer;
+struct sasl_server;
+struct smtpd_header_scan;
+struct tls_server_ctx;
 struct userdb;
 
 /* A configuration snapshot; sessions keep the one they started under (SIGHUP makes a
@@ -35,13 +41,27 @@ struct smtpd_settings {
 	uint64_t max_message_size, max_recipients, max_command_line, max_line_length;
 	uint64_t max_header_size, max_errors, timeout, max_conns, max_conns_per_ip;
 	bool vrfy, bare_lf_reject, nul_reject;
+	bool auth_on_port25, sender_check;
 };
+
+enum smtpd_tls_mode { SMTPD_TLS_NONE, SMTPD_TLS_STARTTLS, SMTPD_TLS_IMPLICIT };
 
 struct smtpd_listener {
 	struct smtpd_server *srv;
 	struct evconnlistener *lev;
 	char *name;
 	bool submission;
+	enum smtpd_tls_mode tls_mode;
+	struct tls_server_ctx *tls; /* NULL: TLS could not be set up (logged) */
+};
+
+/* A TLS context and the files it was made from; kept until the worker exits, since
+ * handshakes in progress refer to it (tls.h). */
+struct smtpd_tls {
+	struct tls_server_ctx *ctx;
+	char *cert, *key;
+	char *listener; /* NULL: the global tls_cert/tls_key */
+	bool retired;	/* replaced by a context with other files */
 };
 
 struct smtpd_server {
@@ -49,6 +69,9 @@ struct smtpd_server {
 	char *conf_path;
 	struct smtpd_settings *settings;
 	struct queue_committer *committer;
+	struct auth *auth;
+	struct smtpd_tls *tls; /* every context made, in order */
+	size_t ntls;
 	struct smtpd_listener *listeners;
 	size_t nlisteners;
 	struct smtpd_session *sessions; /* doubly linked */
@@ -67,6 +90,8 @@ enum smtpd_state {
 	SMTPD_BDAT = 1 << 5,   /* reading a BDAT chunk */
 	SMTPD_COMMIT = 1 << 6, /* waiting for the queue's group commit */
 	SMTPD_CLOSING = 1 << 7, /* flushing the last reply */
+	SMTPD_AUTH = 1 << 8,	/* reading a SASL response line after 334 */
+	SMTPD_AUTH_WAIT = 1 << 9, /* the delay before a failed AUTH's reply */
 };
 #define SMTPD_ANY_COMMAND (SMTPD_GREET | SMTPD_READY | SMTPD_MAIL | SMTPD_RCPT)
 
@@ -85,6 +110,20 @@ struct smtpd_session {
 	char client[80]; /* "[ip]:port" or "local" for logs */
 	bool submission;
 	char *local_user; /* trusted local submission (inetd) */
+	bool loopback;	  /* the client is on 127.0.0.0/8 or ::1 */
+	/* TLS */
+	enum smtpd_tls_mode tls_mode;
+	struct tls_server_ctx *tls_ctx; /* for STARTTLS; NULL: not offered */
+	bool tls;			/* TLS is on (handshake started) */
+	bool tls_done;			/* handshake finished: tls_info is valid */
+	char tls_info[96];		/* "TLS1.3 TLS_AES_256_GCM_SHA384" */
+	/* AUTH */
+	bool auth_offered;
+	char *auth_user; /* canonical address of the authenticated user */
+	struct sasl_server *sasl;
+	struct event *auth_timer;
+	int auth_fail_code; /* the reply waiting for auth_timer */
+	const char *auth_fail_enh, *auth_fail_text;
 	enum smtpd_state state;
 	bool esmtp;
 	char *helo;
@@ -106,6 +145,7 @@ struct smtpd_session {
 	uint64_t bdat_left;   /* bytes of the chunk still to read */
 	int fail_code;        /* the transaction failed; reply after the data (0: none) */
 	const char *fail_enh, *fail_text;
+	struct smtpd_header_scan *hs; /* holds the header section to add fields to it */
 };
 
 /* The verb table (STYLE.md 3): which states allow the verb; others get 503. */
@@ -131,10 +171,16 @@ struct conf *smtpd_conf_load(const char *conf_path, bool use_stderr);
 void smtpd_server_session_gone(struct smtpd_server *srv);
 
 /* smtpd-session.c */
-/* Starts a session on a connected fd (out_fd: -1 or a separate output fd). */
+/* Starts a session on a connected fd (out_fd: -1 or a separate output fd). l: the
+ * listener it came from, NULL for inetd sessions. */
 struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, int fd, int out_fd,
-					const char *ip, int port, bool submission,
+					const char *ip, int port, const struct smtpd_listener *l,
 					const char *local_user);
+/* Puts bev in place as the session's connection (after STARTTLS), with callbacks,
+ * watermarks and timeouts. */
+void smtpd_session_set_bev(struct smtpd_session *s, struct bufferevent *bev);
+/* Forgets what EHLO and AUTH told (RFC 3207 4.2), back to before EHLO. */
+void smtpd_session_reset_greeting(struct smtpd_session *s);
 /* Runs the commands and data waiting in the input buffer. -1 when the session was freed
  * (the client had closed its side and everything was answered). */
 int smtpd_session_process(struct smtpd_session *s);
@@ -158,6 +204,46 @@ void smtpd_session_free(struct smtpd_session *s);
 void smtpd_data_input(struct smtpd_session *s);
 void smtpd_cmd_data(struct smtpd_session *s, const struct smtp_command *cmd);
 void smtpd_cmd_bdat(struct smtpd_session *s, const struct smtp_command *cmd);
+
+/* smtpd-tls.c */
+/* Makes or refreshes (reload) the TLS contexts the listeners need. */
+void smtpd_tls_setup(struct smtpd_server *srv);
+/* The context for a listener (NULL: none could be made). */
+struct tls_server_ctx *smtpd_tls_for_listener(struct smtpd_server *srv, const char *name);
+void smtpd_tls_free_all(struct smtpd_server *srv);
+/* Implicit TLS: a server bufferevent on fd, or NULL. */
+struct bufferevent *smtpd_tls_accept(struct smtpd_session *s, int fd);
+/* The handshake finished: keep and log the version and cipher. */
+void smtpd_tls_connected(struct smtpd_session *s);
+/* The handshake failed: log why. */
+void smtpd_tls_failed(struct smtpd_session *s);
+/* RFC 3848 with-protocol: ESMTP, ESMTPS, ESMTPA, ESMTPSA (UTF8SMTP... with SMTPUTF8). */
+void smtpd_protocol_name(const struct smtpd_session *s, struct buf *out);
+
+/* smtpd-auth.c */
+/* The AUTH line for EHLO ("AUTH SCRAM-SHA-256 PLAIN LOGIN"), or NULL when not offered. */
+const char *smtpd_auth_ehlo(struct smtpd_session *s);
+/* A SASL response line in s->line (state SMTPD_AUTH). */
+void smtpd_auth_input(struct smtpd_session *s);
+/* Ends an exchange in progress and its timer (session end, STARTTLS). */
+void smtpd_auth_abort(struct smtpd_session *s);
+/* The longest line to read now (RFC 4954 4: 12288 octets for SASL responses). */
+size_t smtpd_auth_line_max(const struct smtpd_session *s);
+/* May the authenticated user send as sender (RFC 6409 6.1)? */
+bool smtpd_auth_sender_ok(struct smtpd_session *s, const struct smtp_path *sender);
+
+/* smtpd-header.c: the header scan of submitted messages (RFC 6409 8.2, 8.3). */
+struct smtpd_header_scan *smtpd_header_scan_new(uint64_t max_header);
+void smtpd_header_scan_free(struct smtpd_header_scan **hs);
+/* Takes decoded message bytes. Returns 1 while it holds them (nothing to write yet), 0
+ * when the header section is complete: then *out_r points to what to write instead
+ * (added fields, then every byte held), valid until the next call or free; afterwards
+ * the caller writes the message bytes itself. */
+int smtpd_header_scan_feed(struct smtpd_header_scan *hs, const char *p, size_t n,
+			   const char *hostname, const char *queue_id, struct buf **out_r);
+/* End of the message while the scan still held bytes: like feed's 0. */
+void smtpd_header_scan_finish(struct smtpd_header_scan *hs, const char *hostname,
+			      const char *queue_id, struct buf **out_r);
 
 /* smtpd-cmd-mail.c */
 void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd);

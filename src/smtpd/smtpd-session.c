@@ -7,6 +7,8 @@
  * command line longer than smtp_max_command_line is discarded to its end (500 5.5.2,
  * RFC 5321 4.5.3.1.4); the input is read up to a high watermark; a client that does not
  * read its replies stops having its commands run once 64 KB of replies wait.
+ * The connection is a plain or a TLS bufferevent (implicit TLS from the first byte, or
+ * swapped in by STARTTLS: smtpd-tls.c); the rest of the session does not care which.
  */
 #include "smtpd-private.h"
 
@@ -17,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "queue.h"
 #include "smtp-reply.h"
+#include "tls.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -29,6 +33,7 @@
 
 static void smtpd_read_cb(struct bufferevent *bev, void *arg);
 static void smtpd_write_cb(struct bufferevent *bev, void *arg);
+static bool smtpd_flushed(struct smtpd_session *s);
 static void smtpd_event_cb(struct bufferevent *bev, short what, void *arg);
 
 static struct evbuffer *smtpd_output(struct smtpd_session *s)
@@ -82,12 +87,54 @@ void smtpd_transaction_reset(struct smtpd_session *s)
 	s->bdat_last = false;
 	s->bdat_left = 0;
 	s->fail_code = 0;
+	smtpd_header_scan_free(&s->hs);
 	if (s->state & (SMTPD_MAIL | SMTPD_RCPT | SMTPD_DATA | SMTPD_BDAT))
 		s->state = SMTPD_READY;
 }
 
+void smtpd_session_reset_greeting(struct smtpd_session *s)
+{
+	smtpd_auth_abort(s);
+	smtpd_transaction_reset(s);
+	x_free(&s->helo);
+	x_free(&s->auth_user);
+	s->esmtp = false;
+	s->state = SMTPD_GREET;
+}
+
+void smtpd_session_set_bev(struct smtpd_session *s, struct bufferevent *bev)
+{
+	bool same = s->out == s->bev;
+	s->bev = bev;
+	if (same || s->out == NULL)
+		s->out = bev;
+	bufferevent_setcb(s->bev, smtpd_read_cb, s->out == s->bev ? smtpd_write_cb : NULL,
+			  smtpd_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPD_INPUT_HIGH);
+	struct timeval tv = {(time_t)s->set->timeout, 0};
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/* 127.0.0.0/8, ::1, and IPv4-mapped loopback; "" is a local pipe. */
+static bool smtpd_ip_loopback(const char *ip)
+{
+	return ip[0] == '\0' || strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+	       strncmp(ip, "::ffff:127.", 11) == 0;
+}
+
+/* What the listener (NULL: inetd) offers this session. */
+static void smtpd_session_policy(struct smtpd_session *s, const struct smtpd_listener *l)
+{
+	s->loopback = smtpd_ip_loopback(s->ip);
+	s->submission = l != NULL && l->submission;
+	s->tls_mode = l != NULL ? l->tls_mode : SMTPD_TLS_NONE;
+	s->tls_ctx = l != NULL ? l->tls : NULL;
+	s->auth_offered = s->local_user == NULL && (s->submission || s->set->auth_on_port25);
+}
+
 struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, int fd, int out_fd,
-					const char *ip, int port, bool submission,
+					const char *ip, int port, const struct smtpd_listener *l,
 					const char *local_user)
 {
 	struct smtpd_session *s = X_NEW(struct smtpd_session);
@@ -99,34 +146,43 @@ struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, int fd, int ou
 		snprintf(s->client, sizeof(s->client), "[%s]:%d", ip, port);
 	else
 		snprintf(s->client, sizeof(s->client), "local");
-	s->submission = submission;
 	s->local_user = local_user ? x_strdup(local_user) : NULL;
+	smtpd_session_policy(s, l);
 	s->state = SMTPD_GREET;
 	buf_init(&s->line, 0);
 	int opts = srv->inetd ? 0 : BEV_OPT_CLOSE_ON_FREE;
-	s->bev = bufferevent_socket_new(srv->base, fd, opts);
-	s->out = out_fd >= 0 ? bufferevent_socket_new(srv->base, out_fd, opts) : s->bev;
-	if (s->bev == NULL || s->out == NULL)
+	struct bufferevent *bev = NULL;
+	if (s->tls_mode == SMTPD_TLS_IMPLICIT)
+		bev = smtpd_tls_accept(s, fd);
+	else
+		bev = bufferevent_socket_new(srv->base, fd, opts);
+	if (bev == NULL && s->tls_mode == SMTPD_TLS_IMPLICIT) {
+		log_error("TLS from %s: cannot start TLS", s->client);
+		close(fd);
+		smtpd_settings_unref(&s->set);
+		x_free(&s->local_user);
+		buf_free(&s->line);
+		free(s);
+		return NULL;
+	}
+	struct bufferevent *out = out_fd >= 0 ? bufferevent_socket_new(srv->base, out_fd, opts) : bev;
+	if (bev == NULL || out == NULL)
 		fatal("bufferevent_socket_new failed");
-	bufferevent_setcb(s->bev, smtpd_read_cb, s->out == s->bev ? smtpd_write_cb : NULL,
-			  smtpd_event_cb, s);
+	s->out = out != bev ? out : NULL;
+	smtpd_session_set_bev(s, bev);
 	if (s->out != s->bev) {
+		struct timeval tv = {(time_t)s->set->timeout, 0};
 		bufferevent_setcb(s->out, NULL, smtpd_write_cb, smtpd_event_cb, s);
+		bufferevent_set_timeouts(s->out, NULL, &tv);
 		bufferevent_enable(s->out, EV_WRITE);
 	}
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPD_INPUT_HIGH);
-	struct timeval tv = {(time_t)s->set->timeout, 0};
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	if (s->out != s->bev)
-		bufferevent_set_timeouts(s->out, NULL, &tv);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->next = srv->sessions;
 	if (srv->sessions != NULL)
 		srv->sessions->prev = s;
 	srv->sessions = s;
 	srv->nsessions++;
-	log_info("connect from %s%s%s", s->client, local_user ? " user=" : "",
-		 local_user ? local_user : "");
+	log_info("connect from %s%s%s%s", s->client, local_user ? " user=" : "",
+		 local_user ? local_user : "", s->tls ? " (implicit TLS)" : "");
 	smtpd_reply(s, 220, NULL, "%s %s", s->set->hostname, s->set->banner);
 	return s;
 }
@@ -151,6 +207,7 @@ void smtpd_session_free(struct smtpd_session *s)
 {
 	struct smtpd_server *srv = s->srv;
 	smtpd_log_disconnect(s);
+	smtpd_auth_abort(s);
 	smtpd_transaction_reset(s);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
@@ -165,6 +222,9 @@ void smtpd_session_free(struct smtpd_session *s)
 	x_free(&s->rcpts);
 	x_free(&s->helo);
 	x_free(&s->local_user);
+	x_free(&s->auth_user);
+	if (s->line.data != NULL)
+		explicit_bzero(s->line.data, s->line.len); /* an AUTH line holds a password */
 	buf_free(&s->line);
 	smtpd_settings_unref(&s->set);
 	free(s);
@@ -176,6 +236,7 @@ void smtpd_session_close(struct smtpd_session *s, int code, const char *enh, con
 	if (s->state == SMTPD_CLOSING)
 		return;
 	smtpd_reply(s, code, enh, "%s", text);
+	smtpd_auth_abort(s);
 	smtpd_transaction_reset(s);
 	s->state = SMTPD_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
@@ -240,7 +301,7 @@ static int smtpd_read_line(struct smtpd_session *s)
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	size_t eol_len = 0;
 	struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-	size_t max = s->set->max_command_line;
+	size_t max = smtpd_auth_line_max(s);
 	if (p.pos < 0) {
 		size_t len = evbuffer_get_length(in);
 		if (s->skipping || len >= max) {
@@ -271,8 +332,9 @@ int smtpd_session_process(struct smtpd_session *s)
 	if (s->processing)
 		return 0;
 	s->processing = true;
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	while (!(s->state & (SMTPD_COMMIT | SMTPD_CLOSING))) {
+	while (!(s->state & (SMTPD_COMMIT | SMTPD_CLOSING | SMTPD_AUTH_WAIT))) {
+		/* Fetched each time: STARTTLS puts another bufferevent in place. */
+		struct evbuffer *in = bufferevent_get_input(s->bev);
 		if (evbuffer_get_length(smtpd_output(s)) > SMTPD_OUTPUT_MAX)
 			break; /* resumed by the write callback */
 		if (s->state & (SMTPD_DATA | SMTPD_BDAT)) {
@@ -285,17 +347,23 @@ int smtpd_session_process(struct smtpd_session *s)
 		int r = smtpd_read_line(s);
 		if (r == 0)
 			break;
-		if (r > 0)
+		if (r > 0 && s->state == SMTPD_AUTH)
+			smtpd_auth_input(s);
+		else if (r > 0)
 			smtpd_run_command(s);
+		else if (s->state == SMTPD_AUTH) {
+			smtpd_auth_abort(s); /* the over-long response ends the exchange */
+			s->state = SMTPD_READY;
+		}
 		if (s->errors > s->set->max_errors && s->state != SMTPD_CLOSING) {
 			log_info("too many errors from %s", s->client);
 			smtpd_session_close(s, 421, "4.7.0", "Error: too many errors");
 		}
 	}
 	s->processing = false;
-	if (s->eof && !(s->state & (SMTPD_COMMIT | SMTPD_CLOSING))) {
+	if (s->eof && !(s->state & (SMTPD_COMMIT | SMTPD_CLOSING | SMTPD_AUTH_WAIT))) {
 		/* The client closed its side and nothing more will come. */
-		if (evbuffer_get_length(smtpd_output(s)) == 0) {
+		if (evbuffer_get_length(smtpd_output(s)) == 0 && smtpd_flushed(s)) {
 			smtpd_session_free(s);
 			return -1;
 		}
@@ -303,6 +371,32 @@ int smtpd_session_process(struct smtpd_session *s)
 		s->state = SMTPD_CLOSING; /* the write callback frees it */
 	}
 	return 0;
+}
+
+static void smtpd_linger_write_cb(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		smtpd_session_free(arg);
+}
+
+static void smtpd_linger_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	smtpd_session_free(arg);
+}
+
+/* Is the last reply on the wire? After STARTTLS the TLS bufferevent filters the socket's
+ * one, and the encrypted bytes may still wait there: then the socket's bufferevent is
+ * watched until they are out (the TLS layer has nothing more to do). */
+static bool smtpd_flushed(struct smtpd_session *s)
+{
+	struct bufferevent *under = bufferevent_get_underlying(s->out);
+	if (under == NULL || evbuffer_get_length(bufferevent_get_output(under)) == 0)
+		return true;
+	struct timeval tv = {(time_t)s->set->timeout, 0};
+	bufferevent_setcb(under, NULL, smtpd_linger_write_cb, smtpd_linger_event_cb, s);
+	bufferevent_set_timeouts(under, NULL, &tv);
+	bufferevent_enable(under, EV_WRITE);
+	return false;
 }
 
 static void smtpd_read_cb(struct bufferevent *bev, void *arg)
@@ -314,7 +408,7 @@ static void smtpd_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtpd_session *s = arg;
 	if (s->state == SMTPD_CLOSING) {
-		if (evbuffer_get_length(smtpd_output(s)) == 0)
+		if (evbuffer_get_length(smtpd_output(s)) == 0 && smtpd_flushed(s))
 			smtpd_session_free(s);
 		return;
 	}
@@ -324,8 +418,12 @@ static void smtpd_write_cb(struct bufferevent *bev, void *arg)
 static void smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtpd_session *s = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		smtpd_tls_connected(s); /* the TLS handshake is done */
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		if ((what & BEV_EVENT_READING) && s->state == SMTPD_COMMIT) {
+		if ((what & BEV_EVENT_READING) && (s->state & (SMTPD_COMMIT | SMTPD_AUTH_WAIT))) {
 			bufferevent_enable(s->bev, EV_READ); /* our wait, not the client's */
 			return;
 		}
@@ -343,7 +441,9 @@ static void smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 			smtpd_session_process(s); /* run what is buffered, e.g. a final QUIT */
 		return;
 	}
-	if (what & BEV_EVENT_ERROR)
+	if ((what & BEV_EVENT_ERROR) && s->tls && !s->tls_done)
+		smtpd_tls_failed(s);
+	else if (what & BEV_EVENT_ERROR)
 		log_info("lost connection from %s", s->client);
 	if (s->state == SMTPD_COMMIT) {
 		s->gone = true; /* the commit callback still points at the session */
