@@ -151,12 +151,21 @@ class Instance:
     def kill9(self):
         """kill -9 the master and every worker at once."""
         if self.proc is not None:
+            pgid = self.proc.pid
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             self.proc.wait()
             self.proc = None
+            # The workers die asynchronously and hold the listening sockets until then.
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                try:
+                    os.killpg(pgid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.02)
 
     def reload(self):
         self.proc.send_signal(signal.SIGHUP)
