@@ -141,10 +141,18 @@ static int lex_multiline(struct lexer *lx)
 		const char *s = lx->p;
 		if (*s == '.') /* dot-unstuffing */
 			s++;
-		buf_append(&lx->text, s, (size_t)(nl + 1 - s));
+		/* lines end in CRLF whatever the file uses (RFC 5228 2.4.2) */
+		buf_append(&lx->text, s, (size_t)(lx->p + body - s));
+		buf_append(&lx->text, "\r\n", 2);
 		while (lx->p <= nl)
 			lex_advance(lx);
 	}
+}
+
+static int tok_error_at(struct lexer *lx, const char *what)
+{
+	sieve_set_error(lx->err, lx->tline, lx->tcol, "%s", what);
+	return -1;
 }
 
 static int lex_number(struct lexer *lx)
@@ -153,7 +161,7 @@ static int lex_number(struct lexer *lx)
 	while (lx->p < lx->end && isdigit((unsigned char)*lx->p)) {
 		unsigned d = (unsigned)(*lx->p - '0');
 		if (v > (UINT64_MAX - d) / 10)
-			return lex_error(lx, "number too large");
+			return tok_error_at(lx, "number too large");
 		v = v * 10 + d;
 		lex_advance(lx);
 	}
@@ -166,7 +174,7 @@ static int lex_number(struct lexer *lx)
 		}
 		if (shift != 0) {
 			if (v > (UINT64_MAX >> shift))
-				return lex_error(lx, "number too large");
+				return tok_error_at(lx, "number too large");
 			v <<= shift;
 			lex_advance(lx);
 		}

@@ -32,6 +32,15 @@ static bool same_mailbox(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* Local parts compare exactly, domains without case (RFC 5321 2.4). */
+static bool same_address(const char *a, const char *b)
+{
+	const char *ea = strrchr(a, '@'), *eb = strrchr(b, '@');
+	if (ea == NULL || eb == NULL || ea - a != eb - b)
+		return strcmp(a, b) == 0;
+	return strncmp(a, b, (size_t)(ea - a)) == 0 && strcasecmp(ea, eb) == 0;
+}
+
 static void merge_flags(struct sieve_action *into, char **flags)
 {
 	size_t n = 0, m = 0;
@@ -76,7 +85,7 @@ static bool collapse(struct sieve_result *res, struct sieve_action *a)
 			return true;
 		}
 		if (a->type == SIEVE_ACT_REDIRECT && o->type == SIEVE_ACT_REDIRECT &&
-		    strcasecmp(o->address, a->address) == 0)
+		    same_address(o->address, a->address))
 			return true;
 	}
 	return false;

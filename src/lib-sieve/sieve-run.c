@@ -39,6 +39,17 @@ char **sieve_flags_copy(const struct sieve_strs *flags)
 	return v;
 }
 
+/* The IMAP spelling of a system flag (RFC 3501 2.3.2), or NULL. */
+static const char *system_flag(const char *s, size_t n)
+{
+	static const char *const sys[] = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
+					  "\\Draft", "\\Recent"};
+	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		if (strlen(sys[i]) == n && strncasecmp(sys[i], s, n) == 0)
+			return sys[i];
+	return NULL;
+}
+
 /* Adds each space-separated flag of s to set, once (flags compare case-insensitively). */
 static void flags_add(struct sieve_strs *set, const char *s)
 {
@@ -47,8 +58,9 @@ static void flags_add(struct sieve_strs *set, const char *s)
 		bool dup = n == 0;
 		for (size_t i = 0; i < set->count && !dup; i++)
 			dup = strlen(set->v[i]) == n && strncasecmp(set->v[i], s, n) == 0;
+		const char *canon = system_flag(s, n);
 		if (!dup && set->count < SIEVE_MAX_LIST)
-			sieve_strs_add(set, s, n);
+			sieve_strs_add(set, canon != NULL ? canon : s, n);
 		s += n;
 		s += strspn(s, " ");
 	}

@@ -1,4 +1,4 @@
-require ["date", "relational", "variables", "fileinto"];
-if currentdate :zone "+0000" :matches "date" "*-*-*" {
-    fileinto "${1}-${2}";
+require ["date", "relational", "fileinto"];
+if currentdate :value "ge" "year" "2024" {
+    fileinto "Now";
 }
