@@ -73,6 +73,20 @@ def tern_env(conf=None):
     return env
 
 
+def _live_in_group(pgid):
+    """Is a process of group pgid still alive (not a zombie)?"""
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            fields = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 class Instance:
     def __init__(self, options=None):
         self.dir = tempfile.mkdtemp(prefix="tern-test-")
@@ -160,11 +174,7 @@ class Instance:
             self.proc = None
             # The workers die asynchronously and hold the listening sockets until then.
             deadline = time.time() + 10
-            while time.time() < deadline:
-                try:
-                    os.killpg(pgid, 0)
-                except ProcessLookupError:
-                    break
+            while time.time() < deadline and _live_in_group(pgid):
                 time.sleep(0.02)
 
     def reload(self):
