@@ -41,7 +41,7 @@ static void read_expect(const char *text, struct expect *e)
 	for (const char *p = text; *p != '\0';) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
-		char line[1024];
+		char line[250];
 		snprintf(line, sizeof(line), "%.*s", (int)n, p);
 		if (strncmp(line, "@message ", 9) == 0)
 			snprintf(e->message, sizeof(e->message), "%s", line + 9);
@@ -60,7 +60,7 @@ static void read_expect(const char *text, struct expect *e)
 
 static int run_case(const char *dir, const char *name)
 {
-	char path[1024];
+	char path[2048];
 	size_t slen, elen, mlen;
 	snprintf(path, sizeof(path), "%s/cases/%s.sieve", dir, name);
 	char *script = read_file_small(path, 1 << 20, &slen);
@@ -134,7 +134,7 @@ static int cmp_names(const void *a, const void *b)
 
 static void test_cases(void **state)
 {
-	char path[1024];
+	char path[2048];
 	snprintf(path, sizeof(path), "%s/cases", SIEVE_TESTDATA_DIR);
 	DIR *d = opendir(path);
 	assert_non_null(d);
