@@ -13,10 +13,26 @@
 #include "xalloc.h"
 
 static const char *const ext_names[SIEVE_EXT_COUNT] = {
-	"fileinto", "reject", "ereject", "envelope", "encoded-character", "variables",
-	"vacation", "vacation-seconds", "imap4flags", "body", "subaddress", "relational", "copy",
-	"regex", "comparator-i;ascii-numeric", "mailbox", "date", "duplicate", "include",
-	"ihave",
+    "fileinto",
+    "reject",
+    "ereject",
+    "envelope",
+    "encoded-character",
+    "variables",
+    "vacation",
+    "vacation-seconds",
+    "imap4flags",
+    "body",
+    "subaddress",
+    "relational",
+    "copy",
+    "regex",
+    "comparator-i;ascii-numeric",
+    "mailbox",
+    "date",
+    "duplicate",
+    "include",
+    "ihave",
 };
 
 const char *sieve_capabilities(void)
@@ -59,47 +75,47 @@ int sieve_ext_lookup(const char *name)
 enum { E_NONE = -1 };
 
 static const struct sieve_spec specs[] = {
-	{"require", SIEVE_CMD_REQUIRE, false, E_NONE, "l", 0, 0, 0, false},
-	{"if", SIEVE_CMD_IF, false, E_NONE, "", 0, 0, 1, true},
-	{"elsif", SIEVE_CMD_ELSIF, false, E_NONE, "", 0, 0, 1, true},
-	{"else", SIEVE_CMD_ELSE, false, E_NONE, "", 0, 0, 0, true},
-	{"stop", SIEVE_CMD_STOP, false, E_NONE, "", 0, 0, 0, false},
-	{"keep", SIEVE_CMD_KEEP, false, E_NONE, "", 0, TG_FLAGS, 0, false},
-	{"discard", SIEVE_CMD_DISCARD, false, E_NONE, "", 0, 0, 0, false},
-	{"fileinto", SIEVE_CMD_FILEINTO, false, SIEVE_EXT_FILEINTO, "s", 0,
-	 TG_COPY | TG_CREATE | TG_FLAGS, 0, false},
-	{"redirect", SIEVE_CMD_REDIRECT, false, E_NONE, "s", 0, TG_COPY, 0, false},
-	{"reject", SIEVE_CMD_REJECT, false, SIEVE_EXT_REJECT, "s", 0, 0, 0, false},
-	{"ereject", SIEVE_CMD_EREJECT, false, SIEVE_EXT_EREJECT, "s", 0, 0, 0, false},
-	{"vacation", SIEVE_CMD_VACATION, false, SIEVE_EXT_VACATION, "s", 0, TG_VAC, 0, false},
-	{"set", SIEVE_CMD_SET, false, SIEVE_EXT_VARIABLES, "ss", 0, TG_MODS, 0, false},
-	{"setflag", SIEVE_CMD_SETFLAG, false, SIEVE_EXT_IMAP4FLAGS, "sl", 1, 0, 0, false},
-	{"addflag", SIEVE_CMD_ADDFLAG, false, SIEVE_EXT_IMAP4FLAGS, "sl", 1, 0, 0, false},
-	{"removeflag", SIEVE_CMD_REMOVEFLAG, false, SIEVE_EXT_IMAP4FLAGS, "sl", 1, 0, 0, false},
-	{"include", SIEVE_CMD_INCLUDE, false, SIEVE_EXT_INCLUDE, "s", 0, TG_INC, 0, false},
-	{"return", SIEVE_CMD_RETURN, false, SIEVE_EXT_INCLUDE, "", 0, 0, 0, false},
-	{"global", SIEVE_CMD_GLOBAL, false, SIEVE_EXT_INCLUDE, "l", 0, 0, 0, false},
-	{"error", SIEVE_CMD_ERROR, false, SIEVE_EXT_IHAVE, "s", 0, 0, 0, false},
-	{"address", SIEVE_TEST_ADDRESS, true, E_NONE, "ll", 0, TG_TEST | TG_ADDR, 0, false},
-	{"allof", SIEVE_TEST_ALLOF, true, E_NONE, "", 0, 0, 2, false},
-	{"anyof", SIEVE_TEST_ANYOF, true, E_NONE, "", 0, 0, 2, false},
-	{"envelope", SIEVE_TEST_ENVELOPE, true, SIEVE_EXT_ENVELOPE, "ll", 0, TG_TEST | TG_ADDR,
-	 0, false},
-	{"exists", SIEVE_TEST_EXISTS, true, E_NONE, "l", 0, 0, 0, false},
-	{"false", SIEVE_TEST_FALSE, true, E_NONE, "", 0, 0, 0, false},
-	{"true", SIEVE_TEST_TRUE, true, E_NONE, "", 0, 0, 0, false},
-	{"header", SIEVE_TEST_HEADER, true, E_NONE, "ll", 0, TG_TEST, 0, false},
-	{"not", SIEVE_TEST_NOT, true, E_NONE, "", 0, 0, 1, false},
-	{"size", SIEVE_TEST_SIZE, true, E_NONE, "n", 0, TG_SIZE, 0, false},
-	{"body", SIEVE_TEST_BODY, true, SIEVE_EXT_BODY, "l", 0, TG_TEST | TG_BODY, 0, false},
-	{"string", SIEVE_TEST_STRING, true, SIEVE_EXT_VARIABLES, "ll", 0, TG_TEST, 0, false},
-	{"hasflag", SIEVE_TEST_HASFLAG, true, SIEVE_EXT_IMAP4FLAGS, "ll", 1, TG_TEST, 0, false},
-	{"mailboxexists", SIEVE_TEST_MAILBOXEXISTS, true, SIEVE_EXT_MAILBOX, "l", 0, 0, 0, false},
-	{"date", SIEVE_TEST_DATE, true, SIEVE_EXT_DATE, "ssl", 0, TG_TEST | TG_DATE, 0, false},
-	{"currentdate", SIEVE_TEST_CURRENTDATE, true, SIEVE_EXT_DATE, "sl", 0, TG_TEST | TG_ZONE,
-	 0, false},
-	{"duplicate", SIEVE_TEST_DUPLICATE, true, SIEVE_EXT_DUPLICATE, "", 0, TG_DUP, 0, false},
-	{"ihave", SIEVE_TEST_IHAVE, true, SIEVE_EXT_IHAVE, "l", 0, 0, 0, false},
+    {"require", SIEVE_CMD_REQUIRE, false, E_NONE, "l", 0, 0, 0, false},
+    {"if", SIEVE_CMD_IF, false, E_NONE, "", 0, 0, 1, true},
+    {"elsif", SIEVE_CMD_ELSIF, false, E_NONE, "", 0, 0, 1, true},
+    {"else", SIEVE_CMD_ELSE, false, E_NONE, "", 0, 0, 0, true},
+    {"stop", SIEVE_CMD_STOP, false, E_NONE, "", 0, 0, 0, false},
+    {"keep", SIEVE_CMD_KEEP, false, E_NONE, "", 0, TG_FLAGS, 0, false},
+    {"discard", SIEVE_CMD_DISCARD, false, E_NONE, "", 0, 0, 0, false},
+    {"fileinto", SIEVE_CMD_FILEINTO, false, SIEVE_EXT_FILEINTO, "s", 0,
+     TG_COPY | TG_CREATE | TG_FLAGS, 0, false},
+    {"redirect", SIEVE_CMD_REDIRECT, false, E_NONE, "s", 0, TG_COPY, 0, false},
+    {"reject", SIEVE_CMD_REJECT, false, SIEVE_EXT_REJECT, "s", 0, 0, 0, false},
+    {"ereject", SIEVE_CMD_EREJECT, false, SIEVE_EXT_EREJECT, "s", 0, 0, 0, false},
+    {"vacation", SIEVE_CMD_VACATION, false, SIEVE_EXT_VACATION, "s", 0, TG_VAC, 0, false},
+    {"set", SIEVE_CMD_SET, false, SIEVE_EXT_VARIABLES, "ss", 0, TG_MODS, 0, false},
+    {"setflag", SIEVE_CMD_SETFLAG, false, SIEVE_EXT_IMAP4FLAGS, "sl", 1, 0, 0, false},
+    {"addflag", SIEVE_CMD_ADDFLAG, false, SIEVE_EXT_IMAP4FLAGS, "sl", 1, 0, 0, false},
+    {"removeflag", SIEVE_CMD_REMOVEFLAG, false, SIEVE_EXT_IMAP4FLAGS, "sl", 1, 0, 0, false},
+    {"include", SIEVE_CMD_INCLUDE, false, SIEVE_EXT_INCLUDE, "s", 0, TG_INC, 0, false},
+    {"return", SIEVE_CMD_RETURN, false, SIEVE_EXT_INCLUDE, "", 0, 0, 0, false},
+    {"global", SIEVE_CMD_GLOBAL, false, SIEVE_EXT_INCLUDE, "l", 0, 0, 0, false},
+    {"error", SIEVE_CMD_ERROR, false, SIEVE_EXT_IHAVE, "s", 0, 0, 0, false},
+    {"address", SIEVE_TEST_ADDRESS, true, E_NONE, "ll", 0, TG_TEST | TG_ADDR, 0, false},
+    {"allof", SIEVE_TEST_ALLOF, true, E_NONE, "", 0, 0, 2, false},
+    {"anyof", SIEVE_TEST_ANYOF, true, E_NONE, "", 0, 0, 2, false},
+    {"envelope", SIEVE_TEST_ENVELOPE, true, SIEVE_EXT_ENVELOPE, "ll", 0, TG_TEST | TG_ADDR, 0,
+     false},
+    {"exists", SIEVE_TEST_EXISTS, true, E_NONE, "l", 0, 0, 0, false},
+    {"false", SIEVE_TEST_FALSE, true, E_NONE, "", 0, 0, 0, false},
+    {"true", SIEVE_TEST_TRUE, true, E_NONE, "", 0, 0, 0, false},
+    {"header", SIEVE_TEST_HEADER, true, E_NONE, "ll", 0, TG_TEST, 0, false},
+    {"not", SIEVE_TEST_NOT, true, E_NONE, "", 0, 0, 1, false},
+    {"size", SIEVE_TEST_SIZE, true, E_NONE, "n", 0, TG_SIZE, 0, false},
+    {"body", SIEVE_TEST_BODY, true, SIEVE_EXT_BODY, "l", 0, TG_TEST | TG_BODY, 0, false},
+    {"string", SIEVE_TEST_STRING, true, SIEVE_EXT_VARIABLES, "ll", 0, TG_TEST, 0, false},
+    {"hasflag", SIEVE_TEST_HASFLAG, true, SIEVE_EXT_IMAP4FLAGS, "ll", 1, TG_TEST, 0, false},
+    {"mailboxexists", SIEVE_TEST_MAILBOXEXISTS, true, SIEVE_EXT_MAILBOX, "l", 0, 0, 0, false},
+    {"date", SIEVE_TEST_DATE, true, SIEVE_EXT_DATE, "ssl", 0, TG_TEST | TG_DATE, 0, false},
+    {"currentdate", SIEVE_TEST_CURRENTDATE, true, SIEVE_EXT_DATE, "sl", 0, TG_TEST | TG_ZONE, 0,
+     false},
+    {"duplicate", SIEVE_TEST_DUPLICATE, true, SIEVE_EXT_DUPLICATE, "", 0, TG_DUP, 0, false},
+    {"ihave", SIEVE_TEST_IHAVE, true, SIEVE_EXT_IHAVE, "l", 0, 0, 0, false},
 };
 
 struct tag_spec {
@@ -113,49 +129,49 @@ struct tag_spec {
 enum { SL_MATCH = 1, SL_CMP, SL_ADDR, SL_BODY, SL_INTERVAL, SL_SIZE, SL_LOC, SL_DUPID };
 
 static const struct tag_spec tags[] = {
-	{"is", TG_MATCH, 0, E_NONE, SL_MATCH},
-	{"contains", TG_MATCH, 0, E_NONE, SL_MATCH},
-	{"matches", TG_MATCH, 0, E_NONE, SL_MATCH},
-	{"regex", TG_MATCH, 0, SIEVE_EXT_REGEX, SL_MATCH},
-	{"count", TG_MATCH, 's', SIEVE_EXT_RELATIONAL, SL_MATCH},
-	{"value", TG_MATCH, 's', SIEVE_EXT_RELATIONAL, SL_MATCH},
-	{"comparator", TG_CMP, 's', E_NONE, SL_CMP},
-	{"all", TG_ADDR, 0, E_NONE, SL_ADDR},
-	{"localpart", TG_ADDR, 0, E_NONE, SL_ADDR},
-	{"domain", TG_ADDR, 0, E_NONE, SL_ADDR},
-	{"user", TG_ADDR, 0, SIEVE_EXT_SUBADDRESS, SL_ADDR},
-	{"detail", TG_ADDR, 0, SIEVE_EXT_SUBADDRESS, SL_ADDR},
-	{"raw", TG_BODY, 0, E_NONE, SL_BODY},
-	{"content", TG_BODY, 'l', E_NONE, SL_BODY},
-	{"text", TG_BODY, 0, E_NONE, SL_BODY},
-	{"copy", TG_COPY, 0, SIEVE_EXT_COPY, 0},
-	{"create", TG_CREATE, 0, SIEVE_EXT_MAILBOX, 0},
-	{"flags", TG_FLAGS, 'l', SIEVE_EXT_IMAP4FLAGS, 0},
-	{"days", TG_VAC, 'n', E_NONE, SL_INTERVAL},
-	{"seconds", TG_VAC, 'n', SIEVE_EXT_VACATION_SECONDS, SL_INTERVAL},
-	{"subject", TG_VAC, 's', E_NONE, 0},
-	{"from", TG_VAC, 's', E_NONE, 0},
-	{"addresses", TG_VAC, 'l', E_NONE, 0},
-	{"mime", TG_VAC, 0, E_NONE, 0},
-	{"handle", TG_VAC | TG_DUP, 's', E_NONE, 0},
-	{"over", TG_SIZE, 0, E_NONE, SL_SIZE},
-	{"under", TG_SIZE, 0, E_NONE, SL_SIZE},
-	{"zone", TG_DATE | TG_ZONE, 's', E_NONE, SL_LOC},
-	{"originalzone", TG_DATE, 0, E_NONE, SL_LOC},
-	{"personal", TG_INC, 0, E_NONE, SL_LOC},
-	{"global", TG_INC, 0, E_NONE, SL_LOC},
-	{"once", TG_INC, 0, E_NONE, 0},
-	{"optional", TG_INC, 0, E_NONE, 0},
-	{"header", TG_DUP, 's', E_NONE, SL_DUPID},
-	{"uniqueid", TG_DUP, 's', E_NONE, SL_DUPID},
-	{"seconds", TG_DUP, 'n', E_NONE, 0},
-	{"last", TG_DUP, 0, E_NONE, 0},
-	{"lower", TG_MODS, 0, E_NONE, 0},
-	{"upper", TG_MODS, 0, E_NONE, 0},
-	{"lowerfirst", TG_MODS, 0, E_NONE, 0},
-	{"upperfirst", TG_MODS, 0, E_NONE, 0},
-	{"quotewildcard", TG_MODS, 0, E_NONE, 0},
-	{"length", TG_MODS, 0, E_NONE, 0},
+    {"is", TG_MATCH, 0, E_NONE, SL_MATCH},
+    {"contains", TG_MATCH, 0, E_NONE, SL_MATCH},
+    {"matches", TG_MATCH, 0, E_NONE, SL_MATCH},
+    {"regex", TG_MATCH, 0, SIEVE_EXT_REGEX, SL_MATCH},
+    {"count", TG_MATCH, 's', SIEVE_EXT_RELATIONAL, SL_MATCH},
+    {"value", TG_MATCH, 's', SIEVE_EXT_RELATIONAL, SL_MATCH},
+    {"comparator", TG_CMP, 's', E_NONE, SL_CMP},
+    {"all", TG_ADDR, 0, E_NONE, SL_ADDR},
+    {"localpart", TG_ADDR, 0, E_NONE, SL_ADDR},
+    {"domain", TG_ADDR, 0, E_NONE, SL_ADDR},
+    {"user", TG_ADDR, 0, SIEVE_EXT_SUBADDRESS, SL_ADDR},
+    {"detail", TG_ADDR, 0, SIEVE_EXT_SUBADDRESS, SL_ADDR},
+    {"raw", TG_BODY, 0, E_NONE, SL_BODY},
+    {"content", TG_BODY, 'l', E_NONE, SL_BODY},
+    {"text", TG_BODY, 0, E_NONE, SL_BODY},
+    {"copy", TG_COPY, 0, SIEVE_EXT_COPY, 0},
+    {"create", TG_CREATE, 0, SIEVE_EXT_MAILBOX, 0},
+    {"flags", TG_FLAGS, 'l', SIEVE_EXT_IMAP4FLAGS, 0},
+    {"days", TG_VAC, 'n', E_NONE, SL_INTERVAL},
+    {"seconds", TG_VAC, 'n', SIEVE_EXT_VACATION_SECONDS, SL_INTERVAL},
+    {"subject", TG_VAC, 's', E_NONE, 0},
+    {"from", TG_VAC, 's', E_NONE, 0},
+    {"addresses", TG_VAC, 'l', E_NONE, 0},
+    {"mime", TG_VAC, 0, E_NONE, 0},
+    {"handle", TG_VAC | TG_DUP, 's', E_NONE, 0},
+    {"over", TG_SIZE, 0, E_NONE, SL_SIZE},
+    {"under", TG_SIZE, 0, E_NONE, SL_SIZE},
+    {"zone", TG_DATE | TG_ZONE, 's', E_NONE, SL_LOC},
+    {"originalzone", TG_DATE, 0, E_NONE, SL_LOC},
+    {"personal", TG_INC, 0, E_NONE, SL_LOC},
+    {"global", TG_INC, 0, E_NONE, SL_LOC},
+    {"once", TG_INC, 0, E_NONE, 0},
+    {"optional", TG_INC, 0, E_NONE, 0},
+    {"header", TG_DUP, 's', E_NONE, SL_DUPID},
+    {"uniqueid", TG_DUP, 's', E_NONE, SL_DUPID},
+    {"seconds", TG_DUP, 'n', E_NONE, 0},
+    {"last", TG_DUP, 0, E_NONE, 0},
+    {"lower", TG_MODS, 0, E_NONE, 0},
+    {"upper", TG_MODS, 0, E_NONE, 0},
+    {"lowerfirst", TG_MODS, 0, E_NONE, 0},
+    {"upperfirst", TG_MODS, 0, E_NONE, 0},
+    {"quotewildcard", TG_MODS, 0, E_NONE, 0},
+    {"length", TG_MODS, 0, E_NONE, 0},
 };
 
 struct checker {
@@ -205,18 +221,18 @@ static int set_comparator(struct checker *ck, struct sieve_opts *o, const struct
 static int set_modifier(struct checker *ck, struct sieve_opts *o, const char *tag,
 			const struct sieve_arg *a)
 {
-	static const char *const mods[] = {"lower", "upper", "lowerfirst", "upperfirst",
-					   "quotewildcard", "length"};
+	static const char *const mods[] = {"lower",	 "upper",	  "lowerfirst",
+					   "upperfirst", "quotewildcard", "length"};
 	unsigned int bit = 0;
 	for (int i = 0; i < 6; i++)
 		if (strcmp(tag, mods[i]) == 0)
 			bit = 1u << i;
 	/* RFC 5229 4.1: one modifier per precedence level */
 	unsigned int level = bit & (SIEVE_MOD_LOWER | SIEVE_MOD_UPPER)
-				     ? (SIEVE_MOD_LOWER | SIEVE_MOD_UPPER)
+				 ? (SIEVE_MOD_LOWER | SIEVE_MOD_UPPER)
 			     : bit & (SIEVE_MOD_LOWERFIRST | SIEVE_MOD_UPPERFIRST)
-				     ? (SIEVE_MOD_LOWERFIRST | SIEVE_MOD_UPPERFIRST)
-				     : bit;
+				 ? (SIEVE_MOD_LOWERFIRST | SIEVE_MOD_UPPERFIRST)
+				 : bit;
 	if (o->mods & level)
 		return fail(ck, a->line, a->col, "modifier :%s conflicts with another%s", tag, "");
 	o->mods |= bit;
@@ -230,8 +246,8 @@ static int apply_tag(struct checker *ck, struct sieve_node *n, const struct tag_
 	struct sieve_opts *o = &n->opts;
 	const char *s = t->tag;
 	if (t->group == TG_MATCH) {
-		static const char *const m[] = {"is", "contains", "matches", "regex", "count",
-						"value"};
+		static const char *const m[] = {"is",	 "contains", "matches",
+						"regex", "count",    "value"};
 		for (int i = 0; i < 6; i++)
 			if (strcmp(s, m[i]) == 0)
 				o->match = (enum sieve_match)i;
@@ -325,8 +341,8 @@ static int check_tag(struct checker *ck, struct sieve_node *n, size_t *i, unsign
 		return fail(ck, a->line, a->col, "tag :%s needs require \"%s\"", a->tag,
 			    ext_names[t->ext]);
 	if (t->slot != 0 && (*slots & (1u << t->slot)) != 0)
-		return fail(ck, a->line, a->col, "tag :%s conflicts with an earlier tag%s",
-			    a->tag, "");
+		return fail(ck, a->line, a->col, "tag :%s conflicts with an earlier tag%s", a->tag,
+			    "");
 	size_t idx = (size_t)(t - tags);
 	if (seen[idx])
 		return fail(ck, a->line, a->col, "tag :%s given twice%s", a->tag, "");
@@ -370,8 +386,8 @@ static int check_args(struct checker *ck, struct sieve_node *n)
 		n->opts.pos[n->opts.npos++] = a;
 	}
 	size_t skip = n->opts.npos + (size_t)sp->optional >= npos && n->opts.npos < npos
-			      ? npos - n->opts.npos
-			      : 0;
+			  ? npos - n->opts.npos
+			  : 0;
 	if (n->opts.npos + skip != npos)
 		return fail(ck, n->line, n->col, "'%s' needs %s arguments", n->name,
 			    npos == 1 ? "one positional" : "more positional");
@@ -390,9 +406,9 @@ static int check_args(struct checker *ck, struct sieve_node *n)
 
 static bool date_part_valid(const char *s)
 {
-	static const char *const parts[] = {"year", "month", "day", "date", "julian", "hour",
-					    "minute", "second", "time", "iso8601", "std11",
-					    "zone", "weekday"};
+	static const char *const parts[] = {"year",  "month",  "day",	 "date", "julian",
+					    "hour",  "minute", "second", "time", "iso8601",
+					    "std11", "zone",   "weekday"};
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		if (strcasecmp(s, parts[i]) == 0)
 			return true;
@@ -421,6 +437,12 @@ static int check_regex(struct checker *ck, const struct sieve_node *n)
 static int check_semantics(struct checker *ck, struct sieve_node *n)
 {
 	const struct sieve_opts *o = &n->opts;
+	if (o->cmp == SIEVE_CMP_NUMERIC &&
+	    (o->match == SIEVE_MATCH_CONTAINS || o->match == SIEVE_MATCH_MATCHES ||
+	     o->match == SIEVE_MATCH_REGEX))
+		return fail(ck, n->line, n->col,
+			    "'%s': i;ascii-numeric cannot match substrings or patterns%s", n->name,
+			    "");
 	switch (n->spec->id) {
 	case SIEVE_CMD_SET:
 		if (!sieve_var_name_valid(o->pos[0]->strs[0], false))
@@ -434,8 +456,7 @@ static int check_semantics(struct checker *ck, struct sieve_node *n)
 		for (size_t i = 0; i < o->pos[0]->count; i++)
 			if (!sieve_var_name_valid(o->pos[0]->strs[i], false))
 				return fail(ck, o->pos[0]->line, o->pos[0]->col,
-					    "invalid variable name '%s'%s", o->pos[0]->strs[i],
-					    "");
+					    "invalid variable name '%s'%s", o->pos[0]->strs[i], "");
 		break;
 	case SIEVE_TEST_DATE:
 	case SIEVE_TEST_CURRENTDATE: {
@@ -461,6 +482,9 @@ static int check_node(struct checker *ck, struct sieve_node *n, bool test, int d
 static int check_children(struct checker *ck, struct sieve_node *n, int depth)
 {
 	const struct sieve_spec *sp = n->spec;
+	if (sp->tests == 0 && n->ntests > 0 && !sp->test && !n->test_list && n->nargs == 0)
+		return fail(ck, n->line, n->col + (int)strlen(n->name), "missing ';' after '%s'%s",
+			    n->name, "");
 	if (sp->tests == 0 && n->ntests > 0)
 		return fail(ck, n->tests[0]->line, n->tests[0]->col, "'%s' takes no test%s",
 			    n->name, "");
@@ -515,14 +539,13 @@ static int check_node(struct checker *ck, struct sieve_node *n, bool test, int d
 	if (!has_ext(ck, n->spec->ext))
 		return fail(ck, n->line, n->col, "'%s' needs require \"%s\"", n->name,
 			    ext_names[n->spec->ext]);
-	if (decode_node_strings(ck, n) < 0 || check_args(ck, n) < 0 ||
-	    check_semantics(ck, n) < 0 || check_children(ck, n, depth) < 0)
+	if (decode_node_strings(ck, n) < 0 || check_args(ck, n) < 0 || check_semantics(ck, n) < 0 ||
+	    check_children(ck, n, depth) < 0)
 		return -1;
 	return 0;
 }
 
-static int check_block(struct checker *ck, struct sieve_node **cmds, size_t n, int depth,
-		       bool top);
+static int check_block(struct checker *ck, struct sieve_node **cmds, size_t n, int depth, bool top);
 
 /* require: only at the start of the script (RFC 5228 3.2). */
 static int check_require(struct checker *ck, struct sieve_node *n, bool allowed)
@@ -541,14 +564,13 @@ static int check_require(struct checker *ck, struct sieve_node *n, bool allowed)
 		if (e >= 0)
 			ck->script->exts |= 1u << e;
 		if (e == SIEVE_EXT_EREJECT || e == SIEVE_EXT_VACATION_SECONDS)
-			ck->script->exts |= 1u << (e == SIEVE_EXT_EREJECT ? SIEVE_EXT_EREJECT
-									  : SIEVE_EXT_VACATION);
+			ck->script->exts |=
+			    1u << (e == SIEVE_EXT_EREJECT ? SIEVE_EXT_EREJECT : SIEVE_EXT_VACATION);
 	}
 	return 0;
 }
 
-static int check_block(struct checker *ck, struct sieve_node **cmds, size_t n, int depth,
-		       bool top)
+static int check_block(struct checker *ck, struct sieve_node **cmds, size_t n, int depth, bool top)
 {
 	bool requires_allowed = top;
 	enum sieve_cmd_id prev = SIEVE_CMD_STOP;
@@ -564,10 +586,10 @@ static int check_block(struct checker *ck, struct sieve_node **cmds, size_t n, i
 		if (check_node(ck, c, false, depth) < 0)
 			return -1;
 		enum sieve_cmd_id id = c->spec->id;
-		if ((id == SIEVE_CMD_ELSIF || id == SIEVE_CMD_ELSE) &&
-		    prev != SIEVE_CMD_IF && prev != SIEVE_CMD_ELSIF)
-			return fail(ck, c->line, c->col, "'%s' without a preceding 'if'%s",
-				    c->name, "");
+		if ((id == SIEVE_CMD_ELSIF || id == SIEVE_CMD_ELSE) && prev != SIEVE_CMD_IF &&
+		    prev != SIEVE_CMD_ELSIF)
+			return fail(ck, c->line, c->col, "'%s' without a preceding 'if'%s", c->name,
+				    "");
 		if (c->has_block && check_block(ck, c->block, c->nblock, depth + 1, false) < 0)
 			return -1;
 		prev = id;
@@ -578,8 +600,8 @@ static int check_block(struct checker *ck, struct sieve_node **cmds, size_t n, i
 int sieve_check(struct sieve_script *script, bool decode, struct sieve_error *err_r)
 {
 	struct sieve_error dummy;
-	struct checker ck = {.script = script, .err = err_r != NULL ? err_r : &dummy,
-			     .decode = decode};
+	struct checker ck = {
+	    .script = script, .err = err_r != NULL ? err_r : &dummy, .decode = decode};
 	script->exts = 0;
 	return check_block(&ck, script->cmds, script->ncmds, 0, true);
 }

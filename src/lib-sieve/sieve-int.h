@@ -19,21 +19,38 @@ enum sieve_arg_kind { SIEVE_ARG_NUMBER, SIEVE_ARG_STRINGS, SIEVE_ARG_TAG };
 struct sieve_arg {
 	enum sieve_arg_kind kind;
 	int line, col;
-	bool list;	/* STRINGS written in [ ] */
-	uint64_t num;	/* NUMBER */
-	char *tag;	/* TAG, without the colon, lower case */
-	char **strs;	/* STRINGS */
-	size_t *lens;	/* STRINGS: their lengths (strings may hold NUL) */
-	size_t count;	/* STRINGS */
+	bool list;    /* STRINGS written in [ ] */
+	uint64_t num; /* NUMBER */
+	char *tag;    /* TAG, without the colon, lower case */
+	char **strs;  /* STRINGS */
+	size_t *lens; /* STRINGS: their lengths (strings may hold NUL) */
+	size_t count; /* STRINGS */
 };
 
-enum sieve_match { SIEVE_MATCH_IS, SIEVE_MATCH_CONTAINS, SIEVE_MATCH_MATCHES,
-		   SIEVE_MATCH_REGEX, SIEVE_MATCH_COUNT, SIEVE_MATCH_VALUE };
+enum sieve_match {
+	SIEVE_MATCH_IS,
+	SIEVE_MATCH_CONTAINS,
+	SIEVE_MATCH_MATCHES,
+	SIEVE_MATCH_REGEX,
+	SIEVE_MATCH_COUNT,
+	SIEVE_MATCH_VALUE
+};
 enum sieve_cmp { SIEVE_CMP_CASEMAP, SIEVE_CMP_OCTET, SIEVE_CMP_NUMERIC };
-enum sieve_rel { SIEVE_REL_GT, SIEVE_REL_GE, SIEVE_REL_LT, SIEVE_REL_LE, SIEVE_REL_EQ,
-		 SIEVE_REL_NE };
-enum sieve_addrpart { SIEVE_ADDR_ALL, SIEVE_ADDR_LOCAL, SIEVE_ADDR_DOMAIN, SIEVE_ADDR_USER,
-		      SIEVE_ADDR_DETAIL };
+enum sieve_rel {
+	SIEVE_REL_GT,
+	SIEVE_REL_GE,
+	SIEVE_REL_LT,
+	SIEVE_REL_LE,
+	SIEVE_REL_EQ,
+	SIEVE_REL_NE
+};
+enum sieve_addrpart {
+	SIEVE_ADDR_ALL,
+	SIEVE_ADDR_LOCAL,
+	SIEVE_ADDR_DOMAIN,
+	SIEVE_ADDR_USER,
+	SIEVE_ADDR_DETAIL
+};
 enum sieve_bodyxf { SIEVE_BODY_TEXT, SIEVE_BODY_RAW, SIEVE_BODY_CONTENT };
 
 /* set modifiers (RFC 5229 4.1) */
@@ -79,12 +96,27 @@ struct sieve_node {
 
 /* capabilities a script required (bit per extension, see sieve-check.c) */
 enum sieve_ext {
-	SIEVE_EXT_FILEINTO, SIEVE_EXT_REJECT, SIEVE_EXT_EREJECT, SIEVE_EXT_ENVELOPE,
-	SIEVE_EXT_ENCODED_CHARACTER, SIEVE_EXT_VARIABLES, SIEVE_EXT_VACATION,
-	SIEVE_EXT_VACATION_SECONDS, SIEVE_EXT_IMAP4FLAGS, SIEVE_EXT_BODY, SIEVE_EXT_SUBADDRESS,
-	SIEVE_EXT_RELATIONAL, SIEVE_EXT_COPY, SIEVE_EXT_REGEX, SIEVE_EXT_NUMERIC,
-	SIEVE_EXT_MAILBOX, SIEVE_EXT_DATE, SIEVE_EXT_DUPLICATE, SIEVE_EXT_INCLUDE,
-	SIEVE_EXT_IHAVE, SIEVE_EXT_COUNT
+	SIEVE_EXT_FILEINTO,
+	SIEVE_EXT_REJECT,
+	SIEVE_EXT_EREJECT,
+	SIEVE_EXT_ENVELOPE,
+	SIEVE_EXT_ENCODED_CHARACTER,
+	SIEVE_EXT_VARIABLES,
+	SIEVE_EXT_VACATION,
+	SIEVE_EXT_VACATION_SECONDS,
+	SIEVE_EXT_IMAP4FLAGS,
+	SIEVE_EXT_BODY,
+	SIEVE_EXT_SUBADDRESS,
+	SIEVE_EXT_RELATIONAL,
+	SIEVE_EXT_COPY,
+	SIEVE_EXT_REGEX,
+	SIEVE_EXT_NUMERIC,
+	SIEVE_EXT_MAILBOX,
+	SIEVE_EXT_DATE,
+	SIEVE_EXT_DUPLICATE,
+	SIEVE_EXT_INCLUDE,
+	SIEVE_EXT_IHAVE,
+	SIEVE_EXT_COUNT
 };
 
 struct sieve_script {
@@ -100,7 +132,7 @@ int sieve_parse(const char *text, size_t len, struct sieve_script *script,
 void sieve_node_free(struct sieve_node *node);
 void sieve_script_clear(struct sieve_script *script);
 void sieve_set_error(struct sieve_error *err, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Checker (sieve-check.c): resolves the tree. decode: apply encoded-character (only on
  * text just parsed, not on a tree read back from its serialised form). */
@@ -109,33 +141,61 @@ int sieve_ext_lookup(const char *name);
 
 /* Which command or test a node is (the interpreter switches on it). */
 enum sieve_cmd_id {
-	SIEVE_CMD_REQUIRE, SIEVE_CMD_IF, SIEVE_CMD_ELSIF, SIEVE_CMD_ELSE, SIEVE_CMD_STOP,
-	SIEVE_CMD_KEEP, SIEVE_CMD_DISCARD, SIEVE_CMD_FILEINTO, SIEVE_CMD_REDIRECT,
-	SIEVE_CMD_REJECT, SIEVE_CMD_EREJECT, SIEVE_CMD_VACATION, SIEVE_CMD_SET,
-	SIEVE_CMD_SETFLAG, SIEVE_CMD_ADDFLAG, SIEVE_CMD_REMOVEFLAG, SIEVE_CMD_INCLUDE,
-	SIEVE_CMD_RETURN, SIEVE_CMD_GLOBAL, SIEVE_CMD_ERROR,
-	SIEVE_TEST_ADDRESS, SIEVE_TEST_ALLOF, SIEVE_TEST_ANYOF, SIEVE_TEST_ENVELOPE,
-	SIEVE_TEST_EXISTS, SIEVE_TEST_FALSE, SIEVE_TEST_TRUE, SIEVE_TEST_HEADER, SIEVE_TEST_NOT,
-	SIEVE_TEST_SIZE, SIEVE_TEST_BODY, SIEVE_TEST_STRING, SIEVE_TEST_HASFLAG,
-	SIEVE_TEST_MAILBOXEXISTS, SIEVE_TEST_DATE, SIEVE_TEST_CURRENTDATE,
-	SIEVE_TEST_DUPLICATE, SIEVE_TEST_IHAVE, SIEVE_TEST_VALID_EXT,
+	SIEVE_CMD_REQUIRE,
+	SIEVE_CMD_IF,
+	SIEVE_CMD_ELSIF,
+	SIEVE_CMD_ELSE,
+	SIEVE_CMD_STOP,
+	SIEVE_CMD_KEEP,
+	SIEVE_CMD_DISCARD,
+	SIEVE_CMD_FILEINTO,
+	SIEVE_CMD_REDIRECT,
+	SIEVE_CMD_REJECT,
+	SIEVE_CMD_EREJECT,
+	SIEVE_CMD_VACATION,
+	SIEVE_CMD_SET,
+	SIEVE_CMD_SETFLAG,
+	SIEVE_CMD_ADDFLAG,
+	SIEVE_CMD_REMOVEFLAG,
+	SIEVE_CMD_INCLUDE,
+	SIEVE_CMD_RETURN,
+	SIEVE_CMD_GLOBAL,
+	SIEVE_CMD_ERROR,
+	SIEVE_TEST_ADDRESS,
+	SIEVE_TEST_ALLOF,
+	SIEVE_TEST_ANYOF,
+	SIEVE_TEST_ENVELOPE,
+	SIEVE_TEST_EXISTS,
+	SIEVE_TEST_FALSE,
+	SIEVE_TEST_TRUE,
+	SIEVE_TEST_HEADER,
+	SIEVE_TEST_NOT,
+	SIEVE_TEST_SIZE,
+	SIEVE_TEST_BODY,
+	SIEVE_TEST_STRING,
+	SIEVE_TEST_HASFLAG,
+	SIEVE_TEST_MAILBOXEXISTS,
+	SIEVE_TEST_DATE,
+	SIEVE_TEST_CURRENTDATE,
+	SIEVE_TEST_DUPLICATE,
+	SIEVE_TEST_IHAVE,
+	SIEVE_TEST_VALID_EXT,
 };
 
 struct sieve_spec {
 	const char *name;
 	enum sieve_cmd_id id;
-	bool test;	  /* a test, not a command */
-	int ext;	  /* the extension it needs, or -1 */
-	const char *pos;  /* positional arguments: s string, l string list, n number */
-	int optional;	  /* how many leading positionals may be left out */
+	bool test;	   /* a test, not a command */
+	int ext;	   /* the extension it needs, or -1 */
+	const char *pos;   /* positional arguments: s string, l string list, n number */
+	int optional;	   /* how many leading positionals may be left out */
 	unsigned int tags; /* SIEVE_TAGS_* groups allowed */
-	int tests;	  /* 0 none, 1 one test, 2 a test list */
-	bool block;	  /* takes a block */
+	int tests;	   /* 0 none, 1 one test, 2 a test list */
+	bool block;	   /* takes a block */
 };
 
 /* Reads message bytes through msg->read or from msg->data. */
-ssize_t sieve_message_read(const struct sieve_message *msg, void *buf, size_t len,
-			   uint64_t offset);
+ssize_t sieve_message_read(const struct sieve_message *msg, void *buf, size_t len, uint64_t offset);
 
 /* Encoded-character (RFC 5228 2.4.2.4): decodes ${hex:..} and ${unicode:..} in place.
  * Returns -1 with *err_r for a malformed one that must be an error (unicode out of range). */

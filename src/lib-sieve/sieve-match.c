@@ -50,12 +50,18 @@ int sieve_cmp_order(enum sieve_cmp cmp, const char *a, const char *b)
 static bool rel_holds(enum sieve_rel rel, int order)
 {
 	switch (rel) {
-	case SIEVE_REL_GT: return order > 0;
-	case SIEVE_REL_GE: return order >= 0;
-	case SIEVE_REL_LT: return order < 0;
-	case SIEVE_REL_LE: return order <= 0;
-	case SIEVE_REL_EQ: return order == 0;
-	case SIEVE_REL_NE: return order != 0;
+	case SIEVE_REL_GT:
+		return order > 0;
+	case SIEVE_REL_GE:
+		return order >= 0;
+	case SIEVE_REL_LT:
+		return order < 0;
+	case SIEVE_REL_LE:
+		return order <= 0;
+	case SIEVE_REL_EQ:
+		return order == 0;
+	case SIEVE_REL_NE:
+		return order != 0;
 	}
 	return false;
 }
@@ -130,8 +136,7 @@ static bool wild_match(enum sieve_cmp cmp, const char *v, const char *pat, struc
 	return true;
 }
 
-static void set_matches(struct sieve_run *r, const char *v, const struct capture *caps,
-			size_t n)
+static void set_matches(struct sieve_run *r, const char *v, const struct capture *caps, size_t n)
 {
 	if (!sieve_run_has(r, SIEVE_EXT_VARIABLES))
 		return;
@@ -158,9 +163,9 @@ static bool regex_match(struct sieve_run *r, enum sieve_cmp cmp, const char *v, 
 		struct capture caps[SIEVE_MAX_MATCH_VARS];
 		size_t n = 0;
 		for (size_t i = 0; i < SIEVE_MAX_MATCH_VARS && i <= re.re_nsub; i++, n++)
-			caps[i] = m[i].rm_so < 0 ? (struct capture){0, 0}
-						 : (struct capture){(size_t)m[i].rm_so,
-								    (size_t)m[i].rm_eo};
+			caps[i] = m[i].rm_so < 0
+				      ? (struct capture){0, 0}
+				      : (struct capture){(size_t)m[i].rm_so, (size_t)m[i].rm_eo};
 		set_matches(r, v, caps, n);
 	}
 	regfree(&re);
@@ -168,8 +173,7 @@ static bool regex_match(struct sieve_run *r, enum sieve_cmp cmp, const char *v, 
 }
 
 /* One value against one key. */
-static bool match_one(struct sieve_run *r, const struct sieve_opts *o, const char *v,
-		      const char *k)
+static bool match_one(struct sieve_run *r, const struct sieve_opts *o, const char *v, const char *k)
 {
 	switch (o->match) {
 	case SIEVE_MATCH_IS:

@@ -59,15 +59,14 @@ int sieve_load_headers(struct sieve_run *r)
 		if (res == MIME_HEADER_END)
 			break;
 	}
-	while (res != MIME_HEADER_END && (res = mime_header_parser_finish(&hp, &f)) ==
-						 MIME_HEADER_FIELD)
+	while (res != MIME_HEADER_END &&
+	       (res = mime_header_parser_finish(&hp, &f)) == MIME_HEADER_FIELD)
 		add_header(r, &f);
 	mime_header_parser_deinit(&hp);
 	return 0;
 }
 
-void sieve_header_values(struct sieve_run *r, const char *name, bool decode,
-			 struct sieve_strs *out)
+void sieve_header_values(struct sieve_run *r, const char *name, bool decode, struct sieve_strs *out)
 {
 	if (sieve_load_headers(r) < 0)
 		return;
@@ -206,8 +205,8 @@ static void part_text(struct sieve_run *r, const struct mime_part *p, struct sie
 	buf_free(&text);
 }
 
-static void walk_parts(struct sieve_run *r, const struct mime_part *p,
-		       const struct sieve_opts *o, struct sieve_strs *out)
+static void walk_parts(struct sieve_run *r, const struct mime_part *p, const struct sieve_opts *o,
+		       struct sieve_strs *out)
 {
 	for (; p != NULL; p = p->next) {
 		if (p->children != NULL) {
@@ -226,8 +225,8 @@ int sieve_body_texts(struct sieve_run *r, const struct sieve_opts *o, struct sie
 	if (r->tree == NULL)
 		return 0;
 	if (o->bodyxf == SIEVE_BODY_RAW) {
-		uint64_t off = r->tree->body_offset < r->data.len ? r->tree->body_offset
-								  : r->data.len;
+		uint64_t off =
+		    r->tree->body_offset < r->data.len ? r->tree->body_offset : r->data.len;
 		sieve_strs_add(out, r->data.data + off, r->data.len - off);
 		return 0;
 	}

@@ -22,6 +22,7 @@ struct lexer {
 	/* the current token */
 	enum tok_type type;
 	int tline, tcol;
+	int pline, pcol; /* just after the previous token */
 	char punct;
 	uint64_t num;
 	struct buf text; /* identifier, tag or string */
@@ -168,9 +169,18 @@ static int lex_number(struct lexer *lx)
 	if (lx->p < lx->end) {
 		int shift = 0;
 		switch (*lx->p) {
-		case 'k': case 'K': shift = 10; break;
-		case 'm': case 'M': shift = 20; break;
-		case 'g': case 'G': shift = 30; break;
+		case 'k':
+		case 'K':
+			shift = 10;
+			break;
+		case 'm':
+		case 'M':
+			shift = 20;
+			break;
+		case 'g':
+		case 'G':
+			shift = 30;
+			break;
 		}
 		if (shift != 0) {
 			if (v > (UINT64_MAX >> shift))
@@ -201,6 +211,8 @@ static void lex_ident(struct lexer *lx)
 /* Reads the next token into lx. */
 static int lex_next(struct lexer *lx)
 {
+	lx->pline = lx->line;
+	lx->pcol = lx->col;
 	if (lex_skip(lx) < 0)
 		return -1;
 	buf_reset(&lx->text);
@@ -245,8 +257,8 @@ static int lex_next(struct lexer *lx)
 		return 0;
 	}
 	return lex_error(lx, (unsigned char)c < 0x20 || (unsigned char)c >= 0x7f
-				     ? "unexpected control or 8-bit character"
-				     : "unexpected character");
+				 ? "unexpected control or 8-bit character"
+				 : "unexpected character");
 }
 
 static bool is_punct(const struct lexer *lx, char c)
@@ -413,8 +425,14 @@ static int parse_command(struct lexer *lx, struct sieve_node **out, int depth)
 		return -1;
 	if (is_punct(lx, ';'))
 		return lex_next(lx);
-	if (!is_punct(lx, '{'))
+	if (!is_punct(lx, '{')) {
+		if (lx->type == TOK_IDENT || lx->type == TOK_EOF || is_punct(lx, '}')) {
+			sieve_set_error(lx->err, lx->pline, lx->pcol, "missing ';' after '%s'",
+					n->name);
+			return -1;
+		}
 		return tok_error(lx, "';' or '{'");
+	}
 	n->has_block = true;
 	if (lex_next(lx) < 0 || parse_commands(lx, &n->block, &n->nblock, depth + 1, true) < 0)
 		return -1;

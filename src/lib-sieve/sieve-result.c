@@ -12,8 +12,8 @@
 #include "sieve-run.h"
 #include "xalloc.h"
 
-static const char *const type_names[] = {"keep", "fileinto", "redirect", "discard",
-					 "reject", "ereject", "vacation"};
+static const char *const type_names[] = {"keep",   "fileinto", "redirect", "discard",
+					 "reject", "ereject",  "vacation"};
 
 static bool is_store(const struct sieve_action *a)
 {
@@ -122,8 +122,8 @@ int sieve_result_add(struct sieve_run *r, struct sieve_action *a)
 		return 0;
 	}
 	if (a->type == SIEVE_ACT_REDIRECT) {
-		unsigned int max = r->ops->max_redirects != 0 ? r->ops->max_redirects
-							      : SIEVE_MAX_REDIRECTS;
+		unsigned int max =
+		    r->ops->max_redirects != 0 ? r->ops->max_redirects : SIEVE_MAX_REDIRECTS;
 		if (++r->redirects > max) {
 			int line = a->line;
 			sieve_action_clear(a);
@@ -156,8 +156,8 @@ void sieve_result_finish(struct sieve_run *r)
 		k.mailbox = x_strdup("INBOX");
 		k.flags = sieve_flags_copy(&r->flags);
 		if (!collapse(res, &k) && res->count < SIEVE_MAX_ACTIONS + 1) {
-			res->actions = x_reallocarray(res->actions, res->count + 1,
-						      sizeof(*res->actions));
+			res->actions =
+			    x_reallocarray(res->actions, res->count + 1, sizeof(*res->actions));
 			res->actions[res->count++] = k;
 			memset(&k, 0, sizeof(k));
 		}

@@ -42,8 +42,8 @@ char **sieve_flags_copy(const struct sieve_strs *flags)
 /* The IMAP spelling of a system flag (RFC 3501 2.3.2), or NULL. */
 static const char *system_flag(const char *s, size_t n)
 {
-	static const char *const sys[] = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
-					  "\\Draft", "\\Recent"};
+	static const char *const sys[] = {"\\Seen",    "\\Answered", "\\Flagged",
+					  "\\Deleted", "\\Draft",    "\\Recent"};
 	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
 		if (strlen(sys[i]) == n && strncasecmp(sys[i], s, n) == 0)
 			return sys[i];
@@ -209,7 +209,7 @@ static int cmd_include(struct sieve_run *r, const struct sieve_node *n)
 	char *name = sieve_expand_str(r, o->pos[0]->strs[0]);
 	struct sieve_error e = {0};
 	const struct sieve_script *s =
-		r->ops->include != NULL ? r->ops->include(r->ops->ctx, o->global, name, &e) : NULL;
+	    r->ops->include != NULL ? r->ops->include(r->ops->ctx, o->global, name, &e) : NULL;
 	int ret = 0;
 	if (s == NULL) {
 		if (!o->optional || e.msg[0] != '\0')
@@ -235,22 +235,37 @@ static int cmd_include(struct sieve_run *r, const struct sieve_node *n)
 static int run_command(struct sieve_run *r, const struct sieve_node *n)
 {
 	switch (n->spec->id) {
-	case SIEVE_CMD_REQUIRE: return 0;
-	case SIEVE_CMD_STOP: r->stopped = true; return 0;
-	case SIEVE_CMD_RETURN: r->returned = true; return 0;
+	case SIEVE_CMD_REQUIRE:
+		return 0;
+	case SIEVE_CMD_STOP:
+		r->stopped = true;
+		return 0;
+	case SIEVE_CMD_RETURN:
+		r->returned = true;
+		return 0;
 	case SIEVE_CMD_KEEP:
-	case SIEVE_CMD_FILEINTO: return cmd_store(r, n);
-	case SIEVE_CMD_DISCARD: return cmd_simple(r, n, SIEVE_ACT_DISCARD);
-	case SIEVE_CMD_REDIRECT: return cmd_simple(r, n, SIEVE_ACT_REDIRECT);
-	case SIEVE_CMD_REJECT: return cmd_simple(r, n, SIEVE_ACT_REJECT);
-	case SIEVE_CMD_EREJECT: return cmd_simple(r, n, SIEVE_ACT_EREJECT);
-	case SIEVE_CMD_VACATION: return sieve_cmd_vacation(r, n);
-	case SIEVE_CMD_SET: return cmd_set(r, n);
+	case SIEVE_CMD_FILEINTO:
+		return cmd_store(r, n);
+	case SIEVE_CMD_DISCARD:
+		return cmd_simple(r, n, SIEVE_ACT_DISCARD);
+	case SIEVE_CMD_REDIRECT:
+		return cmd_simple(r, n, SIEVE_ACT_REDIRECT);
+	case SIEVE_CMD_REJECT:
+		return cmd_simple(r, n, SIEVE_ACT_REJECT);
+	case SIEVE_CMD_EREJECT:
+		return cmd_simple(r, n, SIEVE_ACT_EREJECT);
+	case SIEVE_CMD_VACATION:
+		return sieve_cmd_vacation(r, n);
+	case SIEVE_CMD_SET:
+		return cmd_set(r, n);
 	case SIEVE_CMD_SETFLAG:
 	case SIEVE_CMD_ADDFLAG:
-	case SIEVE_CMD_REMOVEFLAG: return cmd_flags(r, n);
-	case SIEVE_CMD_INCLUDE: return cmd_include(r, n);
-	case SIEVE_CMD_GLOBAL: return cmd_global(r, n);
+	case SIEVE_CMD_REMOVEFLAG:
+		return cmd_flags(r, n);
+	case SIEVE_CMD_INCLUDE:
+		return cmd_include(r, n);
+	case SIEVE_CMD_GLOBAL:
+		return cmd_global(r, n);
 	case SIEVE_CMD_ERROR: {
 		char *m = sieve_expand_str(r, n->opts.pos[0]->strs[0]);
 		sieve_runtime_error(r, n->line, "%s", m);
@@ -326,8 +341,11 @@ enum sieve_status sieve_execute(const struct sieve_script *script, const struct 
 {
 	static const struct sieve_ops no_ops;
 	static const struct sieve_envelope no_env = {.from = "", .to = ""};
-	struct sieve_run r = {.msg = msg, .env = env != NULL ? env : &no_env,
-			      .ops = ops != NULL ? ops : &no_ops, .res = res, .err = &res->error,
+	struct sieve_run r = {.msg = msg,
+			      .env = env != NULL ? env : &no_env,
+			      .ops = ops != NULL ? ops : &no_ops,
+			      .res = res,
+			      .err = &res->error,
 			      .implicit_keep = true};
 	memset(res, 0, sizeof(*res));
 	r.now = r.ops->now != 0 ? r.ops->now : time(NULL);

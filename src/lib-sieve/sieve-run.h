@@ -66,7 +66,7 @@ static inline bool sieve_run_has(const struct sieve_run *r, enum sieve_ext e)
 
 /* Sets a runtime error (the first one wins); returns -1. */
 int sieve_runtime_error(struct sieve_run *r, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* sieve-strings.c */
 void sieve_expand(struct sieve_run *r, const char *s, size_t len, struct buf *out);

@@ -246,8 +246,7 @@ void sieve_message_from_memory(struct sieve_message *msg, const void *data, size
 	msg->data = data;
 }
 
-ssize_t sieve_message_read(const struct sieve_message *msg, void *buf, size_t len,
-			   uint64_t offset)
+ssize_t sieve_message_read(const struct sieve_message *msg, void *buf, size_t len, uint64_t offset)
 {
 	if (msg->read != NULL)
 		return msg->read(msg->ctx, buf, len, offset);

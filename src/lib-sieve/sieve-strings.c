@@ -103,7 +103,8 @@ int sieve_decode_encoded(char **s, size_t *len, struct sieve_error *err_r)
 			int r = decode_one(p + skip, close, uni, &out);
 			if (r < 0) {
 				buf_free(&out);
-				sieve_set_error(err_r, 0, 0, "invalid unicode character in ${unicode:}");
+				sieve_set_error(err_r, 0, 0,
+						"invalid unicode character in ${unicode:}");
 				return -1;
 			}
 			if (r > 0) {

@@ -46,7 +46,7 @@ static bool test_address(struct sieve_run *r, const struct sieve_node *t)
 			if (a->host == NULL || a->mailbox == NULL)
 				continue; /* group markers */
 			char *addr = a->host[0] != '\0' ? x_asprintf("%s@%s", a->mailbox, a->host)
-							 : x_strdup(a->mailbox);
+							: x_strdup(a->mailbox);
 			add_part(&vals, addr, o->addrpart);
 			free(addr);
 		}
@@ -168,8 +168,8 @@ static bool test_mailboxexists(struct sieve_run *r, const struct sieve_node *t)
 	expand_list(r, t->opts.pos[0], &names);
 	for (size_t i = 0; i < names.count && ok; i++)
 		ok = r->ops->mailbox_exists != NULL
-			     ? r->ops->mailbox_exists(r->ops->ctx, names.v[i])
-			     : strcasecmp(names.v[i], "INBOX") == 0;
+			 ? r->ops->mailbox_exists(r->ops->ctx, names.v[i])
+			 : strcasecmp(names.v[i], "INBOX") == 0;
 	sieve_strs_free(&names);
 	return ok;
 }
@@ -206,8 +206,8 @@ static bool test_duplicate(struct sieve_run *r, const struct sieve_node *t)
 	uint64_t secs = o->seconds != NULL ? o->seconds->num : SIEVE_DUP_DEFAULT_SECONDS;
 	if (secs > SIEVE_DUP_MAX_SECONDS)
 		secs = SIEVE_DUP_MAX_SECONDS;
-	bool seen = r->ops->duplicate_seen != NULL &&
-		    r->ops->duplicate_seen(r->ops->ctx, handle, id, secs);
+	bool seen =
+	    r->ops->duplicate_seen != NULL && r->ops->duplicate_seen(r->ops->ctx, handle, id, secs);
 	/* a second test of the same id in this run sees the first */
 	for (size_t i = 0; i < r->res->dup_count && !seen; i++)
 		seen = strcmp(r->res->dups[i].handle, handle) == 0 &&
@@ -253,32 +253,58 @@ int sieve_eval_test(struct sieve_run *r, const struct sieve_node *t, bool *res)
 {
 	bool v = false;
 	switch (t->spec->id) {
-	case SIEVE_TEST_ALLOF: return test_list(r, t, true, res);
-	case SIEVE_TEST_ANYOF: return test_list(r, t, false, res);
+	case SIEVE_TEST_ALLOF:
+		return test_list(r, t, true, res);
+	case SIEVE_TEST_ANYOF:
+		return test_list(r, t, false, res);
 	case SIEVE_TEST_NOT:
 		if (sieve_eval_test(r, t->tests[0], &v) < 0)
 			return -1;
 		*res = !v;
 		return 0;
-	case SIEVE_TEST_TRUE: v = true; break;
-	case SIEVE_TEST_FALSE: v = false; break;
-	case SIEVE_TEST_ADDRESS: v = test_address(r, t); break;
-	case SIEVE_TEST_ENVELOPE: v = test_envelope(r, t); break;
-	case SIEVE_TEST_HEADER: v = test_header(r, t); break;
-	case SIEVE_TEST_EXISTS: v = test_exists(r, t); break;
+	case SIEVE_TEST_TRUE:
+		v = true;
+		break;
+	case SIEVE_TEST_FALSE:
+		v = false;
+		break;
+	case SIEVE_TEST_ADDRESS:
+		v = test_address(r, t);
+		break;
+	case SIEVE_TEST_ENVELOPE:
+		v = test_envelope(r, t);
+		break;
+	case SIEVE_TEST_HEADER:
+		v = test_header(r, t);
+		break;
+	case SIEVE_TEST_EXISTS:
+		v = test_exists(r, t);
+		break;
 	case SIEVE_TEST_SIZE:
 		v = t->opts.over ? r->msg->size > t->opts.pos[0]->num
 				 : r->msg->size < t->opts.pos[0]->num;
 		break;
-	case SIEVE_TEST_BODY: v = test_body(r, t); break;
-	case SIEVE_TEST_STRING: v = test_string(r, t); break;
-	case SIEVE_TEST_HASFLAG: v = test_hasflag(r, t); break;
-	case SIEVE_TEST_MAILBOXEXISTS: v = test_mailboxexists(r, t); break;
+	case SIEVE_TEST_BODY:
+		v = test_body(r, t);
+		break;
+	case SIEVE_TEST_STRING:
+		v = test_string(r, t);
+		break;
+	case SIEVE_TEST_HASFLAG:
+		v = test_hasflag(r, t);
+		break;
+	case SIEVE_TEST_MAILBOXEXISTS:
+		v = test_mailboxexists(r, t);
+		break;
 	case SIEVE_TEST_DATE:
 	case SIEVE_TEST_CURRENTDATE:
 		return sieve_test_date(r, t, res);
-	case SIEVE_TEST_DUPLICATE: v = test_duplicate(r, t); break;
-	case SIEVE_TEST_IHAVE: v = test_ihave(r, t); break;
+	case SIEVE_TEST_DUPLICATE:
+		v = test_duplicate(r, t);
+		break;
+	case SIEVE_TEST_IHAVE:
+		v = test_ihave(r, t);
+		break;
 	default:
 		return sieve_runtime_error(r, t->line, "'%s' is not a test", t->name);
 	}

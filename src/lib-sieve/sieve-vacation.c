@@ -23,8 +23,8 @@ static bool sender_is_automatic(const char *sender)
 {
 	const char *at = strrchr(sender, '@');
 	size_t n = at != NULL ? (size_t)(at - sender) : strlen(sender);
-	static const char *const names[] = {"mailer-daemon", "listserv", "majordomo",
-					    "postmaster", "mailer"};
+	static const char *const names[] = {"mailer-daemon", "listserv", "majordomo", "postmaster",
+					    "mailer"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strlen(names[i]) == n && strncasecmp(sender, names[i], n) == 0)
 			return true;
@@ -42,7 +42,7 @@ static bool message_is_automatic(struct sieve_run *r)
 	if (v != NULL && (strcasecmp(v, "bulk") == 0 || strcasecmp(v, "list") == 0 ||
 			  strcasecmp(v, "junk") == 0))
 		return true;
-	static const char *const lists[] = {"List-Id", "List-Help", "List-Subscribe",
+	static const char *const lists[] = {"List-Id",		"List-Help", "List-Subscribe",
 					    "List-Unsubscribe", "List-Post", "List-Owner",
 					    "List-Archive"};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
@@ -51,8 +51,7 @@ static bool message_is_automatic(struct sieve_run *r)
 	return false;
 }
 
-static bool is_user_address(struct sieve_run *r, const struct sieve_strs *extra,
-			    const char *addr)
+static bool is_user_address(struct sieve_run *r, const struct sieve_strs *extra, const char *addr)
 {
 	const struct sieve_envelope *e = r->env;
 	const char *mine[] = {e->to, e->orig_to, e->user};
@@ -71,8 +70,8 @@ static bool is_user_address(struct sieve_run *r, const struct sieve_strs *extra,
 /* RFC 5230 4.5: one of the user's addresses is in a recipient field. */
 static bool addressed_to_user(struct sieve_run *r, const struct sieve_strs *extra)
 {
-	static const char *const fields[] = {"To", "Cc", "Bcc", "Resent-To", "Resent-Cc",
-					     "Resent-Bcc"};
+	static const char *const fields[] = {"To",	  "Cc",	       "Bcc",
+					     "Resent-To", "Resent-Cc", "Resent-Bcc"};
 	bool found = false;
 	for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]) && !found; f++) {
 		struct sieve_strs vals = {0};
@@ -99,8 +98,7 @@ static uint64_t interval(struct sieve_run *r, const struct sieve_opts *o)
 	const struct sieve_ops *ops = r->ops;
 	uint64_t min = ops->vacation_min_seconds != 0 ? ops->vacation_min_seconds : DAY;
 	uint64_t max = ops->vacation_max_seconds != 0 ? ops->vacation_max_seconds : 90 * DAY;
-	uint64_t v = ops->vacation_default_seconds != 0 ? ops->vacation_default_seconds
-							: 7 * DAY;
+	uint64_t v = ops->vacation_default_seconds != 0 ? ops->vacation_default_seconds : 7 * DAY;
 	if (o->days != NULL)
 		v = o->days->num > UINT64_MAX / DAY ? UINT64_MAX : o->days->num * DAY;
 	else if (o->seconds != NULL)
@@ -174,8 +172,7 @@ int sieve_cmd_vacation(struct sieve_run *r, const struct sieve_node *n)
 	a.text = sieve_expand_str(r, o->pos[0]->strs[0]);
 	a.subject = o->subject != NULL ? sieve_expand_str(r, o->subject->strs[0]) : NULL;
 	a.from = o->from != NULL ? sieve_expand_str(r, o->from->strs[0]) : NULL;
-	a.handle = o->handle != NULL ? sieve_expand_str(r, o->handle->strs[0])
-				     : default_handle(&a);
+	a.handle = o->handle != NULL ? sieve_expand_str(r, o->handle->strs[0]) : default_handle(&a);
 	a.seconds = interval(r, o);
 	a.address = x_strdup(r->env->from);
 	if (r->ops->vacation_seen != NULL &&

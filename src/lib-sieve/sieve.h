@@ -21,20 +21,20 @@
 #include "buf.h"
 
 #define SIEVE_MAX_SCRIPT_SIZE (1024 * 1024) /* bytes of script text */
-#define SIEVE_MAX_NESTING 32		     /* nested blocks and tests */
-#define SIEVE_MAX_NODES 20000		     /* commands and tests in one script */
-#define SIEVE_MAX_ARGS 32		     /* arguments of one command or test */
-#define SIEVE_MAX_LIST 1024		     /* strings in one string list */
-#define SIEVE_MAX_ACTIONS 64		     /* actions in one result */
-#define SIEVE_MAX_REDIRECTS 4		     /* default when sieve_ops.max_redirects is 0 */
-#define SIEVE_MAX_VARIABLES 256		     /* variables in one scope (RFC 5229 5) */
-#define SIEVE_MAX_VARIABLE_NAME 64	     /* bytes of a variable name */
-#define SIEVE_MAX_VARIABLE_SIZE 4096	     /* bytes of a variable value (truncated) */
-#define SIEVE_MAX_MATCH_VARS 10		     /* ${0} .. ${9} */
-#define SIEVE_MAX_INCLUDE_DEPTH 10	     /* RFC 6609 include nesting */
-#define SIEVE_MAX_INCLUDES 32		     /* scripts included in one run */
-#define SIEVE_MAX_HEADER (1024 * 1024)	     /* bytes of header section read */
-#define SIEVE_MAX_BODY (1024 * 1024)	     /* default when sieve_ops.max_body is 0 */
+#define SIEVE_MAX_NESTING 32		    /* nested blocks and tests */
+#define SIEVE_MAX_NODES 20000		    /* commands and tests in one script */
+#define SIEVE_MAX_ARGS 32		    /* arguments of one command or test */
+#define SIEVE_MAX_LIST 1024		    /* strings in one string list */
+#define SIEVE_MAX_ACTIONS 64		    /* actions in one result */
+#define SIEVE_MAX_REDIRECTS 4		    /* default when sieve_ops.max_redirects is 0 */
+#define SIEVE_MAX_VARIABLES 256		    /* variables in one scope (RFC 5229 5) */
+#define SIEVE_MAX_VARIABLE_NAME 64	    /* bytes of a variable name */
+#define SIEVE_MAX_VARIABLE_SIZE 4096	    /* bytes of a variable value (truncated) */
+#define SIEVE_MAX_MATCH_VARS 10		    /* ${0} .. ${9} */
+#define SIEVE_MAX_INCLUDE_DEPTH 10	    /* RFC 6609 include nesting */
+#define SIEVE_MAX_INCLUDES 32		    /* scripts included in one run */
+#define SIEVE_MAX_HEADER (1024 * 1024)	    /* bytes of header section read */
+#define SIEVE_MAX_BODY (1024 * 1024)	    /* default when sieve_ops.max_body is 0 */
 
 struct sieve_script;
 
@@ -83,15 +83,13 @@ struct sieve_ops {
 	void *ctx;
 	/* vacation (RFC 5230): was a reply for handle sent to sender less than seconds ago?
 	 * NULL: never. */
-	bool (*vacation_seen)(void *ctx, const char *handle, const char *sender,
-			      uint64_t seconds);
+	bool (*vacation_seen)(void *ctx, const char *handle, const char *sender, uint64_t seconds);
 	/* Called by sieve_result_commit() for each vacation reply that was decided. */
 	void (*vacation_record)(void *ctx, const char *handle, const char *sender,
 				uint64_t seconds);
 	/* duplicate (RFC 7352): was id seen for handle in the last seconds? NULL: never. */
 	bool (*duplicate_seen)(void *ctx, const char *handle, const char *id, uint64_t seconds);
-	void (*duplicate_record)(void *ctx, const char *handle, const char *id,
-				 uint64_t seconds);
+	void (*duplicate_record)(void *ctx, const char *handle, const char *id, uint64_t seconds);
 	/* mailbox (RFC 5490): does the mailbox exist? NULL: only INBOX exists. */
 	bool (*mailbox_exists)(void *ctx, const char *mailbox);
 	/* include (RFC 6609): the compiled script named name, personal or global, owned by
@@ -120,20 +118,20 @@ enum sieve_action_type {
 
 struct sieve_action {
 	enum sieve_action_type type;
-	char *mailbox;	  /* KEEP: "INBOX"; FILEINTO: the mailbox (UTF-8 name) */
-	char *address;	  /* REDIRECT: the address; VACATION: who the reply goes to */
-	char *text;	  /* REJECT/EREJECT: reason; VACATION: the reply body (or MIME entity) */
-	char **flags;	  /* KEEP/FILEINTO: IMAP flags to set (imap4flags), NULL-terminated */
-	bool copy;	  /* FILEINTO/REDIRECT used :copy */
-	bool create;	  /* FILEINTO :create (RFC 5490) */
-	bool implicit;	  /* KEEP: the implicit keep */
-	char *subject;	  /* VACATION: Subject of the reply */
-	char *from;	  /* VACATION: From of the reply */
-	char *handle;	  /* VACATION: the handle (given or derived) */
+	char *mailbox;	   /* KEEP: "INBOX"; FILEINTO: the mailbox (UTF-8 name) */
+	char *address;	   /* REDIRECT: the address; VACATION: who the reply goes to */
+	char *text;	   /* REJECT/EREJECT: reason; VACATION: the reply body (or MIME entity) */
+	char **flags;	   /* KEEP/FILEINTO: IMAP flags to set (imap4flags), NULL-terminated */
+	bool copy;	   /* FILEINTO/REDIRECT used :copy */
+	bool create;	   /* FILEINTO :create (RFC 5490) */
+	bool implicit;	   /* KEEP: the implicit keep */
+	char *subject;	   /* VACATION: Subject of the reply */
+	char *from;	   /* VACATION: From of the reply */
+	char *handle;	   /* VACATION: the handle (given or derived) */
 	char *in_reply_to; /* VACATION: Message-ID of the original, or NULL */
-	bool mime;	  /* VACATION: text is a MIME entity (:mime) */
-	uint64_t seconds; /* VACATION: the interval */
-	int line;	  /* where in the script (0: implicit) */
+	bool mime;	   /* VACATION: text is a MIME entity (:mime) */
+	uint64_t seconds;  /* VACATION: the interval */
+	int line;	   /* where in the script (0: implicit) */
 };
 
 enum sieve_status {

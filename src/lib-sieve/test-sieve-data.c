@@ -161,7 +161,7 @@ static void test_cases(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cases),
+	    cmocka_unit_test(test_cases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

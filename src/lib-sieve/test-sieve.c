@@ -79,10 +79,14 @@ static const char *run(const char *src, struct fake *f, const char *to)
 	sieve_message_from_memory(&msg, msg_text, strlen(msg_text));
 	struct sieve_envelope env = {.from = "alice@example.org",
 				     .to = to != NULL ? to : "bob@example.com"};
-	struct sieve_ops ops = {.ctx = f, .vacation_seen = fake_vac_seen,
-				.vacation_record = fake_vac_record, .duplicate_seen = fake_dup_seen,
-				.duplicate_record = fake_dup_record, .mailbox_exists = fake_mbox,
-				.include = fake_include, .now = 1716206400};
+	struct sieve_ops ops = {.ctx = f,
+				.vacation_seen = fake_vac_seen,
+				.vacation_record = fake_vac_record,
+				.duplicate_seen = fake_dup_seen,
+				.duplicate_record = fake_dup_record,
+				.mailbox_exists = fake_mbox,
+				.include = fake_include,
+				.now = 1716206400};
 	struct sieve_result res;
 	struct buf b = BUF_INIT;
 	sieve_execute(s, &msg, &env, &ops, &res);
@@ -112,7 +116,7 @@ static void expect_error(const char *src, int line, int col)
 static void test_parse_errors(void **state)
 {
 	expect_error("keep", 1, 5);
-	expect_error("keep;\n  discard\n", 3, 1);
+	expect_error("keep;\n  discard\n", 2, 10);
 	expect_error("if true { keep; ", 1, 17);
 	expect_error("if true keep;", 1, 1);
 	expect_error("require [\"fileinto\" \"copy\"];", 1, 21);
@@ -133,8 +137,7 @@ static void test_parse_errors(void **state)
 	expect_error("reject text: x\nfoo\n.\n;", 1, 14);
 	expect_error("reject text:\nfoo\n", 1, 8);
 	expect_error("require \"variables\";\nset :lower :upper \"a\" \"b\";", 2, 12);
-	expect_error("if true { keep; } elsif true { keep; } else { keep; } else { keep; }",
-		     1, 55);
+	expect_error("if true { keep; } elsif true { keep; } else { keep; } else { keep; }", 1, 55);
 	expect_error("if not (true, false) { keep; }", 1, 4);
 	expect_error("keep {", 1, 7);
 	expect_error("stop 1;", 1, 6);
@@ -268,8 +271,8 @@ static void test_include(void **state)
 			  "set \"dest\" \"Shared\";\ninclude :personal \"sub\";\n"
 			  "include :once \"sub\";\ninclude :optional \"missing\";\n";
 	assert_string_equal(run(src, &f, NULL), "fileinto \"Shared\"\n");
-	assert_non_null(strstr(run("require \"include\";\ninclude \"missing\";", &f, NULL),
-			       "error 2:"));
+	assert_non_null(
+	    strstr(run("require \"include\";\ninclude \"missing\";", &f, NULL), "error 2:"));
 	assert_non_null(strstr(run(self, &f, NULL), "nested too deeply"));
 	sieve_script_free(&f.inc[0]);
 	sieve_script_free(&f.inc[1]);
@@ -348,10 +351,10 @@ static void test_match_variables(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_errors),	 cmocka_unit_test(test_deep_nesting),
-		cmocka_unit_test(test_serialise),	 cmocka_unit_test(test_vacation_state),
-		cmocka_unit_test(test_duplicate_state), cmocka_unit_test(test_include),
-		cmocka_unit_test(test_misc_actions),	 cmocka_unit_test(test_match_variables),
+	    cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_serialise),	    cmocka_unit_test(test_vacation_state),
+	    cmocka_unit_test(test_duplicate_state), cmocka_unit_test(test_include),
+	    cmocka_unit_test(test_misc_actions),    cmocka_unit_test(test_match_variables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
