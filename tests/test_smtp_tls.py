@@ -412,3 +412,32 @@ def test_sighup_new_certificate(tern):
     assert code == 250, text
     old.close()
     assert len(tern.wait_messages("bob@example.test", 1)) == 1
+
+
+def test_listener_certificate_and_handshake_failure(tern_factory):
+    inst = tern_factory(start=False)
+    cert, key = make_cert(inst.dir, "submissions.example.test")
+    os.chmod(key, 0o644)  # the workers run as the unprivileged run_user
+    text = open(inst.conf).read()
+    anchor = "address = 127.0.0.1:%d\n" % inst.ports["submissions"]
+    assert anchor in text
+    text = text.replace(anchor, anchor + "    tls_cert = %s\n    tls_key = %s\n" % (cert, key))
+    open(inst.conf, "w").write(text)
+    inst.start()
+    own = ssl.PEM_cert_to_DER_cert(open(cert).read())
+    assert peer_cert(inst.ports["submissions"]) == own
+    assert peer_cert(inst.ports["submission"], implicit=False) != own
+    # A client speaking clear text to the implicit TLS port: the handshake fails, logged.
+    s = socket.create_connection(("127.0.0.1", inst.ports["submissions"]), 10)
+    s.sendall(b"EHLO plain.test\r\n")
+    s.settimeout(10)
+    try:
+        while s.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    s.close()
+    deadline = time.time() + 5
+    while "TLS handshake failed" not in inst.log() and time.time() < deadline:
+        time.sleep(0.05)
+    assert "TLS handshake failed from [127.0.0.1]" in inst.log()

@@ -91,7 +91,8 @@ static void smtpd_auth_success(struct smtpd_session *s)
 	if (locked > 0) {
 		/* The right password does not lift a lockout (else guessing goes on). */
 		log_warn("auth: proto=smtp, mech=%s, user=<%s>, ip=[%s], result=locked-out, "
-			 "for=%llus", mech, log_safe(user, strlen(user), 128), s->ip,
+			 "for=%llus",
+			 mech, log_safe(user, strlen(user), 128), s->ip,
 			 (unsigned long long)(locked + 999) / 1000);
 		smtpd_auth_fail_reply(s, 0, 454, "4.7.0",
 				      "Too many authentication failures, try again later");
@@ -218,8 +219,8 @@ void smtpd_cmd_auth(struct smtpd_session *s, const struct smtp_command *cmd)
 void smtpd_auth_input(struct smtpd_session *s)
 {
 	struct buf in = BUF_INIT;
-	enum sasl_decode_result r = sasl_decode_client(s->line.data ? s->line.data : "",
-						       s->line.len, false, &in);
+	enum sasl_decode_result r =
+	    sasl_decode_client(s->line.data ? s->line.data : "", s->line.len, false, &in);
 	smtpd_auth_wipe_line(s);
 	if (r == SASL_DECODE_ABORT) {
 		sasl_server_abort(s->sasl);

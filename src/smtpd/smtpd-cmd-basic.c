@@ -14,22 +14,22 @@
 #include "xalloc.h"
 
 static const struct smtpd_command smtpd_commands[] = {
-	{SMTP_VERB_EHLO, SMTPD_ANY_COMMAND, false, smtpd_cmd_ehlo},
-	{SMTP_VERB_HELO, SMTPD_ANY_COMMAND, false, smtpd_cmd_helo},
-	{SMTP_VERB_MAIL, SMTPD_READY, true, smtpd_cmd_mail},
-	{SMTP_VERB_RCPT, SMTPD_MAIL | SMTPD_RCPT, true, smtpd_cmd_rcpt},
-	{SMTP_VERB_DATA, SMTPD_RCPT, false, smtpd_cmd_data},
-	/* BDAT always reads its chunk, even when refused (RFC 3030 2), so it is allowed
-	 * everywhere and its handler decides. */
-	{SMTP_VERB_BDAT, SMTPD_ANY_COMMAND, true, smtpd_cmd_bdat},
-	{SMTP_VERB_RSET, SMTPD_ANY_COMMAND, true, smtpd_cmd_rset},
-	{SMTP_VERB_NOOP, SMTPD_ANY_COMMAND, false, smtpd_cmd_noop},
-	{SMTP_VERB_QUIT, SMTPD_ANY_COMMAND, false, smtpd_cmd_quit},
-	{SMTP_VERB_HELP, SMTPD_ANY_COMMAND, true, smtpd_cmd_help},
-	{SMTP_VERB_VRFY, SMTPD_ANY_COMMAND, false, smtpd_cmd_vrfy},
-	{SMTP_VERB_EXPN, SMTPD_ANY_COMMAND, false, smtpd_cmd_expn},
-	{SMTP_VERB_STARTTLS, SMTPD_GREET | SMTPD_READY, false, smtpd_cmd_starttls},
-	{SMTP_VERB_AUTH, SMTPD_ANY_COMMAND, false, smtpd_cmd_auth},
+    {SMTP_VERB_EHLO, SMTPD_ANY_COMMAND, false, smtpd_cmd_ehlo},
+    {SMTP_VERB_HELO, SMTPD_ANY_COMMAND, false, smtpd_cmd_helo},
+    {SMTP_VERB_MAIL, SMTPD_READY, true, smtpd_cmd_mail},
+    {SMTP_VERB_RCPT, SMTPD_MAIL | SMTPD_RCPT, true, smtpd_cmd_rcpt},
+    {SMTP_VERB_DATA, SMTPD_RCPT, false, smtpd_cmd_data},
+    /* BDAT always reads its chunk, even when refused (RFC 3030 2), so it is allowed
+     * everywhere and its handler decides. */
+    {SMTP_VERB_BDAT, SMTPD_ANY_COMMAND, true, smtpd_cmd_bdat},
+    {SMTP_VERB_RSET, SMTPD_ANY_COMMAND, true, smtpd_cmd_rset},
+    {SMTP_VERB_NOOP, SMTPD_ANY_COMMAND, false, smtpd_cmd_noop},
+    {SMTP_VERB_QUIT, SMTPD_ANY_COMMAND, false, smtpd_cmd_quit},
+    {SMTP_VERB_HELP, SMTPD_ANY_COMMAND, true, smtpd_cmd_help},
+    {SMTP_VERB_VRFY, SMTPD_ANY_COMMAND, false, smtpd_cmd_vrfy},
+    {SMTP_VERB_EXPN, SMTPD_ANY_COMMAND, false, smtpd_cmd_expn},
+    {SMTP_VERB_STARTTLS, SMTPD_GREET | SMTPD_READY, false, smtpd_cmd_starttls},
+    {SMTP_VERB_AUTH, SMTPD_ANY_COMMAND, false, smtpd_cmd_auth},
 };
 
 const struct smtpd_command *smtpd_command_find(enum smtp_verb verb)
@@ -62,8 +62,10 @@ void smtpd_cmd_ehlo(struct smtpd_session *s, const struct smtp_command *cmd)
 		return;
 	s->esmtp = true;
 	struct buf b = BUF_INIT;
-	buf_printf(&b, "%s\nPIPELINING\nSIZE %llu\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\n"
-		   "CHUNKING", s->set->hostname, (unsigned long long)s->set->max_message_size);
+	buf_printf(&b,
+		   "%s\nPIPELINING\nSIZE %llu\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\n"
+		   "CHUNKING",
+		   s->set->hostname, (unsigned long long)s->set->max_message_size);
 	if (s->set->vrfy)
 		buf_append_str(&b, "\nVRFY");
 	if (s->tls_mode == SMTPD_TLS_STARTTLS && !s->tls && s->tls_ctx != NULL)
@@ -110,7 +112,8 @@ void smtpd_cmd_help(struct smtpd_session *s, const struct smtp_command *cmd)
 void smtpd_cmd_vrfy(struct smtpd_session *s, const struct smtp_command *cmd)
 {
 	if (!s->set->vrfy) {
-		smtpd_reply(s, 252, "2.1.5", "Cannot VRFY user, but will accept message and "
+		smtpd_reply(s, 252, "2.1.5",
+			    "Cannot VRFY user, but will accept message and "
 			    "attempt delivery");
 		return;
 	}

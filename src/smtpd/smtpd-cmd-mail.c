@@ -5,8 +5,8 @@
  * says): no relaying, ever, except for a trusted local submission (inetd with a local
  * user) or an authenticated client (RFC 4954, RFC 6409), whose other recipients are
  * queued as given. Submission needs AUTH first (RFC 6409 4.3: 530 5.7.0), and an
- * authenticated client sends as itself (RFC 6409 6.1: 553 5.7.1, smtpd-auth.c). Address tricks (user%host@local,
- * "user@host"@local, bang paths) are not routed anywhere: they are unknown users.
+ * authenticated client sends as itself (RFC 6409 6.1: 553 5.7.1, smtpd-auth.c). Address tricks
+ * (user%host@local, "user@host"@local, bang paths) are not routed anywhere: they are unknown users.
  */
 #include "smtpd-private.h"
 
@@ -18,8 +18,7 @@
 #include "util.h"
 #include "xalloc.h"
 
-static void smtpd_mail_reject(struct smtpd_session *s, int code, const char *enh,
-			      const char *text)
+static void smtpd_mail_reject(struct smtpd_session *s, int code, const char *enh, const char *text)
 {
 	smtpd_reply(s, code, enh, "%s", text);
 	smtpd_log_reject(s, "MAIL", code, enh, text, NULL);
@@ -63,8 +62,8 @@ void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd)
 	smtpd_reply(s, 250, "2.1.0", "Ok");
 }
 
-static void smtpd_rcpt_reject(struct smtpd_session *s, const char *to, int code,
-			      const char *enh, const char *text)
+static void smtpd_rcpt_reject(struct smtpd_session *s, const char *to, int code, const char *enh,
+			      const char *text)
 {
 	smtpd_reply(s, code, enh, "<%s>: %s", to, text);
 	smtpd_log_reject(s, "RCPT", code, enh, text, to);
@@ -113,8 +112,8 @@ void smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
 	} else {
 		char *addr = smtpd_rcpt_address(s, &r.path);
 		const char *at = addr ? strrchr(addr, '@') : NULL;
-		bool local = at != NULL && !r.path.literal &&
-			     userdb_is_local_domain(s->set->userdb, at + 1);
+		bool local =
+		    at != NULL && !r.path.literal && userdb_is_local_domain(s->set->userdb, at + 1);
 		struct user_info info;
 		struct buf lerr = BUF_INIT;
 		int found = local ? userdb_lookup(s->set->userdb, addr, &info, &lerr) : 0;

@@ -27,8 +27,7 @@
 #define SMTPD_PIECE 16384
 
 /* Marks the transaction failed: the reply is sent once the data has been read. */
-static void smtpd_data_fail(struct smtpd_session *s, int code, const char *enh,
-			    const char *text)
+static void smtpd_data_fail(struct smtpd_session *s, int code, const char *enh, const char *text)
 {
 	if (s->fail_code == 0) {
 		s->fail_code = code;
@@ -304,8 +303,7 @@ static void smtpd_bdat_chunk_end(struct smtpd_session *s)
 		smtpd_transaction_reset(s);
 		return;
 	}
-	smtpd_reply(s, 250, "2.0.0", "%llu octets received",
-		    (unsigned long long)s->dec.bytes_out);
+	smtpd_reply(s, 250, "2.0.0", "%llu octets received", (unsigned long long)s->dec.bytes_out);
 	s->state = SMTPD_RCPT;
 }
 

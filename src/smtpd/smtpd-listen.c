@@ -143,8 +143,8 @@ static void smtpd_refuse(int fd, const char *ip, const char *why)
 	log_info("reject: CONNECT from [%s]: 421 4.7.0 too many connections (%s)", ip, why);
 }
 
-static void smtpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-			    struct sockaddr *sa, int socklen, void *arg)
+static void smtpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+			    int socklen, void *arg)
 {
 	struct smtpd_listener *l = arg;
 	struct smtpd_server *srv = l->srv;
@@ -188,8 +188,8 @@ static void smtpd_listener_add(struct smtpd_server *srv, int fd, const char *nam
 		return;
 	}
 	set_nonblock(fd);
-	srv->listeners = x_reallocarray(srv->listeners, srv->nlisteners + 1,
-					sizeof(*srv->listeners));
+	srv->listeners =
+	    x_reallocarray(srv->listeners, srv->nlisteners + 1, sizeof(*srv->listeners));
 	struct smtpd_listener *l = &srv->listeners[srv->nlisteners];
 	memset(l, 0, sizeof(*l));
 	l->srv = srv;
@@ -217,7 +217,8 @@ static size_t smtpd_listeners_open(struct smtpd_server *srv, const char *env)
 		char *end;
 		long fd = strtol(tok, &end, 10);
 		if (colon == NULL || end != colon || fd < 0 || fd > 65535) {
-			log_error("TERN_LISTEN_FDS: bad entry '%s'", log_safe(tok, strlen(tok), 80));
+			log_error("TERN_LISTEN_FDS: bad entry '%s'",
+				  log_safe(tok, strlen(tok), 80));
 			continue;
 		}
 		smtpd_listener_add(srv, (int)fd, colon + 1);

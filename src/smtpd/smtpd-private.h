@@ -82,15 +82,15 @@ struct smtpd_server {
 };
 
 enum smtpd_state {
-	SMTPD_GREET = 1 << 0,  /* before HELO/EHLO */
-	SMTPD_READY = 1 << 1,  /* no transaction */
-	SMTPD_MAIL = 1 << 2,   /* MAIL accepted, no recipient yet */
-	SMTPD_RCPT = 1 << 3,   /* at least one recipient */
-	SMTPD_DATA = 1 << 4,   /* reading the message after 354 */
-	SMTPD_BDAT = 1 << 5,   /* reading a BDAT chunk */
-	SMTPD_COMMIT = 1 << 6, /* waiting for the queue's group commit */
-	SMTPD_CLOSING = 1 << 7, /* flushing the last reply */
-	SMTPD_AUTH = 1 << 8,	/* reading a SASL response line after 334 */
+	SMTPD_GREET = 1 << 0,	  /* before HELO/EHLO */
+	SMTPD_READY = 1 << 1,	  /* no transaction */
+	SMTPD_MAIL = 1 << 2,	  /* MAIL accepted, no recipient yet */
+	SMTPD_RCPT = 1 << 3,	  /* at least one recipient */
+	SMTPD_DATA = 1 << 4,	  /* reading the message after 354 */
+	SMTPD_BDAT = 1 << 5,	  /* reading a BDAT chunk */
+	SMTPD_COMMIT = 1 << 6,	  /* waiting for the queue's group commit */
+	SMTPD_CLOSING = 1 << 7,	  /* flushing the last reply */
+	SMTPD_AUTH = 1 << 8,	  /* reading a SASL response line after 334 */
 	SMTPD_AUTH_WAIT = 1 << 9, /* the delay before a failed AUTH's reply */
 };
 #define SMTPD_ANY_COMMAND (SMTPD_GREET | SMTPD_READY | SMTPD_MAIL | SMTPD_RCPT)
@@ -106,7 +106,7 @@ struct smtpd_session {
 	struct smtpd_session *prev, *next;
 	struct bufferevent *bev; /* input, and output unless out differs */
 	struct bufferevent *out;
-	char ip[64];     /* text form, "" when not on a network socket */
+	char ip[64];	 /* text form, "" when not on a network socket */
 	char client[80]; /* "[ip]:port" or "local" for logs */
 	bool submission;
 	char *local_user; /* trusted local submission (inetd) */
@@ -128,22 +128,22 @@ struct smtpd_session {
 	bool esmtp;
 	char *helo;
 	struct buf line; /* the command being parsed */
-	bool skipping;   /* discarding an over-long command line */
+	bool skipping;	 /* discarding an over-long command line */
 	unsigned errors;
 	unsigned counts[SMTP_VERB_COUNT + 1];
 	bool processing; /* inside smtpd_session_process (no re-entry) */
-	bool gone;       /* the connection broke while a commit was pending: free after it */
-	bool eof;        /* the client closed its side */
+	bool gone;	 /* the connection broke while a commit was pending: free after it */
+	bool eof;	 /* the client closed its side */
 	/* transaction */
 	struct smtp_mail_args mail;
 	struct smtpd_rcpt *rcpts;
 	size_t nrcpt, rcpt_cap;
 	struct queue_writer *qw;
 	struct smtp_data dec;
-	bool bdat_active;     /* a BDAT chunk was received for this transaction */
-	bool bdat_last;       /* the chunk being read is the last */
-	uint64_t bdat_left;   /* bytes of the chunk still to read */
-	int fail_code;        /* the transaction failed; reply after the data (0: none) */
+	bool bdat_active;   /* a BDAT chunk was received for this transaction */
+	bool bdat_last;	    /* the chunk being read is the last */
+	uint64_t bdat_left; /* bytes of the chunk still to read */
+	int fail_code;	    /* the transaction failed; reply after the data (0: none) */
 	const char *fail_enh, *fail_text;
 	struct smtpd_header_scan *hs; /* holds the header section to add fields to it */
 };
@@ -186,7 +186,7 @@ void smtpd_session_reset_greeting(struct smtpd_session *s);
 int smtpd_session_process(struct smtpd_session *s);
 /* Sends a reply. Replies of class 4 and 5 count as errors. */
 void smtpd_reply(struct smtpd_session *s, int code, const char *enh, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 void smtpd_reply_error(struct smtpd_session *s, const struct smtp_error *err);
 /* Sends a final reply (421, 221) and closes once it is written. */
 void smtpd_session_close(struct smtpd_session *s, int code, const char *enh, const char *text);

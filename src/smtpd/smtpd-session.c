@@ -68,8 +68,9 @@ void smtpd_log_reject(struct smtpd_session *s, const char *verb, int code, const
 {
 	const char *from = s->mail.path.mailbox ? s->mail.path.mailbox : "";
 	log_info("reject: %s from %s: %d %s %s; from=<%s>%s%s%s", verb, s->client, code,
-		 enh ? enh : "", log_safe(text, strlen(text), 200), log_safe(from, strlen(from), 300),
-		 to ? " to=<" : "", to ? log_safe(to, strlen(to), 300) : "", to ? ">" : "");
+		 enh ? enh : "", log_safe(text, strlen(text), 200),
+		 log_safe(from, strlen(from), 300), to ? " to=<" : "",
+		 to ? log_safe(to, strlen(to), 300) : "", to ? ">" : "");
 }
 
 void smtpd_transaction_reset(struct smtpd_session *s)
@@ -165,7 +166,8 @@ struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, int fd, int ou
 		free(s);
 		return NULL;
 	}
-	struct bufferevent *out = out_fd >= 0 ? bufferevent_socket_new(srv->base, out_fd, opts) : bev;
+	struct bufferevent *out =
+	    out_fd >= 0 ? bufferevent_socket_new(srv->base, out_fd, opts) : bev;
 	if (bev == NULL || out == NULL)
 		fatal("bufferevent_socket_new failed");
 	s->out = out != bev ? out : NULL;
@@ -256,8 +258,8 @@ void smtpd_session_shutdown(struct smtpd_session *s)
 static void smtpd_bad_sequence(struct smtpd_session *s, enum smtp_verb verb)
 {
 	const char *text = "Error: bad sequence of commands";
-	if (s->state == SMTPD_GREET && (verb == SMTP_VERB_MAIL || verb == SMTP_VERB_RCPT ||
-					verb == SMTP_VERB_DATA))
+	if (s->state == SMTPD_GREET &&
+	    (verb == SMTP_VERB_MAIL || verb == SMTP_VERB_RCPT || verb == SMTP_VERB_DATA))
 		text = "Error: send HELO/EHLO first";
 	else if (verb == SMTP_VERB_MAIL)
 		text = "Error: nested MAIL command";
@@ -289,8 +291,8 @@ static void smtpd_run_command(struct smtpd_session *s)
 	}
 	if (!c->pipelining && cmd.verb != SMTP_VERB_QUIT &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-		log_debug("improper command pipelining after %s from %s",
-			  smtp_verb_name(cmd.verb), s->client);
+		log_debug("improper command pipelining after %s from %s", smtp_verb_name(cmd.verb),
+			  s->client);
 	c->handler(s, &cmd);
 }
 

@@ -45,9 +45,9 @@ static struct tls_server_ctx *smtpd_tls_make(const struct conf *c, const char *c
 {
 	struct buf err = BUF_INIT;
 	struct tls_server_ctx *ctx = tls_server_ctx_new(cert, key, &err);
-	if (ctx != NULL && tls_server_ctx_configure(ctx, conf_str(c, "tls_protocols"),
-						    conf_str(c, "tls_ciphers"),
-						    conf_str(c, "tls_ciphersuites"), &err) < 0)
+	if (ctx != NULL &&
+	    tls_server_ctx_configure(ctx, conf_str(c, "tls_protocols"), conf_str(c, "tls_ciphers"),
+				     conf_str(c, "tls_ciphersuites"), &err) < 0)
 		tls_server_ctx_free(&ctx);
 	if (ctx == NULL)
 		log_error("%s: TLS not available: %s", what, buf_cstr(&err));
@@ -60,9 +60,9 @@ static struct smtpd_tls *smtpd_tls_find(struct smtpd_server *srv, const char *na
 {
 	for (size_t i = 0; i < srv->ntls; i++) {
 		struct smtpd_tls *t = &srv->tls[i];
-		if (!t->retired && ((name == NULL && t->listener == NULL) ||
-				    (name != NULL && t->listener != NULL &&
-				     strcmp(name, t->listener) == 0)))
+		if (!t->retired &&
+		    ((name == NULL && t->listener == NULL) ||
+		     (name != NULL && t->listener != NULL && strcmp(name, t->listener) == 0)))
 			return t;
 	}
 	return NULL;
@@ -190,7 +190,8 @@ void smtpd_cmd_starttls(struct smtpd_session *s, const struct smtp_command *cmd)
 	s->skipping = false;
 	if (discarded > 0)
 		log_warn("STARTTLS from %s: discarded %zu bytes sent before the TLS handshake "
-			 "(command injection?)", s->client, discarded);
+			 "(command injection?)",
+			 s->client, discarded);
 	if (bev == NULL) {
 		log_error("STARTTLS from %s: cannot start TLS", s->client);
 		smtpd_transaction_reset(s);
