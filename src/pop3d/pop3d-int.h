@@ -126,6 +126,7 @@ struct pop3d_session {
 	struct event *delay;   /* failed-login delay */
 	const char *delay_msg; /* ... and the -ERR [AUTH] text it ends with */
 	struct event *kill;    /* frees the session from the loop */
+	struct evbuffer_cb_entry *drain_cb; /* closing over STLS: watches the plain output */
 	char *user_arg;	       /* the USER argument, until PASS */
 	struct sasl_server *sasl; /* an AUTH exchange in progress: lines are raw responses */
 	/* once logged in */

@@ -91,6 +91,9 @@ void pop3d_session_free(struct pop3d_session *s)
 	if (s->delay != NULL)
 		event_free(s->delay);
 	event_free(s->kill);
+	if (s->drain_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(bufferevent_get_underlying(s->bev)),
+					 s->drain_cb);
 	bufferevent_free(s->bev);
 	pop3_parser_wipe(&s->parser);
 	pop3_parser_free(&s->parser);
@@ -132,6 +135,26 @@ void pop3d_session_err(struct pop3d_session *s, enum pop3_resp_code code, const 
 	va_end(ap);
 }
 
+/* Octets queued and not yet handed to the kernel. After STLS the TLS bufferevent filters
+ * a plain one, whose output holds the encrypted bytes: both count. */
+static size_t session_pending(struct pop3d_session *s)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	if (under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+/* The plain output under a TLS filter drained (the filter's write callback does not say). */
+static void session_drained_cb(struct evbuffer *b, const struct evbuffer_cb_info *info,
+			       void *arg)
+{
+	struct pop3d_session *s = arg;
+	if (s->closing && info->n_deleted > 0 && session_pending(s) == 0)
+		event_active(s->kill, 0, 0);
+}
+
 void pop3d_session_close(struct pop3d_session *s)
 {
 	if (s->closing)
@@ -140,7 +163,10 @@ void pop3d_session_close(struct pop3d_session *s)
 	pop3d_session_flush(s);
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	if (under != NULL)
+		s->drain_cb = evbuffer_add_cb(bufferevent_get_output(under), session_drained_cb, s);
+	if (session_pending(s) == 0)
 		event_active(s->kill, 0, 0);
 }
 
@@ -236,7 +262,7 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct pop3d_session *s = arg;
 	if (s->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (session_pending(s) == 0)
 			event_active(s->kill, 0, 0);
 		return;
 	}

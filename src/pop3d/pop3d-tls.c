@@ -126,6 +126,8 @@ void pop3d_cmd_stls(struct pop3d_session *s, const struct pop3_command *cmd)
 	size_t held = pop3_parser_discard(&s->parser), drained = 0;
 	struct bufferevent *plain = s->bev;
 	bufferevent_set_timeouts(plain, NULL, NULL); /* the TLS bufferevent keeps time now */
+	/* the filter encrypts into plain's output only up to this: RETR stays bounded */
+	bufferevent_setwatermark(plain, EV_WRITE, POP3D_OUT_LOW, POP3D_OUT_HIGH);
 	struct bufferevent *bev = tls_starttls_switch(s->stls_ctx, plain, &drained, 0);
 	if (held + drained > 0)
 		log_warn("stls: ip=[%s] discarded %zu octets sent before the TLS handshake", s->ip,
