@@ -170,6 +170,32 @@ int store_move(struct store_folder *src, uint32_t uid, struct store_folder *dst,
  * keeping the UIDs recorded in each folder's tern-uidlist. root: a Maildir (or mbox file). */
 int store_reindex(const char *root, const char *folder_or_null, struct buf *err);
 
+/* Repairs the store at root (an mbox file, an mbox directory or a Maildir): see
+ * doc/store-format.md. Each action (or what would be done, with dry_run) is reported as
+ * one line. Data is never deleted: what cannot stay goes to lost+found. Returns the number
+ * of problems found, or -1. */
+struct store_repair_opts {
+	bool dry_run;
+	uint64_t max_message_size; /* 0: no limit */
+	void (*report)(void *ctx, const char *line);
+	void *ctx;
+};
+int store_repair(const char *root, const struct store_repair_opts *opts, struct buf *err);
+
+/* Copies every folder of the store at from_root into a new store of format to_format,
+ * keeping flags, keywords and internal dates, then puts it in place of the old one
+ * (which is kept as ROOT.old until the copy is checked, then removed unless keep_old).
+ * Stop deliveries to the user while it runs. Reports each folder. */
+int store_convert(const char *root, enum store_format to_format, bool keep_old,
+		  void (*report)(void *ctx, const char *line), void *ctx, struct buf *err);
+
+/* Quotas: the messages and bytes of every folder of the store. */
+int store_usage(struct store *store, uint64_t *bytes_r, uint64_t *messages_r, struct buf *err);
+/* Whether adding a message of adding_bytes keeps the store within the quotas (0: no limit):
+ * 0 yes, 1 over quota (err says which), -1 error. */
+int store_quota_check(struct store *store, uint64_t quota_bytes, uint64_t quota_messages,
+		      uint64_t adding_bytes, struct buf *err);
+
 /* The format of the store at root: a regular file is an mbox INBOX; a directory with cur/
  * a Maildir; a directory with an INBOX file (and no cur/) an mbox directory store; anything
  * else (missing) Maildir, the default. */

@@ -117,6 +117,10 @@ bool mbox_loc_parse(const char *s, struct mbox_loc *loc);
 int mbox_rewrite(struct mbox_folder *mf, struct mbox_lock *lk, const uint32_t *expunge,
 		 size_t expunge_count, uint64_t *modseq_r, struct buf *err);
 
+/* --- mbox-repair.c --- */
+/* Repairs one mbox file; the number of problems, or -1. */
+int mbox_repair_file(const char *path, const struct store_repair_opts *o, struct buf *err);
+
 /* --- mbox-folder.c, mbox-append.c --- */
 extern const struct store_folder_vfuncs mbox_folder_vfuncs;
 int mbox_folder_open(struct store *store, const char *name, const char *path,
