@@ -34,6 +34,7 @@ struct expect {
 
 static void read_expect(const char *text, struct expect *e)
 {
+	memset(e, 0, sizeof(*e));
 	snprintf(e->message, sizeof(e->message), "plain.eml");
 	snprintf(e->from, sizeof(e->from), "alice@example.org");
 	snprintf(e->to, sizeof(e->to), "bob@example.com");

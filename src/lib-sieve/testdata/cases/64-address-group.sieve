@@ -1,0 +1,4 @@
+require "fileinto";
+if address :all :contains "to" "@" {
+    fileinto "HasTo";
+}

@@ -1,0 +1,4 @@
+require ["regex", "fileinto"];
+if header :regex "subject" "^MEETING.*X\\]$" {
+    fileinto "Regex";
+}

@@ -1,0 +1,4 @@
+require "fileinto";
+if header :contains ["X-Nothing", "Subject"] "tomorrow" {
+    fileinto "Tomorrow";
+}

@@ -1,0 +1,3 @@
+require "fileinto";
+redirect "backup@example.net";
+fileinto "Saved";

@@ -1,0 +1,4 @@
+require ["envelope", "fileinto"];
+if envelope :domain :is "from" "EXAMPLE.ORG" {
+    fileinto "Domain";
+}

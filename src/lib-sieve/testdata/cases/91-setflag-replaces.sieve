@@ -1,0 +1,4 @@
+require "imap4flags";
+addflag "\\Seen";
+setflag "\\Answered";
+keep;

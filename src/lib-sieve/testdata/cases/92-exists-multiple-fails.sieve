@@ -1,0 +1,4 @@
+require "fileinto";
+if exists ["From", "X-Absent"] {
+    fileinto "Both";
+}

@@ -1,0 +1,5 @@
+require ["variables", "fileinto"];
+set "empty" "";
+if string :is "${empty}" "" {
+    fileinto "Empty";
+}

@@ -1,0 +1,3 @@
+require ["fileinto", "copy"];
+fileinto :copy "A";
+redirect :copy "b@example.com";
