@@ -1,9 +1,13 @@
 /* imapd-cmd-auth: AUTHENTICATE (RFC 9051 6.2.2) with an initial response (SASL-IR, RFC
- * 4959), over lib-sasl's PLAIN and LOGIN mechanisms: the exchange reads raw base64 lines
- * ("*" cancels) until the mechanism succeeds or fails. Passwords are checked against the
- * user directory's crypt(3) hashes; plaintext mechanisms only where LOGIN is allowed.
+ * 4959), over lib-auth: SCRAM-SHA-256 (RFC 5802, RFC 7677) against the directory's stored
+ * secrets, and PLAIN and LOGIN only where a clear-text password may be sent. The exchange
+ * reads raw base64 lines ("*" cancels: BAD) until the mechanism succeeds or fails. SCRAM's
+ * server-final message goes out as a last "+" challenge that the client answers with an
+ * empty line (what IMAP4rev1 clients expect; the mechanism checks that line). Failures
+ * share the login policy's delay and lockout; every attempt is logged by lib-auth.
  */
 #include "imapd-int.h"
+#include "auth.h"
 #include "log.h"
 #include "sasl-base64.h"
 #include "sasl.h"
@@ -11,104 +15,118 @@
 
 #include <string.h>
 
-static enum sasl_lookup auth_lookup_password(void *ctx, const char *user, const char *password)
-{
-	struct imapd_session *s = ctx;
-	struct user_info info;
-	struct buf err = BUF_INIT;
-	int r = userdb_lookup(s->server->userdb, user, &info, &err);
-	buf_free(&err);
-	if (r < 0)
-		return SASL_LOOKUP_TEMPFAIL;
-	if (r == 0)
-		return SASL_LOOKUP_UNKNOWN;
-	bool ok = password_check(password, info.hash);
-	user_info_free(&info);
-	return ok ? SASL_LOOKUP_OK : SASL_LOOKUP_BAD;
-}
-
-static enum sasl_lookup auth_lookup_scram(void *ctx, const char *user,
-					  struct sasl_scram_secret *secret_r)
-{
-	return SASL_LOOKUP_UNKNOWN; /* the user directory keeps crypt(3) hashes only */
-}
-
 void imapd_auth_abort(struct imapd_session *s)
 {
 	sasl_server_free(&s->sasl);
 }
 
-/* Acts on the mechanism's answer to one step. */
-static void auth_result(struct imapd_session *s, enum sasl_result r, struct buf *out)
+static void auth_success(struct imapd_session *s)
 {
-	if (r == SASL_CONTINUE) {
-		buf_append_str(&s->out, "+ ");
-		sasl_base64_encode(out->data, out->len, &s->out);
-		buf_append_str(&s->out, "\r\n");
-		imapd_session_flush(s);
-		return;
+	struct auth *a = s->server->auth;
+	const char *mech = sasl_server_mech(s->sasl);
+	const char *user = sasl_server_user(s->sasl);
+	/* the answer of a locked-out user must not tell whether the password was right */
+	if (auth_locked_ms(a, s->ip, user) > 0) {
+		imapd_login_locked(s, mech, user);
+	} else {
+		auth_record(a, "imap", mech, s->ip, user, true, NULL, NULL);
+		char *who = x_strdup(sasl_server_authzid(s->sasl));
+		sasl_server_free(&s->sasl);
+		imapd_login_address(s, who, "AUTHENTICATE");
+		x_free(&who);
 	}
-	char *user = x_strdup(sasl_server_user(s->sasl) ? sasl_server_user(s->sasl) : "");
+	sasl_server_free(&s->sasl);
+}
+
+static void auth_failure(struct imapd_session *s)
+{
+	struct auth *a = s->server->auth;
+	char *mech = x_strdup(sasl_server_mech(s->sasl));
+	const char *u = sasl_server_user(s->sasl);
+	char *user = x_strdup(u != NULL ? u : "");
 	enum sasl_fail_reason why = sasl_server_reason(s->sasl);
 	sasl_server_free(&s->sasl);
-	if (r == SASL_FAIL && why == SASL_REASON_TEMPFAIL) {
+	if (why == SASL_REASON_TEMPFAIL) {
+		log_error("auth: proto=imap, mech=%s, user=<%s>, ip=[%s], result=tempfail", mech,
+			  log_safe(user, strlen(user), 128), s->ip);
 		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
-	} else if (r == SASL_FAIL) {
-		imapd_login_failed(s, user, sasl_reason_str(why));
+	} else if (user[0] != '\0' && auth_locked_ms(a, s->ip, user) > 0) {
+		imapd_login_locked(s, mech, user);
 	} else {
-		struct user_info info;
-		struct buf err = BUF_INIT;
-		if (userdb_lookup(s->server->userdb, user, &info, &err) > 0)
-			imapd_login_finish(s, &info, "AUTHENTICATE");
-		else
-			imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
-		buf_free(&err);
+		imapd_login_failed(s, mech, user, sasl_reason_str(why));
 	}
+	x_free(&mech);
 	x_free(&user);
 }
 
-static const struct sasl_callbacks auth_callbacks_template = {auth_lookup_password,
-							      auth_lookup_scram, NULL};
+/* One step with decoded input (NULL: none yet). */
+static void auth_step(struct imapd_session *s, const struct buf *in)
+{
+	struct buf out = BUF_INIT;
+	static const unsigned char empty[1];
+	const unsigned char *data = NULL; /* NULL: no response at all; else maybe empty */
+	if (in != NULL)
+		data = in->len > 0 ? (const unsigned char *)in->data : empty;
+	enum sasl_result r = sasl_server_step(s->sasl, data, in != NULL ? in->len : 0, &out);
+	if (r == SASL_CONTINUE) {
+		buf_append_str(&s->out, "+ ");
+		sasl_base64_encode(out.data, out.len, &s->out);
+		buf_append_str(&s->out, "\r\n");
+		imapd_session_flush(s);
+	} else if (r == SASL_SUCCESS) {
+		auth_success(s);
+	} else {
+		auth_failure(s);
+	}
+	sasl_buf_wipe(&out);
+}
 
 void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd)
 {
+	struct auth *a = s->server->auth;
 	const char *mech, *ir = NULL;
 	if (cmd->count < 1 || cmd->count > 2 || !imap_arg_get_atom(&cmd->args[0], &mech) ||
 	    (cmd->count == 2 && !imap_arg_get_atom(&cmd->args[1], &ir))) {
 		imapd_bad(s, "AUTHENTICATE takes a mechanism and an optional initial response");
 		return;
 	}
-	if (!sasl_mech_is_plaintext(mech)) {
-		imapd_reply(s, "NO", "CANNOT", "Unsupported authentication mechanism");
-		return;
-	}
-	if (!s->secure) {
+	if (sasl_mech_is_plaintext(mech) && !imapd_plaintext_ok(s)) {
+		log_info("auth: proto=imap, mech=%s, ip=[%s], result=needs-tls",
+			 log_safe(mech, strlen(mech), 32), s->ip);
 		imapd_reply(s, "NO", "PRIVACYREQUIRED", "Plaintext authentication needs TLS");
 		return;
 	}
-	s->sasl_cb = auth_callbacks_template;
-	s->sasl_cb.ctx = s;
-	struct sasl_server_settings set = {&s->sasl_cb, false, true, NULL};
-	s->sasl = sasl_server_new(mech, &set);
-	struct buf in = BUF_INIT, out = BUF_INIT;
-	if (ir != NULL && sasl_decode_client(ir, strlen(ir), true, &in) != SASL_DECODE_OK) {
+	if (auth_locked_ms(a, s->ip, NULL) > 0) {
+		imapd_login_locked(s, mech, NULL);
+		return;
+	}
+	/* success_data false: SCRAM's server-final is a challenge answered by an empty line */
+	s->sasl = auth_sasl_start(a, mech, false);
+	if (s->sasl == NULL) {
+		imapd_reply(s, "NO", "CANNOT", "Unsupported authentication mechanism");
+		return;
+	}
+	if (ir == NULL) {
+		auth_step(s, NULL);
+		return;
+	}
+	struct buf in = BUF_INIT;
+	if (sasl_decode_client(ir, strlen(ir), true, &in) != SASL_DECODE_OK) {
 		sasl_server_free(&s->sasl);
 		imapd_bad(s, "Invalid initial response");
 	} else {
-		auth_result(
-		    s,
-		    sasl_server_step(s->sasl, ir ? (unsigned char *)in.data : NULL, in.len, &out),
-		    &out);
+		auth_step(s, &in);
 	}
 	sasl_buf_wipe(&in);
-	buf_free(&out);
 }
 
 void imapd_auth_line(struct imapd_session *s, const char *line, size_t len)
 {
-	struct buf in = BUF_INIT, out = BUF_INIT;
+	struct buf in = BUF_INIT;
 	enum sasl_decode_result d = sasl_decode_client(line, len, false, &in);
 	if (d == SASL_DECODE_ABORT) {
+		log_info("auth: proto=imap, mech=%s, ip=[%s], result=cancelled",
+			 sasl_server_mech(s->sasl), s->ip);
 		sasl_server_abort(s->sasl);
 		sasl_server_free(&s->sasl);
 		imapd_bad(s, "AUTHENTICATE cancelled");
@@ -116,9 +134,7 @@ void imapd_auth_line(struct imapd_session *s, const char *line, size_t len)
 		sasl_server_free(&s->sasl);
 		imapd_bad(s, "Invalid base64 in the response");
 	} else {
-		auth_result(s, sasl_server_step(s->sasl, (unsigned char *)in.data, in.len, &out),
-			    &out);
+		auth_step(s, &in);
 	}
 	sasl_buf_wipe(&in);
-	buf_free(&out);
 }

@@ -1,9 +1,9 @@
 /* imapd-cmd-basic: commands of any state (RFC 9051 6.1: CAPABILITY, NOOP, LOGOUT), ID
  * (RFC 2971), ENABLE (RFC 5161; IMAP4rev2, CONDSTORE RFC 7162, UTF8=ACCEPT RFC 6855) and
- * STARTTLS (RFC 9051 6.2.1), which answers NO until lib-tls is wired in.
- * The capability list names only what is complete.
+ * The capability list names only what is complete (STARTTLS is in imapd-tls.c).
  */
 #include "imapd-int.h"
+#include "auth.h"
 #include "log.h"
 #include "tern-version.h"
 #include "util.h"
@@ -13,14 +13,20 @@
 
 void imapd_capability_write(struct imapd_session *s, struct buf *out)
 {
-	/* IMAP4rev2 and UTF8=ACCEPT are handled by ENABLE but not advertised until STARTTLS
-	 * (RFC 9051 requires it) and APPEND's UTF8 literal form (RFC 6855 4) are in. */
-	buf_append_str(out, "CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE IDLE");
+	buf_append_str(out, "CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE");
 	if (s->state == IMAPD_S_NOAUTH) {
-		if (!s->secure)
+		if (!s->tls && s->stls_ctx != NULL)
+			buf_append_str(out, " STARTTLS");
+		if (!imapd_plaintext_ok(s))
 			buf_append_str(out, " LOGINDISABLED");
-		else
-			buf_append_str(out, " SASL-IR AUTH=PLAIN AUTH=LOGIN");
+		buf_append_str(out, " SASL-IR");
+		const char *mechs = auth_mech_list(s->server->auth, s->tls || s->local, s->loopback);
+		while (*mechs != '\0') {
+			size_t n = strcspn(mechs, " ");
+			if (n > 0)
+				buf_printf(out, " AUTH=%.*s", (int)n, mechs);
+			mechs += n + (mechs[n] == ' ');
+		}
 		return;
 	}
 	buf_append_str(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
@@ -105,7 +111,3 @@ void imapd_cmd_enable(struct imapd_session *s, struct imapd_cmd *cmd)
 	imapd_reply(s, "OK", NULL, "ENABLE completed");
 }
 
-void imapd_cmd_starttls(struct imapd_session *s, struct imapd_cmd *cmd)
-{
-	imapd_reply(s, "NO", NULL, "TLS is not available on this connection");
-}

@@ -1,13 +1,14 @@
-/* imapd-cmd-login: the not-authenticated state (RFC 9051 6.2): LOGIN (plaintext: only on
- * loopback or a local pipe until TLS is wired in; elsewhere LOGINDISABLED and NO
- * [PRIVACYREQUIRED]), AUTHENTICATE (not offered yet), the failed-login delay and lockout
- * of lib-sasl's limiter, imap_max_sessions_per_user, and opening the user's store with the
- * special-use folders (RFC 6154). Logs `login: user=<...> ip=[...] result=...`, never the
- * password, which is wiped after use.
+/* imapd-cmd-login: the not-authenticated state (RFC 9051 6.2): LOGIN (a clear-text password:
+ * only where lib-auth's policy allows it, that is under TLS, on a local pipe or on loopback
+ * with auth_plaintext_loopback; elsewhere LOGINDISABLED and NO [PRIVACYREQUIRED]), the
+ * shared failure delay and lockout (auth_record, auth_locked_ms),
+ * imap_max_sessions_per_user, and opening the user's store with the special-use folders
+ * (RFC 6154). Every attempt is logged by lib-auth, never with the password, which is
+ * wiped after use.
  */
 #include "imapd-int.h"
 #include "log.h"
-#include "sasl-limiter.h"
+#include "auth.h"
 #include "store.h"
 #include "util.h"
 #include "xalloc.h"
@@ -21,17 +22,23 @@ static void login_delay_cb(evutil_socket_t fd, short what, void *arg)
 	imapd_session_resume(s);
 }
 
-void imapd_login_failed(struct imapd_session *s, const char *user, const char *result)
+void imapd_login_failed(struct imapd_session *s, const char *mech, const char *user,
+			const char *result)
 {
 	struct imapd_server *srv = s->server;
-	log_info("login: user=<%s> ip=[%s] result=%s", log_safe(user, strlen(user), 100), s->ip,
-		 result);
-	uint64_t ms = sasl_limiter_fail(srv->limiter, s->ip, user, now_ms(), NULL);
+	uint64_t ms = auth_record(srv->auth, "imap", mech, s->ip, user, false, result, NULL);
 	if (s->delay == NULL)
 		s->delay = evtimer_new(srv->base, login_delay_cb, s);
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 	s->busy = true;
 	evtimer_add(s->delay, &tv);
+}
+
+void imapd_login_locked(struct imapd_session *s, const char *mech, const char *user)
+{
+	log_info("auth: proto=imap, mech=%s, user=<%s>, ip=[%s], result=locked-out", mech,
+		 user != NULL ? log_safe(user, strlen(user), 100) : "", s->ip);
+	imapd_reply(s, "NO", "UNAVAILABLE", "Too many failed logins, try again later");
 }
 
 static size_t login_user_sessions(struct imapd_server *srv, const char *address)
@@ -54,7 +61,6 @@ void imapd_login_finish(struct imapd_session *s, struct user_info *info, const c
 		imapd_reply(s, "NO", "LIMIT", "Too many sessions for this user");
 		return;
 	}
-	sasl_limiter_success(srv->limiter, s->ip, info->address);
 	char *address = x_strdup(info->address);
 	if (imapd_login(s, info, &err) < 0) {
 		log_error("login: user=<%s> ip=[%s] result=store-error: %s", address, s->ip,
@@ -71,25 +77,38 @@ void imapd_login_finish(struct imapd_session *s, struct user_info *info, const c
 	buf_free(&err);
 }
 
-/* Checks the password of a known user and logs in. */
-static void login_user(struct imapd_session *s, const char *user, const char *password)
+void imapd_login_address(struct imapd_session *s, const char *address, const char *method)
 {
 	struct user_info info;
 	struct buf err = BUF_INIT;
-	int r = userdb_lookup(s->server->userdb, user, &info, &err);
-	if (r < 0) {
-		log_error("login: user=<%s> ip=[%s] result=tempfail: %s",
-			  log_safe(user, strlen(user), 100), s->ip, buf_cstr(&err));
-		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
-	} else if (r == 0) {
-		imapd_login_failed(s, user, "unknown-user");
-	} else if (!password_check(password, info.hash)) {
-		user_info_free(&info);
-		imapd_login_failed(s, user, "bad-password");
+	int r = userdb_lookup(auth_userdb(s->server->auth), address, &info, &err);
+	if (r > 0) {
+		imapd_login_finish(s, &info, method);
 	} else {
-		imapd_login_finish(s, &info, "LOGIN");
+		log_error("login: user=<%s> ip=[%s] result=tempfail: %s",
+			  log_safe(address, strlen(address), 100), s->ip,
+			  r < 0 ? buf_cstr(&err) : "vanished from the directory");
+		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
 	}
 	buf_free(&err);
+}
+
+/* Checks the password and logs in. */
+static void login_user(struct imapd_session *s, const char *user, const char *password)
+{
+	struct auth *a = s->server->auth;
+	char *address = NULL;
+	enum sasl_lookup r = auth_password(a, user, password, &address);
+	if (r == SASL_LOOKUP_TEMPFAIL) {
+		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
+	} else if (r != SASL_LOOKUP_OK) {
+		imapd_login_failed(s, "LOGIN", user,
+				   r == SASL_LOOKUP_UNKNOWN ? "unknown-user" : "bad-credentials");
+	} else {
+		auth_record(a, "imap", "LOGIN", s->ip, user, true, NULL, NULL);
+		imapd_login_address(s, address, "LOGIN");
+	}
+	x_free(&address);
 }
 
 void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd)
@@ -102,14 +121,12 @@ void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd)
 		imapd_bad(s, "LOGIN takes a user name and a password");
 		return;
 	}
-	if (!s->secure) {
-		log_info("login: user=<%s> ip=[%s] result=needs-tls", log_safe(user, ulen, 100),
-			 s->ip);
+	if (!imapd_plaintext_ok(s)) {
+		log_info("auth: proto=imap, mech=LOGIN, user=<%s>, ip=[%s], result=needs-tls",
+			 log_safe(user, ulen, 100), s->ip);
 		imapd_reply(s, "NO", "PRIVACYREQUIRED", "Plaintext login needs TLS");
-	} else if (sasl_limiter_check(s->server->limiter, s->ip, user, now_ms()) != 0) {
-		log_info("login: user=<%s> ip=[%s] result=locked-out", log_safe(user, ulen, 100),
-			 s->ip);
-		imapd_reply(s, "NO", "UNAVAILABLE", "Too many failed logins, try again later");
+	} else if (auth_locked_ms(s->server->auth, s->ip, user) != 0) {
+		imapd_login_locked(s, "LOGIN", user);
 	} else {
 		login_user(s, user, password);
 	}

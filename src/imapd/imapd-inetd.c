@@ -8,6 +8,7 @@
  */
 #include "imapd.h"
 #include "imapd-int.h"
+#include "auth.h"
 #include "log.h"
 #include "util.h"
 
@@ -168,7 +169,7 @@ static int inetd_start(struct imapd_server *srv, struct imapd_session *s, const 
 	}
 	struct user_info info;
 	struct buf err = BUF_INIT;
-	int r = userdb_lookup(srv->userdb, user, &info, &err);
+	int r = userdb_lookup(auth_userdb(srv->auth), user, &info, &err);
 	if (r > 0 && imapd_login(s, &info, &err) == 0) {
 		buf_free(&err);
 		log_info("login: user=<%s> ip=[%s] result=ok method=preauth", s->user.address,
@@ -193,8 +194,8 @@ int imapd_inetd(const char *conf_path, const char *preauth_user)
 	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
 	srv.inetd = true;
 	char ip[IMAPD_IP_MAX];
-	bool secure;
-	imapd_peer_of_fd(0, ip, sizeof(ip), &secure);
+	bool loopback, local;
+	imapd_peer_of_fd(0, ip, sizeof(ip), &loopback, &local);
 	struct inetd_relay relay = {NULL, NULL, NULL};
 	struct bufferevent *bev;
 	if (strcmp(ip, "local") != 0) {
@@ -203,7 +204,7 @@ int imapd_inetd(const char *conf_path, const char *preauth_user)
 	} else {
 		bev = relay_open(&srv, &relay);
 	}
-	struct imapd_session *s = imapd_session_new(&srv, bev, ip, secure);
+	struct imapd_session *s = imapd_session_new(&srv, bev, ip, loopback, local);
 	int rc = inetd_start(&srv, s, preauth_user) < 0 ? 1 : 0;
 	if (relay.pair != NULL && relay.in == NULL)
 		relay_file_input(&relay);

@@ -11,6 +11,7 @@
 #ifndef TERN_IMAPD_INT_H
 #define TERN_IMAPD_INT_H
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <stdbool.h>
@@ -33,7 +34,9 @@ struct store_folder;
 struct store_msg;
 struct store_append;
 struct mime_part;
-struct sasl_limiter;
+struct auth;
+struct tls_server_ctx;
+struct evconnlistener;
 
 #define IMAPD_OUT_HIGH (128 * 1024) /* stop producing output above this */
 #define IMAPD_OUT_LOW (32 * 1024)   /* ... and go on below this */
@@ -41,6 +44,7 @@ struct sasl_limiter;
 #define IMAPD_CHUNK (16 * 1024)	    /* message bytes read at a time */
 #define IMAPD_IP_MAX 64
 #define IMAPD_HIERARCHY_SEP '/'
+#define IMAPD_LISTENERS_MAX 16
 
 enum imapd_state {
 	IMAPD_S_NOAUTH = 1 << 0,
@@ -66,12 +70,26 @@ struct imapd_settings {
 	uint64_t max_errors;
 };
 
+enum imapd_tls_mode { IMAPD_TLS_NONE, IMAPD_TLS_STARTTLS, IMAPD_TLS_IMPLICIT };
+
+/* One imap listener of tern.conf that this worker serves. */
+struct imapd_listener {
+	struct imapd_server *server;
+	char *name;
+	enum imapd_tls_mode tls;
+	struct tls_server_ctx *ctx; /* its own (tls_cert in the block) or server->tls; or NULL */
+	bool own_ctx;
+	struct evconnlistener *evl;
+};
+
 struct imapd_server {
 	struct event_base *base;
 	struct conf *conf;
 	char *conf_path;
-	struct userdb *userdb;
-	struct sasl_limiter *limiter;
+	struct auth *auth; /* the login policy shared by every protocol (lib-auth) */
+	struct tls_server_ctx *tls; /* from tls_cert/tls_key, made when a listener needs it */
+	struct imapd_listener listeners[IMAPD_LISTENERS_MAX];
+	size_t listener_count;
 	struct imapd_settings set;
 	struct imapd_session *sessions; /* a doubly linked list */
 	size_t session_count;
@@ -111,7 +129,12 @@ struct imapd_session {
 	struct imapd_session *prev, *next;
 	struct bufferevent *bev;
 	char ip[IMAPD_IP_MAX];
-	bool secure; /* loopback, a local pipe, or TLS: plaintext login allowed */
+	bool loopback;			 /* a loopback TCP address */
+	bool local;			 /* a pipe or Unix socket: as private as TLS */
+	bool tls;			 /* under TLS (implicit, or after STARTTLS) */
+	bool tls_handshake;		 /* ... whose handshake has not finished yet */
+	bool starttls_pending;		 /* STARTTLS answered: switch once its line is consumed */
+	struct tls_server_ctx *stls_ctx; /* STARTTLS is offered with it (NULL: not offered) */
 	enum imapd_state state;
 	struct imap_parser *parser;
 	struct buf out;
@@ -120,6 +143,7 @@ struct imapd_session {
 	uint64_t in_bytes, out_bytes;
 	bool busy, closing, input_eof;
 	struct event *kill;
+	struct evbuffer_cb_entry *drain_cb; /* on the plain output under a STARTTLS filter */
 	struct event *delay;
 	/* a command running in steps */
 	imapd_job_fn *job;
@@ -137,7 +161,6 @@ struct imapd_session {
 	struct imap_seqset saved; /* SEARCHRES "$", as UIDs */
 	struct imap_seqset shown; /* UIDs whose new flags this session already reported */
 	struct sasl_server *sasl; /* AUTHENTICATE in progress */
-	struct sasl_callbacks sasl_cb;
 	/* IDLE */
 	bool idling;
 	int inotify_fd;
@@ -156,11 +179,27 @@ struct imapd_command {
 /* imapd-server.c */
 int imapd_server_init(struct imapd_server *srv, const char *conf_path);
 void imapd_server_deinit(struct imapd_server *srv);
-void imapd_peer_of_fd(int fd, char *ip, size_t iplen, bool *secure_r);
+/* The peer of fd as text; *loopback_r: a loopback address; *local_r: a pipe or Unix socket. */
+void imapd_peer_of_fd(int fd, char *ip, size_t iplen, bool *loopback_r, bool *local_r);
+
+/* imapd-tls.c: TLS contexts, STARTTLS (RFC 9051 6.2.1, RFC 2595), implicit TLS (RFC 8314) */
+struct tls_server_ctx *imapd_tls_ctx(struct imapd_server *srv, const struct conf_listener *l);
+void imapd_tls_reload(struct imapd_server *srv);
+void imapd_tls_free(struct imapd_server *srv);
+/* Wraps an accepted socket for an implicit-TLS listener; NULL (fd closed) on error. */
+struct bufferevent *imapd_tls_accept(struct imapd_listener *l, int fd);
+void imapd_tls_connected(struct imapd_session *s);
+void imapd_tls_failed(struct imapd_session *s);
+/* After the STARTTLS line was consumed: discards what followed it and starts TLS. */
+void imapd_tls_switch(struct imapd_session *s);
 
 /* imapd-session.c */
 struct imapd_session *imapd_session_new(struct imapd_server *srv, struct bufferevent *bev,
-					const char *ip, bool secure);
+					const char *ip, bool loopback, bool local);
+/* Sets the session's callbacks and watermarks on s->bev (again after STARTTLS). */
+void imapd_session_setup_bev(struct imapd_session *s);
+/* May a clear-text password be used on this session? (lib-auth's policy) */
+bool imapd_plaintext_ok(const struct imapd_session *s);
 void imapd_session_free(struct imapd_session *s);
 void imapd_session_start(struct imapd_session *s, bool preauth);
 void imapd_session_flush(struct imapd_session *s);
@@ -192,10 +231,15 @@ void imapd_capability_write(struct imapd_session *s, struct buf *out);
 
 /* imapd-cmd-login.c: LOGIN, and logging in */
 void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd);
-/* A failed login: counted, logged, answered NO after the limiter's delay. */
-void imapd_login_failed(struct imapd_session *s, const char *user, const char *result);
+/* A failed login: counted, logged, answered NO after lib-auth's delay. */
+void imapd_login_failed(struct imapd_session *s, const char *mech, const char *user,
+			const char *result);
+/* A locked-out address or user: NO [UNAVAILABLE] (logged). */
+void imapd_login_locked(struct imapd_session *s, const char *mech, const char *user);
 /* A user whose credentials were checked: session limit, store, tagged OK (info taken). */
 void imapd_login_finish(struct imapd_session *s, struct user_info *info, const char *method);
+/* The same for an address whose credentials were checked: looks it up first. */
+void imapd_login_address(struct imapd_session *s, const char *address, const char *method);
 /* imapd-cmd-auth.c: AUTHENTICATE (RFC 9051 6.2.2, SASL-IR RFC 4959) */
 void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd);
 void imapd_auth_line(struct imapd_session *s, const char *line, size_t len);

@@ -5,8 +5,8 @@
  */
 #include "imapd.h"
 #include "imapd-int.h"
+#include "auth.h"
 #include "log.h"
-#include "sasl-limiter.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #define IMAPD_STOP_WAIT_S 10
-#define IMAPD_LISTENERS_MAX 16
 
 static void server_settings(struct imapd_server *srv)
 {
@@ -44,21 +43,6 @@ static void server_settings(struct imapd_server *srv)
 	set->max_sessions_per_user = conf_num(c, "imap_max_sessions_per_user");
 }
 
-static void server_limiter(struct imapd_server *srv)
-{
-	struct sasl_limiter_settings ls;
-	sasl_limiter_settings_default(&ls);
-	ls.delay_min_ms = conf_num(srv->conf, "auth_failure_delay") * 1000;
-	ls.max_failures = (unsigned)conf_num(srv->conf, "auth_max_failures");
-	ls.user_max_failures = ls.max_failures;
-	ls.window_ms = conf_num(srv->conf, "auth_lockout_time") * 1000;
-	ls.lockout_ms = ls.window_ms;
-	if (ls.delay_max_ms < ls.delay_min_ms)
-		ls.delay_max_ms = ls.delay_min_ms;
-	sasl_limiter_free(&srv->limiter);
-	srv->limiter = sasl_limiter_new(&ls);
-}
-
 int imapd_server_init(struct imapd_server *srv, const char *conf_path)
 {
 	memset(srv, 0, sizeof(*srv));
@@ -75,8 +59,7 @@ int imapd_server_init(struct imapd_server *srv, const char *conf_path)
 	if (srv->base == NULL)
 		fatal("event_base_new failed");
 	server_settings(srv);
-	server_limiter(srv);
-	srv->userdb = userdb_open(srv->conf);
+	srv->auth = auth_new(srv->conf);
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
@@ -85,45 +68,52 @@ void imapd_server_deinit(struct imapd_server *srv)
 {
 	while (srv->sessions != NULL)
 		imapd_session_free(srv->sessions);
-	userdb_close(&srv->userdb);
+	for (size_t i = 0; i < srv->listener_count; i++) {
+		evconnlistener_free(srv->listeners[i].evl);
+		x_free(&srv->listeners[i].name);
+	}
+	imapd_tls_free(srv);
+	auth_free(&srv->auth);
 	conf_free(&srv->conf);
-	sasl_limiter_free(&srv->limiter);
 	x_free(&srv->conf_path);
 	event_base_free(srv->base);
 }
 
-/* The client's address as text; *secure_r: a loopback address. */
-static void server_peer(const struct sockaddr *sa, char *ip, size_t iplen, bool *secure_r)
+/* The client's address as text; *loopback_r: a loopback address; *local_r: a Unix socket. */
+static void server_peer(const struct sockaddr *sa, char *ip, size_t iplen, bool *loopback_r,
+			bool *local_r)
 {
-	*secure_r = false;
+	*loopback_r = false;
+	*local_r = false;
 	snprintf(ip, iplen, "unknown");
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
-		*secure_r = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+		*loopback_r = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
-		*secure_r =
+		*loopback_r =
 		    IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
 		    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
 	} else if (sa->sa_family == AF_UNIX) {
 		snprintf(ip, iplen, "local");
-		*secure_r = true;
+		*local_r = true;
 	}
 }
 
-void imapd_peer_of_fd(int fd, char *ip, size_t iplen, bool *secure_r)
+void imapd_peer_of_fd(int fd, char *ip, size_t iplen, bool *loopback_r, bool *local_r)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	memset(&ss, 0, sizeof(ss));
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
 		snprintf(ip, iplen, "local");
-		*secure_r = true; /* a pipe: the other end is a local process */
+		*loopback_r = false;
+		*local_r = true; /* a pipe: the other end is a local process */
 		return;
 	}
-	server_peer((struct sockaddr *)&ss, ip, iplen, secure_r);
+	server_peer((struct sockaddr *)&ss, ip, iplen, loopback_r, local_r);
 }
 
 /* Refuses a connection at once with "* BYE". */
@@ -137,13 +127,14 @@ static void server_refuse(int fd, const char *ip, const char *why)
 	close(fd);
 }
 
-static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 			     int salen, void *arg)
 {
-	struct imapd_server *srv = arg;
+	struct imapd_listener *l = arg;
+	struct imapd_server *srv = l->server;
 	char ip[IMAPD_IP_MAX];
-	bool secure;
-	server_peer(sa, ip, sizeof(ip), &secure);
+	bool loopback, local;
+	server_peer(sa, ip, sizeof(ip), &loopback, &local);
 	if (srv->stopping) {
 		server_refuse(fd, ip, "server shutting down");
 		return;
@@ -160,13 +151,23 @@ static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
-	struct bufferevent *bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		close(fd);
-		return;
+	struct bufferevent *bev;
+	if (l->tls == IMAPD_TLS_IMPLICIT) {
+		bev = imapd_tls_accept(l, fd);
+	} else {
+		bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL)
+			close(fd);
 	}
-	log_debug("connect: ip=[%s]", ip);
-	imapd_session_start(imapd_session_new(srv, bev, ip, secure), false);
+	if (bev == NULL)
+		return;
+	log_debug("connect: ip=[%s] listener=%s", ip, l->name);
+	struct imapd_session *s = imapd_session_new(srv, bev, ip, loopback, local);
+	if (l->tls == IMAPD_TLS_IMPLICIT)
+		s->tls = s->tls_handshake = true;
+	else if (l->tls == IMAPD_TLS_STARTTLS)
+		s->stls_ctx = l->ctx;
+	imapd_session_start(s, false);
 }
 
 static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
@@ -196,21 +197,53 @@ static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	buf_free(&err);
-	userdb_close(&srv->userdb);
 	conf_free(&srv->conf);
 	srv->conf = c;
 	server_settings(srv);
-	srv->userdb = userdb_open(srv->conf);
+	auth_reconfigure(srv->auth, srv->conf);
+	imapd_tls_reload(srv);
 	log_info("configuration reloaded");
 }
 
+/* Watches fd for the imap listener cl, with its TLS mode and context. 0, or -1 if it cannot
+ * be served (implicit TLS without a certificate: better no service than a plaintext one
+ * where clients expect TLS). */
+static int server_listener_add(struct imapd_server *srv, const struct conf_listener *cl, int fd)
+{
+	struct imapd_listener *l = &srv->listeners[srv->listener_count];
+	memset(l, 0, sizeof(*l));
+	l->server = srv;
+	const char *mode = conf_listener_str(cl, "tls");
+	l->tls = strcmp(mode, "implicit") == 0	 ? IMAPD_TLS_IMPLICIT
+		 : strcmp(mode, "starttls") == 0 ? IMAPD_TLS_STARTTLS
+						 : IMAPD_TLS_NONE;
+	if (l->tls != IMAPD_TLS_NONE) {
+		l->ctx = imapd_tls_ctx(srv, cl);
+		l->own_ctx = l->ctx != NULL && l->ctx != srv->tls;
+		if (l->ctx == NULL && l->tls == IMAPD_TLS_IMPLICIT) {
+			log_error("listen %s: no TLS certificate; not serving it", cl->name);
+			close(fd);
+			return -1;
+		}
+		if (l->ctx == NULL)
+			log_error("listen %s: no TLS certificate; STARTTLS not offered", cl->name);
+	}
+	evutil_make_socket_nonblocking(fd);
+	l->evl = evconnlistener_new(srv->base, server_accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (l->evl == NULL)
+		fatal("listen %s: cannot watch fd %d", cl->name, fd);
+	l->name = x_strdup(cl->name);
+	srv->listener_count++;
+	return 0;
+}
+
 /* Opens the imap listeners of TERN_LISTEN_FDS; returns how many. */
-static size_t server_listen(struct imapd_server *srv, struct evconnlistener **ls, size_t max)
+static size_t server_listen(struct imapd_server *srv)
 {
 	const char *env = getenv("TERN_LISTEN_FDS");
-	size_t n = 0;
 	char *list = x_strdup(env != NULL ? env : ""), *save = NULL;
-	for (char *tok = strtok_r(list, ",", &save); tok != NULL && n < max;
+	for (char *tok = strtok_r(list, ",", &save);
+	     tok != NULL && srv->listener_count < IMAPD_LISTENERS_MAX;
 	     tok = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(tok, ':');
 		if (colon == NULL)
@@ -223,18 +256,10 @@ static size_t server_listen(struct imapd_server *srv, struct evconnlistener **ls
 				l = &srv->conf->listeners[i];
 		if (l == NULL || strcmp(conf_listener_str(l, "protocol"), "imap") != 0)
 			continue;
-		if (strcmp(conf_listener_str(l, "tls"), "none") != 0)
-			log_warn("listen %s: TLS is not available in imap yet; serving plain IMAP",
-				 l->name);
-		evutil_make_socket_nonblocking(fd);
-		ls[n] = evconnlistener_new(srv->base, server_accept_cb, srv, LEV_OPT_CLOSE_ON_FREE,
-					   -1, fd);
-		if (ls[n] == NULL)
-			fatal("listen %s: cannot watch fd %d", l->name, fd);
-		n++;
+		server_listener_add(srv, l, fd);
 	}
 	x_free(&list);
-	return n;
+	return srv->listener_count;
 }
 
 int imapd_main(const char *conf_path)
@@ -244,8 +269,7 @@ int imapd_main(const char *conf_path)
 		return 78;
 	log_init("imap", conf_num(srv.conf, "log") == 1);
 	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
-	struct evconnlistener *ls[IMAPD_LISTENERS_MAX];
-	size_t nls = server_listen(&srv, ls, IMAPD_LISTENERS_MAX);
+	size_t nls = server_listen(&srv);
 	struct event *sigs[3] = {
 	    evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
 	    evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),
@@ -255,8 +279,6 @@ int imapd_main(const char *conf_path)
 		evsignal_add(sigs[i], NULL);
 	log_info("imap started: %zu listeners", nls);
 	event_base_dispatch(srv.base);
-	for (size_t i = 0; i < nls; i++)
-		evconnlistener_free(ls[i]);
 	for (size_t i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	imapd_server_deinit(&srv);

@@ -6,6 +6,7 @@
  * every byte goes through lib-imap's parser, whose limits come from tern.conf.
  */
 #include "imapd-int.h"
+#include "auth.h"
 #include "log.h"
 #include "store.h"
 #include "xalloc.h"
@@ -79,12 +80,13 @@ static void session_kill_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct imapd_session *imapd_session_new(struct imapd_server *srv, struct bufferevent *bev,
-					const char *ip, bool secure)
+					const char *ip, bool loopback, bool local)
 {
 	struct imapd_session *s = X_NEW(struct imapd_session);
 	s->server = srv;
 	s->bev = bev;
-	s->secure = secure;
+	s->loopback = loopback;
+	s->local = local;
 	s->inotify_fd = -1;
 	s->state = IMAPD_S_NOAUTH;
 	snprintf(s->ip, sizeof(s->ip), "%s", ip);
@@ -101,13 +103,23 @@ struct imapd_session *imapd_session_new(struct imapd_server *srv, struct buffere
 		srv->sessions->prev = s;
 	srv->sessions = s;
 	srv->session_count++;
+	imapd_session_setup_bev(s);
+	return s;
+}
 
+void imapd_session_setup_bev(struct imapd_session *s)
+{
+	struct bufferevent *bev = s->bev;
 	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, IMAPD_IN_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, IMAPD_OUT_LOW, 0);
 	imapd_session_timeouts(s);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	return s;
+}
+
+bool imapd_plaintext_ok(const struct imapd_session *s)
+{
+	return auth_plaintext_ok(s->server->auth, s->tls || s->local, s->loopback);
 }
 
 void imapd_session_timeouts(struct imapd_session *s)
@@ -142,6 +154,9 @@ void imapd_session_free(struct imapd_session *s)
 	if (s->delay != NULL)
 		event_free(s->delay);
 	event_free(s->kill);
+	if (s->drain_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(bufferevent_get_underlying(s->bev)),
+					 s->drain_cb);
 	bufferevent_free(s->bev);
 	imap_parser_free(&s->parser);
 	imap_seqset_free(&s->saved);
@@ -208,6 +223,26 @@ void imapd_bad(struct imapd_session *s, const char *text)
 	imapd_reply(s, "BAD", NULL, "%s", text);
 }
 
+/* Octets queued and not yet handed to the kernel. After STARTTLS the TLS bufferevent
+ * filters a plain one, whose output holds the encrypted bytes: both count. */
+static size_t session_pending(struct imapd_session *s)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	if (under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+/* The plain output under a TLS filter drained (the filter's write callback does not say). */
+static void session_drained_cb(struct evbuffer *b, const struct evbuffer_cb_info *info,
+			       void *arg)
+{
+	struct imapd_session *s = arg;
+	if (s->closing && info->n_deleted > 0 && session_pending(s) == 0)
+		event_active(s->kill, 0, 0);
+}
+
 void imapd_session_close(struct imapd_session *s)
 {
 	if (s->closing)
@@ -216,7 +251,10 @@ void imapd_session_close(struct imapd_session *s)
 	imapd_session_flush(s);
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	if (under != NULL)
+		s->drain_cb = evbuffer_add_cb(bufferevent_get_output(under), session_drained_cb, s);
+	if (session_pending(s) == 0)
 		event_active(s->kill, 0, 0);
 }
 
@@ -369,6 +407,8 @@ static void session_feed(struct imapd_session *s, struct evbuffer *in, const cha
 	}
 	s->in_bytes += used;
 	evbuffer_drain(in, used);
+	if (s->starttls_pending)
+		imapd_tls_switch(s);
 }
 
 /* Answers every complete command in the input, in order, while the output is short. */
@@ -413,7 +453,7 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct imapd_session *s = arg;
 	if (s->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (session_pending(s) == 0)
 			event_active(s->kill, 0, 0);
 		return;
 	}
@@ -429,6 +469,19 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct imapd_session *s = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		imapd_tls_connected(s);
+		return;
+	}
+	if (s->tls_handshake) {
+		if (what & BEV_EVENT_ERROR)
+			imapd_tls_failed(s);
+		else
+			log_info("disconnect: ip=[%s] reason=%s during the TLS handshake", s->ip,
+				 what & BEV_EVENT_TIMEOUT ? "timeout" : "eof");
+		imapd_session_free(s);
+		return;
+	}
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !s->closing) {
 		s->input_eof = true; /* answer what is pending, then close */
 		session_input(s);
