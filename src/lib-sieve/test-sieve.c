@@ -348,13 +348,62 @@ static void test_match_variables(void **state)
 	assert_string_equal(run(src, &f, NULL), "fileinto \"4096\"\n");
 }
 
+/* Mutated scripts and damaged compiled forms never crash (a small, deterministic fuzz). */
+static void test_mutations(void **state)
+{
+	static const char *const seeds[] = {
+		"require [\"fileinto\", \"variables\", \"imap4flags\", \"relational\"];\n"
+		"if header :matches \"subject\" \"* *\" { set \"a\" \"${1}\"; "
+		"addflag \"f\" \"x\"; fileinto :flags \"${a}\" \"B\"; }\n"
+		"elsif address :count \"gt\" \"to\" \"1\" { redirect \"a@b.c\"; } "
+		"else { discard; }\n",
+		"require [\"body\", \"vacation\", \"date\", \"regex\"];\n"
+		"if body :text :regex \"k(e)y\" { vacation :days 1 text:\nhi\n.\n; }\n"
+		"if date :zone \"+0100\" :is \"date\" \"year\" \"2024\" { keep; }\n",
+	};
+	uint32_t seed = 12345;
+	struct fake f = {0};
+	for (size_t k = 0; k < 2; k++) {
+		size_t len = strlen(seeds[k]);
+		for (int i = 0; i < 3000; i++) {
+			char buf[1024];
+			memcpy(buf, seeds[k], len);
+			size_t n = len;
+			for (int m = 0; m < 1 + i % 4; m++) {
+				seed = seed * 1103515245 + 12345;
+				size_t pos = (seed >> 8) % n;
+				static const char alphabet[] = "\"{}[]();,:\\$*?#/ \nabz09";
+				buf[pos] = alphabet[(seed >> 20) % (sizeof(alphabet) - 1)];
+			}
+			buf[n] = '\0';
+			run(buf, &f, NULL);
+		}
+	}
+	struct sieve_error err;
+	struct sieve_script *s = sieve_compile(seeds[0], strlen(seeds[0]), &err);
+	assert_non_null(s);
+	struct buf b = BUF_INIT;
+	sieve_script_serialize(s, &b);
+	for (int i = 0; i < 5000; i++) {
+		char *copy = malloc(b.len);
+		memcpy(copy, b.data, b.len);
+		seed = seed * 1103515245 + 12345;
+		copy[(seed >> 8) % b.len] = (char)(seed >> 24);
+		struct sieve_script *s2 = sieve_script_deserialize(copy, b.len, &err);
+		sieve_script_free(&s2);
+		free(copy);
+	}
+	buf_free(&b);
+	sieve_script_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_deep_nesting),
 	    cmocka_unit_test(test_serialise),	    cmocka_unit_test(test_vacation_state),
 	    cmocka_unit_test(test_duplicate_state), cmocka_unit_test(test_include),
-	    cmocka_unit_test(test_misc_actions),    cmocka_unit_test(test_match_variables),
+	    cmocka_unit_test(test_misc_actions), cmocka_unit_test(test_mutations),    cmocka_unit_test(test_match_variables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
