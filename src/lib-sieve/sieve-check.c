@@ -6,6 +6,7 @@
  * extension (see the table). What passes here is trusted by the interpreter.
  */
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -511,6 +512,31 @@ static const struct sieve_spec *find_spec(const char *name, bool test)
 	return NULL;
 }
 
+/* RFC 5229 6: ${10} and higher are syntax errors (we keep ${0} to ${9}). */
+static int check_match_refs(struct checker *ck, const struct sieve_node *n)
+{
+	if (!has_ext(ck, SIEVE_EXT_VARIABLES))
+		return 0;
+	for (size_t i = 0; i < n->nargs; i++) {
+		const struct sieve_arg *a = &n->args[i];
+		for (size_t k = 0; a->kind == SIEVE_ARG_STRINGS && k < a->count; k++) {
+			for (const char *p = strstr(a->strs[k], "${"); p != NULL;
+			     p = strstr(p + 2, "${")) {
+				size_t d = strspn(p + 2, "0123456789");
+				const char *q = p + 2 + strspn(p + 2, "0");
+				if (d > 0 && p[2 + d] == '}' && (size_t)(p + 2 + d - q) > 1) {
+					char num[16];
+					snprintf(num, sizeof(num), "%.*s", d > 12 ? 12 : (int)d,
+						 p + 2);
+					return fail(ck, a->line, a->col,
+						    "match variable ${%s} is over ${9}%s", num, "");
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 static int decode_node_strings(struct checker *ck, struct sieve_node *n)
 {
 	if (!ck->decode || !has_ext(ck, SIEVE_EXT_ENCODED_CHARACTER))
@@ -539,8 +565,8 @@ static int check_node(struct checker *ck, struct sieve_node *n, bool test, int d
 	if (!has_ext(ck, n->spec->ext))
 		return fail(ck, n->line, n->col, "'%s' needs require \"%s\"", n->name,
 			    ext_names[n->spec->ext]);
-	if (decode_node_strings(ck, n) < 0 || check_args(ck, n) < 0 || check_semantics(ck, n) < 0 ||
-	    check_children(ck, n, depth) < 0)
+	if (decode_node_strings(ck, n) < 0 || check_match_refs(ck, n) < 0 ||
+	    check_args(ck, n) < 0 || check_semantics(ck, n) < 0 || check_children(ck, n, depth) < 0)
 		return -1;
 	return 0;
 }

@@ -143,6 +143,7 @@ static void test_parse_errors(void **state)
 	expect_error("stop 1;", 1, 6);
 	expect_error("if header \"a\" \"b\" :is { keep; }", 1, 19);
 	expect_error("require \"include\";\ninclude \"../etc/passwd\";", 2, 9);
+	expect_error("require [\"variables\", \"fileinto\"];\nfileinto \"${10}\";", 2, 10);
 }
 
 static void test_deep_nesting(void **state)
