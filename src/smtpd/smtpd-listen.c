@@ -133,12 +133,15 @@ void smtpd_server_session_gone(struct smtpd_server *srv)
 		event_base_loopexit(srv->base, NULL);
 }
 
-/* Refuses a connection over a limit with one line, without making a session. */
-static void smtpd_refuse(int fd, const char *ip, const char *why)
+/* Refuses a connection over a limit with one line, without making a session (on an
+ * implicit TLS port, where a line in clear would only confuse the client, just closes). */
+static void smtpd_refuse(int fd, const char *ip, const char *why, bool tls)
 {
 	static const char msg[] = "421 4.7.0 Error: too many connections\r\n";
-	ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)w;
+	if (!tls) {
+		ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)w;
+	}
 	close(fd);
 	log_info("reject: CONNECT from [%s]: 421 4.7.0 too many connections (%s)", ip, why);
 }
@@ -161,14 +164,14 @@ static void smtpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, stru
 	}
 	const struct smtpd_settings *set = srv->settings;
 	if (srv->nsessions >= set->max_conns) {
-		smtpd_refuse(fd, ip, "server limit");
+		smtpd_refuse(fd, ip, "server limit", l->tls_mode == SMTPD_TLS_IMPLICIT);
 		return;
 	}
 	unsigned same = 0;
 	for (struct smtpd_session *s = srv->sessions; s != NULL; s = s->next)
 		same += strcmp(s->ip, ip) == 0;
 	if (same >= set->max_conns_per_ip) {
-		smtpd_refuse(fd, ip, "per-address limit");
+		smtpd_refuse(fd, ip, "per-address limit", l->tls_mode == SMTPD_TLS_IMPLICIT);
 		return;
 	}
 	smtpd_session_new(srv, fd, -1, ip, port, l, NULL);
