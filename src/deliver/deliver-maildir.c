@@ -1,20 +1,24 @@
-/* deliver-maildir: durable, idempotent delivery of a queued message into a Maildir.
+/* deliver-maildir: durable, idempotent delivery of a message into a Maildir.
  *
- * The file is named "TIME.QUEUEID_RCPTINDEX.HOST,S=SIZE" (maildir.txt; S= lets Dovecot and
- * Courier skip a stat). It is written in tmp/ as Return-Path:, Delivered-To: and the
- * message streamed from the queue's data file with a fixed buffer, fsync'd, linked into
- * new/, and new/ fsync'd. The name depends only on the message and recipient, so a repeated
- * delivery finds the first (in new/, or in cur/ with an ":2,..." info after a reader saw
- * it) and reports success without a second copy. Every failure is a deferral.
+ * deliver_maildir() (the queue's delivery) names the file "TIME.QUEUEID_RCPTINDEX.HOST,S=SIZE"
+ * (maildir.txt; S= lets Dovecot and Courier skip a stat). It is written in tmp/ as
+ * Return-Path:, Delivered-To: and the message streamed from the queue's data file with a
+ * fixed buffer, fsync'd, linked into new/, and new/ fsync'd. The name depends only on the
+ * message and recipient, so a repeated delivery finds the first (in new/, or in cur/ with
+ * an ":2,..." info after a reader saw it) and reports success without a second copy.
+ * deliver_maildir_put() is the same write for any source and name (filters' folders).
+ * Every failure is a deferral.
  */
 #include "deliver.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -22,18 +26,21 @@
 
 #define DELIVER_COPY_BUF 65536
 
-static void deliver_set(struct delivery_result *res, enum delivery_status st,
-			const char *enhanced, const char *fmt, const char *path, int err)
+void deliver_result_set(struct delivery_result *res, enum delivery_status st,
+			const char *enhanced, const char *fmt, ...)
 {
 	res->status = st;
 	snprintf(res->enhanced, sizeof(res->enhanced), "%s", enhanced);
-	snprintf(res->text, sizeof(res->text), fmt, path, strerror(err));
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->text, sizeof(res->text), fmt, ap);
+	va_end(ap);
 }
 
 /* A failed system call: always temporary, with an enhanced code for the cause. */
-static void deliver_defer(struct delivery_result *res, const char *what, const char *path)
+void deliver_result_errno(struct delivery_result *res, const char *what, const char *path,
+			  int e)
 {
-	int e = errno;
 	const char *code = "4.3.0";
 	if (e == ENOSPC)
 		code = "4.3.1";
@@ -41,9 +48,12 @@ static void deliver_defer(struct delivery_result *res, const char *what, const c
 		code = "4.2.2";
 	else if (e == EACCES || e == EPERM || e == EROFS)
 		code = "4.2.1";
-	char fmt[64];
-	snprintf(fmt, sizeof(fmt), "%s %%s: %%s", what);
-	deliver_set(res, DELIVERY_DEFER, code, fmt, path, e);
+	deliver_result_set(res, DELIVERY_DEFER, code, "%s %s: %s", what, path, strerror(e));
+}
+
+static void deliver_defer(struct delivery_result *res, const char *what, const char *path)
+{
+	deliver_result_errno(res, what, path, errno);
 }
 
 void deliver_maildir_base(const struct delivery_request *req, struct buf *out)
@@ -60,8 +70,9 @@ void deliver_maildir_base(const struct delivery_request *req, struct buf *out)
 	}
 }
 
-/* Is there a file in dir whose name starts with prefix? 1 yes, 0 no, -1 error. */
-static int deliver_find_prefix(const char *dir, const char *prefix)
+/* Is there a file in dir whose name starts with prefix (followed by one of `ends`, or
+ * anything when ends is NULL)? 1 yes, 0 no, -1 error. */
+static int deliver_find_prefix(const char *dir, const char *prefix, const char *ends)
 {
 	DIR *d = opendir(dir);
 	if (d == NULL)
@@ -70,9 +81,26 @@ static int deliver_find_prefix(const char *dir, const char *prefix)
 	int found = 0;
 	struct dirent *de;
 	while (found == 0 && (de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, prefix, n) == 0)
+		if (strncmp(de->d_name, prefix, n) == 0 &&
+		    (ends == NULL || (de->d_name[n] != 0 && strchr(ends, de->d_name[n]))))
 			found = 1;
 	closedir(d);
+	return found;
+}
+
+/* Looks for prefix in maildir's new/ and cur/. 1 found, 0 no, -1 error (res set). */
+static int deliver_find_any(const char *maildir, const char *prefix, const char *ends,
+			    struct delivery_result *res)
+{
+	int found = 0;
+	static const char *const subs[] = {"new", "cur"};
+	for (size_t i = 0; i < 2 && found == 0; i++) {
+		char *dir = x_asprintf("%s/%s", maildir, subs[i]);
+		found = deliver_find_prefix(dir, prefix, ends);
+		if (found < 0)
+			deliver_defer(res, "cannot read", dir);
+		x_free(&dir);
+	}
 	return found;
 }
 
@@ -89,31 +117,24 @@ static int deliver_already(const struct delivery_request *req, const char *new_p
 	struct buf prefix = BUF_INIT;
 	buf_printf(&prefix, "%lld.%s_%u.", (long long)req->queue_time, req->queue_id,
 		   req->rcpt_index);
-	int found = 0;
-	static const char *const subs[] = {"new", "cur"};
-	for (size_t i = 0; i < 2 && found == 0; i++) {
-		char *dir = x_asprintf("%s/%s", req->maildir, subs[i]);
-		found = deliver_find_prefix(dir, buf_cstr(&prefix));
-		if (found < 0)
-			deliver_defer(res, "cannot read", dir);
-		x_free(&dir);
-	}
+	int found = deliver_find_any(req->maildir, buf_cstr(&prefix), NULL, res);
 	buf_free(&prefix);
 	return found;
 }
 
-/* Writes the two header lines and the message to fd. -1 + errno. */
-static int deliver_copy(const struct delivery_request *req, int fd, const char *head,
-			uint64_t size)
+int deliver_src_write(int fd, const struct deliver_src *src)
 {
-	if (write_full(fd, head, strlen(head)) < 0)
+	if (src->mem_len > 0 && write_full(fd, src->mem, src->mem_len) < 0)
 		return -1;
+	if (src->fd < 0 || src->fd_len == 0)
+		return 0;
 	char *buf = x_malloc(DELIVER_COPY_BUF);
 	uint64_t off = 0;
 	int r = 0;
-	while (off < size && r == 0) {
-		size_t want = size - off < DELIVER_COPY_BUF ? (size_t)(size - off) : DELIVER_COPY_BUF;
-		ssize_t n = pread(req->message_fd, buf, want, (off_t)off);
+	while (off < src->fd_len && r == 0) {
+		uint64_t left = src->fd_len - off;
+		size_t want = left < DELIVER_COPY_BUF ? (size_t)left : DELIVER_COPY_BUF;
+		ssize_t n = pread(src->fd, buf, want, (off_t)(src->fd_off + off));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -131,11 +152,11 @@ static int deliver_copy(const struct delivery_request *req, int fd, const char *
 }
 
 /* Creates the Maildir's folders if missing. -1 + res. */
-static int deliver_mkdirs(const struct delivery_request *req, struct delivery_result *res)
+static int deliver_mkdirs(const char *maildir, struct delivery_result *res)
 {
 	static const char *const subs[] = {"tmp", "new", "cur"};
 	for (size_t i = 0; i < 3; i++) {
-		char *p = x_asprintf("%s/%s", req->maildir, subs[i]);
+		char *p = x_asprintf("%s/%s", maildir, subs[i]);
 		int r = mkdir_p(p, 0700);
 		if (r < 0)
 			deliver_defer(res, "cannot create", p);
@@ -147,9 +168,8 @@ static int deliver_mkdirs(const struct delivery_request *req, struct delivery_re
 }
 
 /* Writes tmp_path, links it as new_path, fsyncs new/. -1 + res. */
-static int deliver_write(const struct delivery_request *req, const char *tmp_path,
-			 const char *new_path, const char *head, uint64_t size,
-			 struct delivery_result *res)
+static int deliver_write(const struct deliver_src *src, const char *tmp_path,
+			 const char *new_path, struct delivery_result *res)
 {
 	/* O_TRUNC: a file left by an attempt that crashed is ours to overwrite. */
 	int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -157,7 +177,7 @@ static int deliver_write(const struct delivery_request *req, const char *tmp_pat
 		deliver_defer(res, "cannot create", tmp_path);
 		return -1;
 	}
-	if (deliver_copy(req, fd, head, size) < 0 || fsync(fd) < 0) {
+	if (deliver_src_write(fd, src) < 0 || fsync(fd) < 0) {
 		deliver_defer(res, "cannot write", tmp_path);
 		close(fd);
 		unlink(tmp_path);
@@ -181,6 +201,12 @@ static int deliver_write(const struct delivery_request *req, const char *tmp_pat
 	return 0;
 }
 
+static void deliver_ok(struct delivery_result *res, bool before)
+{
+	deliver_result_set(res, DELIVERY_OK, "2.0.0", "%s", before ? "delivered before"
+								   : "delivered");
+}
+
 void deliver_maildir(const struct delivery_request *req, struct delivery_result *res)
 {
 	struct stat st;
@@ -191,22 +217,81 @@ void deliver_maildir(const struct delivery_request *req, struct delivery_result 
 	char *head = x_asprintf("Return-Path: <%s>\nDelivered-To: %s\n", req->sender,
 				req->recipient);
 	uint64_t size = (uint64_t)st.st_size;
+	struct deliver_src src = {.mem = head, .mem_len = strlen(head), .fd = req->message_fd,
+				  .fd_len = size};
 	struct buf name = BUF_INIT;
 	deliver_maildir_base(req, &name);
 	buf_printf(&name, ",S=%llu", (unsigned long long)(size + strlen(head)));
 	char *tmp_path = x_asprintf("%s/tmp/%s", req->maildir, buf_cstr(&name));
 	char *new_path = x_asprintf("%s/new/%s", req->maildir, buf_cstr(&name));
 	int done = 0;
-	if (deliver_mkdirs(req, res) < 0 || (done = deliver_already(req, new_path, res)) < 0)
+	if (deliver_mkdirs(req->maildir, res) < 0 ||
+	    (done = deliver_already(req, new_path, res)) < 0)
 		goto out;
-	if (done == 0 && deliver_write(req, tmp_path, new_path, head, size, res) < 0)
+	if (done == 0 && deliver_write(&src, tmp_path, new_path, res) < 0)
 		goto out;
-	res->status = DELIVERY_OK;
-	snprintf(res->enhanced, sizeof(res->enhanced), "2.0.0");
-	snprintf(res->text, sizeof(res->text), "%s", done ? "delivered before" : "delivered");
+	deliver_ok(res, done);
 out:
 	x_free(&head);
 	x_free(&tmp_path);
 	x_free(&new_path);
 	buf_free(&name);
+}
+
+/* A fresh unique name: "TIME.MusecPpidQn.HOST" (maildir.txt's modern form). */
+static void deliver_fresh_name(const char *hostname, struct buf *out)
+{
+	static unsigned counter;
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	unsigned q = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+	buf_printf(out, "%lld.M%ldP%ldQ%u.", (long long)tv.tv_sec, (long)tv.tv_usec,
+		   (long)getpid(), q);
+	for (const char *h = hostname; *h != '\0'; h++) {
+		if (*h == '/')
+			buf_append_str(out, "\\057");
+		else if (*h == ':')
+			buf_append_str(out, "\\072");
+		else
+			buf_append_char(out, *h);
+	}
+}
+
+int deliver_maildir_put(const char *maildir, const char *unique, bool recheck,
+			const char *hostname, const struct deliver_src *src, struct buf *path_r,
+			struct delivery_result *res)
+{
+	struct buf name = BUF_INIT;
+	if (unique != NULL)
+		buf_append_str(&name, unique);
+	else
+		deliver_fresh_name(hostname, &name);
+	uint64_t size = src->mem_len + (src->fd >= 0 ? src->fd_len : 0U);
+	size_t base_len = name.len;
+	buf_printf(&name, ",S=%llu", (unsigned long long)size);
+	char *tmp_path = x_asprintf("%s/tmp/%s", maildir, buf_cstr(&name));
+	char *new_path = x_asprintf("%s/new/%s", maildir, buf_cstr(&name));
+	int done = 0, r = -1;
+	struct stat st;
+	if (deliver_mkdirs(maildir, res) < 0)
+		goto out;
+	if (unique != NULL && lstat(new_path, &st) == 0) {
+		done = 1;
+	} else if (unique != NULL && recheck) {
+		buf_truncate(&name, base_len);
+		done = deliver_find_any(maildir, buf_cstr(&name), ",:", res);
+		if (done < 0)
+			goto out;
+	}
+	if (done == 0 && deliver_write(src, tmp_path, new_path, res) < 0)
+		goto out;
+	if (path_r != NULL)
+		buf_append_str(path_r, new_path);
+	deliver_ok(res, done);
+	r = 0;
+out:
+	x_free(&tmp_path);
+	x_free(&new_path);
+	buf_free(&name);
+	return r;
 }

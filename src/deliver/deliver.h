@@ -10,9 +10,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "buf.h"
+
+struct conf;
 
 enum delivery_status { DELIVERY_OK, DELIVERY_DEFER, DELIVERY_BOUNCE };
 
@@ -41,5 +44,68 @@ void deliver_maildir(const struct delivery_request *req, struct delivery_result 
 /* The unique part of the file name for req, without ",S=SIZE" and info:
  * "TIME.QUEUEID_RCPTINDEX.HOST" (HOST with '/' as \\057 and ':' as \\072). */
 void deliver_maildir_base(const struct delivery_request *req, struct buf *out);
+
+/* ---- Local delivery with the user's filters (deliver-local.c) ---- */
+
+/* A message as pieces: `mem` bytes first, then `fd_len` bytes of fd from fd_off (fd < 0:
+ * none). Every writer streams it with a fixed buffer. */
+struct deliver_src {
+	const char *mem;
+	size_t mem_len;
+	int fd;
+	uint64_t fd_off;
+	uint64_t fd_len;
+};
+
+/* Where a user's mail and filters are (deliver-user.c): the one place that answers it. */
+struct deliver_user {
+	char *address;	  /* canonical address (Delivered-To: uses the request's recipient) */
+	char *login;	  /* the name in comsat datagrams: local part, or the passwd name */
+	char *root;	  /* the user's mail folder: MAILDIR, and the confinement root */
+	char *inbox;	  /* the INBOX: a Maildir (virtual users) */
+	char *procmailrc; /* the rc file when it exists, else NULL */
+	char *sieve;	  /* the active Sieve script when it exists, else NULL */
+	bool virtual_user;
+};
+
+/* Finds the user of address (virtual users: DATA/mail/DOMAIN/USER). 1 found, 0 unknown
+ * user, -1 error (err set). Free with deliver_user_free. */
+int deliver_user_lookup(const struct conf *c, const char *address, struct deliver_user *u,
+			struct buf *err);
+/* The same for a virtual user whose Maildir the caller knows already (the queue). */
+void deliver_user_from_maildir(const struct conf *c, const char *address, const char *maildir,
+			       struct deliver_user *u);
+void deliver_user_free(struct deliver_user *u);
+
+struct deliver_ctx {
+	const struct conf *conf;
+	const struct delivery_request *req; /* req->maildir: the user's INBOX */
+	const struct deliver_user *user;    /* NULL: found from req->recipient and maildir */
+	bool unique_names; /* name Maildir files after queue ID + recipient (exactly-once) */
+};
+
+/* Delivers req's message for one recipient, through the user's procmail rc file or Sieve
+ * script when there is one, else straight into the INBOX (deliver_maildir). Adds
+ * Return-Path: and Delivered-To:, refuses a mail loop (a Delivered-To: of this
+ * recipient already), sends the comsat datagram after an INBOX delivery. Fills res and
+ * returns the sysexits code for it (0, 65 data/loop, 67 no user, 73, 75 temporary, 77,
+ * 78 configuration). */
+int deliver_local(const struct deliver_ctx *ctx, struct delivery_result *res);
+
+/* Durable Maildir write of src under a name: `unique` (exactly-once: an existing file of
+ * that name in new/, or with recheck in new/ or cur/ under any info, counts as done) or a
+ * fresh "TIME.MusecPpidQn.HOST" name when NULL. The path written
+ * goes to path_r (may be NULL). 0, or -1 with res set (DEFER). */
+int deliver_maildir_put(const char *maildir, const char *unique, bool recheck,
+			const char *hostname, const struct deliver_src *src, struct buf *path_r,
+			struct delivery_result *res);
+/* Writes src to fd with a fixed buffer. -1 + errno. */
+int deliver_src_write(int fd, const struct deliver_src *src);
+/* Sets res to a deferral/failure for errno e ("what path: strerror"). */
+void deliver_result_errno(struct delivery_result *res, const char *what, const char *path,
+			  int e);
+void deliver_result_set(struct delivery_result *res, enum delivery_status st,
+			const char *enhanced, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

@@ -87,6 +87,28 @@ const struct conf_def conf_global_defs[] = {
 	S("Delivery", "user_quota_bytes", CONF_SIZE, "0",
 	  "The default mailbox quota in bytes for a virtual user (0: none)."),
 
+	S("Local delivery agent", "procmailrc_path", CONF_STR, ".procmailrc",
+	  "The procmail rc file of a virtual user: relative to the user's mail folder "
+	  "(DATA/mail/DOMAIN/USER), or absolute with %u for the local part and %d for the "
+	  "domain. Empty: no procmail recipes."),
+	S("Local delivery agent", "sieve_path", CONF_STR, "",
+	  "The active Sieve script of a virtual user, with %u and %d as for procmailrc_path. "
+	  "Empty: DATA/sieve/DOMAIN/USER/active.sieve. Used when the user has no rc file."),
+	S("Local delivery agent", "deliver_allow_commands", CONF_BOOL, "no",
+	  "Let virtual users' filters run programs (procmail | pipes, ? conditions, f "
+	  "filters, backquotes), as the account Tern runs as. When no, such recipes fail "
+	  "with a log line and the message goes on to the next recipe or the INBOX."),
+	S("Local delivery agent", "deliver_command_timeout", CONF_TIME, "5m",
+	  "How long a program started by a filter may run before it is killed (its "
+	  "recipe then fails)."),
+	S("Local delivery agent", "deliver_filter_max_size", CONF_SIZE, "32M",
+	  "The largest message held in memory for filters. Bigger messages are delivered "
+	  "whole, but recipes match only their first this many bytes, and f filters "
+	  "get them whole on stdin but must fit their output in memory."),
+	S("Local delivery agent", "comsat_address", CONF_STR, "",
+	  "Where to send the biff/comsat datagram (USER@OFFSET:MAILBOX) after a delivery "
+	  "to an INBOX, as host:port, e.g. 127.0.0.1:512. Empty: none."),
+
 	S("POP3 server", "pop3_max_line", CONF_SIZE, "255",
 	  "The longest POP3 command line, CRLF included (RFC 2449 4: at least 255; smaller "
 	  "values count as 255). Longer lines get -ERR line too long."),

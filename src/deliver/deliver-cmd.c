@@ -1,0 +1,234 @@
+/* deliver-cmd: `tern deliver`, one message on stdin for one recipient, sysexits codes.
+ *
+ * The message is streamed into an unlinked file in the user's Maildir tmp/ (so it is never
+ * held whole in memory, and the final copy is on the same file system), a leading From_
+ * line is dropped (its sender used when -f is missing), then deliver_local() does the
+ * rest. Any doubt is 75 (EX_TEMPFAIL): the caller keeps the message and tries again.
+ */
+#include "deliver-cmd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "deliver-int.h"
+#include "log.h"
+#include "queue.h"
+#include "util.h"
+#include "xalloc.h"
+
+#define EX_USAGE 64
+#define EX_DATAERR 65
+#define EX_NOUSER 67
+#define EX_CANTCREAT 73
+#define EX_TEMPFAIL 75
+#define EX_NOPERM 77
+#define EX_CONFIG 78
+#define SPOOL_CHUNK 65536
+
+struct deliver_args {
+	const char *sender; /* NULL: from the From_ line, else <> */
+	const char *address;
+	const char *user;
+	const char *conf;
+};
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: tern deliver [-f SENDER] (-a ADDRESS | -d USER) [-c CONF]\n");
+	return EX_USAGE;
+}
+
+static int parse_args(int argc, char **argv, struct deliver_args *a)
+{
+	int c;
+	optind = 1;
+	while ((c = getopt(argc, argv, "f:r:a:d:c:")) != -1) {
+		switch (c) {
+		case 'f':
+		case 'r':
+			a->sender = optarg;
+			break;
+		case 'a':
+			a->address = optarg;
+			break;
+		case 'd':
+			a->user = optarg;
+			break;
+		case 'c':
+			a->conf = optarg;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc || (a->address == NULL && a->user == NULL))
+		return -1;
+	return 0;
+}
+
+static struct conf *load_conf(const char *given)
+{
+	const char *path = given;
+	if (path == NULL || *path == 0)
+		path = getenv("TERN_CONF");
+	if (path == NULL || *path == 0)
+		path = "/etc/tern/tern.conf";
+	struct buf err = BUF_INIT;
+	struct conf *c = conf_load(path, &err);
+	if (c == NULL)
+		fprintf(stderr, "%stern deliver: configuration %s is not valid\n", buf_cstr(&err),
+			path);
+	buf_free(&err);
+	return c;
+}
+
+/* Copies stdin to fd without a leading From_ line (whose sender goes to from_r). */
+static int spool_copy(int fd, struct buf *from_r, uint64_t *size_r)
+{
+	char *buf = x_malloc(SPOOL_CHUNK);
+	bool first = true, in_from = false;
+	int r = 0;
+	for (;;) {
+		ssize_t n = read(0, buf, SPOOL_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = -1;
+		if (n <= 0)
+			break;
+		size_t skip = 0;
+		if (first && n >= 5 && memcmp(buf, "From ", 5) == 0)
+			in_from = true;
+		first = false;
+		if (in_from) {
+			const char *nl = memchr(buf, '\n', (size_t)n);
+			skip = nl != NULL ? (size_t)(nl - buf) + 1 : (size_t)n;
+			buf_append(from_r, buf, nl != NULL ? skip - 1 : skip);
+			in_from = nl == NULL;
+		}
+		if (write_full(fd, buf + skip, (size_t)n - skip) < 0) {
+			r = -1;
+			break;
+		}
+		*size_r += (uint64_t)n - skip;
+	}
+	x_free(&buf);
+	return r;
+}
+
+/* An unlinked spool file in the INBOX's tmp/ holding stdin. fd, or -1 with *code_r. */
+static int spool_stdin(const char *inbox, struct buf *from_r, int *code_r)
+{
+	char *tmp = x_asprintf("%s/tmp", inbox);
+	int fd = -1;
+	if (mkdir_p(tmp, 0700) < 0) {
+		*code_r = errno == EACCES || errno == EPERM ? EX_NOPERM : EX_CANTCREAT;
+		fprintf(stderr, "tern deliver: cannot create %s: %s\n", tmp, strerror(errno));
+		x_free(&tmp);
+		return -1;
+	}
+	char *path = x_asprintf("%s/deliver.%ld.%llu", tmp, (long)getpid(),
+				(unsigned long long)now_ms());
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	uint64_t size = 0;
+	if (fd < 0) {
+		*code_r = errno == EACCES || errno == EPERM ? EX_NOPERM : EX_CANTCREAT;
+		fprintf(stderr, "tern deliver: cannot create %s: %s\n", path, strerror(errno));
+	} else if (unlink(path), spool_copy(fd, from_r, &size) < 0) {
+		*code_r = EX_TEMPFAIL;
+		fprintf(stderr, "tern deliver: cannot spool the message: %s\n", strerror(errno));
+		close(fd);
+		fd = -1;
+	} else if (size == 0) {
+		*code_r = EX_DATAERR;
+		fprintf(stderr, "tern deliver: 5.6.0 empty message\n");
+		close(fd);
+		fd = -1;
+	}
+	x_free(&tmp);
+	x_free(&path);
+	return fd;
+}
+
+/* The envelope sender: -f (without <>), else the From_ line's, else <>. */
+static char *pick_sender(const char *given, const struct buf *from_line)
+{
+	if (given != NULL) {
+		size_t n = strlen(given);
+		if (n >= 2 && given[0] == '<' && given[n - 1] == '>')
+			return x_strndup(given + 1, n - 2);
+		return x_strdup(given);
+	}
+	if (from_line->len > 5) {
+		const char *s = from_line->data + 5;
+		return x_strndup(s, strcspn(s, " \t"));
+	}
+	return x_strdup("");
+}
+
+static int run_delivery(const struct conf *c, const struct deliver_args *a,
+			const struct deliver_user *u)
+{
+	struct buf from = BUF_INIT;
+	int code = EX_TEMPFAIL;
+	int fd = spool_stdin(u->inbox, &from, &code);
+	if (fd < 0) {
+		buf_free(&from);
+		return code;
+	}
+	char *sender = pick_sender(a->sender, &from);
+	char id[QUEUE_ID_MAX];
+	queue_id_new(id);
+	struct delivery_request req = {
+		.queue_id = id, .sender = sender,
+		.recipient = a->address != NULL ? a->address : u->address, .maildir = u->inbox,
+		.message_fd = fd, .hostname = conf_str(c, "hostname"), .queue_time = time(NULL)};
+	struct deliver_ctx ctx = {.conf = c, .req = &req, .user = u};
+	struct delivery_result res;
+	code = deliver_local(&ctx, &res);
+	if (code != 0)
+		fprintf(stderr, "tern deliver: %s %s\n", res.enhanced, res.text);
+	log_info("%s: to=<%s>, from=<%s>, status=%s (%s %s)", id, req.recipient, sender,
+		 code == 0 ? "sent" : code == EX_TEMPFAIL ? "deferred" : "bounced", res.enhanced,
+		 res.text);
+	close(fd);
+	x_free(&sender);
+	buf_free(&from);
+	return code;
+}
+
+int cmd_deliver(int argc, char **argv)
+{
+	struct deliver_args a = {0};
+	if (parse_args(argc, argv, &a) < 0)
+		return usage();
+	struct conf *c = load_conf(a.conf);
+	if (c == NULL)
+		return EX_CONFIG;
+	log_init("deliver", conf_num(c, "log") == 1);
+	log_set_level((enum log_level)conf_num(c, "log_level"));
+	struct deliver_user u;
+	struct buf err = BUF_INIT;
+	int found = deliver_user_lookup(c, a.user != NULL ? a.user : a.address, &u, &err);
+	int code;
+	if (found < 0) {
+		fprintf(stderr, "tern deliver: 4.3.0 user directory: %s\n", buf_cstr(&err));
+		code = EX_TEMPFAIL;
+	} else if (found == 0) {
+		fprintf(stderr, "tern deliver: 5.1.1 unknown user %s\n",
+			a.user != NULL ? a.user : a.address);
+		code = EX_NOUSER;
+	} else {
+		code = run_delivery(c, &a, &u);
+		deliver_user_free(&u);
+	}
+	buf_free(&err);
+	conf_free(&c);
+	return code;
+}

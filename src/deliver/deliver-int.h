@@ -1,0 +1,97 @@
+/* deliver-int: what the files of the local delivery agent share (not for other folders).
+ *
+ * One file per delivery method: deliver-maildir.c, deliver-mbox.c, deliver-mh.c (MH and
+ * plain directories), deliver-pipe.c (programs), deliver-forward.c (back into the queue),
+ * deliver-comsat.c (new-mail datagrams); the filters: deliver-procmail.c, deliver-sieve.c;
+ * deliver-local.c puts them together, deliver-cmd.c is `tern deliver`.
+ */
+#ifndef TERN_DELIVER_INT_H
+#define TERN_DELIVER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "deliver.h"
+
+/* ---- deliver-lock.c: dotlock FILE.lock (stale after 5 minutes), fcntl locks ---- */
+int deliver_dotlock(const char *path);
+void deliver_dotunlock(const char *path);
+int deliver_fcntl_lock(int fd);
+
+/* ---- deliver-mbox.c ---- */
+/* Appends src to the mbox at path after from_line ("From SENDER  DATE", no newline), with
+ * mboxrd quoting and a final empty line unless raw. take_dotlock: the caller does not hold
+ * PATH.lock. The file's size before the append goes to offset_r. 0, or -1 + res. */
+int deliver_mbox_append(const char *path, bool take_dotlock, const char *from_line,
+			const struct deliver_src *src, bool raw, unsigned umask_bits,
+			uint64_t *offset_r, struct delivery_result *res);
+/* "From SENDER  Thu Nov 26 07:00:00 2026" (MAILER-DAEMON for the null sender). */
+void deliver_from_line(const char *sender, time_t t, struct buf *out);
+
+/* ---- deliver-mh.c ---- */
+/* A new file in dir: the next MH number (mh), or a unique "msg." name. 0, or -1 + res. */
+int deliver_dir_put(const char *dir, bool mh, const struct deliver_src *src,
+		    unsigned umask_bits, struct buf *path_r, struct delivery_result *res);
+
+/* ---- deliver-pipe.c ---- */
+struct deliver_run {
+	char **argv; /* argv[0] is looked up in envp's PATH */
+	char **envp; /* NULL: ours */
+	const char *cwd;
+	const struct deliver_src *input;
+	unsigned timeout; /* seconds */
+	bool ignore_write_errors;
+};
+/* Runs a program with input on stdin; its stdout goes to out_r (up to its limit) when
+ * set. Returns the exit code (128 + signal when killed, also at the time limit), -1 when
+ * it could not be started, -2 when it failed without reading its whole input. */
+int deliver_run_program(const struct deliver_run *run, struct buf *out_r);
+
+/* ---- deliver-forward.c ---- */
+/* Queues src (a message) for rcpts with the original envelope sender, durably, and pokes
+ * the queue manager. The queue ID goes to id_r. 0, or -1 + err. */
+int deliver_forward(const struct conf *c, const char *sender, char *const *rcpts, size_t n,
+		    const struct deliver_src *src, struct buf *id_r, struct buf *err);
+
+/* ---- deliver-comsat.c ---- */
+/* Sends "login@offset:path" to host:port (biff/comsat); errors are logged only. */
+void deliver_comsat_send(const char *address, const char *login, uint64_t offset,
+			 const char *path);
+
+/* ---- the message being delivered (deliver-local.c) ---- */
+struct deliver_msg {
+	const struct deliver_ctx *ctx;
+	const struct deliver_user *user;
+	const struct delivery_request *req;
+	char *head;	 /* "Return-Path: <...>\nDelivered-To: ...\n" */
+	char *from_line; /* "From SENDER  DATE" */
+	int fd;		 /* the message, from offset 0 */
+	uint64_t size;
+	unsigned seq;	 /* Maildir deliveries so far (exactly-once names) */
+	/* Where the INBOX copy went, for comsat (path empty: not delivered there). */
+	struct buf inbox_path;
+	uint64_t inbox_offset;
+};
+
+/* A Maildir delivery of src for this message: the INBOX-style unique name when the ctx
+ * asks for exactly-once, a fresh one otherwise; notes the INBOX for comsat. */
+int deliver_msg_maildir(struct deliver_msg *m, const char *maildir,
+			const struct deliver_src *src, struct buf *path_r,
+			struct delivery_result *res);
+/* The whole message with the header lines added (src for a plain delivery). */
+void deliver_msg_src(const struct deliver_msg *m, struct deliver_src *src);
+
+/* Delivers the message into the INBOX, no filter. Returns the sysexits code. */
+int deliver_plain(struct deliver_msg *m, struct delivery_result *res);
+/* The sysexits code of a result (0, 75 for deferrals, 65/67/69 for failures). */
+int deliver_exit_code(const struct delivery_result *res);
+
+/* ---- filters ---- */
+/* Runs the user's procmail rc file. Returns the sysexits code and fills res. */
+int deliver_procmail(struct deliver_msg *m, struct delivery_result *res);
+#ifdef TERN_HAVE_SIEVE
+int deliver_sieve(struct deliver_msg *m, struct delivery_result *res);
+#endif
+
+#endif

@@ -1,0 +1,97 @@
+/* deliver-user: where a recipient's mail and filters are. The one place that answers
+ * "which mailbox, which rc file, which Sieve script" for a user.
+ *
+ * Virtual users (the users file, userdb.h): the mail folder DATA/mail/DOMAIN/USER is the
+ * Maildir INBOX and MAILDIR for procmail; the rc file is procmailrc_path (relative to that
+ * folder, default .procmailrc), the Sieve script sieve_path (default
+ * DATA/sieve/DOMAIN/USER/active.sieve). System users (passwd, /var/mail/USER, ~/.procmailrc)
+ * are another mode of Tern, to be answered here too.
+ */
+#include "deliver.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include "conf.h"
+#include "userdb.h"
+#include "xalloc.h"
+
+/* Expands %u (local part), %d (domain) and %% in an option's path. */
+static char *expand_path(const char *pattern, const char *address)
+{
+	const char *at = strrchr(address, '@');
+	size_t ulen = at != NULL ? (size_t)(at - address) : strlen(address);
+	const char *dom = at != NULL ? at + 1 : "";
+	struct buf b = BUF_INIT;
+	for (const char *p = pattern; *p != 0; p++) {
+		if (p[0] == '%' && p[1] == 'u')
+			buf_append(&b, address, ulen);
+		else if (p[0] == '%' && p[1] == 'd')
+			buf_append_str(&b, dom);
+		else if (p[0] == '%' && p[1] == '%')
+			buf_append_char(&b, '%');
+		else {
+			buf_append_char(&b, *p);
+			continue;
+		}
+		p++;
+	}
+	return buf_steal(&b);
+}
+
+/* The file at path (relative ones under root) when it is a regular file, else NULL. */
+static char *existing_file(const char *root, const char *path)
+{
+	char *full = path[0] == '/' ? x_strdup(path) : x_asprintf("%s/%s", root, path);
+	struct stat st;
+	if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
+		return full;
+	x_free(&full);
+	return NULL;
+}
+
+void deliver_user_from_maildir(const struct conf *c, const char *address, const char *maildir,
+			       struct deliver_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->virtual_user = true;
+	u->address = x_strdup(address);
+	const char *at = strrchr(address, '@');
+	u->login = at != NULL ? x_strndup(address, (size_t)(at - address)) : x_strdup(address);
+	u->root = x_strdup(maildir);
+	u->inbox = x_strdup(maildir);
+	char *rc = expand_path(conf_str(c, "procmailrc_path"), address);
+	if (*rc != 0)
+		u->procmailrc = existing_file(u->root, rc);
+	x_free(&rc);
+	const char *sp = conf_str(c, "sieve_path");
+	char *sieve = *sp != 0 ? expand_path(sp, address)
+			       : x_asprintf("%s/sieve/%s/%s/active.sieve", conf_str(c, "data_dir"),
+					    at != NULL ? at + 1 : "", u->login);
+	u->sieve = existing_file(u->root, sieve);
+	x_free(&sieve);
+}
+
+int deliver_user_lookup(const struct conf *c, const char *address, struct deliver_user *u,
+			struct buf *err)
+{
+	struct userdb *db = userdb_open(c);
+	struct user_info info;
+	int found = userdb_lookup(db, address, &info, err);
+	if (found > 0) {
+		deliver_user_from_maildir(c, info.address, info.maildir, u);
+		user_info_free(&info);
+	}
+	userdb_close(&db);
+	return found;
+}
+
+void deliver_user_free(struct deliver_user *u)
+{
+	x_free(&u->address);
+	x_free(&u->login);
+	x_free(&u->root);
+	x_free(&u->inbox);
+	x_free(&u->procmailrc);
+	x_free(&u->sieve);
+}
