@@ -38,6 +38,7 @@ char *buf_reserve(struct buf *b, size_t n)
 			cap *= 2;
 		b->data = x_reallocarray(b->data, cap, 1);
 		b->cap = cap;
+		b->data[b->len] = '\0'; /* the safety net holds even before any append */
 	}
 	return b->data + b->len;
 }

@@ -104,6 +104,9 @@ static void master_start(struct master *m, struct master_role *r)
 		return;
 	}
 	if (pid == 0) {
+		/* A reload asked for before the worker has set up its handlers is moot (it
+		 * reads the configuration as it starts): ignore SIGHUP until then. */
+		signal(SIGHUP, SIG_IGN);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
