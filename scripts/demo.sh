@@ -6,8 +6,13 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
-[ -d build ] || meson setup build >/dev/null
-ninja -C build >/dev/null
+[ -f build/build.ninja ] || meson setup build >/dev/null
+# Only the program is needed to run the demo (the tests are built by scripts/test.sh).
+if ! ninja -C build src/tern/tern >build/demo-build.log 2>&1; then
+	cat build/demo-build.log >&2
+	echo "demo: the build failed" >&2
+	exit 1
+fi
 TERN="$PWD/build/src/tern/tern"
 DIR="$PWD/demo"
 CONF="$DIR/tern.conf"

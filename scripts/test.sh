@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
 status=0
 for variant in build build-asan; do
-	if [ ! -d "$variant" ]; then
+	if [ ! -f "$variant/build.ninja" ]; then
 		if [ "$variant" = build-asan ]; then
 			meson setup "$variant" -Dsanitize=true -Dbuildtype=debug >/dev/null
 		else
