@@ -31,6 +31,7 @@ void imapd_capability_write(struct imapd_session *s, struct buf *out)
 	}
 	buf_append_str(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
 			    " SPECIAL-USE ESEARCH SEARCHRES MULTIAPPEND BINARY CONDSTORE"
+			    " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 			    " STATUS=SIZE");
 	buf_printf(out, " APPENDLIMIT=%" PRIu64, s->server->set.max_literal);
 }

@@ -339,6 +339,31 @@ struct imapd_search_cache {
 bool imapd_search_match(struct imapd_session *s, size_t idx, const struct imap_search_key *key,
 			struct imapd_search_cache *c);
 void imapd_search_cache_free(struct imapd_search_cache *c);
+/* The first field called name of message uid (unfolded, RFC 2047 decoded), or NULL;
+ * valid until c is loaded with another message. */
+const char *imapd_msg_header(struct imapd_session *s, struct imapd_search_cache *c, uint32_t uid,
+			     const char *name);
+
+/* imapd-sort-keys.c, imapd-cmd-sort.c, imapd-cmd-thread.c (RFC 5256, RFC 5957, RFC 5267) */
+struct imapd_sort_msg {
+	uint32_t seq, uid;
+	int64_t arrival, date; /* date: the sent date, or the arrival date */
+	bool has_date;	       /* the Date: field was readable */
+	uint64_t size;
+	char *subject; /* base subject */
+	bool is_reply; /* the subject had Re:/Fwd: (RFC 5256 THREAD=REFERENCES step 4) */
+	char *from, *to, *cc, *dfrom, *dto;
+	char *message_id, *in_reply_to, *references; /* NULL when absent */
+};
+void imapd_sort_msg_load(struct imapd_session *s, size_t idx, bool references,
+			 struct imapd_search_cache *c, struct imapd_sort_msg *k);
+void imapd_sort_msg_free(struct imapd_sort_msg *k);
+/* i;ascii-casemap comparison. */
+int imapd_sort_strcmp(const char *a, const char *b);
+size_t imapd_sort_search(struct imapd_session *s, const struct imap_search_key *root,
+			 size_t **idx_r);
+void imapd_cmd_sort(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_thread(struct imapd_session *s, struct imapd_cmd *cmd);
 
 /* imapd-cmd-append.c */
 void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *cmd);

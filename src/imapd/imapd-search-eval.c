@@ -75,6 +75,17 @@ static void cache_load(struct imapd_session *s, uint32_t uid, struct imapd_searc
 	close(st.fd);
 }
 
+const char *imapd_msg_header(struct imapd_session *s, struct imapd_search_cache *c, uint32_t uid,
+			     const char *name)
+{
+	if (!c->loaded || c->uid != uid)
+		cache_load(s, uid, c);
+	for (size_t i = 0; i < c->n; i++)
+		if (str_ieq(c->names[i], name))
+			return c->values[i];
+	return NULL;
+}
+
 static bool contains_ci(const char *hay, size_t hlen, const char *needle, size_t nlen)
 {
 	if (nlen == 0)

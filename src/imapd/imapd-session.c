@@ -53,6 +53,8 @@ static const struct imapd_command imapd_commands[] = {
     {"UNSELECT", S_SE, 0, imapd_cmd_unselect},
     {"EXPUNGE", S_SE, F_UID, imapd_cmd_expunge},
     {"SEARCH", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_search},
+    {"SORT", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_sort},
+    {"THREAD", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_thread},
     {"FETCH", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_fetch},
     {"STORE", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_store},
     {"COPY", S_SE, F_PIPE | F_UID, imapd_cmd_copy},
