@@ -35,7 +35,6 @@ Tern is running the demo instance in $DIR (configuration: $CONF).
   POP3       127.0.0.1:2110, POP3S 127.0.0.1:2995
   mailbox    $DIR/data/mail/example.test/demo   (mutt -f that folder)
   send       echo hi | $TERN sendmail -c $CONF demo@example.test
-Listeners for protocols this version does not serve yet are reported in the log below.
 
 INFO
 exec "$TERN" serve -c "$CONF"

@@ -323,6 +323,7 @@ static int parse_string_list(struct lexer *lx, struct sieve_arg *a)
 }
 
 static int parse_test(struct lexer *lx, struct sieve_node **out, int depth);
+static void arg_free(struct sieve_arg *a);
 
 static void node_add_test(struct sieve_node *n, struct sieve_node *t)
 {
@@ -358,8 +359,10 @@ static int parse_arguments(struct lexer *lx, struct sieve_node *n, int depth)
 		} else {
 			break;
 		}
-		if (n->nargs >= SIEVE_MAX_ARGS)
+		if (n->nargs >= SIEVE_MAX_ARGS) {
+			arg_free(&a);
 			return tok_error(lx, "fewer arguments (too many)");
+		}
 		n->args = x_reallocarray(n->args, n->nargs + 1, sizeof(*n->args));
 		n->args[n->nargs++] = a;
 	}
