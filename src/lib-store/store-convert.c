@@ -51,8 +51,8 @@ static int convert_folder(struct store *src, struct store *dst, const char *name
 	if (ret == 0)
 		ret = store_folder_sync(to, NULL, err);
 	if (ret == 0 && store_folder_count(to) != n)
-		ret = store_err(err, "%s: copied %zu of %zu messages", name,
-				store_folder_count(to), n);
+		ret = store_err(err, "%s: copied %zu of %zu messages", name, store_folder_count(to),
+				n);
 	if (ret == 0 && cv->report != NULL) {
 		char line[STORE_FOLDER_NAME_MAX + 64];
 		snprintf(line, sizeof(line), "%s: %zu messages copied", name, n);
@@ -100,8 +100,9 @@ int store_convert(const char *root, enum store_format to_fmt, bool keep_old,
 	struct convert cv = {.report = report, .ctx = ctx};
 	int ret = 0;
 	if (access(new_root, F_OK) == 0 || access(old_root, F_OK) == 0)
-		ret = store_err(err, "%s or %s exists: a conversion was interrupted; look at "
-				     "them and remove the one that is not wanted",
+		ret = store_err(err,
+				"%s or %s exists: a conversion was interrupted; look at "
+				"them and remove the one that is not wanted",
 				new_root, old_root);
 	if (ret == 0 && strchr(root, '\'') != NULL)
 		ret = store_err(err, "%s: a quote in the path", root);

@@ -16,48 +16,63 @@
 #include <unistd.h>
 
 #define INDEX_BUSY_MS 60000
+#define INDEX_OPEN_BUSY_TRIES 500
 
 enum index_stmt {
-	ST_META_GET, ST_META_SET, ST_INSERT, ST_UPDATE, ST_DELETE, ST_EXPUNGED_ADD, ST_SCAN,
-	ST_SCAN_EXPUNGED, ST_GET, ST_VSIZE_GET, ST_VSIZE_SET, ST_CACHE_GET, ST_CACHE_PUT,
-	ST_SET_FNAME, ST_META_PREFIX, ST_TOTALS, ST_COUNT
+	ST_META_GET,
+	ST_META_SET,
+	ST_INSERT,
+	ST_UPDATE,
+	ST_DELETE,
+	ST_EXPUNGED_ADD,
+	ST_SCAN,
+	ST_SCAN_EXPUNGED,
+	ST_GET,
+	ST_VSIZE_GET,
+	ST_VSIZE_SET,
+	ST_CACHE_GET,
+	ST_CACHE_PUT,
+	ST_SET_FNAME,
+	ST_META_PREFIX,
+	ST_TOTALS,
+	ST_COUNT
 };
 
 static const char *const index_sql[ST_COUNT] = {
-	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	[ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-	[ST_INSERT] = "INSERT INTO msgs (uid, base, fname, dir, flags, keywords, modseq, size, "
-		      "idate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[ST_UPDATE] = "UPDATE msgs SET fname = ?2, dir = ?3, flags = ?4, keywords = ?5, "
-		      "modseq = ?6 WHERE uid = ?1",
-	[ST_DELETE] = "DELETE FROM msgs WHERE uid = ?1",
-	[ST_EXPUNGED_ADD] = "INSERT OR REPLACE INTO expunged (uid, base, modseq) "
-			    "VALUES (?1, ?2, ?3)",
-	[ST_SCAN] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
-		    "FROM msgs INDEXED BY msgs_modseq WHERE modseq > ?1 ORDER BY uid",
-	[ST_SCAN_EXPUNGED] = "SELECT uid, base FROM expunged INDEXED BY expunged_modseq "
-			     "WHERE modseq > ?1 ORDER BY uid",
-	[ST_GET] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
-		   "FROM msgs WHERE uid = ?1",
-	[ST_VSIZE_GET] = "SELECT vsize FROM msgs WHERE uid = ?1",
-	[ST_VSIZE_SET] = "UPDATE msgs SET vsize = ?2 WHERE uid = ?1",
-	[ST_CACHE_GET] = "SELECT cache FROM msgs WHERE uid = ?1",
-	[ST_CACHE_PUT] = "UPDATE msgs SET cache = ?2 WHERE uid = ?1",
-	[ST_SET_FNAME] = "UPDATE msgs SET fname = ?2, size = ?3, vsize = 0 WHERE uid = ?1",
-	[ST_META_PREFIX] = "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1",
-	[ST_TOTALS] = "SELECT count(*), coalesce(sum(size), 0) FROM msgs",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+    [ST_INSERT] = "INSERT INTO msgs (uid, base, fname, dir, flags, keywords, modseq, size, "
+		  "idate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_UPDATE] = "UPDATE msgs SET fname = ?2, dir = ?3, flags = ?4, keywords = ?5, "
+		  "modseq = ?6 WHERE uid = ?1",
+    [ST_DELETE] = "DELETE FROM msgs WHERE uid = ?1",
+    [ST_EXPUNGED_ADD] = "INSERT OR REPLACE INTO expunged (uid, base, modseq) "
+			"VALUES (?1, ?2, ?3)",
+    [ST_SCAN] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
+		"FROM msgs INDEXED BY msgs_modseq WHERE modseq > ?1 ORDER BY uid",
+    [ST_SCAN_EXPUNGED] = "SELECT uid, base FROM expunged INDEXED BY expunged_modseq "
+			 "WHERE modseq > ?1 ORDER BY uid",
+    [ST_GET] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
+	       "FROM msgs WHERE uid = ?1",
+    [ST_VSIZE_GET] = "SELECT vsize FROM msgs WHERE uid = ?1",
+    [ST_VSIZE_SET] = "UPDATE msgs SET vsize = ?2 WHERE uid = ?1",
+    [ST_CACHE_GET] = "SELECT cache FROM msgs WHERE uid = ?1",
+    [ST_CACHE_PUT] = "UPDATE msgs SET cache = ?2 WHERE uid = ?1",
+    [ST_SET_FNAME] = "UPDATE msgs SET fname = ?2, size = ?3, vsize = 0 WHERE uid = ?1",
+    [ST_META_PREFIX] = "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1",
+    [ST_TOTALS] = "SELECT count(*), coalesce(sum(size), 0) FROM msgs",
 };
 
 static const char index_schema[] =
-	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS msgs (uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE,"
-	" fname TEXT NOT NULL, dir INTEGER NOT NULL, flags INTEGER NOT NULL,"
-	" keywords INTEGER NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,"
-	" idate INTEGER NOT NULL, vsize INTEGER NOT NULL DEFAULT 0, cache BLOB);"
-	"CREATE INDEX IF NOT EXISTS msgs_modseq ON msgs (modseq);"
-	"CREATE TABLE IF NOT EXISTS expunged (uid INTEGER PRIMARY KEY, base TEXT NOT NULL,"
-	" modseq INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (modseq);";
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS msgs (uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE,"
+    " fname TEXT NOT NULL, dir INTEGER NOT NULL, flags INTEGER NOT NULL,"
+    " keywords INTEGER NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,"
+    " idate INTEGER NOT NULL, vsize INTEGER NOT NULL DEFAULT 0, cache BLOB);"
+    "CREATE INDEX IF NOT EXISTS msgs_modseq ON msgs (modseq);"
+    "CREATE TABLE IF NOT EXISTS expunged (uid INTEGER PRIMARY KEY, base TEXT NOT NULL,"
+    " modseq INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (modseq);";
 
 struct index {
 	sqlite3 *db;
@@ -114,14 +129,14 @@ static void index_quarantine(const char *path)
 /* Sets up the connection and schema; returns an SQLite code. */
 static int index_setup(struct index *ix, bool *fresh_r)
 {
-	int rc = sqlite3_open_v2(ix->path, &ix->db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-				 NULL);
+	int rc =
+	    sqlite3_open_v2(ix->path, &ix->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_busy_timeout(ix->db, INDEX_BUSY_MS);
-	rc = sqlite3_exec(ix->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
-			  NULL, NULL);
+	rc = sqlite3_exec(ix->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
+			  NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
@@ -149,11 +164,20 @@ static int index_setup(struct index *ix, bool *fresh_r)
 
 int index_open(const char *path, struct index **index_r, bool *fresh_r, struct buf *err)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0, busy = 0; attempt < 2; attempt++) {
 		struct index *ix = X_NEW(struct index);
 		ix->path = x_strdup(path);
 		int rc = index_setup(ix, fresh_r);
 		struct stat st;
+		if (((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) &&
+		    busy++ < INDEX_OPEN_BUSY_TRIES) {
+			/* two processes creating the file at once: switching to WAL does not
+			   wait on the busy handler, so wait here */
+			index_free(ix);
+			usleep(20000);
+			attempt--;
+			continue;
+		}
 		if (rc == SQLITE_OK && stat(path, &st) == 0) {
 			ix->dev = st.st_dev;
 			ix->ino = st.st_ino;
@@ -275,8 +299,7 @@ int index_update(struct index *ix, const struct index_row *r, struct buf *err)
 	return index_run(ix, st, err, "update");
 }
 
-int index_delete(struct index *ix, uint32_t uid, const char *base, uint64_t modseq,
-		 struct buf *err)
+int index_delete(struct index *ix, uint32_t uid, const char *base, uint64_t modseq, struct buf *err)
 {
 	sqlite3_stmt *st = index_stmt(ix, ST_DELETE, err);
 	if (st == NULL)
@@ -418,8 +441,7 @@ int index_cache_get(struct index *ix, uint32_t uid, struct buf *out, struct buf 
 	return found;
 }
 
-int index_cache_put(struct index *ix, uint32_t uid, const void *data, size_t len,
-		    struct buf *err)
+int index_cache_put(struct index *ix, uint32_t uid, const void *data, size_t len, struct buf *err)
 {
 	if (len > INT32_MAX)
 		return store_err(err, "cache blob too large");
@@ -466,8 +488,8 @@ int index_meta_prefix(struct index *ix, const char *prefix,
 int index_meta_delete_prefix(struct index *ix, const char *prefix, struct buf *err)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(ix->db, "DELETE FROM meta WHERE substr(key, 1, length(?1)) = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(ix->db, "DELETE FROM meta WHERE substr(key, 1, length(?1)) = ?1", -1,
+			       &st, NULL) != SQLITE_OK)
 		return index_fail(ix, err, "meta delete");
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);

@@ -31,15 +31,19 @@ static int refresh_row(void *ctx, const struct index_row *r)
 	struct refresh *rf = ctx;
 	struct store_folder *f = rf->f;
 	ssize_t idx = store_folder_find(f, r->uid);
-	struct store_msg m = {.uid = r->uid, .flags = r->flags, .keywords = r->keywords,
-			      .modseq = r->modseq, .internal_date = r->idate, .size = r->size};
+	struct store_msg m = {.uid = r->uid,
+			      .flags = r->flags,
+			      .keywords = r->keywords,
+			      .modseq = r->modseq,
+			      .internal_date = r->idate,
+			      .size = r->size};
 	if (idx >= 0) {
 		if (rf->present != NULL && (size_t)idx < rf->old_count)
 			rf->present[idx] = 1;
 		f->msgs[idx] = m;
 		if (rf->ch != NULL) {
-			store_u32_push(&rf->ch->changed_uids, rf->ch->changed_count, &rf->changed_cap,
-				 r->uid);
+			store_u32_push(&rf->ch->changed_uids, rf->ch->changed_count,
+				       &rf->changed_cap, r->uid);
 			rf->ch->changed_count++;
 		}
 	} else if (f->count == 0 || r->uid > f->msgs[f->count - 1].uid) {
@@ -62,8 +66,7 @@ static int refresh_expunged(void *ctx, uint32_t uid, const char *base)
 }
 
 /* Drops the messages marked with UID 0, noting their UIDs and old sequence numbers. */
-static void refresh_compact(struct store_folder *f, uint32_t *old_uids,
-			    struct store_changes *ch)
+static void refresh_compact(struct store_folder *f, uint32_t *old_uids, struct store_changes *ch)
 {
 	size_t out = 0, cap = 0, cap2 = 0;
 	for (size_t i = 0; i < f->count; i++) {
@@ -161,8 +164,7 @@ static int deleted_row(void *ctx, const struct index_row *r)
 	return 0;
 }
 
-int store_refresh_deleted(struct index *ix, uint32_t **uids_r, size_t *count_r,
-			  struct buf *err)
+int store_refresh_deleted(struct index *ix, uint32_t **uids_r, size_t *count_r, struct buf *err)
 {
 	struct deleted d = {0};
 	int r = index_scan(ix, 0, deleted_row, &d, err);

@@ -24,8 +24,8 @@
 /* Plain files that belong in a Maildir folder's directory. */
 static bool maildir_known_file(const char *name)
 {
-	static const char *const known[] = {"tern-", "dovecot", "courier", "subscriptions",
-					    "maildirsize", "maildirfolder", "."};
+	static const char *const known[] = {
+	    "tern-", "dovecot", "courier", "subscriptions", "maildirsize", "maildirfolder", "."};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strncmp(name, known[i], strlen(known[i])) == 0)
 			return true;
@@ -38,8 +38,7 @@ struct mrepair {
 	int found;
 };
 
-static void mreport(struct mrepair *mr, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void mreport(struct mrepair *mr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void mreport(struct mrepair *mr, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
@@ -129,8 +128,7 @@ static int repair_maildir_folder(struct mrepair *mr, const char *dir, struct buf
 	return ret;
 }
 
-static int repair_maildir(const char *root, const struct store_repair_opts *o,
-			  struct buf *err)
+static int repair_maildir(const char *root, const struct store_repair_opts *o, struct buf *err)
 {
 	struct mrepair mr = {.root = root, .o = o};
 	int ret = repair_maildir_folder(&mr, root, err);
@@ -157,8 +155,7 @@ static int repair_maildir(const char *root, const struct store_repair_opts *o,
 	return ret < 0 ? -1 : mr.found;
 }
 
-static int repair_mbox_dir(const char *root, const struct store_repair_opts *o,
-			   struct buf *err)
+static int repair_mbox_dir(const char *root, const struct store_repair_opts *o, struct buf *err)
 {
 	struct store *s;
 	if (store_open(root, STORE_FORMAT_MBOX, &s, err) < 0)

@@ -30,8 +30,8 @@ static void die(const char *what)
 static struct store *open_store(const char *spec)
 {
 	struct store *s;
-	enum store_format f = strncmp(spec, "mbox:", 5) == 0 ? STORE_FORMAT_MBOX
-							     : STORE_FORMAT_MAILDIR;
+	enum store_format f =
+	    strncmp(spec, "mbox:", 5) == 0 ? STORE_FORMAT_MBOX : STORE_FORMAT_MAILDIR;
 	const char *colon = strchr(spec, ':');
 	if (store_open(colon ? colon + 1 : spec, f, &s, &err) < 0)
 		die("open store");

@@ -300,12 +300,12 @@ static void test_dir_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_append_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flags_keywords, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_behind_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_mbox, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dir_store, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_append_read, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flags_keywords, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_behind_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_mbox, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_store, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

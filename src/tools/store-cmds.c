@@ -119,8 +119,8 @@ int cmd_reindex(int argc, char **argv)
 			fprintf(stderr, "tern reindex: %s: %s\n", r.names[i], buf_cstr(&err));
 			ret = EX_TEMPFAIL_;
 		} else {
-			printf("%s: reindexed %s (%s)\n", r.names[i], folder ? folder : "all folders",
-			       r.paths[i]);
+			printf("%s: reindexed %s (%s)\n", r.names[i],
+			       folder ? folder : "all folders", r.paths[i]);
 		}
 		buf_free(&err);
 	}

@@ -153,8 +153,7 @@ int mbox_folder_open(struct store *store, const char *name, const char *path,
 }
 
 /* The row of uid with its place; catches up first when the file changed. 1/0/-1. */
-static int mbox_locate(struct mbox_folder *mf, uint32_t uid, struct mbox_loc *loc,
-		       struct buf *err)
+static int mbox_locate(struct mbox_folder *mf, uint32_t uid, struct mbox_loc *loc, struct buf *err)
 {
 	if (!mbox_quick(mf)) {
 		struct mbox_lock lk;
@@ -201,8 +200,7 @@ static int mbox_msg_open(struct store_folder *f, uint32_t uid, struct store_msg_
 	return 0;
 }
 
-static int mbox_msg_vsize(struct store_folder *f, uint32_t uid, uint64_t *vsize_r,
-			  struct buf *err)
+static int mbox_msg_vsize(struct store_folder *f, uint32_t uid, uint64_t *vsize_r, struct buf *err)
 {
 	struct mbox_folder *mf = (struct mbox_folder *)f;
 	if (index_vsize_get(mf->ix, uid, vsize_r, err) < 0)
@@ -232,8 +230,7 @@ static int mbox_msg_vsize(struct store_folder *f, uint32_t uid, uint64_t *vsize_
 	return index_vsize_set(mf->ix, uid, vsize, err);
 }
 
-static int mbox_cache_get(struct store_folder *f, uint32_t uid, struct buf *out,
-			  struct buf *err)
+static int mbox_cache_get(struct store_folder *f, uint32_t uid, struct buf *out, struct buf *err)
 {
 	return index_cache_get(((struct mbox_folder *)f)->ix, uid, out, err);
 }
@@ -261,8 +258,8 @@ static int set_flags_one(struct mbox_folder *mf, uint32_t uid, enum store_flags_
 	uint32_t nk = flags_apply(row.keywords, op, keywords);
 	if (nf == row.flags && nk == row.keywords)
 		return 0;
-	struct index_row up = {.uid = uid, .fname = row.fname, .flags = nf, .keywords = nk,
-			       .modseq = modseq};
+	struct index_row up = {
+	    .uid = uid, .fname = row.fname, .flags = nf, .keywords = nk, .modseq = modseq};
 	if (index_update(mf->ix, &up, err) < 0)
 		return -1;
 	ssize_t idx = store_folder_find(&mf->f, uid);
@@ -302,8 +299,7 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int mbox_expunge(struct store_folder *f, const uint32_t *uids, size_t count,
-			struct buf *err)
+static int mbox_expunge(struct store_folder *f, const uint32_t *uids, size_t count, struct buf *err)
 {
 	struct mbox_folder *mf = (struct mbox_folder *)f;
 	struct mbox_lock lk;
@@ -330,18 +326,18 @@ static int mbox_expunge(struct store_folder *f, const uint32_t *uids, size_t cou
 }
 
 const struct store_folder_vfuncs mbox_folder_vfuncs = {
-	.close = mbox_folder_close,
-	.sync = mbox_sync,
-	.msg_open = mbox_msg_open,
-	.msg_vsize = mbox_msg_vsize,
-	.cache_get = mbox_cache_get,
-	.cache_put = mbox_cache_put,
-	.set_flags = mbox_set_flags,
-	.keyword_lookup = mbox_keyword_lookup,
-	.expunge = mbox_expunge,
-	.append_begin = mbox_append_begin,
-	.append_write = mbox_append_write,
-	.append_commit = mbox_append_commit,
-	.append_free = mbox_append_free,
-	.copy = NULL,
+    .close = mbox_folder_close,
+    .sync = mbox_sync,
+    .msg_open = mbox_msg_open,
+    .msg_vsize = mbox_msg_vsize,
+    .cache_get = mbox_cache_get,
+    .cache_put = mbox_cache_put,
+    .set_flags = mbox_set_flags,
+    .keyword_lookup = mbox_keyword_lookup,
+    .expunge = mbox_expunge,
+    .append_begin = mbox_append_begin,
+    .append_write = mbox_append_write,
+    .append_commit = mbox_append_commit,
+    .append_free = mbox_append_free,
+    .copy = NULL,
 };

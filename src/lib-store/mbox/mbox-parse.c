@@ -7,7 +7,7 @@
  * the next From_ line (or the end of the file). Content-Length is never used to split:
  * a wrong one cannot swallow mail. Quoting is mboxrd: a line matching ^>*From  gets one
  * more '>' when written and loses one when read. The status headers (Status, X-Status,
- * X-Keywords, X-UID, X-IMAPbase, X-IMAP) and Content-Length are hidden from readers.
+ * X-Keywords, X-UID, X-IMAPbase, X-IMAP), Content-Length and Lines are hidden from readers.
  * Only the first MBOX_LINE_LOOK bytes of a line decide what it is, the same way in every
  * view, so sizes computed by the parser match what the reader view writes.
  */
@@ -40,19 +40,33 @@ struct piece {
 };
 
 enum field_class {
-	FC_KEEP, FC_STATUS, FC_XSTATUS, FC_KEYWORDS, FC_UID, FC_IMAPBASE, FC_IMAP, FC_CLEN,
+	FC_KEEP,
+	FC_STATUS,
+	FC_XSTATUS,
+	FC_KEYWORDS,
+	FC_UID,
+	FC_IMAPBASE,
+	FC_IMAP,
+	FC_CLEN,
 	FC_LINES
 };
 
 static const char *const field_names[] = {
-	[FC_STATUS] = "Status", [FC_XSTATUS] = "X-Status", [FC_KEYWORDS] = "X-Keywords",
-	[FC_UID] = "X-UID", [FC_IMAPBASE] = "X-IMAPbase", [FC_IMAP] = "X-IMAP",
-	[FC_CLEN] = "Content-Length", [FC_LINES] = "Lines",
+    [FC_STATUS] = "Status",	  [FC_XSTATUS] = "X-Status",	[FC_KEYWORDS] = "X-Keywords",
+    [FC_UID] = "X-UID",		  [FC_IMAPBASE] = "X-IMAPbase", [FC_IMAP] = "X-IMAP",
+    [FC_CLEN] = "Content-Length", [FC_LINES] = "Lines",
 };
 
 static bool fc_ours(enum field_class fc)
 {
 	return fc >= FC_STATUS && fc <= FC_IMAP;
+}
+
+/* Content-Length and Lines: written by mutt and others when they rewrite a file, so hidden
+ * from readers (a message must not change under its UID) and left out of the hash. */
+static bool fc_length(enum field_class fc)
+{
+	return fc == FC_CLEN || fc == FC_LINES;
 }
 
 uint64_t mbox_hash(uint64_t h, const void *p, size_t n)
@@ -306,18 +320,18 @@ static void parse_bytes(struct parse *ps, const struct piece *pc)
 	}
 	if (ps->part != 1)
 		return;
-	if (fc_ours(ps->fc) || ps->fc == FC_CLEN)
+	if (fc_ours(ps->fc) || fc_length(ps->fc))
 		ps->stripped += pc->n;
 	if (ps->fc == FC_CLEN)
 		m->has_content_length = true;
 	if (fc_ours(ps->fc))
 		buf_append(&ps->field, pc->p, pc->n);
-	else if (ps->fc != FC_CLEN && ps->fc != FC_LINES)
+	else if (!fc_length(ps->fc))
 		m->hash = mbox_hash(m->hash, pc->p, pc->n);
 }
 
-int mbox_parse(int fd, uint64_t start, uint64_t end,
-	       int (*cb)(void *ctx, const struct mbox_msg *m), void *ctx, struct buf *err)
+int mbox_parse(int fd, uint64_t start, uint64_t end, int (*cb)(void *ctx, const struct mbox_msg *m),
+	       void *ctx, struct buf *err)
 {
 	struct reader r;
 	reader_init(&r, fd, start, end);
@@ -417,8 +431,8 @@ static void copy_piece(struct copy *c, const struct piece *pc)
 		if (c->view == MBOX_VIEW_APPEND && piece_needs_quote(pc))
 			out_write(&c->o, ">", 1);
 	}
-	bool drop = c->part == 1 &&
-		    (fc_ours(c->fc) || (c->view == MBOX_VIEW_READER && c->fc == FC_CLEN));
+	bool drop =
+	    c->part == 1 && (fc_ours(c->fc) || (c->view == MBOX_VIEW_READER && fc_length(c->fc)));
 	if (!drop)
 		out_write(&c->o, pc->p + skip, pc->n - skip);
 	if (c->part == 0 && pc->end)
@@ -430,7 +444,9 @@ int mbox_copy(int fd, uint64_t start, uint64_t end, enum mbox_view view, const c
 {
 	struct reader r;
 	reader_init(&r, fd, start, end);
-	struct copy c = {.view = view, .status = status ? status : "", .o = {.fd = out_fd},
+	struct copy c = {.view = view,
+			 .status = status ? status : "",
+			 .o = {.fd = out_fd},
 			 .part = view == MBOX_VIEW_REWRITE ? 0 : 1};
 	struct piece pc;
 	int got;
@@ -457,8 +473,8 @@ void mbox_status_format(struct buf *out, uint32_t flags, const char *keywords, u
 {
 	if (flags & STORE_FLAG_SEEN)
 		buf_append_str(out, "Status: RO\n");
-	if (flags & (STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT |
-		     STORE_FLAG_DELETED)) {
+	if (flags &
+	    (STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT | STORE_FLAG_DELETED)) {
 		buf_append_str(out, "X-Status: ");
 		if (flags & STORE_FLAG_ANSWERED)
 			buf_append_char(out, 'A');

@@ -17,16 +17,16 @@
 #include "store-index.h"
 #include "store-private.h"
 
-#define MBOX_LINE_LOOK 1024	    /* bytes of a line's start looked at (From_, >From, names) */
-#define MBOX_FIELD_MAX 4096	    /* longest status header value kept */
-#define MBOX_CHUNK 65536	    /* read and write buffers */
-#define MBOX_DOTLOCK_STALE 300	    /* seconds after which a dotlock is broken */
+#define MBOX_LINE_LOOK 1024    /* bytes of a line's start looked at (From_, >From, names) */
+#define MBOX_FIELD_MAX 4096    /* longest status header value kept */
+#define MBOX_CHUNK 65536       /* read and write buffers */
+#define MBOX_DOTLOCK_STALE 300 /* seconds after which a dotlock is broken */
 #define MBOX_INDEX_SUFFIX ".tern-index.sqlite"
 
 /* --- locking (mbox-lock.c) --- */
 struct mbox_lock {
-	int fd;		/* the mbox, open read-write, fcntl write-locked */
-	char *dotlock;	/* FILE.lock while we hold it */
+	int fd;	       /* the mbox, open read-write, fcntl write-locked */
+	char *dotlock; /* FILE.lock while we hold it */
 };
 /* Takes FILE.lock (when the folder lets us create it), opens the file (creating it when
  * create is set) and takes the fcntl write lock, checking that the file was not replaced
@@ -59,8 +59,8 @@ struct mbox_msg {
 };
 /* Calls cb for every message of fd between start (a From_ line, or the end) and end.
  * 0, 1 when start is not a From_ line, -1 error (or cb's -1). */
-int mbox_parse(int fd, uint64_t start, uint64_t end,
-	       int (*cb)(void *ctx, const struct mbox_msg *m), void *ctx, struct buf *err);
+int mbox_parse(int fd, uint64_t start, uint64_t end, int (*cb)(void *ctx, const struct mbox_msg *m),
+	       void *ctx, struct buf *err);
 /* The FNV-1a hash of the line at off (the From_ line of a message). */
 int mbox_line_hash(int fd, uint64_t off, uint64_t *hash_r, struct buf *err);
 
@@ -84,7 +84,7 @@ uint64_t mbox_hash(uint64_t h, const void *p, size_t n);
 /* --- the folder --- */
 struct mbox_folder {
 	struct store_folder f;
-	char *path;	/* the mbox file */
+	char *path; /* the mbox file */
 	struct index *ix;
 	bool full_refresh;
 	struct buf scratch;
@@ -93,14 +93,12 @@ struct mbox_folder {
 /* --- mbox-sync.c (called with the file locked and inside an index transaction) --- */
 /* Brings the index up to date with the locked file; force: parse it all. *modseq_r: the
  * modseq given to the changes (0 when nothing changed; may be NULL). */
-int mbox_catchup(struct mbox_folder *mf, int fd, bool force, uint64_t *modseq_r,
-		 struct buf *err);
+int mbox_catchup(struct mbox_folder *mf, int fd, bool force, uint64_t *modseq_r, struct buf *err);
 /* Whether the file still is what the index last saw (same inode, size, time). */
 bool mbox_unchanged(struct mbox_folder *mf, const struct stat *st);
 /* Loads the folder's keyword names from the index. */
 int mbox_keywords_load(struct mbox_folder *mf, struct buf *err);
-int mbox_keyword_lookup(struct store_folder *f, const char *name, bool create,
-			struct buf *err);
+int mbox_keyword_lookup(struct store_folder *f, const char *name, bool create, struct buf *err);
 /* Keyword bits to names ("a b c") and back (creating unknown ones while there is room). */
 void mbox_keywords_text(struct mbox_folder *mf, uint32_t bits, struct buf *out);
 uint32_t mbox_keywords_bits(struct mbox_folder *mf, const char *text, struct buf *err);

@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 struct rmsg {
-	uint64_t start, end;	  /* the From_ line (or where one is missing) to the next */
-	uint64_t body, cl_off;	  /* body start; the Content-Length line (0: none) */
+	uint64_t start, end;   /* the From_ line (or where one is missing) to the next */
+	uint64_t body, cl_off; /* body start; the Content-Length line (0: none) */
 	uint64_t cl_len, cl_val;
 	bool need_from;
 };
@@ -95,7 +95,8 @@ static int repair_scan(struct repair *rp, FILE *fp, bool *final_nl_r)
 			if ((m == NULL || prev_blank) && from) {
 				m = rmsg_new(rp, off, false);
 				in_header = true;
-			} else if (m == NULL || (prev_blank && !in_header && starts_message(line))) {
+			} else if (m == NULL ||
+				   (prev_blank && !in_header && starts_message(line))) {
 				m = rmsg_new(rp, off, true);
 				m->body = off; /* a header follows: no From_ line to skip */
 				in_header = looks_header(line);
@@ -199,8 +200,8 @@ static int lost_found(struct repair *rp, int fd, const struct rmsg *m, struct bu
 }
 
 /* Decides and reports; with out >= 0 also writes the repaired file. */
-static int repair_apply(struct repair *rp, int fd, bool final_nl,
-			const struct store_repair_opts *o, int out, struct buf *err)
+static int repair_apply(struct repair *rp, int fd, bool final_nl, const struct store_repair_opts *o,
+			int out, struct buf *err)
 {
 	for (size_t i = 0; i < rp->count; i++) {
 		const struct rmsg *m = &rp->msgs[i];
@@ -213,14 +214,17 @@ static int repair_apply(struct repair *rp, int fd, bool final_nl,
 		uint64_t real = body_len(fd, m, last);
 		bool drop_cl = m->cl_off != 0 && m->cl_val != real;
 		if (drop_cl) {
-			say(rp, "message at byte %" PRIu64 ": Content-Length %" PRIu64
-				" but the body has %" PRIu64 " bytes: removing the header",
+			say(rp,
+			    "message at byte %" PRIu64 ": Content-Length %" PRIu64
+			    " but the body has %" PRIu64 " bytes: removing the header",
 			    m->start, m->cl_val, real);
 			rp->changes++;
 		}
 		if (o->max_message_size != 0 && m->end - m->start > o->max_message_size) {
-			say(rp, "message at byte %" PRIu64 " has %" PRIu64 " bytes: moving it to "
-				"%s.lost+found/", m->start, m->end - m->start, rp->path);
+			say(rp,
+			    "message at byte %" PRIu64 " has %" PRIu64 " bytes: moving it to "
+			    "%s.lost+found/",
+			    m->start, m->end - m->start, rp->path);
 			rp->changes++;
 			if (out >= 0 && lost_found(rp, fd, m, err) < 0)
 				return -1;
@@ -273,8 +277,8 @@ int mbox_repair_file(const char *path, const struct store_repair_opts *o, struct
 	FILE *fp = fdopen(dup(lk.fd), "r");
 	bool final_nl = true;
 	int r = fp == NULL || repair_scan(&rp, fp, &final_nl) < 0
-			? store_err_errno(err, "read", path)
-			: 0;
+		    ? store_err_errno(err, "read", path)
+		    : 0;
 	if (fp != NULL)
 		fclose(fp);
 	if (r == 0)

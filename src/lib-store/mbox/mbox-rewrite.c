@@ -64,8 +64,8 @@ static int rewrite_row(void *ctx, const struct index_row *r)
 	}
 	mbox_keywords_text(rw->mf, r->keywords, &rw->kw);
 	mbox_status_format(&rw->status, r->flags, rw->kw.data, r->uid);
-	return mbox_copy(rw->in_fd, loc.from_off, loc.end_off, MBOX_VIEW_REWRITE,
-			 rw->status.data, rw->out_fd, NULL, rw->err);
+	return mbox_copy(rw->in_fd, loc.from_off, loc.end_off, MBOX_VIEW_REWRITE, rw->status.data,
+			 rw->out_fd, NULL, rw->err);
 }
 
 static char *rewrite_tmp_path(const char *path)
@@ -110,8 +110,12 @@ static int rewrite_write(struct rewrite *rw, const char *tmp, int *fd_r)
 int mbox_rewrite(struct mbox_folder *mf, struct mbox_lock *lk, const uint32_t *expunge,
 		 size_t expunge_count, uint64_t *modseq_r, struct buf *err)
 {
-	struct rewrite rw = {.mf = mf, .in_fd = lk->fd, .expunge = expunge,
-			     .expunge_count = expunge_count, .first = true, .err = err};
+	struct rewrite rw = {.mf = mf,
+			     .in_fd = lk->fd,
+			     .expunge = expunge,
+			     .expunge_count = expunge_count,
+			     .first = true,
+			     .err = err};
 	char *tmp = rewrite_tmp_path(mf->path);
 	buf_reset(err);
 	int fd = -1;

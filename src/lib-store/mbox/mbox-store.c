@@ -228,12 +228,12 @@ static void mbox_store_close(struct store *s)
 }
 
 static const struct store_vfuncs mbox_store_vfuncs = {
-	.list = mbox_list,
-	.create = mbox_create,
-	.remove = mbox_remove,
-	.rename = mbox_rename,
-	.folder_open = mbox_store_folder_open,
-	.close = mbox_store_close,
+    .list = mbox_list,
+    .create = mbox_create,
+    .remove = mbox_remove,
+    .rename = mbox_rename,
+    .folder_open = mbox_store_folder_open,
+    .close = mbox_store_close,
 };
 
 int mbox_store_open(const char *root, struct store **store_r, struct buf *err)

@@ -35,8 +35,8 @@ void mbox_loc_format(struct buf *out, const struct mbox_loc *l)
 
 bool mbox_loc_parse(const char *s, struct mbox_loc *l)
 {
-	return sscanf(s, "%" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64,
-		      &l->from_off, &l->hdr_off, &l->content_end, &l->end_off, &l->hash) == 5;
+	return sscanf(s, "%" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64, &l->from_off,
+		      &l->hdr_off, &l->content_end, &l->end_off, &l->hash) == 5;
 }
 
 /* --- keywords: meta rows "kw.NAME" = bit --- */
@@ -83,8 +83,7 @@ static int kw_find(struct mbox_folder *mf, const char *name, bool create, struct
 	return free_slot;
 }
 
-int mbox_keyword_lookup(struct store_folder *f, const char *name, bool create,
-			struct buf *err)
+int mbox_keyword_lookup(struct store_folder *f, const char *name, bool create, struct buf *err)
 {
 	struct mbox_folder *mf = (struct mbox_folder *)f;
 	if (index_begin(mf->ix, err) < 0)
@@ -162,8 +161,8 @@ static int old_row_add(void *ctx, const struct index_row *r)
 		sy->old = x_reallocarray(sy->old, sy->old_cap, sizeof(*sy->old));
 	}
 	struct old_row *o = &sy->old[sy->old_count++];
-	*o = (struct old_row){.uid = r->uid, .flags = r->flags, .keywords = r->keywords,
-			      .size = r->size};
+	*o = (struct old_row){
+	    .uid = r->uid, .flags = r->flags, .keywords = r->keywords, .size = r->size};
 	if (!mbox_loc_parse(r->fname, &o->loc))
 		o->loc.hash = 0;
 	return 0;
@@ -255,8 +254,8 @@ static int sync_msg(void *ctx, const struct mbox_msg *m)
 	int r = 0;
 	if (o != NULL) {
 		o->used = true;
-		struct index_row row = {.uid = uid, .fname = sy->loc.data, .flags = m->flags,
-					.keywords = kw};
+		struct index_row row = {
+		    .uid = uid, .fname = sy->loc.data, .flags = m->flags, .keywords = kw};
 		if (o->flags != m->flags || o->keywords != kw) {
 			row.modseq = sync_modseq(sy);
 			r = index_update(ix, &row, sy->err);
@@ -266,9 +265,13 @@ static int sync_msg(void *ctx, const struct mbox_msg *m)
 	} else {
 		buf_reset(&sy->base);
 		buf_printf(&sy->base, "%u", uid);
-		struct index_row row = {.uid = uid, .base = sy->base.data, .fname = sy->loc.data,
-					.flags = m->flags, .keywords = kw,
-					.modseq = sync_modseq(sy), .size = m->size,
+		struct index_row row = {.uid = uid,
+					.base = sy->base.data,
+					.fname = sy->loc.data,
+					.flags = m->flags,
+					.keywords = kw,
+					.modseq = sync_modseq(sy),
+					.size = m->size,
 					.idate = m->idate ? m->idate : sy->mtime / 1000000000LL};
 		r = index_insert(ix, &row, sy->err);
 	}
@@ -358,8 +361,7 @@ static int sync_init(struct mbox_folder *mf, struct buf *err)
 	return 0;
 }
 
-int mbox_catchup(struct mbox_folder *mf, int fd, bool force, uint64_t *modseq_r,
-		 struct buf *err)
+int mbox_catchup(struct mbox_folder *mf, int fd, bool force, uint64_t *modseq_r, struct buf *err)
 {
 	struct stat st;
 	if (modseq_r != NULL)
@@ -371,7 +373,10 @@ int mbox_catchup(struct mbox_folder *mf, int fd, bool force, uint64_t *modseq_r,
 		return -1;
 	if (!fresh && !force && mbox_unchanged(mf, &st))
 		return 0;
-	struct sync sy = {.mf = mf, .fresh = fresh, .first = true, .err = err,
+	struct sync sy = {.mf = mf,
+			  .fresh = fresh,
+			  .first = true,
+			  .err = err,
 			  .uidnext = (uint32_t)index_meta(mf->ix, "uidnext"),
 			  .mtime = st_mtime_ns(&st)};
 	uint64_t start = 0;
