@@ -8,6 +8,7 @@
 #include "pop3d.h"
 #include "qmgr.h"
 #include "smtpd.h"
+#include "store-cmds.h"
 #include "tern-version.h"
 #include "tools.h"
 
@@ -34,6 +35,9 @@ static const struct command commands[] = {
 	{"queue", cmd_queue, "queue list|show ID|flush|delete ID|hold ID|release ID [-c CONF]"},
 	{"imap", cmd_imap, "imap --inetd [-u USER] [-c CONF]"},
 	{"pop3", cmd_pop3, "pop3 --inetd [-u USER] [-c CONF]"},
+	{"reindex", cmd_reindex, "reindex [USER|PATH [FOLDER]] [-c CONF]"},
+	{"repair", cmd_repair, "repair USER|PATH [--dry-run] [--max-message-size SIZE] [-c CONF]"},
+	{"convert", cmd_convert, "convert USER|PATH --to mbox|maildir [--keep-old] [-c CONF]"},
 	{"worker", cmd_worker, "worker ROLE [-c CONF] (started by tern serve)"},
 	{"version", cmd_version, "version"},
 	{NULL, NULL, NULL},
