@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "log.h"
+#include "store.h"
 #include "userdb.h"
 #include "xalloc.h"
 
@@ -32,6 +33,7 @@
 struct qmgr_route {
 	bool local;    /* a Maildir delivery is to be tried (maildir set) */
 	char *maildir;
+	uint64_t quota_bytes, quota_messages; /* 0: none */
 	struct delivery_result res; /* outcome, set up front for non-local and unknown */
 };
 
@@ -57,6 +59,8 @@ static void qmgr_route_rcpt(struct qmgr *q, const char *addr, struct qmgr_route 
 	if (found > 0) {
 		r->local = true;
 		r->maildir = x_strdup(info.maildir);
+		r->quota_bytes = info.quota_bytes;
+		r->quota_messages = info.quota_messages;
 		user_info_free(&info);
 	} else if (found == 0) {
 		qmgr_result(&r->res, DELIVERY_BOUNCE, "5.1.1 no such user here");
@@ -79,6 +83,36 @@ static void qmgr_log(const struct queue_envelope *env, const struct queue_rcpt *
 		 (long long)(now - env->arrival));
 }
 
+/* Would the message put the mailbox over its quota? Then the route gets the outcome
+ * quota_exceeded asks for (4.2.2 or 5.2.2, RFC 3463) and true is returned. Only users
+ * with a quota pay for the count (over every folder). */
+static bool qmgr_over_quota(struct qmgr *q, const struct queue_envelope *env,
+			    struct qmgr_route *r)
+{
+	if (r->quota_bytes == 0 && r->quota_messages == 0)
+		return false;
+	struct store *st = NULL;
+	struct buf err = BUF_INIT;
+	int over = -1;
+	if (store_open(r->maildir, store_detect_format(r->maildir), &st, &err) == 0)
+		over = store_quota_check(st, r->quota_bytes, r->quota_messages, env->size, &err);
+	store_close(&st);
+	char *t = NULL;
+	if (over == 1 && conf_num(q->conf, "quota_exceeded") == 1) {
+		t = x_asprintf("5.2.2 mailbox full: %s", buf_cstr(&err));
+		qmgr_result(&r->res, DELIVERY_BOUNCE, t);
+	} else if (over == 1) {
+		t = x_asprintf("4.2.2 mailbox full: %s", buf_cstr(&err));
+		qmgr_result(&r->res, DELIVERY_DEFER, t);
+	} else if (over < 0) {
+		t = x_asprintf("4.3.0 cannot count the mailbox for its quota: %s", buf_cstr(&err));
+		qmgr_result(&r->res, DELIVERY_DEFER, t);
+	}
+	x_free(&t);
+	buf_free(&err);
+	return over != 0;
+}
+
 /* Delivers to the local recipients of routes. */
 static void qmgr_deliver_local(struct qmgr *q, const struct queue_envelope *env,
 			       struct qmgr_route *routes, bool recheck)
@@ -98,6 +132,10 @@ static void qmgr_deliver_local(struct qmgr *q, const struct queue_envelope *env,
 					     strerror(errno));
 			qmgr_result(&routes[i].res, DELIVERY_DEFER, t);
 			x_free(&t);
+		} else if (qmgr_over_quota(q, env, &routes[i])) {
+			log_warn("%s: to=<%s>: over quota: %s %s", env->id,
+				 log_safe(req.recipient, strlen(req.recipient), 300),
+				 routes[i].res.enhanced, routes[i].res.text);
 		} else {
 			deliver_maildir(&req, &routes[i].res);
 		}

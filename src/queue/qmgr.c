@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "store.h"
 #include "userdb.h"
 #include "util.h"
 #include "xalloc.h"
@@ -363,6 +364,7 @@ int qmgr_main(const char *conf_path)
 	if (queue_dirs_create(l.q.queue_dir, &err) < 0)
 		fatal("%s", buf_cstr(&err));
 	l.q.udb = userdb_open(l.q.conf);
+	store_set_lock_timeout((unsigned)conf_num(l.q.conf, "mbox_lock_timeout") * 1000);
 	qmgr_bind_notify(&l);
 	qmgr_watch_env(&l);
 	qmgr_setup_events(&l);
