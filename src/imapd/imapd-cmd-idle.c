@@ -37,24 +37,12 @@ static void idle_inotify_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(s->idle_timer, &tv);
 }
 
-/* The folder's directory: the Maildir for INBOX, else Maildir++ ROOT/.A.B for "A/B". */
-static char *idle_dir(struct imapd_session *s)
-{
-	if (strcmp(s->folder_name, "INBOX") == 0)
-		return x_strdup(s->user.maildir);
-	char *d = x_asprintf("%s/.%s", s->user.maildir, s->folder_name);
-	for (char *p = d + strlen(s->user.maildir) + 2; *p != '\0'; p++)
-		if (*p == IMAPD_HIERARCHY_SEP)
-			*p = '.';
-	return d;
-}
-
 static void idle_watch(struct imapd_session *s)
 {
 	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (s->inotify_fd < 0)
 		return;
-	char *dir = idle_dir(s);
+	char *dir = imapd_folder_dir(s, s->folder_name);
 	static const char *const subs[] = {"new", "cur"};
 	for (size_t i = 0; i < 2; i++) {
 		char *p = x_asprintf("%s/%s", dir, subs[i]);

@@ -137,16 +137,33 @@ static void list_write(struct imapd_session *s, struct list_ctx *c, const struct
 	}
 }
 
+static bool list_match_any(const struct list_ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->pattern_count; i++)
+		if (list_match(c->patterns[i], name))
+			return true;
+	return false;
+}
+
+/* RFC 3501 6.3.9: a subscribed name below e that the patterns do not match ("%"). */
+static bool list_hidden_subscribed_child(const struct list_ctx *c, const struct list_entry *e)
+{
+	size_t len = strlen(e->name);
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].subscribed && strncmp(c->v[i].name, e->name, len) == 0 &&
+		    c->v[i].name[len] == IMAPD_HIERARCHY_SEP && !list_match_any(c, c->v[i].name))
+			return true;
+	return false;
+}
+
 /* Is e listed under the selection options, for one of the patterns? */
 static bool list_selected(const struct list_ctx *c, const struct list_entry *e, bool lsub)
 {
-	bool matched = false;
-	for (size_t i = 0; i < c->pattern_count && !matched; i++)
-		matched = list_match(c->patterns[i], e->name);
-	if (!matched)
+	if (!list_match_any(c, e->name))
 		return false;
 	if (lsub)
-		return e->subscribed;
+		return e->subscribed ||
+		       (e->child_subscribed && list_hidden_subscribed_child(c, e));
 	if (c->sel_subscribed)
 		return e->subscribed || (c->sel_recursive && e->child_subscribed);
 	if (c->sel_special)

@@ -162,7 +162,7 @@ void imapd_create_special(struct imapd_session *s)
 
 int imapd_login(struct imapd_session *s, struct user_info *info, struct buf *err)
 {
-	if (store_open(info->maildir, STORE_FORMAT_MAILDIR, &s->store, err) < 0) {
+	if (store_open(info->maildir, store_detect_format(info->maildir), &s->store, err) < 0) {
 		user_info_free(info);
 		return -1;
 	}

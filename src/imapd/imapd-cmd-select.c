@@ -20,6 +20,8 @@ void imapd_unselect(struct imapd_session *s)
 	x_free(&s->folder_name);
 	imap_seqset_clear(&s->saved);
 	imap_seqset_clear(&s->shown);
+	imap_seqset_clear(&s->recent);
+	s->recent_seen = 0;
 	if (s->state == IMAPD_S_SELECTED)
 		s->state = IMAPD_S_AUTH;
 }
@@ -35,7 +37,7 @@ static void select_write(struct imapd_session *s)
 	buf_append_str(&s->out, "] Flags permitted\r\n");
 	imapd_untagged(s, "%zu EXISTS", n);
 	if (!s->rev2) {
-		imapd_untagged(s, "0 RECENT");
+		imapd_untagged(s, "%zu RECENT", imapd_recent_count(s));
 		for (size_t i = 0; i < n; i++)
 			if ((store_folder_msg(f, i)->flags & STORE_FLAG_SEEN) == 0) {
 				imapd_untagged(s, "OK [UNSEEN %zu] First unseen", i + 1);
@@ -86,6 +88,7 @@ static void select_run(struct imapd_session *s, struct imapd_cmd *cmd, bool read
 	s->folder_name = name;
 	s->readonly = readonly;
 	s->state = IMAPD_S_SELECTED;
+	imapd_recent_update(s);
 	select_write(s);
 	imapd_reply(s, "OK", readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
 		    readonly ? "EXAMINE" : "SELECT");
@@ -158,8 +161,12 @@ void imapd_sync(struct imapd_session *s, bool expunge)
 	for (size_t i = ch.expunged_count; i > 0; i--)
 		imapd_untagged(s, "%" PRIu32 " EXPUNGE", ch.expunged_seqs[i - 1]);
 	sync_saved(s, &ch);
+	if (ch.new_count > 0)
+		imapd_recent_update(s);
 	if (ch.new_count > 0 || ch.expunged_count > 0)
 		imapd_untagged(s, "%zu EXISTS", store_folder_count(s->folder));
+	if (ch.new_count > 0 && !s->rev2)
+		imapd_untagged(s, "%zu RECENT", imapd_recent_count(s));
 	for (size_t i = 0; i < ch.changed_count; i++) {
 		ssize_t idx = store_folder_find(s->folder, ch.changed_uids[i]);
 		if (idx < 0 || imap_seqset_contains(&s->shown, ch.changed_uids[i]))

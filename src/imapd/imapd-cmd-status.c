@@ -1,7 +1,6 @@
 /* imapd-cmd-status: STATUS (RFC 9051 6.3.11; RFC 3501 6.3.10 RECENT; RFC 7162 3.1.6
  * HIGHESTMODSEQ; RFC 8438 SIZE; RFC 7889 APPENDLIMIT), shared with LIST-STATUS. The
- * counts come from a fresh snapshot of the folder. RECENT is always 0: the store keeps no
- * \Recent state (IMAP4rev2 dropped it).
+ * counts come from a fresh snapshot of the folder; RECENT from imapd-recent.c.
  */
 #include "imapd-int.h"
 #include "store.h"
@@ -29,7 +28,8 @@ bool imapd_status_items_valid(const struct imap_arg *items, size_t count)
 	return true;
 }
 
-static uint64_t status_value(struct imapd_session *s, struct store_folder *f, const char *item)
+static uint64_t status_value(struct imapd_session *s, const char *name, struct store_folder *f,
+			     const char *item)
 {
 	size_t n = store_folder_count(f);
 	uint64_t v = 0;
@@ -43,6 +43,8 @@ static uint64_t status_value(struct imapd_session *s, struct store_folder *f, co
 		return store_folder_highestmodseq(f);
 	if (strcmp(item, "APPENDLIMIT") == 0)
 		return s->server->set.max_literal;
+	if (strcmp(item, "RECENT") == 0)
+		return imapd_recent_status(s, name, f);
 	for (size_t i = 0; i < n; i++) {
 		const struct store_msg *m = store_folder_msg(f, i);
 		if (strcmp(item, "UNSEEN") == 0)
@@ -69,7 +71,7 @@ int imapd_status_write(struct imapd_session *s, const char *name, const struct i
 		for (size_t k = 0; status_items[k] != NULL && item == NULL; k++)
 			if (imap_arg_is_atom(&items[i], status_items[k]))
 				item = status_items[k];
-		buf_printf(&s->out, "%s%s %" PRIu64, i ? " " : "", item, status_value(s, f, item));
+		buf_printf(&s->out, "%s%s %" PRIu64, i ? " " : "", item, status_value(s, name, f, item));
 	}
 	buf_append_str(&s->out, ")\r\n");
 	store_folder_close(&f);

@@ -34,6 +34,8 @@ void imapd_flags_write(struct imapd_session *s, struct buf *out, const struct st
 			buf_printf(out, "%s ", flag_map[i].name);
 	if (m->flags & STORE_FLAG_PASSED)
 		buf_append_str(out, FORWARDED " ");
+	if (!s->rev2 && imapd_recent_has(s, m->uid))
+		buf_append_str(out, "\\Recent ");
 	for (unsigned k = 0; k < STORE_KEYWORDS_MAX; k++) {
 		const char *name =
 		    (m->keywords & (1u << k)) ? store_keyword_name(s->folder, k) : NULL;

@@ -160,6 +160,8 @@ struct imapd_session {
 	bool readonly;
 	struct imap_seqset saved; /* SEARCHRES "$", as UIDs */
 	struct imap_seqset shown; /* UIDs whose new flags this session already reported */
+	struct imap_seqset recent; /* UIDs that are \Recent in this session */
+	uint32_t recent_seen;	   /* the highest UID looked at for \Recent */
 	struct sasl_server *sasl; /* AUTHENTICATE in progress */
 	/* IDLE */
 	bool idling;
@@ -288,6 +290,17 @@ void imapd_unselect(struct imapd_session *s);
 /* Brings the snapshot up to date and writes EXPUNGE/EXISTS/FETCH; expunge: EXPUNGE may be
  * sent (else nothing is synced). */
 void imapd_sync(struct imapd_session *s, bool expunge);
+
+/* imapd-recent.c: \Recent (RFC 3501 2.3.2) */
+/* The Maildir folder of a stored name. */
+char *imapd_folder_dir(const struct imapd_session *s, const char *name);
+/* Claims (read-write) or looks at (read-only) the new messages of the snapshot. */
+void imapd_recent_update(struct imapd_session *s);
+bool imapd_recent_has(const struct imapd_session *s, uint32_t uid);
+size_t imapd_recent_count(const struct imapd_session *s);
+/* STATUS RECENT of folder name whose snapshot is f. */
+size_t imapd_recent_status(const struct imapd_session *s, const char *name,
+			   const struct store_folder *f);
 
 /* imapd-flags.c: store flags and keywords <-> IMAP */
 void imapd_flags_write(struct imapd_session *s, struct buf *out, const struct store_msg *m);

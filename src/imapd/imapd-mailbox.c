@@ -38,7 +38,7 @@ char *imapd_mailbox_arg(struct imapd_session *s, const struct imap_arg *arg)
 			return NULL;
 		}
 	} else if (!mutf7_is_valid(name, len)) {
-		imapd_bad(s, "Mailbox name is not valid modified UTF-7");
+		imapd_reply(s, "NO", "CANNOT", "Mailbox name is not valid modified UTF-7");
 		return NULL;
 	} else {
 		buf_append(&b, name, len);

@@ -184,8 +184,10 @@ static bool match_keyword(struct imapd_session *s, const struct store_msg *m, co
 	return k >= 0 && (m->keywords & (1u << k)) != 0;
 }
 
-static bool match_flag(const struct store_msg *m, unsigned flag)
+static bool match_flag(const struct imapd_session *s, const struct store_msg *m, unsigned flag)
 {
+	if (flag == IMAP_FLAG_RECENT)
+		return imapd_recent_has(s, m->uid);
 	static const struct {
 		unsigned imap;
 		uint32_t store;
@@ -197,7 +199,7 @@ static bool match_flag(const struct store_msg *m, unsigned flag)
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (map[i].imap == flag)
 			return (m->flags & map[i].store) != 0;
-	return false; /* \Recent: the store keeps none */
+	return false;
 }
 
 static int64_t day_of(int64_t t)
@@ -229,7 +231,7 @@ bool imapd_search_match(struct imapd_session *s, size_t idx, const struct imap_s
 	case IMAP_SEARCH_NOT:
 		return !imapd_search_match(s, idx, &k->sub[0], c);
 	case IMAP_SEARCH_FLAG:
-		return match_flag(m, k->flag);
+		return match_flag(s, m, k->flag);
 	case IMAP_SEARCH_KEYWORD:
 		return match_keyword(s, m, k->name);
 	case IMAP_SEARCH_SEQSET:

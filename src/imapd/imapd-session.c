@@ -163,6 +163,7 @@ void imapd_session_free(struct imapd_session *s)
 	imap_parser_free(&s->parser);
 	imap_seqset_free(&s->saved);
 	imap_seqset_free(&s->shown);
+	imap_seqset_free(&s->recent);
 	buf_free(&s->out);
 	x_free(&s->cmd.tag);
 	x_free(&s->cmd.name);

@@ -64,8 +64,8 @@ int imap_flags_parse(const struct imap_arg *args, size_t count, struct imap_flag
 {
 	memset(flags_r, 0, sizeof(*flags_r));
 	for (size_t i = 0; i < count; i++) {
-		const char *s;
-		if (!imap_arg_get_atom(&args[i], &s)) {
+		const char *s = "NIL"; /* NIL is an atom here: the keyword "NIL" */
+		if (args[i].type != IMAP_ARG_NIL && !imap_arg_get_atom(&args[i], &s)) {
 			*error_r = "Flags must be atoms";
 			goto fail;
 		}
