@@ -9,7 +9,9 @@ echo "postfix postfix/mailname string localhost" | debconf-set-selections
 PKGS="build-essential meson ninja-build pkg-config clang
 libevent-dev libssl-dev libsqlite3-dev libcrypt-dev libunbound-dev libidn2-dev zlib1g-dev
 libcmocka-dev openssl python3 python3-pytest
-swaks mutt curl fetchmail procmail postfix isync tmux"
+swaks mutt curl fetchmail procmail postfix isync tmux iproute2 linux-perf
+dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved
+dnsmasq"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -19,10 +21,16 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-# Debian's postfix starts itself on install; Tern's tests run their own peers.
-if command -v systemctl >/dev/null 2>&1; then
-	systemctl disable --now postfix >/dev/null 2>&1 || true
-fi
+# Debian's postfix, dovecot and dnsmasq start themselves on install; Tern's tests and
+# benchmarks run private instances of their own on free loopback ports.
+for svc in postfix dovecot dnsmasq; do
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now "$svc" >/dev/null 2>&1 || true
+	fi
+	if [ -x "/etc/init.d/$svc" ]; then
+		"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+	fi
+done
 postfix stop >/dev/null 2>&1 || true
 if ! id tern >/dev/null 2>&1; then
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin tern
