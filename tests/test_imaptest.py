@@ -37,11 +37,8 @@ ALWAYS_SKIP = {
 KNOWN_FAILING = {
     "append-binary": "FETCH BODY[1] of a binary part sends the NUL byte in a plain literal "
                      "(should be base64 or BINARY only)",
-    "esearch-condstore": "no [HIGHESTMODSEQ] on FETCH MODSEQ; ESEARCH MODSEQ is the "
-                         "mailbox's highest, not the highest of the matches",
     "listext": "LIST (SUBSCRIBED RECURSIVEMATCH) gives CHILDINFO for a mailbox that is "
                "itself subscribed",
-    "search-addresses": "SEARCH FROM misses a message (address matching)",
     "uidvalidity": "a mailbox deleted and created again keeps its UIDVALIDITY",
 }
 

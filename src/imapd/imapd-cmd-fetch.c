@@ -207,11 +207,11 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *cmd)
 		return;
 	}
 	if (j->f.changedsince_set) {
-		s->condstore = true;
+		imapd_condstore_enable(s);
 		fetch_changedsince(s, j);
 	}
 	if (j->f.items & IMAP_FETCH_MODSEQ)
-		s->condstore = true; /* RFC 7162 3.1: a CONDSTORE-enabling command */
+		imapd_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
 	j->need_tree =
 	    (j->f.items & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE)) != 0;
 	for (size_t i = 0; i < j->f.body_count; i++) {

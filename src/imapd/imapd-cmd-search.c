@@ -15,7 +15,7 @@ struct search_result {
 	struct imap_seqset set; /* seq numbers or UIDs, as the reply needs */
 	struct imap_seqset uids;
 	uint32_t min, max, min_uid, max_uid;
-	uint64_t count, modseq;
+	uint64_t count, modseq, min_modseq, max_modseq;
 };
 
 static void search_run(struct imapd_session *s, const struct imap_search_program *p, bool uid,
@@ -34,9 +34,11 @@ static void search_run(struct imapd_session *s, const struct imap_search_program
 		if (r->count == 0) {
 			r->min = v;
 			r->min_uid = m->uid;
+			r->min_modseq = m->modseq;
 		}
 		r->max = v;
 		r->max_uid = m->uid;
+		r->max_modseq = m->modseq;
 		r->count++;
 		if (m->modseq > r->modseq)
 			r->modseq = m->modseq;
@@ -77,8 +79,18 @@ static void search_write_esearch(struct imapd_session *s, unsigned opts, bool ui
 		buf_append_str(&s->out, " ALL ");
 		imap_seqset_write(&r->set, &s->out);
 	}
-	if (p->uses_modseq && r->count)
-		buf_printf(&s->out, " MODSEQ %" PRIu64, r->modseq);
+	if (p->uses_modseq && r->count) {
+		/* RFC 7162 3.1.5: with only MIN and/or MAX, the highest of those returned */
+		uint64_t modseq = r->modseq;
+		if ((opts & (IMAP_SEARCH_RETURN_ALL | IMAP_SEARCH_RETURN_COUNT)) == 0) {
+			modseq = 0;
+			if ((opts & IMAP_SEARCH_RETURN_MIN) && r->min_modseq > modseq)
+				modseq = r->min_modseq;
+			if ((opts & IMAP_SEARCH_RETURN_MAX) && r->max_modseq > modseq)
+				modseq = r->max_modseq;
+		}
+		buf_printf(&s->out, " MODSEQ %" PRIu64, modseq);
+	}
 	buf_append_str(&s->out, "\r\n");
 }
 
@@ -115,7 +127,7 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *cmd)
 		return;
 	}
 	if (p.uses_modseq)
-		s->condstore = true;
+		imapd_condstore_enable(s);
 	struct search_result r;
 	memset(&r, 0, sizeof(r));
 	search_run(s, &p, cmd->uid, &r);

@@ -26,6 +26,16 @@ void imapd_unselect(struct imapd_session *s)
 		s->state = IMAPD_S_AUTH;
 }
 
+void imapd_condstore_enable(struct imapd_session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->folder != NULL)
+		imapd_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest",
+			       store_folder_highestmodseq(s->folder));
+}
+
 static void select_write(struct imapd_session *s)
 {
 	struct store_folder *f = s->folder;

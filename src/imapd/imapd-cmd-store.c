@@ -66,7 +66,7 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *cmd)
 		   0) {
 		struct imap_seqset modified = IMAP_SEQSET_INIT;
 		if (st.unchangedsince_set) {
-			s->condstore = true;
+			imapd_condstore_enable(s);
 			n = store_unchanged(s, idx, n, st.unchangedsince, &modified, cmd->uid);
 		}
 		uint32_t *uids = x_reallocarray(NULL, n + 1, sizeof(uint32_t));

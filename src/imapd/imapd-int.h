@@ -287,6 +287,8 @@ void imapd_cmd_close(struct imapd_session *s, struct imapd_cmd *cmd);
 void imapd_cmd_unselect(struct imapd_session *s, struct imapd_cmd *cmd);
 void imapd_cmd_check(struct imapd_session *s, struct imapd_cmd *cmd);
 void imapd_unselect(struct imapd_session *s);
+/* A CONDSTORE-enabling command (RFC 7162 3.1): the first one sends HIGHESTMODSEQ. */
+void imapd_condstore_enable(struct imapd_session *s);
 /* Brings the snapshot up to date and writes EXPUNGE/EXISTS/FETCH; expunge: EXPUNGE may be
  * sent (else nothing is synced). */
 void imapd_sync(struct imapd_session *s, bool expunge);

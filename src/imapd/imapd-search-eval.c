@@ -6,6 +6,7 @@
  */
 #include "imapd-int.h"
 #include "imap-search.h"
+#include "mime-address.h"
 #include "mime-date.h"
 #include "mime-header.h"
 #include "mime-rfc2047.h"
@@ -96,12 +97,37 @@ static bool contains_ci(const char *hay, size_t hlen, const char *needle, size_t
 	return false;
 }
 
+/* Address fields also match on their parsed addresses, so that comments and white space
+ * inside an address ("<a (x)@ b.org>") do not hide "a@b.org". */
+static bool match_addresses(const char *field, const char *value, size_t vlen)
+{
+	struct mime_address_list l = {NULL, 0};
+	mime_address_list_parse(field, strlen(field), 0, &l);
+	bool found = false;
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < l.count && !found; i++) {
+		const struct mime_address *a = &l.v[i];
+		if (a->mailbox == NULL || a->host == NULL)
+			continue;
+		buf_reset(&b);
+		buf_printf(&b, "%s%s<%s@%s>", a->name ? a->name : "", a->name ? " " : "",
+			   a->mailbox, a->host);
+		found = contains_ci(b.data, b.len, value, vlen);
+	}
+	buf_free(&b);
+	mime_address_list_free(&l);
+	return found;
+}
+
 static bool match_header(struct imapd_search_cache *c, const char *name, const char *value,
 			 size_t vlen)
 {
+	bool addr = str_ieq(name, "From") || str_ieq(name, "To") || str_ieq(name, "Cc") ||
+		    str_ieq(name, "Bcc");
 	for (size_t i = 0; i < c->n; i++)
 		if (str_ieq(c->names[i], name) &&
-		    contains_ci(c->values[i], strlen(c->values[i]), value, vlen))
+		    (contains_ci(c->values[i], strlen(c->values[i]), value, vlen) ||
+		     (addr && match_addresses(c->values[i], value, vlen))))
 			return true;
 	return false;
 }
