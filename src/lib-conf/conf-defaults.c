@@ -128,6 +128,53 @@ const struct conf_def conf_global_defs[] = {
 	S("Outbound delivery", "relay_timeout_final", CONF_TIME, "10m",
 	  "Wait for the reply after the final dot (RFC 5321 4.5.3.2.6)."),
 
+	S("Outbound delivery", "dns_resolver", CONF_STR, "",
+	  "The DNS server for MX and address lookups, as ADDRESS or ADDRESS@PORT "
+	  "(127.0.0.1@5353). Empty: the servers of /etc/resolv.conf, and /etc/hosts."),
+	S("Outbound delivery", "relayhost", CONF_STR, "",
+	  "Send all mail for other domains through this smarthost: [HOST]:PORT (no MX "
+	  "lookup) or HOST (its MX records). Empty: to each domain's MX hosts."),
+	S("Outbound delivery", "relayhost_auth", CONF_STR, "",
+	  "Credentials for the smarthost, USER:PASSWORD, or the path of a file holding "
+	  "USER:PASSWORD. Sent with AUTH PLAIN or LOGIN, only under TLS or on loopback."),
+	S("Outbound delivery", "transport_map", CONF_STR, "",
+	  "Per-domain routes, comma-separated: DOMAIN relay:[HOST]:PORT, DOMAIN relay:HOST "
+	  "(its MX), DOMAIN lmtp:unix:/PATH, DOMAIN lmtp:inet:HOST:PORT. A domain "
+	  "given as .example.org also covers its subdomains."),
+	E("Outbound delivery", "tls_policy", "may", "none|may|encrypt|verify",
+	  "STARTTLS for outbound SMTP: none; may (when offered, no certificate check); "
+	  "encrypt (TLS required); verify (TLS required and the certificate must match "
+	  "the MX host name and chain to the system CAs)."),
+	S("Outbound delivery", "tls_policy_map", CONF_STR, "",
+	  "Per-domain TLS policies, comma-separated DOMAIN:POLICY, e.g. "
+	  "example.org:encrypt, other.org:none."),
+	S("Outbound delivery", "relay_port", CONF_INT, "25",
+	  "The port of MX hosts (25; other values are for tests)."),
+	S("Outbound delivery", "relay_max_connections", CONF_INT, "50",
+	  "Outbound SMTP/LMTP connections open at once, in all."),
+	S("Outbound delivery", "relay_max_per_destination", CONF_INT, "10",
+	  "Outbound connections open at once to one destination (domain or next hop)."),
+	S("Outbound delivery", "relay_max_messages_per_connection", CONF_INT, "100",
+	  "Messages sent over one connection before it is closed and a new one made."),
+	E("Outbound delivery", "relay_8bitmime", "send", "send|bounce",
+	  "An 8BITMIME message for a server that does not offer 8BITMIME: send it anyway "
+	  "(logged; what most servers take) or fail it with 5.6.3."),
+	S("Outbound delivery", "relay_timeout_connect", CONF_TIME, "30s",
+	  "How long to wait for a TCP connection to an MX host before trying the next."),
+	S("Outbound delivery", "relay_timeout_initial", CONF_TIME, "5m",
+	  "Wait for the 220 greeting (RFC 5321 4.5.3.2.1), and for EHLO, STARTTLS and AUTH."),
+	S("Outbound delivery", "relay_timeout_mail", CONF_TIME, "5m",
+	  "Wait for the reply to MAIL (RFC 5321 4.5.3.2.2)."),
+	S("Outbound delivery", "relay_timeout_rcpt", CONF_TIME, "5m",
+	  "Wait for the reply to each RCPT (RFC 5321 4.5.3.2.3)."),
+	S("Outbound delivery", "relay_timeout_data", CONF_TIME, "2m",
+	  "Wait for the 354 reply to DATA (RFC 5321 4.5.3.2.4)."),
+	S("Outbound delivery", "relay_timeout_data_block", CONF_TIME, "3m",
+	  "Longest wait for the server to take the next block of message data "
+	  "(RFC 5321 4.5.3.2.5), and for each BDAT reply."),
+	S("Outbound delivery", "relay_timeout_final", CONF_TIME, "10m",
+	  "Wait for the reply after the final dot (RFC 5321 4.5.3.2.6)."),
+
 	S("Delivery", "recipient_delimiter", CONF_STR, "+",
 	  "Separates a user name from an extension (user+tag@domain is delivered to "
 	  "user). Empty: no subaddressing."),

@@ -2,7 +2,8 @@
  *
  * Recipients in a local domain are looked up in the user directory and delivered to
  * their Maildir (deliver_maildir); unknown local users fail with 5.1.1; other domains
- * wait with 4.4.0 until outbound relay exists.
+ * are routed to the relay (qmgr-relay.c): the pass returns them in a batch, and a
+ * finishing pass records the relay's results.
  *
  * Exactly-once without extra fsyncs: the Maildir file's name depends only on the queue
  * ID and the recipient, so a repeated delivery can find the first one. A pass looks for
@@ -23,17 +24,18 @@
 #include "conf.h"
 #include "deliver.h"
 #include "log.h"
+#include "relay.h"
 #include "store.h"
 #include "userdb.h"
 #include "xalloc.h"
-
-#define QMGR_NO_TRANSPORT "4.4.0 no outbound transport configured yet"
 
 /* Where a recipient goes in this pass. */
 struct qmgr_route {
 	bool local;    /* a Maildir delivery is to be tried (maildir set) */
 	char *maildir;
 	uint64_t quota_bytes, quota_messages; /* 0: none */
+	bool remote;   /* for the relay (hop set) */
+	struct relay_nexthop hop;
 	struct delivery_result res; /* outcome, set up front for non-local and unknown */
 };
 
@@ -50,7 +52,7 @@ static void qmgr_route_rcpt(struct qmgr *q, const char *addr, struct qmgr_route 
 	memset(r, 0, sizeof(*r));
 	const char *at = strrchr(addr, '@');
 	if (at == NULL || !userdb_is_local_domain(q->udb, at + 1)) {
-		qmgr_result(&r->res, DELIVERY_DEFER, QMGR_NO_TRANSPORT);
+		r->remote = qmgr_route_remote(q, addr, &r->hop, &r->res) == 0;
 		return;
 	}
 	struct user_info info;
@@ -76,9 +78,12 @@ static void qmgr_log(const struct queue_envelope *env, const struct queue_rcpt *
 		     const struct qmgr_route *r, time_t now)
 {
 	static const char *const names[] = {"sent", "deferred", "bounced"};
+	char hop[RELAY_HOST_MAX + 32] = "none";
+	if (r->remote)
+		relay_nexthop_key(&r->hop, hop, sizeof(hop));
 	log_info("%s: to=<%s>, %s%s, status=%s (%s %s), delay=%llds", env->id,
 		 log_safe(rc->addr, strlen(rc->addr), 300), r->local ? "mailbox=" : "relay=",
-		 r->local ? r->maildir : "none", names[r->res.status], r->res.enhanced,
+		 r->local ? r->maildir : hop, names[r->res.status], r->res.enhanced,
 		 log_safe(r->res.text, strlen(r->res.text), 300),
 		 (long long)(now - env->arrival));
 }
@@ -155,9 +160,11 @@ static time_t qmgr_backoff(const struct qmgr *q, unsigned attempts)
 	return (time_t)(d < max ? d : max);
 }
 
-/* Records outcomes, expires, schedules; returns whether the message is finished. */
+/* Records outcomes, expires, schedules; returns whether the message is finished.
+ * relaying: remote recipients are out with the relay (no outcome, no retry time yet). */
 static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
-			struct qmgr_route *routes, time_t now, struct qmgr_entry *e)
+			struct qmgr_route *routes, time_t now, struct qmgr_entry *e,
+			bool relaying)
 {
 	bool expired = (uint64_t)(now - env->arrival) >= conf_num(q->conf, "queue_lifetime");
 	struct buf recs = BUF_INIT, err = BUF_INIT;
@@ -166,6 +173,10 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 		struct queue_rcpt *rc = &env->rcpts[i];
 		if (rc->state != QUEUE_RCPT_PENDING)
 			continue;
+		if (relaying && routes[i].remote) {
+			finished = false;
+			continue;
+		}
 		struct delivery_result *res = &routes[i].res;
 		if (res->status == DELIVERY_DEFER && expired) {
 			char *t = x_asprintf("5.4.7 delivery time expired, last error: %s %s",
@@ -180,13 +191,13 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 		if (res->status == DELIVERY_OK)
 			queue_rec_delivered(&recs, (unsigned)i, t);
 		else if (res->status == DELIVERY_BOUNCE)
-			queue_rec_failed(&recs, (unsigned)i, t);
+			queue_rec_failed(&recs, (unsigned)i, t), qmgr_bounce(q, env, i, res);
 		else
 			queue_rec_deferred(&recs, (unsigned)i, t), finished = false;
 		x_free(&t);
 		qmgr_log(env, rc, &routes[i], now);
 	}
-	if (!finished) {
+	if (!finished && !relaying) {
 		e->next_try = now + qmgr_backoff(q, env->attempts);
 		queue_rec_retry(&recs, e->next_try, env->attempts + 1);
 	}
@@ -239,31 +250,68 @@ static struct queue_envelope *qmgr_load(struct qmgr *q, struct qmgr_entry *e, ti
 	return env;
 }
 
-enum qmgr_outcome qmgr_process(struct qmgr *q, struct qmgr_entry *e, time_t now)
+/* Routes the pending recipients, or (finishing pass) takes the relay's results. */
+static bool qmgr_routes(struct qmgr *q, const struct queue_envelope *env,
+			struct qmgr_route *routes, const struct qmgr_relay_batch *relay_in)
+{
+	bool any_remote = false;
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		const struct queue_rcpt *rc = &env->rcpts[i];
+		if (rc->state != QUEUE_RCPT_PENDING)
+			continue;
+		if (relay_in == NULL) {
+			qmgr_route_rcpt(q, rc->addr, &routes[i]);
+			any_remote |= routes[i].remote;
+		} else if (i < relay_in->rcpt_count && relay_in->has[i]) {
+			routes[i].remote = qmgr_route_remote(q, rc->addr, &routes[i].hop,
+							     &routes[i].res) == 0;
+			routes[i].res = relay_in->res[i];
+		} else {
+			/* Tried by the first pass, already recorded: keep its deferral. */
+			qmgr_result(&routes[i].res, DELIVERY_DEFER,
+				    rc->last_error ? rc->last_error : "4.0.0 pending");
+		}
+	}
+	return any_remote;
+}
+
+enum qmgr_outcome qmgr_process(struct qmgr *q, struct qmgr_entry *e, time_t now,
+			       const struct qmgr_relay_batch *relay_in,
+			       struct qmgr_relay_batch **batch_r)
 {
 	enum qmgr_outcome out;
+	*batch_r = NULL;
 	struct queue_envelope *env = qmgr_load(q, e, now, &out);
 	if (env == NULL)
 		return out;
 	e->forced = false;
 	struct qmgr_route *routes = x_calloc(env->rcpt_count, sizeof(*routes));
-	for (size_t i = 0; i < env->rcpt_count; i++)
-		if (env->rcpts[i].state == QUEUE_RCPT_PENDING)
-			qmgr_route_rcpt(q, env->rcpts[i].addr, &routes[i]);
-	{
+	bool relaying = qmgr_routes(q, env, routes, relay_in);
+	if (relay_in == NULL) {
 		qmgr_deliver_local(q, env, routes, e->recheck);
 		e->recheck = false;
-		if (qmgr_record(q, env, routes, now, e)) {
-			struct buf err = BUF_INIT;
-			if (queue_remove(q->queue_dir, env->id, &err) == 0) {
-				log_info("%s: removed", env->id);
-				out = QMGR_GONE;
-			} else {
-				log_error("%s: %s", env->id, buf_cstr(&err));
-				e->next_try = now + qmgr_backoff(q, 0);
-			}
-			buf_free(&err);
+	}
+	if (qmgr_record(q, env, routes, now, e, relaying)) {
+		struct buf err = BUF_INIT;
+		if (queue_remove(q->queue_dir, env->id, &err) == 0) {
+			log_info("%s: removed", env->id);
+			out = QMGR_GONE;
+		} else {
+			log_error("%s: %s", env->id, buf_cstr(&err));
+			e->next_try = now + qmgr_backoff(q, 0);
 		}
+		buf_free(&err);
+	} else if (relaying) {
+		bool *remote = x_calloc(env->rcpt_count, sizeof(*remote));
+		struct relay_nexthop *hops = x_calloc(env->rcpt_count, sizeof(*hops));
+		for (size_t i = 0; i < env->rcpt_count; i++) {
+			remote[i] = routes[i].remote && env->rcpts[i].state == QUEUE_RCPT_PENDING;
+			hops[i] = routes[i].hop;
+		}
+		*batch_r = qmgr_relay_build(q, env, remote, hops);
+		x_free(&remote);
+		x_free(&hops);
+		out = QMGR_RELAY;
 	}
 	for (size_t i = 0; i < env->rcpt_count; i++)
 		x_free(&routes[i].maildir);

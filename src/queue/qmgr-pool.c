@@ -49,7 +49,8 @@ static void *qmgr_pool_run(void *arg)
 		if (p->todo == NULL)
 			p->todo_tail = NULL;
 		pthread_mutex_unlock(&p->lock);
-		job->outcome = qmgr_process(&t->q, &job->entry, job->now);
+		job->outcome = qmgr_process(&t->q, &job->entry, job->now, job->relay_in,
+					   &job->relay_out);
 		pthread_mutex_lock(&p->lock);
 		job->next = p->done_list;
 		p->done_list = job;

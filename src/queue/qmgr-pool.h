@@ -22,6 +22,8 @@ struct qmgr_job {
 	struct qmgr_entry entry;
 	time_t now;
 	enum qmgr_outcome outcome;
+	struct qmgr_relay_batch *relay_in;  /* a finishing pass: the relay's results */
+	struct qmgr_relay_batch *relay_out; /* outcome QMGR_RELAY: what to relay */
 	struct qmgr_job *next;
 };
 

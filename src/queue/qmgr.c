@@ -10,6 +10,13 @@
  * SIGHUP reloads once the pool is idle. Without that mark at start (a crash, kill -9,
  * power loss), every message found is delivered with a look for an earlier, unrecorded
  * delivery first (see qmgr-deliver.c).
+ *
+ * Outbound mail: a pass that finds non-local recipients returns them as relay_msgs
+ * (qmgr-relay.c); this thread submits them to the relay client, which runs in this same
+ * loop with many connections at once (src/relay). The entry stays busy until every
+ * relay_msg of the message is done; then a finishing pass in the pool records the
+ * results. SIGTERM does not wait for outbound sessions: they are cut, and the message
+ * is tried again at the next start.
  */
 #include "qmgr.h"
 #include "qmgr-int.h"
@@ -30,6 +37,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "relay.h"
 #include "store.h"
 #include "userdb.h"
 #include "util.h"
@@ -46,6 +54,7 @@ struct qmgr_loop {
 	time_t next_scan;
 	bool stopping, reload_pending;
 	struct qmgr_pool *pool;
+	struct relay *relay;
 };
 
 static struct qmgr_entry *qmgr_find(struct qmgr *q, const char *id)
@@ -160,12 +169,66 @@ static void qmgr_work(evutil_socket_t fd, short what, void *arg)
 
 static void qmgr_reload(struct qmgr_loop *l);
 
+/* Hands a pass's relay_msgs to the relay; the entry stays busy until they are done. */
+static void qmgr_relay_start(struct qmgr_loop *l, struct qmgr_entry *e,
+			     struct qmgr_relay_batch *b)
+{
+	if (l->stopping || e == NULL) {
+		qmgr_relay_batch_free(&b);
+		if (e != NULL)
+			e->busy = false;
+		return;
+	}
+	e->busy = true;
+	struct relay_msg *list = b->msgs;
+	b->msgs = NULL;
+	while (list != NULL) {
+		struct relay_msg *m = list;
+		list = m->next;
+		m->owner = b;
+		relay_submit(l->relay, m);
+	}
+}
+
+/* A relay_msg is done (loop thread): when it was the message's last, finish the pass. */
+static void qmgr_relay_done(struct relay_msg *m, void *arg)
+{
+	struct qmgr_loop *l = arg;
+	struct qmgr_relay_batch *b = m->owner;
+	qmgr_relay_take_result(b, m);
+	relay_msg_free(&m);
+	if (--b->pending > 0)
+		return;
+	struct qmgr_entry *e = qmgr_find(&l->q, b->id);
+	if (l->stopping || e == NULL) {
+		if (e != NULL)
+			e->busy = false;
+		qmgr_relay_batch_free(&b);
+		return;
+	}
+	struct qmgr_job *job = X_NEW(struct qmgr_job);
+	job->entry = *e;
+	job->entry.forced = true; /* record now, whatever retry time the envelope holds */
+	job->now = time(NULL);
+	job->relay_in = b;
+	qmgr_pool_submit(l->pool, job);
+}
+
 /* A pass finished (loop thread): bring its entry up to date. */
 static void qmgr_done(struct qmgr_job *job, void *arg)
 {
 	struct qmgr_loop *l = arg;
 	struct qmgr_entry *e = qmgr_find(&l->q, job->entry.id);
-	if (e != NULL) {
+	qmgr_relay_batch_free(&job->relay_in);
+	if (job->outcome == QMGR_RELAY) {
+		if (e != NULL) {
+			bool forced = e->forced;
+			*e = job->entry;
+			e->forced = forced;
+		}
+		qmgr_relay_start(l, e, job->relay_out);
+		job->relay_out = NULL;
+	} else if (e != NULL) {
 		bool forced = e->forced; /* a notify during the pass asks for another look */
 		*e = job->entry;
 		e->busy = false;
@@ -256,6 +319,9 @@ static void qmgr_reload(struct qmgr_loop *l)
 	} else {
 		if (strcmp(conf_str(c, "queue_dir"), l->q.queue_dir) != 0)
 			log_warn("reload: queue_dir changes take effect at restart");
+		if (relay_reconfigure(l->relay, c, &err) < 0)
+			log_error("reload: outbound delivery keeps its old options: %s",
+				  buf_cstr(&err));
 		userdb_close(&l->q.udb);
 		conf_free(&l->q.conf);
 		l->q.conf = c;
@@ -370,6 +436,9 @@ int qmgr_main(const char *conf_path)
 	qmgr_setup_events(&l);
 	l.pool = qmgr_pool_new(l.base, &l.q, conf_num(l.q.conf, "queue_delivery_threads"),
 			       qmgr_done, &l);
+	l.relay = relay_new(l.base, l.q.conf, qmgr_relay_done, &l, &err);
+	if (l.relay == NULL)
+		fatal("outbound delivery: %s", buf_cstr(&err));
 	bool clean = qmgr_clean_mark(l.q.queue_dir, false);
 	qmgr_scan(&l);
 	for (size_t i = 0; i < l.q.count && !clean; i++)
@@ -379,6 +448,7 @@ int qmgr_main(const char *conf_path)
 	qmgr_kick(&l);
 	event_base_dispatch(l.base);
 	qmgr_pool_free(&l.pool);
+	relay_free(&l.relay);
 	qmgr_clean_mark(l.q.queue_dir, true);
 	log_info("queue manager stopped");
 	/* The SIGINT event is owned by the base; freeing the base is enough for it. */

@@ -1,0 +1,129 @@
+/* qmgr-relay: the queue manager's side of outbound delivery.
+ *
+ * In a delivery pass (a pool thread): each non-local recipient is routed (relay_route:
+ * transport_map, relayhost, else its domain's MX on relay_port) and the message's remote
+ * recipients are grouped by next hop into relay_msgs, returned in a batch. The loop
+ * thread submits them to the relay (qmgr.c), gathers the per-recipient results in the
+ * batch, and hands it to a finishing pass that records them like local outcomes.
+ * Remote delivery is at-least-once: a crash between the server's 250 and the record
+ * means the message is sent again (RFC 5321 6.1 accepts this; the Maildir trick of local
+ * delivery has no remote equivalent).
+ */
+#include "qmgr-int.h"
+
+#include <string.h>
+
+#include "conf.h"
+#include "deliver.h"
+#include "log.h"
+#include "relay.h"
+#include "xalloc.h"
+
+int qmgr_route_remote(struct qmgr *q, const char *addr, struct relay_nexthop *hop,
+		      struct delivery_result *res)
+{
+	const char *at = strrchr(addr, '@');
+	struct buf err = BUF_INIT;
+	int r = -1;
+	if (at == NULL || at[1] == '\0')
+		buf_append_str(&err, "no domain in the address");
+	else
+		r = relay_route(at + 1, conf_str(q->conf, "transport_map"),
+				conf_str(q->conf, "relayhost"),
+				(unsigned)conf_num(q->conf, "relay_port"), hop, &err);
+	if (r < 0) {
+		res->status = DELIVERY_DEFER;
+		snprintf(res->enhanced, sizeof(res->enhanced), "4.3.5");
+		snprintf(res->text, sizeof(res->text), "bad route for %s: %s",
+			 at ? at + 1 : addr, buf_cstr(&err));
+	}
+	buf_free(&err);
+	return r;
+}
+
+static struct relay_msg *qmgr_relay_msg_new(struct qmgr *q, const struct queue_envelope *env,
+					    const struct relay_nexthop *hop)
+{
+	struct relay_msg *m = X_NEW(struct relay_msg);
+	snprintf(m->queue_id, sizeof(m->queue_id), "%s", env->id);
+	m->data_path = x_asprintf("%s/msg/%s", q->queue_dir, env->id);
+	m->size = env->size;
+	m->sender = x_strdup(env->sender);
+	const char *body = queue_envelope_attr(env, "body");
+	const char *utf8 = queue_envelope_attr(env, "smtputf8");
+	m->eightbit = body != NULL && strcmp(body, "8BITMIME") == 0;
+	m->smtputf8 = utf8 != NULL && strcmp(utf8, "yes") == 0;
+	m->hop = *hop;
+	m->rcpts = x_calloc(env->rcpt_count, sizeof(*m->rcpts));
+	return m;
+}
+
+struct qmgr_relay_batch *qmgr_relay_build(struct qmgr *q, const struct queue_envelope *env,
+					  const bool *remote, const struct relay_nexthop *hops)
+{
+	struct qmgr_relay_batch *b = X_NEW(struct qmgr_relay_batch);
+	snprintf(b->id, sizeof(b->id), "%s", env->id);
+	b->rcpt_count = env->rcpt_count;
+	b->res = x_calloc(env->rcpt_count, sizeof(*b->res));
+	b->has = x_calloc(env->rcpt_count, sizeof(*b->has));
+	char ki[RELAY_HOST_MAX + 32], kj[RELAY_HOST_MAX + 32];
+	bool *taken = x_calloc(env->rcpt_count, sizeof(*taken));
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		if (!remote[i] || taken[i])
+			continue;
+		struct relay_msg *m = qmgr_relay_msg_new(q, env, &hops[i]);
+		relay_nexthop_key(&hops[i], ki, sizeof(ki));
+		for (size_t j = i; j < env->rcpt_count; j++) {
+			if (!remote[j] || taken[j])
+				continue;
+			relay_nexthop_key(&hops[j], kj, sizeof(kj));
+			if (strcmp(ki, kj) != 0)
+				continue;
+			taken[j] = true;
+			struct relay_rcpt *rc = &m->rcpts[m->rcpt_count++];
+			rc->index = (unsigned)j;
+			rc->addr = x_strdup(env->rcpts[j].addr);
+		}
+		m->next = b->msgs;
+		b->msgs = m;
+		b->pending++;
+	}
+	x_free(&taken);
+	return b;
+}
+
+void qmgr_relay_batch_free(struct qmgr_relay_batch **bp)
+{
+	struct qmgr_relay_batch *b = *bp;
+	if (b == NULL)
+		return;
+	while (b->msgs != NULL) {
+		struct relay_msg *m = b->msgs;
+		b->msgs = m->next;
+		relay_msg_free(&m);
+	}
+	x_free(&b->res);
+	x_free(&b->has);
+	x_free(bp);
+}
+
+void qmgr_relay_take_result(struct qmgr_relay_batch *b, const struct relay_msg *m)
+{
+	for (size_t i = 0; i < m->rcpt_count; i++) {
+		unsigned idx = m->rcpts[i].index;
+		if (idx < b->rcpt_count) {
+			b->res[idx] = m->rcpts[i].res;
+			b->has[idx] = true;
+		}
+	}
+}
+
+void qmgr_bounce(struct qmgr *q, const struct queue_envelope *env, size_t rcpt_index,
+		 const struct delivery_result *res)
+{
+	/* The delivery status notification to the sender is not generated yet. */
+	log_info("%s: to=<%s>: failed, a bounce to <%s> is due: %s %s", env->id,
+		 log_safe(env->rcpts[rcpt_index].addr, strlen(env->rcpts[rcpt_index].addr), 300),
+		 log_safe(env->sender, strlen(env->sender), 300), res->enhanced,
+		 log_safe(res->text, strlen(res->text), 300));
+}
