@@ -177,7 +177,11 @@ static int exec_error(int errfd)
 	return n == (ssize_t)sizeof(e) ? e : 0;
 }
 
-static int spawn(const struct deliver_run *run, bool capture, int *in_r, int *out_r, pid_t *pid_r)
+/* Starts the program; the first bytes of input go into the pipe before its exec is known
+ * to have worked, as procmail does, so that a program which exits without reading a
+ * message that fits the pipe buffer is not failed by a race. */
+static int spawn(const struct deliver_run *run, struct pipe_io *io, bool capture, int *in_r,
+		 int *out_r, pid_t *pid_r)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
 	if (pipe2(in, O_CLOEXEC) < 0 || (capture && pipe2(out, O_CLOEXEC) < 0) ||
@@ -191,11 +195,15 @@ static int spawn(const struct deliver_run *run, bool capture, int *in_r, int *ou
 	pid_t pid = fork();
 	if (pid == 0)
 		child_exec(run, in[0], out[1], err[1]);
+	int e = pid < 0 ? errno : 0;
 	close(in[0]);
 	close(err[1]);
 	if (out[1] >= 0)
 		close(out[1]);
-	int e = pid < 0 ? errno : exec_error(err[0]);
+	set_nonblock(in[1]);
+	bool more = pid > 0 && feed(io, in[1]);
+	if (pid > 0)
+		e = exec_error(err[0]);
 	if (pid < 0)
 		close(err[0]);
 	if (e != 0) {
@@ -208,9 +216,12 @@ static int spawn(const struct deliver_run *run, bool capture, int *in_r, int *ou
 		log_warn("cannot run %s: %s", run->argv[0], strerror(e));
 		return -1;
 	}
-	set_nonblock(in[1]);
 	if (out[0] >= 0)
 		set_nonblock(out[0]);
+	if (!more) {
+		close(in[1]);
+		in[1] = -1;
+	}
 	*in_r = in[1];
 	*out_r = out[0];
 	*pid_r = pid;
@@ -227,8 +238,8 @@ int deliver_run_program(const struct deliver_run *run, struct buf *out_r)
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
 	int in = -1, out = -1, rc = -1;
 	pid_t pid;
-	if (spawn(run, out_r != NULL, &in, &out, &pid) == 0) {
-		struct pipe_io io = {.src = run->input, .chunk = x_malloc(PIPE_CHUNK)};
+	struct pipe_io io = {.src = run->input, .chunk = x_malloc(PIPE_CHUNK)};
+	if (spawn(run, &io, out_r != NULL, &in, &out, &pid) == 0) {
 		uint64_t deadline = now_ms() + (uint64_t)run->timeout * 1000;
 		bool ok = pump(&io, &in, &out, out_r, deadline);
 		if (in >= 0)
@@ -238,12 +249,11 @@ int deliver_run_program(const struct deliver_run *run, struct buf *out_r)
 		rc = reap(pid, deadline, !ok);
 		if (!ok)
 			log_warn("%s: killed after %u s", run->argv[0], run->timeout);
-		/* It did not take the whole message: a failure unless it says it succeeded
-		 * (a program that ignores its input would fail by a race otherwise). */
-		if (io.write_error && !run->ignore_write_errors && rc > 0)
+		/* It did not take the whole message: a failure (procmail's "i" flag aside). */
+		if (io.write_error && !run->ignore_write_errors && rc >= 0)
 			rc = -2;
-		x_free(&io.chunk);
 	}
+	x_free(&io.chunk);
 	struct timespec zero = {0, 0};
 	while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
 		;

@@ -205,8 +205,10 @@ static int op_forward(void *ctx, const struct procmail_cmd *cmd)
 	return r < 0 ? -1 : 0;
 }
 
-/* Runs a program for pipe and run; refused unless commands are allowed. */
-static int agent_run(struct pm_agent *a, const struct procmail_cmd *cmd, struct buf *out_r)
+/* Runs a program for pipe and run; refused unless commands are allowed. A program that
+ * does not read all its input fails only as a pipe or filter (not as a condition). */
+static int agent_run(struct pm_agent *a, const struct procmail_cmd *cmd, struct buf *out_r,
+		     bool whole_input)
 {
 	if (!a->allow_commands) {
 		log_warn("procmail: not running \"%s\": deliver_allow_commands = no",
@@ -219,7 +221,7 @@ static int agent_run(struct pm_agent *a, const struct procmail_cmd *cmd, struct 
 	struct deliver_run run = {.argv = cmd->argv, .envp = cmd->envp,
 				  .cwd = cwd != NULL ? cwd : a->m->user->root, .input = &src,
 				  .timeout = a->timeout,
-				  .ignore_write_errors = cmd->ignore_write_errors};
+				  .ignore_write_errors = cmd->ignore_write_errors || !whole_input};
 	int rc = deliver_run_program(&run, out_r);
 	x_free(&cwd);
 	return rc;
@@ -227,16 +229,18 @@ static int agent_run(struct pm_agent *a, const struct procmail_cmd *cmd, struct 
 
 static int op_pipe(void *ctx, const struct procmail_cmd *cmd)
 {
-	return agent_run(ctx, cmd, NULL);
+	return agent_run(ctx, cmd, NULL, true);
 }
 
 static int op_run(void *ctx, const struct procmail_cmd *cmd, struct buf *out_r)
 {
 	struct pm_agent *a = ctx;
-	int rc = agent_run(a, cmd, out_r);
-	/* An f filter (the only caller with this output limit) that worked: the engine now
-	 * holds its output, whole, instead of the start of the spooled message. */
-	if (rc == 0 && out_r != NULL && out_r->limit == PROCMAIL_MAX_MESSAGE)
+	/* An f filter is the only caller with this output limit. */
+	bool filter = out_r != NULL && out_r->limit == PROCMAIL_MAX_MESSAGE;
+	int rc = agent_run(a, cmd, out_r, filter);
+	/* A filter that worked: the engine now holds its output, whole, instead of the
+	 * start of the spooled message. */
+	if (rc == 0 && filter)
 		a->filtered = true;
 	return rc;
 }
