@@ -1,0 +1,308 @@
+"""`tern deliver`, the local delivery agent, and `tern biff` / `tern comsat`.
+
+Each test makes an instance (not started: tern deliver needs no server) and runs
+`tern deliver` on messages: exit codes (sysexits), the header lines it adds, the mail-loop
+refusal, procmail recipes of a virtual user (folders confined to the user's folder,
+programs refused unless deliver_allow_commands), forwards into the queue with the original
+envelope sender, a message bigger than the filter limit, the comsat datagram, and the
+notice comsat writes on a pseudo-terminal only when biff is on.
+"""
+import os
+import pty
+import select
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import TERN, tern_env
+
+USER = "alice@example.test"
+MSG = b"From: Bob <bob@example.org>\nTo: alice@example.test\nSubject: hello\n\nline 1\nline 2\n"
+
+
+@pytest.fixture
+def inst(tern_factory):
+    return tern_factory(start=False)
+
+
+def deliver(inst, data, *args):
+    return subprocess.run([TERN, "deliver"] + list(args), input=data, env=tern_env(inst.conf),
+                          capture_output=True, timeout=60)
+
+
+def rc(inst, text):
+    with open(os.path.join(inst.maildir(USER), ".procmailrc"), "w") as f:
+        f.write(text)
+
+
+def test_plain_delivery_adds_return_path_and_delivered_to(inst):
+    r = deliver(inst, MSG, "-f", "bob@example.org", "-a", USER)
+    assert r.returncode == 0, r.stderr
+    (msg,) = inst.read_messages(USER)
+    assert msg == b"Return-Path: <bob@example.org>\nDelivered-To: %s\n%s" % (USER.encode(), MSG)
+
+
+def test_from_line_gives_the_sender(inst):
+    r = deliver(inst, b"From carol@example.net  Thu Nov 26 07:00:00 2026\n" + MSG, "-d", USER)
+    assert r.returncode == 0, r.stderr
+    (msg,) = inst.read_messages(USER)
+    assert msg.startswith(b"Return-Path: <carol@example.net>\nDelivered-To: alice@example.test\n")
+    assert b"From carol" not in msg
+
+
+def test_exit_codes(inst):
+    assert deliver(inst, MSG).returncode == 64
+    assert deliver(inst, MSG, "-x", "-a", USER).returncode == 64
+    r = deliver(inst, MSG, "-a", "nobody@example.test")
+    assert r.returncode == 67 and b"5.1.1" in r.stderr
+    assert deliver(inst, b"", "-a", USER).returncode == 65
+    r = deliver(inst, MSG, "-a", USER, "-c", "/nonexistent/tern.conf")
+    assert r.returncode == 78
+    assert inst.read_messages(USER) == []
+
+
+def test_mail_loop_is_refused(inst):
+    looped = b"Delivered-To: Alice@Example.test\n" + MSG
+    r = deliver(inst, looped, "-f", "bob@example.org", "-a", USER)
+    assert r.returncode == 65
+    assert b"5.4.6" in r.stderr
+    assert inst.read_messages(USER) == []
+    # another recipient's Delivered-To is no loop
+    assert deliver(inst, b"Delivered-To: bob@example.test\n" + MSG, "-a", USER).returncode == 0
+
+
+def test_unwritable_folder_is_temporary_or_permission(inst):
+    if os.geteuid() == 0:
+        pytest.skip("root can write anywhere")
+    md = inst.maildir(USER)
+    os.makedirs(md, exist_ok=True)
+    os.chmod(md, 0o500)
+    try:
+        assert deliver(inst, MSG, "-a", USER).returncode in (73, 77)
+    finally:
+        os.chmod(md, 0o700)
+
+
+def test_procmail_folders(inst):
+    os.makedirs(inst.maildir(USER), exist_ok=True)
+    rc(inst, ":0:\n* ^Subject:.*mbox\nbox\n:0\n* ^Subject:.*mh\nmh/.\n"
+             ":0\n* ^Subject:.*md\nlists/\n")
+    for subj in (b"to mbox", b"to mbox again", b"to mh", b"to md", b"other"):
+        data = MSG.replace(b"hello", subj) + b"From the middle\n>From quoted\n"
+        r = deliver(inst, data, "-f", "bob@example.org", "-a", USER)
+        assert r.returncode == 0, r.stderr
+    md = inst.maildir(USER)
+    box = open(os.path.join(md, "box"), "rb").read()
+    assert box.count(b"\nFrom bob@example.org  ") == 1 and box.startswith(b"From bob@example.org  ")
+    assert b"\n>From the middle\n>>From quoted\n\n" in box  # mboxrd, empty line at the end
+    assert not os.path.exists(os.path.join(md, "box.lock"))
+    assert os.listdir(os.path.join(md, "mh")) == ["1"]
+    mh = open(os.path.join(md, "mh", "1"), "rb").read()
+    assert mh.startswith(b"Return-Path: <bob@example.org>\n")
+    assert len(os.listdir(os.path.join(md, "lists", "new"))) == 1
+    assert len(inst.read_messages(USER)) == 1  # "other" went to the INBOX (DEFAULT)
+
+
+def test_procmail_paths_stay_in_the_users_folder(inst):
+    os.makedirs(inst.maildir(USER), exist_ok=True)
+    outside = os.path.join(inst.dir, "escape")
+    rc(inst, ":0\n../../../../escape\n:0\n%s\n" % outside)
+    assert deliver(inst, MSG, "-a", USER).returncode == 0
+    assert not os.path.exists(outside)
+    assert not os.path.exists(os.path.join(inst.dir, "inst", "escape"))
+    assert len(inst.read_messages(USER)) == 1
+
+
+def test_procmail_commands_refused_by_default(inst, tmp_path):
+    os.makedirs(inst.maildir(USER), exist_ok=True)
+    flag = tmp_path / "ran"
+    rc(inst, ":0 w\n| touch %s\n" % flag)
+    r = deliver(inst, MSG, "-a", USER)
+    assert r.returncode == 0
+    assert not flag.exists()
+    assert b"deliver_allow_commands" in r.stderr
+    assert len(inst.read_messages(USER)) == 1  # the failed recipe fell through to DEFAULT
+    inst.set_option("deliver_allow_commands", "yes")
+    assert deliver(inst, MSG, "-a", USER).returncode == 0
+    assert flag.exists()
+    assert len(inst.read_messages(USER)) == 1
+
+
+def test_command_time_limit(inst):
+    os.makedirs(inst.maildir(USER), exist_ok=True)
+    inst.set_option("deliver_allow_commands", "yes")
+    inst.set_option("deliver_command_timeout", "1s")
+    rc(inst, ":0 w\n| sleep 30\n:0 e\nfailed/\n")
+    t = time.time()
+    assert deliver(inst, MSG, "-a", USER).returncode == 0
+    assert time.time() - t < 10
+    assert len(os.listdir(os.path.join(inst.maildir(USER), "failed", "new"))) == 1
+
+
+def test_forward_goes_into_the_queue_with_the_sender(inst):
+    os.makedirs(inst.maildir(USER), exist_ok=True)
+    rc(inst, ":0\n* ^Subject:.*hello\n! carol@example.net dave@example.org\n")
+    assert deliver(inst, MSG, "-f", "bob@example.org", "-a", USER).returncode == 0
+    qdir = os.path.join(inst.dir, "inst", "queue")
+    (qid,) = os.listdir(os.path.join(qdir, "env"))
+    env = open(os.path.join(qdir, "env", qid)).read()
+    assert "F bob@example.org\n" in env
+    assert "R carol@example.net\t" in env and "R dave@example.org\t" in env
+    data = open(os.path.join(qdir, "msg", qid), "rb").read()
+    assert data == b"Delivered-To: alice@example.test\n" + MSG
+    assert inst.read_messages(USER) == []
+
+
+def test_rc_with_syntax_error_delivers_to_inbox(inst):
+    os.makedirs(inst.maildir(USER), exist_ok=True)
+    rc(inst, ":0\n* ^Subject\n")  # no action
+    r = deliver(inst, MSG, "-a", USER)
+    assert r.returncode == 0
+    assert len(inst.read_messages(USER)) == 1
+
+
+def test_message_bigger_than_the_filter_limit(inst):
+    os.makedirs(inst.maildir(USER), exist_ok=True)
+    inst.set_option("deliver_filter_max_size", "64k")
+    inst.set_option("deliver_allow_commands", "yes")
+    rc(inst, ":0 c\n* ^Subject:.*hello\nbig.mbox\n:0 wc\n| cat > %s/piped\n:0\nbig/\n"
+       % inst.maildir(USER))
+    body = b"".join(b"line %07d of a big message\n" % i for i in range(40000))  # ~1.1 MB
+    data = MSG + body
+    assert deliver(inst, data, "-f", "bob@example.org", "-a", USER).returncode == 0
+    md = inst.maildir(USER)
+    piped = open(os.path.join(md, "piped"), "rb").read()
+    assert piped.endswith(data) and piped.startswith(b"From bob@example.org  ")
+    (f,) = os.listdir(os.path.join(md, "big", "new"))
+    content = open(os.path.join(md, "big", "new", f), "rb").read()
+    assert content == b"Return-Path: <bob@example.org>\nDelivered-To: %s\n%s" % (
+        USER.encode(), data)
+    box = open(os.path.join(md, "big.mbox"), "rb").read()
+    assert box.endswith(body + b"\n")
+
+
+def udp_listener():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    return s
+
+
+def test_delivery_sends_the_comsat_datagram(inst):
+    s = udp_listener()
+    inst.set_option("comsat_address", "127.0.0.1:%d" % s.getsockname()[1])
+    assert deliver(inst, MSG, "-a", USER).returncode == 0
+    data = s.recv(1024).decode()
+    (path,) = inst.message_files(USER)
+    assert data == "alice@0:%s" % path
+    # into a folder other than the INBOX: no datagram
+    rc(inst, ":0\nother/\n")
+    assert deliver(inst, MSG, "-a", USER).returncode == 0
+    s.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        s.recv(1024)
+
+
+def read_pty(master, timeout=5):
+    out = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                out += os.read(master, 4096)
+            except OSError:
+                break
+        elif out:
+            break
+    return out
+
+
+def comsat_once(tty, datagram):
+    """Runs `tern comsat --inetd` with one datagram on its stdin socket."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    a.send(datagram)
+    r = subprocess.run([TERN, "comsat", "--inetd", "--tty", tty], stdin=b, capture_output=True,
+                       timeout=20, env=tern_env())
+    a.close()
+    b.close()
+    return r
+
+
+def test_biff_and_comsat_on_a_pty(tmp_path):
+    import pwd
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    master, slave = pty.openpty()
+    tty = os.ttyname(slave)
+    msg = tmp_path / "msg"
+    msg.write_bytes(b"Return-Path: <x@y>\nFrom: Bob <bob@example.org>\nSubject: Lunch?\n"
+                    b"X-Other: no\n\nAre you free at noon?\n" + b"more\n" * 20)
+    try:
+        # biff n: no notice
+        r = subprocess.run([TERN, "biff", "n"], stdin=slave, capture_output=True, env=tern_env())
+        assert r.returncode == 1
+        assert not os.stat(tty).st_mode & 0o100
+        r = subprocess.run([TERN, "biff"], stdin=slave, capture_output=True, env=tern_env())
+        assert r.stdout == b"is n\n" and r.returncode == 1
+        assert comsat_once(tty, b"%s@0:%s" % (user.encode(), str(msg).encode())).returncode == 0
+        assert read_pty(master, 1) == b""
+        # biff y: the notice
+        r = subprocess.run([TERN, "biff", "y"], stdin=slave, capture_output=True, env=tern_env())
+        assert r.returncode == 0 and os.stat(tty).st_mode & 0o100
+        assert comsat_once(tty, b"%s@0:%s" % (user.encode(), str(msg).encode())).returncode == 0
+        text = read_pty(master).replace(b"\r", b"")
+        assert b"New mail for %s@" % user.encode() in text
+        assert b"has arrived:" in text
+        assert b"From: Bob <bob@example.org>\n" in text and b"Subject: Lunch?\n" in text
+        assert b"X-Other" not in text and b"Return-Path" not in text
+        assert b"Are you free at noon?\n" in text and b"...more..." in text
+        # a datagram for a file that is not the user's, or malformed: nothing shown
+        other = tmp_path / "other"
+        other.write_bytes(b"Subject: secret\n\nsecret\n")
+        if os.geteuid() == 0:
+            os.chown(other, 65534, 65534)
+        else:
+            other = "/etc/passwd"
+        assert comsat_once(tty, b"%s@0:%s" % (user.encode(), str(other).encode())).returncode == 0
+        shown = read_pty(master, 1)
+        assert b"secret" not in shown and b"root:" not in shown
+        assert comsat_once(tty, b"garbage").returncode == 0
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_comsat_udp_service(tmp_path):
+    import pwd
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    master, slave = pty.openpty()
+    tty = os.ttyname(slave)
+    os.chmod(tty, os.stat(tty).st_mode | 0o100)
+    mbox = tmp_path / "mbox"
+    mbox.write_bytes(b"From a@b  Thu Nov 26 07:00:00 2026\nSubject: first\n\nx\n\n")
+    offset = mbox.stat().st_size
+    with open(mbox, "ab") as f:
+        f.write(b"From a@b  Thu Nov 26 07:00:01 2026\nSubject: second\n\ny\n\n")
+    port = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    port.bind(("127.0.0.1", 0))
+    n = port.getsockname()[1]
+    port.close()
+    p = subprocess.Popen([TERN, "comsat", "--port", str(n), "--once", "--tty", tty],
+                         env=tern_env(), stderr=subprocess.PIPE)
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        deadline = time.time() + 10
+        text = b""
+        while time.time() < deadline and p.poll() is None:
+            s.sendto(b"%s@%d:%s" % (user.encode(), offset, str(mbox).encode()),
+                     ("127.0.0.1", n))
+            text += read_pty(master, 0.5)
+        p.wait(10)
+        assert b"Subject: second" in text and b"Subject: first" not in text
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.close(master)
+        os.close(slave)
