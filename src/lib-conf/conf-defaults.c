@@ -70,6 +70,40 @@ const struct conf_def conf_global_defs[] = {
 	  "An authenticated client may only use its own address (or user+tag of it) as the "
 	  "envelope sender; others get 553 5.7.1. The null sender <> is allowed."),
 
+	E("Queue", "sync_method", "syncfs", "syncfs|fsync",
+	  "How the queue and local delivery make mail durable before acknowledging it. "
+	  "syncfs: one syncfs(2) serves every delivery and session waiting at that moment "
+	  "(group commit), so a burst of N messages costs a few disk flushes instead of N; "
+	  "best when the queue and the mailboxes are on file systems that other write-heavy "
+	  "programs do not share, since a syncfs also waits for their dirty data. fsync: each "
+	  "file and folder on its own (one flush each), for file systems shared with such "
+	  "programs. Both give the same guarantee."),
+	S("SMTP server", "mynetworks", CONF_LIST, "127.0.0.0/8 ::1/128",
+	  "Client networks (CIDR, IPv4 or IPv6, separated by commas or spaces) trusted to "
+	  "relay: their mail to other domains is accepted without authentication. Everyone "
+	  "else may only send to the local domains (554 5.7.1 Relay access denied)."),
+	S("SMTP server", "max_hops", CONF_INT, "50",
+	  "A message with more Received: header fields than this is looping (RFC 5321 "
+	  "6.3) and refused with 554 5.4.6."),
+
+	S("Aliases", "alias_maps", CONF_LIST, "aliases",
+	  "Alias tables in /etc/aliases format (name: target, target; :include:/file, "
+	  "|command, /file), for local parts in every local domain; relative paths are in "
+	  "data_dir. Each is compiled into PATH.db (by 'tern newaliases', or by itself when "
+	  "the file changed). A missing file is an empty table. See doc/aliases.md."),
+	S("Aliases", "virtual_alias_maps", CONF_LIST, "",
+	  "Address rewriting tables, text files of 'address target, target' lines; "
+	  "'@domain target' catches every address of the domain that is neither a user nor "
+	  "an alias. Relative paths are in data_dir; the domains must be in 'domains'."),
+
+	S("Bounces", "bounce_max_size", CONF_SIZE, "50k",
+	  "A bounce (delivery status notification, RFC 3464) returns the whole original "
+	  "message when the sender asked for it (RET=FULL) or did not say, up to this many "
+	  "bytes (cut at a line end); larger messages, and RET=HDRS, get only their header."),
+	S("Bounces", "double_bounce_recipient", CONF_STR, "",
+	  "Where a bounce that cannot be delivered goes (instead of being returned again). "
+	  "Empty: postmaster@ the first local domain."),
+
 	S("Queue", "queue_retry_min", CONF_TIME, "1m",
 	  "The first wait before retrying a delivery that failed temporarily; each "
 	  "further wait doubles."),
@@ -80,53 +114,6 @@ const struct conf_def conf_global_defs[] = {
 	  "fsyncs are committed together, so more than the number of disks helps."),
 	S("Queue", "queue_lifetime", CONF_TIME, "5d",
 	  "How long a message may stay in the queue before it is returned to its sender."),
-
-	S("Outbound delivery", "dns_resolver", CONF_STR, "",
-	  "The DNS server for MX and address lookups, as ADDRESS or ADDRESS@PORT "
-	  "(127.0.0.1@5353). Empty: the servers of /etc/resolv.conf, and /etc/hosts."),
-	S("Outbound delivery", "relayhost", CONF_STR, "",
-	  "Send all mail for other domains through this smarthost: [HOST]:PORT (no MX "
-	  "lookup) or HOST (its MX records). Empty: to each domain's MX hosts."),
-	S("Outbound delivery", "relayhost_auth", CONF_STR, "",
-	  "Credentials for the smarthost, USER:PASSWORD, or the path of a file holding "
-	  "USER:PASSWORD. Sent with AUTH PLAIN or LOGIN, only under TLS or on loopback."),
-	S("Outbound delivery", "transport_map", CONF_STR, "",
-	  "Per-domain routes, comma-separated: DOMAIN relay:[HOST]:PORT, DOMAIN relay:HOST "
-	  "(its MX), DOMAIN lmtp:unix:/PATH, DOMAIN lmtp:inet:HOST:PORT. A domain "
-	  "given as .example.org also covers its subdomains."),
-	E("Outbound delivery", "tls_policy", "may", "none|may|encrypt|verify",
-	  "STARTTLS for outbound SMTP: none; may (when offered, no certificate check); "
-	  "encrypt (TLS required); verify (TLS required and the certificate must match "
-	  "the MX host name and chain to the system CAs)."),
-	S("Outbound delivery", "tls_policy_map", CONF_STR, "",
-	  "Per-domain TLS policies, comma-separated DOMAIN:POLICY, e.g. "
-	  "example.org:encrypt, other.org:none."),
-	S("Outbound delivery", "relay_port", CONF_INT, "25",
-	  "The port of MX hosts (25; other values are for tests)."),
-	S("Outbound delivery", "relay_max_connections", CONF_INT, "50",
-	  "Outbound SMTP/LMTP connections open at once, in all."),
-	S("Outbound delivery", "relay_max_per_destination", CONF_INT, "10",
-	  "Outbound connections open at once to one destination (domain or next hop)."),
-	S("Outbound delivery", "relay_max_messages_per_connection", CONF_INT, "100",
-	  "Messages sent over one connection before it is closed and a new one made."),
-	E("Outbound delivery", "relay_8bitmime", "send", "send|bounce",
-	  "An 8BITMIME message for a server that does not offer 8BITMIME: send it anyway "
-	  "(logged; what most servers take) or fail it with 5.6.3."),
-	S("Outbound delivery", "relay_timeout_connect", CONF_TIME, "30s",
-	  "How long to wait for a TCP connection to an MX host before trying the next."),
-	S("Outbound delivery", "relay_timeout_initial", CONF_TIME, "5m",
-	  "Wait for the 220 greeting (RFC 5321 4.5.3.2.1), and for EHLO, STARTTLS and AUTH."),
-	S("Outbound delivery", "relay_timeout_mail", CONF_TIME, "5m",
-	  "Wait for the reply to MAIL (RFC 5321 4.5.3.2.2)."),
-	S("Outbound delivery", "relay_timeout_rcpt", CONF_TIME, "5m",
-	  "Wait for the reply to each RCPT (RFC 5321 4.5.3.2.3)."),
-	S("Outbound delivery", "relay_timeout_data", CONF_TIME, "2m",
-	  "Wait for the 354 reply to DATA (RFC 5321 4.5.3.2.4)."),
-	S("Outbound delivery", "relay_timeout_data_block", CONF_TIME, "3m",
-	  "Longest wait for the server to take the next block of message data "
-	  "(RFC 5321 4.5.3.2.5), and for each BDAT reply."),
-	S("Outbound delivery", "relay_timeout_final", CONF_TIME, "10m",
-	  "Wait for the reply after the final dot (RFC 5321 4.5.3.2.6)."),
 
 	S("Outbound delivery", "dns_resolver", CONF_STR, "",
 	  "The DNS server for MX and address lookups, as ADDRESS or ADDRESS@PORT "
