@@ -135,6 +135,7 @@ class Instance:
         return r
 
     def start(self, wait_port="smtp"):
+        serving_before = self.log().count("tern serving")
         log = open(self.logfile, "ab")
         self.proc = subprocess.Popen([TERN, "serve", "-c", self.conf], stdout=log,
                                      stderr=log, env=tern_env(), start_new_session=True)
@@ -142,6 +143,10 @@ class Instance:
         deadline = time.time() + 15
         while time.time() < deadline:
             assert self.proc.poll() is None, "tern serve exited:\n" + self.log()
+            # Every listener is bound once the master logs "tern serving".
+            if self.log().count("tern serving") <= serving_before:
+                time.sleep(0.02)
+                continue
             try:
                 socket.create_connection(("127.0.0.1", self.ports[wait_port]), 0.5).close()
                 return self

@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -177,7 +178,7 @@ static int deliver_write(const struct deliver_src *src, const char *tmp_path,
 		deliver_defer(res, "cannot create", tmp_path);
 		return -1;
 	}
-	if (deliver_src_write(fd, src) < 0 || fsync(fd) < 0) {
+	if (deliver_src_write(fd, src) < 0 || durable_file(fd) < 0) {
 		deliver_defer(res, "cannot write", tmp_path);
 		close(fd);
 		unlink(tmp_path);
@@ -194,7 +195,7 @@ static int deliver_write(const struct deliver_src *src, const char *tmp_path,
 		return -1;
 	}
 	unlink(tmp_path);
-	if (fsync_parent(new_path) < 0) {
+	if (durable_parent(new_path) < 0) {
 		deliver_defer(res, "cannot fsync the folder of", new_path);
 		return -1;
 	}

@@ -4,6 +4,7 @@
  * be bounded: files over 1 MB are refused). Each error names file:line.
  */
 #include "conf.h"
+#include "durable.h"
 #include "log.h"
 #include "util.h"
 #include "xalloc.h"
@@ -408,6 +409,10 @@ struct conf *conf_load(const char *path, struct buf *err)
 	}
 	struct conf *c = conf_parse(abs, text, len, err);
 	free(text);
+	/* Process-wide settings that every program reading the file must honour. */
+	if (c != NULL)
+		durable_set_method(conf_num(c, "sync_method") == 0 ? DURABLE_SYNCFS
+								   : DURABLE_FSYNC);
 	return c;
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "durable.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -71,7 +72,7 @@ static void queue_batch_fsync(struct queue_writer *batch, const char *sub)
 		if (queue_batch_seen(batch, w))
 			continue;
 		char *dir = x_asprintf("%s/%s", w->queue_dir, sub);
-		if (fsync_dir(dir) < 0) {
+		if (durable_dir(dir) < 0) {
 			int e = errno;
 			for (struct queue_writer *o = w; o != NULL; o = o->next)
 				if (o->ok && strcmp(o->queue_dir, w->queue_dir) == 0) {

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -155,9 +156,9 @@ void queue_writer_prepare(struct queue_writer *w)
 	w->env_fd = open(w->env_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (w->env_fd < 0)
 		queue_writer_fail(w, "cannot create", w->env_tmp);
-	else if (write_full(w->env_fd, e.data, e.len) < 0 || fsync(w->env_fd) < 0)
+	else if (write_full(w->env_fd, e.data, e.len) < 0 || durable_file(w->env_fd) < 0)
 		queue_writer_fail(w, "cannot write", w->env_tmp);
-	if (w->ok && fsync(w->data_fd) < 0)
+	if (w->ok && durable_file(w->data_fd) < 0)
 		queue_writer_fail(w, "cannot fsync", w->data_tmp);
 	buf_free(&e);
 }
@@ -193,10 +194,10 @@ int queue_writer_commit(struct queue_writer *w, struct buf *err)
 	queue_writer_publish_data(w);
 	char *msg_dir = x_asprintf("%s/" QUEUE_DIR_MSG, w->queue_dir);
 	char *env_dir = x_asprintf("%s/" QUEUE_DIR_ENV, w->queue_dir);
-	if (w->ok && fsync_dir(msg_dir) < 0)
+	if (w->ok && durable_dir(msg_dir) < 0)
 		queue_writer_fail(w, "cannot fsync", msg_dir);
 	queue_writer_publish_env(w);
-	if (w->ok && fsync_dir(env_dir) < 0)
+	if (w->ok && durable_dir(env_dir) < 0)
 		queue_writer_fail(w, "cannot fsync", env_dir);
 	x_free(&msg_dir);
 	x_free(&env_dir);

@@ -62,6 +62,11 @@ static int find_roots(const char *conf, const char *who, struct roots *r, const 
 		return 0;
 	}
 	struct conf *c = tool_load_conf(conf);
+	/* Files the workers must go on reading are made as the owner of the data. */
+	if (tool_become_data_owner(c) < 0) {
+		conf_free(&c);
+		return 77;
+	}
 	struct userdb *db = userdb_open(c);
 	struct buf err = BUF_INIT;
 	int ret = 0;

@@ -3,8 +3,13 @@
 #include "conf.h"
 #include "log.h"
 
+#include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *tool_conf_path(const char *given)
 {
@@ -29,4 +34,17 @@ struct conf *tool_load_conf(const char *given)
 	buf_free(&err);
 	log_set_level((enum log_level)conf_num(c, "log_level"));
 	return c;
+}
+
+int tool_become_data_owner(const struct conf *c)
+{
+	struct stat st;
+	const char *data = conf_str(c, "data_dir");
+	if (geteuid() != 0 || stat(data, &st) < 0 || st.st_uid == 0)
+		return 0;
+	if (setgroups(1, &st.st_gid) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
+		fprintf(stderr, "tern: cannot become the owner of %s: %s\n", data, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

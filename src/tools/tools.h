@@ -17,5 +17,9 @@ int cmd_queue(int argc, char **argv);
 const char *tool_conf_path(const char *given);
 /* Loads the configuration or prints the errors and exits 78 (EX_CONFIG). */
 struct conf *tool_load_conf(const char *given);
+/* Run as root on an instance whose data belongs to another account (run_user): becomes
+ * that account, so that indexes and mailbox files stay readable by the workers. 0, or -1
+ * after printing why. A no-op when not root or when the data belongs to root. */
+int tool_become_data_owner(const struct conf *c);
 
 #endif
