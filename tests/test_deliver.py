@@ -306,3 +306,56 @@ def test_comsat_udp_service(tmp_path):
             p.kill()
         os.close(master)
         os.close(slave)
+
+
+def sieve(inst, text):
+    d = os.path.join(inst.dir, "inst", "data", "sieve", "example.test", "alice")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "active.sieve"), "w") as f:
+        f.write(text)
+
+
+def test_sieve_actions(inst):
+    sieve(inst, 'require ["fileinto", "vacation", "reject"];\n'
+                'if header :contains "subject" "list" { fileinto "Lists/dev"; stop; }\n'
+                'if header :contains "subject" "fwd" { redirect "x@example.net"; }\n'
+                'if header :contains "subject" "away" { vacation :days 1 "I am away"; }\n'
+                'if header :contains "subject" "refuse" { reject "go away"; }\n')
+    codes = {}
+    for subj in ("list", "fwd", "away", "away again", "refuse", "plain"):
+        data = MSG.replace(b"hello", subj.encode())
+        codes[subj] = deliver(inst, data, "-f", "bob@example.org", "-a", USER)
+    assert {k: r.returncode for k, r in codes.items()} == {
+        "list": 0, "fwd": 0, "away": 0, "away again": 0, "refuse": 69, "plain": 0}
+    assert b"5.7.1" in codes["refuse"].stderr
+    md = inst.maildir(USER)
+    assert len(os.listdir(os.path.join(md, ".Lists.dev", "new"))) == 1
+    subjects = sorted(m.split(b"Subject: ")[1].split(b"\n")[0] for m in inst.read_messages(USER))
+    assert subjects == [b"away", b"away again", b"plain"]
+    qdir = os.path.join(inst.dir, "inst", "queue")
+    queued = {}
+    for qid in os.listdir(os.path.join(qdir, "env")):
+        env = open(os.path.join(qdir, "env", qid)).read()
+        rcpt = [l.split()[1] for l in env.splitlines() if l.startswith("R ")]
+        sender = [l[2:] for l in env.splitlines() if l.startswith("F ")][0]
+        queued[tuple(rcpt)] = (sender, open(os.path.join(qdir, "msg", qid), "rb").read())
+    assert sorted(queued) == [("bob@example.org",), ("x@example.net",)]
+    assert queued[("x@example.net",)][0] == "bob@example.org"  # redirect keeps the sender
+    sender, reply = queued[("bob@example.org",)]  # one vacation reply, from <>
+    assert sender == "" and b"Auto-Submitted: auto-replied" in reply and b"I am away" in reply
+
+
+def test_sieve_error_delivers_to_inbox(inst):
+    sieve(inst, 'if header :contains "subject" "x" {\n  fileinto "A";\n')
+    r = deliver(inst, MSG, "-a", USER)
+    assert r.returncode == 0
+    assert b"active.sieve:3:" in r.stderr or b"active.sieve:2:" in r.stderr
+    assert len(inst.read_messages(USER)) == 1
+
+
+def test_procmail_rc_wins_over_sieve(inst):
+    sieve(inst, 'discard;\n')
+    os.makedirs(inst.maildir(USER), exist_ok=True)
+    rc(inst, ":0\nfrom-procmail/\n")
+    assert deliver(inst, MSG, "-a", USER).returncode == 0
+    assert len(os.listdir(os.path.join(inst.maildir(USER), "from-procmail", "new"))) == 1

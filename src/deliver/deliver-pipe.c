@@ -196,12 +196,14 @@ static int spawn(const struct deliver_run *run, struct pipe_io *io, bool capture
 	if (pid == 0)
 		child_exec(run, in[0], out[1], err[1]);
 	int e = pid < 0 ? errno : 0;
-	close(in[0]);
 	close(err[1]);
 	if (out[1] >= 0)
 		close(out[1]);
 	set_nonblock(in[1]);
+	/* The read end stays open here until the pipe is filled: a program that exits at
+	 * once must not turn the first write into EPIPE. */
 	bool more = pid > 0 && feed(io, in[1]);
+	close(in[0]);
 	if (pid > 0)
 		e = exec_error(err[0]);
 	if (pid < 0)

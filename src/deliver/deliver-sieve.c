@@ -1,0 +1,249 @@
+/* deliver-sieve: the user's active Sieve script (RFC 5228), run by lib-sieve (sieve.h),
+ * which decides; the actions are carried out here.
+ *
+ * keep: the INBOX; fileinto "A/B": the Maildir++ folder ROOT/.A.B (made when missing);
+ * redirect: back into Tern's queue with the original envelope sender (deliver-forward.c);
+ * discard; reject/ereject: a permanent failure with the reason (the queue then bounces,
+ * RFC 5429 2.1); vacation: a reply queued from the null sender (RFC 5230 5, RFC 3834),
+ * remembered in ROOT/.tern-vacation so that a sender gets one per interval. A script that
+ * does not compile is logged with line:column and the message goes to the INBOX. If an
+ * action fails the delivery is deferred (75): keep the message rather than lose it.
+ */
+#include "deliver-int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "sieve.h"
+#include "util.h"
+#include "xalloc.h"
+
+#define VACATION_STATE ".tern-vacation"
+#define VACATION_STATE_MAX (1024 * 1024)
+
+/* The message as lib-sieve reads it: the added header lines, then the spool. */
+static ssize_t msg_read(void *ctx, void *buf, size_t len, uint64_t offset)
+{
+	const struct deliver_msg *m = ctx;
+	size_t hl = strlen(m->head);
+	if (offset < hl) {
+		size_t k = hl - offset < len ? hl - (size_t)offset : len;
+		memcpy(buf, m->head + offset, k);
+		return (ssize_t)k;
+	}
+	ssize_t n;
+	while ((n = pread(m->fd, buf, len, (off_t)(offset - hl))) < 0 && errno == EINTR)
+		;
+	return n;
+}
+
+/* The Maildir++ folder of a Sieve mailbox name, or NULL when the name is not valid. */
+static char *folder_path(const struct deliver_user *u, const char *name)
+{
+	if (strcasecmp(name, "INBOX") == 0)
+		return x_strdup(u->inbox);
+	struct buf b = BUF_INIT;
+	buf_printf(&b, "%s/.", u->root);
+	const char *p = name;
+	bool ok = *p != 0;
+	for (; *p != 0 && ok; p++) {
+		bool start = p == name || p[-1] == '/';
+		if ((*p == '.' && start) || (*p == '/' && (start || p[1] == 0)) || *p == '.')
+			ok = false;
+		buf_append_char(&b, *p == '/' ? '.' : *p);
+	}
+	if (!ok) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+static bool op_mailbox_exists(void *ctx, const char *mailbox)
+{
+	const struct deliver_msg *m = ctx;
+	char *path = folder_path(m->user, mailbox);
+	struct stat st;
+	bool r = path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	x_free(&path);
+	return r;
+}
+
+/* ---- vacation state: "EXPIRY<TAB>HANDLE<TAB>SENDER" lines in ROOT/.tern-vacation ---- */
+
+static char *vacation_file(const struct deliver_msg *m)
+{
+	return x_asprintf("%s/%s", m->user->root, VACATION_STATE);
+}
+
+static bool op_vacation_seen(void *ctx, const char *handle, const char *sender,
+			     uint64_t seconds)
+{
+	char *path = vacation_file(ctx);
+	char *text = read_file_small(path, VACATION_STATE_MAX, NULL);
+	bool seen = false;
+	long long now = (long long)time(NULL);
+	for (char *save = NULL, *l = text != NULL ? strtok_r(text, "\n", &save) : NULL;
+	     l != NULL && !seen; l = strtok_r(NULL, "\n", &save)) {
+		char *h = strchr(l, '\t'), *s = h != NULL ? strchr(h + 1, '\t') : NULL;
+		if (s == NULL)
+			continue;
+		*h++ = 0;
+		*s++ = 0;
+		seen = atoll(l) > now && strcmp(h, handle) == 0 && strcasecmp(s, sender) == 0;
+	}
+	x_free(&text);
+	x_free(&path);
+	return seen;
+}
+
+static void op_vacation_record(void *ctx, const char *handle, const char *sender,
+			       uint64_t seconds)
+{
+	char *path = vacation_file(ctx);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		char *line = x_asprintf("%lld\t%s\t%s\n", (long long)time(NULL) + (long long)seconds,
+					handle, sender);
+		if (strchr(handle, '\n') == NULL && strchr(sender, '\n') == NULL &&
+		    write_full(fd, line, strlen(line)) < 0)
+			log_warn("sieve: cannot write %s: %s", path, strerror(errno));
+		x_free(&line);
+		close(fd);
+	}
+	x_free(&path);
+}
+
+/* The reply of a vacation action, queued from the null sender. */
+static int send_vacation(struct deliver_msg *m, const struct sieve_action *a, struct buf *err)
+{
+	struct buf r = BUF_INIT;
+	char date[64];
+	rfc5322_date(time(NULL), date, sizeof(date));
+	buf_printf(&r, "From: %s\nTo: %s\nSubject: %s\nDate: %s\nAuto-Submitted: auto-replied\n",
+		   a->from != NULL ? a->from : m->user->address, a->address,
+		   a->subject != NULL ? a->subject : "Auto: away", date);
+	buf_printf(&r, "Message-ID: <%lld.%ld.vacation@%s>\n", (long long)time(NULL),
+		   (long)getpid(), m->req->hostname);
+	if (a->in_reply_to != NULL)
+		buf_printf(&r, "In-Reply-To: %s\nReferences: %s\n", a->in_reply_to,
+			   a->in_reply_to);
+	if (a->mime)
+		buf_printf(&r, "MIME-Version: 1.0\n%s", a->text != NULL ? a->text : "\n");
+	else
+		buf_printf(&r, "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+			       "Content-Transfer-Encoding: 8bit\n\n%s\n",
+			   a->text != NULL ? a->text : "");
+	struct deliver_src src = {.mem = r.data, .mem_len = r.len, .fd = -1};
+	char *rcpt = a->address;
+	int rc = deliver_forward(m->ctx->conf, "", &rcpt, 1, &src, NULL, err);
+	buf_free(&r);
+	return rc;
+}
+
+/* A Maildir copy into the folder of a keep or fileinto. */
+static int store_copy(struct deliver_msg *m, const struct sieve_action *a,
+		      struct delivery_result *res)
+{
+	char *path = folder_path(m->user, a->mailbox != NULL ? a->mailbox : "INBOX");
+	if (path == NULL) {
+		log_warn("sieve: line %d: bad mailbox name \"%s\"; using the INBOX", a->line,
+			 log_safe(a->mailbox, strlen(a->mailbox), 200));
+		path = x_strdup(m->user->inbox);
+	}
+	struct deliver_src src;
+	deliver_msg_src(m, &src);
+	int r = deliver_msg_maildir(m, path, &src, NULL, res);
+	x_free(&path);
+	return r;
+}
+
+/* Carries out one action. 0, or -1 with res set. */
+static int do_action(struct deliver_msg *m, const struct sieve_action *a,
+		     struct delivery_result *res)
+{
+	struct buf err = BUF_INIT;
+	struct deliver_src src;
+	int r = 0;
+	switch (a->type) {
+	case SIEVE_ACT_KEEP:
+	case SIEVE_ACT_FILEINTO:
+		return store_copy(m, a, res);
+	case SIEVE_ACT_REDIRECT:
+		deliver_msg_src(m, &src);
+		/* without our Return-Path: (the first added line); Delivered-To: stays */
+		src.mem = strchr(m->head, '\n') + 1;
+		src.mem_len = strlen(src.mem);
+		r = deliver_forward(m->ctx->conf, m->req->sender, &a->address, 1, &src, NULL, &err);
+		break;
+	case SIEVE_ACT_VACATION:
+		r = send_vacation(m, a, &err);
+		break;
+	case SIEVE_ACT_REJECT:
+	case SIEVE_ACT_EREJECT:
+		deliver_result_set(res, DELIVERY_BOUNCE, "5.7.1", "rejected: %s",
+				   a->text != NULL ? a->text : "");
+		return 1;
+	case SIEVE_ACT_DISCARD:
+		break;
+	}
+	if (r < 0)
+		deliver_result_set(res, DELIVERY_DEFER, "4.3.0", "sieve line %d: %s", a->line,
+				   buf_cstr(&err));
+	buf_free(&err);
+	return r;
+}
+
+static struct sieve_script *compile_script(const struct deliver_user *u)
+{
+	size_t len = 0;
+	char *text = read_file_small(u->sieve, SIEVE_MAX_SCRIPT_SIZE, &len);
+	if (text == NULL) {
+		log_warn("sieve: cannot read %s: %s; delivering to the INBOX", u->sieve,
+			 strerror(errno));
+		return NULL;
+	}
+	struct sieve_error e = {0};
+	struct sieve_script *s = sieve_compile(text, len, &e);
+	if (s == NULL)
+		log_warn("sieve: %s:%d:%d: %s; delivering to the INBOX", u->sieve, e.line, e.col,
+			 e.msg);
+	x_free(&text);
+	return s;
+}
+
+int deliver_sieve(struct deliver_msg *m, struct delivery_result *res)
+{
+	struct sieve_script *script = compile_script(m->user);
+	if (script == NULL)
+		return deliver_plain(m, res);
+	struct sieve_message msg = {.size = strlen(m->head) + m->size, .read = msg_read, .ctx = m};
+	struct sieve_envelope env = {.from = m->req->sender, .to = m->req->recipient,
+				     .user = m->user->address};
+	struct sieve_ops ops = {.ctx = m, .vacation_seen = op_vacation_seen,
+				.vacation_record = op_vacation_record,
+				.mailbox_exists = op_mailbox_exists};
+	struct sieve_result result;
+	if (sieve_execute(script, &msg, &env, &ops, &result) != SIEVE_OK)
+		log_warn("sieve: %s:%d:%d: %s; keeping the message", m->user->sieve,
+			 result.error.line, result.error.col, result.error.msg);
+	deliver_result_set(res, DELIVERY_OK, "2.0.0", "delivered by the Sieve script");
+	int r = 0;
+	for (size_t i = 0; i < result.count && r == 0; i++)
+		r = do_action(m, &result.actions[i], res);
+	if (r >= 0)
+		sieve_result_commit(&result, &ops);
+	if (r == 0)
+		deliver_result_set(res, DELIVERY_OK, "2.0.0", "delivered by the Sieve script");
+	sieve_result_free(&result);
+	sieve_script_free(&script);
+	return deliver_exit_code(res);
+}
