@@ -64,7 +64,7 @@ void smtpd_cmd_ehlo(struct smtpd_session *s, const struct smtp_command *cmd)
 	struct buf b = BUF_INIT;
 	buf_printf(&b,
 		   "%s\nPIPELINING\nSIZE %llu\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\n"
-		   "CHUNKING",
+		   "CHUNKING\nDSN",
 		   s->set->hostname, (unsigned long long)s->set->max_message_size);
 	if (s->set->vrfy)
 		buf_append_str(&b, "\nVRFY");

@@ -89,6 +89,7 @@ static bool smtpd_message_start(struct smtpd_session *s, bool bdat)
 	}
 	buf_free(&b);
 	smtp_data_init(&s->dec, bdat);
+	s->hops = (struct smtpd_hops){0, 0, true, false};
 	if (s->qw != NULL && s->auth_user != NULL)
 		s->hs = smtpd_header_scan_new(s->set->max_header_size);
 	return s->qw != NULL;
@@ -149,6 +150,7 @@ static void smtpd_data_write(struct smtpd_session *s, const char *p, size_t n)
 		smtpd_data_fail(s, 552, "5.3.4", "Error: message size exceeds fixed limit");
 		return;
 	}
+	smtpd_hops_feed(&s->hops, p, n);
 	struct buf *held = NULL;
 	if (s->hs != NULL) {
 		if (smtpd_header_scan_feed(s->hs, p, n, s->set->hostname, queue_writer_id(s->qw),
@@ -233,6 +235,8 @@ static int smtpd_data_check(struct smtpd_session *s)
 		smtpd_data_fail(s, 552, "5.3.4", "Error: message header too large");
 	else if (d->bytes_out > s->set->max_message_size)
 		smtpd_data_fail(s, 552, "5.3.4", "Error: message size exceeds fixed limit");
+	else if (smtpd_hops_exceeded(s))
+		smtpd_data_fail(s, 554, "5.4.6", "Error: too many hops (mail loop)");
 	return s->fail_code != 0 ? -1 : 0;
 }
 
@@ -249,8 +253,7 @@ static void smtpd_data_end(struct smtpd_session *s)
 	}
 	struct queue_writer *w = s->qw;
 	queue_writer_set_sender(w, s->mail.path.mailbox);
-	for (size_t i = 0; i < s->nrcpt; i++)
-		queue_writer_add_rcpt(w, s->rcpts[i].addr, s->rcpts[i].given);
+	smtpd_rcpt_queue(s, w);
 	if (s->ip[0] != '\0')
 		queue_writer_set_attr(w, "client_address", s->ip);
 	if (s->helo != NULL && !s->dec.nul)

@@ -53,6 +53,7 @@ struct smtpd_settings *smtpd_settings_new(struct conf *conf)
 	set->nul_reject = strcmp(conf_str(conf, "smtp_nul"), "reject") == 0;
 	set->auth_on_port25 = conf_bool(conf, "smtp_auth_on_port25");
 	set->sender_check = conf_bool(conf, "submission_sender_check");
+	set->policy = smtpd_policy_new(conf, set->userdb);
 	return set;
 }
 
@@ -67,6 +68,7 @@ void smtpd_settings_unref(struct smtpd_settings **setp)
 	*setp = NULL;
 	if (set == NULL || --set->refs > 0)
 		return;
+	smtpd_policy_free(&set->policy);
 	userdb_close(&set->userdb);
 	conf_free(&set->conf);
 	free(set);

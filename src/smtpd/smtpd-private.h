@@ -6,7 +6,8 @@
  * smtpd-cmd-basic.c (EHLO HELO RSET NOOP QUIT HELP VRFY EXPN STARTTLS AUTH),
  * smtpd-cmd-mail.c (MAIL RCPT), smtpd-data.c (DATA BDAT, queueing), smtpd-tls.c (TLS
  * contexts, implicit TLS, STARTTLS), smtpd-auth.c (AUTH, the submission sender rule),
- * smtpd-header.c (Message-ID and Date for submitted messages).
+ * smtpd-header.c (Message-ID and Date for submitted messages), smtpd-rcpt.c (RCPT: relay
+ * control, users and aliases, DSN parameters), smtpd-rcpt-net.c (trusted networks, hop count).
  */
 #ifndef TERN_SMTPD_PRIVATE_H
 #define TERN_SMTPD_PRIVATE_H
@@ -28,6 +29,7 @@ struct queue_committer;
 struct queue_writer;
 struct sasl_server;
 struct smtpd_header_scan;
+struct smtpd_policy;
 struct tls_server_ctx;
 struct userdb;
 
@@ -42,6 +44,7 @@ struct smtpd_settings {
 	uint64_t max_header_size, max_errors, timeout, max_conns, max_conns_per_ip;
 	bool vrfy, bare_lf_reject, nul_reject;
 	bool auth_on_port25, sender_check;
+	struct smtpd_policy *policy; /* relay control and aliases (smtpd-rcpt.c) */
 };
 
 enum smtpd_tls_mode { SMTPD_TLS_NONE, SMTPD_TLS_STARTTLS, SMTPD_TLS_IMPLICIT };
@@ -96,8 +99,18 @@ enum smtpd_state {
 #define SMTPD_ANY_COMMAND (SMTPD_GREET | SMTPD_READY | SMTPD_MAIL | SMTPD_RCPT)
 
 struct smtpd_rcpt {
-	char *addr;  /* where to deliver (canonical, from the user directory) */
+	char *addr;  /* where to deliver (canonical, from the user directory or an alias) */
 	char *given; /* as the client wrote it */
+	char *dsn;   /* RFC 3461 parameters to keep ("NOTIFY=... ORCPT=..."), or NULL */
+	int kind;    /* enum lookup_kind: an address, or a |pipe or /file from an alias */
+};
+
+/* The Received: fields of a message's header section, counted as it streams. */
+struct smtpd_hops {
+	unsigned count;
+	unsigned col;  /* bytes into the current line */
+	bool matching; /* the line so far could be "Received:" */
+	bool body;     /* the header section has ended */
 };
 
 struct smtpd_session {
@@ -146,6 +159,7 @@ struct smtpd_session {
 	int fail_code;	    /* the transaction failed; reply after the data (0: none) */
 	const char *fail_enh, *fail_text;
 	struct smtpd_header_scan *hs; /* holds the header section to add fields to it */
+	struct smtpd_hops hops;
 };
 
 /* The verb table (STYLE.md 3): which states allow the verb; others get 503. */
@@ -248,6 +262,29 @@ void smtpd_header_scan_finish(struct smtpd_header_scan *hs, const char *hostname
 /* smtpd-cmd-mail.c */
 void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd);
 void smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd);
+
+/* smtpd-rcpt.c */
+struct smtpd_policy *smtpd_policy_new(const struct conf *conf, struct userdb *udb);
+void smtpd_policy_free(struct smtpd_policy **p);
+/* Did the message come through more than max_hops servers (its Received: fields and ours)? */
+bool smtpd_hops_exceeded(const struct smtpd_session *s);
+/* Puts the transaction's recipients, their DSN parameters (attributes dsn_rcpt_N) and
+ * alias marks (alias_rcpt_N = pipe|file) into the queue writer. */
+void smtpd_rcpt_queue(struct smtpd_session *s, struct queue_writer *w);
+
+/* smtpd-rcpt-net.c */
+struct smtpd_net {
+	int family; /* AF_INET, AF_INET6 */
+	unsigned char addr[16];
+	unsigned prefix;
+};
+/* "a.b.c.d/len", "x::y/len" or a host address: 0, or -1 when malformed. */
+int smtpd_net_parse(const char *text, struct smtpd_net *net);
+/* Is ip (text form) in one of the networks? */
+bool smtpd_net_match(const struct smtpd_net *nets, size_t n, const char *ip);
+/* Counts "Received:" fields in decoded message bytes (LF or CRLF lines). Start with
+ * {0, 0, true, false}. */
+void smtpd_hops_feed(struct smtpd_hops *h, const char *p, size_t n);
 
 /* smtpd-cmd-basic.c */
 void smtpd_cmd_ehlo(struct smtpd_session *s, const struct smtp_command *cmd);

@@ -80,6 +80,7 @@ void smtpd_transaction_reset(struct smtpd_session *s)
 	for (size_t i = 0; i < s->nrcpt; i++) {
 		x_free(&s->rcpts[i].addr);
 		x_free(&s->rcpts[i].given);
+		x_free(&s->rcpts[i].dsn);
 	}
 	s->nrcpt = 0;
 	if (s->qw != NULL)
