@@ -480,6 +480,7 @@ static void relay_session_starttls_reply(struct relay_conn *c, const struct smtp
 void relay_session_reply(struct relay_conn *c)
 {
 	const struct smtp_reply *rp = &c->reply;
+	log_debug("relay: %s: state %d, reply %d", c->peer, (int)c->state, rp->code);
 	switch (c->state) {
 	case RS_GREETING:
 		if (rp->code / 100 != 2) {

@@ -49,6 +49,10 @@ int relay_tls_start(struct relay_conn *c)
 			return -1;
 		}
 	}
+	/* The filter takes over the plain bufferevent's callbacks: read ours first. */
+	bufferevent_data_cb rd, wr;
+	bufferevent_event_cb ev;
+	bufferevent_getcb(c->bev, &rd, &wr, &ev, NULL);
 	struct bufferevent *tls = bufferevent_openssl_filter_new(
 		c->relay->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL) {
@@ -56,10 +60,6 @@ int relay_tls_start(struct relay_conn *c)
 		return -1;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
-	struct bufferevent *plain = c->bev;
-	bufferevent_data_cb rd, wr;
-	bufferevent_event_cb ev;
-	bufferevent_getcb(plain, &rd, &wr, &ev, NULL);
 	bufferevent_setcb(tls, rd, wr, ev, c);
 	bufferevent_setwatermark(tls, EV_WRITE, 64 * 1024, 0);
 	c->bev = tls;
