@@ -186,7 +186,7 @@ static int login_lock(struct pop3d_session *s)
 static int login_store(struct pop3d_session *s)
 {
 	struct buf err = BUF_INIT;
-	if (store_open(s->user.maildir, STORE_FORMAT_MAILDIR, &s->store, &err) < 0) {
+	if (store_open(s->user.maildir, store_detect_format(s->user.maildir), &s->store, &err) < 0) {
 		log_error("login: user=<%s> store: %s", s->user.address, buf_cstr(&err));
 		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "cannot open the maildrop");
 		buf_free(&err);
@@ -210,8 +210,11 @@ static int login_snapshot(struct pop3d_session *s)
 	s->uidvalidity = store_folder_uidvalidity(s->folder);
 	s->msg_count = store_folder_count(s->folder);
 	s->msgs = x_calloc(s->msg_count + 1, sizeof(*s->msgs));
-	for (size_t i = 0; i < s->msg_count; i++)
-		s->msgs[i].uid = store_folder_msg(s->folder, i)->uid;
+	for (size_t i = 0; i < s->msg_count; i++) {
+		const struct store_msg *m = store_folder_msg(s->folder, i);
+		s->msgs[i].uid = m->uid;
+		s->msgs[i].seen = (m->flags & STORE_FLAG_SEEN) != 0;
+	}
 	return 0;
 }
 

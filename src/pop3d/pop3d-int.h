@@ -93,6 +93,7 @@ struct pop3d_msg {
 	uint32_t uid;
 	bool deleted;
 	bool retrieved;
+	bool seen;	    /* \Seen already at login: nothing to write for it at QUIT */
 	bool vsize_known;
 	uint64_t vsize;
 };

@@ -144,8 +144,8 @@ static int mail_update(struct pop3d_session *s, size_t *left_r)
 	for (size_t i = 0; i < s->msg_count; i++) {
 		if (s->msgs[i].deleted)
 			gone[ngone++] = s->msgs[i].uid;
-		else if (s->msgs[i].retrieved)
-			seen[nseen++] = s->msgs[i].uid;
+		else if (s->msgs[i].retrieved && !s->msgs[i].seen)
+			seen[nseen++] = s->msgs[i].uid; /* a flag write (and sync) only if new */
 	}
 	struct buf err = BUF_INIT;
 	int r = 0;

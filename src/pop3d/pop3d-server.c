@@ -12,8 +12,10 @@
 #include "xalloc.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +150,12 @@ static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, str
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
+	/* Replies are whole when written: Nagle would hold the tail of a RETR (the part after
+	 * the last full segment) until the client's delayed ACK, 40 ms per message. */
+	int one = 1;
+	if (sa->sa_family != AF_UNIX &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		log_debug("TCP_NODELAY: %s", strerror(errno));
 	struct bufferevent *bev;
 	if (l->tls == POP3D_TLS_IMPLICIT) {
 		bev = pop3d_tls_accept(l, fd);

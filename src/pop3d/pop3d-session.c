@@ -52,6 +52,8 @@ void pop3d_session_setup_bev(struct pop3d_session *s)
 	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, POP3D_OUT_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, POP3D_OUT_LOW, 0);
+	/* libevent writes 16 KiB per call by default: a whole 64 KiB window at once instead */
+	bufferevent_set_max_single_write(bev, POP3D_OUT_HIGH);
 	struct timeval tv = {(time_t)s->server->set.timeout_s, 0};
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);

@@ -1,0 +1,383 @@
+#!/usr/bin/python3
+"""pop3-bench: POP3 download speed and session rate, Tern vs Dovecot, same run.
+
+One Maildir of MESSAGES messages (2-40 KB, realistic header blocks and text lines) is made
+once and copied for each server: Tern (an instance made with `tern init`) and a private
+Dovecot (Debian's dovecot-pop3d, configured here in a temporary folder: its own base_dir,
+passwd-file users, ssl = no, 127.0.0.1 on a free port). Both run their defaults otherwise.
+
+1. download: one client logs in, STAT, UIDL, RETR of every message (one at a time, as
+   fetchmail does), QUIT without DELE: wall time for each server.
+2. sessions: CLIENTS concurrent client processes, each with its own user (Maildir of
+   SMALL messages), repeating login (USER/PASS) / UIDL / RETR one / QUIT for ROUNDS
+   rounds: total sessions per second.
+
+Every measure has a first untimed pass (indexes built, caches warm). The password hash
+is the same crypt(3) string for both servers (Dovecot's {CRYPT} scheme): by default
+Tern's yescrypt, whose ~20 ms per check bounds the session rate of both; --fast-hash
+uses sha512-crypt with 1000 rounds for both, so the servers rather than the KDF are
+measured; --dovecot-plain gives Dovecot {PLAIN} passwords (Tern keeps its hash).
+
+Run as root from the source tree after building (build/src/tern/tern, or --tern BIN):
+    /usr/bin/python3 bench/pop3-bench.py [--quick] [--fast-hash] [--dovecot-plain]
+"""
+import argparse
+import crypt
+import multiprocessing
+import os
+import pwd
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+DOMAIN = "example.test"
+BIG = "big@" + DOMAIN
+
+
+# ---------------------------------------------------------------- the mail
+
+def make_message(rng, i):
+    size = rng.choice([2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 40]) * 1024
+    head = ("Return-Path: <sender%d@example.org>\n"
+            "Received: from mx.example.org (mx.example.org [192.0.2.%d])\n"
+            "\tby mail.example.test with ESMTPS id %08X; Tue, 3 Jun 2025 10:%02d:%02d +0000\n"
+            "From: Sender %d <sender%d@example.org>\n"
+            "To: big@example.test\n"
+            "Subject: benchmark message number %d\n"
+            "Date: Tue, 3 Jun 2025 10:%02d:%02d +0000\n"
+            "Message-ID: <%d.%d@example.org>\n"
+            "MIME-Version: 1.0\n"
+            "Content-Type: text/plain; charset=us-ascii\n\n"
+            % (i % 97, i % 250, i, i % 60, i % 59, i % 97, i % 97, i, i % 60, i % 59, i,
+               rng.randrange(1 << 30)))
+    words = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit",
+             "sed", "do", "eiusmod", "tempor", ".dot", "incididunt", "ut", "labore"]
+    lines = []
+    n = len(head)
+    while n < size:
+        line = " ".join(rng.choice(words) for _ in range(rng.randrange(4, 14)))
+        lines.append(line)
+        n += len(line) + 1
+    return (head + "\n".join(lines) + "\n").encode()
+
+
+def make_maildir(path, count, seed):
+    rng = random.Random(seed)
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+    t = 1750000000
+    for i in range(count):
+        data = make_message(rng, i)
+        name = "%d.M%dP%d.bench,S=%d:2," % (t + i, i, os.getpid(), len(data))
+        with open(os.path.join(path, "cur", name), "wb") as f:
+            f.write(data)
+
+
+def copy_maildir(src, dst, top, uid, gid):
+    """Copies src to dst, all owned by uid:gid, as are the folders made between top and dst."""
+    if os.path.exists(dst):
+        shutil.rmtree(dst)
+    parent = os.path.dirname(dst)
+    made = []
+    while not os.path.exists(parent) and parent.startswith(top):
+        made.append(parent)
+        parent = os.path.dirname(parent)
+    for d in reversed(made):
+        os.mkdir(d)
+        os.chown(d, uid, gid)
+    shutil.copytree(src, dst)
+    for d, dirs, files in os.walk(dst):
+        os.chown(d, uid, gid)
+        for f in files:
+            os.chown(os.path.join(d, f), uid, gid)
+
+
+# ---------------------------------------------------------------- a small POP3 client
+
+class Pop:
+    """A lean POP3 client: big reads, the terminator searched at the tail."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), 60)
+        self.buf = b""
+        self.line()
+
+    def fill(self):
+        d = self.s.recv(262144)
+        if not d:
+            raise EOFError("connection closed")
+        self.buf += d
+
+    def line(self):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                out, self.buf = self.buf[:i], self.buf[i + 2:]
+                return out
+            self.fill()
+
+    def cmd(self, text):
+        self.s.sendall(text.encode() + b"\r\n")
+        r = self.line()
+        if not r.startswith(b"+OK"):
+            raise RuntimeError("%s: %r" % (text.split()[0], r))
+        return r
+
+    def multi(self, text):
+        self.cmd(text)
+        start = 0
+        while True:
+            if self.buf.startswith(b".\r\n"):
+                i = 0
+            else:
+                i = self.buf.find(b"\r\n.\r\n", max(start - 4, 0))
+                if i >= 0:
+                    i += 2
+            if i >= 0:
+                out, self.buf = self.buf[:i], self.buf[i + 3:]
+                return out
+            start = len(self.buf)
+            self.fill()
+
+    def login(self, user, password):
+        self.cmd("USER " + user)
+        return self.cmd("PASS " + password)
+
+    def quit(self):
+        self.cmd("QUIT")
+        self.s.close()
+
+
+def download_all(port, user, password):
+    p = Pop(port)
+    p.login(user, password)
+    count = int(p.cmd("STAT").split()[1])
+    p.multi("UIDL")
+    octets = 0
+    for n in range(1, count + 1):
+        octets += len(p.multi("RETR %d" % n))
+    p.quit()
+    return count, octets
+
+
+def session_loop(args):
+    port, user, password, rounds, seed = args
+    rng = random.Random(seed)
+    for _ in range(rounds):
+        p = Pop(port)
+        r = p.login(user, password)
+        count = int(r.split()[3]) if b"maildrop has" in r else int(p.cmd("STAT").split()[1])
+        p.multi("UIDL")
+        p.multi("RETR %d" % rng.randrange(1, count + 1))
+        p.quit()
+    return rounds
+
+
+def sessions(port, users, rounds):
+    jobs = [(port, u, pw, rounds, i) for i, (u, pw) in enumerate(users)]
+    with multiprocessing.Pool(len(jobs)) as pool:
+        t0 = time.time()
+        done = sum(pool.map(session_loop, jobs))
+        return done, time.time() - t0
+
+
+# ---------------------------------------------------------------- the servers
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, what, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            Pop(port).s.close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("%s did not start listening on %d" % (what, port))
+
+
+def set_users_hash(tern, hashes):
+    """Rewrites the crypt hash of users in Tern's users file (the bench's own choice)."""
+    path = os.path.join(tern.dir, "inst", "data", "users")
+    out = []
+    for line in open(path):
+        f = line.rstrip("\n").split(":")
+        if not line.startswith("#") and f[0] in hashes:
+            f[1] = hashes[f[0]]
+        out.append(":".join(f))
+    with open(path, "w") as fh:
+        fh.write("\n".join(out) + "\n")
+
+
+def user_hashes(tern):
+    path = os.path.join(tern.dir, "inst", "data", "users")
+    return {l.split(":")[0]: l.split(":")[1] for l in open(path) if not l.startswith("#")}
+
+
+DOVECOT_CONF = """\
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+mail_location = maildir:{d}/mail/%n/Maildir
+first_valid_uid = 1
+default_internal_user = dovecot
+default_login_user = dovenull
+pop3_uidl_format = %08Xu%08Xv
+mail_max_userip_connections = 1000
+passdb {{
+  driver = passwd-file
+  args = username_format=%u {d}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {d}/passwd
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+
+
+class Dovecot:
+    def __init__(self, base, users, uid, gid, plain):
+        self.d = os.path.join(base, "dovecot")
+        os.makedirs(self.d)
+        os.chmod(base, 0o755)
+        os.chmod(self.d, 0o755)
+        self.port = free_port()
+        self.conf = os.path.join(self.d, "dovecot.conf")
+        with open(self.conf, "w") as f:
+            f.write(DOVECOT_CONF.format(d=self.d, port=self.port))
+        with open(os.path.join(self.d, "passwd"), "w") as f:
+            for user, (pw, h) in users.items():
+                secret = "{PLAIN}" + pw if plain else "{CRYPT}" + h
+                f.write("%s:%s:%d:%d::%s/mail/%s::\n" % (user, secret, uid, gid, self.d,
+                                                         user.split("@")[0]))
+
+    def maildir(self, user):
+        return os.path.join(self.d, "mail", user.split("@")[0], "Maildir")
+
+    def start(self):
+        # dovecot daemonizes: its children keep any pipe open, so no capture here
+        with open(os.path.join(self.d, "start.log"), "w") as log:
+            r = subprocess.run(["dovecot", "-c", self.conf], stdout=log, stderr=log)
+        if r.returncode != 0:
+            raise SystemExit("dovecot: " + open(os.path.join(self.d, "start.log")).read())
+        wait_port(self.port, "dovecot")
+
+    def stop(self):
+        subprocess.run(["dovecot", "-c", self.conf, "stop"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        time.sleep(1)
+
+
+# ---------------------------------------------------------------- main
+
+def measure(name, port, users, rounds):
+    """Warm pass, then the two timed measures for one server."""
+    bigpw = users[BIG][0]
+    small = [(u, pw) for u, (pw, h) in users.items() if u != BIG]
+    download_all(port, BIG, bigpw)
+    t0 = time.time()
+    count, octets = download_all(port, BIG, bigpw)
+    dl = time.time() - t0
+    sessions(port, small, max(1, rounds // 4))
+    done, secs = sessions(port, small, rounds)
+    print("%-8s download %d messages (%.1f MB): %.2f s; sessions: %d in %.2f s = %.0f/s"
+          % (name, count, octets / 1e6, dl, done, secs, done / secs), flush=True)
+    return dl, done / secs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tern", default=os.path.join(ROOT, "build", "src", "tern", "tern"))
+    ap.add_argument("--messages", type=int, default=10000)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--small", type=int, default=200, help="messages per session user")
+    ap.add_argument("--rounds", type=int, default=20, help="sessions per client")
+    ap.add_argument("--fast-hash", action="store_true")
+    ap.add_argument("--dovecot-plain", action="store_true")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    a = ap.parse_args()
+    if a.quick:
+        a.messages, a.clients, a.small, a.rounds = 1000, 10, 50, 5
+    os.environ["TERN_BIN"] = os.path.abspath(a.tern)
+    import conftest  # noqa: E402  (the tests' instance helper; reads TERN_BIN)
+    if shutil.which("dovecot") is None:
+        raise SystemExit("apt-get install dovecot-pop3d (then: systemctl disable --now dovecot)")
+
+    base = tempfile.mkdtemp(prefix="pop3-bench-")
+    tern = conftest.Instance({"pop3_max_connections_per_ip": "1000", "log_level": "warning"})
+    try:
+        tpl_big = os.path.join(base, "tpl-big")
+        tpl_small = os.path.join(base, "tpl-small")
+        print("making %d messages..." % a.messages, flush=True)
+        make_maildir(tpl_big, a.messages, 1)
+        make_maildir(tpl_small, a.small, 2)
+        users = {BIG: "big-pw"}
+        for i in range(a.clients):
+            users["u%d@%s" % (i, DOMAIN)] = "u%d-pw" % i
+        for u, pw in users.items():
+            tern.add_user(u, pw)
+        hashes = user_hashes(tern)
+        if a.fast_hash:
+            hashes = {u: crypt.crypt(pw, "$6$rounds=1000$%s$" % crypt.mksalt()[3:11])
+                      for u, pw in users.items()}
+            set_users_hash(tern, hashes)
+        pw_ent = pwd.getpwnam("tern")  # tern init's run_user
+        uid, gid = pw_ent.pw_uid, pw_ent.pw_gid
+        full = {u: (pw, hashes[u]) for u, pw in users.items()}
+        dove = Dovecot(base, full, uid, gid, a.dovecot_plain)
+        print("copying the Maildirs...", flush=True)
+        for u in users:
+            src = tpl_big if u == BIG else tpl_small
+            copy_maildir(src, tern.maildir(u), tern.dir, uid, gid)
+            copy_maildir(src, dove.maildir(u), dove.d, uid, gid)
+
+        tern.start(wait_port="pop3")
+        tr = measure("tern", tern.ports["pop3"], full, a.rounds)
+        tern.stop()
+        dove.start()
+        try:
+            dr = measure("dovecot", dove.port, full, a.rounds)
+        finally:
+            dove.stop()
+        print("ratio Tern/Dovecot: download time %.2f (below 1: Tern faster), "
+              "sessions/s %.2f (above 1: Tern faster)" % (tr[0] / dr[0], tr[1] / dr[1]))
+    finally:
+        tern.stop()
+        if a.keep:
+            print("kept", base, tern.dir)
+        else:
+            tern.cleanup()
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
