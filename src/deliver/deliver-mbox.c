@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -173,7 +174,7 @@ static int mbox_write_locked(int fd, const char *path, const char *from_line,
 		r = -1;
 	}
 	x_free(&o);
-	if (r == 0 && fsync(fd) < 0) {
+	if (r == 0 && durable_file(fd) < 0) {
 		e = errno;
 		r = -1;
 	}
@@ -204,6 +205,11 @@ int deliver_mbox_append(const char *path, bool take_dotlock, const char *from_li
 	} else {
 		uint64_t off = 0;
 		r = mbox_write_locked(fd, path, from_line, src, raw, &off, res);
+		/* A new file: its folder entry must be durable too. */
+		if (r == 0 && off == 0 && durable_parent(path) < 0) {
+			deliver_result_errno(res, "cannot fsync the folder of", path, errno);
+			r = -1;
+		}
 		if (close(fd) < 0 && r == 0) {
 			deliver_result_errno(res, "cannot write", path, errno);
 			r = -1;

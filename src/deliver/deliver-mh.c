@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -46,7 +47,7 @@ static long mh_highest(const char *dir)
 static int put_file(int fd, const char *path, const struct deliver_src *src,
 		    struct delivery_result *res)
 {
-	if (deliver_src_write(fd, src) < 0 || fsync(fd) < 0) {
+	if (deliver_src_write(fd, src) < 0 || durable_file(fd) < 0) {
 		deliver_result_errno(res, "cannot write", path, errno);
 		close(fd);
 		unlink(path);
@@ -57,7 +58,7 @@ static int put_file(int fd, const char *path, const struct deliver_src *src,
 		unlink(path);
 		return -1;
 	}
-	if (fsync_parent(path) < 0) {
+	if (durable_parent(path) < 0) {
 		deliver_result_errno(res, "cannot fsync the folder of", path, errno);
 		return -1;
 	}
