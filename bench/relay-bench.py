@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""relay-bench: outbound relaying, Tern against Postfix, same load, same sink, same run.
+
+N messages (default 5,000, about 2 KB each) are submitted over SMTP by C parallel clients
+to the system under test, which relays them all to one smtp-sink on a loopback port
+(Tern: relayhost = [127.0.0.1]:SINK, submission with AUTH; Postfix: a private instance
+made by postfix-peer.sh with relayhost = [127.0.0.1]:SINK, mynetworks relay). The clock
+runs from the first submission until smtp-sink has received the N-th message (-M N), so
+the figure is end to end: SMTP in, durable queue, relay out.
+
+    sudo /usr/bin/python3 bench/relay-bench.py [-n 5000] [-c 8] [--only tern|postfix]
+
+Needs root (the private Postfix), smtp-sink and a built tern (TERN_BIN or build/).
+"""
+import argparse
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import conftest  # noqa: E402  (the test instance helper: tern init on free ports)
+
+BODY = ("Subject: relay bench %d\r\nFrom: alice@example.test\r\nTo: rcpt@sink.test\r\n\r\n" +
+        ("The quick brown fox jumps over the lazy dog. " * 2 + "\r\n") * 22)
+
+
+def start_sink(port, count):
+    return subprocess.Popen(["smtp-sink", "-u", "root", "-M", str(count),
+                             "127.0.0.1:%d" % port, "256"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def submit(port, n, clients, login=None):
+    """Sends n messages over `clients` connections; returns the seconds it took."""
+    errors = []
+
+    def worker(k):
+        try:
+            s = smtplib.SMTP("127.0.0.1", port, timeout=120)
+            s.ehlo("bench.client")
+            if login:
+                s.login(*login)
+            for i in range(k, n, clients):
+                s.sendmail("alice@example.test", ["rcpt%d@sink.test" % (i % 50)],
+                           (BODY % i).encode())
+            s.quit()
+        except Exception as e:  # reported below
+            errors.append(repr(e))
+    t0 = time.time()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise SystemExit("submission failed: %s" % errors[:3])
+    return time.time() - t0
+
+
+def wait_sink(sink, timeout):
+    try:
+        sink.wait(timeout)
+    except subprocess.TimeoutExpired:
+        sink.kill()
+        raise SystemExit("the sink did not receive every message in %ds" % timeout)
+
+
+def run_tern(n, clients):
+    sink_port = conftest.free_port()
+    inst = conftest.Instance({"relayhost": "[127.0.0.1]:%d" % sink_port})
+    inst.start()
+    try:
+        sink = start_sink(sink_port, n)
+        time.sleep(0.3)
+        t0 = time.time()
+        sub = submit(inst.ports["submission"], n, clients,
+                     ("alice@example.test", inst.users["alice@example.test"]))
+        wait_sink(sink, 600)
+        return sub, time.time() - t0
+    finally:
+        inst.stop()
+        inst.cleanup()
+
+
+def run_postfix(n, clients):
+    sink_port, port = conftest.free_port(), conftest.free_port()
+    d = tempfile.mkdtemp(prefix="tern-bench-pf-")
+    os.chmod(d, 0o755)
+    peer = os.path.join(HERE, "postfix-peer.sh")
+    subprocess.run(["sh", peer, "start", d, str(port), "peer.test"], check=True)
+    try:
+        etc = os.path.join(d, "etc")
+        subprocess.run(["postconf", "-c", etc, "-e", "relayhost = [127.0.0.1]:%d" % sink_port],
+                       check=True)
+        subprocess.run(["postfix", "-c", etc, "reload"], check=True, capture_output=True)
+        time.sleep(1)
+        sink = start_sink(sink_port, n)
+        time.sleep(0.3)
+        t0 = time.time()
+        sub = submit(port, n, clients)
+        wait_sink(sink, 600)
+        return sub, time.time() - t0
+    finally:
+        subprocess.run(["sh", peer, "stop", d], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=5000)
+    ap.add_argument("-c", type=int, default=8, help="parallel submitting clients")
+    ap.add_argument("--only", choices=["tern", "postfix"])
+    a = ap.parse_args()
+    results = {}
+    for name, fn in (("tern", run_tern), ("postfix", run_postfix)):
+        if a.only and a.only != name:
+            continue
+        sub, total = fn(a.n, a.c)
+        results[name] = a.n / total
+        print("%-8s %d messages: submitted in %.1fs, all relayed after %.1fs: %.0f msg/s "
+              "end to end" % (name, a.n, sub, total, a.n / total), flush=True)
+    if len(results) == 2:
+        print("ratio tern/postfix: %.2f" % (results["tern"] / results["postfix"]))
+
+
+if __name__ == "__main__":
+    main()
