@@ -133,8 +133,8 @@ static int spool_stdin(const char *inbox, struct buf *from_r, int *code_r)
 		x_free(&tmp);
 		return -1;
 	}
-	char *path = x_asprintf("%s/deliver.%ld.%llu", tmp, (long)getpid(),
-				(unsigned long long)now_ms());
+	char *path =
+	    x_asprintf("%s/deliver.%ld.%llu", tmp, (long)getpid(), (unsigned long long)now_ms());
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	uint64_t size = 0;
 	if (fd < 0) {
@@ -185,18 +185,23 @@ static int run_delivery(const struct conf *c, const struct deliver_args *a,
 	char *sender = pick_sender(a->sender, &from);
 	char id[QUEUE_ID_MAX];
 	queue_id_new(id);
-	struct delivery_request req = {
-		.queue_id = id, .sender = sender,
-		.recipient = a->address != NULL ? a->address : u->address, .maildir = u->inbox,
-		.message_fd = fd, .hostname = conf_str(c, "hostname"), .queue_time = time(NULL)};
+	struct delivery_request req = {.queue_id = id,
+				       .sender = sender,
+				       .recipient = a->address != NULL ? a->address : u->address,
+				       .maildir = u->inbox,
+				       .message_fd = fd,
+				       .hostname = conf_str(c, "hostname"),
+				       .queue_time = time(NULL)};
 	struct deliver_ctx ctx = {.conf = c, .req = &req, .user = u};
 	struct delivery_result res;
 	code = deliver_local(&ctx, &res);
 	if (code != 0)
 		fprintf(stderr, "tern deliver: %s %s\n", res.enhanced, res.text);
 	log_info("%s: to=<%s>, from=<%s>, status=%s (%s %s)", id, req.recipient, sender,
-		 code == 0 ? "sent" : code == EX_TEMPFAIL ? "deferred" : "bounced", res.enhanced,
-		 res.text);
+		 code == 0	       ? "sent"
+		 : code == EX_TEMPFAIL ? "deferred"
+				       : "bounced",
+		 res.enhanced, res.text);
 	close(fd);
 	x_free(&sender);
 	buf_free(&from);

@@ -31,8 +31,7 @@ static void split_address(const char *address, char **host_r, char **port_r)
 	*port_r = x_strdup(colon != NULL ? colon + 1 : "512");
 }
 
-void deliver_comsat_send(const char *address, const char *login, uint64_t offset,
-			 const char *path)
+void deliver_comsat_send(const char *address, const char *login, uint64_t offset, const char *path)
 {
 	if (address == NULL || *address == 0)
 		return;

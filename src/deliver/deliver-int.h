@@ -31,8 +31,8 @@ void deliver_from_line(const char *sender, time_t t, struct buf *out);
 
 /* ---- deliver-mh.c ---- */
 /* A new file in dir: the next MH number (mh), or a unique "msg." name. 0, or -1 + res. */
-int deliver_dir_put(const char *dir, bool mh, const struct deliver_src *src,
-		    unsigned umask_bits, struct buf *path_r, struct delivery_result *res);
+int deliver_dir_put(const char *dir, bool mh, const struct deliver_src *src, unsigned umask_bits,
+		    struct buf *path_r, struct delivery_result *res);
 
 /* ---- deliver-pipe.c ---- */
 struct deliver_run {
@@ -56,8 +56,7 @@ int deliver_forward(const struct conf *c, const char *sender, char *const *rcpts
 
 /* ---- deliver-comsat.c ---- */
 /* Sends "login@offset:path" to host:port (biff/comsat); errors are logged only. */
-void deliver_comsat_send(const char *address, const char *login, uint64_t offset,
-			 const char *path);
+void deliver_comsat_send(const char *address, const char *login, uint64_t offset, const char *path);
 
 /* ---- the message being delivered (deliver-local.c) ---- */
 struct deliver_msg {
@@ -68,7 +67,7 @@ struct deliver_msg {
 	char *from_line; /* "From SENDER  DATE" */
 	int fd;		 /* the message, from offset 0 */
 	uint64_t size;
-	unsigned seq;	 /* Maildir deliveries so far (exactly-once names) */
+	unsigned seq; /* Maildir deliveries so far (exactly-once names) */
 	/* Where the INBOX copy went, for comsat (path empty: not delivered there). */
 	struct buf inbox_path;
 	uint64_t inbox_offset;
@@ -76,9 +75,8 @@ struct deliver_msg {
 
 /* A Maildir delivery of src for this message: the INBOX-style unique name when the ctx
  * asks for exactly-once, a fresh one otherwise; notes the INBOX for comsat. */
-int deliver_msg_maildir(struct deliver_msg *m, const char *maildir,
-			const struct deliver_src *src, struct buf *path_r,
-			struct delivery_result *res);
+int deliver_msg_maildir(struct deliver_msg *m, const char *maildir, const struct deliver_src *src,
+			struct buf *path_r, struct delivery_result *res);
 /* The whole message with the header lines added (src for a plain delivery). */
 void deliver_msg_src(const struct deliver_msg *m, struct deliver_src *src);
 

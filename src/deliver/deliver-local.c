@@ -71,8 +71,8 @@ static int loop_check(int fd, const char *rcpt)
 
 void deliver_msg_src(const struct deliver_msg *m, struct deliver_src *src)
 {
-	*src = (struct deliver_src){.mem = m->head, .mem_len = strlen(m->head), .fd = m->fd,
-				    .fd_len = m->size};
+	*src = (struct deliver_src){
+	    .mem = m->head, .mem_len = strlen(m->head), .fd = m->fd, .fd_len = m->size};
 }
 
 /* The exactly-once name of the n-th Maildir copy: the queue's own name for the first,
@@ -93,9 +93,8 @@ static void unique_name(const struct deliver_msg *m, struct buf *out)
 	buf_free(&name);
 }
 
-int deliver_msg_maildir(struct deliver_msg *m, const char *maildir,
-			const struct deliver_src *src, struct buf *path_r,
-			struct delivery_result *res)
+int deliver_msg_maildir(struct deliver_msg *m, const char *maildir, const struct deliver_src *src,
+			struct buf *path_r, struct delivery_result *res)
 {
 	struct buf name = BUF_INIT, path = BUF_INIT;
 	if (m->ctx->unique_names)
@@ -157,8 +156,8 @@ int deliver_local(const struct deliver_ctx *ctx, struct delivery_result *res)
 		deliver_user_from_maildir(ctx->conf, req->recipient, req->maildir, &own);
 		u = &own;
 	}
-	struct deliver_msg m = {.ctx = ctx, .user = u, .req = req, .fd = req->message_fd,
-				.inbox_path = BUF_INIT};
+	struct deliver_msg m = {
+	    .ctx = ctx, .user = u, .req = req, .fd = req->message_fd, .inbox_path = BUF_INIT};
 	struct stat st;
 	int code, loop = -1;
 	if (fstat(m.fd, &st) < 0 || (loop = loop_check(m.fd, req->recipient)) < 0) {
@@ -178,8 +177,8 @@ int deliver_local(const struct deliver_ctx *ctx, struct delivery_result *res)
 		code = deliver_filtered(&m, res);
 	}
 	if (code == 0 && m.inbox_path.len > 0)
-		deliver_comsat_send(conf_str(ctx->conf, "comsat_address"), u->login,
-				    m.inbox_offset, buf_cstr(&m.inbox_path));
+		deliver_comsat_send(conf_str(ctx->conf, "comsat_address"), u->login, m.inbox_offset,
+				    buf_cstr(&m.inbox_path));
 	x_free(&m.head);
 	x_free(&m.from_line);
 	buf_free(&m.inbox_path);

@@ -27,8 +27,8 @@
 
 #define DELIVER_COPY_BUF 65536
 
-void deliver_result_set(struct delivery_result *res, enum delivery_status st,
-			const char *enhanced, const char *fmt, ...)
+void deliver_result_set(struct delivery_result *res, enum delivery_status st, const char *enhanced,
+			const char *fmt, ...)
 {
 	res->status = st;
 	snprintf(res->enhanced, sizeof(res->enhanced), "%s", enhanced);
@@ -39,8 +39,7 @@ void deliver_result_set(struct delivery_result *res, enum delivery_status st,
 }
 
 /* A failed system call: always temporary, with an enhanced code for the cause. */
-void deliver_result_errno(struct delivery_result *res, const char *what, const char *path,
-			  int e)
+void deliver_result_errno(struct delivery_result *res, const char *what, const char *path, int e)
 {
 	const char *code = "4.3.0";
 	if (e == ENOSPC)
@@ -59,8 +58,7 @@ static void deliver_defer(struct delivery_result *res, const char *what, const c
 
 void deliver_maildir_base(const struct delivery_request *req, struct buf *out)
 {
-	buf_printf(out, "%lld.%s_%u.", (long long)req->queue_time, req->queue_id,
-		   req->rcpt_index);
+	buf_printf(out, "%lld.%s_%u.", (long long)req->queue_time, req->queue_id, req->rcpt_index);
 	for (const char *h = req->hostname; *h != '\0'; h++) {
 		if (*h == '/')
 			buf_append_str(out, "\\057");
@@ -169,8 +167,8 @@ static int deliver_mkdirs(const char *maildir, struct delivery_result *res)
 }
 
 /* Writes tmp_path, links it as new_path, fsyncs new/. -1 + res. */
-static int deliver_write(const struct deliver_src *src, const char *tmp_path,
-			 const char *new_path, struct delivery_result *res)
+static int deliver_write(const struct deliver_src *src, const char *tmp_path, const char *new_path,
+			 struct delivery_result *res)
 {
 	/* O_TRUNC: a file left by an attempt that crashed is ours to overwrite. */
 	int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -204,8 +202,8 @@ static int deliver_write(const struct deliver_src *src, const char *tmp_path,
 
 static void deliver_ok(struct delivery_result *res, bool before)
 {
-	deliver_result_set(res, DELIVERY_OK, "2.0.0", "%s", before ? "delivered before"
-								   : "delivered");
+	deliver_result_set(res, DELIVERY_OK, "2.0.0", "%s",
+			   before ? "delivered before" : "delivered");
 }
 
 void deliver_maildir(const struct delivery_request *req, struct delivery_result *res)
@@ -215,11 +213,11 @@ void deliver_maildir(const struct delivery_request *req, struct delivery_result 
 		deliver_defer(res, "cannot read the queued message of", req->queue_id);
 		return;
 	}
-	char *head = x_asprintf("Return-Path: <%s>\nDelivered-To: %s\n", req->sender,
-				req->recipient);
+	char *head =
+	    x_asprintf("Return-Path: <%s>\nDelivered-To: %s\n", req->sender, req->recipient);
 	uint64_t size = (uint64_t)st.st_size;
-	struct deliver_src src = {.mem = head, .mem_len = strlen(head), .fd = req->message_fd,
-				  .fd_len = size};
+	struct deliver_src src = {
+	    .mem = head, .mem_len = strlen(head), .fd = req->message_fd, .fd_len = size};
 	struct buf name = BUF_INIT;
 	deliver_maildir_base(req, &name);
 	buf_printf(&name, ",S=%llu", (unsigned long long)(size + strlen(head)));
@@ -246,8 +244,8 @@ static void deliver_fresh_name(const char *hostname, struct buf *out)
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	unsigned q = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-	buf_printf(out, "%lld.M%ldP%ldQ%u.", (long long)tv.tv_sec, (long)tv.tv_usec,
-		   (long)getpid(), q);
+	buf_printf(out, "%lld.M%ldP%ldQ%u.", (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+		   q);
 	for (const char *h = hostname; *h != '\0'; h++) {
 		if (*h == '/')
 			buf_append_str(out, "\\057");
@@ -258,8 +256,8 @@ static void deliver_fresh_name(const char *hostname, struct buf *out)
 	}
 }
 
-int deliver_maildir_put(const char *maildir, const char *unique, bool recheck,
-			const char *hostname, const struct deliver_src *src, struct buf *path_r,
+int deliver_maildir_put(const char *maildir, const char *unique, bool recheck, const char *hostname,
+			const struct deliver_src *src, struct buf *path_r,
 			struct delivery_result *res)
 {
 	struct buf name = BUF_INIT;

@@ -101,8 +101,8 @@ static int create_next(const char *dir, bool mh, unsigned umask_bits, struct buf
 	return -1;
 }
 
-int deliver_dir_put(const char *dir, bool mh, const struct deliver_src *src,
-		    unsigned umask_bits, struct buf *path_r, struct delivery_result *res)
+int deliver_dir_put(const char *dir, bool mh, const struct deliver_src *src, unsigned umask_bits,
+		    struct buf *path_r, struct delivery_result *res)
 {
 	if (mkdir_p(dir, 0700) < 0) {
 		deliver_result_errno(res, "cannot create", dir, errno);

@@ -124,7 +124,8 @@ static bool drain(int fd, struct buf *out)
 static bool pump(struct pipe_io *io, int *in, int *out, struct buf *out_r, uint64_t deadline)
 {
 	while (*in >= 0 || *out >= 0) {
-		struct pollfd p[2] = {{.fd = *in, .events = POLLOUT}, {.fd = *out, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = *in, .events = POLLOUT},
+				      {.fd = *out, .events = POLLIN}};
 		uint64_t now = now_ms();
 		if (now >= deadline)
 			return false;
@@ -135,7 +136,8 @@ static bool pump(struct pipe_io *io, int *in, int *out, struct buf *out_r, uint6
 			close(*in);
 			*in = -1;
 		}
-		if (*out >= 0 && (p[1].revents & (POLLIN | POLLERR | POLLHUP)) && !drain(*out, out_r)) {
+		if (*out >= 0 && (p[1].revents & (POLLIN | POLLERR | POLLHUP)) &&
+		    !drain(*out, out_r)) {
 			close(*out);
 			*out = -1;
 		}

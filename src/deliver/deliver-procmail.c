@@ -65,8 +65,7 @@ static char *agent_path(const struct pm_agent *a, const char *path)
 	size_t n = strlen(root);
 	while (n > 1 && root[n - 1] == '/')
 		n--;
-	if (a->m->user->virtual_user &&
-	    (strncmp(p, root, n) != 0 || (p[n] != 0 && p[n] != '/'))) {
+	if (a->m->user->virtual_user && (strncmp(p, root, n) != 0 || (p[n] != 0 && p[n] != '/'))) {
 		log_warn("procmail: %s is outside the user's folder %s", p, root);
 		x_free(&p);
 	}
@@ -122,8 +121,9 @@ static int deliver_mbox_folder(struct pm_agent *a, const struct procmail_folder 
 	text_src(a, f->text, f->text_len, true, &src);
 	struct buf from = BUF_INIT;
 	if (starts_from(f->text, f->text_len))
-		buf_append(&from, f->text, strcspn(f->text, "\n") < f->text_len
-						   ? strcspn(f->text, "\n") : f->text_len);
+		buf_append(&from, f->text,
+			   strcspn(f->text, "\n") < f->text_len ? strcspn(f->text, "\n")
+								: f->text_len);
 	else
 		buf_append_str(&from, a->m->from_line);
 	char *lock = x_asprintf("%s.lock", path);
@@ -218,8 +218,10 @@ static int agent_run(struct pm_agent *a, const struct procmail_cmd *cmd, struct 
 	struct deliver_src src;
 	text_src(a, cmd->input != NULL ? cmd->input : "", cmd->input_len, false, &src);
 	char *cwd = agent_path(a, cmd->cwd != NULL && *cmd->cwd ? cmd->cwd : ".");
-	struct deliver_run run = {.argv = cmd->argv, .envp = cmd->envp,
-				  .cwd = cwd != NULL ? cwd : a->m->user->root, .input = &src,
+	struct deliver_run run = {.argv = cmd->argv,
+				  .envp = cmd->envp,
+				  .cwd = cwd != NULL ? cwd : a->m->user->root,
+				  .input = &src,
 				  .timeout = a->timeout,
 				  .ignore_write_errors = cmd->ignore_write_errors || !whole_input};
 	int rc = deliver_run_program(&run, out_r);
@@ -295,8 +297,8 @@ static void op_log(void *ctx, const char *logfile, const char *text)
 		return;
 	}
 	char *p = agent_path(ctx, logfile);
-	int fd = p != NULL ? open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)
-			   : -1;
+	int fd =
+	    p != NULL ? open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
 	if (fd >= 0) {
 		if (write_full(fd, text, strlen(text)) < 0)
 			log_warn("procmail: cannot write %s: %s", p, strerror(errno));
@@ -306,8 +308,14 @@ static void op_log(void *ctx, const char *logfile, const char *text)
 }
 
 static const struct procmail_ops agent_ops = {
-	.deliver = op_deliver, .forward = op_forward, .pipe = op_pipe, .run = op_run,
-	.read_file = op_read_file, .lock = op_lock, .unlock = op_unlock, .log = op_log,
+    .deliver = op_deliver,
+    .forward = op_forward,
+    .pipe = op_pipe,
+    .run = op_run,
+    .read_file = op_read_file,
+    .lock = op_lock,
+    .unlock = op_unlock,
+    .log = op_log,
 };
 
 /* The engine's text: From_ line, added header lines, and the message or its start. */
@@ -400,7 +408,8 @@ int deliver_procmail(struct deliver_msg *m, struct delivery_result *res)
 	if (rc == NULL)
 		return deliver_plain(m, res);
 	const struct conf *c = m->ctx->conf;
-	struct pm_agent a = {.m = m, .allow_commands = conf_bool(c, "deliver_allow_commands"),
+	struct pm_agent a = {.m = m,
+			     .allow_commands = conf_bool(c, "deliver_allow_commands"),
 			     .timeout = (unsigned)conf_num(c, "deliver_command_timeout")};
 	int code;
 	if (agent_text(&a, conf_num(c, "deliver_filter_max_size")) < 0) {
@@ -412,9 +421,9 @@ int deliver_procmail(struct deliver_msg *m, struct delivery_result *res)
 		struct procmail_env_init env = {.vars = (const char *const *)vars,
 						.pid = (long)getpid()};
 		int exitcode = -1;
-		enum procmail_result pr = procmail_run(rc, &agent_ops, &a, &env, a.text.data,
-						       a.text.len, a.pre_len + m->size,
-						       a.partial, &exitcode);
+		enum procmail_result pr =
+		    procmail_run(rc, &agent_ops, &a, &env, a.text.data, a.text.len,
+				 a.pre_len + m->size, a.partial, &exitcode);
 		code = agent_result(pr, exitcode, res);
 		for (size_t i = 0; vars[i] != NULL; i++)
 			x_free(&vars[i]);

@@ -84,8 +84,7 @@ static char *vacation_file(const struct deliver_msg *m)
 	return x_asprintf("%s/%s", m->user->root, VACATION_STATE);
 }
 
-static bool op_vacation_seen(void *ctx, const char *handle, const char *sender,
-			     uint64_t seconds)
+static bool op_vacation_seen(void *ctx, const char *handle, const char *sender, uint64_t seconds)
 {
 	char *path = vacation_file(ctx);
 	char *text = read_file_small(path, VACATION_STATE_MAX, NULL);
@@ -105,14 +104,13 @@ static bool op_vacation_seen(void *ctx, const char *handle, const char *sender,
 	return seen;
 }
 
-static void op_vacation_record(void *ctx, const char *handle, const char *sender,
-			       uint64_t seconds)
+static void op_vacation_record(void *ctx, const char *handle, const char *sender, uint64_t seconds)
 {
 	char *path = vacation_file(ctx);
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0) {
-		char *line = x_asprintf("%lld\t%s\t%s\n", (long long)time(NULL) + (long long)seconds,
-					handle, sender);
+		char *line = x_asprintf("%lld\t%s\t%s\n",
+					(long long)time(NULL) + (long long)seconds, handle, sender);
 		if (strchr(handle, '\n') == NULL && strchr(sender, '\n') == NULL &&
 		    write_full(fd, line, strlen(line)) < 0)
 			log_warn("sieve: cannot write %s: %s", path, strerror(errno));
@@ -134,13 +132,13 @@ static int send_vacation(struct deliver_msg *m, const struct sieve_action *a, st
 	buf_printf(&r, "Message-ID: <%lld.%ld.vacation@%s>\n", (long long)time(NULL),
 		   (long)getpid(), m->req->hostname);
 	if (a->in_reply_to != NULL)
-		buf_printf(&r, "In-Reply-To: %s\nReferences: %s\n", a->in_reply_to,
-			   a->in_reply_to);
+		buf_printf(&r, "In-Reply-To: %s\nReferences: %s\n", a->in_reply_to, a->in_reply_to);
 	if (a->mime)
 		buf_printf(&r, "MIME-Version: 1.0\n%s", a->text != NULL ? a->text : "\n");
 	else
-		buf_printf(&r, "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
-			       "Content-Transfer-Encoding: 8bit\n\n%s\n",
+		buf_printf(&r,
+			   "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+			   "Content-Transfer-Encoding: 8bit\n\n%s\n",
 			   a->text != NULL ? a->text : "");
 	struct deliver_src src = {.mem = r.data, .mem_len = r.len, .fd = -1};
 	char *rcpt = a->address;
@@ -226,9 +224,10 @@ int deliver_sieve(struct deliver_msg *m, struct delivery_result *res)
 	if (script == NULL)
 		return deliver_plain(m, res);
 	struct sieve_message msg = {.size = strlen(m->head) + m->size, .read = msg_read, .ctx = m};
-	struct sieve_envelope env = {.from = m->req->sender, .to = m->req->recipient,
-				     .user = m->user->address};
-	struct sieve_ops ops = {.ctx = m, .vacation_seen = op_vacation_seen,
+	struct sieve_envelope env = {
+	    .from = m->req->sender, .to = m->req->recipient, .user = m->user->address};
+	struct sieve_ops ops = {.ctx = m,
+				.vacation_seen = op_vacation_seen,
 				.vacation_record = op_vacation_record,
 				.mailbox_exists = op_mailbox_exists};
 	struct sieve_result result;

@@ -27,15 +27,15 @@ struct delivery_result {
 
 struct delivery_request {
 	const char *queue_id;
-	unsigned rcpt_index;    /* which recipient of the message: part of the unique name */
-	const char *sender;     /* envelope sender, "" for the null sender */
-	const char *recipient;  /* the address as delivered (Delivered-To:) */
-	const char *maildir;    /* the Maildir folder (created if missing) */
-	int message_fd;         /* the queued message, read from offset 0 with pread */
-	const char *hostname;   /* for the Maildir unique name */
-	time_t queue_time;      /* the message's arrival (seconds): the name's time part */
-	bool recheck;           /* a previous attempt may have got as far as new/: look for
-				 * its file in new/ and cur/ under any host name first */
+	unsigned rcpt_index;   /* which recipient of the message: part of the unique name */
+	const char *sender;    /* envelope sender, "" for the null sender */
+	const char *recipient; /* the address as delivered (Delivered-To:) */
+	const char *maildir;   /* the Maildir folder (created if missing) */
+	int message_fd;	       /* the queued message, read from offset 0 with pread */
+	const char *hostname;  /* for the Maildir unique name */
+	time_t queue_time;     /* the message's arrival (seconds): the name's time part */
+	bool recheck;	       /* a previous attempt may have got as far as new/: look for
+				* its file in new/ and cur/ under any host name first */
 };
 
 /* Delivers into a Maildir; fills res. Never loses the message: any failure is DEFER
@@ -96,16 +96,14 @@ int deliver_local(const struct deliver_ctx *ctx, struct delivery_result *res);
  * that name in new/, or with recheck in new/ or cur/ under any info, counts as done) or a
  * fresh "TIME.MusecPpidQn.HOST" name when NULL. The path written
  * goes to path_r (may be NULL). 0, or -1 with res set (DEFER). */
-int deliver_maildir_put(const char *maildir, const char *unique, bool recheck,
-			const char *hostname, const struct deliver_src *src, struct buf *path_r,
+int deliver_maildir_put(const char *maildir, const char *unique, bool recheck, const char *hostname,
+			const struct deliver_src *src, struct buf *path_r,
 			struct delivery_result *res);
 /* Writes src to fd with a fixed buffer. -1 + errno. */
 int deliver_src_write(int fd, const struct deliver_src *src);
 /* Sets res to a deferral/failure for errno e ("what path: strerror"). */
-void deliver_result_errno(struct delivery_result *res, const char *what, const char *path,
-			  int e);
-void deliver_result_set(struct delivery_result *res, enum delivery_status st,
-			const char *enhanced, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void deliver_result_errno(struct delivery_result *res, const char *what, const char *path, int e);
+void deliver_result_set(struct delivery_result *res, enum delivery_status st, const char *enhanced,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif
