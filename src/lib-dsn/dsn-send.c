@@ -1,0 +1,215 @@
+/* dsn-send: from a queued envelope and its failed or delayed recipients to a bounce in the
+ * queue (RFC 3461 4.1-4.4 honoured, RFC 5321 4.5.5 and 6.1: from the null sender <>,
+ * never about a message from <> except a failed bounce, reported once to the postmaster).
+ *
+ * The bounce carries the attribute "bounce" ("yes", or "double" for the postmaster's
+ * copy): a bounce of a "yes" message is a double bounce, of a "double" one nothing.
+ */
+#include "dsn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "xalloc.h"
+
+void dsn_config_from_conf(const struct conf *c, struct dsn_config *cfg)
+{
+	cfg->queue_dir = conf_str(c, "queue_dir");
+	cfg->hostname = conf_str(c, "hostname");
+	cfg->max_size = conf_num(c, "bounce_max_size");
+	const char *db = conf_str(c, "double_bounce_recipient");
+	char **words;
+	size_t n = conf_words(conf_str(c, "domains"), &words);
+	if (db[0] != '\0')
+		snprintf(cfg->double_bounce, sizeof(cfg->double_bounce), "%s", db);
+	else
+		snprintf(cfg->double_bounce, sizeof(cfg->double_bounce), "postmaster@%s",
+			 n > 0 ? words[0] : cfg->hostname);
+	conf_words_free(&words, n);
+}
+
+static int dsn_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *dsn_xtext_decode(const char *s)
+{
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; s[i] != '\0'; i++) {
+		if (s[i] != '+') {
+			buf_append_char(&b, s[i]);
+			continue;
+		}
+		int hi = dsn_hex(s[i + 1]), lo = hi >= 0 ? dsn_hex(s[i + 2]) : -1;
+		if (lo < 0) {
+			buf_free(&b);
+			return NULL;
+		}
+		buf_append_char(&b, (char)(hi * 16 + lo));
+		i += 2;
+	}
+	if (b.data == NULL)
+		buf_append_str(&b, "");
+	return buf_steal(&b);
+}
+
+/* The word after "KEY=" in a dsn_rcpt_N value, or NULL. */
+static char *dsn_param(const char *v, const char *key)
+{
+	size_t kl = strlen(key);
+	for (const char *p = v; p != NULL && *p != '\0';) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			const char *e = strchr(p + kl + 1, ' ');
+			return e ? x_strndup(p + kl + 1, (size_t)(e - p - kl - 1)) : x_strdup(p + kl + 1);
+		}
+		p = strchr(p, ' ');
+		p = p ? p + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Does the recipient's NOTIFY ask for this notification (RFC 3461 4.1)? Without NOTIFY:
+ * failures always, delays too (the queue's choice, allowed by 4.1). */
+static bool dsn_wanted(const struct queue_envelope *env, size_t idx, bool delayed, char **orcpt_r)
+{
+	char name[32];
+	snprintf(name, sizeof(name), "dsn_rcpt_%zu", idx);
+	const char *v = queue_envelope_attr(env, name);
+	*orcpt_r = NULL;
+	if (v == NULL)
+		return true;
+	char *notify = dsn_param(v, "NOTIFY");
+	char *orcpt = dsn_param(v, "ORCPT");
+	if (orcpt != NULL) {
+		*orcpt_r = dsn_xtext_decode(orcpt);
+		free(orcpt);
+	}
+	bool want = notify == NULL || strstr(notify, delayed ? "DELAY" : "FAILURE") != NULL;
+	free(notify);
+	return want;
+}
+
+/* The recipient of the notification: the sender, the postmaster, or nobody (NULL). */
+static const char *dsn_recipient(const struct dsn_config *cfg, const struct queue_envelope *env,
+				 bool delayed, const char **kind_r)
+{
+	const char *bounce = queue_envelope_attr(env, "bounce");
+	*kind_r = "yes";
+	if (env->sender[0] != '\0')
+		return env->sender;
+	if (delayed || bounce == NULL || strcmp(bounce, "yes") != 0)
+		return NULL; /* <> with no bounce behind it, or a double bounce already */
+	*kind_r = "double";
+	return cfg->double_bounce;
+}
+
+static void dsn_params_fill(const struct dsn_config *cfg, const struct queue_envelope *env,
+			    const char *to, bool delayed, struct dsn_params *p)
+{
+	const char *ret = queue_envelope_attr(env, "dsn_ret");
+	const char *envid = queue_envelope_attr(env, "dsn_envid");
+	const char *body = queue_envelope_attr(env, "body");
+	memset(p, 0, sizeof(*p));
+	p->hostname = cfg->hostname;
+	p->to = to;
+	p->queue_id = env->id;
+	p->envid = envid ? dsn_xtext_decode(envid) : NULL;
+	p->arrival = env->arrival;
+	p->now = time(NULL);
+	p->delayed = delayed;
+	p->ret = ret == NULL ? DSN_RET_DEFAULT : strcmp(ret, "HDRS") == 0 ? DSN_RET_HDRS
+									    : DSN_RET_FULL;
+	p->max_size = cfg->max_size;
+	p->eight_bit = body != NULL && strcmp(body, "8BITMIME") == 0;
+}
+
+/* Writes and commits the bounce; 0 or -1 + err. */
+static int dsn_queue(const struct dsn_config *cfg, const struct queue_envelope *env,
+		     const struct dsn_params *p, const char *kind, char id_r[QUEUE_ID_MAX],
+		     struct buf *err)
+{
+	struct queue_writer *w = queue_writer_open(cfg->queue_dir, err);
+	if (w == NULL)
+		return -1;
+	int fd = queue_data_open(cfg->queue_dir, env->id);
+	int r = dsn_build(p, fd, w);
+	if (r < 0)
+		buf_printf(err, "writing the bounce: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		queue_writer_abort(&w);
+		return -1;
+	}
+	queue_writer_set_sender(w, "");
+	queue_writer_add_rcpt(w, p->to, p->to);
+	queue_writer_set_attr(w, "bounce", kind);
+	queue_writer_set_attr(w, "bounce_of", env->id);
+	snprintf(id_r, QUEUE_ID_MAX, "%s", queue_writer_id(w));
+	if (queue_writer_commit(w, err) < 0) {
+		queue_writer_abort(&w);
+		return -1;
+	}
+	queue_writer_free(&w);
+	queue_notify(cfg->queue_dir, id_r);
+	return 0;
+}
+
+/* "smtp; 550 5.1.1 text": the remote reply as it came, or one made from the status. */
+static char *dsn_diagnostic(const struct dsn_failure *f)
+{
+	const char *t = f->text ? f->text : "";
+	if (t[0] >= '2' && t[0] <= '5' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' &&
+	    t[2] <= '9' && (t[3] == ' ' || t[3] == '-'))
+		return x_asprintf("smtp; %s", t);
+	return x_asprintf("smtp; %c50 %s %s", f->status[0] == '5' ? '5' : '4', f->status, t);
+}
+
+int dsn_send_bounce(const struct dsn_config *cfg, const struct queue_envelope *env,
+		    const struct dsn_failure *failed, size_t count, bool delayed,
+		    char id_r[QUEUE_ID_MAX], struct buf *err)
+{
+	const char *kind;
+	const char *to = dsn_recipient(cfg, env, delayed, &kind);
+	id_r[0] = '\0';
+	if (to == NULL)
+		return 0;
+	struct dsn_rcpt *rcpts = x_calloc(count + 1, sizeof(*rcpts));
+	char **owned = x_calloc(2 * count + 1, sizeof(*owned));
+	size_t n = 0;
+	for (size_t i = 0; i < count; i++) {
+		const struct dsn_failure *f = &failed[i];
+		char *orcpt;
+		if (f->rcpt_index >= env->rcpt_count ||
+		    !dsn_wanted(env, f->rcpt_index, delayed, &orcpt))
+			continue;
+		const struct queue_rcpt *rc = &env->rcpts[f->rcpt_index];
+		owned[2 * i] = orcpt;
+		owned[2 * i + 1] = dsn_diagnostic(f);
+		rcpts[n++] = (struct dsn_rcpt){rc->addr, orcpt, f->status, owned[2 * i + 1],
+					       f->remote_mta, rc->changed};
+	}
+	int r = 0;
+	if (n > 0) {
+		struct dsn_params p;
+		dsn_params_fill(cfg, env, to, delayed, &p);
+		p.rcpts = rcpts;
+		p.rcpt_count = n;
+		r = dsn_queue(cfg, env, &p, kind, id_r, err) < 0 ? -1 : 1;
+		free((char *)p.envid);
+	}
+	for (size_t i = 0; i < 2 * count; i++)
+		free(owned[i]);
+	free(owned);
+	free(rcpts);
+	return r;
+}
