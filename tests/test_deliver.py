@@ -359,3 +359,43 @@ def test_procmail_rc_wins_over_sieve(inst):
     rc(inst, ":0\nfrom-procmail/\n")
     assert deliver(inst, MSG, "-a", USER).returncode == 0
     assert len(os.listdir(os.path.join(inst.maildir(USER), "from-procmail", "new"))) == 1
+
+
+def queue_uses_filters():
+    """The queue manager runs users' filters once it calls deliver_local()."""
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src",
+                       "queue", "qmgr-deliver.c")
+    return "deliver_local(" in open(src).read()
+
+
+@pytest.mark.skipif(not queue_uses_filters(), reason="the queue still calls deliver_maildir")
+def test_smtp_mail_goes_through_procmail_and_sieve(tern_factory):
+    import smtplib
+    inst = tern_factory(start=False)
+    os.makedirs(inst.maildir(USER), exist_ok=True)
+    rc(inst, ":0\n* ^Subject:.*lists\nlists/\n:0\n* ^Subject:.*fwd\n! bob@example.test\n")
+    d = os.path.join(inst.dir, "inst", "data", "sieve", "example.test", "bob")
+    os.makedirs(d)
+    with open(os.path.join(d, "active.sieve"), "w") as f:
+        f.write('require "fileinto";\nfileinto "From-Sieve";\n')
+    inst.start()
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        for subj in ("for lists", "fwd this", "plain"):
+            s.sendmail("carol@example.net", [USER],
+                       b"From: carol@example.net\nSubject: %s\n\nbody\n" % subj.encode())
+    md = inst.maildir(USER)
+    lists = os.path.join(md, "lists", "new")
+    bob = os.path.join(inst.maildir("bob@example.test"), ".From-Sieve", "new")
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if (os.path.isdir(lists) and os.listdir(lists) and os.path.isdir(bob)
+                and os.listdir(bob) and inst.message_files(USER)):
+            break
+        time.sleep(0.1)
+    assert len(os.listdir(lists)) == 1
+    (plain,) = inst.read_messages(USER)
+    assert b"Subject: plain" in plain
+    (fwd,) = os.listdir(bob)  # alice's procmail forward, then bob's Sieve fileinto
+    data = open(os.path.join(bob, fwd), "rb").read()
+    assert data.startswith(b"Return-Path: <carol@example.net>\nDelivered-To: bob@example.test\n")
+    assert b"Delivered-To: alice@example.test\n" in data and b"Subject: fwd this" in data
