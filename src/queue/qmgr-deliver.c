@@ -142,7 +142,11 @@ static void qmgr_deliver_local(struct qmgr *q, const struct queue_envelope *env,
 				 log_safe(req.recipient, strlen(req.recipient), 300),
 				 routes[i].res.enhanced, routes[i].res.text);
 		} else {
-			deliver_maildir(&req, &routes[i].res);
+			/* The user's procmail recipes or Sieve script when there are any,
+			 * else straight into the INBOX. */
+			deliver_local(&(struct deliver_ctx){.conf = q->conf, .req = &req,
+							    .unique_names = true},
+				      &routes[i].res);
 		}
 	}
 	if (fd >= 0)

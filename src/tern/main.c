@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "master.h"
+#include "client.h"
+#include "deliver-cmd.h"
 #include "imapd.h"
 #include "pop3d.h"
 #include "qmgr.h"
@@ -38,6 +40,9 @@ static const struct command commands[] = {
 	{"reindex", cmd_reindex, "reindex [USER|PATH [FOLDER]] [-c CONF]"},
 	{"repair", cmd_repair, "repair USER|PATH [--dry-run] [--max-message-size SIZE] [-c CONF]"},
 	{"convert", cmd_convert, "convert USER|PATH --to mbox|maildir [--keep-old] [-c CONF]"},
+	{"deliver", cmd_deliver, "deliver [-f SENDER] (-a ADDRESS | -d USER) [-c CONF]"},
+	{"biff", cmd_biff, "biff [y|n] [--tty PATH]"},
+	{"comsat", cmd_comsat, "comsat [--port N] [--address A] [--inetd] [--once] [--tty PATH]"},
 	{"worker", cmd_worker, "worker ROLE [-c CONF] (started by tern serve)"},
 	{"version", cmd_version, "version"},
 	{NULL, NULL, NULL},
