@@ -427,3 +427,45 @@ def test_fetchmail_tls(tern, tmp_path):
         for f in os.listdir(out):
             os.unlink(out / f)
     assert tern.log().count("tls: ip=[127.0.0.1]") >= 2
+
+
+def worker_pid(tern, role):
+    for pid in tern.pids():
+        try:
+            if open("/proc/%d/cmdline" % pid).read().startswith("tern\0worker\0%s" % role):
+                return pid
+        except OSError:
+            pass
+    raise AssertionError("no %s worker" % role)
+
+
+def vm_hwm_kb(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_big_retr_over_stls_bounded(tern):
+    """A 30 MB message after STLS: the TLS layer must not buffer it all (constant memory)."""
+    body = (b"y" * 78 + b"\n") * (30 * 1024 * 1024 // 79)
+    put(tern, ALICE, "big.x.host", b"Subject: big\n\n" + body)
+    pid = worker_pid(tern, "pop3")
+    p = poplib.POP3("127.0.0.1", tern.ports["pop3"], timeout=60)
+    p.stls(client_ctx())
+    p.user(ALICE)
+    p.pass_("alice-pw")
+    before = vm_hwm_kb(pid)
+    p._putcmd("RETR 1")
+    assert p._getresp().startswith(b"+OK")
+    time.sleep(1.0)  # the client does not read: the server must stop at its window
+    assert vm_hwm_kb(pid) - before < 8 * 1024
+    n = 0
+    while True:
+        line, _ = p._getline()
+        if line == b".":
+            break
+        n += 1
+    assert n == 2 + body.count(b"\n")
+    assert vm_hwm_kb(pid) - before < 16 * 1024
+    p.quit()
