@@ -307,11 +307,14 @@ def test_relay_smtputf8_to_peer_without_it(env, tern_factory):
     wait_log(tern, r"status=bounced \(5\.6\.7 .*does not support SMTPUTF8")
 
 
-def test_relay_size_limit(env, tern_factory):
-    env.sink(args=["-8"])
+def test_relay_peer_without_8bitmime_and_pipelining(env, tern_factory):
+    """One command at a time (no PIPELINING), no 8BITMIME, a 1 MB message."""
+    sink = env.sink(args=["-8", "-p"])
     tern = tern_factory(options=relay_options(env))
-    # smtp-sink announces SIZE without a number: only check nothing breaks at 1 MB.
-    sendmail(tern, ["bob@remote.test"], b"x" * 70 + b"\n" * 15000)
+    body = (b"x" * 70 + b"\n") * 15000
+    sendmail(tern, ["bob@remote.test", "eve@remote.test"], body)
+    got = sink.messages(1)
+    assert strip_sink(got[0]).split(b"\n\n", 1)[1].rstrip(b"\n") == body.rstrip(b"\n")
     assert wait_queue_empty(tern), tern.run("mailq").stdout
 
 
@@ -411,3 +414,43 @@ def test_relay_to_postfix(env, tern_factory, postfix_peer, tls):
     assert wait_queue_empty(tern), tern.run("mailq").stdout
     if tls:
         wait_log(tern, r"relay: 127\.0\.0\.1\[127\.0\.0\.1\]:\d+: TLS TLSv1\.[23]")
+
+
+def test_relay_size_bigger_than_peer_limit(env, tern_factory, postfix_peer):
+    etc = os.path.join(postfix_peer.dir, "etc")
+    subprocess.run(["postconf", "-c", etc, "-e", "message_size_limit=20000"], check=True)
+    subprocess.run(["postfix", "-c", etc, "reload"], capture_output=True, check=True)
+    time.sleep(1)
+    tern = tern_factory(options=relay_options(
+        env, transport_map="peer.test relay:[127.0.0.1]:%d" % postfix_peer.port))
+    sendmail(tern, ["big@peer.test"], (b"y" * 60 + b"\n") * 1000)
+    sendmail(tern, ["small@peer.test"], b"small\n")
+    assert wait_queue_empty(tern), tern.run("mailq").stdout
+    wait_log(tern, r"to=<big@peer.test>, relay=\S+, status=bounced \(5\.3\.4 message of "
+                   r"\d+ bytes exceeds the limit")
+    assert len(postfix_peer.messages(1)) == 1
+
+
+def test_relay_smarthost_with_auth(env, tern_factory):
+    """Tern -> (STARTTLS, AUTH PLAIN) -> another Tern's submission port -> smtp-sink."""
+    sink = env.sink()
+    hub = tern_factory(options=relay_options(env))
+    edge = tern_factory(options=relay_options(
+        env, relayhost="[127.0.0.1]:%d" % hub.ports["submission"],
+        relayhost_auth="alice@example.test:" + hub.users["alice@example.test"]))
+    sendmail(edge, ["far@remote.test"])
+    got = sink.messages(1)
+    assert len(got) == 1, edge.log()[-3000:] + hub.log()[-3000:]
+    assert wait_queue_empty(edge)
+    wait_log(edge, r"relay: 127\.0\.0\.1\[127\.0\.0\.1\]:\d+: TLS TLSv1\.[23]")
+    wait_log(hub, r"ESMTPSA|auth")
+
+
+def test_relay_smarthost_wrong_password_defers(env, tern_factory):
+    hub = tern_factory(options=relay_options(env))
+    edge = tern_factory(options=relay_options(
+        env, relayhost="[127.0.0.1]:%d" % hub.ports["submission"],
+        relayhost_auth="alice@example.test:wrong"))
+    sendmail(edge, ["far@remote.test"])
+    wait_log(edge, r"to=<far@remote.test>, relay=\S+, status=deferred \(4\.7\.0 "
+                   r"authentication failed", timeout=30)

@@ -143,6 +143,9 @@ const struct conf_def conf_global_defs[] = {
 	  "Outbound connections open at once to one destination (domain or next hop)."),
 	S("Outbound delivery", "relay_max_messages_per_connection", CONF_INT, "100",
 	  "Messages sent over one connection before it is closed and a new one made."),
+	S("Outbound delivery", "relay_connection_cache_time", CONF_TIME, "2s",
+	  "How long a connection with nothing to send stays open for the next message to "
+	  "the same destination. 0: close at once."),
 	E("Outbound delivery", "relay_8bitmime", "send", "send|bounce",
 	  "An 8BITMIME message for a server that does not offer 8BITMIME: send it anyway "
 	  "(logged; what most servers take) or fail it with 5.6.3."),

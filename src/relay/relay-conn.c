@@ -39,6 +39,8 @@ static void relay_conn_reap(evutil_socket_t fd, short what, void *arg)
 void relay_conn_free(struct relay_conn *c)
 {
 	dns_cancel(&c->query);
+	if (c->ev_idle != NULL)
+		event_free(c->ev_idle);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	if (c->data_fd >= 0)

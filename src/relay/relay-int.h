@@ -19,6 +19,7 @@ struct relay_conf {
 	char *auth_user, *auth_pass; /* NULL: no AUTH */
 	size_t max_conns, max_per_dest, max_msgs_per_conn;
 	bool bounce_8bit;
+	unsigned cache_time;
 	unsigned t_connect, t_initial, t_mail, t_rcpt, t_data, t_block, t_final;
 };
 
@@ -31,6 +32,7 @@ struct relay_dest {
 	size_t queued;
 	size_t conns;	 /* connections open or being made */
 	size_t starting; /* of those, not yet ready for a message */
+	size_t idle;	 /* of those, waiting for a message (RS_IDLE) */
 	struct relay_dest *next;
 };
 
@@ -51,7 +53,7 @@ struct relay {
 enum relay_state {
 	RS_RESOLVE_MX, RS_RESOLVE_ADDR, RS_CONNECT, RS_GREETING, RS_EHLO, RS_HELO, RS_STARTTLS,
 	RS_TLS_HANDSHAKE, RS_AUTH, RS_AUTH_USER, RS_AUTH_PASS, RS_READY, RS_TRANSACTION,
-	RS_DATA_STREAM, RS_FINAL, RS_BDAT, RS_RSET, RS_QUIT, RS_DUMMY_DOT,
+	RS_IDLE, RS_DATA_STREAM, RS_FINAL, RS_BDAT, RS_RSET, RS_QUIT, RS_DUMMY_DOT,
 };
 
 /* What a reply in a transaction answers. */
@@ -64,6 +66,7 @@ struct relay_conn {
 	enum relay_state state;
 	struct bufferevent *bev;
 	struct dns_query *query;
+	struct event *ev_idle;
 	struct dns_mx_result *mx;
 	size_t mx_idx;
 	struct dns_addr_result *addrs;
@@ -118,6 +121,8 @@ void relay_conn_free(struct relay_conn *c);
 void relay_session_reply(struct relay_conn *c);
 void relay_session_connected(struct relay_conn *c);
 void relay_session_next(struct relay_conn *c);
+/* A message was queued for an idle connection's destination: take it. */
+void relay_session_wake(struct relay_conn *c);
 void relay_session_stream(struct relay_conn *c);
 /* The text for a reply: "host[addr] said: 550 5.1.1 text". */
 void relay_reply_result(struct relay_conn *c, const struct smtp_reply *rp, const char *cmd,

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -242,6 +243,38 @@ static void relay_session_timeout_for(struct relay_conn *c, size_t i)
 									 : rc->t_data);
 }
 
+static void relay_session_idle_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_conn *c = arg;
+	if (c->dead || c->state != RS_IDLE)
+		return;
+	c->dest->idle--;
+	c->state = RS_QUIT;
+	relay_conn_send(c, "QUIT");
+	relay_conn_timeout(c, c->relay->conf.t_initial);
+}
+
+/* Nothing to send: stay open for relay_connection_cache_time (connection reuse). */
+static void relay_session_idle(struct relay_conn *c)
+{
+	if (c->ev_idle == NULL)
+		c->ev_idle = evtimer_new(c->relay->base, relay_session_idle_end, c);
+	struct timeval tv = {.tv_sec = c->relay->conf.cache_time};
+	if (c->ev_idle == NULL || evtimer_add(c->ev_idle, &tv) < 0)
+		fatal("relay: cannot set a timer");
+	c->state = RS_IDLE;
+	c->dest->idle++;
+	relay_conn_timeout(c, 0);
+}
+
+void relay_session_wake(struct relay_conn *c)
+{
+	evtimer_del(c->ev_idle);
+	c->dest->idle--;
+	c->state = RS_READY;
+	relay_session_next(c);
+}
+
 void relay_session_next(struct relay_conn *c)
 {
 	struct relay_msg *m = NULL;
@@ -252,6 +285,11 @@ void relay_session_next(struct relay_conn *c)
 			break;
 		c->msgs_done++;
 		m = NULL;
+	}
+	if (m == NULL && c->msgs_done < c->relay->conf.max_msgs_per_conn &&
+	    c->relay->conf.cache_time > 0) {
+		relay_session_idle(c);
+		return;
 	}
 	if (m == NULL) {
 		relay_conn_send(c, "QUIT");

@@ -113,6 +113,8 @@ void relay_conn_finished(struct relay_conn *c)
 	}
 	r->conn_count--;
 	c->dest->conns--;
+	if (c->state == RS_IDLE)
+		c->dest->idle--;
 	if (!c->was_ready)
 		c->dest->starting--;
 	relay_dest_free_if_idle(r, c->dest);
@@ -160,6 +162,14 @@ void relay_submit(struct relay *r, struct relay_msg *m)
 	d->tail = m;
 	d->queued++;
 	r->pending++;
+	if (d->idle > 0) {
+		for (struct relay_conn *c = r->conns; c != NULL; c = c->next) {
+			if (c->dest == d && c->state == RS_IDLE && !c->dead) {
+				relay_session_wake(c);
+				return;
+			}
+		}
+	}
 	relay_kick(r);
 }
 
@@ -213,6 +223,7 @@ static int relay_conf_load(struct relay_conf *rc, const struct conf *c, struct b
 	rc->max_conns = conf_num(c, "relay_max_connections");
 	rc->max_per_dest = conf_num(c, "relay_max_per_destination");
 	rc->max_msgs_per_conn = conf_num(c, "relay_max_messages_per_connection");
+	rc->cache_time = (unsigned)conf_num(c, "relay_connection_cache_time");
 	if (rc->max_conns == 0)
 		rc->max_conns = 1;
 	if (rc->max_per_dest == 0)
