@@ -416,6 +416,14 @@ def run_tern(inst, rc, msgs, work):
     shutil.copytree(TESTDATA, tdata)
     with open(os.path.join(md, ".procmailrc"), "w") as f:
         f.write("TESTDATA=%s\nSTUBS=%s\n%s" % (tdata, work, rc))
+    # tern deliver started as root runs as the instance's account: hand it the folder,
+    # and let it reach the stubs and their records.
+    st = os.stat(os.path.join(inst.dir, "inst", "data"))
+    for dp, dns, fns in os.walk(os.path.dirname(md)):
+        for n in [dp] + [os.path.join(dp, x) for x in dns + fns]:
+            os.chown(n, st.st_uid, st.st_gid)
+    os.chmod(work, 0o755)
+    os.chmod(out, 0o777)
     env = tern_env(inst.conf)
     for sender, data in msgs:
         r = subprocess.run([TERN, "deliver", "-f", sender, "-a", USER], input=data, env=env,

@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -208,6 +210,23 @@ static int run_delivery(const struct conf *c, const struct deliver_args *a,
 	return code;
 }
 
+/* Started as root (a mailbox_command, a .forward of root) on an instance whose data
+ * belongs to its run_user: become that account, so that the files written stay the
+ * workers' to read (the rule of the tools' tool_become_data_owner, which deliver cannot
+ * link to: tools depend on deliver). 0, or -1 + err. */
+static int become_data_owner(const struct conf *c, struct buf *err)
+{
+	struct stat st;
+	const char *data = conf_str(c, "data_dir");
+	if (geteuid() != 0 || stat(data, &st) < 0 || st.st_uid == 0)
+		return 0;
+	if (setgroups(1, &st.st_gid) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
+		buf_printf(err, "cannot become the owner of %s: %s", data, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_deliver(int argc, char **argv)
 {
 	struct deliver_args a = {0};
@@ -220,10 +239,11 @@ int cmd_deliver(int argc, char **argv)
 	log_set_level((enum log_level)conf_num(c, "log_level"));
 	struct deliver_user u;
 	struct buf err = BUF_INIT;
-	int found = deliver_user_lookup(c, a.user != NULL ? a.user : a.address, &u, &err);
-	int code;
+	int found = -1, code;
+	if (become_data_owner(c, &err) == 0)
+		found = deliver_user_lookup(c, a.user != NULL ? a.user : a.address, &u, &err);
 	if (found < 0) {
-		fprintf(stderr, "tern deliver: 4.3.0 user directory: %s\n", buf_cstr(&err));
+		fprintf(stderr, "tern deliver: 4.3.0 %s\n", buf_cstr(&err));
 		code = EX_TEMPFAIL;
 	} else if (found == 0) {
 		fprintf(stderr, "tern deliver: 5.1.1 unknown user %s\n",
