@@ -34,13 +34,7 @@ ALWAYS_SKIP = {
 
 # groups that fail against Tern today, with the first mismatch; remove a group when it passes
 # (measured at 4060809, the first imapd commit)
-KNOWN_FAILING = {
-    "append-binary": "FETCH BODY[1] of a binary part sends the NUL byte in a plain literal "
-                     "(should be base64 or BINARY only)",
-    "listext": "LIST (SUBSCRIBED RECURSIVEMATCH) gives CHILDINFO for a mailbox that is "
-               "itself subscribed",
-    "uidvalidity": "a mailbox deleted and created again keeps its UIDVALIDITY",
-}
+KNOWN_FAILING = {}
 
 
 def _groups():

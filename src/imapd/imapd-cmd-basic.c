@@ -30,7 +30,7 @@ void imapd_capability_write(struct imapd_session *s, struct buf *out)
 		return;
 	}
 	buf_append_str(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
-			    " SPECIAL-USE ESEARCH SEARCHRES MULTIAPPEND BINARY CONDSTORE"
+			    " SPECIAL-USE ESEARCH SEARCHRES MULTIAPPEND BINARY CONDSTORE QRESYNC"
 			    " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 			    " STATUS=SIZE");
 	buf_printf(out, " APPENDLIMIT=%" PRIu64, s->server->set.max_literal);
@@ -101,6 +101,8 @@ void imapd_cmd_enable(struct imapd_session *s, struct imapd_cmd *cmd)
 			flag = &s->condstore;
 		else if (str_ieq(name, "UTF8=ACCEPT"))
 			flag = &s->utf8;
+		else if (str_ieq(name, "QRESYNC"))
+			flag = &s->qresync;
 		if (flag == NULL || *flag)
 			continue;
 		*flag = true;
@@ -108,6 +110,8 @@ void imapd_cmd_enable(struct imapd_session *s, struct imapd_cmd *cmd)
 	}
 	buf_append_str(&line, "\r\n");
 	buf_append(&s->out, line.data, line.len);
+	if (s->qresync) /* RFC 7162 3.2.3: QRESYNC implies CONDSTORE */
+		imapd_condstore_enable(s);
 	buf_free(&line);
 	imapd_reply(s, "OK", NULL, "ENABLE completed");
 }

@@ -183,6 +183,20 @@ static void fetch_changedsince(struct imapd_session *s, struct fetch_job *j)
 	j->f.items |= IMAP_FETCH_MODSEQ;
 }
 
+/* UID FETCH ... (CHANGEDSINCE m VANISHED): the set's expunged UIDs first (RFC 7162 3.2.6). */
+static void fetch_vanished(struct imapd_session *s, const struct imap_arg *arg, uint64_t since)
+{
+	const char *str, *error;
+	struct imap_seqset set = IMAP_SEQSET_INIT;
+	uint32_t star = store_folder_uidnext(s->folder) - 1; /* every UID given out */
+	if (imap_arg_get_atom(arg, &str) && strcmp(str, "$") != 0 &&
+	    imap_seqset_parse(&set, str, strlen(str), star, &error) == 0)
+		imapd_vanished_earlier(s, &set, since, 1);
+	else if (s->saved.count > 0)
+		imapd_vanished_earlier(s, &s->saved, since, 1);
+	imap_seqset_free(&set);
+}
+
 void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *cmd)
 {
 	struct fetch_job *j = X_NEW(struct fetch_job);
@@ -195,10 +209,10 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *cmd)
 		imapd_bad(s, cmd->count < 2 ? "FETCH takes a message set and items" : error);
 		return;
 	}
-	if (j->f.vanished) {
+	if (j->f.vanished && !s->qresync) {
 		imap_fetch_free(&j->f);
 		x_free(&j);
-		imapd_bad(s, "VANISHED needs QRESYNC");
+		imapd_bad(s, "VANISHED needs ENABLE QRESYNC");
 		return;
 	}
 	if (imapd_seqset_resolve(s, &cmd->args[0], cmd->uid, &j->idx, &j->count) < 0) {
@@ -206,6 +220,8 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *cmd)
 		x_free(&j);
 		return;
 	}
+	if (j->f.vanished)
+		fetch_vanished(s, &cmd->args[0], j->f.changedsince);
 	if (j->f.changedsince_set) {
 		imapd_condstore_enable(s);
 		fetch_changedsince(s, j);

@@ -106,6 +106,8 @@ static int list_collect(struct imapd_session *s, struct list_ctx *c)
 	return 0;
 }
 
+static bool list_hidden_subscribed_child(const struct list_ctx *c, const struct list_entry *e);
+
 static void list_write(struct imapd_session *s, struct list_ctx *c, const struct list_entry *e,
 		       const char *verb)
 {
@@ -127,7 +129,9 @@ static void list_write(struct imapd_session *s, struct list_ctx *c, const struct
 		buf_truncate(&s->out, s->out.len - 1);
 	buf_append_str(&s->out, ") \"/\" ");
 	imapd_write_mailbox(s, &s->out, e->name);
-	if (c->sel_recursive && c->sel_subscribed && e->child_subscribed && !lsub)
+	/* RFC 5258 3.5: only when a subscribed child is not listed itself */
+	if (c->sel_recursive && c->sel_subscribed && e->child_subscribed && !lsub &&
+	    list_hidden_subscribed_child(c, e))
 		buf_append_str(&s->out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	buf_append_str(&s->out, "\r\n");
 	if (c->status_items != NULL && e->exists) {
@@ -165,7 +169,8 @@ static bool list_selected(const struct list_ctx *c, const struct list_entry *e, 
 		return e->subscribed ||
 		       (e->child_subscribed && list_hidden_subscribed_child(c, e));
 	if (c->sel_subscribed)
-		return e->subscribed || (c->sel_recursive && e->child_subscribed);
+		return e->subscribed || (c->sel_recursive && e->child_subscribed &&
+					 list_hidden_subscribed_child(c, e));
 	if (c->sel_special)
 		return e->exists && imapd_special_use(e->name) != NULL;
 	return e->exists || e->has_children;

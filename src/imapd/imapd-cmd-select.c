@@ -64,25 +64,53 @@ static void select_write(struct imapd_session *s)
 	}
 }
 
+/* SELECT parameters: CONDSTORE (RFC 7162 3.1.8), QRESYNC (...) (3.2.5); -1 with BAD sent. */
+static int select_params(struct imapd_session *s, const struct imap_arg *arg,
+			 struct imapd_qresync *q)
+{
+	const struct imap_arg *p;
+	size_t np;
+	if (!imap_arg_get_list(arg, &p, &np) || np == 0) {
+		imapd_bad(s, "Unsupported SELECT parameter");
+		return -1;
+	}
+	for (size_t i = 0; i < np; i++) {
+		if (imap_arg_is_atom(&p[i], "CONDSTORE")) {
+			s->condstore = true;
+		} else if (imap_arg_is_atom(&p[i], "QRESYNC") && i + 1 < np && !q->active) {
+			if (!s->qresync) {
+				imapd_bad(s, "QRESYNC is not enabled");
+				return -1;
+			}
+			if (imapd_qresync_parse(&p[++i], q) < 0) {
+				imapd_bad(s, "Invalid QRESYNC parameter");
+				return -1;
+			}
+		} else {
+			imapd_bad(s, "Unsupported SELECT parameter");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void select_run(struct imapd_session *s, struct imapd_cmd *cmd, bool readonly)
 {
 	if (cmd->count < 1 || cmd->count > 2) {
 		imapd_bad(s, "Expected a mailbox name");
 		return;
 	}
-	if (cmd->count == 2) {
-		const struct imap_arg *p;
-		size_t np;
-		if (!imap_arg_get_list(&cmd->args[1], &p, &np) || np != 1 ||
-		    !imap_arg_is_atom(&p[0], "CONDSTORE")) {
-			imapd_bad(s, "Unsupported SELECT parameter");
-			return;
-		}
-		s->condstore = true;
+	struct imapd_qresync q;
+	memset(&q, 0, sizeof(q));
+	if (cmd->count == 2 && select_params(s, &cmd->args[1], &q) < 0) {
+		imapd_qresync_free(&q);
+		return;
 	}
 	char *name = imapd_mailbox_arg(s, &cmd->args[0]);
-	if (name == NULL)
+	if (name == NULL) {
+		imapd_qresync_free(&q);
 		return;
+	}
 	if (s->folder != NULL) {
 		imapd_unselect(s);
 		imapd_untagged(s, "OK [CLOSED] Previous mailbox closed");
@@ -92,6 +120,7 @@ static void select_run(struct imapd_session *s, struct imapd_cmd *cmd, bool read
 		imapd_reply(s, "NO", "NONEXISTENT", "%s", buf_cstr(&err));
 		buf_free(&err);
 		x_free(&name);
+		imapd_qresync_free(&q);
 		return;
 	}
 	buf_free(&err);
@@ -100,6 +129,8 @@ static void select_run(struct imapd_session *s, struct imapd_cmd *cmd, bool read
 	s->state = IMAPD_S_SELECTED;
 	imapd_recent_update(s);
 	select_write(s);
+	imapd_qresync_select(s, &q);
+	imapd_qresync_free(&q);
 	imapd_reply(s, "OK", readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
 		    readonly ? "EXAMINE" : "SELECT");
 }
@@ -168,8 +199,7 @@ void imapd_sync(struct imapd_session *s, bool expunge)
 		store_changes_free(&ch);
 		return;
 	}
-	for (size_t i = ch.expunged_count; i > 0; i--)
-		imapd_untagged(s, "%" PRIu32 " EXPUNGE", ch.expunged_seqs[i - 1]);
+	imapd_expunged_write(s, ch.expunged_uids, ch.expunged_seqs, ch.expunged_count);
 	sync_saved(s, &ch);
 	if (ch.new_count > 0)
 		imapd_recent_update(s);

@@ -17,9 +17,46 @@
 
 #define HEADER_READ_MAX (1024 * 1024)
 
+#define B64_LINE 76
+
+/* Base64 of the 3 (or fewer, at the end) bytes in bs->b64, with a CRLF every 76 chars. */
+static void b64_flush(struct imapd_body_stream *bs, struct buf *out)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *b = bs->b64;
+	uint32_t v = (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2];
+	char q[4];
+	for (int i = 0; i < 4; i++)
+		q[i] = (unsigned)i <= bs->b64_n ? alphabet[(v >> (18 - 6 * i)) & 63] : '=';
+	buf_append(out, q, 4);
+	bs->b64_col += 4;
+	if (bs->b64_col >= B64_LINE) {
+		buf_append_str(out, "\r\n");
+		bs->b64_col = 0;
+	}
+	memset(bs->b64, 0, sizeof(bs->b64));
+	bs->b64_n = 0;
+}
+
+/* The size of len bytes as base64 lines. */
+static uint64_t b64_size(uint64_t len)
+{
+	uint64_t chars = (len + 2) / 3 * 4;
+	return chars + (chars + B64_LINE - 1) / B64_LINE * 2;
+}
+
 /* Transforms raw input by the stream's mode, appending to out. */
 static void body_convert(struct imapd_body_stream *bs, const char *p, size_t n, struct buf *out)
 {
+	if (bs->encode) {
+		for (size_t i = 0; i < n; i++) {
+			bs->b64[bs->b64_n++] = (unsigned char)p[i];
+			if (bs->b64_n == 3)
+				b64_flush(bs, out);
+		}
+		return;
+	}
 	if (bs->decode) {
 		mime_decoder_feed(&bs->dec, p, n, out);
 		return;
@@ -58,6 +95,14 @@ static bool body_read(struct imapd_body_stream *bs, struct buf *out)
 	if (bs->decode && !bs->finished) {
 		bs->finished = true;
 		mime_decoder_finish(&bs->dec, out);
+		return true;
+	}
+	if (bs->encode && !bs->finished) {
+		bs->finished = true;
+		if (bs->b64_n > 0)
+			b64_flush(bs, out);
+		if (bs->b64_col > 0)
+			buf_append_str(out, "\r\n");
 		return true;
 	}
 	return false;
@@ -196,7 +241,7 @@ static void body_literal(struct imapd_session *s, const struct imap_fetch_body *
 	if (b->partial)
 		buf_printf(&s->out, "<%" PRIu64 ">", off);
 	buf_append_char(&s->out, ' ');
-	imap_write_literal_header(&s->out, n, b->kind == IMAP_FETCH_BINARY && bs->decode);
+	imap_write_literal_header(&s->out, n, bs->literal8);
 }
 
 void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_body *b, uint32_t uid,
@@ -227,9 +272,18 @@ void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_bod
 		if (cte == MIME_CTE_BASE64 || cte == MIME_CTE_QP || cte == MIME_CTE_BINARY) {
 			bs->crlf = false;
 			bs->decode = cte != MIME_CTE_BINARY;
+			bs->literal8 = b->kind == IMAP_FETCH_BINARY;
 			mime_decoder_init(&bs->dec, cte);
 			size = bs->decode ? body_measure(*bs) : len;
 		}
+	}
+	if (b->kind == IMAP_FETCH_BODY_SECTION && b->part_count > 0 &&
+	    b->spec == IMAP_SECTION_ALL && part->children == NULL &&
+	    mime_cte_parse(part->encoding) == MIME_CTE_BINARY) {
+		/* binary content may hold NUL, which only literal8 carries: base64 it */
+		bs->crlf = false;
+		bs->encode = true;
+		size = b64_size(len);
 	}
 	if (b->kind == IMAP_FETCH_BINARY_SIZE) {
 		buf_printf(&s->out, " %" PRIu64, size);

@@ -117,6 +117,10 @@ struct imapd_body_stream {
 	struct mime_decoder dec;
 	char prev;
 	bool finished; /* the decoder was flushed */
+	bool encode;   /* BODY[] of a binary part: sent as base64 (RFC 3516 4.3) */
+	bool literal8; /* BINARY[] of an encoded or binary part: sent as ~{n} */
+	unsigned char b64[3];
+	unsigned b64_n, b64_col;
 	uint64_t skip, out_left;
 };
 
@@ -292,6 +296,25 @@ void imapd_condstore_enable(struct imapd_session *s);
 /* Brings the snapshot up to date and writes EXPUNGE/EXISTS/FETCH; expunge: EXPUNGE may be
  * sent (else nothing is synced). */
 void imapd_sync(struct imapd_session *s, bool expunge);
+
+/* imapd-qresync.c: QRESYNC (RFC 7162 3.2) */
+struct imapd_qresync {
+	bool active, has_known, has_match;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	struct imap_seqset known, match_seqs, match_uids;
+};
+/* Parses the list after the QRESYNC SELECT parameter; -1 on a syntax error. */
+int imapd_qresync_parse(const struct imap_arg *arg, struct imapd_qresync *q);
+void imapd_qresync_free(struct imapd_qresync *q);
+/* After SELECT's untagged responses: VANISHED (EARLIER) and the changed flags. */
+void imapd_qresync_select(struct imapd_session *s, const struct imapd_qresync *q);
+/* "* VANISHED (EARLIER) ..." for the UIDs of known (>= min_uid) expunged after modseq. */
+void imapd_vanished_earlier(struct imapd_session *s, const struct imap_seqset *known,
+			    uint64_t modseq, uint32_t min_uid);
+/* Expunges as EXPUNGE responses (from the last) or, with QRESYNC, one VANISHED. */
+void imapd_expunged_write(struct imapd_session *s, const uint32_t *uids, const uint32_t *seqs,
+			  size_t count);
 
 /* imapd-recent.c: \Recent (RFC 3501 2.3.2) */
 /* The Maildir folder of a stored name. */

@@ -1,0 +1,189 @@
+"""IMAP extension tests (src/imapd) over raw sockets: BODY[n] of a binary part as base64
+(RFC 3516), a new UIDVALIDITY for a re-created folder, QRESYNC (RFC 7162), CONTEXT=SEARCH
+(RFC 5267), CATENATE (RFC 4469), NOTIFY (RFC 5465), COMPRESS=DEFLATE (RFC 4978), UTF8=ACCEPT
+(RFC 6855) and SEARCH BODY in base64/quoted-printable parts.
+"""
+import base64
+import re
+import socket
+import zlib
+
+import pytest
+
+ALICE = "alice@example.test"
+
+MSG = (b"From: bob@example.test\r\nTo: alice@example.test\r\nSubject: hello %d\r\n"
+       b"Message-ID: <m%d@example.test>\r\n\r\nbody %d\r\n")
+
+
+class Client:
+    """A small IMAP client: cmd() sends a tagged command and returns (untagged, tagged)."""
+
+    def __init__(self, tern, login=True):
+        self.sock = socket.create_connection(("127.0.0.1", tern.ports["imap"]), 10)
+        self.buf = b""
+        self.n = 0
+        self.inflate = None
+        self.deflate = None
+        self.greeting = self.line()
+        if login:
+            _, tagged = self.cmd('LOGIN "%s" "%s"' % (ALICE, tern.users[ALICE]))
+            assert b" OK" in tagged, tagged
+
+    def send(self, data):
+        if self.deflate is not None:
+            data = self.deflate.compress(data) + self.deflate.flush(zlib.Z_SYNC_FLUSH)
+        self.sock.sendall(data)
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        if self.inflate is not None:
+            data = self.inflate.decompress(data)
+        self.buf += data
+
+    def line(self):
+        """One response line with its literals folded in."""
+        out = b""
+        while True:
+            while b"\r\n" not in self.buf:
+                self._fill()
+            ln, self.buf = self.buf.split(b"\r\n", 1)
+            out += ln
+            m = re.search(rb"~?\{(\d+)\+?\}$", ln)
+            if not m:
+                return out
+            size = int(m.group(1))
+            while len(self.buf) < size:
+                self._fill()
+            out += b"\r\n" + self.buf[:size]
+            self.buf = self.buf[size:]
+
+    def cmd(self, text, literals=()):
+        """Sends a command (literals replace each {N} placeholder, synchronising)."""
+        self.n += 1
+        tag = b"t%d" % self.n
+        data = text.encode() if isinstance(text, str) else text
+        parts = data.split(b"\x00LIT\x00")
+        self.send(tag + b" " + parts[0])
+        for i, lit in enumerate(literals):
+            self.send(b"\r\n")
+            ln = self.line()
+            assert ln.startswith(b"+"), ln
+            self.send(lit + parts[i + 1])
+        self.send(b"\r\n")
+        return self.read_until(tag)
+
+    def read_until(self, tag):
+        untagged = []
+        while True:
+            ln = self.line()
+            if ln.startswith(tag + b" "):
+                return untagged, ln
+            untagged.append(ln)
+
+    def close(self):
+        self.sock.close()
+
+
+def lit(n):
+    return "{%d}\x00LIT\x00" % n
+
+
+def fill(c, box, count):
+    for i in range(1, count + 1):
+        m = MSG % (i, i, i)
+        _, t = c.cmd("APPEND %s %s" % (box, lit(len(m))), [m])
+        assert b" OK" in t, t
+
+
+def test_body_of_binary_part_is_base64(tern):
+    c = Client(tern)
+    raw = b"\x00\x01\xff binary\r\n"
+    msg = (b"From: a@example.test\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream"
+           b"\r\nContent-Transfer-Encoding: binary\r\n\r\n" + raw)
+    _, t = c.cmd("APPEND INBOX ~{%d}\x00LIT\x00" % len(msg), [msg])
+    assert b" OK" in t, t
+    c.cmd("SELECT INBOX")
+    u, t = c.cmd("FETCH 1 (BODY.PEEK[1] BINARY.PEEK[1])")
+    assert b" OK" in t
+    text = b"\n".join(u)
+    m = re.search(rb"BODY\[1\] \{(\d+)\}\r\n([A-Za-z0-9+/=\r\n]+)", text)
+    assert m, text
+    assert base64.b64decode(m.group(2)) == raw
+    assert b"BINARY[1] ~{%d}\r\n" % len(raw) + raw in text
+
+
+def test_recreated_folder_gets_new_uidvalidity(tern):
+    c = Client(tern)
+    c.cmd("CREATE again")
+    u1, _ = c.cmd("STATUS again (UIDVALIDITY)")
+    c.cmd("DELETE again")
+    c.cmd("CREATE again")
+    u2, _ = c.cmd("STATUS again (UIDVALIDITY)")
+    assert u1 != u2, (u1, u2)
+
+
+def _uidvalidity(untagged):
+    for ln in untagged:
+        m = re.search(rb"UIDVALIDITY (\d+)", ln)
+        if m:
+            return int(m.group(1))
+
+
+def _highestmodseq(untagged):
+    for ln in untagged:
+        m = re.search(rb"HIGHESTMODSEQ (\d+)", ln)
+        if m:
+            return int(m.group(1))
+
+
+def test_qresync(tern):
+    c = Client(tern)
+    assert b"QRESYNC" in b" ".join(c.cmd("CAPABILITY")[0])
+    c.cmd("CREATE q")
+    fill(c, "q", 6)
+    # not enabled: the parameter is refused
+    _, t = c.cmd("SELECT q (QRESYNC (1 1))")
+    assert b" BAD" in t
+    u, t = c.cmd("ENABLE QRESYNC")
+    assert b"* ENABLED QRESYNC" in u
+    u, t = c.cmd("SELECT q")
+    validity, modseq = _uidvalidity(u), _highestmodseq(u)
+    # another session expunges 2 and 5 and flags 3
+    d = Client(tern)
+    d.cmd("SELECT q")
+    d.cmd("STORE 2,5 +FLAGS (\\Deleted)")
+    d.cmd("STORE 3 +FLAGS (\\Flagged)")
+    d.cmd("EXPUNGE")
+    # the enabled session sees VANISHED, not EXPUNGE
+    u, t = c.cmd("NOOP")
+    text = b"\n".join(u)
+    assert b"* VANISHED 2,5" in text, text
+    assert b"EXPUNGE" not in text
+    c.cmd("UNSELECT")
+    u, t = c.cmd("SELECT q (QRESYNC (%d %d 1:6))" % (validity, modseq))
+    assert b" OK" in t, t
+    text = b"\n".join(u)
+    assert b"* VANISHED (EARLIER) 2,5" in text, text
+    assert re.search(rb"\* 2 FETCH \(UID 3 FLAGS \([^)]*\\Flagged", text), text
+    newmod = _highestmodseq(u)
+    # sequence match data: 4 is still UID 6, so nothing at or below 6 vanished
+    u, t = c.cmd("SELECT q (QRESYNC (%d %d 1:6 (4 6)))" % (validity, modseq))
+    assert b"VANISHED" not in b"\n".join(u)
+    # nothing changed since the current HIGHESTMODSEQ
+    u, t = c.cmd("SELECT q (QRESYNC (%d %d))" % (validity, newmod))
+    assert b"VANISHED" not in b"\n".join(u) and b"FETCH" not in b"\n".join(u)
+    # a wrong UIDVALIDITY: as if nothing changed
+    u, t = c.cmd("SELECT q (QRESYNC (%d %d 1:6))" % (validity + 1, modseq))
+    assert b"VANISHED" not in b"\n".join(u)
+    # UID FETCH with VANISHED
+    u, t = c.cmd("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % modseq)
+    assert b" OK" in t, t
+    assert u[0] == b"* VANISHED (EARLIER) 2,5", u
+    assert any(b"UID 3 " in x for x in u[1:])
+    _, t = c.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
+    assert b" BAD" in t
+    _, t = c.cmd("UID FETCH 1:* (FLAGS) (VANISHED)")
+    assert b" BAD" in t
