@@ -34,7 +34,7 @@ enum index_stmt {
 	ST_CACHE_PUT,
 	ST_SET_FNAME,
 	ST_META_PREFIX,
-	ST_TOTALS,
+	ST_GET_BASE,
 	ST_COUNT
 };
 
@@ -59,8 +59,9 @@ static const char *const index_sql[ST_COUNT] = {
     [ST_CACHE_GET] = "SELECT cache FROM msgs WHERE uid = ?1",
     [ST_CACHE_PUT] = "UPDATE msgs SET cache = ?2 WHERE uid = ?1",
     [ST_SET_FNAME] = "UPDATE msgs SET fname = ?2, size = ?3, vsize = 0 WHERE uid = ?1",
+    [ST_GET_BASE] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
+		    "FROM msgs WHERE base = ?1",
     [ST_META_PREFIX] = "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1",
-    [ST_TOTALS] = "SELECT count(*), coalesce(sum(size), 0) FROM msgs",
 };
 
 static const char index_schema[] =
@@ -73,6 +74,29 @@ static const char index_schema[] =
     "CREATE TABLE IF NOT EXISTS expunged (uid INTEGER PRIMARY KEY, base TEXT NOT NULL,"
     " modseq INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (modseq);";
+
+/* Per-folder totals kept in meta by triggers, so STATUS and quota checks read three rows
+ * instead of walking every message: total_messages, total_bytes, total_unseen (no \Seen,
+ * flag bit 18). Added to an index made before them, in the setup transaction. */
+#define INDEX_SEEN_BIT "262144"
+static const char index_totals_schema[] =
+    "INSERT OR REPLACE INTO meta (key, value)"
+    " SELECT 'total_messages', count(*) FROM msgs UNION ALL"
+    " SELECT 'total_bytes', coalesce(sum(size), 0) FROM msgs UNION ALL"
+    " SELECT 'total_unseen', count(*) FROM msgs WHERE flags & " INDEX_SEEN_BIT " = 0;"
+    "CREATE TRIGGER IF NOT EXISTS msgs_totals_ins AFTER INSERT ON msgs BEGIN"
+    " UPDATE meta SET value = value + CASE key WHEN 'total_messages' THEN 1"
+    " WHEN 'total_bytes' THEN NEW.size ELSE NEW.flags & " INDEX_SEEN_BIT " = 0 END"
+    " WHERE key IN ('total_messages', 'total_bytes', 'total_unseen'); END;"
+    "CREATE TRIGGER IF NOT EXISTS msgs_totals_del AFTER DELETE ON msgs BEGIN"
+    " UPDATE meta SET value = value - CASE key WHEN 'total_messages' THEN 1"
+    " WHEN 'total_bytes' THEN OLD.size ELSE OLD.flags & " INDEX_SEEN_BIT " = 0 END"
+    " WHERE key IN ('total_messages', 'total_bytes', 'total_unseen'); END;"
+    "CREATE TRIGGER IF NOT EXISTS msgs_totals_upd AFTER UPDATE OF size, flags ON msgs"
+    " WHEN NEW.size != OLD.size OR NEW.flags != OLD.flags BEGIN"
+    " UPDATE meta SET value = value + CASE key WHEN 'total_bytes' THEN NEW.size - OLD.size"
+    " ELSE (NEW.flags & " INDEX_SEEN_BIT " = 0) - (OLD.flags & " INDEX_SEEN_BIT " = 0) END"
+    " WHERE key IN ('total_bytes', 'total_unseen'); END;";
 
 struct index {
 	sqlite3 *db;
@@ -126,6 +150,19 @@ static void index_quarantine(const char *path)
 	x_free(&side);
 }
 
+/* Whether the totals triggers are there (an index made by an older Tern has none). */
+static bool index_has_totals(struct index *ix)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = sqlite3_prepare_v2(ix->db,
+					"SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND "
+					"name = 'msgs_totals_upd'",
+					-1, &st, NULL) == SQLITE_OK &&
+		     sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
 /* Sets up the connection and schema; returns an SQLite code. */
 static int index_setup(struct index *ix, bool *fresh_r)
 {
@@ -153,6 +190,8 @@ static int index_setup(struct index *ix, bool *fresh_r)
 		rc = sqlite3_exec(ix->db, index_schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && version == 0)
 		rc = sqlite3_exec(ix->db, "PRAGMA user_version = 1", NULL, NULL, NULL);
+	if (rc == SQLITE_OK && !index_has_totals(ix))
+		rc = sqlite3_exec(ix->db, index_totals_schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
 	else
@@ -235,6 +274,24 @@ void index_rollback(struct index *ix)
 {
 	if (!sqlite3_get_autocommit(ix->db))
 		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int index_bulk_begin(struct index *ix, struct buf *err)
+{
+	if (sqlite3_exec(ix->db,
+			 "DROP TRIGGER IF EXISTS msgs_totals_ins;"
+			 "DROP TRIGGER IF EXISTS msgs_totals_del;"
+			 "DROP TRIGGER IF EXISTS msgs_totals_upd;",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return index_fail(ix, err, "bulk");
+	return 0;
+}
+
+int index_bulk_end(struct index *ix, struct buf *err)
+{
+	if (sqlite3_exec(ix->db, index_totals_schema, NULL, NULL, NULL) != SQLITE_OK)
+		return index_fail(ix, err, "totals");
+	return 0;
 }
 
 int64_t index_meta(struct index *ix, const char *key)
@@ -341,7 +398,14 @@ int index_scan(struct index *ix, uint64_t since, int (*cb)(void *ctx, const stru
 	   modseq index (the planner would rather walk all rows to avoid the sort). */
 	static const char all_sql[] = "SELECT uid, base, fname, dir, flags, keywords, modseq, "
 				      "size, idate FROM msgs WHERE modseq > ?1 ORDER BY uid";
-	const char *sql = since == 0 ? all_sql : index_sql[ST_SCAN];
+	static const char new_sql[] = "SELECT uid, base, fname, dir, flags, keywords, modseq, "
+				      "size, idate FROM msgs INDEXED BY msgs_new WHERE dir = 0 "
+				      "AND modseq > ?1 ORDER BY uid";
+	const char *sql = since == INDEX_SCAN_NEW ? new_sql
+			  : since == 0		  ? all_sql
+						  : index_sql[ST_SCAN];
+	if (since == INDEX_SCAN_NEW)
+		since = 0;
 	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return index_fail(ix, err, "scan");
 	sqlite3_bind_int64(st, 1, (int64_t)since);
@@ -378,13 +442,10 @@ int index_scan_expunged(struct index *ix, uint64_t since,
 	return ret;
 }
 
-int index_get(struct index *ix, uint32_t uid, struct index_row *r, struct buf *fname_buf,
-	      struct buf *err)
+/* Steps a one-row lookup and copies the row's strings into fname_buf. */
+static int index_get_row(struct index *ix, sqlite3_stmt *st, struct index_row *r,
+			 struct buf *fname_buf, struct buf *err)
 {
-	sqlite3_stmt *st = index_stmt(ix, ST_GET, err);
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, uid);
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
@@ -399,6 +460,34 @@ int index_get(struct index *ix, uint32_t uid, struct index_row *r, struct buf *f
 	r->fname = fname_buf->data + blen + 1;
 	sqlite3_reset(st);
 	return 1;
+}
+
+int index_get(struct index *ix, uint32_t uid, struct index_row *r, struct buf *fname_buf,
+	      struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_GET, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, uid);
+	return index_get_row(ix, st, r, fname_buf, err);
+}
+
+int index_get_base(struct index *ix, const char *base, size_t len, struct index_row *r,
+		   struct buf *fname_buf, struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_GET_BASE, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, base, (int)len, SQLITE_STATIC);
+	return index_get_row(ix, st, r, fname_buf, err);
+}
+
+int index_new_list_create(struct index *ix, struct buf *err)
+{
+	if (sqlite3_exec(ix->db, "CREATE INDEX IF NOT EXISTS msgs_new ON msgs (uid) WHERE dir = 0",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return index_fail(ix, err, "create index");
+	return 0;
 }
 
 int index_vsize_get(struct index *ix, uint32_t uid, uint64_t *vsize_r, struct buf *err)
@@ -499,14 +588,18 @@ int index_meta_delete_prefix(struct index *ix, const char *prefix, struct buf *e
 
 int index_totals(struct index *ix, uint64_t *messages_r, uint64_t *bytes_r, struct buf *err)
 {
-	sqlite3_stmt *st = index_stmt(ix, ST_TOTALS, err);
-	if (st == NULL)
-		return -1;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*messages_r = (uint64_t)sqlite3_column_int64(st, 0);
-		*bytes_r = (uint64_t)sqlite3_column_int64(st, 1);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : index_fail(ix, err, "totals");
+	*messages_r = (uint64_t)index_meta(ix, "total_messages");
+	*bytes_r = (uint64_t)index_meta(ix, "total_bytes");
+	return 0;
+}
+
+int index_status(struct index *ix, struct store_folder_status *st_r, struct buf *err)
+{
+	st_r->messages = (uint64_t)index_meta(ix, "total_messages");
+	st_r->unseen = (uint64_t)index_meta(ix, "total_unseen");
+	st_r->size = (uint64_t)index_meta(ix, "total_bytes");
+	st_r->uidvalidity = (uint32_t)index_meta(ix, "uidvalidity");
+	st_r->uidnext = (uint32_t)index_meta(ix, "uidnext");
+	st_r->highestmodseq = (uint64_t)index_meta(ix, "highestmodseq");
+	return 0;
 }

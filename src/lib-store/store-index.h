@@ -38,6 +38,11 @@ bool index_replaced(struct index *index);
 int index_begin(struct index *index, struct buf *err);
 int index_commit(struct index *index, struct buf *err);
 void index_rollback(struct index *index);
+/* Around filling an index from nothing, inside the transaction: the totals triggers are
+ * dropped and the totals counted once at the end (index_bulk_end puts the triggers
+ * back). */
+int index_bulk_begin(struct index *index, struct buf *err);
+int index_bulk_end(struct index *index, struct buf *err);
 
 /* Meta values: "uidvalidity", "uidnext", "highestmodseq", "new_mtime", "cur_mtime". */
 int64_t index_meta(struct index *index, const char *key);
@@ -49,8 +54,9 @@ int index_update(struct index *index, const struct index_row *row, struct buf *e
 /* Removes a message, remembering (uid, base, modseq) among the expunged. */
 int index_delete(struct index *index, uint32_t uid, const char *base, uint64_t modseq,
 		 struct buf *err);
-/* Calls cb for every message with modseq > since (all for 0), UID ascending; cb returns
- * 0 to go on. */
+/* Calls cb for every message with modseq > since (all for 0; those in new/ for
+ * INDEX_SCAN_NEW, which needs index_new_list_create), UID ascending; cb returns 0 to go on. */
+#define INDEX_SCAN_NEW UINT64_MAX
 int index_scan(struct index *index, uint64_t since,
 	       int (*cb)(void *ctx, const struct index_row *row), void *ctx, struct buf *err);
 /* Calls cb for every message expunged with modseq > since. */
@@ -61,6 +67,12 @@ int index_scan_expunged(struct index *index, uint64_t since,
  * 0 not there, -1 error. */
 int index_get(struct index *index, uint32_t uid, struct index_row *row, struct buf *fname_buf,
 	      struct buf *err);
+/* The same by base name (Maildir). */
+int index_get_base(struct index *index, const char *base, size_t len, struct index_row *row,
+		   struct buf *fname_buf, struct buf *err);
+/* Maildir: a partial index of the messages in new/ (dir 0), so catching up with new/ alone
+ * does not read every row. Created when missing (in the caller's transaction). */
+int index_new_list_create(struct index *index, struct buf *err);
 /* The cached CRLF size (0 when unknown) and the blob; set functions do not change modseq. */
 int index_vsize_get(struct index *index, uint32_t uid, uint64_t *vsize_r, struct buf *err);
 int index_vsize_set(struct index *index, uint32_t uid, uint64_t vsize, struct buf *err);
@@ -77,9 +89,12 @@ int index_meta_prefix(struct index *index, const char *prefix,
 		      int (*cb)(void *ctx, const char *key, int64_t value), void *ctx,
 		      struct buf *err);
 int index_meta_delete_prefix(struct index *index, const char *prefix, struct buf *err);
-/* The number of messages and the sum of their sizes (quotas). */
+/* The number of messages and the sum of their sizes (quotas), kept by triggers. */
 int index_totals(struct index *index, uint64_t *messages_r, uint64_t *bytes_r,
 		 struct buf *err);
+/* The figures of store_folder_status() from meta (no message is read). */
+struct store_folder_status;
+int index_status(struct index *index, struct store_folder_status *st_r, struct buf *err);
 
 /* --- the snapshot, shared by the backends (store-refresh.c) --- */
 struct store_folder;

@@ -16,6 +16,8 @@ struct store_vfuncs {
 	int (*rename)(struct store *store, const char *from, const char *to, struct buf *err);
 	int (*folder_open)(struct store *store, const char *name, struct store_folder **f_r,
 			   struct buf *err);
+	int (*folder_status)(struct store *store, const char *name,
+			     struct store_folder_status *status_r, struct buf *err);
 	void (*close)(struct store *store);
 };
 

@@ -1,8 +1,9 @@
 /* store-quota: a user's usage (messages and bytes over all folders) and the quota check
  * that local delivery makes before adding a message (issue 3, point 7).
  *
- * The usage is the sum of the folders' snapshots, each brought up to date from its index
- * (a stat per folder when nothing changed), so mail moved in by other programs counts.
+ * The usage is the sum of the folders' totals (store_folder_status: kept in each index by
+ * triggers), each index first brought up to date (a stat or two per folder when nothing
+ * changed), so mail moved in by other programs counts.
  */
 #include "store-private.h"
 #include "xalloc.h"
@@ -19,15 +20,10 @@ int store_usage(struct store *s, uint64_t *bytes_r, uint64_t *messages_r, struct
 		return -1;
 	int ret = 0;
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		struct store_folder *f;
-		if (store_folder_open(s, names[i], &f, err) < 0) {
-			ret = -1;
-			break;
-		}
-		for (size_t k = 0; k < f->count; k++)
-			*bytes_r += f->msgs[k].size;
-		*messages_r += f->count;
-		store_folder_close(&f);
+		struct store_folder_status st;
+		ret = store_folder_status(s, names[i], &st, err);
+		*bytes_r += st.size;
+		*messages_r += st.messages;
 	}
 	store_list_free(&names, n);
 	return ret;

@@ -90,6 +90,13 @@ int store_folder_open(struct store *store, const char *name, struct store_folder
 	return store->v->folder_open(store, name, folder_r, err);
 }
 
+int store_folder_status(struct store *store, const char *name,
+			struct store_folder_status *status_r, struct buf *err)
+{
+	memset(status_r, 0, sizeof(*status_r));
+	return store->v->folder_status(store, name, status_r, err);
+}
+
 void store_folder_close(struct store_folder **folder)
 {
 	if (*folder == NULL)

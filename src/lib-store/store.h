@@ -96,6 +96,20 @@ int store_folder_delete(struct store *store, const char *name, struct buf *err);
 /* Renames a folder and its children. INBOX cannot be renamed. */
 int store_folder_rename(struct store *store, const char *from, const char *to, struct buf *err);
 
+/* What IMAP STATUS reports of a folder. */
+struct store_folder_status {
+	uint64_t messages;
+	uint64_t unseen; /* messages without \Seen */
+	uint64_t size;	 /* the sum of the messages' sizes (STATUS=SIZE, quotas) */
+	uint32_t uidnext;
+	uint32_t uidvalidity;
+	uint64_t highestmodseq;
+};
+/* Brings the folder's index up to date and reads its totals, without taking a snapshot:
+ * cheap on a large folder (the totals are kept in the index). */
+int store_folder_status(struct store *store, const char *name,
+			struct store_folder_status *status_r, struct buf *err);
+
 /* Opens a folder: brings its index up to date and takes the snapshot. */
 int store_folder_open(struct store *store, const char *name, struct store_folder **folder_r,
 		      struct buf *err);

@@ -33,10 +33,12 @@ static int maildir_index_attach(struct maildir_folder *mf, struct buf *err)
 	mf->map_modseq = 0;
 	if (index_begin(mf->ix, err) < 0)
 		return -1;
-	if (index_meta(mf->ix, "uidvalidity") == 0)
+	if (index_new_list_create(mf->ix, err) < 0)
+		r = -1;
+	else if (index_meta(mf->ix, "uidvalidity") == 0)
 		r = maildir_index_init(mf, err);
-	else
-		r = maildir_catchup(mf, false, err) < 0 ? -1 : maildir_uidlist_maybe_compact(mf, err);
+	else if ((r = maildir_catchup(mf, false, err)) == 0 && mf->map_modseq != 0)
+		r = maildir_uidlist_maybe_compact(mf, err); /* only when the map was loaded */
 	if (r < 0) {
 		index_rollback(mf->ix);
 		return -1;
@@ -44,8 +46,9 @@ static int maildir_index_attach(struct maildir_folder *mf, struct buf *err)
 	return index_commit(mf->ix, err);
 }
 
-/* Takes the index lock and catches up; reattaches when the index file was replaced. */
-static int maildir_lock(struct maildir_folder *mf, bool force, struct buf *err)
+/* Takes the index lock and catches up; reattaches when the index file was replaced.
+ * need_map: the caller changes messages, so the base-name map must be complete. */
+static int maildir_lock(struct maildir_folder *mf, bool force, bool need_map, struct buf *err)
 {
 	if (index_replaced(mf->ix)) {
 		index_close(&mf->ix);
@@ -55,7 +58,8 @@ static int maildir_lock(struct maildir_folder *mf, bool force, struct buf *err)
 	}
 	if (index_begin(mf->ix, err) < 0)
 		return -1;
-	if (maildir_catchup(mf, force, err) < 0 || maildir_keywords_load(mf, err) < 0) {
+	if (maildir_catchup(mf, force, err) < 0 || maildir_keywords_load(mf, err) < 0 ||
+	    (need_map && maildir_map_refresh(mf, err) < 0)) {
 		index_rollback(mf->ix);
 		return -1;
 	}
@@ -104,13 +108,14 @@ static void maildir_folder_close(struct store_folder *f)
 static int maildir_sync(struct store_folder *f, struct store_changes *ch, struct buf *err)
 {
 	struct maildir_folder *mf = (struct maildir_folder *)f;
-	if (maildir_lock(mf, false, err) < 0)
+	if (maildir_lock(mf, false, false, err) < 0)
 		return -1;
 	return maildir_unlock(mf, store_refresh(f, mf->ix, &mf->full_refresh, ch, err), err);
 }
 
-int maildir_folder_open(struct store *store, const char *name, const char *path,
-			struct store_folder **f_r, struct buf *err)
+/* A folder with its index attached and caught up, but no snapshot yet. */
+static int maildir_folder_attach(struct store *store, const char *name, const char *path,
+				 struct maildir_folder **mf_r, struct buf *err)
 {
 	struct maildir_folder *mf = X_NEW(struct maildir_folder);
 	mf->f.v = &maildir_folder_vfuncs;
@@ -126,13 +131,38 @@ int maildir_folder_open(struct store *store, const char *name, const char *path,
 		maildir_folder_close(&mf->f);
 		return -1;
 	}
+	if (maildir_index_attach(mf, err) < 0) {
+		maildir_folder_close(&mf->f);
+		return -1;
+	}
+	*mf_r = mf;
+	return 0;
+}
+
+int maildir_folder_open(struct store *store, const char *name, const char *path,
+			struct store_folder **f_r, struct buf *err)
+{
+	struct maildir_folder *mf;
+	if (maildir_folder_attach(store, name, path, &mf, err) < 0)
+		return -1;
 	maildir_clean_tmp(mf);
-	if (maildir_index_attach(mf, err) < 0 || maildir_sync(&mf->f, NULL, err) < 0) {
+	if (maildir_sync(&mf->f, NULL, err) < 0) {
 		maildir_folder_close(&mf->f);
 		return -1;
 	}
 	*f_r = &mf->f;
 	return 0;
+}
+
+int maildir_folder_status(struct store *store, const char *name, const char *path,
+			  struct store_folder_status *st_r, struct buf *err)
+{
+	struct maildir_folder *mf;
+	if (maildir_folder_attach(store, name, path, &mf, err) < 0)
+		return -1;
+	int r = index_status(mf->ix, st_r, err);
+	maildir_folder_close(&mf->f);
+	return r;
 }
 
 /* --- messages --- */
@@ -151,7 +181,8 @@ int maildir_locate(struct maildir_folder *mf, uint32_t uid, struct index_row *ro
 		if (locked) {
 			if (maildir_catchup(mf, true, err) < 0)
 				return -1;
-		} else if (maildir_lock(mf, true, err) < 0 || maildir_unlock(mf, 0, err) < 0) {
+		} else if (maildir_lock(mf, true, false, err) < 0 ||
+			   maildir_unlock(mf, 0, err) < 0) {
 			return -1;
 		}
 	}
@@ -274,7 +305,7 @@ static int maildir_set_flags(struct store_folder *f, const uint32_t *uids, size_
 			     struct buf *err)
 {
 	struct maildir_folder *mf = (struct maildir_folder *)f;
-	if (maildir_lock(mf, false, err) < 0)
+	if (maildir_lock(mf, false, true, err) < 0)
 		return -1;
 	uint64_t modseq = (uint64_t)index_meta(mf->ix, "highestmodseq") + 1;
 	bool changed = false;
@@ -318,7 +349,7 @@ static int maildir_expunge(struct store_folder *f, const uint32_t *uids, size_t 
 			   struct buf *err)
 {
 	struct maildir_folder *mf = (struct maildir_folder *)f;
-	if (maildir_lock(mf, false, err) < 0)
+	if (maildir_lock(mf, false, true, err) < 0)
 		return -1;
 	uint32_t *all = NULL;
 	int ret = 0;
@@ -344,7 +375,7 @@ int maildir_folder_deliver(struct maildir_folder *mf, const char *tmp_path, cons
 			   uint64_t size, int64_t idate, uint32_t flags, uint32_t keywords,
 			   uint32_t *uid_r, struct buf *err)
 {
-	if (maildir_lock(mf, false, err) < 0)
+	if (maildir_lock(mf, false, true, err) < 0)
 		return -1;
 	int r = maildir_deliver_tmp(mf, tmp_path, base, size, idate, flags, keywords, uid_r, err);
 	return maildir_unlock(mf, r, err);

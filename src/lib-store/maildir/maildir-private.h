@@ -92,7 +92,9 @@ int maildir_keyword_lookup(struct store_folder *f, const char *name, bool create
 /* --- maildir-sync.c (called inside an index transaction) --- */
 /* Brings the index (and the map) up to date with new/ and cur/; force: read both dirs. */
 int maildir_catchup(struct maildir_folder *mf, bool force, struct buf *err);
-/* Fills the map from the index changes since map_modseq. */
+/* Fills the map from the index changes since map_modseq (0: the map is not loaded; it is
+ * loaded lazily, by a directory scan or before a change, so an open that finds nothing
+ * changed does not read every row). */
 int maildir_map_refresh(struct maildir_folder *mf, struct buf *err);
 /* Starts a fresh index: UIDVALIDITY and UIDs from the uidlist when there is one. */
 int maildir_index_init(struct maildir_folder *mf, struct buf *err);
@@ -115,6 +117,9 @@ int maildir_folder_deliver(struct maildir_folder *mf, const char *tmp_path, cons
 			   uint32_t *uid_r, struct buf *err);
 int maildir_folder_open(struct store *store, const char *name, const char *path,
 			struct store_folder **f_r, struct buf *err);
+/* Catches the folder's index up and reads its totals (no snapshot). */
+int maildir_folder_status(struct store *store, const char *name, const char *path,
+			  struct store_folder_status *st_r, struct buf *err);
 extern const struct store_folder_vfuncs maildir_folder_vfuncs;
 int maildir_append_begin(struct store_folder *f, struct store_append **a_r, struct buf *err);
 int maildir_append_write(struct store_append *a, const void *data, size_t len,

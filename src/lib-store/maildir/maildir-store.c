@@ -249,6 +249,17 @@ static int maildir_store_folder_open(struct store *s, const char *name,
 	return ret;
 }
 
+static int maildir_store_folder_status(struct store *s, const char *name,
+				       struct store_folder_status *st_r, struct buf *err)
+{
+	char *path = maildir_folder_dir(s, name, err);
+	if (path == NULL)
+		return -1;
+	int ret = maildir_folder_status(s, name, path, st_r, err);
+	x_free(&path);
+	return ret;
+}
+
 static void maildir_store_close(struct store *s)
 {
 	x_free(&s->root);
@@ -261,6 +272,7 @@ static const struct store_vfuncs maildir_store_vfuncs = {
 	.remove = maildir_remove,
 	.rename = maildir_rename,
 	.folder_open = maildir_store_folder_open,
+	.folder_status = maildir_store_folder_status,
 	.close = maildir_store_close,
 };
 

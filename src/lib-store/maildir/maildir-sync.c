@@ -13,10 +13,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,11 +32,14 @@ static const char *const maildir_mtime_keys[2] = {"new_mtime", "cur_mtime"};
 
 struct maildir_scan {
 	struct maildir_folder *mf;
+	bool light;	  /* only new/ is read and the map holds only its messages */
+	struct buf row;	  /* light: a row looked up by base */
 	uint64_t modseq;  /* 0 until something changes */
 	char **news;	  /* "0name" / "1name": dir digit + file name */
 	size_t news_count, news_cap;
 	struct buf uidlist; /* lines to append */
 	struct buf name;
+	int dirfd[2]; /* new/ and cur/, open while new files are added */
 };
 
 char *maildir_path(struct maildir_folder *mf, int dir, const char *fname)
@@ -94,6 +100,24 @@ static int scan_known(struct maildir_scan *sc, struct maildir_entry *e, int dir,
 	return 0;
 }
 
+/* Light scan: a name not among the map's new/ messages may still be indexed (in cur/). */
+static int scan_lookup(struct maildir_scan *sc, const char *fname, size_t baselen,
+		       struct maildir_entry **e_r, struct buf *err)
+{
+	struct index_row r;
+	int found = index_get_base(sc->mf->ix, fname, baselen, &r, &sc->row, err);
+	if (found > 0)
+		*e_r = maildir_map_put(&sc->mf->map, r.fname, baselen, r.uid, r.dir);
+	return found < 0 ? -1 : 0;
+}
+
+/* Light scan: the map gets the messages the index has in new/ only. */
+static int map_load_new(struct maildir_folder *mf, struct buf *err)
+{
+	maildir_map_free(&mf->map);
+	return index_scan(mf->ix, INDEX_SCAN_NEW, map_refresh_row, mf, err);
+}
+
 static int scan_dir(struct maildir_scan *sc, int dir, struct buf *err)
 {
 	char *path = x_asprintf("%s/%s", sc->mf->path, maildir_dirs[dir]);
@@ -110,6 +134,10 @@ static int scan_dir(struct maildir_scan *sc, int dir, struct buf *err)
 		if (de->d_type == DT_DIR || !maildir_name_parse(de->d_name, &n))
 			continue;
 		struct maildir_entry *e = maildir_map_find(&sc->mf->map, de->d_name, n.baselen);
+		if (e == NULL && sc->light && scan_lookup(sc, de->d_name, n.baselen, &e, err) < 0) {
+			ret = -1;
+			continue;
+		}
 		if (e != NULL && e->seen)
 			continue; /* the same message twice (moved while we read): once is enough */
 		if (e != NULL) {
@@ -163,11 +191,8 @@ static int scan_add(struct maildir_scan *sc, int dir, const char *fname, uint32_
 	struct maildir_folder *mf = sc->mf;
 	struct maildir_name n;
 	maildir_name_parse(fname, &n);
-	char *path = maildir_path(mf, dir, fname);
 	struct stat st;
-	int r = stat(path, &st);
-	x_free(&path);
-	if (r < 0)
+	if (fstatat(sc->dirfd[dir], fname, &st, 0) < 0)
 		return 0; /* gone again already */
 	buf_reset(&sc->name);
 	buf_append(&sc->name, fname, n.baselen);
@@ -197,6 +222,15 @@ static int scan_add_all(struct maildir_scan *sc, struct buf *err)
 	if (sc->news_count == 0)
 		return 0;
 	qsort(sc->news, sc->news_count, sizeof(*sc->news), news_cmp);
+	for (int dir = 0; dir < 2; dir++) { /* the internal date is the file's time: stat */
+		char *path = x_asprintf("%s/%s", sc->mf->path, maildir_dirs[dir]);
+		sc->dirfd[dir] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sc->dirfd[dir] < 0)
+			store_err_errno(err, "open", path);
+		x_free(&path);
+		if (sc->dirfd[dir] < 0)
+			return -1;
+	}
 	uint32_t uidnext = (uint32_t)index_meta(sc->mf->ix, "uidnext");
 	for (size_t i = 0; i < sc->news_count; i++) {
 		if (uidnext == UINT32_MAX)
@@ -238,11 +272,15 @@ static int scan_needed(struct maildir_folder *mf, bool force, bool scan_r[2],
 
 static void scan_free(struct maildir_scan *sc)
 {
+	for (int dir = 0; dir < 2; dir++)
+		if (sc->dirfd[dir] >= 0)
+			close(sc->dirfd[dir]);
 	for (size_t i = 0; i < sc->news_count; i++)
 		x_free(&sc->news[i]);
 	x_free(&sc->news);
 	buf_free(&sc->uidlist);
 	buf_free(&sc->name);
+	buf_free(&sc->row);
 }
 
 /* Appends the new UIDs to the uidlist in one write. */
@@ -264,11 +302,16 @@ int maildir_catchup(struct maildir_folder *mf, bool force, struct buf *err)
 {
 	bool scan[2];
 	int64_t mtimes[2];
-	if (maildir_map_refresh(mf, err) < 0 || scan_needed(mf, force, scan, mtimes, err) < 0)
+	if (scan_needed(mf, force, scan, mtimes, err) < 0)
 		return -1;
 	if (!scan[0] && !scan[1])
 		return 0;
-	struct maildir_scan sc = {.mf = mf};
+	/* Only new/ changed (a delivery) and the map is not loaded: read the few rows of new/
+	   instead of loading the whole map. */
+	struct maildir_scan sc = {.mf = mf, .dirfd = {-1, -1}};
+	sc.light = !scan[1] && mf->map_modseq == 0 && mf->hints == NULL;
+	if ((sc.light ? map_load_new(mf, err) : maildir_map_refresh(mf, err)) < 0)
+		return -1;
 	int ret = 0;
 	for (int dir = 0; dir < 2 && ret == 0; dir++)
 		if (scan[dir])
@@ -282,12 +325,38 @@ int maildir_catchup(struct maildir_folder *mf, bool force, struct buf *err)
 			ret = index_meta_set(mf->ix, maildir_mtime_keys[dir], mtimes[dir], err);
 	if (ret == 0 && sc.modseq != 0)
 		ret = index_meta_set(mf->ix, "highestmodseq", (int64_t)sc.modseq, err);
-	if (ret == 0 && sc.modseq != 0)
+	if (sc.light)
+		maildir_map_free(&mf->map); /* partial: map_modseq stays 0 */
+	else if (ret == 0 && sc.modseq != 0)
 		mf->map_modseq = sc.modseq;
 	if (ret == 0)
 		ret = scan_write_uidlist(&sc, err);
 	scan_free(&sc);
 	return ret;
+}
+
+/* A UIDVALIDITY never handed out before in this store (RFC 9051 2.3.1.1: a folder deleted
+ * and created again must not get its old one back, even within the same second): the
+ * last one is kept in ROOT/tern-uidvalidity, a cache like the index. */
+static uint32_t maildir_new_uidvalidity(struct maildir_folder *mf)
+{
+	uint32_t v = (uint32_t)time(NULL);
+	char *path = x_asprintf("%s/tern-uidvalidity", mf->f.store->root);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX) == 0) {
+		char text[16] = {0};
+		ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+		unsigned long last = n > 0 ? strtoul(text, NULL, 10) : 0;
+		if (last >= v && last < UINT32_MAX)
+			v = (uint32_t)last + 1;
+		int len = snprintf(text, sizeof(text), "%u\n", v);
+		if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)len, 0) != len)
+			log_warn("store: %s: cannot write", path);
+	}
+	if (fd >= 0)
+		close(fd);
+	x_free(&path);
+	return v;
 }
 
 int maildir_index_init(struct maildir_folder *mf, struct buf *err)
@@ -298,7 +367,7 @@ int maildir_index_init(struct maildir_folder *mf, struct buf *err)
 	if (r < 0)
 		return -1;
 	if (r == 1) {
-		uidvalidity = (uint32_t)time(NULL);
+		uidvalidity = maildir_new_uidvalidity(mf);
 		uidnext = 1;
 	} else {
 		log_info("store: %s: rebuilding the index, UIDs from %s", mf->path,
@@ -314,7 +383,11 @@ int maildir_index_init(struct maildir_folder *mf, struct buf *err)
 		return -1;
 	}
 	mf->hints = &hints;
-	r = maildir_catchup(mf, true, err);
+	r = index_bulk_begin(mf->ix, err);
+	if (r == 0)
+		r = maildir_catchup(mf, true, err);
+	if (r == 0)
+		r = index_bulk_end(mf->ix, err);
 	mf->hints = NULL;
 	maildir_map_free(&hints);
 	if (r < 0)
@@ -326,6 +399,8 @@ int maildir_deliver_tmp(struct maildir_folder *mf, const char *tmp_path, const c
 			uint64_t size, int64_t idate, uint32_t flags, uint32_t keywords,
 			uint32_t *uid_r, struct buf *err)
 {
+	if (maildir_map_refresh(mf, err) < 0)
+		return -1;
 	struct maildir_entry *e = maildir_map_find(&mf->map, base, strlen(base));
 	if (e != NULL) { /* delivered before (a retried delivery) */
 		*uid_r = e->uid;

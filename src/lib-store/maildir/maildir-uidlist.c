@@ -109,6 +109,8 @@ int maildir_uidlist_append(struct maildir_folder *mf, uint32_t uid, const char *
 
 int maildir_uidlist_write(struct maildir_folder *mf, struct buf *err)
 {
+	if (maildir_map_refresh(mf, err) < 0)
+		return -1;
 	char *path = uidlist_path(mf);
 	char *tmp = x_asprintf("%s.%d.tmp", path, (int)getpid());
 	struct buf out = BUF_INIT;

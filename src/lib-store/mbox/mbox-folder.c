@@ -152,6 +152,34 @@ int mbox_folder_open(struct store *store, const char *name, const char *path,
 	return 0;
 }
 
+int mbox_folder_status(struct store *store, const char *name, const char *path,
+		       struct store_folder_status *st_r, struct buf *err)
+{
+	struct stat st;
+	if (strcmp(name, "INBOX") != 0 && stat(path, &st) < 0)
+		return store_err(err, "no folder %s", name);
+	struct mbox_folder mf = {.path = (char *)path};
+	if (mbox_attach(&mf, err) < 0)
+		return -1;
+	int r;
+	if (mbox_quick(&mf)) {
+		r = index_begin(mf.ix, err);
+		if (r == 0 && (r = index_status(mf.ix, st_r, err)) == 0)
+			r = index_commit(mf.ix, err);
+		else
+			index_rollback(mf.ix);
+	} else {
+		struct mbox_lock lk;
+		r = mbox_folder_lock(&mf, &lk, err);
+		if (r == 0)
+			r = mbox_folder_unlock(&mf, &lk, index_status(mf.ix, st_r, err), err);
+	}
+	index_close(&mf.ix);
+	buf_free(&mf.scratch);
+	store_folder_free_common(&mf.f);
+	return r;
+}
+
 /* The row of uid with its place; catches up first when the file changed. 1/0/-1. */
 static int mbox_locate(struct mbox_folder *mf, uint32_t uid, struct mbox_loc *loc, struct buf *err)
 {

@@ -123,6 +123,9 @@ int mbox_repair_file(const char *path, const struct store_repair_opts *o, struct
 extern const struct store_folder_vfuncs mbox_folder_vfuncs;
 int mbox_folder_open(struct store *store, const char *name, const char *path,
 		     struct store_folder **f_r, struct buf *err);
+/* Catches the file's index up and reads its totals (no snapshot). */
+int mbox_folder_status(struct store *store, const char *name, const char *path,
+		       struct store_folder_status *st_r, struct buf *err);
 /* Locks the file, begins the index transaction and catches up. */
 int mbox_folder_lock(struct mbox_folder *mf, struct mbox_lock *lk, struct buf *err);
 /* Commits (ret >= 0) or rolls back, and unlocks. Returns ret, or -1. */

@@ -221,6 +221,17 @@ static int mbox_store_folder_open(struct store *s, const char *name, struct stor
 	return ret;
 }
 
+static int mbox_store_folder_status(struct store *s, const char *name,
+				    struct store_folder_status *st_r, struct buf *err)
+{
+	char *path = mbox_folder_file(s, name, err);
+	if (path == NULL)
+		return -1;
+	int ret = mbox_folder_status(s, str_ieq(name, "INBOX") ? "INBOX" : name, path, st_r, err);
+	x_free(&path);
+	return ret;
+}
+
 static void mbox_store_close(struct store *s)
 {
 	x_free(&s->root);
@@ -233,6 +244,7 @@ static const struct store_vfuncs mbox_store_vfuncs = {
     .remove = mbox_remove,
     .rename = mbox_rename,
     .folder_open = mbox_store_folder_open,
+    .folder_status = mbox_store_folder_status,
     .close = mbox_store_close,
 };
 

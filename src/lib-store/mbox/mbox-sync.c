@@ -388,7 +388,9 @@ int mbox_catchup(struct mbox_folder *mf, int fd, bool force, uint64_t *modseq_r,
 		x_free(&sy.old);
 		return -1;
 	}
-	int r = mbox_parse(fd, start, (uint64_t)st.st_size, sync_msg, &sy, err);
+	int r = fresh ? index_bulk_begin(mf->ix, err) : 0;
+	if (r == 0)
+		r = mbox_parse(fd, start, (uint64_t)st.st_size, sync_msg, &sy, err);
 	if (r == 1)
 		r = store_err(err, "%s is not an mbox file (no From_ line at %" PRIu64 ")",
 			      mf->path, start);
@@ -396,6 +398,8 @@ int mbox_catchup(struct mbox_folder *mf, int fd, bool force, uint64_t *modseq_r,
 		r = sync_vanished(&sy);
 	if (r == 0)
 		r = sync_finish(&sy, &st, sy.seen > 0);
+	if (r == 0 && fresh)
+		r = index_bulk_end(mf->ix, err);
 	if (r == 0 && modseq_r != NULL)
 		*modseq_r = sy.modseq;
 	x_free(&sy.old);
