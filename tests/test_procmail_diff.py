@@ -8,7 +8,7 @@ bodies, 8-bit text, "From " lines in bodies). The same stream goes through
   procmail -f SENDER -m MAILDIR=md DEFAULT=md/ ... RCFILE   (with Return-Path: and
       Delivered-To: put in front of the message, as Postfix's local(8) does before it
       runs a mailbox_command, so that both see the same bytes), and
-  tern deliver -f SENDER -a alice@example.test   (the rc file as alice's .procmailrc,
+X
       deliver_allow_commands = yes),
 
 each into its own folder, and the results are compared: which folders exist, their kind
@@ -26,15 +26,16 @@ Where Tern deliberately differs, the comparison says so:
     from the queue's envelope and data files, and compared.
   - FROM_LINE: Maildir and MH copies have no From_ line in Tern (procmail keeps it in MH).
 """
+import concurrent.futures
 import email.message
 import email.policy
 import os
+import queue
 import random
 import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 
 import pytest
@@ -44,7 +45,6 @@ from conftest import TERN, tern_env
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTDATA = os.path.join(os.path.dirname(HERE), "src", "lib-filter", "testdata", "procmail")
 PROCMAIL = shutil.which("procmail") or "/usr/bin/procmail"
-USER = "alice@example.test"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(PROCMAIL), reason="procmail not installed")
 
@@ -366,24 +366,29 @@ def recorded(out):
     return {k: sorted(v) for k, v in pipes.items()}, sorted(forwards)
 
 
-def queued_forwards(queue_dir):
+def queued_forwards(queue_dir, user):
+    """Takes the queued forwards of user's deliveries (Delivered-To: user) out of the queue."""
     out = []
     env_dir = os.path.join(queue_dir, "env")
     for qid in os.listdir(env_dir) if os.path.isdir(env_dir) else []:
+        data = open(os.path.join(queue_dir, "msg", qid), "rb").read()
+        if not data.startswith(b"Delivered-To: %s\n" % user.encode()):
+            continue
         rcpts = []
         for line in open(os.path.join(env_dir, qid)):
             if line.startswith("R "):
                 rcpts.append(line.split()[1])
             elif line.startswith("F "):
                 sender = line[2:].strip()
-        data = open(os.path.join(queue_dir, "msg", qid), "rb").read()
         out.append((tuple(sorted(rcpts)), norm(data), sender))
+        os.unlink(os.path.join(env_dir, qid))
+        os.unlink(os.path.join(queue_dir, "msg", qid))
     return out
 
 
 # ---- running both ----
 
-def run_procmail(rc, msgs, work):
+def run_procmail(rc, msgs, work, user):
     md = os.path.join(work, "md")
     os.makedirs(md)
     out = write_stubs(work)
@@ -394,7 +399,7 @@ def run_procmail(rc, msgs, work):
         f.write("TESTDATA=%s\nSTUBS=%s\n%s" % (tdata, work, rc))
     env = {"PATH": "/usr/bin:/bin", "HOME": work, "LOGNAME": "alice", "SHELL": "/bin/sh"}
     for sender, data in msgs:
-        head = b"Return-Path: <%s>\nDelivered-To: %s\n" % (sender.encode(), USER.encode())
+        head = b"Return-Path: <%s>\nDelivered-To: %s\n" % (sender.encode(), user.encode())
         subprocess.run([PROCMAIL, "-f", sender, "-m", "MAILDIR=" + md, "DEFAULT=" + md + "/",
                         "ORGMAIL=" + md + "/", "SENDMAIL=" + os.path.join(work, "sendmail"),
                         rcfile], input=head + data, env=env, cwd=work, check=False,
@@ -402,15 +407,11 @@ def run_procmail(rc, msgs, work):
     return read_tree(md, set()), recorded(out)
 
 
-def run_tern(inst, rc, msgs, work):
-    md = inst.maildir(USER)
+def run_tern(inst, rc, msgs, work, user):
+    md = inst.maildir(user)
     shutil.rmtree(md, ignore_errors=True)
     os.makedirs(md)
     qdir = os.path.join(inst.dir, "inst", "queue")
-    for sub in ("env", "msg"):
-        d = os.path.join(qdir, sub)
-        for f in os.listdir(d) if os.path.isdir(d) else []:
-            os.unlink(os.path.join(d, f))
     out = write_stubs(work)
     tdata = os.path.join(md, "testdata")
     shutil.copytree(TESTDATA, tdata)
@@ -419,33 +420,56 @@ def run_tern(inst, rc, msgs, work):
     # tern deliver started as root runs as the instance's account: hand it the folder,
     # and let it reach the stubs and their records.
     st = os.stat(os.path.join(inst.dir, "inst", "data"))
-    for dp, dns, fns in os.walk(os.path.dirname(md)):
+    for dp, dns, fns in os.walk(md):
         for n in [dp] + [os.path.join(dp, x) for x in dns + fns]:
             os.chown(n, st.st_uid, st.st_gid)
     os.chmod(work, 0o755)
     os.chmod(out, 0o777)
     env = tern_env(inst.conf)
     for sender, data in msgs:
-        r = subprocess.run([TERN, "deliver", "-f", sender, "-a", USER], input=data, env=env,
+        r = subprocess.run([TERN, "deliver", "-f", sender, "-a", user], input=data, env=env,
                            capture_output=True, check=False)
         assert r.returncode == 0, r.stderr.decode(errors="replace")
     skip = {".procmailrc"} | {os.path.relpath(os.path.join(dp, f), md)
                               for dp, _, fs in os.walk(tdata) for f in fs}
-    return read_tree(md, skip), recorded(out), queued_forwards(qdir)
+    return read_tree(md, skip), recorded(out), queued_forwards(qdir, user)
+
+
+MESSAGES = make_messages()
+WORKERS = 4  # rc files run at once, each by its own user (the time goes in waiting)
+
+
+def run_one(inst, free, rc_name):
+    user = free.get()
+    try:
+        rc = rc_text(rc_name)
+        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+            return run_procmail(rc, MESSAGES, a, user), run_tern(inst, rc, MESSAGES, b, user)
+    except Exception as e:  # reported by that rc file's test
+        return e
+    finally:
+        free.put(user)
 
 
 @pytest.fixture(scope="module")
-def lda_instance():
+def diff_results():
+    """Runs every rc file through both agents, WORKERS at a time."""
     from conftest import Instance
     # fsync, not syncfs: a syncfs waits for every dirty page of the machine (tests run
     # side by side); durability is not what this test measures.
     inst = Instance({"deliver_allow_commands": "yes", "deliver_command_timeout": "20s",
                      "sync_method": "fsync"})
-    yield inst
-    inst.cleanup()
-
-
-MESSAGES = make_messages()
+    try:
+        free = queue.Queue()
+        for i in range(WORKERS):
+            inst.add_user("w%d@example.test" % i, "pw")
+            free.put("w%d@example.test" % i)
+        names = rc_names()
+        with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
+            results = list(pool.map(lambda n: run_one(inst, free, n), names))
+        yield dict(zip(names, results))
+    finally:
+        inst.cleanup()
 
 
 BODY_ONLY_RC = {("32-raw-header.rc", "bodies")}
@@ -480,18 +504,11 @@ def compare_mbox(path, pm_msgs, tern_msgs, originals):
 
 
 @pytest.mark.parametrize("rc_name", rc_names())
-def test_procmail_diff(lda_instance, rc_name):
-    rc = rc_text(rc_name)
-    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        # The two sides run at once (their own folders), to keep the test short.
-        got = {}
-        side = threading.Thread(target=lambda: got.update(pm=run_procmail(rc, MESSAGES, a)))
-        side.start()
-        try:
-            t_tree, (t_pipes, _), t_queue = run_tern(lda_instance, rc, MESSAGES, b)
-        finally:
-            side.join()
-        pm_tree, (pm_pipes, pm_forwards) = got["pm"]
+def test_procmail_diff(diff_results, rc_name):
+    res = diff_results[rc_name]
+    if isinstance(res, Exception):
+        raise res
+    (pm_tree, (pm_pipes, pm_forwards)), (t_tree, (t_pipes, _), t_queue) = res
     originals = {norm(d) for _, d in MESSAGES}
     if rc_name in PIPE_RACE_RC:
         merge(pm_tree, PIPE_RACE_RC[rc_name])
