@@ -8,8 +8,8 @@ bodies, 8-bit text, "From " lines in bodies). The same stream goes through
   procmail -f SENDER -m MAILDIR=md DEFAULT=md/ ... RCFILE   (with Return-Path: and
       Delivered-To: put in front of the message, as Postfix's local(8) does before it
       runs a mailbox_command, so that both see the same bytes), and
-X
-      deliver_allow_commands = yes),
+  tern deliver -f SENDER -a wN@example.test   (the rc file as the user's .procmailrc,
+      deliver_allow_commands = yes; WORKERS rc files at once, each by its own user),
 
 each into its own folder, and the results are compared: which folders exist, their kind
 (mbox, Maildir, MH, directory), the messages in each (in order for mbox and MH, as a set
