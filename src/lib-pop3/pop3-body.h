@@ -17,12 +17,12 @@
 #include "buf.h"
 
 struct pop3_body {
-	int64_t body_lines;	/* TOP: body lines still to send; -1: all (RETR) */
+	int64_t body_lines; /* TOP: body lines still to send; -1: all (RETR) */
 	bool in_header;
-	bool line_start;	/* the next byte starts a line */
-	bool after_cr;		/* the last byte written was CR */
-	size_t line_bytes;	/* bytes of the current line so far (counts to 2 only) */
-	bool done;		/* TOP's cut is reached: further input is ignored */
+	bool line_start;   /* the next byte starts a line */
+	bool after_cr;	   /* the last byte written was CR */
+	size_t line_bytes; /* bytes of the current line so far (counts to 2 only) */
+	bool done;	   /* TOP's cut is reached: further input is ignored */
 };
 
 /* top_lines: -1 for the whole message, else the body lines to send after the header. */

@@ -16,10 +16,10 @@
 
 #include "buf.h"
 
-#define POP3_LINE_MIN 255    /* RFC 2449 section 4 */
-#define POP3_ARG_MAX_RFC 40  /* RFC 1939 section 3 */
+#define POP3_LINE_MIN 255   /* RFC 2449 section 4 */
+#define POP3_ARG_MAX_RFC 40 /* RFC 1939 section 3 */
 #define POP3_KEYWORD_MAX 4
-#define POP3_ARGS_MAX 4      /* arguments kept; no command takes more than two */
+#define POP3_ARGS_MAX 4 /* arguments kept; no command takes more than two */
 /* A raw (SASL response) line may be longer than a command: RFC 5034 section 4 lifts the
  * 255-octet limit for responses after the AUTH line. 8 KiB holds any response of our
  * mechanisms (PLAIN with three 255-octet fields is about 1 KiB of base64). */
@@ -33,7 +33,7 @@ enum pop3_parse_result {
 
 struct pop3_command {
 	char keyword[POP3_KEYWORD_MAX + 1]; /* upper case; "" in raw mode */
-	size_t argc;			  /* may exceed POP3_ARGS_MAX: only the first are kept */
+	size_t argc;			    /* may exceed POP3_ARGS_MAX: only the first are kept */
 	const char *args[POP3_ARGS_MAX];
 	/* Everything after the keyword and one space, unsplit (PASS may contain spaces,
 	   RFC 1939 section 7); in raw mode the whole line. No CRLF. */
@@ -45,9 +45,9 @@ struct pop3_parser {
 	size_t max_line;
 	size_t max_arg;
 	bool raw;
-	bool overflow;      /* the current line is too long; discarding up to its LF */
-	struct buf line;    /* the current line, without its LF */
-	struct buf split;   /* line split into NUL-separated words */
+	bool overflow;	  /* the current line is too long; discarding up to its LF */
+	struct buf line;  /* the current line, without its LF */
+	struct buf split; /* line split into NUL-separated words */
 	struct pop3_command cmd;
 	const char *error;
 };

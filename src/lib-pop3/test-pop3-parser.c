@@ -224,10 +224,13 @@ static void test_discard_and_wipe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_simple),	 cmocka_unit_test(test_pipelined),
-		cmocka_unit_test(test_long_line), cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_raw),	 cmocka_unit_test(test_raw_long),
-		cmocka_unit_test(test_discard_and_wipe),
+	    cmocka_unit_test(test_simple),
+	    cmocka_unit_test(test_pipelined),
+	    cmocka_unit_test(test_long_line),
+	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_raw),
+	    cmocka_unit_test(test_raw_long),
+	    cmocka_unit_test(test_discard_and_wipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

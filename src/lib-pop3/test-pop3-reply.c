@@ -102,14 +102,14 @@ static void check(const char *msg, long top)
 static void test_body(void **state)
 {
 	const char *msgs[] = {
-		"Subject: x\r\n\r\nline 1\r\n.\r\n..two\r\n.\r\nend\r\n",
-		"Subject: x\n\nline 1\n.\n..two\n.\nend\n",
-		"Subject: x\nFrom: y\r\n\n.a\r\n.b\nc\nd",
-		"No-Body: here\n",
-		"",
-		"\n\n\n.\n",
-		".starts with dot\nand: more\r\n\r\nbody\r\n",
-		"A: b\r\n\r\n\r\n\r\nafter blanks\r\nx\r\ny\r\nz",
+	    "Subject: x\r\n\r\nline 1\r\n.\r\n..two\r\n.\r\nend\r\n",
+	    "Subject: x\n\nline 1\n.\n..two\n.\nend\n",
+	    "Subject: x\nFrom: y\r\n\n.a\r\n.b\nc\nd",
+	    "No-Body: here\n",
+	    "",
+	    "\n\n\n.\n",
+	    ".starts with dot\nand: more\r\n\r\nbody\r\n",
+	    "A: b\r\n\r\n\r\n\r\nafter blanks\r\nx\r\ny\r\nz",
 	};
 	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
 		check(msgs[i], -1);
@@ -152,9 +152,9 @@ static void test_big_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_status),
-		cmocka_unit_test(test_body),
-		cmocka_unit_test(test_big_random),
+	    cmocka_unit_test(test_status),
+	    cmocka_unit_test(test_body),
+	    cmocka_unit_test(test_big_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,8 +92,7 @@ void pop3d_auth_locked(struct pop3d_session *s, const char *mech, const char *us
 {
 	log_warn("auth: proto=pop3, mech=%s, user=<%s>, ip=[%s], result=locked-out", mech,
 		 user != NULL ? log_safe(user, strlen(user), 128) : "", s->ip);
-	pop3d_session_err(s, POP3_CODE_LOGIN_DELAY,
-			  "too many failed logins, try again later");
+	pop3d_session_err(s, POP3_CODE_LOGIN_DELAY, "too many failed logins, try again later");
 }
 
 int pop3d_auth_login(struct pop3d_session *s, const char *address)
@@ -186,7 +185,8 @@ static int login_lock(struct pop3d_session *s)
 static int login_store(struct pop3d_session *s)
 {
 	struct buf err = BUF_INIT;
-	if (store_open(s->user.maildir, store_detect_format(s->user.maildir), &s->store, &err) < 0) {
+	if (store_open(s->user.maildir, store_detect_format(s->user.maildir), &s->store, &err) <
+	    0) {
 		log_error("login: user=<%s> store: %s", s->user.address, buf_cstr(&err));
 		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "cannot open the maildrop");
 		buf_free(&err);

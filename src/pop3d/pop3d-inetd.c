@@ -68,7 +68,8 @@ static void relay_file_input(struct inetd_relay *r)
 {
 	struct evbuffer *o = bufferevent_get_output(r->pair);
 	int n;
-	while (evbuffer_get_length(o) < INETD_FILE_INPUT_MAX && (n = evbuffer_read(o, 0, 65536)) > 0)
+	while (evbuffer_get_length(o) < INETD_FILE_INPUT_MAX &&
+	       (n = evbuffer_read(o, 0, 65536)) > 0)
 		;
 	bufferevent_flush(r->pair, EV_WRITE, BEV_FINISHED);
 }

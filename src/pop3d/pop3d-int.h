@@ -85,7 +85,7 @@ struct pop3d_server {
 	struct pop3d_session *sessions; /* a doubly linked list */
 	size_t session_count;
 	bool stopping;
-	bool inetd;	/* one session: the loop ends with it */
+	bool inetd; /* one session: the loop ends with it */
 };
 
 /* One message of the snapshot taken at login (its number is its index + 1). */
@@ -93,7 +93,7 @@ struct pop3d_msg {
 	uint32_t uid;
 	bool deleted;
 	bool retrieved;
-	bool seen;	    /* \Seen already at login: nothing to write for it at QUIT */
+	bool seen; /* \Seen already at login: nothing to write for it at QUIT */
 	bool vsize_known;
 	uint64_t vsize;
 };
@@ -114,21 +114,21 @@ struct pop3d_session {
 	char ip[POP3D_IP_MAX]; /* the client's address as text, "local" for pipes */
 	bool loopback;	       /* see struct pop3d_peer */
 	bool local;
-	bool tls;	       /* under TLS (implicit, or after STLS) */
-	bool tls_handshake;    /* ... whose handshake has not finished yet */
+	bool tls;			 /* under TLS (implicit, or after STLS) */
+	bool tls_handshake;		 /* ... whose handshake has not finished yet */
 	struct tls_server_ctx *stls_ctx; /* STLS is offered with it (NULL: not offered) */
 	enum pop3d_state state;
 	struct pop3_parser parser;
-	struct buf out;	       /* replies are built here, then added to bev */
+	struct buf out; /* replies are built here, then added to bev */
 	uint64_t errors;
-	bool busy;	       /* a command is not finished (streaming, login delay) */
-	bool closing;	       /* close once the output is written */
-	bool input_eof;	       /* the client has finished sending */
-	struct event *delay;   /* failed-login delay */
-	const char *delay_msg; /* ... and the -ERR [AUTH] text it ends with */
-	struct event *kill;    /* frees the session from the loop */
+	bool busy;			    /* a command is not finished (streaming, login delay) */
+	bool closing;			    /* close once the output is written */
+	bool input_eof;			    /* the client has finished sending */
+	struct event *delay;		    /* failed-login delay */
+	const char *delay_msg;		    /* ... and the -ERR [AUTH] text it ends with */
+	struct event *kill;		    /* frees the session from the loop */
 	struct evbuffer_cb_entry *drain_cb; /* closing over STLS: watches the plain output */
-	char *user_arg;	       /* the USER argument, until PASS */
+	char *user_arg;			    /* the USER argument, until PASS */
 	struct sasl_server *sasl; /* an AUTH exchange in progress: lines are raw responses */
 	/* once logged in */
 	struct user_info user;
@@ -144,7 +144,7 @@ struct pop3d_session {
 
 struct pop3d_command {
 	const char *name;
-	unsigned states;  /* pop3d_state bits in which it is allowed */
+	unsigned states; /* pop3d_state bits in which it is allowed */
 	size_t min_args, max_args;
 	void (*handler)(struct pop3d_session *s, const struct pop3_command *cmd);
 };
@@ -161,9 +161,9 @@ struct pop3d_session *pop3d_session_new(struct pop3d_server *srv, struct buffere
 /* Callbacks, watermarks and timeouts on s->bev (after it was replaced by STLS). */
 void pop3d_session_setup_bev(struct pop3d_session *s);
 void pop3d_session_ok(struct pop3d_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void pop3d_session_err(struct pop3d_session *s, enum pop3_resp_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Moves s->out to the bufferevent. */
 void pop3d_session_flush(struct pop3d_session *s);
 /* Ends the session once what is queued is written. */

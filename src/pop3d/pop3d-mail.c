@@ -149,8 +149,8 @@ static int mail_update(struct pop3d_session *s, size_t *left_r)
 	}
 	struct buf err = BUF_INIT;
 	int r = 0;
-	if (nseen > 0 && store_set_flags(s->folder, seen, nseen, STORE_FLAGS_ADD,
-					 STORE_FLAG_SEEN, 0, &err) < 0) {
+	if (nseen > 0 && store_set_flags(s->folder, seen, nseen, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+					 0, &err) < 0) {
 		log_warn("logout: user=<%s> setting \\Seen: %s", s->user.address, buf_cstr(&err));
 		buf_reset(&err);
 	}

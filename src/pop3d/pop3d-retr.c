@@ -44,8 +44,9 @@ bool pop3d_stream_pump(struct pop3d_session *s)
 			continue;
 		if (n <= 0) {
 			/* the file changed under us: end the response cleanly, say so in the log */
-			log_warn("retr: user=<%s> uid=%u: message ended early (%s)", s->user.address,
-				 st->msg->uid, n < 0 ? strerror(errno) : "truncated");
+			log_warn("retr: user=<%s> uid=%u: message ended early (%s)",
+				 s->user.address, st->msg->uid,
+				 n < 0 ? strerror(errno) : "truncated");
 			st->remaining = 0;
 			break;
 		}

@@ -83,7 +83,8 @@ static void sasl_step(struct pop3d_session *s, const struct buf *in)
 	/* an empty response is "" (not NULL, which means no response at all) */
 	const unsigned char *data = NULL;
 	if (in != NULL)
-		data = in->data != NULL ? (const unsigned char *)in->data : (const unsigned char *)"";
+		data =
+		    in->data != NULL ? (const unsigned char *)in->data : (const unsigned char *)"";
 	enum sasl_result r = sasl_server_step(s->sasl, data, in != NULL ? in->len : 0, &out);
 	if (r == SASL_CONTINUE) {
 		buf_append_str(&s->out, "+ ");

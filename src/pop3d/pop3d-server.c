@@ -277,9 +277,9 @@ int pop3d_main(const char *conf_path)
 	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
 	size_t nls = server_listen(&srv);
 	struct event *sigs[3] = {
-		evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
-		evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),
-		evsignal_new(srv.base, SIGHUP, server_reload_cb, &srv),
+	    evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
+	    evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),
+	    evsignal_new(srv.base, SIGHUP, server_reload_cb, &srv),
 	};
 	for (size_t i = 0; i < 3; i++)
 		evsignal_add(sigs[i], NULL);

@@ -19,22 +19,14 @@
 #define S_TRANS POP3D_STATE_TRANS
 
 static const struct pop3d_command pop3d_commands[] = {
-	{"CAPA", S_AUTH | S_TRANS, 0, 0, pop3d_cmd_capa},
-	{"USER", S_AUTH, 1, 1, pop3d_cmd_user},
-	{"PASS", S_AUTH, 1, ANY_ARGS, pop3d_cmd_pass},
-	{"APOP", S_AUTH, 0, ANY_ARGS, pop3d_cmd_apop},
-	{"AUTH", S_AUTH, 0, ANY_ARGS, pop3d_cmd_auth},
-	{"STLS", S_AUTH, 0, 0, pop3d_cmd_stls},
-	{"QUIT", S_AUTH | S_TRANS, 0, 0, pop3d_cmd_quit},
-	{"STAT", S_TRANS, 0, 0, pop3d_cmd_stat},
-	{"LIST", S_TRANS, 0, 1, pop3d_cmd_list},
-	{"UIDL", S_TRANS, 0, 1, pop3d_cmd_uidl},
-	{"RETR", S_TRANS, 1, 1, pop3d_cmd_retr},
-	{"TOP", S_TRANS, 2, 2, pop3d_cmd_top},
-	{"DELE", S_TRANS, 1, 1, pop3d_cmd_dele},
-	{"NOOP", S_TRANS, 0, 0, pop3d_cmd_noop},
-	{"RSET", S_TRANS, 0, 0, pop3d_cmd_rset},
-	{NULL, 0, 0, 0, NULL},
+    {"CAPA", S_AUTH | S_TRANS, 0, 0, pop3d_cmd_capa}, {"USER", S_AUTH, 1, 1, pop3d_cmd_user},
+    {"PASS", S_AUTH, 1, ANY_ARGS, pop3d_cmd_pass},    {"APOP", S_AUTH, 0, ANY_ARGS, pop3d_cmd_apop},
+    {"AUTH", S_AUTH, 0, ANY_ARGS, pop3d_cmd_auth},    {"STLS", S_AUTH, 0, 0, pop3d_cmd_stls},
+    {"QUIT", S_AUTH | S_TRANS, 0, 0, pop3d_cmd_quit}, {"STAT", S_TRANS, 0, 0, pop3d_cmd_stat},
+    {"LIST", S_TRANS, 0, 1, pop3d_cmd_list},	      {"UIDL", S_TRANS, 0, 1, pop3d_cmd_uidl},
+    {"RETR", S_TRANS, 1, 1, pop3d_cmd_retr},	      {"TOP", S_TRANS, 2, 2, pop3d_cmd_top},
+    {"DELE", S_TRANS, 1, 1, pop3d_cmd_dele},	      {"NOOP", S_TRANS, 0, 0, pop3d_cmd_noop},
+    {"RSET", S_TRANS, 0, 0, pop3d_cmd_rset},	      {NULL, 0, 0, 0, NULL},
 };
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
@@ -149,8 +141,7 @@ static size_t session_pending(struct pop3d_session *s)
 }
 
 /* The plain output under a TLS filter drained (the filter's write callback does not say). */
-static void session_drained_cb(struct evbuffer *b, const struct evbuffer_cb_info *info,
-			       void *arg)
+static void session_drained_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct pop3d_session *s = arg;
 	if (s->closing && info->n_deleted > 0 && session_pending(s) == 0)
@@ -230,7 +221,8 @@ static void session_input(struct pop3d_session *s)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			break;
 		size_t used = 0;
-		enum pop3_parse_result r = pop3_parser_feed(&s->parser, v.iov_base, v.iov_len, &used);
+		enum pop3_parse_result r =
+		    pop3_parser_feed(&s->parser, v.iov_base, v.iov_len, &used);
 		evbuffer_drain(in, used);
 		session_line(s, r);
 		pop3d_session_flush(s);
