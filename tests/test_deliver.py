@@ -420,3 +420,12 @@ def test_smtp_mail_goes_through_procmail_and_sieve(tern_factory):
     data = open(os.path.join(bob, fwd), "rb").read()
     assert data.startswith(b"Return-Path: <carol@example.net>\nDelivered-To: bob@example.test\n")
     assert b"Delivered-To: alice@example.test\n" in data and b"Subject: fwd this" in data
+
+
+def test_subaddress_finds_the_users_filters(inst):
+    rc(inst, ":0\n* ^Delivered-To: alice\\+news@\nnews/\n")
+    r = deliver(inst, MSG, "-f", "bob@example.org", "-a", "alice+news@example.test")
+    assert r.returncode == 0, r.stderr
+    (f,) = os.listdir(os.path.join(inst.maildir(USER), "news", "new"))
+    data = open(os.path.join(inst.maildir(USER), "news", "new", f), "rb").read()
+    assert data.startswith(b"Return-Path: <bob@example.org>\nDelivered-To: alice+news@example.test\n")

@@ -50,26 +50,44 @@ static char *existing_file(const char *root, const char *path)
 	return NULL;
 }
 
+/* The last component of path (without trailing '/'), and the one before it. */
+static void path_tail(const char *path, char **last_r, char **parent_r)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	size_t b = n;
+	while (b > 0 && path[b - 1] != '/')
+		b--;
+	*last_r = x_strndup(path + b, n - b);
+	size_t e = b > 0 ? b - 1 : 0, a = e;
+	while (a > 0 && path[a - 1] != '/')
+		a--;
+	*parent_r = x_strndup(path + a, e - a);
+}
+
 void deliver_user_from_maildir(const struct conf *c, const char *address, const char *maildir,
 			       struct deliver_user *u)
 {
 	memset(u, 0, sizeof(*u));
 	u->virtual_user = true;
-	u->address = x_strdup(address);
-	const char *at = strrchr(address, '@');
-	u->login = at != NULL ? x_strndup(address, (size_t)(at - address)) : x_strdup(address);
+	/* DATA/mail/DOMAIN/USER names the user canonically (address may carry +tag). */
+	char *domain;
+	path_tail(maildir, &u->login, &domain);
+	u->address = *domain != 0 ? x_asprintf("%s@%s", u->login, domain) : x_strdup(address);
 	u->root = x_strdup(maildir);
 	u->inbox = x_strdup(maildir);
-	char *rc = expand_path(conf_str(c, "procmailrc_path"), address);
+	char *rc = expand_path(conf_str(c, "procmailrc_path"), u->address);
 	if (*rc != 0)
 		u->procmailrc = existing_file(u->root, rc);
 	x_free(&rc);
 	const char *sp = conf_str(c, "sieve_path");
-	char *sieve = *sp != 0 ? expand_path(sp, address)
+	char *sieve = *sp != 0 ? expand_path(sp, u->address)
 			       : x_asprintf("%s/sieve/%s/%s/active.sieve", conf_str(c, "data_dir"),
-					    at != NULL ? at + 1 : "", u->login);
+					    domain, u->login);
 	u->sieve = existing_file(u->root, sieve);
 	x_free(&sieve);
+	x_free(&domain);
 }
 
 int deliver_user_lookup(const struct conf *c, const char *address, struct deliver_user *u,
