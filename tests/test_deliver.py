@@ -381,14 +381,6 @@ def test_procmail_rc_wins_over_sieve(inst):
     assert len(os.listdir(os.path.join(inst.maildir(USER), "from-procmail", "new"))) == 1
 
 
-def queue_uses_filters():
-    """The queue manager runs users' filters once it calls deliver_local()."""
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src",
-                       "queue", "qmgr-deliver.c")
-    return "deliver_local(" in open(src).read()
-
-
-@pytest.mark.skipif(not queue_uses_filters(), reason="the queue still calls deliver_maildir")
 def test_smtp_mail_goes_through_procmail_and_sieve(tern_factory):
     import smtplib
     inst = tern_factory(start=False)
