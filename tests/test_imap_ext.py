@@ -60,10 +60,10 @@ class Client:
             out += b"\r\n" + self.buf[:size]
             self.buf = self.buf[size:]
 
-    def cmd(self, text, literals=()):
+    def cmd(self, text, literals=(), tag=None):
         """Sends a command (literals replace each {N} placeholder, synchronising)."""
         self.n += 1
-        tag = b"t%d" % self.n
+        tag = tag.encode() if tag else b"t%d" % self.n
         data = text.encode() if isinstance(text, str) else text
         parts = data.split(b"\x00LIT\x00")
         self.send(tag + b" " + parts[0])
@@ -186,4 +186,41 @@ def test_qresync(tern):
     _, t = c.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
     assert b" BAD" in t
     _, t = c.cmd("UID FETCH 1:* (FLAGS) (VANISHED)")
+    assert b" BAD" in t
+
+
+def test_context_search_update_and_partial(tern):
+    c = Client(tern)
+    assert b"CONTEXT=SEARCH" in b" ".join(c.cmd("CAPABILITY")[0])
+    c.cmd("CREATE ctx")
+    fill(c, "ctx", 5)
+    c.cmd("SELECT ctx")
+    u, t = c.cmd("UID SEARCH RETURN (UPDATE ALL) FLAGGED", tag="s1")
+    assert b" OK" in t
+    _, t = c.cmd("SEARCH RETURN (UPDATE) FLAGGED", tag="s2")
+    _, t = c.cmd("SEARCH RETURN (UPDATE) SEEN", tag="s2")
+    assert b" BAD" in t, t
+    u, t = c.cmd("STORE 2,3 +FLAGS (\\Flagged)")
+    text = b"\n".join(u)
+    assert b'* ESEARCH (TAG "s1") UID ADDTO (0 2:3)' in text, text
+    assert b'* ESEARCH (TAG "s2") ADDTO (0 2:3)' in text, text
+    # another session expunges 2: REMOVEFROM before the EXPUNGE
+    d = Client(tern)
+    d.cmd("SELECT ctx")
+    d.cmd("STORE 2 +FLAGS (\\Deleted)")
+    d.cmd("EXPUNGE")
+    u, t = c.cmd("NOOP")
+    assert u.index(b'* ESEARCH (TAG "s1") UID REMOVEFROM (0 2)') < u.index(b"* 2 EXPUNGE"), u
+    assert b'* ESEARCH (TAG "s2") REMOVEFROM (0 2)' in u, u
+    _, t = c.cmd('CANCELUPDATE "s1" "s2"')
+    assert b" OK" in t
+    u, t = c.cmd("STORE 1 +FLAGS (\\Flagged)")
+    assert not any(b"ESEARCH" in x for x in u), u
+    u, _ = c.cmd("SEARCH RETURN (PARTIAL 2:3) ALL", tag="p1")
+    assert u == [b'* ESEARCH (TAG "p1") PARTIAL (2:3 2:3)'], u
+    u, _ = c.cmd("SEARCH RETURN (PARTIAL 9:9) ALL")
+    assert u[0].endswith(b"PARTIAL (9:9 NIL)"), u
+    u, _ = c.cmd("SORT RETURN (PARTIAL 1:2) (REVERSE SUBJECT) US-ASCII ALL")
+    assert u[0].endswith(b"PARTIAL (1:2 4,3)"), u
+    _, t = c.cmd("SEARCH RETURN (PARTIAL 1:*) ALL")
     assert b" BAD" in t

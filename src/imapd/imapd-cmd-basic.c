@@ -32,6 +32,7 @@ void imapd_capability_write(struct imapd_session *s, struct buf *out)
 	buf_append_str(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
 			    " SPECIAL-USE ESEARCH SEARCHRES MULTIAPPEND BINARY CONDSTORE QRESYNC"
 			    " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
+			    " CONTEXT=SEARCH CONTEXT=SORT"
 			    " STATUS=SIZE");
 	buf_printf(out, " APPENDLIMIT=%" PRIu64, s->server->set.max_literal);
 }

@@ -61,6 +61,19 @@ static void search_save(struct imapd_session *s, unsigned opts, const struct sea
 		imap_seqset_add(&s->saved, r->max_uid, r->max_uid);
 }
 
+/* RETURN (PARTIAL lo:hi) of the result in mailbox order. */
+static void search_write_partial(struct imapd_session *s, const struct imap_search_program *p,
+				 const struct search_result *r)
+{
+	size_t n = 0, cap = r->count < p->partial_hi ? (size_t)r->count : p->partial_hi;
+	uint32_t *v = x_reallocarray(NULL, cap + 1, sizeof(uint32_t)), x = 0;
+	size_t pos = 0;
+	while (n < cap && imap_seqset_next(&r->set, &pos, &x))
+		v[n++] = x;
+	imapd_partial_write(&s->out, p->partial_lo, p->partial_hi, v, n);
+	x_free(&v);
+}
+
 static void search_write_esearch(struct imapd_session *s, unsigned opts, bool uid,
 				 const struct imap_search_program *p, const struct search_result *r)
 {
@@ -79,6 +92,8 @@ static void search_write_esearch(struct imapd_session *s, unsigned opts, bool ui
 		buf_append_str(&s->out, " ALL ");
 		imap_seqset_write(&r->set, &s->out);
 	}
+	if (opts & IMAP_SEARCH_RETURN_PARTIAL)
+		search_write_partial(s, p, r);
 	if (p->uses_modseq && r->count) {
 		/* RFC 7162 3.1.5: with only MIN and/or MAX, the highest of those returned */
 		uint64_t modseq = r->modseq;
@@ -128,12 +143,16 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *cmd)
 	}
 	if (p.uses_modseq)
 		imapd_condstore_enable(s);
+	if ((p.return_opts & IMAP_SEARCH_RETURN_UPDATE) && imapd_context_tag_used(s, cmd->tag)) {
+		imap_search_program_free(&p);
+		imapd_bad(s, "Tag reuse"); /* RFC 5267 4.3 */
+		return;
+	}
 	struct search_result r;
 	memset(&r, 0, sizeof(r));
 	search_run(s, &p, cmd->uid, &r);
 	unsigned opts = p.return_opts;
-	if (p.esearch && (opts & ~(unsigned)IMAP_SEARCH_RETURN_SAVE) == 0 &&
-	    (opts & IMAP_SEARCH_RETURN_SAVE) == 0)
+	if (p.esearch && (opts & ~(unsigned)IMAP_SEARCH_RETURN_CONTEXT) == 0)
 		opts |= IMAP_SEARCH_RETURN_ALL; /* RETURN () */
 	if (!p.esearch && s->rev2)
 		opts = IMAP_SEARCH_RETURN_ALL;
@@ -144,6 +163,12 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *cmd)
 			search_write_esearch(s, opts, cmd->uid, &p, &r);
 	} else {
 		search_write_plain(s, &p, &r);
+	}
+	if ((opts & IMAP_SEARCH_RETURN_UPDATE) &&
+	    imapd_context_add(s, cmd->tag, cmd->uid, &p.root, &r.uids) < 0) {
+		buf_append_str(&s->out, "* NO [NOUPDATE ");
+		imap_write_string(&s->out, cmd->tag, strlen(cmd->tag), 0);
+		buf_append_str(&s->out, "] Too many search contexts\r\n");
 	}
 	imap_seqset_free(&r.set);
 	imap_seqset_free(&r.uids);

@@ -21,6 +21,7 @@ void imapd_unselect(struct imapd_session *s)
 	imap_seqset_clear(&s->saved);
 	imap_seqset_clear(&s->shown);
 	imap_seqset_clear(&s->recent);
+	imapd_context_clear(s);
 	s->recent_seen = 0;
 	if (s->state == IMAPD_S_SELECTED)
 		s->state = IMAPD_S_AUTH;
@@ -183,8 +184,12 @@ static void sync_saved(struct imapd_session *s, const struct store_changes *ch)
 
 void imapd_sync(struct imapd_session *s, bool expunge)
 {
-	if (s->folder == NULL || !expunge)
+	if (s->folder == NULL)
 		return;
+	if (!expunge) { /* the snapshot stays; our own flag changes are in it already */
+		imapd_context_update(s);
+		return;
+	}
 	struct store_changes ch;
 	struct buf err = BUF_INIT;
 	if (store_folder_sync(s->folder, &ch, &err) < 0) {
@@ -199,6 +204,7 @@ void imapd_sync(struct imapd_session *s, bool expunge)
 		store_changes_free(&ch);
 		return;
 	}
+	imapd_context_expunged(s, ch.expunged_uids, ch.expunged_seqs, ch.expunged_count);
 	imapd_expunged_write(s, ch.expunged_uids, ch.expunged_seqs, ch.expunged_count);
 	sync_saved(s, &ch);
 	if (ch.new_count > 0)
@@ -220,4 +226,5 @@ void imapd_sync(struct imapd_session *s, bool expunge)
 	}
 	imap_seqset_clear(&s->shown);
 	store_changes_free(&ch);
+	imapd_context_update(s);
 }

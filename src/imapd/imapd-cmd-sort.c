@@ -115,9 +115,10 @@ static void sort_write_set(struct buf *out, const uint32_t *v, size_t n)
 	}
 }
 
-static void sort_write_esearch(struct imapd_session *s, unsigned opts, bool uid,
-			       const uint32_t *v, size_t n)
+static void sort_write_esearch(struct imapd_session *s, const struct imap_search_program *p,
+			       bool uid, const uint32_t *v, size_t n)
 {
+	unsigned opts = p->return_opts;
 	buf_append_str(&s->out, "* ESEARCH (TAG ");
 	imap_write_string(&s->out, s->cmd.tag, strlen(s->cmd.tag), 0);
 	buf_append_char(&s->out, ')');
@@ -133,36 +134,36 @@ static void sort_write_esearch(struct imapd_session *s, unsigned opts, bool uid,
 		buf_append_str(&s->out, " ALL ");
 		sort_write_set(&s->out, v, n);
 	}
+	if (opts & IMAP_SEARCH_RETURN_PARTIAL)
+		imapd_partial_write(&s->out, p->partial_lo, p->partial_hi, v, n);
 	buf_append_str(&s->out, "\r\n");
+	if (opts & IMAP_SEARCH_RETURN_UPDATE) { /* RFC 5267 4.3.1 */
+		buf_append_str(&s->out, "* NO [NOUPDATE ");
+		imap_write_string(&s->out, s->cmd.tag, strlen(s->cmd.tag), 0);
+		buf_append_str(&s->out, "] No updates of sorted results\r\n");
+	}
 }
 
-/* RETURN (MIN MAX COUNT ALL) of ESORT; -1 on an unknown option. */
-static int sort_return_opts(const struct imap_arg *arg, unsigned *opts_r)
+/* RETURN options of ESORT (RFC 5267 3.1) and CONTEXT=SORT (4.2, 4.4; UPDATE is refused with
+ * NOUPDATE); -1 on an unknown option. */
+static int sort_return_opts(const struct imap_arg *arg, struct imap_search_program *p)
 {
-	static const char *const names[] = {"MIN", "MAX", "ALL", "COUNT"};
-	static const unsigned bits[] = {IMAP_SEARCH_RETURN_MIN, IMAP_SEARCH_RETURN_MAX,
-					IMAP_SEARCH_RETURN_ALL, IMAP_SEARCH_RETURN_COUNT};
-	const struct imap_arg *list;
-	size_t n;
-	if (!imap_arg_get_list(arg, &list, &n))
+	const char *error;
+	memset(p, 0, sizeof(*p));
+	unsigned allowed = IMAP_SEARCH_RETURN_MIN | IMAP_SEARCH_RETURN_MAX |
+			   IMAP_SEARCH_RETURN_ALL | IMAP_SEARCH_RETURN_COUNT |
+			   IMAP_SEARCH_RETURN_CONTEXT | IMAP_SEARCH_RETURN_UPDATE |
+			   IMAP_SEARCH_RETURN_PARTIAL;
+	if (imap_search_parse_return(arg, allowed, p, &error) < 0)
 		return -1;
-	*opts_r = 0;
-	for (size_t i = 0; i < n; i++) {
-		size_t k = 0;
-		while (k < 4 && !imap_arg_is_atom(&list[i], names[k]))
-			k++;
-		if (k == 4)
-			return -1;
-		*opts_r |= bits[k];
-	}
-	if (*opts_r == 0)
-		*opts_r = IMAP_SEARCH_RETURN_ALL;
+	if ((p->return_opts & ~(unsigned)IMAP_SEARCH_RETURN_CONTEXT) == 0)
+		p->return_opts |= IMAP_SEARCH_RETURN_ALL;
 	return 0;
 }
 
 /* Parses [RETURN (...)] (criteria) charset; *used_r: arguments taken. -1 with BAD/NO sent. */
 static int sort_args(struct imapd_session *s, struct imapd_cmd *cmd, struct sort_spec *spec,
-		     bool *esort_r, unsigned *opts_r, size_t *used_r)
+		     bool *esort_r, struct imap_search_program *opts_r, size_t *used_r)
 {
 	size_t i = 0;
 	*esort_r = false;
@@ -192,7 +193,8 @@ void imapd_cmd_sort(struct imapd_session *s, struct imapd_cmd *cmd)
 {
 	struct sort_spec spec;
 	bool esort;
-	unsigned opts = 0;
+	struct imap_search_program opts;
+	memset(&opts, 0, sizeof(opts));
 	size_t used;
 	if (sort_args(s, cmd, &spec, &esort, &opts, &used) < 0)
 		return;
@@ -224,7 +226,7 @@ void imapd_cmd_sort(struct imapd_session *s, struct imapd_cmd *cmd)
 	}
 	x_free(&k);
 	if (esort) {
-		sort_write_esearch(s, opts, cmd->uid, v, n);
+		sort_write_esearch(s, &opts, cmd->uid, v, n);
 	} else {
 		buf_append_str(&s->out, "* SORT");
 		for (size_t i = 0; i < n; i++)

@@ -165,6 +165,7 @@ struct imapd_session {
 	struct imap_seqset saved; /* SEARCHRES "$", as UIDs */
 	struct imap_seqset shown; /* UIDs whose new flags this session already reported */
 	struct imap_seqset recent; /* UIDs that are \Recent in this session */
+	struct imapd_context *contexts; /* SEARCH RETURN (UPDATE) contexts (RFC 5267) */
 	uint32_t recent_seen;	   /* the highest UID looked at for \Recent */
 	struct sasl_server *sasl; /* AUTHENTICATE in progress */
 	/* IDLE */
@@ -315,6 +316,24 @@ void imapd_vanished_earlier(struct imapd_session *s, const struct imap_seqset *k
 /* Expunges as EXPUNGE responses (from the last) or, with QRESYNC, one VANISHED. */
 void imapd_expunged_write(struct imapd_session *s, const uint32_t *uids, const uint32_t *seqs,
 			  size_t count);
+
+/* imapd-context.c: search contexts (RFC 5267 4.3) */
+struct imap_search_key;
+bool imapd_context_tag_used(struct imapd_session *s, const char *tag);
+/* Keeps root (taken: *root is cleared) and the result (UIDs) under tag; -1 when there are
+ * too many contexts (the caller answers NOUPDATE). */
+int imapd_context_add(struct imapd_session *s, const char *tag, bool uid,
+		      struct imap_search_key *root, const struct imap_seqset *uids);
+bool imapd_context_cancel(struct imapd_session *s, const char *tag);
+void imapd_context_clear(struct imapd_session *s);
+/* REMOVEFROM for expunged messages (uids with their old sequence numbers). */
+void imapd_context_expunged(struct imapd_session *s, const uint32_t *uids, const uint32_t *seqs,
+			    size_t count);
+/* ADDTO / REMOVEFROM for the messages changed since the last update. */
+void imapd_context_update(struct imapd_session *s);
+void imapd_cmd_cancelupdate(struct imapd_session *s, struct imapd_cmd *cmd);
+/* " PARTIAL (lo:hi results)" of the results v[0..n) at positions lo..hi (RFC 5267 4.4). */
+void imapd_partial_write(struct buf *out, uint32_t lo, uint32_t hi, const uint32_t *v, size_t n);
 
 /* imapd-recent.c: \Recent (RFC 3501 2.3.2) */
 /* The Maildir folder of a stored name. */

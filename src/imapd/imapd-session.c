@@ -59,6 +59,7 @@ static const struct imapd_command imapd_commands[] = {
     {"STORE", S_SE, F_SEQ | F_PIPE | F_UID, imapd_cmd_store},
     {"COPY", S_SE, F_PIPE | F_UID, imapd_cmd_copy},
     {"MOVE", S_SE, F_UID, imapd_cmd_move},
+    {"CANCELUPDATE", S_SE, F_PIPE, imapd_cmd_cancelupdate},
     {NULL, 0, 0, NULL},
 };
 

@@ -320,16 +320,30 @@ int imap_search_parse_keys(const struct imap_arg *args, size_t count,
 	return 0;
 }
 
-/* RETURN (...) of RFC 4731 section 3.1 and RFC 5182 SAVE. */
-static int parse_return(const struct imap_arg *arg, struct imap_search_program *prog,
-			const char **error_r)
+/* PARTIAL lo:hi (RFC 5267 4.4): two non-zero numbers in either order, no "*". */
+static bool parse_partial(const struct imap_arg *arg, uint32_t *lo_r, uint32_t *hi_r)
+{
+	const char *s, *colon;
+	uint64_t a, b;
+	if (!imap_arg_get_atom(arg, &s) || (colon = strchr(s, ':')) == NULL ||
+	    !imap_parse_number(s, (size_t)(colon - s), UINT32_MAX, &a) ||
+	    !imap_parse_number(colon + 1, strlen(colon + 1), UINT32_MAX, &b) || a == 0 || b == 0)
+		return false;
+	*lo_r = (uint32_t)(a < b ? a : b);
+	*hi_r = (uint32_t)(a < b ? b : a);
+	return true;
+}
+
+int imap_search_parse_return(const struct imap_arg *arg, unsigned allowed,
+			     struct imap_search_program *prog, const char **error_r)
 {
 	static const struct {
 		const char *name;
 		unsigned bit;
-	} opts[] = {{"MIN", IMAP_SEARCH_RETURN_MIN}, {"MAX", IMAP_SEARCH_RETURN_MAX},
-		    {"ALL", IMAP_SEARCH_RETURN_ALL}, {"COUNT", IMAP_SEARCH_RETURN_COUNT},
-		    {"SAVE", IMAP_SEARCH_RETURN_SAVE}};
+	} opts[] = {{"MIN", IMAP_SEARCH_RETURN_MIN},	     {"MAX", IMAP_SEARCH_RETURN_MAX},
+		    {"ALL", IMAP_SEARCH_RETURN_ALL},	     {"COUNT", IMAP_SEARCH_RETURN_COUNT},
+		    {"SAVE", IMAP_SEARCH_RETURN_SAVE},	     {"CONTEXT", IMAP_SEARCH_RETURN_CONTEXT},
+		    {"UPDATE", IMAP_SEARCH_RETURN_UPDATE}, {"PARTIAL", IMAP_SEARCH_RETURN_PARTIAL}};
 	const struct imap_arg *list;
 	size_t n;
 	if (!imap_arg_get_list(arg, &list, &n)) {
@@ -343,8 +357,13 @@ static int parse_return(const struct imap_arg *arg, struct imap_search_program *
 			if (imap_arg_is_atom(&list[i], opts[j].name))
 				break;
 		}
-		if (j == sizeof(opts) / sizeof(opts[0])) {
+		if (j == sizeof(opts) / sizeof(opts[0]) || (opts[j].bit & allowed) == 0) {
 			*error_r = "Unknown RETURN option";
+			return -1;
+		}
+		if (opts[j].bit == IMAP_SEARCH_RETURN_PARTIAL &&
+		    (i + 1 >= n || !parse_partial(&list[++i], &prog->partial_lo, &prog->partial_hi))) {
+			*error_r = "PARTIAL takes a range of two numbers";
 			return -1;
 		}
 		prog->return_opts |= opts[j].bit;
@@ -362,7 +381,7 @@ enum imap_search_result imap_search_parse(const struct imap_arg *args, size_t co
 	size_t i = 0;
 	memset(prog_r, 0, sizeof(*prog_r));
 	if (count >= 2 && imap_arg_is_atom(&args[0], "RETURN")) {
-		if (parse_return(&args[1], prog_r, error_r) < 0)
+		if (imap_search_parse_return(&args[1], ~0u, prog_r, error_r) < 0)
 			return IMAP_SEARCH_ERR_BAD;
 		i = 2;
 	}

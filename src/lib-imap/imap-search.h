@@ -63,6 +63,9 @@ enum imap_search_return {
 	IMAP_SEARCH_RETURN_ALL = 1 << 2,
 	IMAP_SEARCH_RETURN_COUNT = 1 << 3,
 	IMAP_SEARCH_RETURN_SAVE = 1 << 4,
+	IMAP_SEARCH_RETURN_CONTEXT = 1 << 5, /* RFC 5267 4.2: a hint, no result of its own */
+	IMAP_SEARCH_RETURN_UPDATE = 1 << 6,  /* RFC 5267 4.3: ADDTO/REMOVEFROM later */
+	IMAP_SEARCH_RETURN_PARTIAL = 1 << 7, /* RFC 5267 4.4: results partial_lo..partial_hi */
 };
 
 struct imap_search_program {
@@ -71,6 +74,7 @@ struct imap_search_program {
 	unsigned return_opts;        /* RETURN () means ALL (RFC 4731 section 3.1) */
 	bool uses_saved;             /* "$" appears */
 	bool uses_modseq;            /* MODSEQ appears: the reply carries (MODSEQ n) */
+	uint32_t partial_lo, partial_hi; /* RETURN (PARTIAL lo:hi), lo <= hi */
 };
 
 /* What "*" means: the message count and the highest UID of the selected mailbox. */
@@ -90,6 +94,11 @@ enum imap_search_result imap_search_parse(const struct imap_arg *args, size_t co
 					  const struct imap_search_context *ctx,
 					  struct imap_search_program *prog_r, const char **error_r);
 void imap_search_program_free(struct imap_search_program *prog);
+/* The return options of SEARCH or SORT (RFC 4731, RFC 5182 SAVE, RFC 5267 CONTEXT, UPDATE,
+ * PARTIAL); allowed: the IMAP_SEARCH_RETURN_* bits accepted. An empty list is ALL. Fills
+ * return_opts and partial_lo/hi of prog. Returns 0, or -1 with a reason. */
+int imap_search_parse_return(const struct imap_arg *arg, unsigned allowed,
+			     struct imap_search_program *prog, const char **error_r);
 /* Parses search keys only (no RETURN or CHARSET), e.g. for SORT/THREAD (RFC 5256) which give
  * the charset separately; *root_r is an AND. Returns 0 or -1 with a reason. */
 int imap_search_parse_keys(const struct imap_arg *args, size_t count,

@@ -150,6 +150,19 @@ static void test_program(void **state)
 	assert_int_equal(search("CHARSET ISO-8859-1 SEEN", &out, &prog),
 			 IMAP_SEARCH_ERR_BADCHARSET);
 	assert_int_equal(search("RETURN (FOO) ALL", &out, &prog), IMAP_SEARCH_ERR_BAD);
+	/* RFC 5267: CONTEXT, UPDATE, PARTIAL lo:hi (either order, no "*") */
+	assert_int_equal(search("RETURN (UPDATE CONTEXT PARTIAL 7:3) ALL", &out, &prog), 0);
+	assert_int_equal(prog.return_opts, IMAP_SEARCH_RETURN_UPDATE |
+						   IMAP_SEARCH_RETURN_CONTEXT |
+						   IMAP_SEARCH_RETURN_PARTIAL);
+	assert_int_equal(prog.partial_lo, 3);
+	assert_int_equal(prog.partial_hi, 7);
+	imap_search_program_free(&prog);
+	const char *badpartial[] = {"RETURN (PARTIAL 1) ALL", "RETURN (PARTIAL 1:*) ALL",
+				    "RETURN (PARTIAL *:1) ALL", "RETURN (PARTIAL 0:3) ALL",
+				    "RETURN (PARTIAL) ALL"};
+	for (size_t i = 0; i < sizeof(badpartial) / sizeof(badpartial[0]); i++)
+		assert_int_equal(search(badpartial[i], &out, &prog), IMAP_SEARCH_ERR_BAD);
 	buf_free(&out);
 }
 
