@@ -38,6 +38,7 @@ RECORDS = [
     "--host-record=mx-live.multi.test,127.0.0.1",
     "--host-record=implicit.test,127.0.0.1",
     "--mx-host=nullmx.test,.,0",
+    "--server=/servfail.test/127.0.0.1#9",
     "--local=/test/",
 ]
 
@@ -393,6 +394,26 @@ def postfix_peer(tmp_path):
     yield p
     subprocess.run(["sh", PEER, "stop", d], capture_output=True)
     shutil.rmtree(d, ignore_errors=True)
+
+
+def test_relay_tls_verify_fails_on_self_signed(env, tern_factory, postfix_peer):
+    tern = tern_factory(options=relay_options(
+        env, transport_map="peer.test relay:[localhost]:%d" % postfix_peer.port,
+        tls_policy_map="localhost:verify", dns_resolver=""))
+    inst = os.path.dirname(tern.conf)
+    postfix_peer.enable_tls(os.path.join(inst, "tls", "cert.pem"),
+                            os.path.join(inst, "tls", "key.pem"))
+    sendmail(tern, ["someone@peer.test"])
+    wait_log(tern, r"to=<someone@peer.test>, relay=\S+, status=deferred \(4\.7\.5 "
+                   r"certificate of localhost\[127\.0\.0\.1\]:\d+ not verified")
+    assert postfix_peer.messages(0, timeout=0) == []
+
+
+def test_relay_dns_servfail_defers(env, tern_factory):
+    tern = tern_factory(options=relay_options(env))
+    sendmail(tern, ["bob@servfail.test"])
+    wait_log(tern, r"to=<bob@servfail.test>, relay=\S+, status=deferred \(4\.4\.3 ",
+             timeout=60)
 
 
 @pytest.mark.parametrize("tls", [False, True])

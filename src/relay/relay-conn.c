@@ -156,9 +156,10 @@ static void relay_conn_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	char *t;
-	if (c->state == RS_TLS_HANDSHAKE)
-		t = x_asprintf("4.7.5 TLS handshake with %s failed", c->peer);
-	else if (what & BEV_EVENT_TIMEOUT)
+	if (c->state == RS_TLS_HANDSHAKE) {
+		t = x_malloc(512);
+		relay_tls_failure(c, t, 512);
+	} else if (what & BEV_EVENT_TIMEOUT)
 		t = x_asprintf("4.4.2 timeout with %s while %s", c->peer,
 			       relay_state_doing(c->state));
 	else if (c->state == RS_CONNECT)
@@ -276,7 +277,10 @@ static void relay_conn_try_host(struct relay_conn *c)
 
 void relay_conn_next_host(struct relay_conn *c, const char *text)
 {
-	snprintf(c->last_error, sizeof(c->last_error), "%s", text);
+	/* A refused connection says less than a server's or TLS's error: keep those. */
+	if (strncmp(text, "4.4.1", 5) != 0 || c->last_error[0] == '\0' ||
+	    strncmp(c->last_error, "4.4.1", 5) == 0)
+		snprintf(c->last_error, sizeof(c->last_error), "%s", text);
 	log_info("relay: %s: %s", c->dest->key, text);
 	if (c->bev != NULL) {
 		bufferevent_free(c->bev);

@@ -134,5 +134,7 @@ SSL_CTX *relay_tls_ctx_new(struct buf *err);
 int relay_tls_start(struct relay_conn *c);
 /* After the handshake: describes the session for the log. */
 void relay_tls_describe(struct relay_conn *c, char *out, size_t n);
+/* Why the handshake failed ("4.7.5 ..."), certificate verification first. */
+void relay_tls_failure(struct relay_conn *c, char *out, size_t n);
 
 #endif

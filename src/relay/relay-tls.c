@@ -69,6 +69,22 @@ int relay_tls_start(struct relay_conn *c)
 	return 0;
 }
 
+void relay_tls_failure(struct relay_conn *c, char *out, size_t n)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+	unsigned long e = bufferevent_get_openssl_error(c->bev);
+	char detail[160] = "";
+	if (e != 0)
+		ERR_error_string_n(e, detail, sizeof(detail));
+	if (c->tls_policy == RELAY_TLS_VERIFY && v != X509_V_OK)
+		snprintf(out, n, "4.7.5 certificate of %.200s not verified: %s", c->peer,
+			 X509_verify_cert_error_string(v));
+	else
+		snprintf(out, n, "4.7.5 TLS handshake with %.200s failed%s%s", c->peer,
+			 detail[0] ? ": " : "", detail);
+}
+
 void relay_tls_describe(struct relay_conn *c, char *out, size_t n)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
