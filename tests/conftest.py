@@ -135,7 +135,6 @@ class Instance:
         return r
 
     def start(self, wait_port="smtp"):
-        serving_before = self.log().count("tern serving")
         log = open(self.logfile, "ab")
         self.proc = subprocess.Popen([TERN, "serve", "-c", self.conf], stdout=log,
                                      stderr=log, env=tern_env(), start_new_session=True)
@@ -143,12 +142,11 @@ class Instance:
         deadline = time.time() + 15
         while time.time() < deadline:
             assert self.proc.poll() is None, "tern serve exited:\n" + self.log()
-            # Every listener is bound once the master logs "tern serving".
-            if self.log().count("tern serving") <= serving_before:
-                time.sleep(0.02)
-                continue
+            # Ready when every listener is bound (a port bound by another program would
+            # make the master exit, seen above at the next turn).
             try:
-                socket.create_connection(("127.0.0.1", self.ports[wait_port]), 0.5).close()
+                for port in self.ports.values():
+                    socket.create_connection(("127.0.0.1", port), 0.5).close()
                 return self
             except OSError:
                 time.sleep(0.05)

@@ -7,6 +7,8 @@ import os
 import re
 import time
 
+from conftest import free_port
+
 ALICE = "alice@example.test"
 
 
@@ -92,7 +94,9 @@ def test_sendmail_usage_and_no_recipients(tern):
     assert len(tern.wait_messages(ALICE, 1, timeout=15)) == 1
 
 
-def test_mailq_shows_remote_with_reason(tern):
+def test_mailq_shows_remote_with_reason(tern_factory):
+    # Outbound mail goes to a smarthost that is down: it waits in the queue, deferred.
+    tern = tern_factory(options={"relayhost": "[127.0.0.1]:%d" % free_port()})
     r = tern.run("sendmail", "-f", "alice@example.test", "someone@remote.example", ALICE,
                  input=b"Subject: remote\n\nhello\n")
     assert r.returncode == 0, r.stderr
@@ -101,12 +105,12 @@ def test_mailq_shows_remote_with_reason(tern):
     out = ""
     while time.time() < deadline:
         out = tern.run("mailq").stdout
-        if "no outbound transport" in out:
+        if "(deferred: 4." in out:
             break
         time.sleep(0.1)
     assert "-Queue ID-" in out
     assert "alice@example.test" in out
-    assert "(deferred: 4.4.0 no outbound transport configured yet)" in out
+    assert re.search(r"\(deferred: 4\.\d\.\d [^)]+\)", out), out
     assert "someone@remote.example" in out
     assert "(delivered)" in out
     qid = re.search(r"^([0-9A-V]{19})", out, re.M).group(1)
@@ -155,7 +159,9 @@ def test_damaged_envelope_goes_to_corrupt(tern):
     assert "damaged envelope" in tern.log()
 
 
-def test_newaliases(tern):
+def test_newaliases_without_aliases_file(tern):
+    # Package scripts run newaliases after installing: with no aliases file yet it
+    # succeeds and says so (tests/test_alias.py covers real aliases).
     r = tern.run("newaliases")
     assert r.returncode == 0
-    assert "aliases" in r.stderr
+    assert "no such file, nothing to do" in r.stdout

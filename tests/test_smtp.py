@@ -185,7 +185,8 @@ def test_size_limit(tern_factory):
     assert re.search(r"reject: DATA from \[127.0.0.1\]:\d+: 552 5.3.4", tern.log())
 
 
-def test_unknown_user_and_relay(tern):
+def test_unknown_user_and_relay(tern_factory):
+    tern = tern_factory(options={"mynetworks": ""})  # loopback is trusted by default
     r = session(tern)
     assert r.cmd("MAIL FROM:<x@remote.test>")[0] == 250
     code, text = r.cmd("RCPT TO:<nobody@example.test>")

@@ -9,6 +9,8 @@ import smtplib
 import ssl
 import time
 
+from conftest import free_port
+
 from test_smtp_tls import ALICE, ALICE_PW, client_ctx, greet, plain
 
 BOB = "bob@example.test"
@@ -46,7 +48,9 @@ def test_mail_needs_auth(tern):
     c.close()
 
 
-def test_relay_after_auth_is_queued(tern):
+def test_relay_after_auth_is_queued(tern_factory):
+    # The smarthost is down, so the relayed message stays queued where we can see it.
+    tern = tern_factory(options={"relayhost": "[127.0.0.1]:%d" % free_port()})
     c = submit_session(tern)
     assert c.cmd("MAIL FROM:<%s>" % ALICE)[0] == 250
     code, text = c.cmd("RCPT TO:<friend@remote.test>")
@@ -66,7 +70,8 @@ def test_relay_after_auth_is_queued(tern):
     assert qid in tern.run("queue", "list").stdout
 
 
-def test_unauthenticated_port25_does_not_relay(tern):
+def test_unauthenticated_port25_does_not_relay(tern_factory):
+    tern = tern_factory(options={"mynetworks": ""})  # loopback is trusted by default
     c, text = greet(tern.ports["smtp"])
     assert "AUTH" not in text
     assert c.cmd("MAIL FROM:<x@remote.test>")[0] == 250
@@ -76,7 +81,8 @@ def test_unauthenticated_port25_does_not_relay(tern):
 
 
 def test_port25_auth_when_enabled(tern_factory):
-    inst = tern_factory(options={"smtp_auth_on_port25": "yes"})
+    inst = tern_factory(options={"smtp_auth_on_port25": "yes", "mynetworks": "",
+                                 "relayhost": "[127.0.0.1]:%d" % free_port()})
     c, text = greet(inst.ports["smtp"])
     assert any(l.startswith("AUTH ") and "PLAIN" in l for l in text.split("\n")), text
     # Without AUTH: still no relay, and MAIL needs no AUTH on port 25.

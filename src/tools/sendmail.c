@@ -518,11 +518,3 @@ int cmd_sendmail(int argc, char **argv)
 	conf_free(&c);
 	return status;
 }
-
-int cmd_newaliases(int argc, char **argv)
-{
-	/* Aliases come in a later version. Saying so and succeeding keeps package scripts
-	 * that run newaliases after installing (as Debian's do) working. */
-	fprintf(stderr, "newaliases: Tern has no aliases database yet; nothing to do\n");
-	return 0;
-}
