@@ -40,8 +40,8 @@ int dns_wire_name(const unsigned char *p, size_t len, size_t off, char *out, siz
 	return (int)(off - start);
 }
 
-static void dns_set(enum dns_status *st, char *enh, char *text, enum dns_status s,
-		    const char *code, const char *fmt, const char *name)
+static void dns_set(enum dns_status *st, char *enh, char *text, enum dns_status s, const char *code,
+		    const char *fmt, const char *name)
 {
 	*st = s;
 	snprintf(enh, 16, "%s", code);
@@ -80,23 +80,22 @@ static bool dns_failure(const char *name, const struct dns_answer *ans, enum dns
 	if (ans->failed || ans->bogus || (ans->rcode != 0 && ans->rcode != 3)) {
 		dns_set(st, enh, text, DNS_TEMP, "4.4.3",
 			ans->bogus ? "DNSSEC validation failed for %s"
-				   : "temporary DNS failure looking up %s", name);
+				   : "temporary DNS failure looking up %s",
+			name);
 		return true;
 	}
 	if (ans->nxdomain || ans->rcode == 3) {
 		if (nx_is_perm)
-			dns_set(st, enh, text, DNS_PERM, "5.1.2", "domain %s does not exist",
-				name);
+			dns_set(st, enh, text, DNS_PERM, "5.1.2", "domain %s does not exist", name);
 		else
-			dns_set(st, enh, text, DNS_TEMP, "4.4.3", "host %s does not exist",
-				name);
+			dns_set(st, enh, text, DNS_TEMP, "4.4.3", "host %s does not exist", name);
 		return true;
 	}
 	return false;
 }
 
-void dns_mx_interpret(const char *domain, const struct dns_answer *ans,
-		      unsigned (*rnd)(void *), void *arg, struct dns_mx_result *res)
+void dns_mx_interpret(const char *domain, const struct dns_answer *ans, unsigned (*rnd)(void *),
+		      void *arg, struct dns_mx_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	if (dns_failure(domain, ans, &res->status, res->enhanced, res->text, true))
@@ -149,8 +148,8 @@ static void dns_addr_add(struct dns_addr_result *res, const struct dns_answer *a
 	}
 }
 
-void dns_addr_interpret(const char *host, const struct dns_answer *a,
-			const struct dns_answer *aaaa, bool implicit, struct dns_addr_result *res)
+void dns_addr_interpret(const char *host, const struct dns_answer *a, const struct dns_answer *aaaa,
+			bool implicit, struct dns_addr_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	dns_addr_add(res, a, AF_INET);

@@ -33,9 +33,9 @@ struct dns_query {
 		struct dns_query *q;
 		int idx;
 	} parts[2];
-	int ids[2];	      /* unbound async ids: MX, or A and AAAA; 0 when answered */
+	int ids[2]; /* unbound async ids: MX, or A and AAAA; 0 when answered */
 	struct ub_result *res[2];
-	bool failed[2];	      /* that part could not be asked or answered */
+	bool failed[2]; /* that part could not be asked or answered */
 	int waiting;
 	struct event *ev_fail;
 	dns_mx_cb *mx_cb;
@@ -237,8 +237,8 @@ struct dns_query *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_cb *cb
 	return dns_query_check(q);
 }
 
-struct dns_query *dns_lookup_addr(struct dns *d, const char *host, bool implicit,
-				  dns_addr_cb *cb, void *arg)
+struct dns_query *dns_lookup_addr(struct dns *d, const char *host, bool implicit, dns_addr_cb *cb,
+				  void *arg)
 {
 	struct dns_query *q = dns_query_new(d, host);
 	q->implicit = implicit;

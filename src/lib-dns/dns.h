@@ -29,11 +29,11 @@ enum dns_status { DNS_OK, DNS_TEMP, DNS_PERM };
 
 /* One answer as the resolver gave it (a view over libunbound's ub_result, or a fake). */
 struct dns_answer {
-	int rcode;     /* 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, ... */
+	int rcode; /* 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, ... */
 	bool nxdomain;
-	bool bogus;    /* DNSSEC validation failed */
-	bool failed;   /* no answer at all (timeout, resolver error) */
-	char **data;   /* rdata in wire format, names uncompressed */
+	bool bogus;  /* DNSSEC validation failed */
+	bool failed; /* no answer at all (timeout, resolver error) */
+	char **data; /* rdata in wire format, names uncompressed */
 	const int *len;
 	size_t count;
 };
@@ -47,7 +47,7 @@ struct dns_mx_result {
 	enum dns_status status;
 	char enhanced[16]; /* status code for DNS_TEMP/DNS_PERM: "4.4.3", "5.1.10", ... */
 	char text[256];
-	bool implicit;	   /* no MX records: hosts[0] is the domain itself */
+	bool implicit; /* no MX records: hosts[0] is the domain itself */
 	struct dns_mx hosts[DNS_MX_MAX];
 	size_t count;
 };
@@ -68,13 +68,13 @@ struct dns_addr_result {
 int dns_wire_name(const unsigned char *p, size_t len, size_t off, char *out, size_t outlen);
 /* The MX answer for domain into res: hosts sorted by preference, equal preferences
  * shuffled with rnd(arg) (a random number generator; tests pass a fixed one). */
-void dns_mx_interpret(const char *domain, const struct dns_answer *ans,
-		      unsigned (*rnd)(void *), void *arg, struct dns_mx_result *res);
+void dns_mx_interpret(const char *domain, const struct dns_answer *ans, unsigned (*rnd)(void *),
+		      void *arg, struct dns_mx_result *res);
 /* The A and AAAA answers (either may be NULL) for host into res. implicit: host is a
  * mail domain without MX (a missing domain is then a permanent 5.1.2, and no address a
  * permanent 5.4.4); otherwise host is an MX host (no address is temporary, 4.4.3). */
-void dns_addr_interpret(const char *host, const struct dns_answer *a,
-			const struct dns_answer *aaaa, bool implicit, struct dns_addr_result *res);
+void dns_addr_interpret(const char *host, const struct dns_answer *a, const struct dns_answer *aaaa,
+			bool implicit, struct dns_addr_result *res);
 
 /* ---- Asynchronous lookups (dns.c) ---- */
 
@@ -95,8 +95,8 @@ typedef void dns_addr_cb(const struct dns_addr_result *res, void *arg);
  * call). The handle is valid until then, or until dns_cancel. */
 struct dns_query *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_cb *cb, void *arg);
 /* A and AAAA of host; implicit as for dns_addr_interpret. */
-struct dns_query *dns_lookup_addr(struct dns *d, const char *host, bool implicit,
-				  dns_addr_cb *cb, void *arg);
+struct dns_query *dns_lookup_addr(struct dns *d, const char *host, bool implicit, dns_addr_cb *cb,
+				  void *arg);
 /* Cancels a pending query (its callback is not called) and clears *q. */
 void dns_cancel(struct dns_query **q);
 

@@ -166,10 +166,10 @@ static void test_addr(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wire_name),
-		cmocka_unit_test(test_mx_order),
-		cmocka_unit_test(test_mx_implicit_null_failures),
-		cmocka_unit_test(test_addr),
+	    cmocka_unit_test(test_wire_name),
+	    cmocka_unit_test(test_mx_order),
+	    cmocka_unit_test(test_mx_implicit_null_failures),
+	    cmocka_unit_test(test_addr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,8 +34,8 @@ int qmgr_route_remote(struct qmgr *q, const char *addr, struct relay_nexthop *ho
 	if (r < 0) {
 		res->status = DELIVERY_DEFER;
 		snprintf(res->enhanced, sizeof(res->enhanced), "4.3.5");
-		snprintf(res->text, sizeof(res->text), "bad route for %s: %s",
-			 at ? at + 1 : addr, buf_cstr(&err));
+		snprintf(res->text, sizeof(res->text), "bad route for %s: %s", at ? at + 1 : addr,
+			 buf_cstr(&err));
 	}
 	buf_free(&err);
 	return r;

@@ -129,15 +129,29 @@ static void relay_conn_write(struct bufferevent *bev, void *arg)
 static const char *relay_state_doing(enum relay_state s)
 {
 	switch (s) {
-	case RS_CONNECT: return "connecting";
-	case RS_GREETING: return "waiting for the greeting";
-	case RS_EHLO: case RS_HELO: return "sending EHLO/HELO";
-	case RS_STARTTLS: case RS_TLS_HANDSHAKE: return "starting TLS";
-	case RS_AUTH: case RS_AUTH_USER: case RS_AUTH_PASS: return "authenticating";
-	case RS_TRANSACTION: return "sending MAIL/RCPT/DATA";
-	case RS_DATA_STREAM: case RS_BDAT: return "sending the message";
-	case RS_FINAL: return "waiting for the reply to the end of data";
-	default: return "idle";
+	case RS_CONNECT:
+		return "connecting";
+	case RS_GREETING:
+		return "waiting for the greeting";
+	case RS_EHLO:
+	case RS_HELO:
+		return "sending EHLO/HELO";
+	case RS_STARTTLS:
+	case RS_TLS_HANDSHAKE:
+		return "starting TLS";
+	case RS_AUTH:
+	case RS_AUTH_USER:
+	case RS_AUTH_PASS:
+		return "authenticating";
+	case RS_TRANSACTION:
+		return "sending MAIL/RCPT/DATA";
+	case RS_DATA_STREAM:
+	case RS_BDAT:
+		return "sending the message";
+	case RS_FINAL:
+		return "waiting for the reply to the end of data";
+	default:
+		return "idle";
 	}
 }
 
@@ -306,8 +320,8 @@ static void relay_conn_mx_cb(const struct dns_mx_result *res, void *arg)
 	c->query = NULL;
 	if (res->status != DNS_OK) {
 		char *t = x_asprintf("%s %s", res->enhanced, res->text);
-		relay_dest_fail_all(c->dest, res->status == DNS_PERM ? DELIVERY_BOUNCE
-								     : DELIVERY_DEFER, t);
+		relay_dest_fail_all(c->dest,
+				    res->status == DNS_PERM ? DELIVERY_BOUNCE : DELIVERY_DEFER, t);
 		relay_conn_close(c, t);
 		free(t);
 		return;

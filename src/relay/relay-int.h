@@ -51,9 +51,26 @@ struct relay {
 };
 
 enum relay_state {
-	RS_RESOLVE_MX, RS_RESOLVE_ADDR, RS_CONNECT, RS_GREETING, RS_EHLO, RS_HELO, RS_STARTTLS,
-	RS_TLS_HANDSHAKE, RS_AUTH, RS_AUTH_USER, RS_AUTH_PASS, RS_READY, RS_TRANSACTION,
-	RS_IDLE, RS_DATA_STREAM, RS_FINAL, RS_BDAT, RS_RSET, RS_QUIT, RS_DUMMY_DOT,
+	RS_RESOLVE_MX,
+	RS_RESOLVE_ADDR,
+	RS_CONNECT,
+	RS_GREETING,
+	RS_EHLO,
+	RS_HELO,
+	RS_STARTTLS,
+	RS_TLS_HANDSHAKE,
+	RS_AUTH,
+	RS_AUTH_USER,
+	RS_AUTH_PASS,
+	RS_READY,
+	RS_TRANSACTION,
+	RS_IDLE,
+	RS_DATA_STREAM,
+	RS_FINAL,
+	RS_BDAT,
+	RS_RSET,
+	RS_QUIT,
+	RS_DUMMY_DOT,
 };
 
 /* What a reply in a transaction answers. */
@@ -71,7 +88,7 @@ struct relay_conn {
 	size_t mx_idx;
 	struct dns_addr_result *addrs;
 	size_t addr_idx;
-	char host[DNS_NAME_MAX]; /* the MX host (or next hop) being tried */
+	char host[DNS_NAME_MAX];      /* the MX host (or next hop) being tried */
 	char peer[DNS_NAME_MAX + 64]; /* "host[address]" for logs and texts */
 	bool loopback;
 	enum relay_tls tls_policy;
@@ -79,22 +96,22 @@ struct relay_conn {
 	bool lmtp;
 	struct relay_caps caps;
 	struct smtp_reply reply;
-	char last_error[256];	 /* "4.4.1 ..." when the next hop cannot be reached */
+	char last_error[256]; /* "4.4.1 ..." when the next hop cannot be reached */
 	/* The message in flight. */
 	struct relay_msg *msg;
 	unsigned msgs_done;
 	size_t cmd_sent, cmd_replied; /* commands of the transaction: MAIL, RCPTs, DATA */
 	size_t cmd_total;
 	bool mail_failed;
-	size_t accepted;	 /* recipients accepted by RCPT */
-	size_t *accepted_idx;	 /* their indexes in msg->rcpts (LMTP replies) */
+	size_t accepted;      /* recipients accepted by RCPT */
+	size_t *accepted_idx; /* their indexes in msg->rcpts (LMTP replies) */
 	size_t lmtp_replies;
 	int data_fd;
 	uint64_t data_left;
 	struct relay_dot dot;
-	bool data_last;		 /* BDAT: the LAST chunk was sent */
-	bool was_ready;		 /* reached RS_READY once (no longer counted as starting) */
-	bool dead;		 /* closed: freed from a zero timer */
+	bool data_last; /* BDAT: the LAST chunk was sent */
+	bool was_ready; /* reached RS_READY once (no longer counted as starting) */
+	bool dead;	/* closed: freed from a zero timer */
 };
 
 /* relay.c */
@@ -108,7 +125,7 @@ void relay_dest_fail_all(struct relay_dest *d, enum delivery_status st, const ch
 /* relay-conn.c: connecting and the byte stream. */
 struct relay_conn *relay_conn_start(struct relay *r, struct relay_dest *d);
 void relay_conn_send(struct relay_conn *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void relay_conn_timeout(struct relay_conn *c, unsigned read_secs);
 /* The current host failed (text: "4.x.x why"): try the next address or host. */
 void relay_conn_next_host(struct relay_conn *c, const char *text);

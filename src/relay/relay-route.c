@@ -72,8 +72,8 @@ int relay_parse_transport(const char *spec, unsigned default_port, struct relay_
 		return 0;
 	}
 	if (strncmp(spec, "lmtp:inet:", 10) == 0 || strncmp(spec, "lmtp:", 5) == 0) {
-		const char *hp = spec + (spec[5] == 'i' && strncmp(spec, "lmtp:inet:", 10) == 0
-						 ? 10 : 5);
+		const char *hp =
+		    spec + (spec[5] == 'i' && strncmp(spec, "lmtp:inet:", 10) == 0 ? 10 : 5);
 		hop->proto = RELAY_LMTP;
 		if (relay_parse_hostport(hp, 24, hop, err) < 0)
 			return -1;
@@ -131,12 +131,11 @@ static int relay_map_find(const char *map, char sep, const char *domain, char *o
 	return 0;
 }
 
-int relay_route(const char *domain, const char *transport_map, const char *relayhost,
-		unsigned port, struct relay_nexthop *hop, struct buf *err)
+int relay_route(const char *domain, const char *transport_map, const char *relayhost, unsigned port,
+		struct relay_nexthop *hop, struct buf *err)
 {
 	char spec[600];
-	if (transport_map != NULL && relay_map_find(transport_map, ' ', domain, spec,
-						    sizeof(spec)))
+	if (transport_map != NULL && relay_map_find(transport_map, ' ', domain, spec, sizeof(spec)))
 		return relay_parse_transport(spec, 25, hop, err);
 	if (relayhost != NULL && relayhost[0] != '\0') {
 		int r = relay_parse_transport(relayhost, 25, hop, err);

@@ -35,8 +35,9 @@ void relay_reply_result(struct relay_conn *c, const struct smtp_reply *rp, const
 			struct relay_rcpt *rc)
 {
 	int cls = rp->code / 100;
-	enum delivery_status st = cls == 2 ? DELIVERY_OK : cls == 5 ? DELIVERY_BOUNCE
-								 : DELIVERY_DEFER;
+	enum delivery_status st = cls == 2   ? DELIVERY_OK
+				  : cls == 5 ? DELIVERY_BOUNCE
+					     : DELIVERY_DEFER;
 	char enh[16];
 	if (rp->enh[0] != '\0' && rp->enh[0] == (char)('0' + cls))
 		snprintf(enh, sizeof(enh), "%s", rp->enh);
@@ -114,7 +115,8 @@ static void relay_session_after_hello(struct relay_conn *c)
 	}
 	if (!c->tls_on && c->tls_policy >= RELAY_TLS_ENCRYPT) {
 		char *t = x_asprintf("4.7.10 TLS is required for %s, which does not offer "
-				     "STARTTLS", c->peer);
+				     "STARTTLS",
+				     c->peer);
 		relay_conn_next_host(c, t);
 		free(t);
 		return;
@@ -195,8 +197,10 @@ static bool relay_msg_fits(struct relay_conn *c, struct relay_msg *m)
 {
 	char t[300];
 	if (m->smtputf8 && !c->caps.smtputf8) {
-		snprintf(t, sizeof(t), "%.200s does not support SMTPUTF8, which the message needs "
-			 "(RFC 6531 3.4)", c->peer);
+		snprintf(t, sizeof(t),
+			 "%.200s does not support SMTPUTF8, which the message needs "
+			 "(RFC 6531 3.4)",
+			 c->peer);
 		relay_msg_fail(c, "5.6.7", t);
 		return false;
 	}
@@ -239,8 +243,9 @@ static void relay_session_cmd(struct relay_conn *c, size_t i)
 static void relay_session_timeout_for(struct relay_conn *c, size_t i)
 {
 	const struct relay_conf *rc = &c->relay->conf;
-	relay_conn_timeout(c, i == 0 ? rc->t_mail : i <= c->msg->rcpt_count ? rc->t_rcpt
-									 : rc->t_data);
+	relay_conn_timeout(c, i == 0			? rc->t_mail
+			      : i <= c->msg->rcpt_count ? rc->t_rcpt
+							: rc->t_data);
 }
 
 static void relay_session_idle_end(evutil_socket_t fd, short what, void *arg)

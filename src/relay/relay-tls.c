@@ -54,7 +54,7 @@ int relay_tls_start(struct relay_conn *c)
 	bufferevent_event_cb ev;
 	bufferevent_getcb(c->bev, &rd, &wr, &ev, NULL);
 	struct bufferevent *tls = bufferevent_openssl_filter_new(
-		c->relay->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	    c->relay->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL) {
 		SSL_free(ssl);
 		return -1;

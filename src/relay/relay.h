@@ -34,7 +34,7 @@ struct relay_nexthop {
 	enum relay_proto proto;
 	char host[RELAY_HOST_MAX]; /* domain, host name, IP address, or a Unix socket path */
 	unsigned port;
-	bool mx;       /* look up host's MX records (else its addresses, or host is an IP) */
+	bool mx;	/* look up host's MX records (else its addresses, or host is an IP) */
 	bool unix_path; /* LMTP over the Unix socket at host */
 	bool smarthost; /* the relayhost: relayhost_auth applies */
 };
@@ -48,8 +48,8 @@ int relay_parse_transport(const char *spec, unsigned default_port, struct relay_
 /* The next hop for a recipient domain: transport_map ("DOMAIN TRANSPORT, ...", exact
  * domain, or ".parent" for subdomains), else relayhost, else the domain's MX on port.
  * 0, or -1 + err when a route is malformed. */
-int relay_route(const char *domain, const char *transport_map, const char *relayhost,
-		unsigned port, struct relay_nexthop *hop, struct buf *err);
+int relay_route(const char *domain, const char *transport_map, const char *relayhost, unsigned port,
+		struct relay_nexthop *hop, struct buf *err);
 /* The TLS policy for a next-hop name from tls_policy_map ("DOMAIN:POLICY, ..."). */
 enum relay_tls relay_tls_policy(const char *name, const char *policy_map, enum relay_tls def);
 /* A short text naming the destination, the key of its queue: "smtp:example.org:25". */
@@ -69,8 +69,8 @@ void relay_caps_parse(const char *text, size_t len, struct relay_caps *caps);
 
 /* Queued data (LF line ends) to SMTP: CRLF line ends, and for DATA leading dots doubled. */
 struct relay_dot {
-	bool mid_line;	 /* the last byte given was not the end of a line */
-	bool dot_stuff;	 /* DATA: double leading dots; BDAT: not */
+	bool mid_line;	/* the last byte given was not the end of a line */
+	bool dot_stuff; /* DATA: double leading dots; BDAT: not */
 };
 void relay_dot_encode(struct relay_dot *st, const char *in, size_t n, struct buf *out);
 /* Ends the data: CRLF when the last line had none, then ".\r\n" when dot is set. */
@@ -87,15 +87,15 @@ struct relay_rcpt {
 
 struct relay_msg {
 	char queue_id[32];
-	char *data_path;  /* the queued data file (LF line ends) */
+	char *data_path; /* the queued data file (LF line ends) */
 	uint64_t size;
-	char *sender;	  /* "" for <> */
-	bool eightbit;	  /* received with BODY=8BITMIME */
-	bool smtputf8;	  /* received with SMTPUTF8 */
+	char *sender;  /* "" for <> */
+	bool eightbit; /* received with BODY=8BITMIME */
+	bool smtputf8; /* received with SMTPUTF8 */
 	struct relay_nexthop hop;
 	struct relay_rcpt *rcpts;
 	size_t rcpt_count;
-	void *owner;	  /* the caller's */
+	void *owner;		/* the caller's */
 	struct relay_msg *next; /* the caller's list, then the relay's queue */
 };
 

@@ -118,10 +118,10 @@ static void test_dot(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_route),
-		cmocka_unit_test(test_tls_policy),
-		cmocka_unit_test(test_caps),
-		cmocka_unit_test(test_dot),
+	    cmocka_unit_test(test_route),
+	    cmocka_unit_test(test_tls_policy),
+	    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_dot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
