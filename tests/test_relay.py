@@ -475,3 +475,76 @@ def test_relay_smarthost_wrong_password_defers(env, tern_factory):
     sendmail(edge, ["far@remote.test"])
     wait_log(edge, r"to=<far@remote.test>, relay=\S+, status=deferred \(4\.7\.0 "
                    r"authentication failed", timeout=30)
+
+
+class BrokenTlsServer:
+    """An SMTP server that offers STARTTLS and then breaks the handshake; without
+    STARTTLS it takes the message (what some real servers with bad TLS setups do)."""
+
+    def __init__(self, address, port):
+        import threading
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((address, port))
+        self.sock.listen(5)
+        self.messages, self.starttls = [], 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                self._session(conn.makefile("rwb"))
+
+    def _session(self, f):
+        def say(text):
+            f.write(text.encode() + b"\r\n")
+            f.flush()
+        say("220 broken.test ESMTP")
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            cmd = line.strip().upper()
+            if cmd.startswith(b"EHLO"):
+                say("250-broken.test\r\n250-STARTTLS\r\n250 8BITMIME")
+            elif cmd == b"STARTTLS":
+                self.starttls += 1
+                say("220 go ahead")
+                f.write(b"this is not TLS\r\n" * 4)
+                f.flush()
+                return
+            elif cmd == b"DATA":
+                say("354 go")
+                data = b""
+                while True:
+                    line = f.readline()
+                    if line in (b".\r\n", b""):
+                        break
+                    data += line
+                self.messages.append(data)
+                say("250 2.0.0 ok")
+            elif cmd == b"QUIT":
+                say("221 bye")
+                return
+            else:
+                say("250 2.0.0 ok")
+
+    def stop(self):
+        self.sock.close()
+
+
+def test_relay_may_falls_back_to_clear_text(env, tern_factory):
+    srv = BrokenTlsServer("127.0.0.1", env.port)
+    try:
+        tern = tern_factory(options=relay_options(env))
+        sendmail(tern, ["bob@remote.test"])
+        assert wait_queue_empty(tern), tern.log()[-3000:]
+        assert srv.starttls >= 1 and len(srv.messages) == 1
+        wait_log(tern, r"4\.7\.5 TLS handshake with \S+ failed.*; trying again without TLS")
+    finally:
+        srv.stop()

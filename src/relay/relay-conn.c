@@ -182,7 +182,14 @@ static void relay_conn_event(struct bufferevent *bev, short what, void *arg)
 	else
 		t = x_asprintf("4.4.2 lost connection with %s while %s", c->peer,
 			       relay_state_doing(c->state));
-	if (c->state == RS_QUIT)
+	if (c->state == RS_TLS_HANDSHAKE && c->tls_policy == RELAY_TLS_MAY) {
+		/* Opportunistic TLS (RFC 7435): a failed handshake is retried in clear text. */
+		log_info("relay: %s: %s; trying again without TLS", c->dest->key, t);
+		c->tls_policy = RELAY_TLS_NONE;
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+		relay_conn_connect(c);
+	} else if (c->state == RS_QUIT)
 		relay_conn_close(c, t);
 	else if (!c->was_ready)
 		relay_conn_next_host(c, t);
