@@ -224,3 +224,29 @@ def test_context_search_update_and_partial(tern):
     assert u[0].endswith(b"PARTIAL (1:2 4,3)"), u
     _, t = c.cmd("SEARCH RETURN (PARTIAL 1:*) ALL")
     assert b" BAD" in t
+
+
+def test_catenate(tern):
+    c = Client(tern)
+    assert b"CATENATE" in b" ".join(c.cmd("CAPABILITY")[0])
+    c.cmd("CREATE cat")
+    src = b"From: a@example.test\r\nSubject: src\r\n\r\nsource body\r\n"
+    _, t = c.cmd("APPEND cat %s" % lit(len(src)), [src])
+    uid = int(re.search(rb"APPENDUID \d+ (\d+)", t).group(1))
+    big = b"x" * 20000 + b"\r\n"  # above the parser's inline limit: streamed
+    _, t = c.cmd(('APPEND cat (\\Seen) CATENATE (URL "/cat/;uid=%d/;section=HEADER" TEXT %s'
+                  ' URL "/cat/;uid=%d/;section=TEXT") CATENATE (TEXT %s)') %
+                 (uid, lit(len(big)), uid, lit(3)), [big, b"abc"])
+    assert b" OK" in t, t
+    c.cmd("SELECT cat")
+    u, _ = c.cmd("FETCH 2:3 (FLAGS BODY.PEEK[])")
+    text = b"\n".join(u)
+    assert b"Subject: src\r\n\r\n" + big + b"source body\r\n" in text, text[:300]
+    assert b"\\Seen" in u[0]
+    assert u[1].endswith(b"{3}\r\nabc)"), u[1]
+    _, t = c.cmd('APPEND cat CATENATE (URL "/cat;uidvalidity=1/;uid=%d")' % uid)
+    assert b"NO [BADURL" in t, t
+    _, t = c.cmd('APPEND nosuch CATENATE (TEXT %s)' % lit(3), [b"abc"])
+    assert b"NO [TRYCREATE]" in t, t
+    u, _ = c.cmd("NOOP")
+    assert not any(b"EXISTS" in x for x in u), u  # the failed APPENDs added nothing

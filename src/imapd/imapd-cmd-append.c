@@ -2,7 +2,9 @@
  * APPENDLIMIT (RFC 7889: imap_max_literal, refused by the parser before a byte of the
  * literal is read), UIDPLUS APPENDUID (RFC 4315 3) and literal8 (RFC 3516). A large
  * literal is streamed straight into store_append_write as it arrives; small ones, which
- * the parser buffers, are appended when the command is complete.
+ * the parser buffers, are appended when the command is complete. CATENATE (RFC 4469): a
+ * message made of TEXT literals and URL parts (imapd-catenate.c); a large TEXT literal is
+ * streamed too, after the parts before it.
  */
 #include "imapd-int.h"
 #include "imap-date.h"
@@ -22,6 +24,12 @@ struct imapd_append {
 	size_t count, used;
 	bool failed, done;
 	char error[256];
+	char code[256]; /* the response code of the failure ("" SERVERBUG) */
+	/* the CATENATE message being built while one of its TEXT literals streams */
+	struct store_append *cat;
+	size_t cat_pos;	 /* its list's argument index (0: none) */
+	size_t cat_done; /* list items already written */
+	bool cat_stream; /* the streamed literal belongs to it */
 };
 
 static void append_fail(struct imapd_append *a, const char *why)
@@ -38,6 +46,8 @@ void imapd_append_free(struct imapd_session *s)
 		return;
 	if (a->cur != NULL)
 		store_append_abort(&a->cur);
+	if (a->cat != NULL)
+		store_append_abort(&a->cat);
 	if (!a->done && a->count > 0 && a->folder != NULL) {
 		struct buf err = BUF_INIT; /* RFC 3502: none of them, then */
 		if (store_set_flags(a->folder, a->uids, a->count, STORE_FLAGS_ADD,
@@ -119,6 +129,113 @@ static bool is_message(const struct imap_arg *a)
 	return a->type == IMAP_ARG_LITERAL || a->type == IMAP_ARG_STREAM;
 }
 
+static bool is_catenate(const struct imap_arg *v, size_t i, size_t n)
+{
+	return i + 1 < n && imap_arg_is_atom(&v[i], "CATENATE") && v[i + 1].type == IMAP_ARG_LIST;
+}
+
+/* The index after the last message of v[1..n) (where the next one's options start). */
+static size_t append_next_start(const struct imap_arg *v, size_t n)
+{
+	size_t start = 1;
+	for (size_t i = 1; i < n; i++) {
+		if (is_message(&v[i]))
+			start = i + 1;
+		else if (is_catenate(v, i, n))
+			start = ++i + 1;
+	}
+	return start;
+}
+
+/* Writes CATENATE items of list from a->cat_done on (streamed TEXT parts are there already);
+ * stops before a TEXT with no value yet. */
+static void catenate_items(struct imapd_session *s, const struct imap_arg *list, size_t n)
+{
+	struct imapd_append *a = s->append;
+	struct buf err = BUF_INIT;
+	size_t i = a->cat_done;
+	for (; i + 1 < n && !a->failed; i += 2) {
+		const char *str;
+		size_t len;
+		const struct imap_arg *val = &list[i + 1];
+		if (imap_arg_is_atom(&list[i], "TEXT") && val->type == IMAP_ARG_LITERAL) {
+			if (store_append_write(a->cat, val->str, val->len, &err) < 0)
+				append_fail(a, buf_cstr(&err));
+		} else if (imap_arg_is_atom(&list[i], "TEXT") && val->type == IMAP_ARG_STREAM) {
+			continue;
+		} else if (imap_arg_is_atom(&list[i], "URL") &&
+			   imap_arg_get_string(val, &str, &len)) {
+			if (imapd_catenate_url(s, str, a->cat, &err) < 0) {
+				append_fail(a, buf_cstr(&err));
+				snprintf(a->code, sizeof(a->code), "BADURL \"%.200s\"", str);
+			}
+		} else {
+			append_fail(a, "invalid CATENATE part");
+			snprintf(a->code, sizeof(a->code), "%s", "CLIENTBUG");
+		}
+		buf_reset(&err);
+	}
+	a->cat_done = i;
+	buf_free(&err);
+}
+
+/* Starts the CATENATE message of the list at v[pos] (unless started). */
+static void catenate_begin(struct imapd_session *s, size_t pos)
+{
+	struct imapd_append *a = s->append;
+	if (a->cat_pos == pos)
+		return;
+	struct buf err = BUF_INIT;
+	a->cat_pos = pos;
+	a->cat_done = 0;
+	if (store_append_begin(a->folder, &a->cat, &err) < 0)
+		append_fail(a, buf_cstr(&err));
+	buf_free(&err);
+}
+
+/* A CATENATE message of the complete command (v[pos] is its list). */
+static void catenate_message(struct imapd_session *s, const struct imap_arg *v, size_t pos)
+{
+	struct imapd_append *a = s->append;
+	const struct imap_arg *list;
+	size_t n;
+	catenate_begin(s, pos);
+	if (!imap_arg_get_list(&v[pos], &list, &n) || n == 0 || n % 2 != 0) {
+		append_fail(a, "CATENATE takes TEXT and URL parts");
+		snprintf(a->code, sizeof(a->code), "%s", "CLIENTBUG");
+	}
+	if (!a->failed)
+		catenate_items(s, list, n);
+	struct buf err = BUF_INIT;
+	uint32_t uid;
+	if (a->failed) {
+		if (a->cat != NULL)
+			store_append_abort(&a->cat);
+	} else if (store_append_commit(&a->cat, &a->opts, &uid, &err) < 0) {
+		append_fail(a, buf_cstr(&err));
+	} else {
+		a->uids = x_reallocarray(a->uids, a->count + 1, sizeof(uint32_t));
+		a->uids[a->count++] = uid;
+	}
+	a->cat_pos = 0;
+	buf_free(&err);
+}
+
+/* A large TEXT literal of a CATENATE list announced: write the parts before it. */
+static int catenate_literal(struct imapd_session *s, const struct imap_arg *v, size_t n)
+{
+	struct imapd_append *a = s->append;
+	size_t start = append_next_start(v, n - 2);
+	if (a->cat_pos != n - 1 && append_opts(s, v + start, n - 2 - start) < 0) {
+		imapd_append_free(s);
+		return -1;
+	}
+	catenate_begin(s, n - 1);
+	catenate_items(s, v[n - 1].list, v[n - 1].len);
+	a->cat_stream = !a->failed;
+	return 0;
+}
+
 int imapd_append_literal(struct imapd_session *s, const struct imap_command *partial,
 			 const struct imap_literal *lit)
 {
@@ -130,9 +247,9 @@ int imapd_append_literal(struct imapd_session *s, const struct imap_command *par
 	}
 	if (s->append == NULL && append_open(s, &v[0]) < 0)
 		return -1;
-	for (size_t i = 1; i < n; i++)
-		if (is_message(&v[i]))
-			start = i + 1;
+	if (n >= 3 && v[n - 1].type == IMAP_ARG_LIST && imap_arg_is_atom(&v[n - 2], "CATENATE"))
+		return catenate_literal(s, v, n);
+	start = append_next_start(v, n);
 	struct buf err = BUF_INIT;
 	if (append_opts(s, v + start, n - start) < 0) {
 		imapd_append_free(s);
@@ -160,6 +277,16 @@ static void append_commit(struct imapd_session *s, struct imapd_append *a)
 void imapd_append_data(struct imapd_session *s, const char *data, size_t len, bool last)
 {
 	struct imapd_append *a = s->append;
+	if (a != NULL && a->cat_stream) { /* a TEXT part: the message goes on */
+		struct buf err = BUF_INIT;
+		if (a->cat != NULL && store_append_write(a->cat, data, len, &err) < 0) {
+			append_fail(a, buf_cstr(&err));
+			store_append_abort(&a->cat);
+		}
+		a->cat_stream = !last;
+		buf_free(&err);
+		return;
+	}
 	if (a == NULL || a->cur == NULL)
 		return;
 	struct buf err = BUF_INIT;
@@ -191,7 +318,8 @@ static void append_inline(struct imapd_session *s, const struct imap_arg *v)
 static void append_finish(struct imapd_session *s, struct imapd_append *a)
 {
 	if (a->failed) {
-		imapd_reply(s, "NO", "SERVERBUG", "APPEND failed: %s", a->error);
+		imapd_reply(s, "NO", a->code[0] ? a->code : "SERVERBUG", "APPEND failed: %s",
+			    a->error);
 		return;
 	}
 	struct imap_seqset set = IMAP_SEQSET_INIT;
@@ -218,6 +346,16 @@ void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *cmd)
 	struct imapd_append *a = s->append;
 	size_t start = 1, messages = 0;
 	for (size_t i = 1; i < cmd->count; i++) {
+		if (is_catenate(cmd->args, i, cmd->count)) {
+			messages++;
+			if (append_opts(s, cmd->args + start, i - start) < 0) {
+				imapd_append_free(s);
+				return;
+			}
+			catenate_message(s, cmd->args, ++i);
+			start = i + 1;
+			continue;
+		}
 		if (!is_message(&cmd->args[i]))
 			continue;
 		messages++;

@@ -307,3 +307,42 @@ void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_bod
 	body_literal(s, b, size, bs);
 	*streaming_r = bs->out_left > 0;
 }
+
+int imapd_section_copy(const struct imap_fetch_body *b, struct mime_part *tree,
+		       const struct store_msg_stream *st, imapd_sink_fn *sink, void *ctx)
+{
+	uint64_t off = 0, len = st->length, size = 0;
+	struct mime_part *part = tree;
+	bool whole = b->part_count == 0 && b->spec == IMAP_SECTION_ALL;
+	if (!whole && (tree == NULL || !body_locate(b, tree, &off, &len, &size, &part)))
+		return -1;
+	struct imapd_body_stream bs;
+	imapd_body_close(&bs);
+	bs.fd = st->fd;
+	bs.pos = (uint64_t)st->offset + off;
+	bs.in_left = len;
+	bs.crlf = true;
+	bs.skip = b->partial ? b->offset : 0;
+	bs.out_left = b->partial && b->length > 0 ? b->length : UINT64_MAX;
+	struct buf tmp = BUF_INIT;
+	int ret = 0;
+	if (b->spec == IMAP_SECTION_HEADER_FIELDS || b->spec == IMAP_SECTION_HEADER_FIELDS_NOT) {
+		header_fields(b, st->fd, bs.pos, len, &tmp);
+		bs.in_left = 0;
+	} else if (!body_read(&bs, &tmp)) {
+		bs.out_left = 0;
+	}
+	while (ret == 0 && bs.out_left > 0 && tmp.len > 0) {
+		size_t o = bs.skip < tmp.len ? (size_t)bs.skip : tmp.len;
+		bs.skip -= o;
+		size_t n = tmp.len - o < bs.out_left ? tmp.len - o : (size_t)bs.out_left;
+		if (n > 0)
+			ret = sink(ctx, tmp.data + o, n);
+		bs.out_left -= n;
+		buf_reset(&tmp);
+		if (!body_read(&bs, &tmp))
+			break;
+	}
+	buf_free(&tmp);
+	return ret;
+}

@@ -374,6 +374,12 @@ void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_bod
 			    struct imapd_body_stream *bs, bool *streaming_r);
 /* Copies more of a body stream into the output; true while bytes remain. */
 bool imapd_body_pump(struct imapd_session *s, struct imapd_body_stream *bs);
+/* Receives bytes; 0 to go on, -1 to stop. */
+typedef int imapd_sink_fn(void *ctx, const char *data, size_t len);
+/* Copies a section as BODY[...] gives it (CRLF line ends, b's partial window) to sink:
+ * 0, or -1 when there is no such part or sink failed. */
+int imapd_section_copy(const struct imap_fetch_body *b, struct mime_part *tree,
+		       const struct store_msg_stream *st, imapd_sink_fn *sink, void *ctx);
 void imapd_body_close(struct imapd_body_stream *bs);
 
 /* imapd-cmd-store.c, imapd-cmd-copy.c, imapd-cmd-expunge.c */
@@ -430,6 +436,11 @@ int imapd_append_literal(struct imapd_session *s, const struct imap_command *par
 			 const struct imap_literal *lit);
 void imapd_append_data(struct imapd_session *s, const char *data, size_t len, bool last);
 void imapd_append_free(struct imapd_session *s);
+
+/* imapd-catenate.c: CATENATE (RFC 4469) */
+/* Appends the bytes of an IMAP URL's message or part to dst; -1 with err set. */
+int imapd_catenate_url(struct imapd_session *s, const char *url, struct store_append *dst,
+		       struct buf *err);
 
 /* imapd-cmd-idle.c */
 void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *cmd);
