@@ -24,6 +24,11 @@ const struct conf_def conf_global_defs[] = {
 	S("Instance", "run_user", CONF_STR, "",
 	  "When started as root, the account every worker switches to after binding the "
 	  "listening sockets. Empty: stay as the starting user (not allowed for root)."),
+	S("Instance", "worker_processes", CONF_INT, "1",
+	  "Processes for each protocol role (smtp, imap, pop3), sharing the listeners; "
+	  "each serves many sessions. 0: one per CPU. Note that the connection and session "
+	  "limits per client address and per user are counted in each process. The queue "
+	  "manager is always one process."),
 	E("Instance", "log", "stderr", "stderr|syslog",
 	  "Where log lines go: standard error (with timestamps), or syslog facility mail."),
 	E("Instance", "log_level", "info", "debug|info|warning|error",

@@ -42,6 +42,8 @@ struct master {
 	size_t nroles;
 };
 
+/* The first (or a new) entry of a role; roles with listeners get more entries later, one
+ * per process. */
 static struct master_role *role_get(struct master *m, const char *name)
 {
 	for (size_t i = 0; i < m->nroles; i++)
@@ -80,6 +82,27 @@ static int master_listen(struct master *m)
 		log_info("listening on %s (%s, %s)", conf_listener_str(l, "address"), l->name, proto);
 	}
 	role_get(m, "queue");
+	/* Several processes for the protocol roles: they share the listening sockets, so the
+	 * kernel spreads connections over them and a slow step in one (a password hash, a
+	 * big SELECT) does not hold up the sessions of the others. */
+	uint64_t n = conf_num(c, "worker_processes");
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (uint64_t)cpus : 1;
+	}
+	size_t base = m->nroles;
+	for (size_t i = 0; i < base; i++) {
+		if (m->roles[i].nfds == 0)
+			continue; /* the queue manager: exactly one */
+		for (uint64_t k = 1; k < n && k < 64; k++) {
+			m->roles = x_reallocarray(m->roles, m->nroles + 1, sizeof(*m->roles));
+			struct master_role *copy = &m->roles[m->nroles++];
+			memset(copy, 0, sizeof(*copy));
+			copy->name = m->roles[i].name;
+			buf_append(&copy->fds, m->roles[i].fds.data, m->roles[i].fds.len);
+			copy->nfds = m->roles[i].nfds;
+		}
+	}
 	return 0;
 }
 
