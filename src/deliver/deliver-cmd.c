@@ -212,19 +212,10 @@ static int run_delivery(const struct conf *c, const struct deliver_args *a,
 
 /* Started as root (a mailbox_command, a .forward of root) on an instance whose data
  * belongs to its run_user: become that account, so that the files written stay the
- * workers' to read (the rule of the tools' tool_become_data_owner, which deliver cannot
- * link to: tools depend on deliver). 0, or -1 + err. */
+ * workers' to read. 0, or -1 + err. */
 static int become_data_owner(const struct conf *c, struct buf *err)
 {
-	struct stat st;
-	const char *data = conf_str(c, "data_dir");
-	if (geteuid() != 0 || stat(data, &st) < 0 || st.st_uid == 0)
-		return 0;
-	if (setgroups(1, &st.st_gid) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
-		buf_printf(err, "cannot become the owner of %s: %s", data, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return become_owner_of(conf_str(c, "data_dir"), err);
 }
 
 int cmd_deliver(int argc, char **argv)

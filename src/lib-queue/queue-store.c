@@ -279,21 +279,5 @@ void queue_notify(const char *queue_dir, const char *id)
 
 int queue_become_owner(const char *queue_dir, struct buf *err)
 {
-	struct stat st;
-	if (geteuid() != 0)
-		return 0;
-	if (stat(queue_dir, &st) < 0) {
-		if (errno == ENOENT)
-			return 0; /* made by whoever writes first */
-		buf_printf(err, "%s: %s", queue_dir, strerror(errno));
-		return -1;
-	}
-	if (st.st_uid == 0)
-		return 0;
-	if (setgroups(1, &st.st_gid) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
-		buf_printf(err, "cannot switch to the owner of %s: %s", queue_dir,
-			   strerror(errno));
-		return -1;
-	}
-	return 0;
+	return become_owner_of(queue_dir, err);
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,4 +228,24 @@ const char *host_name(void)
 	if (name[0] == '\0' && gethostname(name, sizeof(name) - 1) < 0)
 		snprintf(name, sizeof(name), "localhost");
 	return name;
+}
+
+int become_owner_of(const char *path, struct buf *err)
+{
+	struct stat st;
+	if (geteuid() != 0)
+		return 0;
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0; /* made by whoever writes first */
+		buf_printf(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid == 0)
+		return 0;
+	if (setgroups(1, &st.st_gid) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
+		buf_printf(err, "cannot switch to the owner of %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buf.h"
+
 /* write(2) until all n bytes are written (retries EINTR and short writes). */
 int write_full(int fd, const void *p, size_t n);
 /* read(2) until n bytes or end of file; returns the bytes read, or -1. */
@@ -38,6 +40,11 @@ char *str_lower(char *s);
 int parse_size(const char *s, uint64_t *out_r);
 /* Parses a duration such as 30s, 5m, 4h, 5d; a bare number is seconds. */
 int parse_duration(const char *s, uint64_t *seconds_r);
+/* Run as root on files that belong to another account (an instance's run_user): becomes
+ * the owner of path (uid, gid, no other groups), so that what is written stays readable
+ * by the workers. 0 when done or not needed (not root, path missing or owned by root);
+ * -1 with err set when the switch failed. */
+int become_owner_of(const char *path, struct buf *err);
 /* The machine's host name (fully qualified when the resolver says so). */
 const char *host_name(void);
 

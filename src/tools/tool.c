@@ -2,13 +2,12 @@
 #include "tools.h"
 #include "conf.h"
 #include "log.h"
+#include "util.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 const char *tool_conf_path(const char *given)
@@ -38,13 +37,10 @@ struct conf *tool_load_conf(const char *given)
 
 int tool_become_data_owner(const struct conf *c)
 {
-	struct stat st;
-	const char *data = conf_str(c, "data_dir");
-	if (geteuid() != 0 || stat(data, &st) < 0 || st.st_uid == 0)
-		return 0;
-	if (setgroups(1, &st.st_gid) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
-		fprintf(stderr, "tern: cannot become the owner of %s: %s\n", data, strerror(errno));
-		return -1;
-	}
-	return 0;
+	struct buf err = BUF_INIT;
+	int r = become_owner_of(conf_str(c, "data_dir"), &err);
+	if (r < 0)
+		fprintf(stderr, "tern: %s\n", buf_cstr(&err));
+	buf_free(&err);
+	return r;
 }
