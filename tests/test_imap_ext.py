@@ -250,3 +250,34 @@ def test_catenate(tern):
     assert b"NO [TRYCREATE]" in t, t
     u, _ = c.cmd("NOOP")
     assert not any(b"EXISTS" in x for x in u), u  # the failed APPENDs added nothing
+
+
+def test_notify(tern):
+    c = Client(tern)
+    assert b"NOTIFY" in b" ".join(c.cmd("CAPABILITY")[0])
+    c.cmd("CREATE other")
+    fill(c, "INBOX", 2)
+    c.cmd("SELECT INBOX")
+    _, t = c.cmd("NOTIFY SET (SELECTED (MessageNew MessageExpunge FlagChange)) "
+                 "(MAILBOXES other (MessageNew MessageExpunge))")
+    assert b" OK" in t, t
+    _, t = c.cmd("NOTIFY SET (PERSONAL (MailboxName))")
+    assert b"NO [BADEVENT" in t, t
+    _, t = c.cmd("NOTIFY SET (SELECTED (MessageNew MessageExpunge)) "
+                 "(MAILBOXES other (MessageNew MessageExpunge))")
+    d = Client(tern)
+    fill(d, "other", 1)
+    fill(d, "INBOX", 1)
+    d.cmd("SELECT INBOX")
+    d.cmd("STORE 1 +FLAGS (\\Deleted)")
+    d.cmd("EXPUNGE")
+    # without any command, the first session hears of it
+    c.sock.settimeout(5)
+    seen = []
+    while not (any(b"EXPUNGE" in x for x in seen) and any(b"STATUS" in x for x in seen)):
+        seen.append(c.line())
+    assert b"* 1 EXPUNGE" in seen, seen
+    assert any(re.match(rb"\* STATUS other \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)", x)
+               for x in seen), seen
+    _, t = c.cmd("NOTIFY NONE")
+    assert b" OK" in t

@@ -166,6 +166,7 @@ struct imapd_session {
 	struct imap_seqset shown; /* UIDs whose new flags this session already reported */
 	struct imap_seqset recent; /* UIDs that are \Recent in this session */
 	struct imapd_context *contexts; /* SEARCH RETURN (UPDATE) contexts (RFC 5267) */
+	struct imapd_notify *notify;	/* NOTIFY SET (RFC 5465), or NULL */
 	uint32_t recent_seen;	   /* the highest UID looked at for \Recent */
 	struct sasl_server *sasl; /* AUTHENTICATE in progress */
 	/* IDLE */
@@ -441,6 +442,10 @@ void imapd_append_free(struct imapd_session *s);
 /* Appends the bytes of an IMAP URL's message or part to dst; -1 with err set. */
 int imapd_catenate_url(struct imapd_session *s, const char *url, struct store_append *dst,
 		       struct buf *err);
+
+/* imapd-notify.c: NOTIFY (RFC 5465) */
+void imapd_cmd_notify(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_notify_free(struct imapd_session *s);
 
 /* imapd-cmd-idle.c */
 void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *cmd);

@@ -60,6 +60,7 @@ static const struct imapd_command imapd_commands[] = {
     {"COPY", S_SE, F_PIPE | F_UID, imapd_cmd_copy},
     {"MOVE", S_SE, F_UID, imapd_cmd_move},
     {"CANCELUPDATE", S_SE, F_PIPE, imapd_cmd_cancelupdate},
+    {"NOTIFY", S_AU | S_SE, 0, imapd_cmd_notify},
     {NULL, 0, 0, NULL},
 };
 
@@ -149,6 +150,7 @@ void imapd_session_free(struct imapd_session *s)
 	imapd_append_free(s);
 	imapd_auth_abort(s);
 	imapd_idle_stop(s);
+	imapd_notify_free(s);
 	if (s->state != IMAPD_S_NOAUTH) {
 		log_info("logout: user=<%s> ip=[%s] in=%llu out=%llu", s->user.address, s->ip,
 			 (unsigned long long)s->in_bytes, (unsigned long long)s->out_bytes);
