@@ -6,7 +6,7 @@ flags), then for each format and for Tern and Dovecot, on identical copies:
 
   build    the index from nothing: Tern `bench-store-index build` (store_folder_open of
            INBOX), Dovecot `doveadm mailbox status` (index and control files in a temporary
-           folder): wall time of the process and its peak memory (/usr/bin/time %M: VmHWM)
+           folder): wall and CPU time of the process, its peak memory (/usr/bin/time: VmHWM)
   catch-up one message delivered (Maildir tmp/ -> new/, mbox appended) while a session is
            open on INBOX: the round trip of Tern's store_folder_sync (a `session` driver over
            a pipe) and of a Dovecot IMAP NOOP (imap in preauth mode over a pipe); median of
@@ -158,18 +158,20 @@ class Instance:
                 "messages unseen uidnext uidvalidity highestmodseq", "INBOX"]
 
     def run_timed(self, what):
-        """(wall ms, peak KB, output) of one process. The peak comes from /usr/bin/time:
-        ru_maxrss of a child exec'ed straight from Python would count Python's pages."""
+        """(wall ms, peak KB, output) of one process; its CPU time (user + system) in
+        self.cpu_ms. From /usr/bin/time: ru_maxrss of a child exec'ed straight from
+        Python would count Python's pages."""
         peak_file = os.path.join(self.dir, "peak")
         t0 = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", peak_file] +
+        p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", peak_file] +
                            self.command(what), capture_output=True, env=self.env)
         ms = (time.perf_counter() - t0) * 1000
         if p.returncode != 0 or b"Error" in p.stderr:
             sys.exit(f"{self.system} {what} failed: {p.stderr.decode(errors='replace')}")
         with open(peak_file) as fp:
-            peak = int(fp.read().split()[-1])
-        return ms, peak, p.stdout.decode()
+            user, system, peak = fp.read().split()[-3:]
+        self.cpu_ms = (float(user) + float(system)) * 1000
+        return ms, int(peak), p.stdout.decode()
 
     def deliver(self):
         self.delivered += 1
@@ -237,10 +239,12 @@ def one_run(top, fmt, system, args):
     time.sleep(1.1)  # the directories' times settle, as on a mailbox at rest
     res = {}
     res["build ms"], res["build peak KB"], _ = inst.run_timed("build")
+    res["build cpu ms"] = inst.cpu_ms
     res["catch-up ms"], res["first catch-up ms"], res["session KB"] = session_catchup(
         inst, args.rounds)
     inst.deliver()
     res["status ms"], _, _ = inst.run_timed("status")
+    res["status cpu ms"] = inst.cpu_ms
     shutil.rmtree(inst.dir)
     return res
 

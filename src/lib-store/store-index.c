@@ -35,6 +35,7 @@ enum index_stmt {
 	ST_SET_FNAME,
 	ST_META_PREFIX,
 	ST_GET_BASE,
+	ST_IDATE_SET,
 	ST_COUNT
 };
 
@@ -61,6 +62,7 @@ static const char *const index_sql[ST_COUNT] = {
     [ST_SET_FNAME] = "UPDATE msgs SET fname = ?2, size = ?3, vsize = 0 WHERE uid = ?1",
     [ST_GET_BASE] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
 		    "FROM msgs WHERE base = ?1",
+    [ST_IDATE_SET] = "UPDATE msgs SET idate = ?2 WHERE uid = ?1 AND idate = -1",
     [ST_META_PREFIX] = "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1",
 };
 
@@ -103,6 +105,10 @@ struct index {
 	char *path;
 	dev_t dev;
 	ino_t ino;
+	/* between index_bulk_begin and _end: the totals counted here while only inserts
+	   happen (bulk_other: something else happened, count them with SQL at the end) */
+	bool bulk, bulk_other;
+	int64_t bulk_messages, bulk_bytes, bulk_unseen;
 	sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -172,8 +178,12 @@ static int index_setup(struct index *ix, bool *fresh_r)
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_busy_timeout(ix->db, INDEX_BUSY_MS);
-	rc = sqlite3_exec(ix->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
-			  NULL);
+	/* 16 KB pages (a new file only): a quarter of the writes of the default 4 KB when
+	   100,000 rows are indexed at once, and shallower trees */
+	rc = sqlite3_exec(ix->db,
+			  "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; "
+			  "PRAGMA synchronous=NORMAL;",
+			  NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
@@ -274,10 +284,14 @@ void index_rollback(struct index *ix)
 {
 	if (!sqlite3_get_autocommit(ix->db))
 		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	ix->bulk = false;
 }
 
 int index_bulk_begin(struct index *ix, struct buf *err)
 {
+	ix->bulk = true;
+	ix->bulk_other = false;
+	ix->bulk_messages = ix->bulk_bytes = ix->bulk_unseen = 0;
 	if (sqlite3_exec(ix->db,
 			 "DROP TRIGGER IF EXISTS msgs_totals_ins;"
 			 "DROP TRIGGER IF EXISTS msgs_totals_del;"
@@ -289,7 +303,18 @@ int index_bulk_begin(struct index *ix, struct buf *err)
 
 int index_bulk_end(struct index *ix, struct buf *err)
 {
-	if (sqlite3_exec(ix->db, index_totals_schema, NULL, NULL, NULL) != SQLITE_OK)
+	/* the triggers and, when something else than inserts happened, totals by SQL */
+	const char *sql = strstr(index_totals_schema, "CREATE TRIGGER");
+	bool counted = ix->bulk && !ix->bulk_other &&
+		       (int64_t)index_meta(ix, "total_messages") == 0;
+	ix->bulk = false;
+	if (!counted)
+		sql = index_totals_schema;
+	else if (index_meta_set(ix, "total_messages", ix->bulk_messages, err) < 0 ||
+		 index_meta_set(ix, "total_bytes", ix->bulk_bytes, err) < 0 ||
+		 index_meta_set(ix, "total_unseen", ix->bulk_unseen, err) < 0)
+		return -1;
+	if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return index_fail(ix, err, "totals");
 	return 0;
 }
@@ -339,11 +364,19 @@ int index_insert(struct index *ix, const struct index_row *r, struct buf *err)
 	sqlite3_bind_int64(st, 7, (int64_t)r->modseq);
 	sqlite3_bind_int64(st, 8, (int64_t)r->size);
 	sqlite3_bind_int64(st, 9, r->idate);
-	return index_run(ix, st, err, "insert");
+	if (index_run(ix, st, err, "insert") < 0)
+		return -1;
+	if (ix->bulk) {
+		ix->bulk_messages++;
+		ix->bulk_bytes += (int64_t)r->size;
+		ix->bulk_unseen += (r->flags & STORE_FLAG_SEEN) == 0;
+	}
+	return 0;
 }
 
 int index_update(struct index *ix, const struct index_row *r, struct buf *err)
 {
+	ix->bulk_other = true;
 	sqlite3_stmt *st = index_stmt(ix, ST_UPDATE, err);
 	if (st == NULL)
 		return -1;
@@ -358,6 +391,7 @@ int index_update(struct index *ix, const struct index_row *r, struct buf *err)
 
 int index_delete(struct index *ix, uint32_t uid, const char *base, uint64_t modseq, struct buf *err)
 {
+	ix->bulk_other = true;
 	sqlite3_stmt *st = index_stmt(ix, ST_DELETE, err);
 	if (st == NULL)
 		return -1;
@@ -482,6 +516,16 @@ int index_get_base(struct index *ix, const char *base, size_t len, struct index_
 	return index_get_row(ix, st, r, fname_buf, err);
 }
 
+int index_idate_set(struct index *ix, uint32_t uid, int64_t idate, struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_IDATE_SET, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int64(st, 2, idate);
+	return index_run(ix, st, err, "idate");
+}
+
 int index_new_list_create(struct index *ix, struct buf *err)
 {
 	if (sqlite3_exec(ix->db, "CREATE INDEX IF NOT EXISTS msgs_new ON msgs (uid) WHERE dir = 0",
@@ -545,6 +589,7 @@ int index_cache_put(struct index *ix, uint32_t uid, const void *data, size_t len
 int index_set_place(struct index *ix, uint32_t uid, const char *fname, uint64_t size,
 		    struct buf *err)
 {
+	ix->bulk_other = true;
 	sqlite3_stmt *st = index_stmt(ix, ST_SET_FNAME, err);
 	if (st == NULL)
 		return -1;

@@ -70,6 +70,8 @@ int index_get(struct index *index, uint32_t uid, struct index_row *row, struct b
 /* The same by base name (Maildir). */
 int index_get_base(struct index *index, const char *base, size_t len, struct index_row *row,
 		   struct buf *fname_buf, struct buf *err);
+/* Records an internal date that was unknown (-1); no new modseq. */
+int index_idate_set(struct index *index, uint32_t uid, int64_t idate, struct buf *err);
 /* Maildir: a partial index of the messages in new/ (dir 0), so catching up with new/ alone
  * does not read every row. Created when missing (in the caller's transaction). */
 int index_new_list_create(struct index *index, struct buf *err);

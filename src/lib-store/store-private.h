@@ -9,6 +9,10 @@
 
 #include "store.h"
 
+/* An internal date not read yet (Maildir: a file indexed in a bulk build, whose mtime is
+ * read when first asked for). */
+#define STORE_IDATE_UNKNOWN (-1)
+
 struct store_vfuncs {
 	int (*list)(struct store *store, char ***names_r, size_t *count_r, struct buf *err);
 	int (*create)(struct store *store, const char *name, struct buf *err);
@@ -28,6 +32,9 @@ struct store_folder_vfuncs {
 			struct buf *err);
 	int (*msg_vsize)(struct store_folder *f, uint32_t uid, uint64_t *vsize_r,
 			 struct buf *err);
+	/* Optional: reads the internal date of a message whose date is STORE_IDATE_UNKNOWN
+	   (called from store_folder_msg; sets msg->internal_date, 0 when it cannot). */
+	void (*msg_idate)(struct store_folder *f, struct store_msg *msg);
 	int (*cache_get)(struct store_folder *f, uint32_t uid, struct buf *out, struct buf *err);
 	int (*cache_put)(struct store_folder *f, uint32_t uid, const void *data, size_t len,
 			 struct buf *err);

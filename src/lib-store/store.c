@@ -146,7 +146,10 @@ size_t store_folder_count(const struct store_folder *f)
 const struct store_msg *store_folder_msg(const struct store_folder *f, size_t index)
 {
 	assert(index < f->count);
-	return &f->msgs[index];
+	struct store_msg *m = &f->msgs[index];
+	if (m->internal_date == STORE_IDATE_UNKNOWN && f->v->msg_idate != NULL)
+		f->v->msg_idate((struct store_folder *)f, m); /* a cache filled on demand */
+	return m;
 }
 
 ssize_t store_folder_find(const struct store_folder *f, uint32_t uid)
@@ -288,7 +291,7 @@ static int store_copy_stream(struct store_folder *src, uint32_t uid, struct stor
 	ssize_t idx = store_folder_find(src, uid);
 	if (idx < 0)
 		return store_err(err, "no message with UID %u", uid);
-	const struct store_msg *m = &src->msgs[idx];
+	const struct store_msg *m = store_folder_msg(src, (size_t)idx);
 	struct store_append_opts opts = {.flags = m->flags, .internal_date = m->internal_date};
 	for (unsigned k = 0; k < STORE_KEYWORDS_MAX; k++) {
 		if ((m->keywords & (1u << k)) == 0 || src->keywords[k] == NULL)

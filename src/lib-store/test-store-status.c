@@ -1,7 +1,8 @@
 /* Unit tests for store_folder_status() and store_usage() on both backends: the totals kept
  * in the index agree with the snapshot after appends, flag changes, expunges, deliveries
  * and rewrites behind the store's back, and an index made before the totals existed gets
- * them on its next open.
+ * them on its next open. Also the internal dates a Maildir rebuild leaves to be read on
+ * demand.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test-store-util.h"
@@ -202,6 +204,43 @@ static void test_status_folders(void **state)
 	assert_int_equal(store_folder_status(fx->store, "Nope", &st, &fx->err), -1);
 }
 
+/* A rebuilt Maildir index reads a file's date when it is first asked for, and keeps it. */
+static void test_idate_on_demand(void **state)
+{
+	struct fixture *fx = *state;
+	const char *names[] = {"cur/1600000000.M1P1.h,S=19:2,S", "cur/1600000100.M2P1.h,S=19:2,",
+			       "new/1600000200.M3P1.h"};
+	for (int i = 0; i < 3; i++) {
+		char *path = x_asprintf("%s/%s", fx->root, names[i]);
+		test_write_file(path, "Subject: x\n\nbody\n");
+		struct timespec t[2] = {{.tv_sec = 1500000000 + i * 86400}, {0}};
+		t[1] = t[0];
+		assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+		x_free(&path);
+	}
+	for (int round = 0; round < 2; round++) {
+		struct store_folder *f = NULL;
+		assert_int_equal(store_folder_open(fx->store, "INBOX", &f, &fx->err), 0);
+		assert_int_equal(store_folder_count(f), 3);
+		for (size_t i = 0; i < 3; i++)
+			assert_int_equal(store_folder_msg(f, i)->internal_date,
+					 1500000000 + (int64_t)i * 86400);
+		store_folder_close(&f);
+	}
+	sqlite3 *db;
+	char *ix = x_asprintf("%s/tern-index.sqlite", fx->root);
+	assert_int_equal(sqlite3_open(ix, &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM msgs WHERE idate = -1", -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0); /* recorded when the folder closed */
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	x_free(&ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +250,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_status_old_index, setup_mbox, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_folders, setup_maildir, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_folders, setup_mbox, teardown),
+	    cmocka_unit_test_setup_teardown(test_idate_on_demand, setup_maildir, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

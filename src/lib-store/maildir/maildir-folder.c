@@ -46,6 +46,16 @@ static int maildir_index_attach(struct maildir_folder *mf, struct buf *err)
 	return index_commit(mf->ix, err);
 }
 
+/* Records the internal dates read on demand (in the index lock). */
+static int maildir_idates_flush(struct maildir_folder *mf, struct buf *err)
+{
+	for (size_t i = 0; i < mf->idate_count; i++)
+		if (index_idate_set(mf->ix, mf->idates[i].uid, mf->idates[i].idate, err) < 0)
+			return -1;
+	mf->idate_count = 0;
+	return 0;
+}
+
 /* Takes the index lock and catches up; reattaches when the index file was replaced.
  * need_map: the caller changes messages, so the base-name map must be complete. */
 static int maildir_lock(struct maildir_folder *mf, bool force, bool need_map, struct buf *err)
@@ -59,11 +69,34 @@ static int maildir_lock(struct maildir_folder *mf, bool force, bool need_map, st
 	if (index_begin(mf->ix, err) < 0)
 		return -1;
 	if (maildir_catchup(mf, force, err) < 0 || maildir_keywords_load(mf, err) < 0 ||
+	    maildir_idates_flush(mf, err) < 0 ||
 	    (need_map && maildir_map_refresh(mf, err) < 0)) {
 		index_rollback(mf->ix);
 		return -1;
 	}
 	return 0;
+}
+
+/* store_folder_msg found a date not read yet: the file's mtime. */
+static void maildir_msg_idate(struct store_folder *f, struct store_msg *m)
+{
+	struct maildir_folder *mf = (struct maildir_folder *)f;
+	struct index_row row;
+	struct stat st;
+	m->internal_date = 0;
+	if (index_get(mf->ix, m->uid, &row, &mf->scratch, NULL) <= 0)
+		return;
+	char *path = maildir_path(mf, row.dir, row.fname);
+	int r = stat(path, &st);
+	x_free(&path);
+	if (r < 0)
+		return;
+	m->internal_date = st.st_mtim.tv_sec;
+	if (mf->idate_count == mf->idate_cap) {
+		mf->idate_cap = mf->idate_cap ? mf->idate_cap * 2 : 64;
+		mf->idates = x_reallocarray(mf->idates, mf->idate_cap, sizeof(*mf->idates));
+	}
+	mf->idates[mf->idate_count++] = (struct maildir_idate){m->uid, m->internal_date};
 }
 
 static int maildir_unlock(struct maildir_folder *mf, int ret, struct buf *err)
@@ -97,6 +130,11 @@ static void maildir_clean_tmp(struct maildir_folder *mf)
 static void maildir_folder_close(struct store_folder *f)
 {
 	struct maildir_folder *mf = (struct maildir_folder *)f;
+	if (mf->idate_count > 0 && index_begin(mf->ix, NULL) == 0) {
+		if (maildir_idates_flush(mf, NULL) < 0 || index_commit(mf->ix, NULL) < 0)
+			index_rollback(mf->ix);
+	}
+	x_free(&mf->idates);
 	index_close(&mf->ix);
 	maildir_map_free(&mf->map);
 	buf_free(&mf->scratch);
@@ -386,6 +424,7 @@ const struct store_folder_vfuncs maildir_folder_vfuncs = {
 	.sync = maildir_sync,
 	.msg_open = maildir_msg_open,
 	.msg_vsize = maildir_msg_vsize,
+	.msg_idate = maildir_msg_idate,
 	.cache_get = maildir_cache_get,
 	.cache_put = maildir_cache_put,
 	.set_flags = maildir_set_flags,

@@ -70,6 +70,11 @@ struct maildir_folder {
 	uint64_t map_modseq;
 	struct maildir_map *hints; /* while rebuilding: base -> UID from the uidlist */
 	struct timespec kw_mtime;
+	struct maildir_idate {
+		uint32_t uid;
+		int64_t idate;
+	} *idates; /* internal dates read on demand, to record in the index */
+	size_t idate_count, idate_cap;
 	struct buf scratch;
 	bool full_refresh; /* the index was replaced: compare the whole snapshot */
 };
@@ -82,6 +87,9 @@ int maildir_uidlist_append(struct maildir_folder *mf, uint32_t uid, const char *
 			   size_t baselen, struct buf *err);
 /* Rewrites it atomically from the map (when missing or grown with stale lines). */
 int maildir_uidlist_write(struct maildir_folder *mf, struct buf *err);
+/* The same with the given "UID BASE\n" lines. */
+int maildir_uidlist_write_lines(struct maildir_folder *mf, const char *lines, size_t len,
+				struct buf *err);
 int maildir_uidlist_maybe_compact(struct maildir_folder *mf, struct buf *err);
 
 /* --- maildir-keywords.c --- */

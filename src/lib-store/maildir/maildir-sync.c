@@ -191,8 +191,9 @@ static int scan_add(struct maildir_scan *sc, int dir, const char *fname, uint32_
 	struct maildir_folder *mf = sc->mf;
 	struct maildir_name n;
 	maildir_name_parse(fname, &n);
-	struct stat st;
-	if (fstatat(sc->dirfd[dir], fname, &st, 0) < 0)
+	/* Rebuilding, a name with its size needs no stat: the date is read when needed. */
+	struct stat st = {.st_mtim.tv_sec = STORE_IDATE_UNKNOWN};
+	if ((mf->hints == NULL || !n.has_size) && fstatat(sc->dirfd[dir], fname, &st, 0) < 0)
 		return 0; /* gone again already */
 	buf_reset(&sc->name);
 	buf_append(&sc->name, fname, n.baselen);
@@ -212,7 +213,8 @@ static int scan_add(struct maildir_scan *sc, int dir, const char *fname, uint32_
 		if (index_insert(mf->ix, &row, err) < 0)
 			return -1;
 	}
-	maildir_map_put(&mf->map, fname, n.baselen, row.uid, dir);
+	if (mf->hints == NULL) /* rebuilding: the map is loaded later, when needed */
+		maildir_map_put(&mf->map, fname, n.baselen, row.uid, dir);
 	buf_printf(&sc->uidlist, "%" PRIu32 " %s\n", row.uid, sc->name.data);
 	return 0;
 }
@@ -286,8 +288,10 @@ static void scan_free(struct maildir_scan *sc)
 /* Appends the new UIDs to the uidlist in one write. */
 static int scan_write_uidlist(struct maildir_scan *sc, struct buf *err)
 {
-	if (sc->uidlist.len == 0 || sc->mf->hints != NULL)
-		return 0; /* rebuilding: the caller writes the whole file */
+	if (sc->mf->hints != NULL) /* rebuilding: the whole file, from every file's line */
+		return maildir_uidlist_write_lines(sc->mf, sc->uidlist.data, sc->uidlist.len, err);
+	if (sc->uidlist.len == 0)
+		return 0;
 	char *path = x_asprintf("%s/%s", sc->mf->path, MAILDIR_UIDLIST);
 	FILE *fp = fopen(path, "ae");
 	x_free(&path);
@@ -325,10 +329,12 @@ int maildir_catchup(struct maildir_folder *mf, bool force, struct buf *err)
 			ret = index_meta_set(mf->ix, maildir_mtime_keys[dir], mtimes[dir], err);
 	if (ret == 0 && sc.modseq != 0)
 		ret = index_meta_set(mf->ix, "highestmodseq", (int64_t)sc.modseq, err);
-	if (sc.light)
-		maildir_map_free(&mf->map); /* partial: map_modseq stays 0 */
-	else if (ret == 0 && sc.modseq != 0)
+	if (sc.light || mf->hints != NULL) { /* partial, or empty: not loaded */
+		maildir_map_free(&mf->map);
+		mf->map_modseq = 0;
+	} else if (ret == 0 && sc.modseq != 0) {
 		mf->map_modseq = sc.modseq;
+	}
 	if (ret == 0)
 		ret = scan_write_uidlist(&sc, err);
 	scan_free(&sc);
@@ -390,9 +396,7 @@ int maildir_index_init(struct maildir_folder *mf, struct buf *err)
 		r = index_bulk_end(mf->ix, err);
 	mf->hints = NULL;
 	maildir_map_free(&hints);
-	if (r < 0)
-		return -1;
-	return maildir_uidlist_write(mf, err);
+	return r;
 }
 
 int maildir_deliver_tmp(struct maildir_folder *mf, const char *tmp_path, const char *base,

@@ -111,24 +111,34 @@ int maildir_uidlist_write(struct maildir_folder *mf, struct buf *err)
 {
 	if (maildir_map_refresh(mf, err) < 0)
 		return -1;
-	char *path = uidlist_path(mf);
-	char *tmp = x_asprintf("%s.%d.tmp", path, (int)getpid());
-	struct buf out = BUF_INIT;
-	buf_printf(&out, "%d V%" PRIu32 " N%" PRId64 "\n", MAILDIR_UIDLIST_VERSION,
-		   (uint32_t)index_meta(mf->ix, "uidvalidity"), index_meta(mf->ix, "uidnext"));
+	struct buf lines = BUF_INIT;
 	for (size_t i = 0; i < mf->map.cap; i++) {
 		const struct maildir_entry *e = &mf->map.slots[i];
 		if (e->state != 1)
 			continue;
-		buf_printf(&out, "%" PRIu32 " ", e->uid);
-		buf_append(&out, e->fname, e->baselen);
-		buf_append_char(&out, '\n');
+		buf_printf(&lines, "%" PRIu32 " ", e->uid);
+		buf_append(&lines, e->fname, e->baselen);
+		buf_append_char(&lines, '\n');
 	}
+	int ret = maildir_uidlist_write_lines(mf, lines.data, lines.len, err);
+	buf_free(&lines);
+	return ret;
+}
+
+int maildir_uidlist_write_lines(struct maildir_folder *mf, const char *lines, size_t len,
+				struct buf *err)
+{
+	char *path = uidlist_path(mf);
+	char *tmp = x_asprintf("%s.%d.tmp", path, (int)getpid());
+	struct buf head = BUF_INIT;
+	buf_printf(&head, "%d V%" PRIu32 " N%" PRId64 "\n", MAILDIR_UIDLIST_VERSION,
+		   (uint32_t)index_meta(mf->ix, "uidvalidity"), index_meta(mf->ix, "uidnext"));
 	int ret = -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		store_err_errno(err, "create", tmp);
-	} else if (write_full(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
+	} else if (write_full(fd, head.data, head.len) < 0 ||
+		   (len > 0 && write_full(fd, lines, len) < 0) || fsync(fd) < 0) {
 		store_err_errno(err, "write", tmp);
 		close(fd);
 		unlink(tmp);
@@ -138,7 +148,7 @@ int maildir_uidlist_write(struct maildir_folder *mf, struct buf *err)
 	} else {
 		ret = 0;
 	}
-	buf_free(&out);
+	buf_free(&head);
 	x_free(&tmp);
 	x_free(&path);
 	return ret;
