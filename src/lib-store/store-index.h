@@ -54,8 +54,9 @@ int index_update(struct index *index, const struct index_row *row, struct buf *e
 /* Removes a message, remembering (uid, base, modseq) among the expunged. */
 int index_delete(struct index *index, uint32_t uid, const char *base, uint64_t modseq,
 		 struct buf *err);
-/* Calls cb for every message with modseq > since (all for 0; those in new/ for
- * INDEX_SCAN_NEW, which needs index_new_list_create), UID ascending; cb returns 0 to go on. */
+/* Calls cb for every message with modseq > since (all for 0), UID ascending; cb returns
+ * 0 to go on. INDEX_SCAN_NEW: the messages in new/ (after index_new_list_create), with only
+ * uid, base and fname filled in. */
 #define INDEX_SCAN_NEW UINT64_MAX
 int index_scan(struct index *index, uint64_t since,
 	       int (*cb)(void *ctx, const struct index_row *row), void *ctx, struct buf *err);
@@ -72,8 +73,8 @@ int index_get_base(struct index *index, const char *base, size_t len, struct ind
 		   struct buf *fname_buf, struct buf *err);
 /* Records an internal date that was unknown (-1); no new modseq. */
 int index_idate_set(struct index *index, uint32_t uid, int64_t idate, struct buf *err);
-/* Maildir: a partial index of the messages in new/ (dir 0), so catching up with new/ alone
- * does not read every row. Created when missing (in the caller's transaction). */
+/* Maildir: a partial index of the messages in new/ (dir 0) holding their names, so catching
+ * up with new/ alone reads a few pages. Created when missing (in the caller's transaction). */
 int index_new_list_create(struct index *index, struct buf *err);
 /* The cached CRLF size (0 when unknown) and the blob; set functions do not change modseq. */
 int index_vsize_get(struct index *index, uint32_t uid, uint64_t *vsize_r, struct buf *err);
