@@ -281,3 +281,37 @@ def test_notify(tern):
                for x in seen), seen
     _, t = c.cmd("NOTIFY NONE")
     assert b" OK" in t
+
+
+def test_compress_deflate(tern):
+    c = Client(tern)
+    assert b"COMPRESS=DEFLATE" in b" ".join(c.cmd("CAPABILITY")[0])
+    _, t = c.cmd("COMPRESS DEFLATE")
+    assert b" OK" in t, t
+    c.inflate = zlib.decompressobj(-15)
+    c.deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    _, t = c.cmd("COMPRESS DEFLATE")
+    assert b"NO [COMPRESSIONACTIVE]" in t, t
+    body = b"Subject: big\r\n\r\n" + b"compressible line\r\n" * 5000
+    _, t = c.cmd("APPEND INBOX %s" % lit(len(body)), [body])
+    assert b" OK" in t, t
+    c.cmd("SELECT INBOX")
+    u, t = c.cmd("FETCH 1 BODY.PEEK[]")
+    assert body in u[0]
+    # two commands in one compressed write
+    c.send(b"p1 NOOP\r\np2 NOOP\r\n")
+    assert c.read_until(b"p1")[1].startswith(b"p1 OK")
+    assert c.read_until(b"p2")[1].startswith(b"p2 OK")
+    c.cmd("LOGOUT")
+
+
+def test_compress_with_pipelined_command(tern):
+    c = Client(tern)
+    o = zlib.compressobj(6, zlib.DEFLATED, -15)
+    c.sock.sendall(b"z COMPRESS DEFLATE\r\n" + o.compress(b"y NOOP\r\n") +
+                   o.flush(zlib.Z_SYNC_FLUSH))
+    assert c.line() == b"z OK DEFLATE active"
+    c.inflate = zlib.decompressobj(-15)
+    c.buf = c.inflate.decompress(c.buf)  # compressed bytes read with the OK line
+    c.deflate = o
+    assert c.read_until(b"y")[1] == b"y OK NOOP completed"

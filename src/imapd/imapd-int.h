@@ -138,6 +138,7 @@ struct imapd_session {
 	bool tls;			 /* under TLS (implicit, or after STARTTLS) */
 	bool tls_handshake;		 /* ... whose handshake has not finished yet */
 	bool starttls_pending;		 /* STARTTLS answered: switch once its line is consumed */
+	bool compress_pending, compressed; /* COMPRESS DEFLATE (RFC 4978) */
 	struct tls_server_ctx *stls_ctx; /* STARTTLS is offered with it (NULL: not offered) */
 	enum imapd_state state;
 	struct imap_parser *parser;
@@ -446,6 +447,11 @@ int imapd_catenate_url(struct imapd_session *s, const char *url, struct store_ap
 /* imapd-notify.c: NOTIFY (RFC 5465) */
 void imapd_cmd_notify(struct imapd_session *s, struct imapd_cmd *cmd);
 void imapd_notify_free(struct imapd_session *s);
+
+/* imapd-compress.c: COMPRESS DEFLATE (RFC 4978) */
+void imapd_cmd_compress(struct imapd_session *s, struct imapd_cmd *cmd);
+/* After the COMPRESS line was consumed: puts the deflate filter under the session. */
+void imapd_compress_switch(struct imapd_session *s);
 
 /* imapd-cmd-idle.c */
 void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *cmd);

@@ -61,6 +61,7 @@ static const struct imapd_command imapd_commands[] = {
     {"MOVE", S_SE, F_UID, imapd_cmd_move},
     {"CANCELUPDATE", S_SE, F_PIPE, imapd_cmd_cancelupdate},
     {"NOTIFY", S_AU | S_SE, 0, imapd_cmd_notify},
+    {"COMPRESS", S_AU, 0, imapd_cmd_compress},
     {NULL, 0, 0, NULL},
 };
 
@@ -415,6 +416,8 @@ static void session_feed(struct imapd_session *s, struct evbuffer *in, const cha
 	evbuffer_drain(in, used);
 	if (s->starttls_pending)
 		imapd_tls_switch(s);
+	if (s->compress_pending)
+		imapd_compress_switch(s);
 }
 
 /* Answers every complete command in the input, in order, while the output is short. */
@@ -422,6 +425,7 @@ static void session_input(struct imapd_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	while (!s->busy && !s->closing && !imapd_output_full(s)) {
+		in = bufferevent_get_input(s->bev); /* COMPRESS may have put a filter on top */
 		if (s->idling || s->sasl != NULL) {
 			size_t n;
 			char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
