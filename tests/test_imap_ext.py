@@ -315,3 +315,28 @@ def test_compress_with_pipelined_command(tern):
     c.buf = c.inflate.decompress(c.buf)  # compressed bytes read with the OK line
     c.deflate = o
     assert c.read_until(b"y")[1] == b"y OK NOOP completed"
+
+
+def test_utf8_accept_append_and_search_decoded_parts(tern):
+    c = Client(tern)
+    assert b"UTF8=ACCEPT" in b" ".join(c.cmd("CAPABILITY")[0])
+    msg = ("From: Jürgen <j@example.test>\r\nSubject: Grüße\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n" +
+           base64.b64encode("hidden treasure in base64".encode()).decode() + "\r\n--b\r\n"
+           "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+           "soft=\r\nbroken w=C3=B6rd\r\n--b--\r\n").encode()
+    _, t = c.cmd("APPEND INBOX UTF8 (~{%d}\x00LIT\x00)" % len(msg), [msg])
+    assert b" BAD" in t, t  # not enabled yet
+    c.cmd("ENABLE UTF8=ACCEPT")
+    _, t = c.cmd("APPEND INBOX UTF8 (~{%d}\x00LIT\x00)" % len(msg), [msg])
+    assert b" OK" in t, t
+    c.cmd("SELECT INBOX")
+    u, _ = c.cmd("FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
+    assert "Grüße".encode() in u[0]
+    for key, hit in (("BODY \"treasure in base64\"", True), ("TEXT softbroken", True),
+                     ("BODY \"w\u00f6rd\"", True), ("BODY aGlkZGVu", True),
+                     ("BODY nowhere", False)):
+        u, t = c.cmd(("SEARCH CHARSET UTF-8 " + key).encode())
+        assert (u == [b"* SEARCH 1"]) == hit, (key, u, t)

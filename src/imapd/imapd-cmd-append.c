@@ -134,6 +134,12 @@ static bool is_catenate(const struct imap_arg *v, size_t i, size_t n)
 	return i + 1 < n && imap_arg_is_atom(&v[i], "CATENATE") && v[i + 1].type == IMAP_ARG_LIST;
 }
 
+/* RFC 6855 4: "UTF8 (literal8)", a message with UTF-8 header fields. */
+static bool is_utf8(const struct imap_arg *v, size_t i, size_t n)
+{
+	return i + 1 < n && imap_arg_is_atom(&v[i], "UTF8") && v[i + 1].type == IMAP_ARG_LIST;
+}
+
 /* The index after the last message of v[1..n) (where the next one's options start). */
 static size_t append_next_start(const struct imap_arg *v, size_t n)
 {
@@ -141,7 +147,7 @@ static size_t append_next_start(const struct imap_arg *v, size_t n)
 	for (size_t i = 1; i < n; i++) {
 		if (is_message(&v[i]))
 			start = i + 1;
-		else if (is_catenate(v, i, n))
+		else if (is_catenate(v, i, n) || is_utf8(v, i, n))
 			start = ++i + 1;
 	}
 	return start;
@@ -250,6 +256,10 @@ int imapd_append_literal(struct imapd_session *s, const struct imap_command *par
 	if (n >= 3 && v[n - 1].type == IMAP_ARG_LIST && imap_arg_is_atom(&v[n - 2], "CATENATE"))
 		return catenate_literal(s, v, n);
 	start = append_next_start(v, n);
+	if (n >= 3 && v[n - 1].type == IMAP_ARG_LIST && imap_arg_is_atom(&v[n - 2], "UTF8")) {
+		start = append_next_start(v, n - 2);
+		n -= 2; /* the options end before "UTF8 (" */
+	}
 	struct buf err = BUF_INIT;
 	if (append_opts(s, v + start, n - start) < 0) {
 		imapd_append_free(s);
@@ -346,6 +356,25 @@ void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *cmd)
 	struct imapd_append *a = s->append;
 	size_t start = 1, messages = 0;
 	for (size_t i = 1; i < cmd->count; i++) {
+		if (is_utf8(cmd->args, i, cmd->count)) {
+			const struct imap_arg *m = cmd->args[i + 1].list;
+			if (!s->utf8 || cmd->args[i + 1].len != 1 || !is_message(m)) {
+				imapd_bad(s, s->utf8 ? "UTF8 takes (literal8)"
+						     : "UTF8 needs ENABLE UTF8=ACCEPT");
+				imapd_append_free(s);
+				return;
+			}
+			messages++;
+			if (m->type == IMAP_ARG_LITERAL &&
+			    append_opts(s, cmd->args + start, i - start) < 0) {
+				imapd_append_free(s);
+				return;
+			}
+			if (m->type == IMAP_ARG_LITERAL && !a->failed)
+				append_inline(s, m);
+			start = ++i + 1;
+			continue;
+		}
 		if (is_catenate(cmd->args, i, cmd->count)) {
 			messages++;
 			if (append_opts(s, cmd->args + start, i - start) < 0) {

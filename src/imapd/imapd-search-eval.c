@@ -2,13 +2,15 @@
  * snapshot (RFC 9051 6.4.4; RFC 7162 3.1.5 MODSEQ; RFC 5032 OLDER/YOUNGER). Flags, dates,
  * sizes and sets come from the snapshot; header keys read the message's header once
  * (decoded RFC 2047, case-insensitive substring); BODY and TEXT stream through the
- * message in chunks, never holding it whole. Dates are taken in UTC.
+ * message in chunks, never holding it whole, then through the base64 and quoted-printable
+ * parts decoded (lib-mime's decoders). Dates are taken in UTC.
  */
 #include "imapd-int.h"
 #include "imap-search.h"
 #include "mime-address.h"
 #include "mime-date.h"
 #include "mime-header.h"
+#include "mime-part.h"
 #include "mime-rfc2047.h"
 #include "store.h"
 #include "util.h"
@@ -151,6 +153,64 @@ static bool match_sent(struct imapd_search_cache *c, enum imap_search_op op, int
 	return false;
 }
 
+/* Does the decoded body of part p (base64 or quoted-printable) contain k's value? */
+static bool match_part_decoded(int fd, off_t base, const struct mime_part *p,
+			       const struct imap_search_key *k)
+{
+	enum mime_cte cte = mime_cte_parse(p->encoding);
+	if (cte != MIME_CTE_BASE64 && cte != MIME_CTE_QP)
+		return false;
+	struct mime_decoder dec;
+	mime_decoder_init(&dec, cte);
+	struct buf win = BUF_INIT;
+	char chunk[IMAPD_CHUNK];
+	uint64_t pos = p->body_offset;
+	bool found = false;
+	size_t keep = k->value_len > 0 ? k->value_len - 1 : 0;
+	while (!found && pos < p->end_offset) {
+		size_t want = p->end_offset - pos < sizeof(chunk) ? (size_t)(p->end_offset - pos)
+								  : sizeof(chunk);
+		ssize_t got = pread(fd, chunk, want, base + (off_t)pos);
+		if (got <= 0)
+			break;
+		pos += (uint64_t)got;
+		mime_decoder_feed(&dec, chunk, (size_t)got, &win);
+		if (pos >= p->end_offset)
+			mime_decoder_finish(&dec, &win);
+		found = contains_ci(win.data, win.len, k->value, k->value_len);
+		if (win.len > keep) { /* keep a tail for a match across chunks */
+			memmove(win.data, win.data + win.len - keep, keep);
+			buf_truncate(&win, keep);
+		}
+	}
+	buf_free(&win);
+	return found;
+}
+
+/* The encoded leaf parts of message uid, searched decoded. */
+static bool match_decoded(struct imapd_session *s, uint32_t uid, const struct store_msg_stream *st,
+			  const struct imap_search_key *k)
+{
+	struct buf err = BUF_INIT;
+	struct mime_part *tree = imapd_msg_parts(s, uid, &err);
+	buf_free(&err);
+	bool found = false;
+	for (struct mime_part *p = tree; p != NULL && !found;) {
+		if (p->children != NULL) {
+			p = p->children;
+			continue;
+		}
+		found = match_part_decoded(st->fd, st->offset, p, k);
+		while (p != NULL && p->next == NULL)
+			p = p->parent;
+		if (p != NULL)
+			p = p->next;
+	}
+	if (tree != NULL)
+		mime_part_free(&tree);
+	return found;
+}
+
 /* BODY / TEXT: a case-insensitive substring of the message (TEXT) or its body (BODY). */
 static bool match_text(struct imapd_session *s, uint32_t uid, const struct imap_search_key *k)
 {
@@ -196,6 +256,8 @@ static bool match_text(struct imapd_session *s, uint32_t uid, const struct imap_
 		have = k2;
 	}
 	x_free(&win);
+	if (!found)
+		found = match_decoded(s, uid, &st, k);
 	close(st.fd);
 	return found;
 }
