@@ -8,7 +8,11 @@ made by postfix-peer.sh with relayhost = [127.0.0.1]:SINK, mynetworks relay). Th
 runs from the first submission until smtp-sink has received the N-th message (-M N), so
 the figure is end to end: SMTP in, durable queue, relay out.
 
-    sudo /usr/bin/python3 bench/relay-bench.py [-n 5000] [-c 8] [--only tern|postfix]
+    sudo /usr/bin/python3 bench/relay-bench.py [-n 5000] [-c 8] [--only tern|postfix] [--drain]
+
+--drain measures the relay alone: the N messages are queued while the sink is down (all
+deferred), then the sink is started and the queue flushed (tern queue flush, postqueue -f);
+the clock runs from the flush to the N-th message at the sink.
 
 Needs root (the private Postfix), smtp-sink and a built tern (TERN_BIN or build/).
 """
@@ -72,16 +76,34 @@ def wait_sink(sink, timeout):
         raise SystemExit("the sink did not receive every message in %ds" % timeout)
 
 
-def run_tern(n, clients):
+def wait_deferred(count_fn, n, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if count_fn() >= n:
+            return
+        time.sleep(0.5)
+    raise SystemExit("the messages were not all deferred in %ds" % timeout)
+
+
+def run_tern(n, clients, drain=False):
     sink_port = conftest.free_port()
     inst = conftest.Instance({"relayhost": "[127.0.0.1]:%d" % sink_port})
     inst.start()
+    login = ("alice@example.test", inst.users["alice@example.test"])
     try:
+        if drain:
+            sub = submit(inst.ports["submission"], n, clients, login)
+            wait_deferred(lambda: inst.run("mailq").stdout.count("(deferred: 4.4.1"), n)
+            sink = start_sink(sink_port, n)
+            time.sleep(0.3)
+            t0 = time.time()
+            inst.run("queue", "flush", check=True)
+            wait_sink(sink, 600)
+            return sub, time.time() - t0
         sink = start_sink(sink_port, n)
         time.sleep(0.3)
         t0 = time.time()
-        sub = submit(inst.ports["submission"], n, clients,
-                     ("alice@example.test", inst.users["alice@example.test"]))
+        sub = submit(inst.ports["submission"], n, clients, login)
         wait_sink(sink, 600)
         return sub, time.time() - t0
     finally:
@@ -89,7 +111,7 @@ def run_tern(n, clients):
         inst.cleanup()
 
 
-def run_postfix(n, clients):
+def run_postfix(n, clients, drain=False):
     sink_port, port = conftest.free_port(), conftest.free_port()
     d = tempfile.mkdtemp(prefix="tern-bench-pf-")
     os.chmod(d, 0o755)
@@ -101,6 +123,20 @@ def run_postfix(n, clients):
                        check=True)
         subprocess.run(["postfix", "-c", etc, "reload"], check=True, capture_output=True)
         time.sleep(1)
+        if drain:
+            sub = submit(port, n, clients)
+
+            def deferred():
+                out = subprocess.run(["postqueue", "-c", etc, "-j"], capture_output=True,
+                                     text=True).stdout
+                return out.count('"delay_reason"')
+            wait_deferred(deferred, n)
+            sink = start_sink(sink_port, n)
+            time.sleep(0.3)
+            t0 = time.time()
+            subprocess.run(["postqueue", "-c", etc, "-f"], check=True)
+            wait_sink(sink, 600)
+            return sub, time.time() - t0
         sink = start_sink(sink_port, n)
         time.sleep(0.3)
         t0 = time.time()
@@ -117,15 +153,17 @@ def main():
     ap.add_argument("-n", type=int, default=5000)
     ap.add_argument("-c", type=int, default=8, help="parallel submitting clients")
     ap.add_argument("--only", choices=["tern", "postfix"])
+    ap.add_argument("--drain", action="store_true", help="time the relay alone (see above)")
     a = ap.parse_args()
     results = {}
     for name, fn in (("tern", run_tern), ("postfix", run_postfix)):
         if a.only and a.only != name:
             continue
-        sub, total = fn(a.n, a.c)
+        sub, total = fn(a.n, a.c, a.drain)
         results[name] = a.n / total
+        what = "queue drained" if a.drain else "end to end"
         print("%-8s %d messages: submitted in %.1fs, all relayed after %.1fs: %.0f msg/s "
-              "end to end" % (name, a.n, sub, total, a.n / total), flush=True)
+              "%s" % (name, a.n, sub, total, a.n / total, what), flush=True)
     if len(results) == 2:
         print("ratio tern/postfix: %.2f" % (results["tern"] / results["postfix"]))
 

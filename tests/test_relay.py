@@ -268,14 +268,22 @@ def test_relay_permanent_refusal(env, tern_factory):
 
 
 def test_relay_down_then_up(env, tern_factory):
+    """Messages queued before the start all meet the dead destination at once (several
+    connections failing together): every one is deferred, then delivered."""
     sink = env.sink("127.0.0.3", start=False)
-    tern = tern_factory(options=relay_options(env))
-    sendmail(tern, ["bob@down.test"])
-    wait_log(tern, r"to=<bob@down.test>, relay=\S+, status=deferred \(4\.4\.1 cannot connect")
+    tern = tern_factory(options=relay_options(env), start=False)
+    for i in range(12):
+        sendmail(tern, ["bob%d@down.test" % i])
+    tern.start()
+    deadline = time.time() + 20
+    while len(re.findall(r"to=<bob\d+@down.test>, relay=\S+, status=deferred \(4\.4\.1 "
+                         r"cannot connect", tern.log())) < 12:
+        assert time.time() < deadline, tern.log()[-4000:]
+        time.sleep(0.1)
     out = tern.run("mailq").stdout
-    assert "bob@down.test" in out and "deferred: 4.4.1 cannot connect" in out, out
+    assert "bob0@down.test" in out and "deferred: 4.4.1 cannot connect" in out, out
     sink.start()
-    assert len(sink.messages(1, timeout=30)) == 1
+    assert len(sink.messages(12, timeout=30)) == 12
     assert wait_queue_empty(tern), tern.run("mailq").stdout
 
 

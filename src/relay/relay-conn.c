@@ -315,9 +315,10 @@ void relay_conn_next_host(struct relay_conn *c, const char *text)
 		relay_conn_try_host(c);
 		return;
 	}
-	/* Every host failed. The last connection to the destination takes its queue down. */
-	if (c->dest->conns == 1)
-		relay_dest_fail_all(c->dest, DELIVERY_DEFER, c->last_error);
+	/* Every host failed: the destination is down, and its queued messages wait for the
+	 * next retry (connections already sending finish their messages). Waiting for the
+	 * last connection to fail instead would let each failure start another attempt. */
+	relay_dest_fail_all(c->dest, DELIVERY_DEFER, c->last_error);
 	relay_conn_close(c, c->last_error);
 }
 
