@@ -35,7 +35,8 @@ static bool zpump(z_stream *z, bool deflating, struct evbuffer *src, struct evbu
 		if (r == Z_STREAM_ERROR || r == Z_DATA_ERROR || r == Z_MEM_ERROR || r == Z_NEED_DICT)
 			return false;
 		evbuffer_add(dst, out, sizeof(out) - z->avail_out);
-	} while (r != Z_STREAM_END && (z->avail_out == 0 || (z->avail_in > 0 && r != Z_BUF_ERROR)));
+	} while (r != Z_STREAM_END &&
+		 (z->avail_out == 0 || (z->avail_in > 0 && r != Z_BUF_ERROR)));
 	evbuffer_drain(src, len - z->avail_in);
 	return true;
 }

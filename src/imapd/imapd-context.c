@@ -131,7 +131,8 @@ void imapd_context_expunged(struct imapd_session *s, const uint32_t *uids, const
 			if (!imap_seqset_contains(&c->result, uids[i]))
 				continue;
 			imap_seqset_add(&gone, uids[i], uids[i]);
-			imap_seqset_add(&shown, c->uid ? uids[i] : seqs[i], c->uid ? uids[i] : seqs[i]);
+			uint32_t v = c->uid ? uids[i] : seqs[i];
+			imap_seqset_add(&shown, v, v);
 		}
 		context_write(s, c, "REMOVEFROM", &shown);
 		set_remove(&c->result, &gone);
