@@ -32,7 +32,8 @@ static bool zpump(z_stream *z, bool deflating, struct evbuffer *src, struct evbu
 		z->next_out = out;
 		z->avail_out = sizeof(out);
 		r = deflating ? deflate(z, flush) : inflate(z, Z_SYNC_FLUSH);
-		if (r == Z_STREAM_ERROR || r == Z_DATA_ERROR || r == Z_MEM_ERROR || r == Z_NEED_DICT)
+		if (r == Z_STREAM_ERROR || r == Z_DATA_ERROR || r == Z_MEM_ERROR ||
+		    r == Z_NEED_DICT)
 			return false;
 		evbuffer_add(dst, out, sizeof(out) - z->avail_out);
 	} while (r != Z_STREAM_END &&
