@@ -42,7 +42,9 @@ enum index_stmt {
 static const char *const index_sql[ST_COUNT] = {
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-    [ST_INSERT] = "INSERT INTO msgs (uid, base, fname, dir, flags, keywords, modseq, size, "
+    /* OR IGNORE: a conflict is found before anything is written, so no statement journal;
+       index_insert reports it (no row changed) */
+    [ST_INSERT] = "INSERT OR IGNORE INTO msgs (uid, base, fname, dir, flags, keywords, modseq, size, "
 		  "idate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_UPDATE] = "UPDATE msgs SET fname = ?2, dir = ?3, flags = ?4, keywords = ?5, "
 		  "modseq = ?6 WHERE uid = ?1",
@@ -367,6 +369,9 @@ int index_insert(struct index *ix, const struct index_row *r, struct buf *err)
 	sqlite3_bind_int64(st, 9, r->idate);
 	if (index_run(ix, st, err, "insert") < 0)
 		return -1;
+	if (sqlite3_changes(ix->db) == 0)
+		return store_err(err, "index %s: insert: UID %u or its name is there already",
+				 ix->path, r->uid);
 	if (ix->bulk) {
 		ix->bulk_messages++;
 		ix->bulk_bytes += (int64_t)r->size;

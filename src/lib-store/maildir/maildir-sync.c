@@ -148,7 +148,11 @@ static int scan_dir(struct maildir_scan *sc, int dir, struct buf *err)
 			sc->news_cap = sc->news_cap ? sc->news_cap * 2 : 16;
 			sc->news = x_reallocarray(sc->news, sc->news_cap, sizeof(*sc->news));
 		}
-		sc->news[sc->news_count++] = x_asprintf("%d%s", dir, de->d_name);
+		size_t len = strlen(de->d_name);
+		char *entry = x_malloc(len + 2);
+		entry[0] = (char)('0' + dir);
+		memcpy(entry + 1, de->d_name, len + 1);
+		sc->news[sc->news_count++] = entry;
 	}
 	if (ret == 0 && errno != 0)
 		ret = store_err_errno(err, "read", path);
@@ -184,6 +188,21 @@ static int news_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
+/* Appends "UID BASE\n" (no printf: a rebuild writes 100,000 of them). */
+static void uidlist_line(struct buf *out, uint32_t uid, const char *base, size_t len)
+{
+	char digits[10];
+	size_t n = 0;
+	do
+		digits[n++] = (char)('0' + uid % 10);
+	while ((uid /= 10) != 0);
+	while (n > 0)
+		buf_append_char(out, digits[--n]);
+	buf_append_char(out, ' ');
+	buf_append(out, base, len);
+	buf_append_char(out, '\n');
+}
+
 /* Gives one new file its UID (its old one while rebuilding, when the uidlist knows it). */
 static int scan_add(struct maildir_scan *sc, int dir, const char *fname, uint32_t *uidnext,
 		    struct buf *err)
@@ -215,7 +234,7 @@ static int scan_add(struct maildir_scan *sc, int dir, const char *fname, uint32_
 	}
 	if (mf->hints == NULL) /* rebuilding: the map is loaded later, when needed */
 		maildir_map_put(&mf->map, fname, n.baselen, row.uid, dir);
-	buf_printf(&sc->uidlist, "%" PRIu32 " %s\n", row.uid, sc->name.data);
+	uidlist_line(&sc->uidlist, row.uid, sc->name.data, sc->name.len);
 	return 0;
 }
 
