@@ -15,6 +15,8 @@ struct refresh {
 	bool inconsistent;
 	uint8_t *present; /* full refresh: the old messages found in the index */
 	size_t old_count;
+	uint32_t *gone; /* expunged UIDs that are in the snapshot */
+	size_t gone_count, gone_cap;
 };
 
 void store_u32_push(uint32_t **v, size_t count, size_t *cap, uint32_t x)
@@ -59,9 +61,10 @@ static int refresh_row(void *ctx, const struct index_row *r)
 static int refresh_expunged(void *ctx, uint32_t uid, const char *base)
 {
 	struct refresh *rf = ctx;
-	ssize_t idx = store_folder_find(rf->f, uid);
-	if (idx >= 0)
-		rf->f->msgs[idx].uid = 0; /* removed below */
+	if (store_folder_find(rf->f, uid) >= 0) {
+		store_u32_push(&rf->gone, rf->gone_count, &rf->gone_cap, uid);
+		rf->gone_count++;
+	}
 	return 0;
 }
 
@@ -81,6 +84,21 @@ static void refresh_compact(struct store_folder *f, uint32_t *old_uids, struct s
 		ch->expunged_count++;
 	}
 	f->count = out;
+}
+
+/* Removes the gone UIDs from the snapshot (a pass over it only when there are some). */
+static void refresh_drop(struct refresh *rf)
+{
+	struct store_folder *f = rf->f;
+	uint32_t *old_uids = x_calloc(f->count, sizeof(uint32_t));
+	for (size_t i = 0; i < f->count; i++)
+		old_uids[i] = f->msgs[i].uid;
+	for (size_t i = 0; i < rf->gone_count; i++) /* find them all, then mark */
+		rf->gone[i] = (uint32_t)store_folder_find(f, rf->gone[i]);
+	for (size_t i = 0; i < rf->gone_count; i++)
+		f->msgs[rf->gone[i]].uid = 0;
+	refresh_compact(f, old_uids, rf->ch);
+	x_free(&old_uids);
 }
 
 /* After the index was replaced: compare every message (modseqs mean nothing now). */
@@ -121,12 +139,10 @@ int store_refresh(struct store_folder *f, struct index *ix, bool *full_refresh,
 	if (*full_refresh && !rf.inconsistent && f->count > 0)
 		return refresh_full(f, ix, full_refresh, ch, err);
 	if (!rf.inconsistent && hms != f->highestmodseq && f->count > 0) {
-		uint32_t *old_uids = x_calloc(f->count, sizeof(uint32_t));
-		for (size_t i = 0; i < f->count; i++)
-			old_uids[i] = f->msgs[i].uid;
 		int r = index_scan_expunged(ix, f->highestmodseq, refresh_expunged, &rf, err);
-		refresh_compact(f, old_uids, ch);
-		x_free(&old_uids);
+		if (rf.gone_count > 0)
+			refresh_drop(&rf);
+		x_free(&rf.gone);
 		if (r < 0)
 			return -1;
 	}
