@@ -18,6 +18,7 @@
 #include "qmgr-int.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,15 +30,6 @@
 #include "userdb.h"
 #include "xalloc.h"
 
-/* Where a recipient goes in this pass. */
-struct qmgr_route {
-	bool local;    /* a Maildir delivery is to be tried (maildir set) */
-	char *maildir;
-	uint64_t quota_bytes, quota_messages; /* 0: none */
-	bool remote;   /* for the relay (hop set) */
-	struct relay_nexthop hop;
-	struct delivery_result res; /* outcome, set up front for non-local and unknown */
-};
 
 static void qmgr_result(struct delivery_result *res, enum delivery_status st,
 			const char *text)
@@ -173,6 +165,7 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 	bool expired = (uint64_t)(now - env->arrival) >= conf_num(q->conf, "queue_lifetime");
 	struct buf recs = BUF_INIT, err = BUF_INIT;
 	bool finished = true, all_sent = true;
+	size_t *failed = x_calloc(env->rcpt_count, sizeof(*failed)), nfailed = 0;
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		struct queue_rcpt *rc = &env->rcpts[i];
 		if (rc->state != QUEUE_RCPT_PENDING)
@@ -195,12 +188,14 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 		if (res->status == DELIVERY_OK)
 			queue_rec_delivered(&recs, (unsigned)i, t);
 		else if (res->status == DELIVERY_BOUNCE)
-			queue_rec_failed(&recs, (unsigned)i, t), qmgr_bounce(q, env, i, res);
+			failed[nfailed++] = i; /* recorded once the bounce is queued */
 		else
 			queue_rec_deferred(&recs, (unsigned)i, t), finished = false;
 		x_free(&t);
 		qmgr_log(env, rc, &routes[i], now);
 	}
+	if (nfailed > 0 && !qmgr_bounce(q, env, routes, failed, nfailed, &recs))
+		finished = false;
 	if (!finished && !relaying) {
 		e->next_try = now + qmgr_backoff(q, env->attempts);
 		queue_rec_retry(&recs, e->next_try, env->attempts + 1);
@@ -215,6 +210,7 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 	}
 	buf_free(&recs);
 	buf_free(&err);
+	free(failed);
 	return finished;
 }
 

@@ -11,10 +11,12 @@
  */
 #include "qmgr-int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "deliver.h"
+#include "dsn.h"
 #include "log.h"
 #include "relay.h"
 #include "xalloc.h"
@@ -118,12 +120,40 @@ void qmgr_relay_take_result(struct qmgr_relay_batch *b, const struct relay_msg *
 	}
 }
 
-void qmgr_bounce(struct qmgr *q, const struct queue_envelope *env, size_t rcpt_index,
-		 const struct delivery_result *res)
+bool qmgr_bounce(struct qmgr *q, const struct queue_envelope *env,
+		 const struct qmgr_route *routes, const size_t *failed, size_t count,
+		 struct buf *recs)
 {
-	/* The delivery status notification to the sender is not generated yet. */
-	log_info("%s: to=<%s>: failed, a bounce to <%s> is due: %s %s", env->id,
-		 log_safe(env->rcpts[rcpt_index].addr, strlen(env->rcpts[rcpt_index].addr), 300),
-		 log_safe(env->sender, strlen(env->sender), 300), res->enhanced,
-		 log_safe(res->text, strlen(res->text), 300));
+	struct dsn_config cfg;
+	dsn_config_from_conf(q->conf, &cfg);
+	struct dsn_failure *f = x_calloc(count, sizeof(*f));
+	for (size_t k = 0; k < count; k++) {
+		const struct delivery_result *res = &routes[failed[k]].res;
+		f[k] = (struct dsn_failure){failed[k], res->enhanced, res->text, NULL};
+	}
+	char id[QUEUE_ID_MAX];
+	struct buf err = BUF_INIT;
+	int r = dsn_send_bounce(&cfg, env, f, count, false, id, &err);
+	if (r == 1)
+		log_info("%s: sender non-delivery notification: %s", env->id, id);
+	else if (r == 0)
+		log_info("%s: no non-delivery notification is due (null sender or NOTIFY)",
+			 env->id);
+	else
+		log_error("%s: cannot queue the non-delivery notification, will retry: %s",
+			  env->id, buf_cstr(&err));
+	/* The failures are recorded only once their notification is safe in the queue;
+	 * otherwise they stay deferred and the next pass tries again. */
+	for (size_t k = 0; k < count; k++) {
+		const struct delivery_result *res = &routes[failed[k]].res;
+		char *t = x_asprintf("%s %s", res->enhanced, res->text);
+		if (r >= 0)
+			queue_rec_failed(recs, (unsigned)failed[k], t);
+		else
+			queue_rec_deferred(recs, (unsigned)failed[k], t);
+		x_free(&t);
+	}
+	free(f);
+	buf_free(&err);
+	return r >= 0;
 }
