@@ -134,19 +134,38 @@ class Instance:
             assert r.returncode == 0, (r.stdout, r.stderr)
         return r
 
-    def start(self, wait_port="smtp"):
+    def listener_addresses(self):
+        """(host, port) of every listener in tern.conf, as it is now."""
+        text = open(self.conf).read()
+        return [(h, int(p)) for h, p in
+                re.findall(r"(?m)^listen \S+ \{\n(?:[^}]*?\n)?\s*address = ([\d.]+):(\d+)", text)]
+
+    def _reassign_ports(self):
+        """Another program took one of our ports: move every loopback listener."""
+        text = open(self.conf).read()
+        for name, port in zip(LISTENERS, free_ports(len(LISTENERS))):
+            text = re.sub(r"(listen %s \{\n    address = 127\.0\.0\.1:)\d+" % name,
+                          r"\g<1>%d" % port, text)
+            self.ports[name] = port
+        open(self.conf, "w").write(text)
+
+    def start(self, wait_port="smtp", _tries=3):
         log = open(self.logfile, "ab")
         self.proc = subprocess.Popen([TERN, "serve", "-c", self.conf], stdout=log,
                                      stderr=log, env=tern_env(), start_new_session=True)
         log.close()
         deadline = time.time() + 15
         while time.time() < deadline:
-            assert self.proc.poll() is None, "tern serve exited:\n" + self.log()
-            # Ready when every listener is bound (a port bound by another program would
-            # make the master exit, seen above at the next turn).
+            if self.proc.poll() is not None:
+                if "Address already in use" in self.log() and _tries > 1:
+                    self.proc = None
+                    self._reassign_ports()
+                    return self.start(wait_port, _tries - 1)
+                raise AssertionError("tern serve exited:\n" + self.log())
+            # Ready when every listener accepts connections.
             try:
-                for port in self.ports.values():
-                    socket.create_connection(("127.0.0.1", port), 0.5).close()
+                for addr in self.listener_addresses():
+                    socket.create_connection(addr, 0.5).close()
                 return self
             except OSError:
                 time.sleep(0.05)

@@ -7,6 +7,7 @@
 #include "imapd-int.h"
 #include "auth.h"
 #include "log.h"
+#include "util.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
@@ -277,6 +278,7 @@ int imapd_main(const char *conf_path)
 	};
 	for (size_t i = 0; i < 3; i++)
 		evsignal_add(sigs[i], NULL);
+	signals_ready();
 	log_info("imap started: %zu listeners", nls);
 	event_base_dispatch(srv.base);
 	for (size_t i = 0; i < 3; i++)

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <grp.h>
 #include <limits.h>
 #include <stdio.h>
@@ -248,4 +249,13 @@ int become_owner_of(const char *path, struct buf *err)
 		return -1;
 	}
 	return 0;
+}
+
+void signals_ready(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }

@@ -45,6 +45,10 @@ int parse_duration(const char *s, uint64_t *seconds_r);
  * by the workers. 0 when done or not needed (not root, path missing or owned by root);
  * -1 with err set when the switch failed. */
 int become_owner_of(const char *path, struct buf *err);
+/* A worker's signal handlers are in place: lets SIGHUP (and SIGTERM) through. The master
+ * starts workers with SIGHUP blocked, so a reload asked for while one starts waits for
+ * it instead of being lost or killing it. */
+void signals_ready(void);
 /* The machine's host name (fully qualified when the resolver says so). */
 const char *host_name(void);
 

@@ -127,12 +127,12 @@ static void master_start(struct master *m, struct master_role *r)
 		return;
 	}
 	if (pid == 0) {
-		/* A reload asked for before the worker has set up its handlers is moot (it
-		 * reads the configuration as it starts): ignore SIGHUP until then. */
-		signal(SIGHUP, SIG_IGN);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* SIGHUP stays blocked across exec until the worker's handlers are in place
+		 * (signals_ready()): a reload asked for while it starts then waits for it. */
+		sigset_t hup;
+		sigemptyset(&hup);
+		sigaddset(&hup, SIGHUP);
+		sigprocmask(SIG_SETMASK, &hup, NULL);
 		const char *user = conf_str(m->conf, "run_user");
 		if (geteuid() == 0) {
 			struct buf err = BUF_INIT;

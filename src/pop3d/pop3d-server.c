@@ -9,6 +9,7 @@
 #include "pop3d-int.h"
 #include "auth.h"
 #include "log.h"
+#include "util.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
@@ -283,6 +284,7 @@ int pop3d_main(const char *conf_path)
 	};
 	for (size_t i = 0; i < 3; i++)
 		evsignal_add(sigs[i], NULL);
+	signals_ready();
 	log_info("pop3 started: %zu listeners", nls);
 	event_base_dispatch(srv.base);
 	for (size_t i = 0; i < 3; i++)

@@ -434,6 +434,7 @@ int qmgr_main(const char *conf_path)
 	qmgr_bind_notify(&l);
 	qmgr_watch_env(&l);
 	qmgr_setup_events(&l);
+	signals_ready();
 	l.pool = qmgr_pool_new(l.base, &l.q, conf_num(l.q.conf, "queue_delivery_threads"),
 			       qmgr_done, &l);
 	l.relay = relay_new(l.base, l.q.conf, qmgr_relay_done, &l, &err);
