@@ -26,7 +26,6 @@ TESTS_DIR = os.environ.get("IMAPTEST_DIR") or os.path.join(
 
 # allowed to be skipped (../shared/imaptest-FORMAT.md)
 ALWAYS_SKIP = {
-    "sort-partial": "needs CONTEXT=SORT, which the reference (Dovecot) does not offer either",
     "urlauth": "URLAUTH is not required",
     "urlauth-binary": "URLAUTH is not required",
     "urlauth2": "needs a second user, and then fails on Dovecot too (a test bug)",
