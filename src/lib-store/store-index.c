@@ -296,7 +296,7 @@ int index_bulk_begin(struct index *ix, struct buf *err)
 	ix->bulk_other = false;
 	ix->bulk_messages = ix->bulk_bytes = ix->bulk_unseen = 0;
 	if (sqlite3_exec(ix->db,
-			 "DROP TRIGGER IF EXISTS msgs_totals_ins;"
+			 "DROP INDEX IF EXISTS msgs_modseq; DROP TRIGGER IF EXISTS msgs_totals_ins;"
 			 "DROP TRIGGER IF EXISTS msgs_totals_del;"
 			 "DROP TRIGGER IF EXISTS msgs_totals_upd;",
 			 NULL, NULL, NULL) != SQLITE_OK)
@@ -317,7 +317,9 @@ int index_bulk_end(struct index *ix, struct buf *err)
 		 index_meta_set(ix, "total_bytes", ix->bulk_bytes, err) < 0 ||
 		 index_meta_set(ix, "total_unseen", ix->bulk_unseen, err) < 0)
 		return -1;
-	if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(ix->db, "CREATE INDEX IF NOT EXISTS msgs_modseq ON msgs (modseq)", NULL,
+			 NULL, NULL) != SQLITE_OK)
 		return index_fail(ix, err, "totals");
 	return 0;
 }
@@ -429,11 +431,27 @@ static void index_row_read(sqlite3_stmt *st, struct index_row *r)
 		r->fname = "";
 }
 
+/* The snapshot's scans: no names (refresh does not use them). */
+static const char *const index_scan_nameless[2] = {
+    "SELECT uid, NULL, NULL, dir, flags, keywords, modseq, size, idate FROM msgs "
+    "WHERE modseq > ?1 ORDER BY uid",
+    "SELECT uid, NULL, NULL, dir, flags, keywords, modseq, size, idate FROM msgs "
+    "INDEXED BY msgs_modseq WHERE modseq > ?1 ORDER BY uid",
+};
+
+static int index_scan_sql(struct index *ix, const char *sql, uint64_t since,
+			  int (*cb)(void *ctx, const struct index_row *), void *ctx,
+			  struct buf *err);
+
+int index_scan_msgs(struct index *ix, uint64_t since,
+		    int (*cb)(void *ctx, const struct index_row *), void *ctx, struct buf *err)
+{
+	return index_scan_sql(ix, index_scan_nameless[since != 0], since, cb, ctx, err);
+}
+
 int index_scan(struct index *ix, uint64_t since, int (*cb)(void *ctx, const struct index_row *),
 	       void *ctx, struct buf *err)
 {
-	/* Not the cached statement: a callback may use the others, and scans may nest. */
-	sqlite3_stmt *st;
 	/* since 0: every row in UID order; otherwise the few changed rows through the
 	   modseq index (the planner would rather walk all rows to avoid the sort). */
 	static const char all_sql[] = "SELECT uid, base, fname, dir, flags, keywords, modseq, "
@@ -447,6 +465,15 @@ int index_scan(struct index *ix, uint64_t since, int (*cb)(void *ctx, const stru
 						  : index_sql[ST_SCAN];
 	if (since == INDEX_SCAN_NEW)
 		since = 0;
+	return index_scan_sql(ix, sql, since, cb, ctx, err);
+}
+
+static int index_scan_sql(struct index *ix, const char *sql, uint64_t since,
+			  int (*cb)(void *ctx, const struct index_row *), void *ctx,
+			  struct buf *err)
+{
+	/* Not the cached statement: a callback may use the others, and scans may nest. */
+	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return index_fail(ix, err, "scan");
 	sqlite3_bind_int64(st, 1, (int64_t)since);

@@ -58,6 +58,9 @@ int index_delete(struct index *index, uint32_t uid, const char *base, uint64_t m
  * 0 to go on. INDEX_SCAN_NEW: the messages in new/ (after index_new_list_create), with only
  * uid, base and fname filled in. */
 #define INDEX_SCAN_NEW UINT64_MAX
+/* The same without the names (base and fname are ""): what a snapshot needs. */
+int index_scan_msgs(struct index *index, uint64_t since,
+		    int (*cb)(void *ctx, const struct index_row *row), void *ctx, struct buf *err);
 int index_scan(struct index *index, uint64_t since,
 	       int (*cb)(void *ctx, const struct index_row *row), void *ctx, struct buf *err);
 /* Calls cb for every message expunged with modseq > since. */

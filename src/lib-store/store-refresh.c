@@ -32,7 +32,8 @@ static int refresh_row(void *ctx, const struct index_row *r)
 {
 	struct refresh *rf = ctx;
 	struct store_folder *f = rf->f;
-	ssize_t idx = store_folder_find(f, r->uid);
+	bool after = f->count == 0 || r->uid > f->msgs[f->count - 1].uid;
+	ssize_t idx = after ? -1 : store_folder_find(f, r->uid);
 	struct store_msg m = {.uid = r->uid,
 			      .flags = r->flags,
 			      .keywords = r->keywords,
@@ -48,7 +49,7 @@ static int refresh_row(void *ctx, const struct index_row *r)
 				       &rf->changed_cap, r->uid);
 			rf->ch->changed_count++;
 		}
-	} else if (f->count == 0 || r->uid > f->msgs[f->count - 1].uid) {
+	} else if (after) {
 		store_folder_push(f, &m);
 		if (rf->ch != NULL)
 			rf->ch->new_count++;
@@ -110,7 +111,7 @@ static int refresh_full(struct store_folder *f, struct index *ix, bool *full_ref
 	uint32_t *old_uids = x_calloc(f->count, sizeof(uint32_t));
 	for (size_t i = 0; i < f->count; i++)
 		old_uids[i] = f->msgs[i].uid;
-	int r = index_scan(ix, 0, refresh_row, &rf, err);
+	int r = index_scan_msgs(ix, 0, refresh_row, &rf, err);
 	for (size_t i = 0; i < rf.old_count; i++)
 		if (!rf.present[i])
 			f->msgs[i].uid = 0;
@@ -147,7 +148,7 @@ int store_refresh(struct store_folder *f, struct index *ix, bool *full_refresh,
 			return -1;
 	}
 	if (!rf.inconsistent && hms != f->highestmodseq &&
-	    index_scan(ix, f->highestmodseq, refresh_row, &rf, err) < 0)
+	    index_scan_msgs(ix, f->highestmodseq, refresh_row, &rf, err) < 0)
 		return -1;
 	if (rf.inconsistent) { /* a new index with other UIDs: start over */
 		if (ch != NULL) {
@@ -156,7 +157,7 @@ int store_refresh(struct store_folder *f, struct index *ix, bool *full_refresh,
 		}
 		f->count = 0;
 		rf.ch = NULL;
-		if (index_scan(ix, 0, refresh_row, &rf, err) < 0)
+		if (index_scan_msgs(ix, 0, refresh_row, &rf, err) < 0)
 			return -1;
 	}
 	f->uidvalidity = uidvalidity;
@@ -183,7 +184,7 @@ static int deleted_row(void *ctx, const struct index_row *r)
 int store_refresh_deleted(struct index *ix, uint32_t **uids_r, size_t *count_r, struct buf *err)
 {
 	struct deleted d = {0};
-	int r = index_scan(ix, 0, deleted_row, &d, err);
+	int r = index_scan_msgs(ix, 0, deleted_row, &d, err);
 	*uids_r = d.uids;
 	*count_r = d.count;
 	return r;
