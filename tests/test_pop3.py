@@ -282,7 +282,8 @@ def test_fetchmail_keep_then_flush(tern, tmp_path):
                                                       "alice-pw", "keep" if keep else "nokeep",
                                                       mda))
         rc.chmod(0o600)
-        env = dict(os.environ, HOME=str(tmp_path))
+        # FETCHMAILHOME: its lock file there, not in /var/run (shared by every root run)
+        env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
         r = subprocess.run([fetchmail, "-f", str(rc), "--nosyslog", "-v"], env=env,
                            capture_output=True, text=True, timeout=300)
         return r

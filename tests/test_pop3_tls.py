@@ -419,7 +419,8 @@ def test_fetchmail_tls(tern, tmp_path):
                       " uidl\n  user '%s' there with password 'alice-pw' is 'x' here keep %s\n"
                       "  mda '%s'\n" % (tmp_path / ("ids%d" % port), port, ALICE, opts, mda))
         rc.chmod(0o600)
-        env = dict(os.environ, HOME=str(tmp_path))
+        # FETCHMAILHOME: its lock file there, not in /var/run (shared by every root run)
+        env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
         r = subprocess.run([fetchmail, "-f", str(rc), "--nosyslog", "-v"], env=env,
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr

@@ -11,7 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+struct auth_pool;
+
 struct auth {
+	struct auth_pool *pool; /* auth-async.c: made at the first asynchronous check */
 	struct userdb *db;
 	struct sasl_limiter *limiter;
 	struct sasl_callbacks cb;
@@ -121,6 +124,11 @@ void auth_free(struct auth **ap)
 	userdb_close(&a->db);
 	sasl_limiter_free(&a->limiter);
 	x_free(ap);
+}
+
+struct auth_pool **auth_pool_slot(struct auth *a)
+{
+	return &a->pool;
 }
 
 struct userdb *auth_userdb(struct auth *a)

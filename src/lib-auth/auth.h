@@ -45,4 +45,20 @@ enum sasl_lookup auth_password(struct auth *a, const char *user, const char *pas
 uint64_t auth_record(struct auth *a, const char *proto, const char *mech, const char *ip,
 		     const char *user, bool ok, const char *reason, bool *locked_r);
 
+/* Checks a clear-text password without blocking the event loop: the crypt(3) comparison
+ * runs in a thread pool. done(arg, result, address) is called later in base's loop thread
+ * (address: the canonical address when result is OK). Returns the job (to cancel when
+ * the session goes away first), or NULL when the user directory cannot be read (answer
+ * with a temporary failure). */
+struct event_base;
+struct auth_job;
+typedef void auth_job_done_cb(void *arg, enum sasl_lookup result, const char *address);
+/* For auth-async.c: where struct auth keeps its thread pool. */
+struct auth_pool;
+struct auth_pool **auth_pool_slot(struct auth *a);
+struct auth_job *auth_password_async(struct auth *a, struct event_base *base, const char *user,
+				     const char *password, auth_job_done_cb *done, void *arg);
+/* The session of job is gone: its callback will not be called. */
+void auth_job_cancel(struct auth_job *job);
+
 #endif

@@ -112,7 +112,27 @@ int pop3d_auth_login(struct pop3d_session *s, const char *address)
 	return pop3d_login(s, &info);
 }
 
-/* Checks user's password and logs in, or fails after the delay. */
+/* The password check came back (loop thread): logs in, or fails after the delay. */
+static void pass_done(void *arg, enum sasl_lookup r, const char *address)
+{
+	struct pop3d_session *s = arg;
+	struct auth *a = s->server->auth;
+	const char *user = s->auth_user;
+	s->auth_job = NULL;
+	if (r != SASL_LOOKUP_OK) {
+		const char *why = r == SASL_LOOKUP_UNKNOWN ? "unknown-user" : "bad-credentials";
+		uint64_t delay = auth_record(a, "pop3", "USER", s->ip, user, false, why, NULL);
+		pop3d_auth_fail_later(s, delay, "invalid user name or password");
+	} else {
+		auth_record(a, "pop3", "USER", s->ip, user, true, NULL, NULL);
+		pop3d_auth_login(s, address);
+		pop3d_session_resume(s);
+	}
+	x_free(&s->auth_user);
+}
+
+/* Checks user's password in the auth thread pool (a crypt(3) check would stall every
+ * session of this worker); the session reads no more commands until pass_done. */
 static void pass_check(struct pop3d_session *s, const char *user, const char *password)
 {
 	struct auth *a = s->server->auth;
@@ -120,21 +140,17 @@ static void pass_check(struct pop3d_session *s, const char *user, const char *pa
 		pop3d_auth_locked(s, "USER", user);
 		return;
 	}
-	char *address = NULL;
-	enum sasl_lookup r = auth_password(a, user, password, &address);
-	if (r == SASL_LOOKUP_TEMPFAIL) {
+	s->auth_job = auth_password_async(a, s->server->base, user, password, pass_done, s);
+	if (s->auth_job == NULL) {
 		log_error("auth: proto=pop3, mech=USER, user=<%s>, ip=[%s], result=tempfail",
 			  log_safe(user, strlen(user), 128), s->ip);
 		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "user directory unavailable");
-	} else if (r != SASL_LOOKUP_OK) {
-		const char *why = r == SASL_LOOKUP_UNKNOWN ? "unknown-user" : "bad-credentials";
-		uint64_t delay = auth_record(a, "pop3", "USER", s->ip, user, false, why, NULL);
-		pop3d_auth_fail_later(s, delay, "invalid user name or password");
-	} else {
-		auth_record(a, "pop3", "USER", s->ip, user, true, NULL, NULL);
-		pop3d_auth_login(s, address);
+		return;
 	}
-	x_free(&address);
+	x_free(&s->auth_user);
+	s->auth_user = x_strdup(user);
+	s->busy = true;
+	bufferevent_disable(s->bev, EV_READ);
 }
 
 void pop3d_cmd_pass(struct pop3d_session *s, const struct pop3_command *cmd)

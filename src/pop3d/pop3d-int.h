@@ -125,6 +125,8 @@ struct pop3d_session {
 	bool closing;			    /* close once the output is written */
 	bool input_eof;			    /* the client has finished sending */
 	struct event *delay;		    /* failed-login delay */
+	struct auth_job *auth_job;	    /* a password check in the auth thread pool */
+	char *auth_user;		    /* the user of that check */
 	const char *delay_msg;		    /* ... and the -ERR [AUTH] text it ends with */
 	struct event *kill;		    /* frees the session from the loop */
 	struct evbuffer_cb_entry *drain_cb; /* closing over STLS: watches the plain output */

@@ -4,6 +4,7 @@
  * Trusts nothing from the client; every command line goes through pop3-parser.
  */
 #include "pop3d-int.h"
+#include "auth.h"
 #include "log.h"
 #include "store.h"
 #include "xalloc.h"
@@ -84,6 +85,9 @@ void pop3d_session_free(struct pop3d_session *s)
 		pop3d_logout(s);
 	if (s->delay != NULL)
 		event_free(s->delay);
+	if (s->auth_job != NULL)
+		auth_job_cancel(s->auth_job);
+	x_free(&s->auth_user);
 	event_free(s->kill);
 	if (s->drain_cb != NULL)
 		evbuffer_remove_cb_entry(bufferevent_get_output(bufferevent_get_underlying(s->bev)),
