@@ -1,7 +1,11 @@
 /* store-index: the per-folder SQLite index (see store-index.h, doc/store-format.md).
  *
  * WAL mode with synchronous=NORMAL: the index is a cache, a lost last transaction is
- * caught up from the files. Statements are prepared once per handle.
+ * caught up from the files. Statements are prepared once per handle. Triggers keep each
+ * folder's totals (messages, bytes, unseen) in meta, so STATUS and quota checks read three
+ * rows; a build from nothing (index_bulk_begin/_end) drops them and the modseq index and
+ * adds them back once at the end. New files use 16 KB pages: a 100,000-message build then
+ * writes a quarter of the pages' syscalls.
  */
 #include "store-index.h"
 #include "store-private.h"
@@ -44,8 +48,8 @@ static const char *const index_sql[ST_COUNT] = {
     [ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
     /* OR IGNORE: a conflict is found before anything is written, so no statement journal;
        index_insert reports it (no row changed) */
-    [ST_INSERT] = "INSERT OR IGNORE INTO msgs (uid, base, fname, dir, flags, keywords, modseq, size, "
-		  "idate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_INSERT] = "INSERT OR IGNORE INTO msgs (uid, base, fname, dir, flags, keywords, modseq, "
+		  "size, idate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_UPDATE] = "UPDATE msgs SET fname = ?2, dir = ?3, flags = ?4, keywords = ?5, "
 		  "modseq = ?6 WHERE uid = ?1",
     [ST_DELETE] = "DELETE FROM msgs WHERE uid = ?1",
@@ -110,6 +114,7 @@ struct index {
 	/* between index_bulk_begin and _end: the totals counted here while only inserts
 	   happen (bulk_other: something else happened, count them with SQL at the end) */
 	bool bulk, bulk_other;
+	bool sync_off; /* this transaction fills an empty index: committed without fsync */
 	int64_t bulk_messages, bulk_bytes, bulk_unseen;
 	sqlite3_stmt *st[ST_COUNT];
 };
@@ -266,10 +271,25 @@ bool index_replaced(struct index *ix)
 	return st.st_ino != ix->ino || st.st_dev != ix->dev;
 }
 
+/* Back to synchronous=NORMAL after a transaction that filled an empty index. */
+static void index_sync_restore(struct index *ix)
+{
+	if (ix->sync_off)
+		sqlite3_exec(ix->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	ix->sync_off = false;
+}
+
 int index_begin(struct index *ix, struct buf *err)
 {
-	if (sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	/* An index with no state yet is about to be built from the files: a cache, so its
+	   first commit need not wait for the disk (a crash only means building it again) */
+	if (index_meta(ix, "uidvalidity") == 0 &&
+	    sqlite3_exec(ix->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL) == SQLITE_OK)
+		ix->sync_off = true;
+	if (sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		index_sync_restore(ix);
 		return index_fail(ix, err, "lock");
+	}
 	return 0;
 }
 
@@ -280,6 +300,7 @@ int index_commit(struct index *ix, struct buf *err)
 		index_rollback(ix);
 		return -1;
 	}
+	index_sync_restore(ix);
 	return 0;
 }
 
@@ -288,6 +309,7 @@ void index_rollback(struct index *ix)
 	if (!sqlite3_get_autocommit(ix->db))
 		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
 	ix->bulk = false;
+	index_sync_restore(ix);
 }
 
 int index_bulk_begin(struct index *ix, struct buf *err)
