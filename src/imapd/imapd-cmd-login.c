@@ -93,22 +93,38 @@ void imapd_login_address(struct imapd_session *s, const char *address, const cha
 	buf_free(&err);
 }
 
-/* Checks the password and logs in. */
-static void login_user(struct imapd_session *s, const char *user, const char *password)
+/* The password check came back (loop thread): logs in, or fails after the delay. */
+static void login_done(void *arg, enum sasl_lookup r, const char *address)
 {
+	struct imapd_session *s = arg;
 	struct auth *a = s->server->auth;
-	char *address = NULL;
-	enum sasl_lookup r = auth_password(a, user, password, &address);
-	if (r == SASL_LOOKUP_TEMPFAIL) {
-		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
-	} else if (r != SASL_LOOKUP_OK) {
+	char *user = s->auth_user;
+	s->auth_job = NULL;
+	s->auth_user = NULL;
+	if (r != SASL_LOOKUP_OK) {
 		imapd_login_failed(s, "LOGIN", user,
 				   r == SASL_LOOKUP_UNKNOWN ? "unknown-user" : "bad-credentials");
 	} else {
 		auth_record(a, "imap", "LOGIN", s->ip, user, true, NULL, NULL);
 		imapd_login_address(s, address, "LOGIN");
+		imapd_session_resume(s);
 	}
-	x_free(&address);
+	x_free(&user);
+}
+
+/* Checks the password in the auth thread pool (a crypt(3) check would stall every
+ * session of this worker); the command stays current until login_done. */
+static void login_user(struct imapd_session *s, const char *user, const char *password)
+{
+	struct auth *a = s->server->auth;
+	s->auth_job = auth_password_async(a, s->server->base, user, password, login_done, s);
+	if (s->auth_job == NULL) {
+		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
+		return;
+	}
+	x_free(&s->auth_user);
+	s->auth_user = x_strdup(user);
+	s->busy = true;
 }
 
 void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd)

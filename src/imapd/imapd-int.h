@@ -150,6 +150,8 @@ struct imapd_session {
 	struct event *kill;
 	struct evbuffer_cb_entry *drain_cb; /* on the plain output under a STARTTLS filter */
 	struct event *delay;
+	struct auth_job *auth_job; /* a LOGIN password check in the auth thread pool */
+	char *auth_user;	   /* the user of that check */
 	/* a command running in steps */
 	imapd_job_fn *job;
 	imapd_job_free_fn *job_free;

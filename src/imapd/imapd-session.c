@@ -159,6 +159,9 @@ void imapd_session_free(struct imapd_session *s)
 	}
 	if (s->delay != NULL)
 		event_free(s->delay);
+	if (s->auth_job != NULL)
+		auth_job_cancel(s->auth_job);
+	x_free(&s->auth_user);
 	event_free(s->kill);
 	if (s->drain_cb != NULL)
 		evbuffer_remove_cb_entry(bufferevent_get_output(bufferevent_get_underlying(s->bev)),
