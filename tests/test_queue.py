@@ -148,6 +148,8 @@ def test_damaged_envelope_goes_to_corrupt(tern):
     open(os.path.join(q, "msg", qid), "w").write("Subject: x\n\nx\n")
     st = os.stat(q)
     for sub in ("env", "msg"):
+        # the folders too: the queue worker may not have made them yet
+        os.chown(os.path.join(q, sub), st.st_uid, st.st_gid)
         os.chown(os.path.join(q, sub, qid), st.st_uid, st.st_gid)
     tern.start()
     path = os.path.join(q, "corrupt", qid + ".env")
