@@ -445,7 +445,8 @@ int qmgr_main(const char *conf_path)
 	for (size_t i = 0; i < l.q.count && !clean; i++)
 		l.q.entries[i].recheck = true;
 	log_info("queue manager started: %zu messages in %s%s", l.q.count, l.q.queue_dir,
-		 clean ? "" : " (unclean stop before: looking for unrecorded deliveries)");
+		 clean || l.q.count == 0 ? ""
+					 : " (unclean stop before: looking for unrecorded deliveries)");
 	qmgr_kick(&l);
 	event_base_dispatch(l.base);
 	qmgr_pool_free(&l.pool);
