@@ -277,6 +277,10 @@ void imapd_cmd_rename(struct imapd_session *s, struct imapd_cmd *cmd);
 void imapd_cmd_subscribe(struct imapd_session *s, struct imapd_cmd *cmd);
 void imapd_cmd_unsubscribe(struct imapd_session *s, struct imapd_cmd *cmd);
 void imapd_cmd_namespace(struct imapd_session *s, struct imapd_cmd *cmd);
+/* imapd-cmd-quota.c: QUOTA (RFC 9208) */
+void imapd_cmd_getquotaroot(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_getquota(struct imapd_session *s, struct imapd_cmd *cmd);
+void imapd_cmd_setquota(struct imapd_session *s, struct imapd_cmd *cmd);
 
 /* imapd-cmd-list.c: LIST LSUB */
 void imapd_cmd_list(struct imapd_session *s, struct imapd_cmd *cmd);
