@@ -151,9 +151,10 @@ static int maildir_sync(struct store_folder *f, struct store_changes *ch, struct
 	return maildir_unlock(mf, store_refresh(f, mf->ix, &mf->full_refresh, ch, err), err);
 }
 
-/* A folder with its index attached and caught up, but no snapshot yet. */
+/* A folder with its index attached and caught up; snapshot: an index built from nothing
+ * fills the snapshot too (else it is empty). */
 static int maildir_folder_attach(struct store *store, const char *name, const char *path,
-				 struct maildir_folder **mf_r, struct buf *err)
+				 bool snapshot, struct maildir_folder **mf_r, struct buf *err)
 {
 	struct maildir_folder *mf = X_NEW(struct maildir_folder);
 	mf->f.v = &maildir_folder_vfuncs;
@@ -169,7 +170,10 @@ static int maildir_folder_attach(struct store *store, const char *name, const ch
 		maildir_folder_close(&mf->f);
 		return -1;
 	}
-	if (maildir_index_attach(mf, err) < 0) {
+	mf->build_snapshot = snapshot;
+	r = maildir_index_attach(mf, err);
+	mf->build_snapshot = false;
+	if (r < 0) {
 		maildir_folder_close(&mf->f);
 		return -1;
 	}
@@ -181,7 +185,7 @@ int maildir_folder_open(struct store *store, const char *name, const char *path,
 			struct store_folder **f_r, struct buf *err)
 {
 	struct maildir_folder *mf;
-	if (maildir_folder_attach(store, name, path, &mf, err) < 0)
+	if (maildir_folder_attach(store, name, path, true, &mf, err) < 0)
 		return -1;
 	maildir_clean_tmp(mf);
 	if (maildir_sync(&mf->f, NULL, err) < 0) {
@@ -196,7 +200,7 @@ int maildir_folder_status(struct store *store, const char *name, const char *pat
 			  struct store_folder_status *st_r, struct buf *err)
 {
 	struct maildir_folder *mf;
-	if (maildir_folder_attach(store, name, path, &mf, err) < 0)
+	if (maildir_folder_attach(store, name, path, false, &mf, err) < 0)
 		return -1;
 	int r = index_status(mf->ix, st_r, err);
 	maildir_folder_close(&mf->f);

@@ -77,6 +77,7 @@ struct maildir_folder {
 	size_t idate_count, idate_cap;
 	struct buf scratch;
 	bool full_refresh; /* the index was replaced: compare the whole snapshot */
+	bool build_snapshot; /* opening: a build from nothing fills the snapshot as it goes */
 };
 
 /* --- maildir-uidlist.c --- */

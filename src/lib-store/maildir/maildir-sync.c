@@ -188,6 +188,42 @@ static int news_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
+/* A build from nothing on open: the snapshot as the rows are made (sorted at the end), so
+ * the open does not read them all back. */
+static void build_push(struct store_folder *f, const struct index_row *r)
+{
+	if (f->count == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 1024;
+		f->msgs = x_reallocarray(f->msgs, f->cap, sizeof(*f->msgs));
+	}
+	f->msgs[f->count++] = (struct store_msg){.uid = r->uid,
+						 .flags = r->flags,
+						 .keywords = r->keywords,
+						 .modseq = r->modseq,
+						 .internal_date = r->idate,
+						 .size = r->size};
+}
+
+static int build_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct store_msg *)a)->uid, y = ((const struct store_msg *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+/* The snapshot built with the index: sorted, with the index's state (in its lock). */
+static void build_finish(struct maildir_folder *mf, int r)
+{
+	struct store_folder *f = &mf->f;
+	if (r < 0) {
+		f->count = 0;
+		return;
+	}
+	qsort(f->msgs, f->count, sizeof(*f->msgs), build_cmp);
+	f->uidvalidity = (uint32_t)index_meta(mf->ix, "uidvalidity");
+	f->uidnext = (uint32_t)index_meta(mf->ix, "uidnext");
+	f->highestmodseq = (uint64_t)index_meta(mf->ix, "highestmodseq");
+}
+
 /* Appends "UID BASE\n" (no printf: a rebuild writes 100,000 of them). */
 static void uidlist_line(struct buf *out, uint32_t uid, const char *base, size_t len)
 {
@@ -234,6 +270,8 @@ static int scan_add(struct maildir_scan *sc, int dir, const char *fname, uint32_
 	}
 	if (mf->hints == NULL) /* rebuilding: the map is loaded later, when needed */
 		maildir_map_put(&mf->map, fname, n.baselen, row.uid, dir);
+	else if (mf->build_snapshot)
+		build_push(&mf->f, &row);
 	uidlist_line(&sc->uidlist, row.uid, sc->name.data, sc->name.len);
 	return 0;
 }
@@ -413,6 +451,8 @@ int maildir_index_init(struct maildir_folder *mf, struct buf *err)
 		r = maildir_catchup(mf, true, err);
 	if (r == 0)
 		r = index_bulk_end(mf->ix, err);
+	if (mf->build_snapshot)
+		build_finish(mf, r);
 	mf->hints = NULL;
 	maildir_map_free(&hints);
 	return r;
