@@ -11,60 +11,33 @@
  */
 #include "imapd-int.h"
 #include "log.h"
-#include "tls.h"
+#include "tls-conf.h"
 #include "xalloc.h"
 
 #include <event2/buffer.h>
 #include <string.h>
-
-/* A context for cert/key with the TLS options of c; NULL with the reason logged. */
-static struct tls_server_ctx *tls_make(const struct conf *c, const char *cert, const char *key,
-				       const char *what)
-{
-	struct buf err = BUF_INIT;
-	struct tls_server_ctx *ctx = tls_server_ctx_new(cert, key, &err);
-	if (ctx != NULL &&
-	    tls_server_ctx_configure(ctx, conf_str(c, "tls_protocols"), conf_str(c, "tls_ciphers"),
-				     conf_str(c, "tls_ciphersuites"), &err) < 0)
-		tls_server_ctx_free(&ctx);
-	if (ctx == NULL)
-		log_error("tls %s: %s", what, buf_cstr(&err));
-	buf_free(&err);
-	return ctx;
-}
 
 struct tls_server_ctx *imapd_tls_ctx(struct imapd_server *srv, const struct conf_listener *l)
 {
 	const char *cert = conf_listener_str(l, "tls_cert");
 	if (cert[0] != '\0') {
 		const char *key = conf_listener_str(l, "tls_key");
-		return tls_make(srv->conf, cert, key[0] != '\0' ? key : cert, l->name);
+		return tls_conf_ctx_new(srv->conf, cert, key[0] != '\0' ? key : cert, l->name);
 	}
 	if (srv->tls == NULL)
-		srv->tls = tls_make(srv->conf, conf_str(srv->conf, "tls_cert"),
-				    conf_str(srv->conf, "tls_key"), "tls_cert");
+		srv->tls = tls_conf_ctx_new(srv->conf, conf_str(srv->conf, "tls_cert"),
+					    conf_str(srv->conf, "tls_key"), "tls_cert");
 	return srv->tls;
-}
-
-/* New settings and files for one context; on error the old ones stay in use. */
-static void tls_reload_one(struct imapd_server *srv, struct tls_server_ctx *ctx, const char *what)
-{
-	const struct conf *c = srv->conf;
-	struct buf err = BUF_INIT;
-	if (tls_server_ctx_configure(ctx, conf_str(c, "tls_protocols"), conf_str(c, "tls_ciphers"),
-				     conf_str(c, "tls_ciphersuites"), &err) < 0 ||
-	    tls_server_ctx_reload(ctx, &err) < 0)
-		log_error("reload: tls %s: %s; keeping the old settings", what, buf_cstr(&err));
-	buf_free(&err);
 }
 
 void imapd_tls_reload(struct imapd_server *srv)
 {
 	if (srv->tls != NULL)
-		tls_reload_one(srv, srv->tls, "tls_cert");
+		tls_conf_ctx_reload(srv->conf, srv->tls, true, "tls_cert");
 	for (size_t i = 0; i < srv->listener_count; i++)
 		if (srv->listeners[i].own_ctx)
-			tls_reload_one(srv, srv->listeners[i].ctx, srv->listeners[i].name);
+			tls_conf_ctx_reload(srv->conf, srv->listeners[i].ctx, true,
+					    srv->listeners[i].name);
 }
 
 void imapd_tls_free(struct imapd_server *srv)

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "tls.h"
+#include "tls-conf.h"
 #include "xalloc.h"
 
 /* The certificate and key a listener uses: its own, or the global ones. */
@@ -37,22 +37,6 @@ static void smtpd_tls_files(const struct conf *c, const char *name, const char *
 		*key_r = key[0] != '\0' ? key : *cert_r;
 		*own_r = true;
 	}
-}
-
-/* A new context from the files and the configured protocols and ciphers; NULL (logged). */
-static struct tls_server_ctx *smtpd_tls_make(const struct conf *c, const char *cert,
-					     const char *key, const char *what)
-{
-	struct buf err = BUF_INIT;
-	struct tls_server_ctx *ctx = tls_server_ctx_new(cert, key, &err);
-	if (ctx != NULL &&
-	    tls_server_ctx_configure(ctx, conf_str(c, "tls_protocols"), conf_str(c, "tls_ciphers"),
-				     conf_str(c, "tls_ciphersuites"), &err) < 0)
-		tls_server_ctx_free(&ctx);
-	if (ctx == NULL)
-		log_error("%s: TLS not available: %s", what, buf_cstr(&err));
-	buf_free(&err);
-	return ctx;
 }
 
 /* The live entry for a listener's own files (name) or the global ones (NULL). */
@@ -79,18 +63,12 @@ static struct tls_server_ctx *smtpd_tls_get(struct smtpd_server *srv, const char
 	if (t != NULL && strcmp(t->cert, cert) == 0 && strcmp(t->key, key) == 0) {
 		size_t i = (size_t)(t - srv->tls);
 		if (!done[i]) {
-			struct buf err = BUF_INIT;
 			done[i] = true;
-			if (tls_server_ctx_configure(t->ctx, conf_str(c, "tls_protocols"),
-						     conf_str(c, "tls_ciphers"),
-						     conf_str(c, "tls_ciphersuites"), &err) < 0)
-				log_error("%s: TLS reload failed, keeping the old settings: %s",
-					  what, buf_cstr(&err));
-			buf_free(&err);
+			tls_conf_ctx_reload(c, t->ctx, false, what);
 		}
 		return t->ctx;
 	}
-	struct tls_server_ctx *ctx = smtpd_tls_make(c, cert, key, what);
+	struct tls_server_ctx *ctx = tls_conf_ctx_new(c, cert, key, what);
 	if (ctx == NULL)
 		return t != NULL ? t->ctx : NULL; /* keep serving with the old files */
 	if (t != NULL)
