@@ -55,9 +55,27 @@ static char *maildir_folder_dir(struct store *s, const char *name, struct buf *e
 	return path;
 }
 
+/* Whether the folder is complete already (every open of a store checks: no mkdir, no
+ * fsync then). */
+static bool maildir_dirs_exist(const char *path, bool subfolder)
+{
+	static const char *const names[] = {"tmp", "new", "cur", "maildirfolder"};
+	struct stat st;
+	for (size_t i = 0; i < (subfolder ? 4u : 3u); i++) {
+		char *p = x_asprintf("%s/%s", path, names[i]);
+		int r = stat(p, &st);
+		x_free(&p);
+		if (r < 0 || (i < 3 && !S_ISDIR(st.st_mode)))
+			return false;
+	}
+	return true;
+}
+
 int maildir_make_dirs(const char *path, bool subfolder, struct buf *err)
 {
 	static const char *const subs[] = {"tmp", "new", "cur"};
+	if (maildir_dirs_exist(path, subfolder))
+		return 0;
 	if (mkdir_p(path, 0700) < 0)
 		return store_err_errno(err, "create", path);
 	for (size_t i = 0; i < 3; i++) {
