@@ -38,8 +38,7 @@ KNOWN_FAILING = {}
 
 def _groups():
     if not os.path.isdir(TESTS_DIR):
-        return [pytest.param("-", marks=pytest.mark.skip(reason="no imaptest tests at " +
-                                                           TESTS_DIR))]
+        return [pytest.param("-", id="missing")]
     out = []
     for name, _ in runner.load_tests(TESTS_DIR):
         marks = []
@@ -71,6 +70,11 @@ def _wait_greeting(port, timeout=5):
 
 @pytest.mark.parametrize("group", _groups())
 def test_imaptest(tern, group):
+    if group == "-":
+        # In CI, shared/ is beside the clone: its absence is an error, not a reason to skip.
+        if os.environ.get("CI"):
+            pytest.fail("no imaptest tests at " + TESTS_DIR)
+        pytest.skip("no imaptest tests at " + TESTS_DIR)
     port = tern.ports["imap"]
     if not _wait_greeting(port, 1 if _no_imap_seen else 5):
         _no_imap_seen.append(port)
