@@ -218,7 +218,8 @@ static void build_finish(struct maildir_folder *mf, int r)
 		f->count = 0;
 		return;
 	}
-	qsort(f->msgs, f->count, sizeof(*f->msgs), build_cmp);
+	if (f->count > 1) /* f->msgs is NULL for an empty folder */
+		qsort(f->msgs, f->count, sizeof(*f->msgs), build_cmp);
 	f->uidvalidity = (uint32_t)index_meta(mf->ix, "uidvalidity");
 	f->uidnext = (uint32_t)index_meta(mf->ix, "uidnext");
 	f->highestmodseq = (uint64_t)index_meta(mf->ix, "highestmodseq");
