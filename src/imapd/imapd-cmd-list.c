@@ -102,7 +102,8 @@ static int list_collect(struct imapd_session *s, struct list_ctx *c)
 		}
 		x_free(&name);
 	}
-	qsort(c->v, c->n, sizeof(*c->v), list_cmp);
+	if (c->n > 1)
+		qsort(c->v, c->n, sizeof(*c->v), list_cmp);
 	return 0;
 }
 

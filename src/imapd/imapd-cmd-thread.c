@@ -25,7 +25,8 @@ static int ordered_cmp(const void *pa, const void *pb)
 /* ORDEREDSUBJECT: one thread per base subject, the others children of its first message. */
 static size_t thread_ordered(struct imapd_sort_msg *k, size_t n, struct thread_node **nodes_r)
 {
-	qsort(k, n, sizeof(*k), ordered_cmp);
+	if (n > 1)
+		qsort(k, n, sizeof(*k), ordered_cmp);
 	struct thread_node *nodes = x_reallocarray(NULL, n + 1, sizeof(*nodes));
 	size_t root = n;
 	nodes[root] = (struct thread_node){-1, -1, -1, -1};

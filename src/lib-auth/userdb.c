@@ -158,7 +158,8 @@ static int userdb_refresh(struct userdb *db, struct buf *err)
 		db->entries[db->count++] = e;
 	}
 	free(text);
-	qsort(db->entries, db->count, sizeof(*db->entries), entry_cmp);
+	if (db->count > 1)
+		qsort(db->entries, db->count, sizeof(*db->entries), entry_cmp);
 	db->st = st;
 	db->loaded = true;
 	return 0;
