@@ -124,7 +124,10 @@ class Instance:
         text, n = re.subn(r"(?m)^#?%s = .*$" % re.escape(name), line, text, count=1)
         if n == 0:
             text = line + "\n" + text
-        open(self.conf, "w").write(text)
+        # Atomically, as an editor would: a worker starting now must not read half a file.
+        tmp = self.conf + ".tmp"
+        open(tmp, "w").write(text)
+        os.rename(tmp, self.conf)
 
     def run(self, *args, input=None, check=False, timeout=60):
         r = subprocess.run([TERN] + [str(a) for a in args], input=input,

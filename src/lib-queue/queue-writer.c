@@ -163,15 +163,29 @@ void queue_writer_prepare(struct queue_writer *w)
 	buf_free(&e);
 }
 
+/* rename(2), making the queue's folders first when the target's is missing (a queue
+ * being set up by the queue manager at this very moment). */
+static int queue_rename(const char *queue_dir, const char *from, const char *to)
+{
+	if (rename(from, to) == 0)
+		return 0;
+	struct buf err = BUF_INIT;
+	int r = -1;
+	if (errno == ENOENT && access(from, F_OK) == 0 && queue_dirs_create(queue_dir, &err) == 0)
+		r = rename(from, to);
+	buf_free(&err);
+	return r;
+}
+
 void queue_writer_publish_data(struct queue_writer *w)
 {
-	if (w->ok && rename(w->data_tmp, w->data_path) < 0)
+	if (w->ok && queue_rename(w->queue_dir, w->data_tmp, w->data_path) < 0)
 		queue_writer_fail(w, "cannot rename", w->data_tmp);
 }
 
 void queue_writer_publish_env(struct queue_writer *w)
 {
-	if (w->ok && rename(w->env_tmp, w->env_path) < 0)
+	if (w->ok && queue_rename(w->queue_dir, w->env_tmp, w->env_path) < 0)
 		queue_writer_fail(w, "cannot rename", w->env_tmp);
 	if (w->ok)
 		w->committed = true;

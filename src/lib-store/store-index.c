@@ -187,10 +187,13 @@ static int index_setup(struct index *ix, bool *fresh_r)
 	sqlite3_busy_timeout(ix->db, INDEX_BUSY_MS);
 	/* 16 KB pages (a new file only): a quarter of the writes of the default 4 KB when
 	   100,000 rows are indexed at once, and shallower trees. Statement journals (the
-	   totals triggers need them) in memory: no temporary file per change. */
+	   totals triggers need them) in memory: no temporary file per change. A page cache
+	   of 512 KiB per connection, not SQLite's 2 MB: every IMAP/POP3 session holds a
+	   connection, and a rebuild raises it for its one big transaction. */
 	rc = sqlite3_exec(ix->db,
 			  "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; "
-			  "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;",
+			  "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; "
+			  "PRAGMA cache_size=-512;",
 			  NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -275,7 +278,8 @@ bool index_replaced(struct index *ix)
 static void index_sync_restore(struct index *ix)
 {
 	if (ix->sync_off)
-		sqlite3_exec(ix->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+		sqlite3_exec(ix->db, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-512", NULL,
+			     NULL, NULL);
 	ix->sync_off = false;
 }
 
@@ -284,7 +288,8 @@ int index_begin(struct index *ix, struct buf *err)
 	/* An index with no state yet is about to be built from the files: a cache, so its
 	   first commit need not wait for the disk (a crash only means building it again) */
 	if (index_meta(ix, "uidvalidity") == 0 &&
-	    sqlite3_exec(ix->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL) == SQLITE_OK)
+	    sqlite3_exec(ix->db, "PRAGMA synchronous=OFF; PRAGMA cache_size=-16384", NULL, NULL,
+			 NULL) == SQLITE_OK)
 		ix->sync_off = true;
 	if (sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		index_sync_restore(ix);

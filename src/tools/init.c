@@ -50,7 +50,9 @@ static int init_usage(void)
 
 static int init_dirs(const char *dir, uid_t uid, gid_t gid)
 {
-	static const char *const subdirs[] = {"", "/data", "/data/mail", "/queue", "/tls"};
+	static const char *const subdirs[] = {"",	   "/data",	 "/data/mail",
+					      "/queue",	   "/queue/tmp", "/queue/msg",
+					      "/queue/env", "/queue/corrupt", "/tls"};
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		char *p = x_asprintf("%s%s", dir, subdirs[i]);
 		int r = mkdir_p(p, 0750);
