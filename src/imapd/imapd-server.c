@@ -7,6 +7,7 @@
 #include "imapd-int.h"
 #include "auth.h"
 #include "log.h"
+#include "net.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -84,37 +85,20 @@ void imapd_server_deinit(struct imapd_server *srv)
 static void server_peer(const struct sockaddr *sa, char *ip, size_t iplen, bool *loopback_r,
 			bool *local_r)
 {
-	*loopback_r = false;
-	*local_r = false;
-	snprintf(ip, iplen, "unknown");
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
-		*loopback_r = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
-		*loopback_r =
-		    IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-		    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
-	} else if (sa->sa_family == AF_UNIX) {
-		snprintf(ip, iplen, "local");
-		*local_r = true;
-	}
+	struct net_peer np;
+	net_peer_of_addr(sa, &np);
+	snprintf(ip, iplen, "%s", np.ip);
+	*loopback_r = np.loopback;
+	*local_r = np.local;
 }
 
 void imapd_peer_of_fd(int fd, char *ip, size_t iplen, bool *loopback_r, bool *local_r)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	memset(&ss, 0, sizeof(ss));
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
-		snprintf(ip, iplen, "local");
-		*loopback_r = false;
-		*local_r = true; /* a pipe: the other end is a local process */
-		return;
-	}
-	server_peer((struct sockaddr *)&ss, ip, iplen, loopback_r, local_r);
+	struct net_peer np;
+	net_peer_of_fd(fd, &np);
+	snprintf(ip, iplen, "%s", np.ip);
+	*loopback_r = np.loopback;
+	*local_r = np.local;
 }
 
 /* Refuses a connection at once with "* BYE". */
@@ -239,27 +223,23 @@ static int server_listener_add(struct imapd_server *srv, const struct conf_liste
 }
 
 /* Opens the imap listeners of TERN_LISTEN_FDS; returns how many. */
+/* One entry of TERN_LISTEN_FDS: served when tern.conf says it speaks imap. */
+static void server_listen_one(int fd, const char *name, void *arg)
+{
+	struct imapd_server *srv = arg;
+	if (srv->listener_count >= IMAPD_LISTENERS_MAX)
+		return;
+	for (size_t i = 0; i < srv->conf->listener_count; i++) {
+		const struct conf_listener *l = &srv->conf->listeners[i];
+		if (strcmp(l->name, name) == 0 &&
+		    strcmp(conf_listener_str(l, "protocol"), "imap") == 0)
+			server_listener_add(srv, l, fd);
+	}
+}
+
 static size_t server_listen(struct imapd_server *srv)
 {
-	const char *env = getenv("TERN_LISTEN_FDS");
-	char *list = x_strdup(env != NULL ? env : ""), *save = NULL;
-	for (char *tok = strtok_r(list, ",", &save);
-	     tok != NULL && srv->listener_count < IMAPD_LISTENERS_MAX;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *colon = strchr(tok, ':');
-		if (colon == NULL)
-			continue;
-		*colon = '\0';
-		int fd = atoi(tok);
-		const struct conf_listener *l = NULL;
-		for (size_t i = 0; i < srv->conf->listener_count; i++)
-			if (strcmp(srv->conf->listeners[i].name, colon + 1) == 0)
-				l = &srv->conf->listeners[i];
-		if (l == NULL || strcmp(conf_listener_str(l, "protocol"), "imap") != 0)
-			continue;
-		server_listener_add(srv, l, fd);
-	}
-	x_free(&list);
+	net_listen_fds(NULL, server_listen_one, srv);
 	return srv->listener_count;
 }
 

@@ -9,6 +9,7 @@
 #include "pop3d-int.h"
 #include "auth.h"
 #include "log.h"
+#include "net.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -84,36 +85,20 @@ void pop3d_server_deinit(struct pop3d_server *srv)
 /* The client's address as text, and whether it is loopback or local. */
 static void server_peer(const struct sockaddr *sa, struct pop3d_peer *peer)
 {
-	memset(peer, 0, sizeof(*peer));
-	snprintf(peer->ip, sizeof(peer->ip), "unknown");
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, peer->ip, sizeof(peer->ip));
-		peer->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, peer->ip, sizeof(peer->ip));
-		peer->loopback =
-		    IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-		    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
-	} else if (sa->sa_family == AF_UNIX) {
-		snprintf(peer->ip, sizeof(peer->ip), "local");
-		peer->local = true;
-	}
+	struct net_peer np;
+	net_peer_of_addr(sa, &np);
+	snprintf(peer->ip, sizeof(peer->ip), "%s", np.ip);
+	peer->loopback = np.loopback;
+	peer->local = np.local;
 }
 
 void pop3d_peer_of_fd(int fd, struct pop3d_peer *peer)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	memset(&ss, 0, sizeof(ss));
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
-		memset(peer, 0, sizeof(*peer));
-		snprintf(peer->ip, sizeof(peer->ip), "local");
-		peer->local = true; /* a pipe: the other end is a local process */
-		return;
-	}
-	server_peer((struct sockaddr *)&ss, peer);
+	struct net_peer np;
+	net_peer_of_fd(fd, &np);
+	snprintf(peer->ip, sizeof(peer->ip), "%s", np.ip);
+	peer->loopback = np.loopback;
+	peer->local = np.local;
 }
 
 /* Refuses a connection at once with a one-line -ERR. */
@@ -245,27 +230,23 @@ static int server_listener_add(struct pop3d_server *srv, const struct conf_liste
 }
 
 /* Opens the pop3 listeners of TERN_LISTEN_FDS; returns how many. */
+/* One entry of TERN_LISTEN_FDS: served when tern.conf says it speaks pop3. */
+static void server_listen_one(int fd, const char *name, void *arg)
+{
+	struct pop3d_server *srv = arg;
+	if (srv->listener_count >= POP3D_LISTENERS_MAX)
+		return;
+	for (size_t i = 0; i < srv->conf->listener_count; i++) {
+		const struct conf_listener *l = &srv->conf->listeners[i];
+		if (strcmp(l->name, name) == 0 &&
+		    strcmp(conf_listener_str(l, "protocol"), "pop3") == 0)
+			server_listener_add(srv, l, fd);
+	}
+}
+
 static size_t server_listen(struct pop3d_server *srv)
 {
-	const char *env = getenv("TERN_LISTEN_FDS");
-	char *list = x_strdup(env != NULL ? env : ""), *save = NULL;
-	for (char *tok = strtok_r(list, ",", &save);
-	     tok != NULL && srv->listener_count < POP3D_LISTENERS_MAX;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *colon = strchr(tok, ':');
-		if (colon == NULL)
-			continue;
-		*colon = '\0';
-		int fd = atoi(tok);
-		const struct conf_listener *l = NULL;
-		for (size_t i = 0; i < srv->conf->listener_count; i++)
-			if (strcmp(srv->conf->listeners[i].name, colon + 1) == 0)
-				l = &srv->conf->listeners[i];
-		if (l == NULL || strcmp(conf_listener_str(l, "protocol"), "pop3") != 0)
-			continue;
-		server_listener_add(srv, l, fd);
-	}
-	x_free(&list);
+	net_listen_fds(NULL, server_listen_one, srv);
 	return srv->listener_count;
 }
 

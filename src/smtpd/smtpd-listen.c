@@ -21,6 +21,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "net.h"
 #include "queue.h"
 #include "userdb.h"
 #include "util.h"
@@ -153,17 +154,10 @@ static void smtpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, stru
 {
 	struct smtpd_listener *l = arg;
 	struct smtpd_server *srv = l->srv;
-	char ip[INET6_ADDRSTRLEN] = "unknown";
-	int port = 0;
-	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		port = ntohs(in->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		port = ntohs(in6->sin6_port);
-	}
+	struct net_peer peer;
+	net_peer_of_addr(sa, &peer);
+	const char *ip = peer.ip;
+	int port = peer.port;
 	const struct smtpd_settings *set = srv->settings;
 	if (srv->nsessions >= set->max_conns) {
 		smtpd_refuse(fd, ip, "server limit", l->tls_mode == SMTPD_TLS_IMPLICIT);
@@ -211,24 +205,16 @@ static void smtpd_listener_add(struct smtpd_server *srv, int fd, const char *nam
 	srv->nlisteners++;
 }
 
+static void smtpd_listen_one(int fd, const char *name, void *arg)
+{
+	smtpd_listener_add(arg, fd, name);
+}
+
 /* TERN_LISTEN_FDS="FD:NAME,FD:NAME". The listener array is final before callbacks get
  * their argument, since growing it moves the elements. */
 static size_t smtpd_listeners_open(struct smtpd_server *srv, const char *env)
 {
-	char *copy = x_strdup(env);
-	char *save = NULL;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *colon = strchr(tok, ':');
-		char *end;
-		long fd = strtol(tok, &end, 10);
-		if (colon == NULL || end != colon || fd < 0 || fd > 65535) {
-			log_error("TERN_LISTEN_FDS: bad entry '%s'",
-				  log_safe(tok, strlen(tok), 80));
-			continue;
-		}
-		smtpd_listener_add(srv, (int)fd, colon + 1);
-	}
-	free(copy);
+	net_listen_fds(env, smtpd_listen_one, srv);
 	for (size_t i = 0; i < srv->nlisteners; i++)
 		evconnlistener_set_cb(srv->listeners[i].lev, smtpd_accept_cb, &srv->listeners[i]);
 	smtpd_tls_setup(srv);
