@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 echo "postfix postfix/mailname string localhost" | debconf-set-selections
 PKGS="build-essential meson ninja-build pkg-config clang
-libevent-dev libssl-dev libsqlite3-dev libcrypt-dev libunbound-dev libidn2-dev zlib1g-dev
+libevent-dev libssl-dev libsqlite3-dev libcrypt-dev libpam0g-dev libunbound-dev libidn2-dev zlib1g-dev
 libcmocka-dev openssl python3 python3-pytest
 swaks mutt curl fetchmail procmail postfix isync tmux iproute2 linux-perf
 dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved

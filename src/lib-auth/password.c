@@ -34,10 +34,17 @@ bool password_check(const char *password, const char *hash)
 {
 	if (hash == NULL || hash[0] != '$')
 		return false; /* locked or empty: never matches */
+	return password_check_crypt(password, hash);
+}
+
+bool password_check_crypt(const char *password, const char *hash)
+{
+	if (hash == NULL || hash[0] == '\0' || hash[0] == '!' || hash[0] == '*')
+		return false;
 	struct crypt_data *cd = x_calloc(1, sizeof(*cd));
 	const char *h = crypt_r(password, hash, cd);
 	bool ok = false;
-	if (h != NULL) {
+	if (h != NULL && h[0] != '*') { /* "*0", "*1": libxcrypt's failure tokens */
 		size_t a = strlen(h), b = strlen(hash);
 		unsigned char diff = (unsigned char)(a != b);
 		for (size_t i = 0; i < a && i < b; i++)

@@ -49,5 +49,8 @@ int userdb_foreach(struct userdb *db, void (*fn)(const struct user_info *, void 
  * and a constant-time check. */
 char *password_hash(const char *password);
 bool password_check(const char *password, const char *hash);
+/* Like password_check, for any hash crypt(3) knows (also the old DES ones of shadow);
+ * an empty hash, or one starting with '!' or '*' (locked), never matches. */
+bool password_check_crypt(const char *password, const char *hash);
 
 #endif

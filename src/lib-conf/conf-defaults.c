@@ -206,6 +206,35 @@ const struct conf_def conf_global_defs[] = {
 	  "Where to send the biff/comsat datagram (USER@OFFSET:MAILBOX) after a delivery "
 	  "to an INBOX, as host:port, e.g. 127.0.0.1:512. Empty: none."),
 
+	E("System users", "user_source", "virtual", "virtual|system",
+	  "Who the mail users of the local domains are. virtual: the users of 'tern user "
+	  "list', mail under data_dir, everything owned by run_user (no root needed). system: "
+	  "the Unix accounts of passwd/shadow (or PAM), mail delivered by a process running "
+	  "as the recipient, honouring ~/.forward and ~/.procmailrc; 'tern serve' must start "
+	  "as root. See doc/system-users.md for which process runs as whom."),
+	S("System users", "system_mailbox", CONF_STR, "mbox:/var/mail/%u",
+	  "Where a system user's mail goes: mbox:PATH (one mbox file, locked with a dotlock "
+	  "and fcntl as procmail and mutt do) or maildir:PATH (a Maildir). %u is the account "
+	  "name, %h its home folder; a PATH starting with ~/ is in the home folder, e.g. "
+	  "maildir:~/Maildir."),
+	E("System users", "system_auth", "shadow", "shadow|pam",
+	  "How system users' passwords are checked: shadow (crypt(3) hashes of /etc/shadow; "
+	  "locked and expired accounts are refused) or pam (the PAM service "
+	  "system_pam_service: authentication and account checks)."),
+	S("System users", "system_pam_service", CONF_STR, "tern",
+	  "The PAM service name when system_auth is pam (/etc/pam.d/NAME; a missing file "
+	  "means PAM's 'other' service)."),
+	S("System users", "system_min_uid", CONF_INT, "1000",
+	  "Accounts with a smaller uid are not mail users (they are system and daemon "
+	  "accounts: mail to them needs an alias), unless named in system_users_allow."),
+	S("System users", "system_users_allow", CONF_LIST, "",
+	  "Accounts below system_min_uid that are mail users all the same."),
+	S("System users", "system_mail_group", CONF_STR, "mail",
+	  "A group a delivery to a system user has besides the user's own groups, so that "
+	  "it can create the dotlock in a mail spool such as /var/mail (root:mail, mode 2775 "
+	  "on Debian), as procmail and mail.local (set-group-id mail) can. Empty: only the "
+	  "user's own groups."),
+
 	S("POP3 server", "pop3_max_line", CONF_SIZE, "255",
 	  "The longest POP3 command line, CRLF included (RFC 2449 4: at least 255; smaller "
 	  "values count as 255). Longer lines get -ERR line too long."),
