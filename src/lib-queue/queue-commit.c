@@ -1,15 +1,16 @@
 /* queue-commit: group commit of queue writers for an event loop.
  *
  * Sessions hand finished writers to queue_commit_async(). One worker thread takes every
- * writer pending at that moment as a batch: it fsyncs each data and envelope file,
- * renames the data files, fsyncs msg/ once, renames the envelopes, fsyncs env/ once, and
- * then wakes the loop through a pipe; the loop thread calls each writer's callback. A
- * slow flush thus serves every session that arrived while it ran.
+ * writer pending at that moment as a batch: it writes each envelope and makes it and its
+ * data file durable, fsyncs msg/ once (only with sync_method = fsync), renames the
+ * envelopes, makes env/ durable once, and then wakes the loop through a pipe; the loop
+ * thread calls each writer's callback. A slow flush thus serves every session that
+ * arrived while it ran. With sync_method = syncfs a batch costs two flushes in all.
  *
  * The file fsyncs of a batch are issued at the same time by a few sync threads: each
  * fsync ends in a disk cache flush, and flushes requested together are merged by the
- * block layer and the file system's journal, so a batch costs about one flush for its
- * files instead of two per message.
+ * block layer and the file system's journal (and concurrent syncfs calls share one, see
+ * durable.c), so a batch costs about one flush for its files instead of two per message.
  */
 #include "queue-private.h"
 
@@ -141,9 +142,8 @@ static void queue_batch_prepare(struct queue_committer *qc, struct queue_writer 
 static void queue_batch_commit(struct queue_committer *qc, struct queue_writer *batch)
 {
 	queue_batch_prepare(qc, batch);
-	for (struct queue_writer *w = batch; w != NULL; w = w->next)
-		queue_writer_publish_data(w);
-	queue_batch_fsync(batch, QUEUE_DIR_MSG);
+	if (queue_data_names_need_sync())
+		queue_batch_fsync(batch, QUEUE_DIR_MSG);
 	for (struct queue_writer *w = batch; w != NULL; w = w->next)
 		queue_writer_publish_env(w);
 	queue_batch_fsync(batch, QUEUE_DIR_ENV);

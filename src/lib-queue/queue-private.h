@@ -19,7 +19,6 @@
 struct queue_writer {
 	char id[QUEUE_ID_MAX];
 	char *queue_dir;
-	char *data_tmp;  /* QUEUE/tmp/ID */
 	char *data_path; /* QUEUE/msg/ID */
 	char *env_tmp;   /* QUEUE/tmp/ID.env */
 	char *env_path;  /* QUEUE/env/ID */
@@ -43,7 +42,8 @@ struct queue_writer {
  * 1. write the envelope to tmp/ID.env and fsync both files; 2. rename the data into msg/;
  * (caller fsyncs msg/) 3. rename the envelope into env/; (caller fsyncs env/). */
 void queue_writer_prepare(struct queue_writer *w);
-void queue_writer_publish_data(struct queue_writer *w);
+/* Whether msg/ must be fsync'd after the data files' own flush (see queue-writer.c). */
+bool queue_data_names_need_sync(void);
 void queue_writer_publish_env(struct queue_writer *w);
 /* Undo after a failed step: removes whatever files the writer created. */
 void queue_writer_unlink_all(struct queue_writer *w);

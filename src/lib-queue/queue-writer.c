@@ -1,10 +1,12 @@
 /* queue-writer: puts one message into the queue (format: doc/queue-format.md).
  *
- * The data streams into QUEUE/tmp/ID. Commit writes the envelope to QUEUE/tmp/ID.env,
- * fsyncs both, renames the data into msg/, fsyncs msg/, renames the envelope into env/
- * and fsyncs env/: the envelope appears only when everything it points at is durable,
- * and its appearance is the acknowledgement. The group committer (queue-commit.c) runs
- * the same steps for many writers with one folder fsync per batch.
+ * The data streams straight into QUEUE/msg/ID: without an envelope it is never delivered,
+ * and a leftover is removed by the manager's cleanup. Commit writes the envelope to
+ * QUEUE/tmp/ID.env, makes both files and the data's name in msg/ durable, renames the
+ * envelope into env/ and makes that durable: the envelope appears only when everything
+ * it points at is durable, and its appearance is the acknowledgement. The group
+ * committer (queue-commit.c) runs the same steps for many writers with one flush per
+ * step and batch.
  */
 #include "queue-private.h"
 
@@ -39,14 +41,14 @@ int queue_dirs_create(const char *queue_dir, struct buf *err)
 static int queue_writer_create_data(struct queue_writer *w, struct buf *err)
 {
 	for (int tries = 0; tries < 2; tries++) {
-		w->data_fd = open(w->data_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		w->data_fd = open(w->data_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (w->data_fd >= 0)
 			return 0;
 		if (errno != ENOENT || queue_dirs_create(w->queue_dir, err) < 0)
 			break;
 	}
 	if (err->len == 0)
-		buf_printf(err, "cannot create %s: %s", w->data_tmp, strerror(errno));
+		buf_printf(err, "cannot create %s: %s", w->data_path, strerror(errno));
 	return -1;
 }
 
@@ -56,7 +58,6 @@ struct queue_writer *queue_writer_open(const char *queue_dir, struct buf *err)
 	queue_id_new(w->id);
 	w->arrival = queue_id_time(w->id);
 	w->queue_dir = x_strdup(queue_dir);
-	w->data_tmp = x_asprintf("%s/" QUEUE_DIR_TMP "/%s", queue_dir, w->id);
 	w->data_path = x_asprintf("%s/" QUEUE_DIR_MSG "/%s", queue_dir, w->id);
 	w->env_tmp = x_asprintf("%s/" QUEUE_DIR_TMP "/%s.env", queue_dir, w->id);
 	w->env_path = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, w->id);
@@ -142,6 +143,15 @@ static void queue_writer_fail(struct queue_writer *w, const char *what, const ch
 	snprintf(w->error, sizeof(w->error), "%s %s: %s", what, path, strerror(errno));
 }
 
+bool queue_data_names_need_sync(void)
+{
+	/* The data file was created in msg/. With fsync(2), the name of a new file is
+	 * durable only once its folder is fsync'd too; a syncfs(2) after the file's writes
+	 * (what durable_file does with sync_method = syncfs) has already flushed the
+	 * folder with everything else on that file system. */
+	return durable_get_method() == DURABLE_FSYNC;
+}
+
 void queue_writer_prepare(struct queue_writer *w)
 {
 	assert(!w->committed && w->data_fd >= 0);
@@ -158,8 +168,9 @@ void queue_writer_prepare(struct queue_writer *w)
 		queue_writer_fail(w, "cannot create", w->env_tmp);
 	else if (write_full(w->env_fd, e.data, e.len) < 0 || durable_file(w->env_fd) < 0)
 		queue_writer_fail(w, "cannot write", w->env_tmp);
-	if (w->ok && durable_file(w->data_fd) < 0)
-		queue_writer_fail(w, "cannot fsync", w->data_tmp);
+	/* A syncfs for the envelope has flushed the data file (written before) as well. */
+	if (w->ok && durable_get_method() == DURABLE_FSYNC && durable_file(w->data_fd) < 0)
+		queue_writer_fail(w, "cannot fsync", w->data_path);
 	buf_free(&e);
 }
 
@@ -177,12 +188,6 @@ static int queue_rename(const char *queue_dir, const char *from, const char *to)
 	return r;
 }
 
-void queue_writer_publish_data(struct queue_writer *w)
-{
-	if (w->ok && queue_rename(w->queue_dir, w->data_tmp, w->data_path) < 0)
-		queue_writer_fail(w, "cannot rename", w->data_tmp);
-}
-
 void queue_writer_publish_env(struct queue_writer *w)
 {
 	if (w->ok && queue_rename(w->queue_dir, w->env_tmp, w->env_path) < 0)
@@ -197,7 +202,6 @@ void queue_writer_unlink_all(struct queue_writer *w)
 	unlink(w->env_path);
 	unlink(w->env_tmp);
 	unlink(w->data_path);
-	unlink(w->data_tmp);
 	w->committed = false;
 }
 
@@ -205,10 +209,9 @@ int queue_writer_commit(struct queue_writer *w, struct buf *err)
 {
 	assert(w->rcpt_count > 0);
 	queue_writer_prepare(w);
-	queue_writer_publish_data(w);
 	char *msg_dir = x_asprintf("%s/" QUEUE_DIR_MSG, w->queue_dir);
 	char *env_dir = x_asprintf("%s/" QUEUE_DIR_ENV, w->queue_dir);
-	if (w->ok && durable_dir(msg_dir) < 0)
+	if (w->ok && queue_data_names_need_sync() && durable_dir(msg_dir) < 0)
 		queue_writer_fail(w, "cannot fsync", msg_dir);
 	queue_writer_publish_env(w);
 	if (w->ok && durable_dir(env_dir) < 0)
@@ -246,7 +249,6 @@ void queue_writer_free(struct queue_writer **wp)
 	if (w->env_fd >= 0)
 		close(w->env_fd);
 	x_free(&w->queue_dir);
-	x_free(&w->data_tmp);
 	x_free(&w->data_path);
 	x_free(&w->env_tmp);
 	x_free(&w->env_path);

@@ -236,7 +236,8 @@ static void test_abort_and_cleanup(void **state)
 	char *dir = test_dir();
 	struct buf err = BUF_INIT;
 	struct queue_writer *w = make_message(dir, "x\n");
-	char *tmp = x_asprintf("%s/tmp/%s", dir, queue_writer_id(w));
+	/* the data goes straight into msg/ (no envelope yet: not queued) */
+	char *tmp = x_asprintf("%s/msg/%s", dir, queue_writer_id(w));
 	assert_int_equal(access(tmp, F_OK), 0);
 	queue_writer_abort(&w);
 	assert_null(w);
@@ -255,7 +256,7 @@ static void test_abort_and_cleanup(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(queue_cleanup(dir, 3600), 0); /* too young */
-	assert_int_equal(queue_cleanup(dir, 0), 2);    /* the orphan and the open one's tmp */
+	assert_int_equal(queue_cleanup(dir, 0), 2);    /* the orphan and the open one's data */
 	assert_true(access(orphan, F_OK) < 0);
 	struct queue_envelope *env;
 	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
