@@ -73,6 +73,9 @@ struct deliver_msg {
 	uint64_t inbox_offset;
 };
 
+/* The exactly-once name of the next Maildir copy (m->seq): the queue's own name for the
+ * first, "TIME.QUEUEID_RCPT-N.HOST" for the next ones. */
+void deliver_msg_unique_name(const struct deliver_msg *m, struct buf *out);
 /* A Maildir delivery of src for this message: the INBOX-style unique name when the ctx
  * asks for exactly-once, a fresh one otherwise; notes the INBOX for comsat. */
 int deliver_msg_maildir(struct deliver_msg *m, const char *maildir, const struct deliver_src *src,

@@ -75,9 +75,7 @@ void deliver_msg_src(const struct deliver_msg *m, struct deliver_src *src)
 	    .mem = m->head, .mem_len = strlen(m->head), .fd = m->fd, .fd_len = m->size};
 }
 
-/* The exactly-once name of the n-th Maildir copy: the queue's own name for the first,
- * "TIME.QUEUEID_RCPT-N.HOST" for the next ones. */
-static void unique_name(const struct deliver_msg *m, struct buf *out)
+void deliver_msg_unique_name(const struct deliver_msg *m, struct buf *out)
 {
 	deliver_maildir_base(m->req, out);
 	if (m->seq == 0)
@@ -98,7 +96,7 @@ int deliver_msg_maildir(struct deliver_msg *m, const char *maildir, const struct
 {
 	struct buf name = BUF_INIT, path = BUF_INIT;
 	if (m->ctx->unique_names)
-		unique_name(m, &name);
+		deliver_msg_unique_name(m, &name);
 	int r = deliver_maildir_put(maildir, m->ctx->unique_names ? buf_cstr(&name) : NULL,
 				    m->req->recheck, m->req->hostname, src, &path, res);
 	m->seq++;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "conf.h"
 #include "log.h"
 #include "sieve.h"
+#include "store.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -147,19 +149,138 @@ static int send_vacation(struct deliver_msg *m, const struct sieve_action *a, st
 	return rc;
 }
 
-/* A Maildir copy into the folder of a keep or fileinto. */
-static int store_copy(struct deliver_msg *m, const struct sieve_action *a,
-		      struct delivery_result *res)
+/* The store flag of an IMAP system flag (RFC 3501 2.3.2), 0 for one that cannot be kept
+ * (\\Recent, unknown ones). */
+static uint32_t system_flag(const char *flag)
 {
-	char *path = folder_path(m->user, a->mailbox != NULL ? a->mailbox : "INBOX");
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} map[] = {{"\\Seen", STORE_FLAG_SEEN},
+		   {"\\Answered", STORE_FLAG_ANSWERED},
+		   {"\\Flagged", STORE_FLAG_FLAGGED},
+		   {"\\Deleted", STORE_FLAG_DELETED},
+		   {"\\Draft", STORE_FLAG_DRAFT}};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcasecmp(flag, map[i].name) == 0)
+			return map[i].bit;
+	return 0;
+}
+
+/* Streams the message (added lines, then the spool) into a store append. */
+static int append_msg(struct store_append *ap, const struct deliver_msg *m, struct buf *err)
+{
+	if (store_append_write(ap, m->head, strlen(m->head), err) < 0)
+		return -1;
+	char buf[65536];
+	for (uint64_t off = 0; off < m->size;) {
+		size_t want = m->size - off < sizeof(buf) ? (size_t)(m->size - off) : sizeof(buf);
+		ssize_t n = pread(m->fd, buf, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			buf_printf(err, "cannot read the message: %s",
+				   n < 0 ? strerror(errno) : "short");
+			return -1;
+		}
+		if (store_append_write(ap, buf, (size_t)n, err) < 0)
+			return -1;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* A copy through the store library (lib-store), which keeps the flags the way every reader
+ * sees them: Maildir info letters (":2,FRS", in cur/) and keywords as letters a-z mapped
+ * by the folder's keyword file; mbox Status:/X-Status:/X-Keywords: headers. Used for
+ * copies with imap4flags (RFC 5232 5) and for every copy into an mbox store. */
+static int store_copy_flagged(struct deliver_msg *m, const char *name, char *const *flags,
+			      struct delivery_result *res)
+{
+	struct buf err = BUF_INIT, uniq = BUF_INIT;
+	struct store *st = NULL;
+	struct store_folder *f = NULL;
+	struct store_append *ap = NULL;
+	enum store_format fmt = store_detect_format(m->user->root);
+	int r = -1;
+	if (store_open(m->user->root, fmt, &st, &err) < 0)
+		goto out;
+	if (store_folder_open(st, name, &f, &err) < 0) {
+		/* a missing folder is made, as for fileinto without flags */
+		buf_reset(&err);
+		if (store_folder_create(st, name, &err) < 0 ||
+		    store_folder_open(st, name, &f, &err) < 0)
+			goto out;
+	}
+	struct store_append_opts o = {.envelope_from = *m->req->sender ? m->req->sender : NULL};
+	for (size_t i = 0; flags != NULL && flags[i] != NULL; i++) {
+		if (flags[i][0] == '\\') {
+			uint32_t bit = system_flag(flags[i]);
+			o.flags |= bit;
+			if (bit == 0)
+				log_warn("sieve: flag %s cannot be set; ignored",
+					 log_safe(flags[i], strlen(flags[i]), 100));
+			continue;
+		}
+		struct buf kerr = BUF_INIT;
+		int k = store_keyword_lookup(f, flags[i], true, &kerr);
+		if (k < 0)
+			log_warn("sieve: keyword %s not set: %s",
+				 log_safe(flags[i], strlen(flags[i]), 100), buf_cstr(&kerr));
+		else
+			o.keywords |= 1u << k;
+		buf_free(&kerr);
+	}
+	if (m->ctx->unique_names && fmt == STORE_FORMAT_MAILDIR) {
+		deliver_msg_unique_name(m, &uniq);
+		o.unique_name = buf_cstr(&uniq);
+	}
+	if (store_append_begin(f, &ap, &err) < 0)
+		goto out;
+	if (append_msg(ap, m, &err) < 0) {
+		store_append_abort(&ap);
+		goto out;
+	}
+	uint32_t uid;
+	r = store_append_commit(&ap, &o, &uid, &err);
+out:
+	m->seq++;
+	if (r < 0)
+		deliver_result_set(res, DELIVERY_DEFER, "4.3.0", "cannot store into %s: %s",
+				   log_safe(name, strlen(name), 200), buf_cstr(&err));
+	else
+		deliver_result_set(res, DELIVERY_OK, "2.0.0", "delivered");
+	store_folder_close(&f);
+	store_close(&st);
+	buf_free(&err);
+	buf_free(&uniq);
+	return r;
+}
+
+/* The copy of a keep or fileinto: the Maildir++ folder, or through the store when there
+ * are flags to set or the store is mbox. */
+static int copy_to_folder(struct deliver_msg *m, const struct sieve_action *a,
+			  struct delivery_result *res)
+{
+	const char *name = a->mailbox != NULL ? a->mailbox : "INBOX";
+	char *path = folder_path(m->user, name);
 	if (path == NULL) {
 		log_warn("sieve: line %d: bad mailbox name \"%s\"; using the INBOX", a->line,
-			 log_safe(a->mailbox, strlen(a->mailbox), 200));
+			 log_safe(name, strlen(name), 200));
 		path = x_strdup(m->user->inbox);
+		name = "INBOX";
 	}
-	struct deliver_src src;
-	deliver_msg_src(m, &src);
-	int r = deliver_msg_maildir(m, path, &src, NULL, res);
+	if (strcasecmp(name, "INBOX") == 0)
+		name = "INBOX";
+	bool has_flags = a->flags != NULL && a->flags[0] != NULL;
+	int r;
+	if (has_flags || store_detect_format(m->user->root) == STORE_FORMAT_MBOX) {
+		r = store_copy_flagged(m, name, a->flags, res);
+	} else {
+		struct deliver_src src;
+		deliver_msg_src(m, &src);
+		r = deliver_msg_maildir(m, path, &src, NULL, res);
+	}
 	x_free(&path);
 	return r;
 }
@@ -174,7 +295,7 @@ static int do_action(struct deliver_msg *m, const struct sieve_action *a,
 	switch (a->type) {
 	case SIEVE_ACT_KEEP:
 	case SIEVE_ACT_FILEINTO:
-		return store_copy(m, a, res);
+		return copy_to_folder(m, a, res);
 	case SIEVE_ACT_REDIRECT:
 		deliver_msg_src(m, &src);
 		/* without our Return-Path: (the first added line); Delivered-To: stays */

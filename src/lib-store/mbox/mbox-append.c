@@ -139,7 +139,7 @@ int mbox_append_commit(struct store_append *a, const struct store_append_opts *o
 	struct index_row row;
 	if (r == 0 && index_get(mf->ix, uid, &row, &mf->scratch, err) != 1)
 		r = store_err(err, "%s: the appended message did not get UID %u", mf->path, uid);
-	if (r == 0)
+	if (r == 0 && uid_r != NULL)
 		*uid_r = uid;
 	return mbox_folder_unlock(mf, &lk, r, err);
 }
