@@ -8,4 +8,8 @@
  * user, 73 cannot create, 75 temporary failure, 77 no permission, 78 configuration. */
 int cmd_deliver(int argc, char **argv);
 
+/* tern vacation [-i] [-r INTERVAL] [-a ALIAS]... [-j] [-x] [-l] [-f DB] [-m MSG] [-s SENDER]
+ * [-d] [-c CONF] [USER]: vacation(1) (vacation-cmd.c, doc/vacation.md). Sysexits codes. */
+int cmd_vacation(int argc, char **argv);
+
 #endif

@@ -54,6 +54,14 @@ int deliver_run_program(const struct deliver_run *run, struct buf *out_r);
 int deliver_forward(const struct conf *c, const char *sender, char *const *rcpts, size_t n,
 		    const struct deliver_src *src, struct buf *id_r, struct buf *err);
 
+/* ---- deliver-autoreply.c ---- */
+/* Sends an automatic answer (text: a whole message, LF line ends) to rcpts from the null
+ * sender: into the queue when this process may write it, else through vacation_sendmail
+ * (default: this binary's `tern sendmail -c conf_path`; /usr/sbin/sendmail when c is
+ * NULL). 0, or -1 + err. */
+int deliver_autoreply_send(const struct conf *c, const char *conf_path, char *const *rcpts,
+			   size_t n, const char *text, size_t len, struct buf *err);
+
 /* ---- deliver-comsat.c ---- */
 /* Sends "login@offset:path" to host:port (biff/comsat); errors are logged only. */
 void deliver_comsat_send(const char *address, const char *login, uint64_t offset, const char *path);
@@ -87,6 +95,12 @@ void deliver_msg_src(const struct deliver_msg *m, struct deliver_src *src);
 int deliver_plain(struct deliver_msg *m, struct delivery_result *res);
 /* The sysexits code of a result (0, 75 for deferrals, 65/67/69 for failures). */
 int deliver_exit_code(const struct delivery_result *res);
+
+/* ---- vacation.c ---- */
+/* After a delivery: when the user's folder holds .vacation.msg and a .vacation.db (made
+ * by `tern vacation -i`), answers as vacation(1) would. Failures are logged only: the
+ * message is delivered whatever happens here. */
+void deliver_vacation(struct deliver_msg *m);
 
 /* ---- filters ---- */
 /* Runs the user's procmail rc file. Returns the sysexits code and fills res. */

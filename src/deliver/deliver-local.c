@@ -3,7 +3,8 @@
  * deliver_local() checks for a mail loop (a Delivered-To: of this recipient already in the
  * header: 5.4.6, as Postfix's local(8)), then hands the message to the user's procmail rc
  * file, else the Sieve script, else straight to the INBOX; the written copy starts with
- * Return-Path: and Delivered-To:. After an INBOX delivery it sends the comsat datagram.
+ * Return-Path: and Delivered-To:. After an INBOX delivery it sends the comsat datagram;
+ * after any successful one, the user's vacation answer (vacation.c) if there is one.
  * Used by `tern deliver` (deliver-cmd.c) and by the queue manager for users with filters.
  */
 #include "deliver-int.h"
@@ -173,6 +174,8 @@ int deliver_local(const struct deliver_ctx *ctx, struct delivery_result *res)
 		deliver_from_line(req->sender, time(NULL), &from);
 		m.from_line = buf_steal(&from);
 		code = deliver_filtered(&m, res);
+		if (code == 0)
+			deliver_vacation(&m);
 	}
 	if (code == 0 && m.inbox_path.len > 0)
 		deliver_comsat_send(conf_str(ctx->conf, "comsat_address"), u->login, m.inbox_offset,

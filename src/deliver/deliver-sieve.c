@@ -4,7 +4,8 @@
  * keep: the INBOX; fileinto "A/B": the Maildir++ folder ROOT/.A.B (made when missing);
  * redirect: back into Tern's queue with the original envelope sender (deliver-forward.c);
  * discard; reject/ereject: a permanent failure with the reason (the queue then bounces,
- * RFC 5429 2.1); vacation: a reply queued from the null sender (RFC 5230 5, RFC 3834),
+ * RFC 5429 2.1); vacation: a reply from the null sender (RFC 5230 5, RFC 3834; built and
+ * sent by the code `tern vacation` uses: lib-autoreply, deliver-autoreply.c),
  * remembered in ROOT/.tern-vacation so that a sender gets one per interval. A script that
  * does not compile is logged with line:column and the message goes to the INBOX. If an
  * action fails the delivery is deferred (75): keep the message rather than lose it.
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "autoreply.h"
 #include "conf.h"
 #include "log.h"
 #include "sieve.h"
@@ -122,19 +124,20 @@ static void op_vacation_record(void *ctx, const char *handle, const char *sender
 	x_free(&path);
 }
 
-/* The reply of a vacation action, queued from the null sender. */
+/* The reply of a vacation action, from the null sender (RFC 3834 through lib-autoreply,
+ * sent by deliver-autoreply.c as `tern vacation` does). */
 static int send_vacation(struct deliver_msg *m, const struct sieve_action *a, struct buf *err)
 {
 	struct buf r = BUF_INIT;
-	char date[64];
-	rfc5322_date(time(NULL), date, sizeof(date));
-	buf_printf(&r, "From: %s\nTo: %s\nSubject: %s\nDate: %s\nAuto-Submitted: auto-replied\n",
-		   a->from != NULL ? a->from : m->user->address, a->address,
-		   a->subject != NULL ? a->subject : "Auto: away", date);
-	buf_printf(&r, "Message-ID: <%lld.%ld.vacation@%s>\n", (long long)time(NULL),
-		   (long)getpid(), m->req->hostname);
-	if (a->in_reply_to != NULL)
-		buf_printf(&r, "In-Reply-To: %s\nReferences: %s\n", a->in_reply_to, a->in_reply_to);
+	struct autoreply_head h = {.from = a->from != NULL ? a->from : m->user->address,
+				   .to = a->address,
+				   .subject = a->subject != NULL ? a->subject : "Auto: away",
+				   .date = time(NULL),
+				   .id_host = m->req->hostname,
+				   .in_reply_to = a->in_reply_to,
+				   .references = a->references,
+				   .auto_submitted = true};
+	autoreply_head_write(&h, &r);
 	if (a->mime)
 		buf_printf(&r, "MIME-Version: 1.0\n%s", a->text != NULL ? a->text : "\n");
 	else
@@ -142,9 +145,8 @@ static int send_vacation(struct deliver_msg *m, const struct sieve_action *a, st
 			   "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
 			   "Content-Transfer-Encoding: 8bit\n\n%s\n",
 			   a->text != NULL ? a->text : "");
-	struct deliver_src src = {.mem = r.data, .mem_len = r.len, .fd = -1};
 	char *rcpt = a->address;
-	int rc = deliver_forward(m->ctx->conf, "", &rcpt, 1, &src, NULL, err);
+	int rc = deliver_autoreply_send(m->ctx->conf, NULL, &rcpt, 1, r.data, r.len, err);
 	buf_free(&r);
 	return rc;
 }

@@ -205,6 +205,25 @@ const struct conf_def conf_global_defs[] = {
 	S("Local delivery agent", "comsat_address", CONF_STR, "",
 	  "Where to send the biff/comsat datagram (USER@OFFSET:MAILBOX) after a delivery "
 	  "to an INBOX, as host:port, e.g. 127.0.0.1:512. Empty: none."),
+	S("Local delivery agent", "vacation_interval", CONF_TIME, "7d",
+	  "How long `tern vacation` waits before answering the same sender again, when its "
+	  "database holds no interval of its own (set with -r; RFC 3834 2 recommends 7 days)."),
+	S("Local delivery agent", "vacation_sendmail", CONF_STR, "",
+	  "The program `tern vacation` and Sieve vacation hand an answer to when they may not "
+	  "write the queue themselves (run from a user's .forward, or as root); it gets "
+	  "-i -f <> -- ADDRESS. Empty: this binary's `tern sendmail`."),
+	S("Local delivery agent", "vacation_db_max_size", CONF_SIZE, "4M",
+	  "The largest vacation database (.vacation.db) read; a bigger one is an error and "
+	  "the message gets no answer."),
+	S("Local delivery agent", "vacation_msg_max_size", CONF_SIZE, "64K",
+	  "The largest vacation message file (.vacation.msg); RFC 3834 2 warns against big "
+	  "automatic answers."),
+	S("Local delivery agent", "vacation_header_max_size", CONF_SIZE, "256K",
+	  "How much of a message's header `tern vacation` reads; a message whose header is "
+	  "bigger gets no answer."),
+	S("Local delivery agent", "vacation_lock_timeout", CONF_TIME, "30s",
+	  "How long `tern vacation` waits for the lock of a database that another process "
+	  "is updating before it fails temporarily (75)."),
 
 	E("System users", "user_source", "virtual", "virtual|system",
 	  "Who the mail users of the local domains are. virtual: the users of 'tern user "

@@ -70,6 +70,7 @@ void sieve_action_clear(struct sieve_action *a)
 	free(a->from);
 	free(a->handle);
 	free(a->in_reply_to);
+	free(a->references);
 	memset(a, 0, sizeof(*a));
 }
 

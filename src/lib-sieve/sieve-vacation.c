@@ -3,50 +3,28 @@
  * RFC 5230 4 (arguments, :days, default handle from the arguments), 4.5 (reply only to
  * mail addressed to the user: To, Cc, Bcc, Resent-To/Cc/Bcc against the recipient, the
  * user's addresses and :addresses), 4.6 (no reply to list or automatic mail), 4.7 (once
- * per script), RFC 6131 (:seconds), RFC 3834 2 and 3.1 (Auto-Submitted, Precedence,
- * null and daemon senders, "Auto:" subject). The "once per interval per sender" state is
- * read through sieve_ops.vacation_seen and written by sieve_result_commit().
+ * per script), RFC 6131 (:seconds). The RFC 3834 rules (2: automatic and list mail, null
+ * and daemon senders, the recipient fields; 3.1: "Auto:" subject, References) are
+ * lib-autoreply's, shared with `tern vacation`. The "once per interval per sender" state
+ * is read through sieve_ops.vacation_seen and written by sieve_result_commit().
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mime-address.h"
-#include "mime-rfc2047.h"
+#include "autoreply.h"
 #include "sieve-run.h"
 #include "xalloc.h"
 
 #define DAY 86400ULL
 
-/* RFC 5230 4.6 / RFC 3834 2: senders that are programs or lists. */
-static bool sender_is_automatic(const char *sender)
-{
-	const char *at = strrchr(sender, '@');
-	size_t n = at != NULL ? (size_t)(at - sender) : strlen(sender);
-	static const char *const names[] = {"mailer-daemon", "listserv", "majordomo", "postmaster",
-					    "mailer"};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i]) == n && strncasecmp(sender, names[i], n) == 0)
-			return true;
-	if (n >= 6 && strncasecmp(sender, "owner-", 6) == 0)
-		return true;
-	return n >= 8 && strncasecmp(sender + n - 8, "-request", 8) == 0;
-}
-
+/* RFC 5230 4.6 / RFC 3834 2: a field that marks the message as automatic or a list's. */
 static bool message_is_automatic(struct sieve_run *r)
 {
-	const char *v = sieve_header_first(r, "Auto-Submitted");
-	if (v != NULL && strncasecmp(v, "no", 2) != 0)
-		return true;
-	v = sieve_header_first(r, "Precedence");
-	if (v != NULL && (strcasecmp(v, "bulk") == 0 || strcasecmp(v, "list") == 0 ||
-			  strcasecmp(v, "junk") == 0))
-		return true;
-	static const char *const lists[] = {"List-Id",		"List-Help", "List-Subscribe",
-					    "List-Unsubscribe", "List-Post", "List-Owner",
-					    "List-Archive"};
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-		if (sieve_header_first(r, lists[i]) != NULL)
+	if (sieve_load_headers(r) < 0)
+		return true; /* unreadable: no reply rather than a wrong one */
+	for (size_t i = 0; i < r->nhdrs; i++)
+		if (autoreply_field_refused(r->hdrs[i].name, r->hdrs[i].value) != NULL)
 			return true;
 	return false;
 }
@@ -67,27 +45,27 @@ static bool is_user_address(struct sieve_run *r, const struct sieve_strs *extra,
 	return false;
 }
 
+struct mine_ctx {
+	struct sieve_run *r;
+	const struct sieve_strs *extra;
+};
+
+static bool mine(void *ctx, const char *addr)
+{
+	struct mine_ctx *m = ctx;
+	return is_user_address(m->r, m->extra, addr);
+}
+
 /* RFC 5230 4.5: one of the user's addresses is in a recipient field. */
 static bool addressed_to_user(struct sieve_run *r, const struct sieve_strs *extra)
 {
-	static const char *const fields[] = {"To",	  "Cc",	       "Bcc",
-					     "Resent-To", "Resent-Cc", "Resent-Bcc"};
+	struct mine_ctx m = {r, extra};
 	bool found = false;
-	for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]) && !found; f++) {
+	for (size_t f = 0; autoreply_recipient_fields[f] != NULL && !found; f++) {
 		struct sieve_strs vals = {0};
-		sieve_header_values(r, fields[f], false, &vals);
-		for (size_t i = 0; i < vals.count && !found; i++) {
-			struct mime_address_list l = {0};
-			mime_address_list_parse(vals.v[i], strlen(vals.v[i]), 0, &l);
-			for (size_t k = 0; k < l.count && !found; k++) {
-				if (l.v[k].host == NULL || l.v[k].mailbox == NULL)
-					continue;
-				char *a = x_asprintf("%s@%s", l.v[k].mailbox, l.v[k].host);
-				found = is_user_address(r, extra, a);
-				free(a);
-			}
-			mime_address_list_free(&l);
-		}
+		sieve_header_values(r, autoreply_recipient_fields[f], false, &vals);
+		for (size_t i = 0; i < vals.count && !found; i++)
+			found = autoreply_value_has(vals.v[i], mine, &m);
 		sieve_strs_free(&vals);
 	}
 	return found;
@@ -123,7 +101,7 @@ static char *default_handle(const struct sieve_action *a)
 static bool should_reply(struct sieve_run *r, const struct sieve_strs *extra)
 {
 	const char *sender = r->env->from;
-	if (sender == NULL || sender[0] == '\0' || sender_is_automatic(sender))
+	if (autoreply_sender_refused(sender) != NULL)
 		return false;
 	if (is_user_address(r, extra, sender))
 		return false;
@@ -134,22 +112,16 @@ static bool should_reply(struct sieve_run *r, const struct sieve_strs *extra)
 
 static void fill_defaults(struct sieve_run *r, struct sieve_action *a)
 {
-	if (a->subject == NULL) {
-		const char *s = sieve_header_first(r, "Subject");
-		if (s != NULL) {
-			char *d = mime_rfc2047_decode_str(s);
-			a->subject = x_asprintf("Auto: %s", d);
-			free(d);
-		} else {
-			a->subject = x_strdup("Automated reply");
-		}
-	}
+	if (a->subject == NULL)
+		a->subject = autoreply_subject(sieve_header_first(r, "Subject"));
 	if (a->from == NULL) {
 		const char *u = r->env->user != NULL ? r->env->user : r->env->to;
 		a->from = x_strdup(u != NULL ? u : "");
 	}
 	const char *id = sieve_header_first(r, "Message-ID");
 	a->in_reply_to = id != NULL ? x_strdup(id) : NULL;
+	a->references = autoreply_references(id, sieve_header_first(r, "References"),
+					     sieve_header_first(r, "In-Reply-To"));
 }
 
 int sieve_cmd_vacation(struct sieve_run *r, const struct sieve_node *n)

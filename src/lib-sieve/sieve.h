@@ -129,6 +129,7 @@ struct sieve_action {
 	char *from;	   /* VACATION: From of the reply */
 	char *handle;	   /* VACATION: the handle (given or derived) */
 	char *in_reply_to; /* VACATION: Message-ID of the original, or NULL */
+	char *references;  /* VACATION: References of the reply (autoreply_references) */
 	bool mime;	   /* VACATION: text is a MIME entity (:mime) */
 	uint64_t seconds;  /* VACATION: the interval */
 	int line;	   /* where in the script (0: implicit) */

@@ -41,6 +41,9 @@ static const struct command commands[] = {
 	{"repair", cmd_repair, "repair USER|PATH [--dry-run] [--max-message-size SIZE] [-c CONF]"},
 	{"convert", cmd_convert, "convert USER|PATH --to mbox|maildir [--keep-old] [-c CONF]"},
 	{"deliver", cmd_deliver, "deliver [-f SENDER] (-a ADDRESS | -d USER) [-c CONF]"},
+	{"vacation", cmd_vacation,
+	 "vacation [-i] [-r INTERVAL] [-a ALIAS]... [-j] [-x] [-l] [-f DB] [-m MSG] [-s SENDER] "
+	 "[-d] [-c CONF] [USER]"},
 	{"biff", cmd_biff, "biff [y|n] [--tty PATH]"},
 	{"comsat", cmd_comsat, "comsat [--port N] [--address A] [--inetd] [--once] [--tty PATH]"},
 	{"worker", cmd_worker, "worker ROLE [-c CONF] (started by tern serve)"},
