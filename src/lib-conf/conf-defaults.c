@@ -8,6 +8,7 @@
 
 #define S(sec, name, type, def, doc) {sec, name, type, def, NULL, doc}
 #define E(sec, name, def, choices, doc) {sec, name, CONF_ENUM, def, choices, doc}
+#define L(sec, name, def, choices, doc) {sec, name, CONF_LIST, def, choices, doc}
 
 const struct conf_def conf_global_defs[] = {
 	S("Instance", "hostname", CONF_STR, "localhost",
@@ -100,6 +101,49 @@ const struct conf_def conf_global_defs[] = {
 	  "Address rewriting tables, text files of 'address target, target' lines; "
 	  "'@domain target' catches every address of the domain that is neither a user nor "
 	  "an alias. Relative paths are in data_dir; the domains must be in 'domains'."),
+
+	S("Address rewriting", "canonical_maps", CONF_LIST, "",
+	  "Tables (text maps as for virtual_alias_maps) that replace addresses as mail comes "
+	  "in, in the envelope and in the header (see canonical_classes). Keys, in the order "
+	  "tried: user@domain, user (only for the local domains and hostname), @domain. A "
+	  "value is one address, or '@otherdomain' to keep the user; a value without '@' gets "
+	  "the first local domain. With subaddressing, user+tag@domain also tries "
+	  "user@domain and keeps +tag. The result is looked up again (at most 10 times). "
+	  "Relative paths are in data_dir; 'tern check' reports malformed lines as file:line."),
+	S("Address rewriting", "sender_canonical_maps", CONF_LIST, "",
+	  "Like canonical_maps, for sender addresses only (the envelope sender, and From:, "
+	  "Sender:, Reply-To:, Resent-From:, ...); tried before canonical_maps."),
+	S("Address rewriting", "recipient_canonical_maps", CONF_LIST, "",
+	  "Like canonical_maps, for recipient addresses only (the envelope recipients, and "
+	  "To:, Cc:, Bcc:, Resent-To:, ...); tried before canonical_maps. An envelope "
+	  "recipient is rewritten after relay control has accepted it as given."),
+	L("Address rewriting", "canonical_classes",
+	  "envelope_sender envelope_recipient header_sender header_recipient",
+	  "envelope_sender|envelope_recipient|header_sender|header_recipient",
+	  "Which addresses the canonical maps rewrite."),
+	S("Address rewriting", "masquerade_domains", CONF_LIST, "",
+	  "Domains whose subdomains are hidden: with 'example.com', user@host.dept.example.com "
+	  "becomes user@example.com. Tried left to right, the first that matches wins; "
+	  "'!sub.example.com' leaves that domain and its subdomains as they are."),
+	S("Address rewriting", "masquerade_exceptions", CONF_LIST, "",
+	  "User names (local parts, such as root, postmaster) that are never masqueraded."),
+	L("Address rewriting", "masquerade_classes",
+	  "envelope_sender header_sender header_recipient",
+	  "envelope_sender|envelope_recipient|header_sender|header_recipient",
+	  "Which addresses are masqueraded. Header senders are From:, Sender:, Reply-To:, "
+	  "Errors-To:, Return-Receipt-To:, Disposition-Notification-To: and their Resent- "
+	  "forms; header recipients To:, Cc:, Bcc:, Apparently-To: and Resent-To/Cc/Bcc:."),
+	L("Address rewriting", "header_rewrite_clients", "local authenticated",
+	  "local|authenticated|mynetworks|all",
+	  "Whose messages get their header addresses rewritten (canonical maps and "
+	  "masquerading): local (the sendmail command, and sendmail -bs), authenticated "
+	  "(SMTP AUTH), mynetworks (clients in mynetworks), all. Other clients' headers are "
+	  "left as they came; envelope addresses are rewritten for every client. Only the "
+	  "addr-spec of an address changes: display names, comments, groups and folding "
+	  "stay, and the body is never touched."),
+	S("Address rewriting", "header_rewrite_max_field", CONF_SIZE, "64k",
+	  "A header field longer than this is passed on without its addresses rewritten "
+	  "(what the rewriting holds in memory at a time)."),
 
 	S("Bounces", "bounce_max_size", CONF_SIZE, "50k",
 	  "A bounce (delivery status notification, RFC 3464) returns the whole original "

@@ -75,6 +75,19 @@ static int enum_index(const char *choices, const char *word)
 	return -1;
 }
 
+/* A list whose words must come from choices: 0, or -1 for a word that does not. */
+static int conf_list_check(const char *choices, const char *text)
+{
+	char **words;
+	size_t n = conf_words(text, &words);
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (enum_index(choices, words[i]) < 0)
+			r = -1;
+	conf_words_free(&words, n);
+	return r;
+}
+
 /* Converts text into v->num (and resolves paths); returns an error reason or NULL. */
 static const char *conf_value_set(struct conf *c, struct conf_value *v, const char *text)
 {
@@ -82,7 +95,10 @@ static const char *conf_value_set(struct conf *c, struct conf_value *v, const ch
 	v->num = 0;
 	switch (d->type) {
 	case CONF_STR:
+		break;
 	case CONF_LIST:
+		if (d->choices != NULL && conf_list_check(d->choices, text) < 0)
+			return "not one of the allowed values";
 		break;
 	case CONF_PATH:
 		if (text[0] != '\0' && text[0] != '/' && c->dir != NULL) {
@@ -238,6 +254,9 @@ static void assign(struct conf_parser *ps, const struct conf_def *defs, struct c
 		if (defs[i].type == CONF_ENUM)
 			conf_error(ps, line, "%s: '%s' is not one of %s", key, value,
 				   defs[i].choices);
+		else if (defs[i].type == CONF_LIST && defs[i].choices != NULL)
+			conf_error(ps, line, "%s: '%s' has a word that is not one of %s", key,
+				   value, defs[i].choices);
 		else
 			conf_error(ps, line, "%s: %s, not '%s'", key, why, value);
 	}
@@ -544,6 +563,8 @@ static void write_doc(FILE *out, const char *indent, const struct conf_def *d)
 	}
 	if (d->type == CONF_ENUM)
 		fprintf(out, "%s# One of: %s.\n", indent, d->choices);
+	else if (d->type == CONF_LIST && d->choices != NULL)
+		fprintf(out, "%s# Any of: %s.\n", indent, d->choices);
 }
 
 void conf_write_template(FILE *out, const char *const *vars, const char *listeners)

@@ -28,19 +28,26 @@ static int lookup_udb_user(void *arg, const char *address, struct buf *err)
 	return r;
 }
 
-static size_t lookup_ctx_tables(const struct conf *c, const char *option, const char *type,
-				struct lookup_table ***tables_r)
+char *lookup_conf_spec(const struct conf *c, const char *word, const char **path_r)
+{
+	const char *colon = strchr(word, ':');
+	const char *path = colon && word[0] != '/' ? colon + 1 : word;
+	char *spec = path[0] == '/' ? x_strdup(word)
+		     : x_asprintf("%.*s%s/%s", (int)(path - word), word, conf_str(c, "data_dir"),
+				  path);
+	if (path_r != NULL)
+		*path_r = spec + (path - word);
+	return spec;
+}
+
+size_t lookup_open_option(const struct conf *c, const char *option, const char *type,
+			  struct lookup_table ***tables_r)
 {
 	char **words;
 	size_t n = conf_words(conf_str(c, option), &words), k = 0;
 	*tables_r = x_calloc(n + 1, sizeof(**tables_r));
 	for (size_t i = 0; i < n; i++) {
-		const char *w = words[i];
-		const char *colon = strchr(w, ':');
-		const char *path = colon && w[0] != '/' ? colon + 1 : w;
-		char *spec = path[0] == '/' ? x_strdup(w)
-			     : x_asprintf("%.*s%s/%s", (int)(path - w), w,
-					  conf_str(c, "data_dir"), path);
+		char *spec = lookup_conf_spec(c, words[i], NULL);
 		struct buf err = BUF_INIT;
 		struct lookup_table *t = lookup_open(spec, type, &err);
 		if (t == NULL)
@@ -57,8 +64,8 @@ static size_t lookup_ctx_tables(const struct conf *c, const char *option, const 
 struct lookup_ctx *lookup_ctx_new(const struct conf *c, struct userdb *udb)
 {
 	struct lookup_ctx *ctx = X_NEW(struct lookup_ctx);
-	ctx->alias_count = lookup_ctx_tables(c, "alias_maps", "aliases", &ctx->aliases);
-	ctx->virtual_count = lookup_ctx_tables(c, "virtual_alias_maps", "map", &ctx->virtuals);
+	ctx->alias_count = lookup_open_option(c, "alias_maps", "aliases", &ctx->aliases);
+	ctx->virtual_count = lookup_open_option(c, "virtual_alias_maps", "map", &ctx->virtuals);
 	ctx->is_local_domain = lookup_udb_local;
 	ctx->is_user = lookup_udb_user;
 	ctx->arg = udb;

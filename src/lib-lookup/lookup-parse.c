@@ -199,3 +199,12 @@ unsigned lookup_parse_text(enum lookup_syntax syntax, const char *text, size_t l
 	buf_free(&entry);
 	return bad;
 }
+
+void lookup_errors_with_path(struct buf *out, const char *path, const struct buf *errors)
+{
+	for (const char *p = errors->data; p != NULL && *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		buf_printf(out, "%s:%.*s\n", path, (int)(nl ? nl - p : (long)strlen(p)), p);
+		p = nl ? nl + 1 : NULL;
+	}
+}

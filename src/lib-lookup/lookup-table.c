@@ -101,14 +101,8 @@ static int lookup_fill_db(sqlite3 *db, enum lookup_syntax syntax, const char *pa
 	struct buf errors = BUF_INIT;
 	lookup_parse_text(syntax, text, len, lookup_fill_entry, &f, &errors);
 	sqlite3_finalize(f.ins);
-	if (warnings != NULL && errors.len > 0) {
-		/* "LINE: why" lines become "PATH:LINE: why". */
-		for (char *p = errors.data; p != NULL && *p != '\0';) {
-			char *nl = strchr(p, '\n');
-			buf_printf(warnings, "%s:%.*s\n", path, (int)(nl ? nl - p : (long)strlen(p)), p);
-			p = nl ? nl + 1 : NULL;
-		}
-	}
+	if (warnings != NULL)
+		lookup_errors_with_path(warnings, path, &errors);
 	buf_free(&errors);
 	char *q = sqlite3_mprintf("INSERT INTO meta VALUES ('source', %Q); COMMIT;", sig);
 	int rc = sqlite3_exec(db, q, NULL, NULL, NULL);

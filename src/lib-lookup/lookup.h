@@ -52,6 +52,15 @@ void lookup_values_free(struct lookup_values *values);
 /* The table's source path. */
 const char *lookup_path(const struct lookup_table *t);
 
+/* The table spec for one word of a tables option ("type:PATH" or PATH), with a relative
+ * PATH taken from data_dir; *path_r (if not NULL) points at the path inside it. */
+char *lookup_conf_spec(const struct conf *c, const char *word, const char **path_r);
+/* Opens every table of a tables option (as lookup_conf_spec finds them; tables that
+ * cannot be opened are logged and left out). Returns the count; free each with
+ * lookup_close and the array with free. */
+size_t lookup_open_option(const struct conf *c, const char *option, const char *type,
+			  struct lookup_table ***tables_r);
+
 /* Compiles the table's source into PATH.db now (newaliases). Returns the number of
  * entries, or -1 + err; source syntax errors are listed in warnings as "PATH:LINE: why"
  * (the faulty entries are skipped). */
@@ -70,6 +79,8 @@ typedef void lookup_entry_cb(void *arg, const char *key, const struct lookup_val
  * errors as "LINE: reason\n". */
 unsigned lookup_parse_text(enum lookup_syntax syntax, const char *text, size_t len,
 			   lookup_entry_cb *cb, void *arg, struct buf *errors);
+/* Appends the "LINE: reason" lines of errors to out as "PATH:LINE: reason". */
+void lookup_errors_with_path(struct buf *out, const char *path, const struct buf *errors);
 /* Splits an alias right-hand side (or an :include: file's text) into items. Blank items
  * are dropped; "|cmd" and "/file" items lose their quotes. */
 void lookup_split_values(const char *s, size_t len, bool blanks_separate,

@@ -7,7 +7,9 @@
  * chunk read). Nothing holds the whole message: at most one 16 KB piece is in flight,
  * plus, for an authenticated client, the header section (smtpd-header.c adds a missing
  * Message-ID and Date, RFC 6409 8). The trace field says ESMTPS/ESMTPA/ESMTPSA and the
- * TLS version and cipher (RFC 3848).
+ * TLS version and cipher (RFC 3848). For the clients of header_rewrite_clients (local and
+ * authenticated ones by default) the header first streams through lib-rewrite, one field
+ * at a time; the body never does.
  */
 #include "smtpd-private.h"
 
@@ -21,6 +23,7 @@
 
 #include "log.h"
 #include "queue.h"
+#include "rewrite.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -92,6 +95,11 @@ static bool smtpd_message_start(struct smtpd_session *s, bool bdat)
 	s->hops = (struct smtpd_hops){0, 0, true, false};
 	if (s->qw != NULL && s->auth_user != NULL)
 		s->hs = smtpd_header_scan_new(s->set->max_header_size);
+	struct rewrite_client client = {s->local_user != NULL, s->auth_user != NULL,
+					smtpd_client_in_mynetworks(s)};
+	if (s->qw != NULL && rewrite_headers_for(s->set->rewrite, &client))
+		s->rwh = rewrite_header_new(s->set->rewrite, REWRITE_HEADER_CLASSES,
+					    s->set->rewrite_max_field);
 	return s->qw != NULL;
 }
 
@@ -141,16 +149,11 @@ void smtpd_cmd_bdat(struct smtpd_session *s, const struct smtp_command *cmd)
 	s->state = SMTPD_BDAT;
 }
 
-/* Writes decoded bytes to the queue file, watching the size limit. */
-static void smtpd_data_write(struct smtpd_session *s, const char *p, size_t n)
+/* Writes message bytes to the queue file, through the submission header scan. */
+static void smtpd_data_store(struct smtpd_session *s, const char *p, size_t n)
 {
 	if (s->qw == NULL || n == 0)
 		return;
-	if (s->dec.bytes_out > s->set->max_message_size) {
-		smtpd_data_fail(s, 552, "5.3.4", "Error: message size exceeds fixed limit");
-		return;
-	}
-	smtpd_hops_feed(&s->hops, p, n);
 	struct buf *held = NULL;
 	if (s->hs != NULL) {
 		if (smtpd_header_scan_feed(s->hs, p, n, s->set->hostname, queue_writer_id(s->qw),
@@ -167,9 +170,41 @@ static void smtpd_data_write(struct smtpd_session *s, const char *p, size_t n)
 		smtpd_header_scan_free(&s->hs);
 }
 
-/* The message ended inside its header section: write what the scan held. */
+/* Writes decoded bytes, watching the size limit; the header through the rewriting. */
+static void smtpd_data_write(struct smtpd_session *s, const char *p, size_t n)
+{
+	if (s->qw == NULL || n == 0)
+		return;
+	if (s->dec.bytes_out > s->set->max_message_size) {
+		smtpd_data_fail(s, 552, "5.3.4", "Error: message size exceeds fixed limit");
+		return;
+	}
+	smtpd_hops_feed(&s->hops, p, n);
+	if (s->rwh != NULL && !rewrite_header_done(s->rwh)) {
+		struct buf head = BUF_INIT;
+		size_t used = rewrite_header_feed(s->rwh, p, n, &head);
+		smtpd_data_store(s, head.data, head.len);
+		buf_free(&head);
+		p += used;
+		n -= used;
+	}
+	smtpd_data_store(s, p, n);
+}
+
+/* The message ended inside its header section: write what the rewriting and the scan
+ * held. */
 static void smtpd_data_flush_header(struct smtpd_session *s)
 {
+	if (s->rwh != NULL && s->qw != NULL) {
+		struct buf head = BUF_INIT;
+		rewrite_header_finish(s->rwh, &head);
+		smtpd_data_store(s, head.data, head.len);
+		buf_free(&head);
+	}
+	if (s->rwh != NULL && rewrite_header_count(s->rwh) > 0 && s->qw != NULL)
+		log_debug("%s: %u header addresses rewritten", queue_writer_id(s->qw),
+			  rewrite_header_count(s->rwh));
+	rewrite_header_free(&s->rwh);
 	if (s->hs == NULL || s->qw == NULL)
 		return;
 	struct buf *held;

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "net.h"
 #include "queue.h"
+#include "rewrite.h"
 #include "userdb.h"
 #include "util.h"
 #include "xalloc.h"
@@ -55,6 +56,8 @@ struct smtpd_settings *smtpd_settings_new(struct conf *conf)
 	set->auth_on_port25 = conf_bool(conf, "smtp_auth_on_port25");
 	set->sender_check = conf_bool(conf, "submission_sender_check");
 	set->policy = smtpd_policy_new(conf, set->userdb);
+	set->rewrite = rewrite_new(conf);
+	set->rewrite_max_field = conf_num(conf, "header_rewrite_max_field");
 	return set;
 }
 
@@ -70,6 +73,7 @@ void smtpd_settings_unref(struct smtpd_settings **setp)
 	if (set == NULL || --set->refs > 0)
 		return;
 	smtpd_policy_free(&set->policy);
+	rewrite_free(&set->rewrite);
 	userdb_close(&set->userdb);
 	conf_free(&set->conf);
 	free(set);

@@ -8,6 +8,8 @@
  * contexts, implicit TLS, STARTTLS), smtpd-auth.c (AUTH, the submission sender rule),
  * smtpd-header.c (Message-ID and Date for submitted messages), smtpd-rcpt.c (RCPT: relay
  * control, users and aliases, DSN parameters), smtpd-rcpt-net.c (trusted networks, hop count).
+ * Address rewriting (lib-rewrite): the envelope sender at MAIL, recipients at RCPT, header
+ * addresses in smtpd-data.c for the clients of header_rewrite_clients.
  */
 #ifndef TERN_SMTPD_PRIVATE_H
 #define TERN_SMTPD_PRIVATE_H
@@ -27,6 +29,7 @@ struct event;
 struct evconnlistener;
 struct queue_committer;
 struct queue_writer;
+struct rewrite_header;
 struct sasl_server;
 struct smtpd_header_scan;
 struct smtpd_policy;
@@ -45,6 +48,8 @@ struct smtpd_settings {
 	bool vrfy, bare_lf_reject, nul_reject;
 	bool auth_on_port25, sender_check;
 	struct smtpd_policy *policy; /* relay control and aliases (smtpd-rcpt.c) */
+	struct rewrite *rewrite;     /* canonical maps and masquerading (lib-rewrite) */
+	uint64_t rewrite_max_field;
 };
 
 enum smtpd_tls_mode { SMTPD_TLS_NONE, SMTPD_TLS_STARTTLS, SMTPD_TLS_IMPLICIT };
@@ -159,6 +164,7 @@ struct smtpd_session {
 	int fail_code;	    /* the transaction failed; reply after the data (0: none) */
 	const char *fail_enh, *fail_text;
 	struct smtpd_header_scan *hs; /* holds the header section to add fields to it */
+	struct rewrite_header *rwh;   /* rewrites header addresses (local/authenticated) */
 	struct smtpd_hops hops;
 };
 
@@ -268,6 +274,8 @@ struct smtpd_policy *smtpd_policy_new(const struct conf *conf, struct userdb *ud
 void smtpd_policy_free(struct smtpd_policy **p);
 /* Did the message come through more than max_hops servers (its Received: fields and ours)? */
 bool smtpd_hops_exceeded(const struct smtpd_session *s);
+/* Is the client's address in mynetworks? */
+bool smtpd_client_in_mynetworks(const struct smtpd_session *s);
 /* Puts the transaction's recipients, their DSN parameters (attributes dsn_rcpt_N) and
  * alias marks (alias_rcpt_N = pipe|file) into the queue writer. */
 void smtpd_rcpt_queue(struct smtpd_session *s, struct queue_writer *w);

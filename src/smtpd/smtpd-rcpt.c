@@ -12,6 +12,9 @@
  * A local address is accepted when it is a user or an alias (lib-lookup); aliases are
  * expanded here, at receipt, and the final recipients queued with the client's address
  * as their original recipient; the envelope says so with "aliases_expanded yes".
+ * Recipient canonical maps (and masquerading, when configured for envelope recipients)
+ * apply after relay control has judged the address as given, and before the lookup of
+ * users and aliases.
  */
 #include "smtpd-private.h"
 
@@ -21,6 +24,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "queue.h"
+#include "rewrite.h"
 #include "userdb.h"
 #include "util.h"
 #include "xalloc.h"
@@ -66,12 +70,16 @@ bool smtpd_hops_exceeded(const struct smtpd_session *s)
 	return (uint64_t)s->hops.count + 1 > s->set->policy->max_hops;
 }
 
+bool smtpd_client_in_mynetworks(const struct smtpd_session *s)
+{
+	const struct smtpd_policy *p = s->set->policy;
+	return s->ip[0] != '\0' && smtpd_net_match(p->nets, p->nnets, s->ip);
+}
+
 /* May this client send mail to other domains? */
 static bool smtpd_rcpt_trusted(const struct smtpd_session *s)
 {
-	const struct smtpd_policy *p = s->set->policy;
-	return s->local_user != NULL || s->auth_user != NULL ||
-	       (s->ip[0] != '\0' && smtpd_net_match(p->nets, p->nnets, s->ip));
+	return s->local_user != NULL || s->auth_user != NULL || smtpd_client_in_mynetworks(s);
 }
 
 static void smtpd_rcpt_reject(struct smtpd_session *s, const char *to, int code, const char *enh,
@@ -192,7 +200,31 @@ static bool smtpd_rcpt_routing(const struct smtp_path *p)
 	return strpbrk(p->local, "%!@") != NULL;
 }
 
-/* Relay control, then users and aliases. */
+/* The recipient after the canonical maps: 1 (*addr replaced, *local updated), 0, or -1
+ * (a table could not be read). */
+static int smtpd_rcpt_rewrite(struct smtpd_session *s, char **addr, bool *local)
+{
+	struct rewrite *rw = s->set->rewrite;
+	if (!rewrite_enabled(rw, REWRITE_ENVELOPE_RECIPIENT))
+		return 0;
+	char *out = NULL;
+	struct buf err = BUF_INIT;
+	int k = rewrite_address(rw, REWRITE_ENVELOPE_RECIPIENT, *addr, &out, &err);
+	if (k < 0)
+		log_error("recipient rewriting: %s", buf_cstr(&err));
+	buf_free(&err);
+	if (k <= 0)
+		return k;
+	log_debug("%s: recipient <%s> rewritten to <%s>", s->client,
+		  log_safe(*addr, strlen(*addr), 300), log_safe(out, strlen(out), 300));
+	free(*addr);
+	*addr = out;
+	const char *at = strrchr(out, '@');
+	*local = at != NULL && at[1] != '[' && userdb_is_local_domain(s->set->userdb, at + 1);
+	return 1;
+}
+
+/* Relay control, then rewriting, then users and aliases. */
 static void smtpd_rcpt_policy(struct smtpd_session *s, const struct smtp_rcpt_args *r)
 {
 	const char *to = r->path.mailbox;
@@ -202,16 +234,18 @@ static void smtpd_rcpt_policy(struct smtpd_session *s, const struct smtp_rcpt_ar
 		     userdb_is_local_domain(s->set->userdb, at + 1);
 	if (addr == NULL || smtpd_rcpt_routing(&r->path)) {
 		smtpd_rcpt_reject(s, to, 554, "5.7.1", "Relay access denied");
+	} else if (!local && !smtpd_rcpt_trusted(s)) {
+		smtpd_rcpt_reject(s, to, 554, "5.7.1", "Relay access denied");
+	} else if (smtpd_rcpt_rewrite(s, &addr, &local) < 0) {
+		smtpd_rcpt_reject(s, to, 451, "4.3.0", "Temporary lookup failure");
 	} else if (local) {
 		smtpd_rcpt_local(s, addr, r);
-	} else if (smtpd_rcpt_trusted(s)) {
+	} else {
 		char *dsn = smtpd_rcpt_dsn(r);
 		smtpd_rcpt_add(s, addr, to, dsn, LOOKUP_ADDRESS);
 		free(dsn);
 		s->state = SMTPD_RCPT;
 		smtpd_reply(s, 250, "2.1.5", "Ok");
-	} else {
-		smtpd_rcpt_reject(s, to, 554, "5.7.1", "Relay access denied");
 	}
 	free(addr);
 }

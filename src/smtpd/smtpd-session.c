@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "queue.h"
+#include "rewrite.h"
 #include "smtp-reply.h"
 #include "tls.h"
 #include "util.h"
@@ -90,6 +91,7 @@ void smtpd_transaction_reset(struct smtpd_session *s)
 	s->bdat_left = 0;
 	s->fail_code = 0;
 	smtpd_header_scan_free(&s->hs);
+	rewrite_header_free(&s->rwh);
 	if (s->state & (SMTPD_MAIL | SMTPD_RCPT | SMTPD_DATA | SMTPD_BDAT))
 		s->state = SMTPD_READY;
 }

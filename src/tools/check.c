@@ -1,8 +1,10 @@
 /* check: `tern check -c CONF` validates the configuration and prints its effective
  * values (every option, with the line that set it or "default"). Exit 0 when valid,
- * 78 (EX_CONFIG) with one file:line error per line when not. */
+ * 78 (EX_CONFIG) with one file:line error per line when not. The canonical maps are
+ * checked too (lib-rewrite). */
 #include "tools.h"
 #include "conf.h"
+#include "rewrite.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +35,17 @@ int cmd_check(int argc, char **argv)
 	struct conf *c = tool_load_conf(path);
 	if (!quiet)
 		conf_dump(c, stdout);
-	fprintf(stderr, "tern: %s is valid\n", c->path);
+	struct buf errors = BUF_INIT;
+	unsigned bad = rewrite_check(c, &errors);
+	int status = 0;
+	if (bad > 0) {
+		fputs(buf_cstr(&errors), stderr);
+		fprintf(stderr, "tern: configuration %s is not valid\n", c->path);
+		status = 78;
+	} else {
+		fprintf(stderr, "tern: %s is valid\n", c->path);
+	}
+	buf_free(&errors);
 	conf_free(&c);
-	return 0;
+	return status;
 }

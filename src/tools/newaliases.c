@@ -1,7 +1,8 @@
 /* newaliases: `tern newaliases` (also run as argv[0] newaliases), sendmail's command for
- * rebuilding the aliases database. Here it compiles every table of alias_maps and
- * virtual_alias_maps (lib-lookup) into its PATH.db, as the account that owns the data
- * folder, and reports malformed lines as file:line. A missing alias file is not an error.
+ * rebuilding the aliases database. Here it compiles every table of alias_maps,
+ * virtual_alias_maps and the canonical maps (lib-lookup) into its PATH.db, as the account
+ * that owns the data folder, and reports malformed lines as file:line. A missing alias
+ * file is not an error.
  */
 #include "newaliases.h"
 
@@ -25,13 +26,8 @@ static int newaliases_option(const struct conf *c, const char *option, const cha
 	size_t n = conf_words(conf_str(c, option), &words);
 	int failed = 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *w = words[i];
-		const char *colon = strchr(w, ':');
-		const char *path = colon && w[0] != '/' ? colon + 1 : w;
-		char *spec = path[0] == '/' ? x_strdup(w)
-			     : x_asprintf("%.*s%s/%s", (int)(path - w), w,
-					  conf_str(c, "data_dir"), path);
-		const char *file = spec + (path - w);
+		const char *file;
+		char *spec = lookup_conf_spec(c, words[i], &file);
 		struct buf warn = BUF_INIT, err = BUF_INIT;
 		if (access(file, F_OK) < 0 && errno == ENOENT) {
 			printf("%s: no such file, nothing to do\n", file);
@@ -75,7 +71,10 @@ int cmd_newaliases(int argc, char **argv)
 		return 75;
 	}
 	int failed = newaliases_option(c, "alias_maps", "aliases") +
-		     newaliases_option(c, "virtual_alias_maps", "map");
+		     newaliases_option(c, "virtual_alias_maps", "map") +
+		     newaliases_option(c, "canonical_maps", "map") +
+		     newaliases_option(c, "sender_canonical_maps", "map") +
+		     newaliases_option(c, "recipient_canonical_maps", "map");
 	conf_free(&c);
 	return failed > 0 ? 75 : 0;
 }

@@ -5,6 +5,10 @@
  * Received:, and From:/Date:/Message-ID: when missing (RFC 6409 8.1-8.3), and queues it
  * durably (queue_writer_commit), then pokes the queue manager. -bs runs one SMTP session
  * on stdin/stdout, -bp lists the queue. Exit codes are sysexits(3).
+ * Addresses are rewritten (lib-rewrite: canonical maps, masquerading) like mail from an
+ * SMTP client: the envelope always, the header when header_rewrite_clients has "local"
+ * (the default); the header section is held anyway (bounded by smtp_max_header_size), and
+ * the body streams past untouched.
  * Trusts: nothing on stdin; the invoking user only for the -f sender (as sendmail does).
  */
 #include "tools.h"
@@ -20,6 +24,7 @@
 #include "conf.h"
 #include "log.h"
 #include "queue.h"
+#include "rewrite.h"
 #include "smtpd.h"
 #include "util.h"
 #include "xalloc.h"
@@ -47,6 +52,7 @@ struct sm_opts {
 
 struct sm_msg {
 	struct conf *conf;
+	struct rewrite *rewrite;
 	const char *qualify; /* domain for unqualified addresses */
 	struct buf header;   /* the header section as read (LF line ends), Bcc removed */
 	bool has_from, has_date, has_msgid;
@@ -366,6 +372,61 @@ static void sm_added_fields(struct sm_msg *m, const struct sm_opts *o, const cha
 		buf_printf(out, "Message-ID: <%s@%s>\n", id, host);
 }
 
+/* Rewrites the addresses of the header section in head (a whole header, its empty line
+ * included), when local mail gets header rewriting. */
+static void sm_rewrite_header(struct sm_msg *m, struct buf *head)
+{
+	struct rewrite_client local = {true, false, false};
+	if (!rewrite_headers_for(m->rewrite, &local))
+		return;
+	struct rewrite_header *h = rewrite_header_new(m->rewrite, REWRITE_HEADER_CLASSES,
+						      conf_num(m->conf, "header_rewrite_max_field"));
+	struct buf out = BUF_INIT;
+	size_t used = rewrite_header_feed(h, head->data, head->len, &out);
+	rewrite_header_finish(h, &out);
+	buf_append(&out, head->data + used, head->len - used);
+	rewrite_header_free(&h);
+	buf_free(head);
+	*head = out;
+}
+
+/* Rewrites an envelope address in place: 0, or -1 (a table could not be read). */
+static int sm_rewrite_envelope(struct sm_msg *m, enum rewrite_class cls, char **address)
+{
+	char *out = NULL;
+	struct buf err = BUF_INIT;
+	int k = rewrite_address(m->rewrite, cls, *address, &out, &err);
+	if (k < 0)
+		fprintf(stderr, "sendmail: address rewriting: %s\n", buf_cstr(&err));
+	buf_free(&err);
+	if (k > 0) {
+		free(*address);
+		*address = out;
+	}
+	return k < 0 ? -1 : 0;
+}
+
+/* The envelope after rewriting: -1 when a table could not be read. */
+static int sm_rewrite_envelopes(struct sm_msg *m, char **sender)
+{
+	if (sm_rewrite_envelope(m, REWRITE_ENVELOPE_SENDER, sender) < 0)
+		return -1;
+	size_t k = 0;
+	for (size_t i = 0; i < m->rcpt_count; i++) {
+		if (sm_rewrite_envelope(m, REWRITE_ENVELOPE_RECIPIENT, &m->rcpts[i]) < 0)
+			return -1;
+		bool seen = false; /* two recipients may have become one */
+		for (size_t j = 0; j < k && !seen; j++)
+			seen = strcmp(m->rcpts[j], m->rcpts[i]) == 0;
+		if (seen)
+			x_free(&m->rcpts[i]);
+		else
+			m->rcpts[k++] = m->rcpts[i];
+	}
+	m->rcpt_count = k;
+	return 0;
+}
+
 /* Streams the body after the header into the writer. -1 + errno, or -2 when too large. */
 static int sm_copy_body(struct sm_msg *m, const struct sm_opts *o, char *chunk,
 			struct queue_writer *w, uint64_t max)
@@ -399,6 +460,7 @@ static int sm_queue(struct sm_msg *m, const struct sm_opts *o, const char *sende
 	}
 	sm_added_fields(m, o, queue_writer_id(w), &head);
 	buf_append_char(&head, '\n');
+	sm_rewrite_header(m, &head);
 	uint64_t max = conf_num(m->conf, "smtp_max_message_size");
 	int r = queue_writer_write(w, head.data, head.len);
 	if (r == 0)
@@ -444,6 +506,7 @@ static void sm_msg_free(struct sm_msg *m)
 	x_free(&m->rcpts);
 	buf_free(&m->header);
 	buf_free(&m->body_start);
+	rewrite_free(&m->rewrite);
 }
 
 /* The envelope sender: -f's value ("<>" or "" is the null sender), or user@domain. */
@@ -464,7 +527,7 @@ static char *sm_sender(const struct sm_msg *m, const struct sm_opts *o)
 /* Reads, queues; the -bm mode. */
 static int sm_submit(const struct sm_opts *o, struct conf *c)
 {
-	struct sm_msg m = {.conf = c, .at_line_start = true};
+	struct sm_msg m = {.conf = c, .rewrite = rewrite_new(c), .at_line_start = true};
 	char **domains;
 	size_t nd = conf_words(conf_str(c, "domains"), &domains);
 	m.qualify = nd > 0 ? domains[0] : conf_str(c, "hostname");
@@ -481,7 +544,10 @@ static int sm_submit(const struct sm_opts *o, struct conf *c)
 		status = SM_EX_DATAERR;
 	} else {
 		char *sender = sm_sender(&m, o);
-		status = sm_queue(&m, o, sender, chunk);
+		if (sm_rewrite_envelopes(&m, &sender) < 0)
+			status = SM_EX_TEMPFAIL;
+		else
+			status = sm_queue(&m, o, sender, chunk);
 		x_free(&sender);
 	}
 	x_free(&chunk);
