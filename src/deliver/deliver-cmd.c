@@ -4,6 +4,9 @@
  * held whole in memory, and the final copy is on the same file system), a leading From_
  * line is dropped (its sender used when -f is missing), then deliver_local() does the
  * rest. Any doubt is 75 (EX_TEMPFAIL): the caller keeps the message and tries again.
+ * With user_source = system the user is a Unix account: started as root (an MTA's
+ * mailbox_command) it spools to $TMPDIR or /tmp and delivers in a child that becomes the
+ * user (deliver_as_user); started by a user, it delivers only for that user.
  */
 #include "deliver-cmd.h"
 
@@ -21,6 +24,8 @@
 #include "deliver-int.h"
 #include "log.h"
 #include "queue.h"
+#include "sysuser.h"
+#include "userdb.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -124,10 +129,11 @@ static int spool_copy(int fd, struct buf *from_r, uint64_t *size_r)
 	return r;
 }
 
-/* An unlinked spool file in the INBOX's tmp/ holding stdin. fd, or -1 with *code_r. */
-static int spool_stdin(const char *inbox, struct buf *from_r, int *code_r)
+/* An unlinked spool file in the INBOX's tmp/ (or in tmpdir) holding stdin. fd, or -1
+ * with *code_r. */
+static int spool_stdin(const char *inbox, const char *tmpdir, struct buf *from_r, int *code_r)
 {
-	char *tmp = x_asprintf("%s/tmp", inbox);
+	char *tmp = tmpdir != NULL ? x_strdup(tmpdir) : x_asprintf("%s/tmp", inbox);
 	int fd = -1;
 	if (mkdir_p(tmp, 0700) < 0) {
 		*code_r = errno == EACCES || errno == EPERM ? EX_NOPERM : EX_CANTCREAT;
@@ -174,12 +180,21 @@ static char *pick_sender(const char *given, const struct buf *from_line)
 	return x_strdup("");
 }
 
+/* The system user's spool folder: $TMPDIR, else /tmp (an mbox INBOX has no tmp/). */
+static const char *system_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+	return t != NULL && t[0] == '/' ? t : "/tmp";
+}
+
+/* Delivers stdin for u; info: the system user when started as root (the delivery then
+ * runs in a child as that user, see deliver_as_user), else NULL. */
 static int run_delivery(const struct conf *c, const struct deliver_args *a,
-			const struct deliver_user *u)
+			const struct deliver_user *u, const struct user_info *info)
 {
 	struct buf from = BUF_INIT;
 	int code = EX_TEMPFAIL;
-	int fd = spool_stdin(u->inbox, &from, &code);
+	int fd = spool_stdin(u->inbox, u->virtual_user ? NULL : system_tmpdir(), &from, &code);
 	if (fd < 0) {
 		buf_free(&from);
 		return code;
@@ -196,7 +211,10 @@ static int run_delivery(const struct conf *c, const struct deliver_args *a,
 				       .queue_time = time(NULL)};
 	struct deliver_ctx ctx = {.conf = c, .req = &req, .user = u};
 	struct delivery_result res;
-	code = deliver_local(&ctx, &res);
+	if (info != NULL)
+		code = deliver_as_user(c, info, &req, false, &res);
+	else
+		code = deliver_local(&ctx, &res);
 	if (code != 0)
 		fprintf(stderr, "tern deliver: %s %s\n", res.enhanced, res.text);
 	log_info("%s: to=<%s>, from=<%s>, status=%s (%s %s)", id, req.recipient, sender,
@@ -218,6 +236,36 @@ static int become_data_owner(const struct conf *c, struct buf *err)
 	return become_owner_of(conf_str(c, "data_dir"), err);
 }
 
+/* user_source = system: root delivers as the user (a child switches to it); anyone else
+ * only for themselves. */
+static int deliver_system(const struct conf *c, const struct deliver_args *a, const char *who)
+{
+	struct userdb *db = userdb_open(c);
+	struct user_info info;
+	struct buf err = BUF_INIT;
+	int code, found = userdb_lookup(db, who, &info, &err);
+	if (found < 0) {
+		fprintf(stderr, "tern deliver: 4.3.0 %s\n", buf_cstr(&err));
+		code = EX_TEMPFAIL;
+	} else if (found == 0) {
+		fprintf(stderr, "tern deliver: 5.1.1 unknown user %s\n", who);
+		code = EX_NOUSER;
+	} else if (geteuid() != 0 && getuid() != info.uid) {
+		fprintf(stderr, "tern deliver: 5.7.1 only root may deliver for %s\n", info.login);
+		code = EX_NOPERM;
+	} else {
+		struct deliver_user u;
+		deliver_user_system(c, &info, &u);
+		code = run_delivery(c, a, &u, geteuid() == 0 ? &info : NULL);
+		deliver_user_free(&u);
+	}
+	if (found > 0)
+		user_info_free(&info);
+	userdb_close(&db);
+	buf_free(&err);
+	return code;
+}
+
 int cmd_deliver(int argc, char **argv)
 {
 	struct deliver_args a = {0};
@@ -228,6 +276,11 @@ int cmd_deliver(int argc, char **argv)
 		return EX_CONFIG;
 	log_init("deliver", conf_num(c, "log") == 1);
 	log_set_level((enum log_level)conf_num(c, "log_level"));
+	if (sysuser_mode(c)) {
+		int code = deliver_system(c, &a, a.user != NULL ? a.user : a.address);
+		conf_free(&c);
+		return code;
+	}
 	struct deliver_user u;
 	struct buf err = BUF_INIT;
 	int found = -1, code;
@@ -241,7 +294,7 @@ int cmd_deliver(int argc, char **argv)
 			a.user != NULL ? a.user : a.address);
 		code = EX_NOUSER;
 	} else {
-		code = run_delivery(c, &a, &u);
+		code = run_delivery(c, &a, &u, NULL);
 		deliver_user_free(&u);
 	}
 	buf_free(&err);

@@ -40,6 +40,50 @@ static int forward_copy(struct queue_writer *w, const struct deliver_src *src)
 	return r;
 }
 
+static int forward_channel = -1;
+
+void deliver_forward_set_channel(int sock)
+{
+	forward_channel = sock;
+}
+
+/* A delivery child (the recipient's uid) may not write the queue folder: the forward goes
+ * to its helper (run_user), which queues it (deliver-system.c). */
+static int forward_via_channel(const char *sender, char *const *rcpts, size_t n,
+			       const struct deliver_src *src, struct buf *id_r, struct buf *err)
+{
+	struct buf msg = BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		if (strchr(rcpts[i], '\t') != NULL || strchr(rcpts[i], '\n') != NULL) {
+			buf_printf(err, "bad forwarding address");
+			return -1;
+		}
+	}
+	deliver_wire_forward(sender, rcpts, n, src->mem_len, src->fd >= 0 ? src->fd_off : 0,
+			     src->fd >= 0 ? src->fd_len : 0, &msg);
+	int r = deliver_wire_send(forward_channel, &msg, src->fd);
+	for (size_t off = 0; r == 0 && off < src->mem_len; off += DELIVER_WIRE_CHUNK) {
+		size_t k = src->mem_len - off < DELIVER_WIRE_CHUNK ? src->mem_len - off
+								    : DELIVER_WIRE_CHUNK;
+		buf_reset(&msg);
+		buf_append(&msg, src->mem + off, k);
+		r = deliver_wire_send(forward_channel, &msg, -1);
+	}
+	char reply[DELIVER_WIRE_MAX];
+	ssize_t len = r == 0 ? deliver_wire_recv(forward_channel, reply, sizeof(reply), NULL) : -1;
+	bool ok = false;
+	const char *text = NULL;
+	if (len <= 0 || deliver_wire_forwarded_parse(reply, (size_t)len, &ok, &text) < 0)
+		buf_printf(err, "the forwarding helper did not answer: %s",
+			   len < 0 ? strerror(errno) : "no reply");
+	else if (!ok)
+		buf_append_str(err, text);
+	else if (id_r != NULL)
+		buf_append_str(id_r, text);
+	buf_free(&msg);
+	return ok ? 0 : -1;
+}
+
 int deliver_forward(const struct conf *c, const char *sender, char *const *rcpts, size_t n,
 		    const struct deliver_src *src, struct buf *id_r, struct buf *err)
 {
@@ -48,6 +92,8 @@ int deliver_forward(const struct conf *c, const char *sender, char *const *rcpts
 		buf_append_str(err, "no addresses to forward to");
 		return -1;
 	}
+	if (forward_channel >= 0)
+		return forward_via_channel(sender, rcpts, n, src, id_r, err);
 	struct queue_writer *w = queue_writer_open(qdir, err);
 	if (w == NULL)
 		return -1;

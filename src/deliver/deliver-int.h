@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "deliver.h"
@@ -62,6 +63,55 @@ int deliver_forward(const struct conf *c, const char *sender, char *const *rcpts
 int deliver_autoreply_send(const struct conf *c, const char *conf_path, char *const *rcpts,
 			   size_t n, const char *text, size_t len, struct buf *err);
 
+/* Forwards go over this socket (to the forwarding helper of a delivery child, which
+ * queues them) instead of into the queue folder, when set (deliver-system.c). */
+void deliver_forward_set_channel(int sock);
+
+/* ---- deliver-wire.c: the messages of system-user delivery ---- */
+#define DELIVER_WIRE_MAX 16384	     /* one message */
+#define DELIVER_WIRE_FIELDS 8	     /* fields after the magic and the kind */
+#define DELIVER_WIRE_FIELD_MAX 8192   /* one field */
+#define DELIVER_FORWARD_MEM_MAX (1ull << 32)
+#define DELIVER_WIRE_CHUNK 8192      /* forwarded bytes per "data" message */
+
+struct deliver_wire_req {
+	const char *queue_id;
+	unsigned rcpt_index;
+	const char *sender;
+	const char *recipient;
+	const char *login; /* the account */
+	time_t queue_time;
+	bool recheck;
+};
+struct deliver_wire_fwd {
+	const char *sender;
+	const char *rcpt_list; /* TAB-separated */
+	uint64_t mem_len;      /* bytes that follow in data messages */
+	uint64_t fd_off, fd_len; /* then this range of the descriptor sent along */
+};
+void deliver_wire_request(const struct deliver_wire_req *r, struct buf *out);
+int deliver_wire_request_parse(const char *data, size_t len, struct deliver_wire_req *r);
+void deliver_wire_result(const struct delivery_result *res, int code, struct buf *out);
+int deliver_wire_result_parse(const char *data, size_t len, struct delivery_result *res,
+			      int *code_r);
+void deliver_wire_forward(const char *sender, char *const *rcpts, size_t n, uint64_t mem_len,
+			  uint64_t fd_off, uint64_t fd_len, struct buf *out);
+int deliver_wire_forward_parse(const char *data, size_t len, struct deliver_wire_fwd *fw);
+/* The helper's answer to a forward: ok and the new queue ID, or the error. */
+void deliver_wire_forwarded(bool ok, const char *text, struct buf *out);
+int deliver_wire_forwarded_parse(const char *data, size_t len, bool *ok_r, const char **text_r);
+/* One message with at most one descriptor (fd < 0: none). 0, or -1 + errno. */
+int deliver_wire_send(int sock, const struct buf *msg, int fd);
+/* Receives one message into data; *fd_r (when not NULL) gets a descriptor or -1.
+ * Returns the length, 0 at end of stream, -1 + errno (EMSGSIZE: cut short). */
+ssize_t deliver_wire_recv(int sock, char *data, size_t size, int *fd_r);
+
+/* ---- deliver-dotforward.c: ~/.forward of a system user ---- */
+struct deliver_msg;
+/* Carries out the user's .forward when it has entries: 1 done (res and *code_r set), 0
+ * no .forward (deliver as usual). */
+int deliver_dotforward(struct deliver_msg *m, struct delivery_result *res, int *code_r);
+
 /* ---- deliver-comsat.c ---- */
 /* Sends "login@offset:path" to host:port (biff/comsat); errors are logged only. */
 void deliver_comsat_send(const char *address, const char *login, uint64_t offset, const char *path);
@@ -93,6 +143,8 @@ void deliver_msg_src(const struct deliver_msg *m, struct deliver_src *src);
 
 /* Delivers the message into the INBOX, no filter. Returns the sysexits code. */
 int deliver_plain(struct deliver_msg *m, struct delivery_result *res);
+/* The user's filters (procmail rc, else Sieve), else the INBOX: what follows .forward. */
+int deliver_filtered(struct deliver_msg *m, struct delivery_result *res);
 /* The sysexits code of a result (0, 75 for deferrals, 65/67/69 for failures). */
 int deliver_exit_code(const struct delivery_result *res);
 

@@ -92,9 +92,28 @@ void deliver_msg_unique_name(const struct deliver_msg *m, struct buf *out)
 	buf_free(&name);
 }
 
+/* The INBOX of a system user that is an mbox file (/var/mail/USER): appended to with
+ * the From_ line, under its dotlock and an fcntl lock. */
+static int deliver_msg_mbox_inbox(struct deliver_msg *m, const struct deliver_src *src,
+				  struct buf *path_r, struct delivery_result *res)
+{
+	uint64_t off = 0;
+	int r = deliver_mbox_append(m->user->inbox, true, m->from_line, src, false, 077, &off, res);
+	if (r == 0) {
+		buf_reset(&m->inbox_path);
+		buf_append_str(&m->inbox_path, m->user->inbox);
+		m->inbox_offset = off;
+		if (path_r != NULL)
+			buf_append_str(path_r, m->user->inbox);
+	}
+	return r;
+}
+
 int deliver_msg_maildir(struct deliver_msg *m, const char *maildir, const struct deliver_src *src,
 			struct buf *path_r, struct delivery_result *res)
 {
+	if (m->user->inbox_mbox && strcmp(maildir, m->user->inbox) == 0)
+		return deliver_msg_mbox_inbox(m, src, path_r, res);
 	struct buf name = BUF_INIT, path = BUF_INIT;
 	if (m->ctx->unique_names)
 		deliver_msg_unique_name(m, &name);
@@ -135,7 +154,7 @@ int deliver_plain(struct deliver_msg *m, struct delivery_result *res)
 }
 
 /* Picks the filter: procmail rc file, Sieve script, or none. */
-static int deliver_filtered(struct deliver_msg *m, struct delivery_result *res)
+int deliver_filtered(struct deliver_msg *m, struct delivery_result *res)
 {
 	if (m->user->procmailrc != NULL)
 		return deliver_procmail(m, res);
@@ -173,9 +192,15 @@ int deliver_local(const struct deliver_ctx *ctx, struct delivery_result *res)
 		struct buf from = BUF_INIT;
 		deliver_from_line(req->sender, time(NULL), &from);
 		m.from_line = buf_steal(&from);
-		code = deliver_filtered(&m, res);
-		if (code == 0)
-			deliver_vacation(&m);
+		int forwarded = 0;
+		if (u->forward != NULL)
+			forwarded = deliver_dotforward(&m, res, &code);
+		if (forwarded == 0) {
+			code = deliver_filtered(&m, res);
+			/* A .forward decides for itself ("|tern vacation" in it). */
+			if (code == 0)
+				deliver_vacation(&m);
+		}
 	}
 	if (code == 0 && m.inbox_path.len > 0)
 		deliver_comsat_send(conf_str(ctx->conf, "comsat_address"), u->login, m.inbox_offset,

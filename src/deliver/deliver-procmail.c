@@ -7,8 +7,8 @@
  * Folders: Maildir (dir/) durably through deliver-maildir.c, MH (dir/.) and plain
  * directories through deliver-mh.c, mbox files through deliver-mbox.c (dotlock + fcntl,
  * mboxrd); Maildir and MH copies lose the From_ line, as with procmail. `!` goes back into
- * Tern's queue with the original envelope sender ($SENDMAIL is not run). Programs run only
- * when deliver_allow_commands is on (virtual users). For virtual users every path (folder,
+ * Tern's queue with the original envelope sender ($SENDMAIL is not run). Programs run for
+ * system users (as the user), and for virtual users when deliver_allow_commands is on. For virtual users every path (folder,
  * lock, LOGFILE, INCLUDERC) must stay inside the user's mail folder; /dev/null is allowed.
  */
 #include "deliver-int.h"
@@ -342,12 +342,12 @@ static char *env_var(const char *name, const char *value)
 	return x_asprintf("%s=%s", name, value);
 }
 
-/* The initial environment: HOME and MAILDIR are the user's mail folder, DEFAULT the INBOX
- * (a Maildir: "INBOX/"). */
+/* The initial environment: HOME and MAILDIR are the user's mail folder (a system user's
+ * home), DEFAULT the INBOX (a Maildir: "INBOX/"; a system user's mbox: its path). */
 static void agent_env(const struct pm_agent *a, char **vars)
 {
 	const struct deliver_user *u = a->m->user;
-	char *inbox = x_asprintf("%s/", u->inbox);
+	char *inbox = x_asprintf("%s%s", u->inbox, u->inbox_mbox ? "" : "/");
 	size_t i = 0;
 	vars[i++] = env_var("HOME", u->root);
 	vars[i++] = env_var("MAILDIR", u->root);
@@ -409,7 +409,9 @@ int deliver_procmail(struct deliver_msg *m, struct delivery_result *res)
 		return deliver_plain(m, res);
 	const struct conf *c = m->ctx->conf;
 	struct pm_agent a = {.m = m,
-			     .allow_commands = conf_bool(c, "deliver_allow_commands"),
+			     /* A system user's commands run as that user, like procmail's. */
+			     .allow_commands = conf_bool(c, "deliver_allow_commands") ||
+					       !m->user->virtual_user,
 			     .timeout = (unsigned)conf_num(c, "deliver_command_timeout")};
 	int code;
 	if (agent_text(&a, conf_num(c, "deliver_filter_max_size")) < 0) {

@@ -55,7 +55,7 @@ static char *folder_path(const struct deliver_user *u, const char *name)
 	if (strcasecmp(name, "INBOX") == 0)
 		return x_strdup(u->inbox);
 	struct buf b = BUF_INIT;
-	buf_printf(&b, "%s/.", u->root);
+	buf_printf(&b, "%s/.", u->folders != NULL ? u->folders : u->root);
 	const char *p = name;
 	bool ok = *p != 0;
 	for (; *p != 0 && ok; p++) {

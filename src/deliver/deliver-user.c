@@ -4,8 +4,10 @@
  * Virtual users (the users file, userdb.h): the mail folder DATA/mail/DOMAIN/USER is the
  * Maildir INBOX and MAILDIR for procmail; the rc file is procmailrc_path (relative to that
  * folder, default .procmailrc), the Sieve script sieve_path (default
- * DATA/sieve/DOMAIN/USER/active.sieve). System users (passwd, /var/mail/USER, ~/.procmailrc)
- * are another mode of Tern, to be answered here too.
+ * DATA/sieve/DOMAIN/USER/active.sieve). System users (user_source = system): HOME is the
+ * MAILDIR of procmail, the INBOX is system_mailbox (/var/mail/USER or ~/Maildir), the
+ * filters ~/.forward, ~/.procmailrc and system_sieve_path; Sieve folders are Maildir++
+ * folders of ~/Maildir.
  */
 #include "deliver.h"
 
@@ -90,13 +92,46 @@ void deliver_user_from_maildir(const struct conf *c, const char *address, const 
 	x_free(&domain);
 }
 
+/* A path of an option for a system user: "~/" is the home folder, %u the account. */
+static char *home_path(const char *pattern, const struct user_info *info)
+{
+	char *p = expand_path(pattern, info->login);
+	if (p[0] == '~' && p[1] == '/') {
+		char *full = x_asprintf("%s%s", info->home, p + 1);
+		x_free(&p);
+		return full;
+	}
+	return p;
+}
+
+void deliver_user_system(const struct conf *c, const struct user_info *info,
+			 struct deliver_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->address = x_strdup(info->address);
+	u->login = x_strdup(info->login);
+	u->root = x_strdup(info->home);
+	u->inbox = x_strdup(info->maildir);
+	u->inbox_mbox = info->mbox;
+	u->folders = info->mbox ? x_asprintf("%s/Maildir", info->home) : x_strdup(info->maildir);
+	u->procmailrc = existing_file(u->root, ".procmailrc");
+	u->forward = existing_file(u->root, ".forward");
+	char *sieve = home_path(conf_str(c, "system_sieve_path"), info);
+	if (*sieve != 0)
+		u->sieve = existing_file(u->root, sieve);
+	x_free(&sieve);
+}
+
 int deliver_user_lookup(const struct conf *c, const char *address, struct deliver_user *u,
 			struct buf *err)
 {
 	struct userdb *db = userdb_open(c);
 	struct user_info info;
 	int found = userdb_lookup(db, address, &info, err);
-	if (found > 0) {
+	if (found > 0 && info.system) {
+		deliver_user_system(c, &info, u);
+		user_info_free(&info);
+	} else if (found > 0) {
 		deliver_user_from_maildir(c, info.address, info.maildir, u);
 		user_info_free(&info);
 	}
@@ -112,4 +147,6 @@ void deliver_user_free(struct deliver_user *u)
 	x_free(&u->inbox);
 	x_free(&u->procmailrc);
 	x_free(&u->sieve);
+	x_free(&u->folders);
+	x_free(&u->forward);
 }

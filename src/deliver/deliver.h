@@ -66,6 +66,10 @@ struct deliver_user {
 	char *procmailrc; /* the rc file when it exists, else NULL */
 	char *sieve;	  /* the active Sieve script when it exists, else NULL */
 	bool virtual_user;
+	/* System users: */
+	bool inbox_mbox;  /* inbox is an mbox file, not a Maildir */
+	char *folders;	  /* the Maildir++ root of Sieve's fileinto (NULL: root) */
+	char *forward;	  /* ~/.forward when it exists, else NULL */
 };
 
 /* Finds the user of address (virtual users: DATA/mail/DOMAIN/USER). 1 found, 0 unknown
@@ -76,6 +80,36 @@ int deliver_user_lookup(const struct conf *c, const char *address, struct delive
 void deliver_user_from_maildir(const struct conf *c, const char *address, const char *maildir,
 			       struct deliver_user *u);
 void deliver_user_free(struct deliver_user *u);
+/* A system user (user_source = system) from the directory's answer: HOME is MAILDIR,
+ * the INBOX is system_mailbox, the filters are ~/.procmailrc, the Sieve script
+ * system_sieve_path, and ~/.forward. */
+struct user_info;
+void deliver_user_system(const struct conf *c, const struct user_info *info,
+			 struct deliver_user *u);
+
+/* ---- System users: delivery as the recipient (deliver-system.c, deliver-worker.c) ---- */
+
+/* The deliver worker's socket: QUEUE_DIR/deliver.sock. */
+char *deliver_socket_path(const struct conf *c);
+/* In the master, as root: the listening socket (SOCK_SEQPACKET, owned by run_user, mode
+ * 0600), made before the queue manager starts. fd, or -1 with err. */
+int deliver_socket_listen(const struct conf *c, struct buf *err);
+/* Role deliver (system mode): the only worker that keeps root. Takes one request per
+ * connection from the queue manager and delivers as the recipient. */
+int deliver_worker_main(const char *conf_path);
+/* In the queue manager: hands one local delivery to the deliver worker and waits for the
+ * outcome (a failure to reach it is a deferral). login: the recipient's account. */
+void deliver_handoff(const struct conf *c, const struct delivery_request *req, const char *login,
+		     struct delivery_result *res);
+/* Delivers as the user (root only): forks a child that becomes the user and runs
+ * deliver_local, while this process becomes run_user and queues the child's forwards.
+ * unique: exactly-once Maildir names (the queue's deliveries). Returns the sysexits code;
+ * res is filled. This process is run_user afterwards (or
+ * unchanged when not root). */
+int deliver_as_user(const struct conf *c, const struct user_info *info,
+		    const struct delivery_request *req, bool unique, struct delivery_result *res);
+/* Seconds one delivery as a user may take before it is killed and deferred. */
+unsigned deliver_system_timeout(const struct conf *c);
 
 struct deliver_ctx {
 	const struct conf *conf;

@@ -25,6 +25,7 @@
 
 struct auth_job {
 	char *password, *hash, *address;
+	char *login; /* a system user's account: checked by sysuser_verify */
 	bool known, cancelled;
 	enum sasl_lookup result;
 	auth_job_done_cb *done;
@@ -59,8 +60,14 @@ static void *auth_pool_run(void *arg)
 		if (p->todo == NULL)
 			p->todo_tail = NULL;
 		pthread_mutex_unlock(&p->lock);
-		bool ok = password_check(j->password, j->known ? j->hash : auth_dummy_hash);
-		j->result = !j->known ? SASL_LOOKUP_UNKNOWN : ok ? SASL_LOOKUP_OK : SASL_LOOKUP_BAD;
+		if (j->login != NULL) {
+			j->result = auth_system_check(j->login, j->password);
+		} else {
+			bool ok = password_check(j->password, j->known ? j->hash : auth_dummy_hash);
+			j->result = !j->known ? SASL_LOOKUP_UNKNOWN
+				    : ok      ? SASL_LOOKUP_OK
+					      : SASL_LOOKUP_BAD;
+		}
 		explicit_bzero(j->password, strlen(j->password));
 		pthread_mutex_lock(&p->lock);
 		j->next = p->finished;
@@ -77,6 +84,7 @@ static void auth_job_free(struct auth_job *j)
 	free(j->password);
 	free(j->hash);
 	free(j->address);
+	free(j->login);
 	free(j);
 }
 
@@ -142,6 +150,8 @@ struct auth_job *auth_password_async(struct auth *a, struct event_base *base, co
 	if (j->known) {
 		j->hash = x_strdup(info.hash);
 		j->address = x_strdup(info.address);
+		if (info.system)
+			j->login = x_strdup(info.login);
 		user_info_free(&info);
 	}
 	j->done = done;

@@ -3,10 +3,12 @@
 #include "conf.h"
 #include "log.h"
 #include "sasl-limiter.h"
+#include "sysuser.h"
 #include "userdb.h"
 #include "util.h"
 #include "xalloc.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,11 +49,25 @@ enum sasl_lookup auth_password(struct auth *a, const char *user, const char *pas
 					 "dJ6UQxCkfj1");
 		return SASL_LOOKUP_UNKNOWN;
 	}
-	bool ok = password_check(password, info.hash);
-	if (ok && address_r != NULL)
+	enum sasl_lookup r = info.system ? auth_system_check(info.login, password)
+	                     : password_check(password, info.hash) ? SASL_LOOKUP_OK
+								  : SASL_LOOKUP_BAD;
+	if (r == SASL_LOOKUP_OK && address_r != NULL)
 		*address_r = x_strdup(info.address);
 	user_info_free(&info);
-	return ok ? SASL_LOOKUP_OK : SASL_LOOKUP_BAD;
+	return r;
+}
+
+enum sasl_lookup auth_system_check(const char *login, const char *password)
+{
+	int r = sysuser_verify(login, password);
+	if (r < 0) {
+		log_error("auth: cannot check the password of system user %s: %s%s", login,
+			  strerror(errno),
+			  errno == EACCES ? " (this process may not read /etc/shadow)" : "");
+		return SASL_LOOKUP_TEMPFAIL;
+	}
+	return r == 1 ? SASL_LOOKUP_OK : SASL_LOOKUP_BAD;
 }
 
 static enum sasl_lookup cb_password(void *ctx, const char *user, const char *password)

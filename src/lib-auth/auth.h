@@ -39,6 +39,9 @@ uint64_t auth_locked_ms(struct auth *a, const char *ip, const char *user);
  * the canonical address, to free. */
 enum sasl_lookup auth_password(struct auth *a, const char *user, const char *password,
 			       char **address_r);
+/* A system user's password (sysuser_verify): OK, BAD, or TEMPFAIL (logged) when it
+ * cannot be checked, e.g. without the right to read shadow. */
+enum sasl_lookup auth_system_check(const char *login, const char *password);
 /* After an attempt: logs it and counts it. ok: success; reason: a word for the log on
  * failure ("bad-credentials", "unknown-user", "malformed", ...). Returns how long to wait
  * (ms) before answering a failure, and sets *locked_r when the source is now locked. */

@@ -7,6 +7,7 @@
  */
 #include "userdb.h"
 #include "conf.h"
+#include "sysuser.h"
 #include "log.h"
 #include "util.h"
 #include "xalloc.h"
@@ -39,6 +40,8 @@ struct userdb {
 	size_t count;
 	struct stat st; /* of the file as loaded */
 	bool loaded;
+	bool system;	      /* user_source = system: the Unix accounts */
+	char *system_mailbox; /* "mbox:/var/mail/%u", "maildir:~/Maildir" */
 };
 
 struct userdb *userdb_open(const struct conf *c)
@@ -51,7 +54,16 @@ struct userdb *userdb_open(const struct conf *c)
 	for (size_t i = 0; i < db->domain_count; i++)
 		str_lower(db->domains[i]);
 	db->default_quota = conf_num(c, "user_quota_bytes");
+	db->system = sysuser_mode(c);
+	db->system_mailbox = x_strdup(conf_str(c, "system_mailbox"));
+	if (db->system)
+		sysuser_configure(c);
 	return db;
+}
+
+bool userdb_system(const struct userdb *db)
+{
+	return db->system;
 }
 
 static void entries_free(struct userdb *db)
@@ -75,6 +87,7 @@ void userdb_close(struct userdb **dbp)
 	free(db->path);
 	free(db->data_dir);
 	free(db->delimiter);
+	free(db->system_mailbox);
 	x_free(dbp);
 }
 
@@ -207,9 +220,91 @@ static void fill_info(const struct userdb *db, const struct userdb_entry *e,
 	info->quota_messages = e->quota_messages;
 }
 
+/* A system user's INBOX from system_mailbox: "mbox:" or "maildir:" then a path with %u
+ * (account), %h (home) and %%; "~/" at the start is the home folder. */
+static char *system_mailbox_path(const char *pattern, const struct sysuser *u, bool *mbox_r)
+{
+	*mbox_r = true;
+	if (strncmp(pattern, "mbox:", 5) == 0) {
+		pattern += 5;
+	} else if (strncmp(pattern, "maildir:", 8) == 0) {
+		pattern += 8;
+		*mbox_r = false;
+	} else if (pattern[0] != '\0' && pattern[strlen(pattern) - 1] == '/') {
+		*mbox_r = false;
+	}
+	struct buf b = BUF_INIT;
+	if (pattern[0] == '~' && pattern[1] == '/') {
+		buf_append_str(&b, u->home);
+		pattern++;
+	}
+	for (const char *p = pattern; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 'u')
+			buf_append_str(&b, u->name);
+		else if (p[0] == '%' && p[1] == 'h')
+			buf_append_str(&b, u->home);
+		else if (p[0] == '%' && p[1] == '%')
+			buf_append_char(&b, '%');
+		else {
+			buf_append_char(&b, *p);
+			continue;
+		}
+		p++;
+	}
+	while (b.len > 1 && b.data[b.len - 1] == '/')
+		buf_truncate(&b, b.len - 1);
+	return buf_steal(&b);
+}
+
+/* user_source = system: ACCOUNT[+ext][@local-domain] is the Unix account ACCOUNT. */
+static int userdb_lookup_system(struct userdb *db, const char *address, struct user_info *info,
+				struct buf *err)
+{
+	char *local = x_strdup(address);
+	char *at = strrchr(local, '@');
+	const char *domain = db->domain_count > 0 ? db->domains[0] : "localhost";
+	if (at != NULL) {
+		*at = '\0';
+		if (!userdb_is_local_domain(db, at + 1)) {
+			free(local);
+			return 0;
+		}
+		domain = at + 1;
+	}
+	char *d = db->delimiter[0] != '\0' ? strstr(local, db->delimiter) : NULL;
+	if (d != NULL && d != local)
+		*d = '\0';
+	struct sysuser u;
+	int r = sysuser_lookup(local, &u);
+	int e = errno;
+	char *dom = str_lower(x_strdup(domain));
+	free(local);
+	if (r < 0) {
+		free(dom);
+		if (e == 0)
+			return 0;
+		buf_printf(err, "passwd lookup of %s: %s", address, strerror(e));
+		return -1;
+	}
+	info->system = true;
+	info->address = x_asprintf("%s@%s", u.name, dom);
+	free(dom);
+	info->hash = x_strdup("");
+	info->maildir = system_mailbox_path(db->system_mailbox, &u, &info->mbox);
+	info->login = u.name;
+	info->home = u.home;
+	info->uid = u.uid;
+	info->gid = u.gid;
+	u.name = u.home = NULL;
+	sysuser_free(&u);
+	return 1;
+}
+
 int userdb_lookup(struct userdb *db, const char *address, struct user_info *info, struct buf *err)
 {
 	memset(info, 0, sizeof(*info));
+	if (db->system)
+		return userdb_lookup_system(db, address, info, err);
 	if (userdb_refresh(db, err) < 0)
 		return -1;
 	char *key = canonical_key(db, address);
@@ -227,6 +322,8 @@ void user_info_free(struct user_info *info)
 	x_free(&info->hash);
 	x_free(&info->scram);
 	x_free(&info->maildir);
+	x_free(&info->login);
+	x_free(&info->home);
 }
 
 const char *userdb_path(const struct userdb *db)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 
@@ -16,11 +17,19 @@ struct conf;
 
 struct user_info {
 	char *address;  /* canonical: localpart@domain, as stored */
-	char *hash;     /* crypt(3) hash */
+	char *hash;     /* crypt(3) hash ("" for system users: see sysuser_verify) */
 	char *scram;    /* SCRAM-SHA-256 secret (lib-sasl's text form), or NULL */
-	char *maildir;  /* DATA/mail/DOMAIN/LOCALPART */
+	char *maildir;  /* DATA/mail/DOMAIN/LOCALPART; system users: their INBOX (mbox
+			 * file or Maildir, as system_mailbox says) */
 	uint64_t quota_bytes;    /* 0: none */
 	uint64_t quota_messages; /* 0: none */
+	/* System users (user_source = system) only: */
+	bool system;
+	bool mbox;   /* maildir names an mbox file (system_mailbox = mbox:...) */
+	char *login; /* the account name */
+	char *home;
+	uid_t uid;
+	gid_t gid;
 };
 
 struct userdb;
@@ -29,11 +38,16 @@ struct userdb *userdb_open(const struct conf *c);
 void userdb_close(struct userdb **db);
 /* Finds a user by address (the recipient delimiter and what follows it are dropped
  * from the local part first). 1 found (info filled; free with user_info_free), 0 not
- * found, -1 error (err set: the directory could not be read). */
+ * found, -1 error (err set: the directory could not be read).
+ * With user_source = system the users are the Unix accounts (sysuser.h) instead of the
+ * users file: ACCOUNT@DOMAIN for any local domain, or a bare ACCOUNT (the address is
+ * then ACCOUNT@ the first local domain). */
 int userdb_lookup(struct userdb *db, const char *address, struct user_info *info, struct buf *err);
 void user_info_free(struct user_info *info);
 /* Is domain one of the local domains? */
 bool userdb_is_local_domain(struct userdb *db, const char *domain);
+/* Is this directory the Unix accounts (user_source = system)? */
+bool userdb_system(const struct userdb *db);
 /* The path of the users file. */
 const char *userdb_path(const struct userdb *db);
 

@@ -280,6 +280,10 @@ const struct conf_def conf_global_defs[] = {
 	  "and fcntl as procmail and mutt do) or maildir:PATH (a Maildir). %u is the account "
 	  "name, %h its home folder; a PATH starting with ~/ is in the home folder, e.g. "
 	  "maildir:~/Maildir."),
+	S("System users", "system_sieve_path", CONF_STR, "~/.dovecot.sieve",
+	  "A system user's active Sieve script (used when there is no ~/.procmailrc); ~/ is "
+	  "the home folder, %u the account name. Its fileinto folders are Maildir++ folders "
+	  "of ~/Maildir. Empty: no Sieve for system users."),
 	E("System users", "system_auth", "shadow", "shadow|pam",
 	  "How system users' passwords are checked: shadow (crypt(3) hashes of /etc/shadow; "
 	  "locked and expired accounts are refused) or pam (the PAM service "

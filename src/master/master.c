@@ -9,7 +9,9 @@
 #include "master.h"
 #include "master-int.h"
 #include "conf.h"
+#include "deliver.h"
 #include "log.h"
+#include "sysuser.h"
 #include "tools.h"
 #include "util.h"
 #include "worker.h"
@@ -33,6 +35,7 @@ struct master_role {
 	pid_t pid;
 	uint64_t started_ms, restart_at_ms;
 	unsigned fast_deaths;
+	bool keep_root; /* deliver (system users): switches to each recipient itself */
 };
 
 struct master {
@@ -103,6 +106,20 @@ static int master_listen(struct master *m)
 			copy->nfds = m->roles[i].nfds;
 		}
 	}
+	/* System users: one deliver worker, root, on a socket only run_user may use. */
+	if (sysuser_mode(c)) {
+		struct buf err = BUF_INIT;
+		int fd = deliver_socket_listen(c, &err);
+		if (fd < 0) {
+			log_error("deliver socket: %s", buf_cstr(&err));
+			buf_free(&err);
+			return -1;
+		}
+		struct master_role *d = role_get(m, "deliver");
+		buf_printf(&d->fds, "%d:deliver", fd);
+		d->nfds = 1;
+		d->keep_root = true;
+	}
 	return 0;
 }
 
@@ -134,7 +151,7 @@ static void master_start(struct master *m, struct master_role *r)
 		sigaddset(&hup, SIGHUP);
 		sigprocmask(SIG_SETMASK, &hup, NULL);
 		const char *user = conf_str(m->conf, "run_user");
-		if (geteuid() == 0) {
+		if (geteuid() == 0 && !r->keep_root) {
 			struct buf err = BUF_INIT;
 			if (privdrop_to(user, &err) < 0)
 				fatal("worker %s: %s", r->name, buf_cstr(&err));
@@ -275,6 +292,11 @@ int cmd_serve(int argc, char **argv)
 	if (geteuid() == 0 && conf_str(m.conf, "run_user")[0] == '\0') {
 		log_error("started as root: set run_user in %s to the account workers run as",
 			  m.conf_path);
+		return 78;
+	}
+	if (sysuser_mode(m.conf) && geteuid() != 0) {
+		log_error("user_source = system: tern serve must start as root (to deliver as "
+			  "each user)");
 		return 78;
 	}
 	if (master_listen(&m) < 0)

@@ -3,6 +3,7 @@
  * serve. */
 #include "master.h"
 #include "worker.h"
+#include "deliver.h"
 #include "log.h"
 #include "imapd.h"
 #include "pop3d.h"
@@ -25,6 +26,7 @@ static const struct worker_role worker_roles[] = {
 	{"queue", qmgr_main, {NULL}},
 	{"pop3", pop3d_main, {"pop3", NULL}},
 	{"imap", imapd_main, {"imap", NULL}},
+	{"deliver", deliver_worker_main, {NULL}}, /* system users only; keeps root */
 	{NULL, NULL, {NULL}},
 };
 

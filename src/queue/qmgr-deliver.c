@@ -1,7 +1,9 @@
 /* qmgr-deliver: one delivery pass over one queued message.
  *
  * Recipients in a local domain are looked up in the user directory and delivered to
- * their Maildir (deliver_maildir); unknown local users fail with 5.1.1; other domains
+ * their Maildir (deliver_local, in this thread); system users (user_source = system) are
+ * handed to the deliver worker, which delivers as the user (deliver_handoff, with the
+ * same exactly-once names and outcomes); unknown local users fail with 5.1.1; other domains
  * are routed to the relay (qmgr-relay.c): the pass returns them in a batch, and a
  * finishing pass records the relay's results.
  *
@@ -53,6 +55,8 @@ static void qmgr_route_rcpt(struct qmgr *q, const char *addr, struct qmgr_route 
 	if (found > 0) {
 		r->local = true;
 		r->maildir = x_strdup(info.maildir);
+		if (info.system)
+			r->login = x_strdup(info.login);
 		r->quota_bytes = info.quota_bytes;
 		r->quota_messages = info.quota_messages;
 		user_info_free(&info);
@@ -133,6 +137,9 @@ static void qmgr_deliver_local(struct qmgr *q, const struct queue_envelope *env,
 			log_warn("%s: to=<%s>: over quota: %s %s", env->id,
 				 log_safe(req.recipient, strlen(req.recipient), 300),
 				 routes[i].res.enhanced, routes[i].res.text);
+		} else if (routes[i].login != NULL) {
+			/* A system user: delivered as the user by the deliver worker. */
+			deliver_handoff(q->conf, &req, routes[i].login, &routes[i].res);
 		} else {
 			/* The user's procmail recipes or Sieve script when there are any,
 			 * else straight into the INBOX. */
@@ -313,8 +320,10 @@ enum qmgr_outcome qmgr_process(struct qmgr *q, struct qmgr_entry *e, time_t now,
 		x_free(&hops);
 		out = QMGR_RELAY;
 	}
-	for (size_t i = 0; i < env->rcpt_count; i++)
+	for (size_t i = 0; i < env->rcpt_count; i++) {
 		x_free(&routes[i].maildir);
+		x_free(&routes[i].login);
+	}
 	x_free(&routes);
 	queue_envelope_free(&env);
 	return out;

@@ -82,6 +82,7 @@ void qmgr_relay_take_result(struct qmgr_relay_batch *b, const struct relay_msg *
 struct qmgr_route {
 	bool local;    /* a Maildir delivery is to be tried (maildir set) */
 	char *maildir;
+	char *login;   /* a system user: the account, delivered by the deliver worker */
 	uint64_t quota_bytes, quota_messages; /* 0: none */
 	bool remote;   /* for the relay (hop set) */
 	struct relay_nexthop hop;
