@@ -97,7 +97,8 @@ int deliver_autoreply_send(const struct conf *c, const char *conf_path, char *co
 			   size_t n, const char *text, size_t len, struct buf *err)
 {
 	struct deliver_src src = {.mem = text, .mem_len = len, .fd = -1};
-	if (c != NULL && queue_writable(conf_str(c, "queue_dir")))
+	/* A system user's delivery child: its helper queues it (deliver-system.c). */
+	if (c != NULL && (deliver_forward_has_channel() || queue_writable(conf_str(c, "queue_dir"))))
 		return deliver_forward(c, "", rcpts, n, &src, NULL, err);
 	return send_program(c, conf_path, rcpts, n, &src, err);
 }

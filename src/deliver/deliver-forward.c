@@ -47,6 +47,11 @@ void deliver_forward_set_channel(int sock)
 	forward_channel = sock;
 }
 
+bool deliver_forward_has_channel(void)
+{
+	return forward_channel >= 0;
+}
+
 /* A delivery child (the recipient's uid) may not write the queue folder: the forward goes
  * to its helper (run_user), which queues it (deliver-system.c). */
 static int forward_via_channel(const char *sender, char *const *rcpts, size_t n,

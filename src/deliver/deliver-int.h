@@ -66,6 +66,7 @@ int deliver_autoreply_send(const struct conf *c, const char *conf_path, char *co
 /* Forwards go over this socket (to the forwarding helper of a delivery child, which
  * queues them) instead of into the queue folder, when set (deliver-system.c). */
 void deliver_forward_set_channel(int sock);
+bool deliver_forward_has_channel(void);
 
 /* ---- deliver-wire.c: the messages of system-user delivery ---- */
 #define DELIVER_WIRE_MAX 16384	     /* one message */
