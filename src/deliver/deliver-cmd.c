@@ -22,6 +22,7 @@
 
 #include "conf.h"
 #include "deliver-int.h"
+#include "durable.h"
 #include "log.h"
 #include "queue.h"
 #include "sysuser.h"
@@ -274,6 +275,10 @@ int cmd_deliver(int argc, char **argv)
 	struct conf *c = load_conf(a.conf);
 	if (c == NULL)
 		return EX_CONFIG;
+	/* One message per process: a syncfs here would serve no other delivery (no group
+	 * commit) and would wait for every other program's dirty data on the file system.
+	 * fsync of the file and of its folder, as Dovecot's LDA does. */
+	durable_set_method(DURABLE_FSYNC);
 	log_init("deliver", conf_num(c, "log") == 1);
 	log_set_level((enum log_level)conf_num(c, "log_level"));
 	if (sysuser_mode(c)) {

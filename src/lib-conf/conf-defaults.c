@@ -83,7 +83,8 @@ const struct conf_def conf_global_defs[] = {
 	  "best when the queue and the mailboxes are on file systems that other write-heavy "
 	  "programs do not share, since a syncfs also waits for their dirty data. fsync: each "
 	  "file and folder on its own (one flush each), for file systems shared with such "
-	  "programs. Both give the same guarantee."),
+	  "programs. Both give the same guarantee. tern deliver (one message per process, "
+	  "nothing to group) always uses fsync."),
 	S("SMTP server", "mynetworks", CONF_LIST, "127.0.0.0/8 ::1/128",
 	  "Client networks (CIDR, IPv4 or IPv6, separated by commas or spaces) trusted to "
 	  "relay: their mail to other domains is accepted without authentication. Everyone "

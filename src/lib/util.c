@@ -76,6 +76,13 @@ int fsync_parent(const char *path)
 
 int mkdir_p(const char *path, mode_t mode)
 {
+	/* Usually the folder or its parent exists already (a delivery into a Maildir): one
+	 * mkdir answers that; the walk from / (a mkdir per component) only when it says a
+	 * parent is missing. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
