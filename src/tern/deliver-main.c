@@ -2,9 +2,10 @@
  * agent for every message (Postfix's mailbox_command, fetchmail's mda, .forward pipes).
  *
  * The same code as `tern deliver` (src/deliver/deliver-cmd.c), linked without the
- * servers: it loads only libc and libm, where the `tern` binary loads OpenSSL, libevent,
- * SQLite, libunbound and their dependencies at every start, about 1.7 ms of a delivery
- * on the benchmark machine (bench/README.md, "Local delivery").
+ * servers: it loads libc, libm and SQLite (the mail store's index), where the `tern`
+ * binary also loads OpenSSL, libevent, libunbound and their dependencies at every start,
+ * about 1.5 ms of CPU a delivery on the benchmark machine (bench/README.md, "Local
+ * delivery").
  */
 #include "deliver-cmd.h"
 
