@@ -20,6 +20,7 @@ import os
 import pwd
 import re
 import shutil
+import smtplib
 import subprocess
 import tempfile
 import time
@@ -183,6 +184,7 @@ SUPPRESSED = [
     ("owner-", dict(sender="owner-dev@lists.example.org")),
     ("not addressed to the user", dict(to="someone@example.test")),
     ("the user's own address", dict(sender=USER)),
+    ("a broken Return-Path", dict(sender="bob smith@example.org")),
 ]
 
 
@@ -518,3 +520,26 @@ def test_decisions_match_debian_vacation(inst):
         assert norm(ours) == sorted(set(a for r in answered["tern"] for a in r))
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_answer_through_the_running_server(tern_factory):
+    """SMTP in, the queue manager's local delivery answers for alice, the answer goes
+    through the queue to bob's INBOX: it arrives with Return-Path: <> (the null sender
+    seen at the mailbox), once however many messages bob sends."""
+    inst = tern_factory(start=False)
+    setup_user(inst)
+    inst.start()
+    bob = "bob@example.test"
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        for subject in ("first", "second"):
+            s.sendmail(bob, [USER], message(sender=bob, subject=subject).split(b"\n", 1)[1])
+    assert len(inst.wait_messages(USER, 2)) == 2
+    (reply,) = [open(f, "rb").read() for f in inst.wait_messages(bob, 1)]
+    time.sleep(0.5)
+    assert len(inst.message_files(bob)) == 1
+    m = email.message_from_bytes(reply, policy=email.policy.default)
+    assert m["Return-Path"] == "<>" and m["To"] == bob
+    # the queue may deliver the two at once, in either order: one answer all the same
+    assert m["Auto-Submitted"] == "auto-replied"
+    assert m["Subject"] in ("Away (first)", "Away (second)")
+    assert m["In-Reply-To"] == "<m1@example.org>"

@@ -307,6 +307,16 @@ static int answer(const struct vacation_cfg *cfg, const struct vac_msg *m, const
 	return VAC_EX_OK;
 }
 
+/* An address that can go on an envelope and into the database as it is: no blanks,
+ * controls, brackets or list separators (a broken Return-Path: gets no answer). */
+static bool sender_usable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f || strchr("<>,;\"()", *s) != NULL)
+			return false;
+	return true;
+}
+
 /* The decision once the header is read: 0 answer, 1 no answer (debug says why). */
 static int refuse(const struct vacation_cfg *cfg, const struct vac_msg *m, const char *sender,
 		  const struct mine_ctx *mc)
@@ -314,6 +324,10 @@ static int refuse(const struct vacation_cfg *cfg, const struct vac_msg *m, const
 	const char *why = autoreply_sender_refused(sender);
 	if (why != NULL) {
 		debug(cfg, "no answer: the sender is %s", why);
+		return 1;
+	}
+	if (!sender_usable(sender)) {
+		debug(cfg, "no answer: the sender address \"%s\" is not usable", sender);
 		return 1;
 	}
 	if (m->refused != NULL) {
