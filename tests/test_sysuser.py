@@ -1,0 +1,223 @@
+"""System users (user_source = system, doc/system-users.md): mail for Unix accounts made
+here with useradd, delivered by a child of the root deliver worker that runs as the
+recipient: /var/mail/USER (mbox, the user's, mode 0600) or ~/Maildir; ~/.forward with
+addresses and \\user; ~/.procmailrc commands run as the user; a temporary failure stays
+queued and is delivered once later; `tern deliver -d`
+as root and as a user; and which uid each worker runs as."""
+import grp
+import os
+import smtplib
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from conftest import TERN
+from sysaccounts import check_worker_uids, needs_root, unix_user, UnixUser  # noqa: F401
+
+pytestmark = needs_root
+
+SENDER = "someone@example.org"
+
+
+def system_instance(tern_factory, mailbox="mbox:/var/mail/%u", **options):
+    opts = {"user_source": "system", "system_mailbox": mailbox}
+    opts.update(options)
+    return tern_factory(options=opts)
+
+
+def send(tern, rcpts, subject="system user test", body="Hello, system user.",
+         sender=SENDER):
+    msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\n%s\r\n"
+           % (sender, ", ".join(rcpts), subject, body))
+    with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=30) as s:
+        refused = s.sendmail(sender, rcpts, msg)
+    assert refused == {}
+
+
+def wait_for(pred, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def spool_messages(path):
+    """The messages of an mbox file, each starting with its From_ line."""
+    try:
+        data = open(path, "rb").read()
+    except FileNotFoundError:
+        return []
+    return [m for m in (b"\n" + data).split(b"\nFrom ") if m.strip()]
+
+
+def wait_spool(path, n, timeout=15):
+    wait_for(lambda: len(spool_messages(path)) >= n, timeout)
+    return spool_messages(path)
+
+
+def maildir_files(folder):
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(folder, sub)
+        if os.path.isdir(d):
+            out += [os.path.join(d, f) for f in os.listdir(d)]
+    return out
+
+
+def test_mbox_delivery_as_the_user(tern_factory, unix_user):
+    u = unix_user()
+    tern = system_instance(tern_factory)
+    send(tern, [u.address(tern.domain)], body="first")
+    send(tern, [u.address(tern.domain)], body="second")
+    msgs = wait_spool(u.spool, 2)
+    assert len(msgs) == 2, tern.log()
+    st = os.stat(u.spool)
+    assert st.st_uid == u.uid
+    assert st.st_mode & 0o777 == 0o600
+    # /var/mail is set-group-id mail on Debian: the spool keeps that group
+    assert st.st_gid == grp.getgrnam("mail").gr_gid
+    assert msgs[0].startswith(SENDER.encode() + b"  ")
+    assert b"\nReturn-Path: <%s>\n" % SENDER.encode() in msgs[0]
+    assert b"\nDelivered-To: %s\n" % u.address(tern.domain).encode() in msgs[0]
+    assert b"\n\nfirst\n" in msgs[0] and b"\n\nsecond\n" in msgs[1]
+    # no dotlock left behind
+    assert not os.path.exists(u.spool + ".lock")
+
+
+def test_maildir_delivery_as_the_user(tern_factory, unix_user):
+    u = unix_user()
+    tern = system_instance(tern_factory, mailbox="maildir:~/Maildir")
+    send(tern, [u.address(tern.domain)])
+    inbox = os.path.join(u.home, "Maildir")
+    assert wait_for(lambda: len(maildir_files(inbox)) == 1), tern.log()
+    for path in [inbox, os.path.join(inbox, "new")] + maildir_files(inbox):
+        assert os.stat(path).st_uid == u.uid, path
+    assert b"Hello, system user." in open(maildir_files(inbox)[0], "rb").read()
+    assert not os.path.exists(u.spool)
+
+
+def test_unknown_and_system_accounts_refused(tern_factory, unix_user):
+    tern = system_instance(tern_factory)
+    with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=30) as s:
+        s.ehlo()
+        s.mail(SENDER)
+        # daemon (uid 1) is below system_min_uid; the other name is no account at all
+        for rcpt in ("daemon@" + tern.domain, "nosuchuser-x1@" + tern.domain):
+            code, _ = s.rcpt(rcpt)
+            assert code == 550, rcpt
+
+
+def test_forward_to_an_address_and_backslash_self(tern_factory, unix_user):
+    a, b = unix_user(), unix_user()
+    tern = system_instance(tern_factory)
+    # an unqualified name is in the user's own domain; no copy stays with a
+    a.write_home_file(".forward", "# to b\n%s\n" % b.name)
+    send(tern, [a.address(tern.domain)], body="forwarded")
+    got = wait_spool(b.spool, 1)
+    assert len(got) == 1, tern.log()
+    # the forward keeps the original envelope sender (RFC 5321 3.4)
+    assert got[0].startswith(SENDER.encode() + b"  ")
+    assert b"\nReturn-Path: <%s>\n" % SENDER.encode() in got[0]
+    assert b"Delivered-To: %s\n" % a.address(tern.domain).encode() in got[0]
+    assert spool_messages(a.spool) == []
+    # \a: a keeps a copy (with no further forwarding), b gets one too
+    a.write_home_file(".forward", '\\%s, "%s"\n' % (a.name, b.address(tern.domain)))
+    send(tern, [a.address(tern.domain)], body="both")
+    assert len(wait_spool(b.spool, 2)) == 2
+    mine = wait_spool(a.spool, 1)
+    assert len(mine) == 1 and b"\n\nboth\n" in mine[0]
+    # a .forward others may write is not obeyed: the mail stays with a
+    a.write_home_file(".forward", "%s\n" % b.name, mode=0o666)
+    send(tern, [a.address(tern.domain)], body="unsafe")
+    assert len(wait_spool(a.spool, 2)) == 2
+    time.sleep(0.5)
+    assert len(spool_messages(b.spool)) == 2
+
+
+def test_forward_pipe_and_file(tern_factory, unix_user):
+    u = unix_user()
+    tern = system_instance(tern_factory)
+    u.write_home_file(".forward", '"|/bin/sh -c \'id -u > $HOME/pipe-uid\'", ~/saved\n')
+    send(tern, [u.address(tern.domain)])
+    saved = os.path.join(u.home, "saved")
+    assert len(wait_spool(saved, 1)) == 1, tern.log()
+    assert os.stat(saved).st_uid == u.uid
+    assert wait_for(lambda: os.path.exists(os.path.join(u.home, "pipe-uid")))
+    assert open(os.path.join(u.home, "pipe-uid")).read().strip() == str(u.uid)
+
+
+def test_procmailrc_commands_run_as_the_user(tern_factory, unix_user):
+    u = unix_user()
+    tern = system_instance(tern_factory)
+    # The command writes its own uid, and the uids of its parent: the delivery child.
+    u.write_home_file(".procmailrc",
+                      ":0 c\n| id -u > $HOME/uid.txt; grep ^Uid: /proc/$PPID/status"
+                      " > $HOME/parent.txt\n\n"
+                      ":0\n* ^Subject:.*refile\nrefiled\n")
+    send(tern, [u.address(tern.domain)], subject="please refile")
+    refiled = os.path.join(u.home, "refiled")
+    assert len(wait_spool(refiled, 1)) == 1, tern.log()
+    assert os.stat(refiled).st_uid == u.uid
+    assert wait_for(lambda: os.path.getsize(os.path.join(u.home, "parent.txt")) > 0
+                    if os.path.exists(os.path.join(u.home, "parent.txt")) else False)
+    assert open(os.path.join(u.home, "uid.txt")).read().strip() == str(u.uid)
+    parent = open(os.path.join(u.home, "parent.txt")).read().split()
+    assert parent[1:] == [str(u.uid)] * 4, parent
+    assert spool_messages(u.spool) == []
+
+
+def test_temporary_failure_stays_queued_then_delivered_once(tern_factory, unix_user):
+    u = unix_user()
+    tern = system_instance(tern_factory, queue_retry_min="1h")
+    os.mkdir(u.spool)  # a folder where the mbox should be: every attempt fails
+    try:
+        send(tern, [u.address(tern.domain)], body="later")
+        assert wait_for(lambda: "status=deferred" in tern.log()), tern.log()
+        r = tern.run("queue", "list", check=True)
+        assert u.address(tern.domain) in r.stdout, r.stdout
+    finally:
+        os.rmdir(u.spool)
+    tern.run("queue", "flush", check=True)
+    msgs = wait_spool(u.spool, 1)
+    assert len(msgs) == 1 and b"\n\nlater\n" in msgs[0], tern.log()
+    assert wait_for(lambda: tern.run("queue", "list").stdout.strip() in ("", "Mail queue is empty"))
+    time.sleep(0.5)
+    assert len(spool_messages(u.spool)) == 1
+
+
+def test_workers_uids_in_system_mode(tern_factory, unix_user):
+    tern = system_instance(tern_factory)
+    roles = check_worker_uids(tern)
+    assert len(roles["deliver"]) == 1
+
+
+def test_deliver_command_as_root_and_as_the_user(tern_factory, unix_user):
+    a, b = unix_user(), unix_user()
+    tern = tern_factory(options={"user_source": "system",
+                                 "system_mailbox": "maildir:~/Maildir"}, start=False)
+    msg = "From: x@example.org\nSubject: lda\n\nby the LDA\n"
+    # root (an MTA's mailbox_command): delivers as the user
+    r = tern.run("deliver", "-d", a.name, "-f", "x@example.org", input=msg)
+    assert r.returncode == 0, r.stderr
+    files = maildir_files(os.path.join(a.home, "Maildir"))
+    assert len(files) == 1 and os.stat(files[0]).st_uid == a.uid
+    # a user: only for itself
+    os.chmod(tern.conf, 0o644)
+    os.chmod(os.path.dirname(tern.conf), 0o755)
+    env = dict(os.environ, TERN_CONF=tern.conf)
+
+    def as_user(user, target):
+        return subprocess.run(["setpriv", "--reuid", str(user.uid), "--regid", str(user.gid),
+                               "--init-groups", TERN, "deliver", "-d", target],
+                              input=msg, text=True, capture_output=True, env=env, cwd="/")
+    r = as_user(b, a.name)
+    assert r.returncode == 77, (r.returncode, r.stderr)
+    r = as_user(b, b.name)
+    assert r.returncode == 0, r.stderr
+    files = maildir_files(os.path.join(b.home, "Maildir"))
+    assert len(files) == 1 and os.stat(files[0]).st_uid == b.uid
+    assert len(maildir_files(os.path.join(a.home, "Maildir"))) == 1
