@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -255,6 +256,54 @@ class Instance:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ScriptedSmtpServer:
+    """An SMTP server on a loopback port, one connection at a time in a thread, for tests
+    that need a peer to behave as real servers do not (or to see exactly what it got).
+    A subclass writes session(f) over the connection's binary file; say() and
+    read_data() help; received messages go to self.messages."""
+
+    def __init__(self, address, port):
+        self.messages = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((address, port))
+        self.sock.listen(5)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(30)
+                try:
+                    self.session(conn.makefile("rwb"))
+                except OSError:
+                    pass
+
+    @staticmethod
+    def say(f, text):
+        f.write(text.encode() + b"\r\n")
+        f.flush()
+
+    def read_data(self, f):
+        """The message after a 354, up to the lone dot, kept in self.messages."""
+        data = b""
+        while True:
+            line = f.readline()
+            if line in (b".\r\n", b""):
+                break
+            data += line
+        self.messages.append(data)
+        return data
+
+    def stop(self):
+        self.sock.close()
 
 
 def _check_sanitizers(inst):

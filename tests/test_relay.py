@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT, ScriptedSmtpServer, free_port
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
@@ -493,65 +493,38 @@ def test_relay_smarthost_wrong_password_defers(env, tern_factory):
                    r"authentication failed", timeout=30)
 
 
-class BrokenTlsServer:
+class BrokenTlsServer(ScriptedSmtpServer):
     """An SMTP server that offers STARTTLS and then breaks the handshake; without
     STARTTLS it takes the message (what some real servers with bad TLS setups do)."""
 
     def __init__(self, address, port):
-        import threading
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((address, port))
-        self.sock.listen(5)
-        self.messages, self.starttls = [], 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self.starttls = 0
+        super().__init__(address, port)
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                self._session(conn.makefile("rwb"))
-
-    def _session(self, f):
-        def say(text):
-            f.write(text.encode() + b"\r\n")
-            f.flush()
-        say("220 broken.test ESMTP")
+    def session(self, f):
+        self.say(f, "220 broken.test ESMTP")
         while True:
             line = f.readline()
             if not line:
                 return
             cmd = line.strip().upper()
             if cmd.startswith(b"EHLO"):
-                say("250-broken.test\r\n250-STARTTLS\r\n250 8BITMIME")
+                self.say(f, "250-broken.test\r\n250-STARTTLS\r\n250 8BITMIME")
             elif cmd == b"STARTTLS":
                 self.starttls += 1
-                say("220 go ahead")
+                self.say(f, "220 go ahead")
                 f.write(b"this is not TLS\r\n" * 4)
                 f.flush()
                 return
             elif cmd == b"DATA":
-                say("354 go")
-                data = b""
-                while True:
-                    line = f.readline()
-                    if line in (b".\r\n", b""):
-                        break
-                    data += line
-                self.messages.append(data)
-                say("250 2.0.0 ok")
+                self.say(f, "354 go")
+                self.read_data(f)
+                self.say(f, "250 2.0.0 ok")
             elif cmd == b"QUIT":
-                say("221 bye")
+                self.say(f, "221 bye")
                 return
             else:
-                say("250 2.0.0 ok")
-
-    def stop(self):
-        self.sock.close()
+                self.say(f, "250 2.0.0 ok")
 
 
 def test_relay_may_falls_back_to_clear_text(env, tern_factory):

@@ -164,6 +164,10 @@ const struct conf_def conf_global_defs[] = {
 	  "fsyncs are committed together, so more than the number of disks helps."),
 	S("Queue", "queue_lifetime", CONF_TIME, "5d",
 	  "How long a message may stay in the queue before it is returned to its sender."),
+	S("Queue", "delay_warning_time", CONF_TIME, "4h",
+	  "When a recipient is still deferred this long after the message arrived, the "
+	  "sender gets one delay warning (RFC 3464, Action: delayed, with the last error; "
+	  "none for the null sender or a NOTIFY without DELAY). 0: no warnings."),
 
 	S("Outbound delivery", "dns_resolver", CONF_STR, "",
 	  "The DNS server for MX and address lookups, as ADDRESS or ADDRESS@PORT "

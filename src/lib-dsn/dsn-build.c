@@ -1,12 +1,14 @@
-/* dsn-build: the bytes of a delivery status notification (RFC 3464, RFC 6522).
+/* dsn-build: the bytes of a delivery status notification (RFC 3464, RFC 6522): a bounce,
+ * a delay warning or a success report, after the "worst" action among its recipients.
  *
  * multipart/report; report-type=delivery-status with three parts: text/plain for people,
  * message/delivery-status (RFC 3464 2.2 per-message fields: Reporting-MTA, Original-
  * Envelope-Id, Arrival-Date; 2.3 per-recipient: Original-Recipient, Final-Recipient,
  * Action, Status, Remote-MTA, Diagnostic-Code, Last-Attempt-Date, Will-Retry-Until), and
- * the original: text/rfc822-headers for RET=HDRS, else message/rfc822 up to max_size
- * bytes, cut at a line end. Auto-Submitted: auto-replied (RFC 3834 5). The original is
- * streamed with pread; values that go into fields lose control characters.
+ * the original: text/rfc822-headers for RET=HDRS or a report without failures (RFC 3461
+ * 6.2), else message/rfc822 up to max_size bytes, cut at a line end. Auto-Submitted:
+ * auto-replied (RFC 3834 5). The original is streamed with pread; values that go into
+ * fields lose control characters.
  */
 #include "dsn.h"
 
@@ -37,6 +39,26 @@ static void dsn_buf(struct dsn_out *o, struct buf *b)
 	buf_reset(b);
 }
 
+/* What the notification is about as a whole: failed if any recipient failed, else
+ * delayed if any is delayed, else a success (delivered or relayed). */
+static enum dsn_action dsn_kind(const struct dsn_params *p)
+{
+	enum dsn_action k = DSN_ACTION_DELIVERED;
+	for (size_t i = 0; i < p->rcpt_count; i++) {
+		if (p->rcpts[i].action == DSN_ACTION_FAILED)
+			return DSN_ACTION_FAILED;
+		if (p->rcpts[i].action == DSN_ACTION_DELAYED)
+			k = DSN_ACTION_DELAYED;
+	}
+	return k;
+}
+
+static const char *dsn_action_name(enum dsn_action a)
+{
+	static const char *const names[] = {"failed", "delayed", "delivered", "relayed"};
+	return names[a];
+}
+
 /* A field value: printable ASCII only, at most max bytes. */
 static void dsn_value(struct buf *b, const char *s, size_t max)
 {
@@ -57,9 +79,11 @@ static void dsn_header(const struct dsn_params *p, const char *boundary, struct 
 {
 	buf_printf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\nTo: <", p->hostname);
 	dsn_value(b, p->to, 400);
+	enum dsn_action kind = dsn_kind(p);
 	buf_printf(b, ">\nSubject: %s\n",
-		   p->delayed ? "Delayed Mail (still being retried)"
-			      : "Undelivered Mail Returned to Sender");
+		   kind == DSN_ACTION_FAILED    ? "Undelivered Mail Returned to Sender"
+		   : kind == DSN_ACTION_DELAYED ? "Delayed Mail (still being retried)"
+						: "Successful Mail Delivery Report");
 	dsn_date(b, "Date", p->now);
 	buf_printf(b, "Message-ID: <%s.%lld.dsn@%s>\n", p->queue_id, (long long)p->now,
 		   p->hostname);
@@ -75,13 +99,18 @@ static void dsn_human(const struct dsn_params *p, const char *boundary, struct b
 		      "Content-Description: Notification\n\n"
 		      "This is the mail system at host %s.\n\n",
 		   boundary, p->hostname);
-	if (p->delayed)
+	enum dsn_action kind = dsn_kind(p);
+	if (kind == DSN_ACTION_DELAYED)
 		buf_append_str(b, "Your message could not be delivered yet to the recipients "
 				  "below.\nIt is still in the queue and delivery will be retried; "
 				  "you need not send it again.\n\n");
-	else
+	else if (kind == DSN_ACTION_FAILED)
 		buf_append_str(b, "I'm sorry to have to inform you that your message could not\n"
 				  "be delivered to one or more recipients. The reasons follow.\n\n");
+	else
+		buf_append_str(b, "Your message was delivered to the recipients below, or passed\n"
+				  "on to a system that sends no further notifications, as you "
+				  "asked.\n\n");
 	for (size_t i = 0; i < p->rcpt_count; i++) {
 		const struct dsn_rcpt *r = &p->rcpts[i];
 		buf_append_str(b, "<");
@@ -104,7 +133,7 @@ static void dsn_rcpt_fields(const struct dsn_params *p, const struct dsn_rcpt *r
 	}
 	buf_append_str(b, "Final-Recipient: rfc822; ");
 	dsn_value(b, r->final_rcpt, 500);
-	buf_printf(b, "\nAction: %s\nStatus: ", p->delayed ? "delayed" : "failed");
+	buf_printf(b, "\nAction: %s\nStatus: ", dsn_action_name(r->action));
 	dsn_value(b, r->status, 16);
 	buf_append_str(b, "\n");
 	if (r->remote_mta != NULL) {
@@ -119,7 +148,7 @@ static void dsn_rcpt_fields(const struct dsn_params *p, const struct dsn_rcpt *r
 	}
 	if (r->last_attempt != 0)
 		dsn_date(b, "Last-Attempt-Date", r->last_attempt);
-	if (p->delayed && p->retry_until != 0)
+	if (r->action == DSN_ACTION_DELAYED && p->retry_until != 0)
 		dsn_date(b, "Will-Retry-Until", p->retry_until);
 }
 
@@ -191,11 +220,12 @@ static void dsn_original(const struct dsn_params *p, int fd, const char *boundar
 {
 	if (fd < 0)
 		return;
-	bool hdrs = p->ret == DSN_RET_HDRS || p->max_size == 0;
+	bool hdrs = p->ret == DSN_RET_HDRS || p->max_size == 0 || dsn_kind(p) != DSN_ACTION_FAILED;
 	buf_printf(b, "--%s\nContent-Type: %s\n", boundary,
 		   hdrs ? "text/rfc822-headers" : "message/rfc822");
-	buf_printf(b, "Content-Description: %s\n", hdrs ? "Undelivered message headers"
-						      : "Undelivered message");
+	bool failed = dsn_kind(p) == DSN_ACTION_FAILED;
+	buf_printf(b, "Content-Description: %s%s\n", failed ? "Undelivered message" : "Message",
+		   hdrs ? " headers" : "");
 	if (p->eight_bit)
 		buf_append_str(b, "Content-Transfer-Encoding: 8bit\n");
 	buf_append_str(b, "\n");

@@ -1,5 +1,5 @@
 /* Unit tests for lib-dsn: the report's structure and fields, RET=HDRS, truncation at a
- * line end, xtext, and dsn_send_bounce's rules (NOTIFY, null sender, double bounces) over
+ * line end, xtext, and dsn_send's rules (NOTIFY per action, null sender, double bounces) over
  * a real queue folder. With TERN_DSN_DUMP=PATH the full bounce is also written to PATH
  * (tests/test_bounce.py parses it with Python's email package). */
 #include <stdarg.h>
@@ -37,9 +37,9 @@ static int original_fd(void)
 
 static void params(struct dsn_params *p, struct dsn_rcpt *r)
 {
-	r[0] = (struct dsn_rcpt){"gone@example.test", "rfc822;Gone+x@example.test", "5.1.1",
-				 "smtp; 550 5.1.1 no such user here", NULL, 1767225600};
-	r[1] = (struct dsn_rcpt){"far@remote.test", NULL, "5.7.1",
+	r[0] = (struct dsn_rcpt){DSN_ACTION_FAILED, "gone@example.test", "rfc822;Gone+x@example.test",
+				 "5.1.1", "smtp; 550 5.1.1 no such user here", NULL, 1767225600};
+	r[1] = (struct dsn_rcpt){DSN_ACTION_FAILED, "far@remote.test", NULL, "5.7.1",
 				 "smtp; 554 5.7.1 relay denied", "mx.remote.test", 0};
 	*p = (struct dsn_params){.hostname = "mx.example.test", .to = "sender@remote.test",
 				 .queue_id = "QID", .envid = "env-1", .arrival = 1767225600,
@@ -84,8 +84,9 @@ static void test_headers_and_cut(void **state)
 	struct dsn_params p;
 	struct dsn_rcpt r[2];
 	params(&p, r);
-	p.ret = DSN_RET_HDRS;
-	p.delayed = true;
+	p.ret = DSN_RET_FULL; /* a warning returns the header whatever RET says (3461 6.2) */
+	p.retry_until = 1767225600 + 86400;
+	r[0].action = r[1].action = DSN_ACTION_DELAYED;
 	int fd = original_fd();
 	struct buf out = BUF_INIT;
 	assert_int_equal(dsn_build_to(&p, fd, buf_write, &out), 0);
@@ -95,6 +96,26 @@ static void test_headers_and_cut(void **state)
 	assert_null(strstr(s, "first line"));
 	assert_non_null(strstr(s, "Action: delayed\n"));
 	assert_non_null(strstr(s, "Subject: Delayed Mail"));
+	assert_non_null(strstr(s, "Will-Retry-Until: Fri, 2 Jan 2026 00:00:00 +0000\n"));
+	/* A success report: relayed and delivered, the header only, no retry date. */
+	r[0].action = DSN_ACTION_DELIVERED;
+	r[1].action = DSN_ACTION_RELAYED;
+	buf_reset(&out);
+	assert_int_equal(dsn_build_to(&p, fd, buf_write, &out), 0);
+	s = buf_cstr(&out);
+	assert_non_null(strstr(s, "Subject: Successful Mail Delivery Report\n"));
+	assert_non_null(strstr(s, "Action: delivered\n"));
+	assert_non_null(strstr(s, "Action: relayed\n"));
+	assert_non_null(strstr(s, "Content-Type: text/rfc822-headers\n"));
+	assert_null(strstr(s, "Will-Retry-Until"));
+	assert_null(strstr(s, "first line"));
+	/* RET=HDRS on a bounce: the header. */
+	r[0].action = r[1].action = DSN_ACTION_FAILED;
+	p.ret = DSN_RET_HDRS;
+	buf_reset(&out);
+	assert_int_equal(dsn_build_to(&p, fd, buf_write, &out), 0);
+	assert_non_null(strstr(buf_cstr(&out), "Content-Type: text/rfc822-headers\n"));
+	assert_null(strstr(buf_cstr(&out), "first line"));
 	/* Full, but cut at the last line end within max_size bytes. */
 	p.ret = DSN_RET_FULL;
 	p.max_size = strlen(original) - 5;
@@ -114,12 +135,20 @@ static void test_xtext(void **state)
 	free(s);
 	assert_null(dsn_xtext_decode("bad+2"));
 	assert_null(dsn_xtext_decode("bad+zz"));
+	assert_true(dsn_xtext_valid("rfc822;a+2Bb+3Dc@x"));
+	assert_true(dsn_xtext_valid(""));
+	assert_false(dsn_xtext_valid("a=b"));
+	assert_false(dsn_xtext_valid("a b"));
+	assert_false(dsn_xtext_valid("a+2"));
+	assert_false(dsn_xtext_valid("a+2b")); /* hexchar is upper case */
+	assert_false(dsn_xtext_valid("caf\xc3\xa9"));
 	s = dsn_xtext_decode("");
 	assert_string_equal(s, "");
 	free(s);
 }
 
-static struct queue_envelope *queue_msg(const char *dir, const char *sender, const char *bounce)
+static struct queue_envelope *queue_msg_dsn(const char *dir, const char *sender,
+					    const char *bounce, const char *dsn0)
 {
 	struct buf err = BUF_INIT;
 	struct queue_writer *w = queue_writer_open(dir, &err);
@@ -128,7 +157,8 @@ static struct queue_envelope *queue_msg(const char *dir, const char *sender, con
 	queue_writer_set_sender(w, sender);
 	queue_writer_add_rcpt(w, "gone@example.test", "gone@example.test");
 	queue_writer_add_rcpt(w, "quiet@example.test", "quiet@example.test");
-	queue_writer_set_attr(w, "dsn_rcpt_0", "NOTIFY=FAILURE,DELAY ORCPT=rfc822;G+2Bx@example.test");
+	if (dsn0 != NULL)
+		queue_writer_set_attr(w, "dsn_rcpt_0", dsn0);
 	queue_writer_set_attr(w, "dsn_rcpt_1", "NOTIFY=NEVER");
 	queue_writer_set_attr(w, "dsn_ret", "HDRS");
 	if (bounce != NULL)
@@ -141,6 +171,12 @@ static struct queue_envelope *queue_msg(const char *dir, const char *sender, con
 	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
 	buf_free(&err);
 	return env;
+}
+
+static struct queue_envelope *queue_msg(const char *dir, const char *sender, const char *bounce)
+{
+	return queue_msg_dsn(dir, sender, bounce,
+			     "NOTIFY=FAILURE,DELAY ORCPT=rfc822;G+2Bx@example.test");
 }
 
 static char *read_data(const char *dir, const char *id)
@@ -161,13 +197,13 @@ static void test_send_bounce(void **state)
 	assert_non_null(mkdtemp(dir));
 	struct buf err = BUF_INIT;
 	assert_int_equal(queue_dirs_create(dir, &err), 0);
-	struct dsn_config cfg = {dir, "mx.example.test", 50000, "postmaster@example.test"};
-	struct dsn_failure f[2] = {{0, "5.1.1", "no such user here", NULL},
-				   {1, "5.1.1", "550 5.1.1 gone", "mx.remote.test"}};
+	struct dsn_config cfg = {dir, "mx.example.test", 50000, 0, "postmaster@example.test"};
+	struct dsn_item f[2] = {{0, DSN_ACTION_FAILED, "5.1.1", "no such user here", NULL},
+				{1, DSN_ACTION_FAILED, "5.1.1", "550 5.1.1 gone", "mx.remote.test"}};
 	char id[QUEUE_ID_MAX];
 
 	struct queue_envelope *env = queue_msg(dir, "sender@remote.test", NULL);
-	assert_int_equal(dsn_send_bounce(&cfg, env, f, 2, false, id, &err), 1);
+	assert_int_equal(dsn_send(&cfg, env, f, 2, id, &err), 1);
 	struct queue_envelope *b;
 	assert_int_equal(queue_envelope_load(dir, id, &b, &err), QUEUE_LOAD_OK);
 	assert_string_equal(b->sender, "");
@@ -179,22 +215,48 @@ static void test_send_bounce(void **state)
 	assert_null(strstr(data, "quiet@example.test")); /* NOTIFY=NEVER */
 	assert_non_null(strstr(data, "text/rfc822-headers"));
 	/* Only NOTIFY=NEVER recipients: nothing. */
-	assert_int_equal(dsn_send_bounce(&cfg, env, f + 1, 1, false, id, &err), 0);
+	assert_int_equal(dsn_send(&cfg, env, f + 1, 1, id, &err), 0);
+	/* NOTIFY=FAILURE,DELAY: a warning, but no success report. */
+	struct dsn_item w = {0, DSN_ACTION_DELAYED, "4.4.1", "cannot connect", NULL};
+	assert_int_equal(dsn_send(&cfg, env, &w, 1, id, &err), 1);
+	assert_non_null(strstr(read_data(dir, id), "Action: delayed\n"));
+	w.action = DSN_ACTION_RELAYED, w.status = "2.0.0";
+	assert_int_equal(dsn_send(&cfg, env, &w, 1, id, &err), 0);
+	assert_false(dsn_wanted(env, 0, DSN_ACTION_DELIVERED));
+	assert_true(dsn_wanted(env, 0, DSN_ACTION_FAILED));
+	assert_false(dsn_wanted(env, 1, DSN_ACTION_DELAYED)); /* NEVER */
 	queue_envelope_free(&env);
 
 	/* The bounce itself fails: once to the postmaster, then never again. */
-	assert_int_equal(dsn_send_bounce(&cfg, b, f, 1, false, id, &err), 1);
+	assert_int_equal(dsn_send(&cfg, b, f, 1, id, &err), 1);
 	struct queue_envelope *d;
 	assert_int_equal(queue_envelope_load(dir, id, &d, &err), QUEUE_LOAD_OK);
 	assert_string_equal(d->rcpts[0].addr, "postmaster@example.test");
 	assert_string_equal(queue_envelope_attr(d, "bounce"), "double");
-	assert_int_equal(dsn_send_bounce(&cfg, d, f, 1, false, id, &err), 0);
-	assert_int_equal(dsn_send_bounce(&cfg, b, f, 1, true, id, &err), 0);
+	assert_int_equal(dsn_send(&cfg, d, f, 1, id, &err), 0);
+	w.action = DSN_ACTION_DELAYED; /* a delayed bounce: nobody is warned */
+	assert_int_equal(dsn_send(&cfg, b, &w, 1, id, &err), 0);
 	queue_envelope_free(&d);
 	queue_envelope_free(&b);
 
 	env = queue_msg(dir, "", NULL); /* from <>, not a bounce of ours: nothing */
-	assert_int_equal(dsn_send_bounce(&cfg, env, f, 1, false, id, &err), 0);
+	assert_int_equal(dsn_send(&cfg, env, f, 1, id, &err), 0);
+	queue_envelope_free(&env);
+	/* NOTIFY=SUCCESS: a delivered report; no NOTIFY: none on success, warnings yes. */
+	env = queue_msg_dsn(dir, "sender@remote.test", NULL, "NOTIFY=SUCCESS");
+	struct dsn_item ok = {0, DSN_ACTION_DELIVERED, "2.0.0", "delivered to mailbox", NULL};
+	assert_int_equal(dsn_send(&cfg, env, &ok, 1, id, &err), 1);
+	data = read_data(dir, id);
+	assert_non_null(strstr(data, "Action: delivered\nStatus: 2.0.0\n"
+				     "Diagnostic-Code: smtp; 250 2.0.0 delivered to mailbox\n"));
+	ok.action = DSN_ACTION_DELAYED; /* NOTIFY=SUCCESS alone: no warning */
+	assert_int_equal(dsn_send(&cfg, env, &ok, 1, id, &err), 0);
+	queue_envelope_free(&env);
+	env = queue_msg_dsn(dir, "sender@remote.test", NULL, NULL);
+	ok.action = DSN_ACTION_RELAYED;
+	assert_int_equal(dsn_send(&cfg, env, &ok, 1, id, &err), 0);
+	ok.action = DSN_ACTION_DELAYED;
+	assert_int_equal(dsn_send(&cfg, env, &ok, 1, id, &err), 1);
 	queue_envelope_free(&env);
 	buf_free(&err);
 	char cmd[128];

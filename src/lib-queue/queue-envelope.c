@@ -2,7 +2,7 @@
  *
  * An envelope is a line-based text file (doc/queue-format.md): "V 1", the message
  * records (I, T, Z, F, A, R) up to "E", then state records appended by the manager and
- * the tools (t, o, f, d, n, h). The parser is a pure function over the file's bytes that
+ * the tools (t, o, f, d, w, n, h). The parser is a pure function over the file's bytes that
  * rejects anything unexpected with the line number and a reason; only a last line
  * without its LF after "E" is accepted, as a record torn by a crash, and ignored.
  */
@@ -62,6 +62,14 @@ static struct queue_rcpt *queue_rcpt_rec(struct queue_parse *p, const char *v, b
 	return r;
 }
 
+/* The current time of the last record about the recipient a "w" record names (0 when
+ * the index is bad: the record is then refused anyway). */
+static time_t idx_changed(const struct queue_parse *p, const char *v)
+{
+	uint64_t idx;
+	return queue_num(v, &idx) && idx < p->env->rcpt_count ? p->env->rcpts[idx].changed : 0;
+}
+
 static bool queue_state_rec(struct queue_parse *p, char key, const char *v)
 {
 	struct queue_envelope *env = p->env;
@@ -74,6 +82,15 @@ static bool queue_state_rec(struct queue_parse *p, char key, const char *v)
 			return false;
 		r->attempting = true;
 		return true;
+	case 'w': {
+		/* Not an attempt: the time of the last record about delivery stays. */
+		time_t changed = idx_changed(p, v);
+		if ((r = queue_rcpt_rec(p, v, false, NULL)) == NULL)
+			return false;
+		r->changed = changed;
+		r->warned = true;
+		return true;
+	}
 	case 'o':
 	case 'f':
 	case 'd':

@@ -81,6 +81,11 @@ void queue_rec_deferred(struct buf *recs, unsigned rcpt_index, const char *text)
 	queue_rec_rcpt(recs, 'd', rcpt_index, text[0] != '\0' ? text : "-");
 }
 
+void queue_rec_warned(struct buf *recs, unsigned rcpt_index)
+{
+	queue_rec_rcpt(recs, 'w', rcpt_index, NULL);
+}
+
 void queue_rec_retry(struct buf *recs, time_t next_try, unsigned attempts)
 {
 	buf_printf(recs, "n %lld %u\n", (long long)next_try, attempts);

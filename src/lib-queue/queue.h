@@ -88,6 +88,7 @@ struct queue_rcpt {
 	enum queue_rcpt_state state;
 	bool attempting;  /* a delivery was started and its outcome is not recorded */
 	char *last_error; /* last deferral or failure reason (enhanced code first), or NULL */
+	bool warned;      /* the delay warning about it was sent (or was not due: NOTIFY) */
 	time_t changed;   /* time of the last record about this recipient */
 };
 
@@ -135,6 +136,8 @@ void queue_rec_delivered(struct buf *recs, unsigned rcpt_index, const char *text
 void queue_rec_failed(struct buf *recs, unsigned rcpt_index, const char *text);
 void queue_rec_deferred(struct buf *recs, unsigned rcpt_index, const char *text);
 void queue_rec_retry(struct buf *recs, time_t next_try, unsigned attempts);
+/* The delay warning (RFC 3464 Action: delayed) for the recipient is done: never again. */
+void queue_rec_warned(struct buf *recs, unsigned rcpt_index);
 void queue_rec_hold(struct buf *recs, bool held);
 int queue_append_records(const char *queue_dir, const char *id, const struct buf *recs,
 			 struct buf *err);

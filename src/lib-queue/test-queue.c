@@ -132,6 +132,8 @@ static void test_records(void **state)
 	queue_rec_deferred(&recs, 1, "4.2.2 mailbox full");
 	queue_rec_retry(&recs, 12345, 1);
 	queue_rec_hold(&recs, true);
+	buf_append_str(&recs, "d 1 777 4.4.1 down\n");
+	queue_rec_warned(&recs, 1);
 	assert_int_equal(queue_append_records(dir, id, &recs, &err), 0);
 
 	struct queue_envelope *env;
@@ -140,7 +142,10 @@ static void test_records(void **state)
 	assert_false(env->rcpts[0].attempting);
 	assert_int_equal(env->rcpts[1].state, QUEUE_RCPT_PENDING);
 	assert_true(env->rcpts[1].attempting); /* a deferral keeps it */
-	assert_string_equal(env->rcpts[1].last_error, "4.2.2 mailbox full");
+	assert_string_equal(env->rcpts[1].last_error, "4.4.1 down");
+	assert_false(env->rcpts[0].warned);
+	assert_true(env->rcpts[1].warned);
+	assert_int_equal(env->rcpts[1].changed, 777); /* a warning is not an attempt */
 	assert_int_equal(env->next_try, 12345);
 	assert_int_equal(env->attempts, 1);
 	assert_true(env->held);

@@ -16,6 +16,13 @@
  * no state written; outcomes are appended (one write + fdatasync) only when something
  * must be remembered: a deferral or a failure. Messages older than queue_lifetime fail
  * with 5.4.7 after a last try.
+ *
+ * Notifications to the sender (lib-dsn, through qmgr-relay.c): failures, once per pass;
+ * one delay warning for the recipients still deferred delay_warning_time after arrival
+ * (RFC 3461 5.2.5), remembered with a "w" record; a success report for recipients
+ * delivered here, or relayed to a server without DSN, whose NOTIFY asked for it (RFC
+ * 3461 5.2.2 b, 5.2.3 a). A success report is not recorded: after a crash between it
+ * and the removal of the message, the sender may get it twice.
  */
 #include "qmgr-int.h"
 
@@ -26,6 +33,7 @@
 
 #include "conf.h"
 #include "deliver.h"
+#include "dsn.h"
 #include "log.h"
 #include "relay.h"
 #include "store.h"
@@ -163,6 +171,31 @@ static time_t qmgr_backoff(const struct qmgr *q, unsigned attempts)
 	return (time_t)(d < max ? d : max);
 }
 
+/* The recipients idx[] are still deferred: when delay_warning_time has passed since
+ * arrival, the sender gets one delay warning about those not warned yet, and "w"
+ * records (also when NOTIFY or the null sender mean none is due) so that no later pass
+ * or restart sends another. Returns the time a warning will be due (a pass should come
+ * then), or 0. */
+static time_t qmgr_delay_warning(struct qmgr *q, const struct queue_envelope *env,
+				 const struct qmgr_route *routes, const size_t *idx, size_t n,
+				 time_t now, struct buf *recs)
+{
+	uint64_t after = conf_num(q->conf, "delay_warning_time");
+	size_t *due = x_calloc(n + 1, sizeof(*due)), ndue = 0;
+	for (size_t k = 0; k < n; k++)
+		if (!env->rcpts[idx[k]].warned)
+			due[ndue++] = idx[k];
+	time_t at = after > 0 && ndue > 0 ? env->arrival + (time_t)after : 0;
+	if (at != 0 && at <= now) {
+		if (qmgr_notify(q, env, routes, due, ndue, DSN_ACTION_DELAYED) >= 0)
+			for (size_t k = 0; k < ndue; k++)
+				queue_rec_warned(recs, (unsigned)due[k]);
+		at = 0;
+	}
+	free(due);
+	return at;
+}
+
 /* Records outcomes, expires, schedules; returns whether the message is finished.
  * relaying: remote recipients are out with the relay (no outcome, no retry time yet). */
 static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
@@ -173,6 +206,8 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 	struct buf recs = BUF_INIT, err = BUF_INIT;
 	bool finished = true, all_sent = true;
 	size_t *failed = x_calloc(env->rcpt_count, sizeof(*failed)), nfailed = 0;
+	size_t *deferred = x_calloc(env->rcpt_count, sizeof(*deferred)), ndeferred = 0;
+	size_t *sent = x_calloc(env->rcpt_count, sizeof(*sent)), nsent = 0;
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		struct queue_rcpt *rc = &env->rcpts[i];
 		if (rc->state != QUEUE_RCPT_PENDING)
@@ -192,19 +227,28 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 		all_sent &= res->status == DELIVERY_OK;
 		if (routes[i].local && res->status == DELIVERY_DEFER)
 			e->recheck = true;
-		if (res->status == DELIVERY_OK)
+		if (res->status == DELIVERY_OK) {
 			queue_rec_delivered(&recs, (unsigned)i, t);
-		else if (res->status == DELIVERY_BOUNCE)
+			if (!routes[i].dsn_passed && dsn_wanted(env, i, DSN_ACTION_DELIVERED))
+				sent[nsent++] = i;
+		} else if (res->status == DELIVERY_BOUNCE) {
 			failed[nfailed++] = i; /* recorded once the bounce is queued */
-		else
+		} else {
 			queue_rec_deferred(&recs, (unsigned)i, t), finished = false;
+			deferred[ndeferred++] = i;
+		}
 		x_free(&t);
 		qmgr_log(env, rc, &routes[i], now);
 	}
 	if (nfailed > 0 && !qmgr_bounce(q, env, routes, failed, nfailed, &recs))
 		finished = false;
+	if (nsent > 0) /* not retried: the deliveries are done */
+		qmgr_notify(q, env, routes, sent, nsent, DSN_ACTION_DELIVERED);
+	time_t warn_at = qmgr_delay_warning(q, env, routes, deferred, ndeferred, now, &recs);
 	if (!finished && !relaying) {
 		e->next_try = now + qmgr_backoff(q, env->attempts);
+		if (warn_at > now && warn_at < e->next_try)
+			e->next_try = warn_at;
 		queue_rec_retry(&recs, e->next_try, env->attempts + 1);
 	}
 	/* Delivered to everyone: removing the message is the only record needed. */
@@ -218,6 +262,8 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 	buf_free(&recs);
 	buf_free(&err);
 	free(failed);
+	free(deferred);
+	free(sent);
 	return finished;
 }
 
@@ -273,6 +319,7 @@ static bool qmgr_routes(struct qmgr *q, const struct queue_envelope *env,
 			routes[i].remote = qmgr_route_remote(q, rc->addr, &routes[i].hop,
 							     &routes[i].res) == 0;
 			routes[i].res = relay_in->res[i];
+			routes[i].dsn_passed = relay_in->dsn_passed[i];
 		} else {
 			/* Tried by the first pass, already recorded: keep its deferral. */
 			qmgr_result(&routes[i].res, DELIVERY_DEFER,

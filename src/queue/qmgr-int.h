@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "deliver.h"
+#include "dsn.h"
 #include "queue.h"
 #include "relay.h"
 
@@ -25,6 +26,7 @@ struct qmgr_relay_batch {
 	size_t rcpt_count;
 	struct delivery_result *res;	 /* indexed like the envelope's recipients */
 	bool *has;			 /* res[i] is set */
+	bool *dsn_passed;		 /* the next hop took the DSN request (relay_rcpt) */
 	struct relay_msg *msgs;		 /* to submit (linked through next) */
 };
 
@@ -85,9 +87,18 @@ struct qmgr_route {
 	char *login;   /* a system user: the account, delivered by the deliver worker */
 	uint64_t quota_bytes, quota_messages; /* 0: none */
 	bool remote;   /* for the relay (hop set) */
+	bool dsn_passed; /* relayed to a server with DSN: it reports success, not we */
 	struct relay_nexthop hop;
 	struct delivery_result res; /* outcome, set up front for non-local and unknown */
 };
+
+/* Queues one delivery status notification (RFC 3464, lib-dsn) to the sender about the
+ * recipients idx[] of routes, with their results; action DELIVERED means "delivered" for
+ * local ones and "relayed" for remote ones. Logs what it did. Returns 1 queued, 0 none
+ * due (null sender, NOTIFY), -1 not queued. */
+int qmgr_notify(struct qmgr *q, const struct queue_envelope *env,
+		const struct qmgr_route *routes, const size_t *idx, size_t count,
+		enum dsn_action action);
 
 /* Recipients failed permanently (their indexes in failed[]): queues one delivery status
  * notification (RFC 3464) to the sender and appends their records to recs: failed when

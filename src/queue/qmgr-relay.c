@@ -5,6 +5,8 @@
  * recipients are grouped by next hop into relay_msgs, returned in a batch. The loop
  * thread submits them to the relay (qmgr.c), gathers the per-recipient results in the
  * batch, and hands it to a finishing pass that records them like local outcomes.
+ * The DSN parameters the message came with go along (lib-dsn reads them from the
+ * envelope, the relay sends them to servers that offer DSN).
  * Remote delivery is at-least-once: a crash between the server's 250 and the record
  * means the message is sent again (RFC 5321 6.1 accepts this; the Maildir trick of local
  * delivery has no remote equivalent).
@@ -56,6 +58,7 @@ static struct relay_msg *qmgr_relay_msg_new(struct qmgr *q, const struct queue_e
 	m->eightbit = body != NULL && strcmp(body, "8BITMIME") == 0;
 	m->smtputf8 = utf8 != NULL && strcmp(utf8, "yes") == 0;
 	m->hop = *hop;
+	dsn_msg_params(env, &m->dsn_ret, &m->dsn_envid);
 	m->rcpts = x_calloc(env->rcpt_count, sizeof(*m->rcpts));
 	return m;
 }
@@ -68,6 +71,7 @@ struct qmgr_relay_batch *qmgr_relay_build(struct qmgr *q, const struct queue_env
 	b->rcpt_count = env->rcpt_count;
 	b->res = x_calloc(env->rcpt_count, sizeof(*b->res));
 	b->has = x_calloc(env->rcpt_count, sizeof(*b->has));
+	b->dsn_passed = x_calloc(env->rcpt_count, sizeof(*b->dsn_passed));
 	char ki[RELAY_HOST_MAX + 32], kj[RELAY_HOST_MAX + 32];
 	bool *taken = x_calloc(env->rcpt_count, sizeof(*taken));
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -85,6 +89,7 @@ struct qmgr_relay_batch *qmgr_relay_build(struct qmgr *q, const struct queue_env
 			struct relay_rcpt *rc = &m->rcpts[m->rcpt_count++];
 			rc->index = (unsigned)j;
 			rc->addr = x_strdup(env->rcpts[j].addr);
+			dsn_rcpt_params(env, j, &rc->notify, &rc->orcpt);
 		}
 		m->next = b->msgs;
 		b->msgs = m;
@@ -106,6 +111,7 @@ void qmgr_relay_batch_free(struct qmgr_relay_batch **bp)
 	}
 	x_free(&b->res);
 	x_free(&b->has);
+	x_free(&b->dsn_passed);
 	x_free(bp);
 }
 
@@ -116,32 +122,47 @@ void qmgr_relay_take_result(struct qmgr_relay_batch *b, const struct relay_msg *
 		if (idx < b->rcpt_count) {
 			b->res[idx] = m->rcpts[i].res;
 			b->has[idx] = true;
+			b->dsn_passed[idx] = m->rcpts[i].dsn_passed;
 		}
 	}
+}
+
+int qmgr_notify(struct qmgr *q, const struct queue_envelope *env,
+		const struct qmgr_route *routes, const size_t *idx, size_t count,
+		enum dsn_action action)
+{
+	static const char *const what[] = {"non-delivery", "delay", "delivery", "delivery"};
+	struct dsn_config cfg;
+	dsn_config_from_conf(q->conf, &cfg);
+	struct dsn_item *items = x_calloc(count, sizeof(*items));
+	for (size_t k = 0; k < count; k++) {
+		const struct qmgr_route *r = &routes[idx[k]];
+		enum dsn_action a = action;
+		if (a == DSN_ACTION_DELIVERED && r->remote)
+			a = DSN_ACTION_RELAYED;
+		items[k] = (struct dsn_item){idx[k], a, r->res.enhanced, r->res.text, NULL};
+	}
+	char id[QUEUE_ID_MAX];
+	struct buf err = BUF_INIT;
+	int r = dsn_send(&cfg, env, items, count, id, &err);
+	if (r == 1)
+		log_info("%s: sender %s notification: %s", env->id, what[action], id);
+	else if (r == 0 && action == DSN_ACTION_FAILED)
+		log_info("%s: no non-delivery notification is due (null sender or NOTIFY)",
+			 env->id);
+	else if (r < 0)
+		log_error("%s: cannot queue the %s notification: %s", env->id, what[action],
+			  buf_cstr(&err));
+	free(items);
+	buf_free(&err);
+	return r;
 }
 
 bool qmgr_bounce(struct qmgr *q, const struct queue_envelope *env,
 		 const struct qmgr_route *routes, const size_t *failed, size_t count,
 		 struct buf *recs)
 {
-	struct dsn_config cfg;
-	dsn_config_from_conf(q->conf, &cfg);
-	struct dsn_failure *f = x_calloc(count, sizeof(*f));
-	for (size_t k = 0; k < count; k++) {
-		const struct delivery_result *res = &routes[failed[k]].res;
-		f[k] = (struct dsn_failure){failed[k], res->enhanced, res->text, NULL};
-	}
-	char id[QUEUE_ID_MAX];
-	struct buf err = BUF_INIT;
-	int r = dsn_send_bounce(&cfg, env, f, count, false, id, &err);
-	if (r == 1)
-		log_info("%s: sender non-delivery notification: %s", env->id, id);
-	else if (r == 0)
-		log_info("%s: no non-delivery notification is due (null sender or NOTIFY)",
-			 env->id);
-	else
-		log_error("%s: cannot queue the non-delivery notification, will retry: %s",
-			  env->id, buf_cstr(&err));
+	int r = qmgr_notify(q, env, routes, failed, count, DSN_ACTION_FAILED);
 	/* The failures are recorded only once their notification is safe in the queue;
 	 * otherwise they stay deferred and the next pass tries again. */
 	for (size_t k = 0; k < count; k++) {
@@ -153,7 +174,5 @@ bool qmgr_bounce(struct qmgr *q, const struct queue_envelope *env,
 			queue_rec_deferred(recs, (unsigned)failed[k], t);
 		x_free(&t);
 	}
-	free(f);
-	buf_free(&err);
 	return r >= 0;
 }

@@ -48,6 +48,8 @@ static void relay_caps_line(const char *line, size_t n, struct relay_caps *caps)
 		caps->smtputf8 = true;
 	else if (relay_kw(line, n, "CHUNKING", &p))
 		caps->chunking = true;
+	else if (relay_kw(line, n, "DSN", &p))
+		caps->dsn = true;
 	else if (relay_kw(line, n, "STARTTLS", &p))
 		caps->starttls = true;
 	else if (relay_kw(line, n, "AUTH", &p))

@@ -9,7 +9,10 @@
  * RFC 3030 CHUNKING (BDAT in blocks of RELAY_CHUNK, no dot-stuffing), RFC 3207 STARTTLS
  * per the destination's policy, RFC 4954 AUTH PLAIN/LOGIN to the smarthost (only under
  * TLS or on loopback), RFC 2033 LMTP (LHLO; one reply per accepted recipient after the
- * data). Timeouts per RFC 5321 4.5.3.2 (relay_timeout_*).
+ * data), RFC 3461 5.2.1 DSN (to a server that offers it, RET and ENVID on MAIL and
+ * NOTIFY and ORCPT on RCPT as they were received; to one without, none of them, and the
+ * recipient's result says so for the caller's "relayed" report, 5.2.2). Timeouts per
+ * RFC 5321 4.5.3.2 (relay_timeout_*).
  */
 #include "relay-int.h"
 
@@ -50,6 +53,7 @@ void relay_reply_result(struct relay_conn *c, const struct smtp_reply *rp, const
 			*p = ' ';
 	relay_rcpt_set(rc, st, enh, "%s said: %d %s%s%s (in reply to %s)", c->peer, rp->code,
 		       rp->enh, rp->enh[0] ? " " : "", text, cmd);
+	rc->dsn_passed = st == DELIVERY_OK && c->caps.dsn;
 }
 
 /* ---- Greeting, EHLO, STARTTLS, AUTH ---- */
@@ -223,21 +227,36 @@ static bool relay_msg_fits(struct relay_conn *c, struct relay_msg *m)
 	return true;
 }
 
+/* " KEY=value" when value is set and the server offers DSN (RFC 3461 5.2.1, 5.2.2 a). */
+static void relay_dsn_param(const struct relay_conn *c, struct buf *b, const char *key,
+			    const char *value)
+{
+	if (c->caps.dsn && value != NULL)
+		buf_printf(b, " %s=%s", key, value);
+}
+
 static void relay_session_cmd(struct relay_conn *c, size_t i)
 {
 	struct relay_msg *m = c->msg;
+	struct buf dsn = BUF_INIT;
 	if (i == 0) {
 		char size[40] = "";
 		if (c->caps.size)
 			snprintf(size, sizeof(size), " SIZE=%llu", (unsigned long long)m->size);
-		relay_conn_send(c, "MAIL FROM:<%s>%s%s%s", m->sender, size,
+		relay_dsn_param(c, &dsn, "RET", m->dsn_ret);
+		relay_dsn_param(c, &dsn, "ENVID", m->dsn_envid);
+		relay_conn_send(c, "MAIL FROM:<%s>%s%s%s%s", m->sender, size,
 				m->eightbit && c->caps.eightbit ? " BODY=8BITMIME" : "",
-				m->smtputf8 && c->caps.smtputf8 ? " SMTPUTF8" : "");
+				m->smtputf8 && c->caps.smtputf8 ? " SMTPUTF8" : "", buf_cstr(&dsn));
 	} else if (i <= m->rcpt_count) {
-		relay_conn_send(c, "RCPT TO:<%s>", m->rcpts[i - 1].addr);
+		const struct relay_rcpt *rc = &m->rcpts[i - 1];
+		relay_dsn_param(c, &dsn, "NOTIFY", rc->notify);
+		relay_dsn_param(c, &dsn, "ORCPT", rc->orcpt);
+		relay_conn_send(c, "RCPT TO:<%s>%s", rc->addr, buf_cstr(&dsn));
 	} else {
 		relay_conn_send(c, "DATA");
 	}
+	buf_free(&dsn);
 }
 
 static void relay_session_timeout_for(struct relay_conn *c, size_t i)

@@ -51,10 +51,15 @@ void relay_msg_free(struct relay_msg **mp)
 	struct relay_msg *m = *mp;
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->rcpt_count; i++)
+	for (size_t i = 0; i < m->rcpt_count; i++) {
 		free(m->rcpts[i].addr);
+		free(m->rcpts[i].notify);
+		free(m->rcpts[i].orcpt);
+	}
 	free(m->rcpts);
 	free(m->sender);
+	free(m->dsn_ret);
+	free(m->dsn_envid);
 	free(m->data_path);
 	x_free(mp);
 }

@@ -58,7 +58,7 @@ void relay_nexthop_key(const struct relay_nexthop *hop, char *out, size_t outlen
 /* ---- Capabilities (relay-ehlo.c, pure) ---- */
 
 struct relay_caps {
-	bool pipelining, size, eightbit, smtputf8, chunking, starttls, auth_plain, auth_login;
+	bool pipelining, size, eightbit, smtputf8, chunking, starttls, auth_plain, auth_login, dsn;
 	uint64_t size_max; /* 0: no limit given */
 };
 /* Reads the keywords of an EHLO/LHLO reply's text (lines joined by '\n'; the first line
@@ -81,8 +81,14 @@ void relay_dot_finish(struct relay_dot *st, bool dot, struct buf *out);
 struct relay_rcpt {
 	unsigned index; /* in the envelope */
 	char *addr;
+	char *notify; /* DSN NOTIFY= value as received ("SUCCESS,FAILURE"), or NULL */
+	char *orcpt;  /* DSN ORCPT= as received (addr-type;xtext), or NULL */
 	struct delivery_result res;
 	bool done;
+	/* Accepted by a server that offers DSN, so the DSN request went on with the message
+	 * and the next hop reports success (RFC 3461 5.2.1); else, when NOTIFY asked for
+	 * SUCCESS, the caller reports "relayed" itself (5.2.2). */
+	bool dsn_passed;
 };
 
 struct relay_msg {
@@ -92,6 +98,8 @@ struct relay_msg {
 	char *sender;  /* "" for <> */
 	bool eightbit; /* received with BODY=8BITMIME */
 	bool smtputf8; /* received with SMTPUTF8 */
+	char *dsn_ret;   /* DSN RET= as received ("FULL" or "HDRS"), or NULL */
+	char *dsn_envid; /* DSN ENVID= as received (xtext), or NULL */
 	struct relay_nexthop hop;
 	struct relay_rcpt *rcpts;
 	size_t rcpt_count;

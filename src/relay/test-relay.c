@@ -72,19 +72,19 @@ static void test_caps(void **state)
 {
 	const char *t = "mx.example greets you\nPIPELINING\nSIZE 10240000\nAUTH=LOGIN\n"
 			"AUTH PLAIN LOGIN CRAM-MD5\n8BITMIME\nSMTPUTF8\nCHUNKING\nSTARTTLS\n"
-			"PIPELININGX";
+			"dsn\nPIPELININGX";
 	struct relay_caps c;
 	relay_caps_parse(t, strlen(t), &c);
 	assert_true(c.pipelining && c.eightbit && c.smtputf8 && c.chunking && c.starttls);
-	assert_true(c.auth_plain && c.auth_login && c.size);
+	assert_true(c.auth_plain && c.auth_login && c.size && c.dsn);
 	assert_int_equal(c.size_max, 10240000);
 	relay_caps_parse("hello", 5, &c);
-	assert_false(c.pipelining || c.size);
-	const char *u = "x\nsize\nstarttlsx\nSIZE abc";
+	assert_false(c.pipelining || c.size || c.dsn);
+	const char *u = "x\nsize\nstarttlsx\nSIZE abc\nDSNX";
 	relay_caps_parse(u, strlen(u), &c);
 	assert_true(c.size);
 	assert_int_equal(c.size_max, 0);
-	assert_false(c.starttls);
+	assert_false(c.starttls || c.dsn);
 }
 
 static void encode_all(const char *in, bool dot, size_t step, struct buf *out)
