@@ -84,8 +84,8 @@ def test_mbox_delivery_as_the_user(tern_factory, unix_user):
     assert b"\nReturn-Path: <%s>\n" % SENDER.encode() in msgs[0]
     assert b"\nDelivered-To: %s\n" % u.address(tern.domain).encode() in msgs[0]
     assert b"\n\nfirst\n" in msgs[0] and b"\n\nsecond\n" in msgs[1]
-    # no dotlock left behind
-    assert not os.path.exists(u.spool + ".lock")
+    # no dotlock left behind (the writer removes it just after its fsync)
+    assert wait_for(lambda: not os.path.exists(u.spool + ".lock"))
 
 
 def test_maildir_delivery_as_the_user(tern_factory, unix_user):
