@@ -60,3 +60,21 @@ def test_does_not_load_the_servers_libraries():
     out = subprocess.run(["ldd", TERN_DELIVER], capture_output=True, text=True).stdout
     for lib in ("libssl", "libcrypto", "libevent", "libunbound"):
         assert lib not in out, out
+
+
+@pytest.mark.parametrize("spool_memory", ["0", "64K", "1M"])
+def test_spool_in_memory_or_in_a_file(tern_factory, spool_memory):
+    """deliver_spool_memory: messages up to it are spooled in memory, bigger ones in an
+    unlinked file in tmp/; either way the INBOX gets the same bytes, the From_ line's
+    sender, and tmp/ is left empty."""
+    inst = tern_factory(start=False)
+    inst.set_option("deliver_spool_memory", spool_memory)
+    body = b"".join(b"line %06d of a long message\n" % i for i in range(4000))  # 112 KB
+    msgs = [MSG % b"small", (MSG % b"big") + body]
+    for m in msgs:
+        r = run(inst, [TERN_DELIVER, "-a", USER], b"From carol@example.net  Thu Nov 26 07:00:00 2026\n" + m)
+        assert r.returncode == 0, r.stderr
+    got = inst.read_messages(USER)
+    head = b"Return-Path: <carol@example.net>\nDelivered-To: %s\n" % USER.encode()
+    assert sorted(got) == sorted(head + m for m in msgs)
+    assert os.listdir(os.path.join(inst.maildir(USER), "tmp")) == []

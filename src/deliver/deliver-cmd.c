@@ -1,12 +1,13 @@
 /* deliver-cmd: `tern deliver`, one message on stdin for one recipient, sysexits codes.
  *
- * The message is streamed into an unlinked file in the user's Maildir tmp/ (so it is never
- * held whole in memory, and the final copy is on the same file system), a leading From_
- * line is dropped (its sender used when -f is missing), then deliver_local() does the
- * rest. Any doubt is 75 (EX_TEMPFAIL): the caller keeps the message and tries again.
- * With user_source = system the user is a Unix account: started as root (an MTA's
- * mailbox_command) it spools to $TMPDIR or /tmp and delivers in a child that becomes the
- * user (deliver_as_user); started by a user, it delivers only for that user.
+ * The message is spooled in memory (a memfd) when it is small, else streamed into an
+ * unlinked file in the user's Maildir tmp/ (so that it is never held whole in memory),
+ * a leading From_ line is dropped (its sender used when -f is missing), then
+ * deliver_local() does the rest. Any doubt is 75 (EX_TEMPFAIL): the caller keeps the
+ * message and tries again. With user_source = system the user is a Unix account: started
+ * as root (an MTA's mailbox_command) it spools to $TMPDIR or /tmp and delivers in a child
+ * that becomes the user (deliver_as_user); started by a user, it delivers only for that
+ * user.
  */
 #include "deliver-cmd.h"
 
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,43 +98,51 @@ static struct conf *load_conf(const char *given)
 	return c;
 }
 
-/* Copies stdin to fd without a leading From_ line (whose sender goes to from_r). */
-static int spool_copy(int fd, struct buf *from_r, uint64_t *size_r)
+/* Where the spooling of stdin is: the From_ line state and the bytes written so far. */
+struct spool {
+	bool started, in_from;
+	uint64_t size;
+};
+
+/* Copies stdin to fd without a leading From_ line (whose sender goes to from_r): 1 at the
+ * end of stdin, 0 as soon as fd holds more than max bytes, -1 on an error. */
+static int spool_copy(int fd, struct spool *s, uint64_t max, struct buf *from_r)
 {
 	char *buf = x_malloc(SPOOL_CHUNK);
-	bool first = true, in_from = false;
 	int r = 0;
-	for (;;) {
+	while (s->size <= max) {
 		ssize_t n = read(0, buf, SPOOL_CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			r = -1;
-		if (n <= 0)
+		if (n <= 0) {
+			r = n < 0 ? -1 : 1;
 			break;
+		}
 		size_t skip = 0;
-		if (first && n >= 5 && memcmp(buf, "From ", 5) == 0)
-			in_from = true;
-		first = false;
-		if (in_from) {
+		if (!s->started && n >= 5 && memcmp(buf, "From ", 5) == 0)
+			s->in_from = true;
+		s->started = true;
+		if (s->in_from) {
 			const char *nl = memchr(buf, '\n', (size_t)n);
 			skip = nl != NULL ? (size_t)(nl - buf) + 1 : (size_t)n;
 			buf_append(from_r, buf, nl != NULL ? skip - 1 : skip);
-			in_from = nl == NULL;
+			s->in_from = nl == NULL;
 		}
 		if (write_full(fd, buf + skip, (size_t)n - skip) < 0) {
 			r = -1;
 			break;
 		}
-		*size_r += (uint64_t)n - skip;
+		s->size += (uint64_t)n - skip;
 	}
 	x_free(&buf);
 	return r;
 }
 
-/* An unlinked spool file in the INBOX's tmp/ (or in tmpdir) holding stdin. fd, or -1
- * with *code_r. */
-static int spool_stdin(const char *inbox, const char *tmpdir, struct buf *from_r, int *code_r)
+/* An unlinked spool file in the INBOX's tmp/ (or in tmpdir) holding stdin: first what
+ * is in mem (s->size bytes, when mem >= 0), then the rest of stdin. fd, or -1 with
+ * *code_r. */
+static int spool_file(const char *inbox, const char *tmpdir, int mem, struct spool *s,
+		      struct buf *from_r, int *code_r)
 {
 	char *tmp = tmpdir != NULL ? x_strdup(tmpdir) : x_asprintf("%s/tmp", inbox);
 	int fd = -1;
@@ -145,23 +155,69 @@ static int spool_stdin(const char *inbox, const char *tmpdir, struct buf *from_r
 	char *path =
 	    x_asprintf("%s/deliver.%ld.%llu", tmp, (long)getpid(), (unsigned long long)now_ms());
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	uint64_t size = 0;
+	struct deliver_src held = {.fd = mem, .fd_len = mem >= 0 ? s->size : 0};
 	if (fd < 0) {
 		*code_r = errno == EACCES || errno == EPERM ? EX_NOPERM : EX_CANTCREAT;
 		fprintf(stderr, "tern deliver: cannot create %s: %s\n", path, strerror(errno));
-	} else if (unlink(path), spool_copy(fd, from_r, &size) < 0) {
+	} else if (unlink(path),
+		   deliver_src_write(fd, &held) < 0 || spool_copy(fd, s, UINT64_MAX, from_r) < 0) {
 		*code_r = EX_TEMPFAIL;
 		fprintf(stderr, "tern deliver: cannot spool the message: %s\n", strerror(errno));
-		close(fd);
-		fd = -1;
-	} else if (size == 0) {
-		*code_r = EX_DATAERR;
-		fprintf(stderr, "tern deliver: 5.6.0 empty message\n");
 		close(fd);
 		fd = -1;
 	}
 	x_free(&tmp);
 	x_free(&path);
+	return fd;
+}
+
+/* A folder where the spool file would go that may not be written is 77 (EX_NOPERM), as
+ * when the file is made there: the user's folder is not ours to write (a missing one is
+ * made at delivery). */
+static bool tmp_unwritable(const char *inbox, const char *tmpdir, int *code_r)
+{
+	char *tmp = tmpdir != NULL ? x_strdup(tmpdir) : x_asprintf("%s/tmp", inbox);
+	bool no =
+	    faccessat(AT_FDCWD, tmp, W_OK, AT_EACCESS) < 0 && (errno == EACCES || errno == EPERM);
+	if (no) {
+		*code_r = EX_NOPERM;
+		fprintf(stderr, "tern deliver: cannot write in %s: %s\n", tmp, strerror(errno));
+	}
+	x_free(&tmp);
+	return no;
+}
+
+/* stdin, spooled: up to deliver_spool_memory bytes (most messages) in memory, a memfd,
+ * so that a delivery makes and deletes no file besides the one it delivers; a bigger
+ * message goes on to an unlinked file in the INBOX's tmp/ (or in tmpdir), and is never
+ * held whole in memory. fd, or -1 with *code_r. */
+static int spool_stdin(const struct conf *c, const char *inbox, const char *tmpdir,
+		       struct buf *from_r, int *code_r)
+{
+	struct spool s = {0};
+	int mem = memfd_create("tern-deliver", MFD_CLOEXEC), fd = mem, r = 0;
+	if (mem >= 0)
+		r = spool_copy(mem, &s, conf_num(c, "deliver_spool_memory"), from_r);
+	if (r == 0) { /* too big for memory (or no memfd): a file */
+		fd = spool_file(inbox, tmpdir, mem, &s, from_r, code_r);
+		if (mem >= 0)
+			close(mem);
+	} else if (r < 0) {
+		*code_r = EX_TEMPFAIL;
+		fprintf(stderr, "tern deliver: cannot spool the message: %s\n", strerror(errno));
+		close(mem);
+		fd = -1;
+	}
+	if (fd == mem && fd >= 0 && tmp_unwritable(inbox, tmpdir, code_r)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0 && s.size == 0) {
+		*code_r = EX_DATAERR;
+		fprintf(stderr, "tern deliver: 5.6.0 empty message\n");
+		close(fd);
+		fd = -1;
+	}
 	return fd;
 }
 
@@ -195,7 +251,7 @@ static int run_delivery(const struct conf *c, const struct deliver_args *a,
 {
 	struct buf from = BUF_INIT;
 	int code = EX_TEMPFAIL;
-	int fd = spool_stdin(u->inbox, u->virtual_user ? NULL : system_tmpdir(), &from, &code);
+	int fd = spool_stdin(c, u->inbox, u->virtual_user ? NULL : system_tmpdir(), &from, &code);
 	if (fd < 0) {
 		buf_free(&from);
 		return code;

@@ -251,6 +251,10 @@ const struct conf_def conf_global_defs[] = {
 	  "The largest message held in memory for filters. Bigger messages are delivered "
 	  "whole, but recipes match only their first this many bytes, and f filters "
 	  "get them whole on stdin but must fit their output in memory."),
+	S("Local delivery agent", "deliver_spool_memory", CONF_SIZE, "1M",
+	  "tern deliver keeps a message read on its standard input in memory up to this "
+	  "size; a bigger one is spooled to an unlinked file in the INBOX's tmp/ folder "
+	  "(or $TMPDIR for system users). 0: always a file."),
 	S("Local delivery agent", "comsat_address", CONF_STR, "",
 	  "Where to send the biff/comsat datagram (USER@OFFSET:MAILBOX) after a delivery "
 	  "to an INBOX, as host:port, e.g. 127.0.0.1:512. Empty: none."),
