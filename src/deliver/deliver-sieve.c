@@ -55,7 +55,7 @@ static char *folder_path(const struct deliver_user *u, const char *name)
 	if (strcasecmp(name, "INBOX") == 0)
 		return x_strdup(u->inbox);
 	struct buf b = BUF_INIT;
-	buf_printf(&b, "%s/.", u->folders != NULL ? u->folders : u->root);
+	buf_printf(&b, "%s/.", deliver_user_folders(u));
 	const char *p = name;
 	bool ok = *p != 0;
 	for (; *p != 0 && ok; p++) {
@@ -203,9 +203,10 @@ static int store_copy_flagged(struct deliver_msg *m, const char *name, char *con
 	struct store *st = NULL;
 	struct store_folder *f = NULL;
 	struct store_append *ap = NULL;
-	enum store_format fmt = store_detect_format(m->user->root);
+	const char *root = deliver_user_folders(m->user);
+	enum store_format fmt = store_detect_format(root);
 	int r = -1;
-	if (store_open(m->user->root, fmt, &st, &err) < 0)
+	if (store_open(root, fmt, &st, &err) < 0)
 		goto out;
 	if (store_folder_open(st, name, &f, &err) < 0) {
 		/* a missing folder is made, as for fileinto without flags */
@@ -276,7 +277,7 @@ static int copy_to_folder(struct deliver_msg *m, const struct sieve_action *a,
 		name = "INBOX";
 	bool has_flags = a->flags != NULL && a->flags[0] != NULL;
 	int r;
-	if (has_flags || store_detect_format(m->user->root) == STORE_FORMAT_MBOX) {
+	if (has_flags || store_detect_format(deliver_user_folders(m->user)) == STORE_FORMAT_MBOX) {
 		r = store_copy_flagged(m, name, a->flags, res);
 	} else {
 		struct deliver_src src;

@@ -139,6 +139,11 @@ int deliver_user_lookup(const struct conf *c, const char *address, struct delive
 	return found;
 }
 
+const char *deliver_user_folders(const struct deliver_user *u)
+{
+	return u->folders != NULL ? u->folders : u->root;
+}
+
 void deliver_user_free(struct deliver_user *u)
 {
 	x_free(&u->address);

@@ -80,6 +80,8 @@ int deliver_user_lookup(const struct conf *c, const char *address, struct delive
 void deliver_user_from_maildir(const struct conf *c, const char *address, const char *maildir,
 			       struct deliver_user *u);
 void deliver_user_free(struct deliver_user *u);
+/* The root of the user's folders (Sieve fileinto, flagged copies): folders, else root. */
+const char *deliver_user_folders(const struct deliver_user *u);
 /* A system user (user_source = system) from the directory's answer: HOME is MAILDIR,
  * the INBOX is system_mailbox, the filters are ~/.procmailrc, the Sieve script
  * system_sieve_path, and ~/.forward. */
