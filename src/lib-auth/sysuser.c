@@ -239,6 +239,12 @@ static int sysuser_pam_conv(int n, const struct pam_message **msg, struct pam_re
 	return PAM_SUCCESS;
 }
 
+/* PAM modules ask for a delay after a failure (pam_unix: 2 s, slept in pam_authenticate);
+ * Tern's own policy delays the answer without blocking (auth_failure_delay), so none here. */
+static void sysuser_pam_no_delay(int status, unsigned delay_usec, void *arg)
+{
+}
+
 static int sysuser_verify_pam(const char *account, const char *password)
 {
 	pthread_mutex_lock(&sysuser_lock);
@@ -248,6 +254,8 @@ static int sysuser_verify_pam(const char *account, const char *password)
 	pam_handle_t *ph = NULL;
 	int r = pam_start(service, account, &conv, &ph);
 	free(service);
+	if (r == PAM_SUCCESS)
+		r = pam_set_item(ph, PAM_FAIL_DELAY, (const void *)sysuser_pam_no_delay);
 	if (r == PAM_SUCCESS)
 		r = pam_authenticate(ph, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (r == PAM_SUCCESS)
@@ -273,6 +281,12 @@ static int sysuser_verify_pam(const char *account, const char *password)
 	}
 }
 #else
+/* PAM modules ask for a delay after a failure (pam_unix: 2 s, slept in pam_authenticate);
+ * Tern's own policy delays the answer without blocking (auth_failure_delay), so none here. */
+static void sysuser_pam_no_delay(int status, unsigned delay_usec, void *arg)
+{
+}
+
 static int sysuser_verify_pam(const char *account, const char *password)
 {
 	errno = ENOSYS; /* built without libpam */
