@@ -5,10 +5,13 @@
  * server-final message goes out as a last "+" challenge that the client answers with an
  * empty line (what IMAP4rev1 clients expect; the mechanism checks that line). Failures
  * share the login policy's delay and lockout; every attempt is logged by lib-auth.
+ * System users: PLAIN and LOGIN only, their credentials checked by the auth process
+ * (imapd-syslogin.c).
  */
 #include "imapd-int.h"
 #include "auth.h"
 #include "log.h"
+#include "login.h"
 #include "sasl-base64.h"
 #include "sasl.h"
 #include "xalloc.h"
@@ -18,6 +21,9 @@
 void imapd_auth_abort(struct imapd_session *s)
 {
 	sasl_server_free(&s->sasl);
+	if (s->creds != NULL)
+		login_creds_wipe(s->creds);
+	x_free(&s->creds);
 }
 
 static void auth_success(struct imapd_session *s)
@@ -28,6 +34,9 @@ static void auth_success(struct imapd_session *s)
 	/* the answer of a locked-out user must not tell whether the password was right */
 	if (auth_locked_ms(a, s->ip, user) > 0) {
 		imapd_login_locked(s, mech, user);
+	} else if (auth_system_users(a)) {
+		imapd_syslogin(s, "AUTHENTICATE", mech, s->creds->user, s->creds->password);
+		login_creds_wipe(s->creds);
 	} else {
 		auth_record(a, "imap", mech, s->ip, user, true, NULL, NULL);
 		char *who = x_strdup(sasl_server_authzid(s->sasl));
@@ -101,7 +110,13 @@ void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd)
 		return;
 	}
 	/* success_data false: SCRAM's server-final is a challenge answered by an empty line */
-	s->sasl = auth_sasl_start(a, mech, false);
+	if (auth_system_users(a)) {
+		if (s->creds == NULL)
+			s->creds = X_NEW(struct login_creds);
+		s->sasl = login_sasl_start(mech, false, s->creds);
+	} else {
+		s->sasl = auth_sasl_start(a, mech, false);
+	}
 	if (s->sasl == NULL) {
 		imapd_reply(s, "NO", "CANNOT", "Unsupported authentication mechanism");
 		return;

@@ -26,7 +26,13 @@ void imapd_login_failed(struct imapd_session *s, const char *mech, const char *u
 			const char *result)
 {
 	struct imapd_server *srv = s->server;
-	uint64_t ms = auth_record(srv->auth, "imap", mech, s->ip, user, false, result, NULL);
+	imapd_login_fail_after(s, auth_record(srv->auth, "imap", mech, s->ip, user, false, result,
+					      NULL));
+}
+
+void imapd_login_fail_after(struct imapd_session *s, uint64_t ms)
+{
+	struct imapd_server *srv = s->server;
 	if (s->delay == NULL)
 		s->delay = evtimer_new(srv->base, login_delay_cb, s);
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
@@ -143,6 +149,8 @@ void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd)
 		imapd_reply(s, "NO", "PRIVACYREQUIRED", "Plaintext login needs TLS");
 	} else if (auth_locked_ms(s->server->auth, s->ip, user) != 0) {
 		imapd_login_locked(s, "LOGIN", user);
+	} else if (auth_system_users(s->server->auth)) {
+		imapd_syslogin(s, "LOGIN", "LOGIN", user, password);
 	} else {
 		login_user(s, user, password);
 	}

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "inetd-relay.h"
 #include "log.h"
+#include "login.h"
 #include "util.h"
 
 #include <event2/buffer.h>
@@ -29,7 +30,7 @@ static int inetd_start(struct imapd_server *srv, struct imapd_session *s, const 
 	}
 	struct user_info info;
 	struct buf err = BUF_INIT;
-	int r = userdb_lookup(auth_userdb(srv->auth), user, &info, &err);
+	int r = login_user_info(srv->conf, auth_userdb(srv->auth), user, &info, &err);
 	if (r > 0 && imapd_login(s, &info, &err) == 0) {
 		buf_free(&err);
 		log_info("login: user=<%s> ip=[%s] result=ok method=preauth", s->user.address,
@@ -56,6 +57,10 @@ int imapd_inetd(const char *conf_path, const char *preauth_user)
 	char ip[IMAPD_IP_MAX];
 	bool loopback, local;
 	imapd_peer_of_fd(0, ip, sizeof(ip), &loopback, &local);
+	/* a system user's session started by the auth process: the client's address */
+	const char *client_ip = getenv("TERN_CLIENT_IP");
+	if (local && preauth_user != NULL && client_ip != NULL && client_ip[0] != '\0')
+		snprintf(ip, sizeof(ip), "%s", client_ip);
 	struct inetd_relay relay = {NULL, NULL, NULL, 0};
 	struct bufferevent *bev;
 	if (strcmp(ip, "local") != 0) {

@@ -37,6 +37,9 @@ struct mime_part;
 struct auth;
 struct tls_server_ctx;
 struct evconnlistener;
+struct login_client;
+struct login_proxy;
+struct login_creds;
 
 #define IMAPD_OUT_HIGH (128 * 1024) /* stop producing output above this */
 #define IMAPD_OUT_LOW (32 * 1024)   /* ... and go on below this */
@@ -95,6 +98,9 @@ struct imapd_server {
 	size_t session_count;
 	bool stopping;
 	bool inetd;
+	bool chrooted;	    /* system mode, in DATA/login: the configuration cannot be re-read */
+	bool retiring;	    /* ... so at a reload it ends with its last session */
+	char *login_socket; /* system mode: the auth process's socket (login.h) */
 };
 
 /* The command being run. */
@@ -151,6 +157,11 @@ struct imapd_session {
 	struct evbuffer_cb_entry *drain_cb; /* on the plain output under a STARTTLS filter */
 	struct event *delay;
 	struct auth_job *auth_job; /* a LOGIN password check in the auth thread pool */
+	/* system users (imapd-syslogin.c): the attempt at the auth process, then the proxy */
+	struct login_client *login;
+	struct login_proxy *proxy;
+	const char *login_method; /* "LOGIN" or "AUTHENTICATE" */
+	struct login_creds *creds; /* what AUTHENTICATE PLAIN/LOGIN captured */
 	char *auth_user;	   /* the user of that check */
 	/* a command running in steps */
 	imapd_job_fn *job;
@@ -245,6 +256,8 @@ void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd);
 /* A failed login: counted, logged, answered NO after lib-auth's delay. */
 void imapd_login_failed(struct imapd_session *s, const char *mech, const char *user,
 			const char *result);
+/* Answers NO [AUTHENTICATIONFAILED] after ms (the session reads nothing meanwhile). */
+void imapd_login_fail_after(struct imapd_session *s, uint64_t ms);
 /* A locked-out address or user: NO [UNAVAILABLE] (logged). */
 void imapd_login_locked(struct imapd_session *s, const char *mech, const char *user);
 /* A user whose credentials were checked: session limit, store, tagged OK (info taken). */
@@ -258,6 +271,13 @@ void imapd_auth_abort(struct imapd_session *s);
 /* Opens the store of info (moved into s->user); 0, or -1 with a reason in err. */
 int imapd_login(struct imapd_session *s, struct user_info *info, struct buf *err);
 void imapd_logout(struct imapd_session *s);
+
+/* imapd-syslogin.c: system users' logins through the auth process (lib-login) */
+/* Sends the credentials; the reply comes later, from the session process when it worked. */
+void imapd_syslogin(struct imapd_session *s, const char *method, const char *mech,
+		    const char *user, const char *password);
+/* The session ends: cancels an attempt, closes a proxied session. */
+void imapd_syslogin_free(struct imapd_session *s);
 
 /* imapd-mailbox.c: names */
 /* The stored (mUTF-7) name of a client mailbox argument, INBOX normalised; NULL with the

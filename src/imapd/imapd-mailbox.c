@@ -73,7 +73,7 @@ const char *imapd_special_use(const char *name)
 
 static char *subs_path(struct imapd_session *s)
 {
-	return x_asprintf("%s/%s", s->user.maildir, SUBS_FILE);
+	return path_beside_mailbox(s->user.maildir, SUBS_FILE);
 }
 
 char **imapd_subs_read(struct imapd_session *s, size_t *count_r)

@@ -9,6 +9,7 @@
 #include "imapd-int.h"
 #include "log.h"
 #include "store.h"
+#include "util.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -37,7 +38,7 @@ char *imapd_folder_dir(const struct imapd_session *s, const char *name)
 static int recent_open(const struct imapd_session *s, const char *name, bool write)
 {
 	char *dir = imapd_folder_dir(s, name);
-	char *path = x_asprintf("%s/%s", dir, RECENT_FILE);
+	char *path = path_beside_mailbox(dir, RECENT_FILE);
 	int fd = open(path, (write ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0600);
 	if (fd >= 0 && flock(fd, write ? LOCK_EX : LOCK_SH) < 0) {
 		close(fd);

@@ -7,6 +7,7 @@
 #include "imapd-int.h"
 #include "auth.h"
 #include "log.h"
+#include "login.h"
 #include "net.h"
 #include "util.h"
 #include "xalloc.h"
@@ -49,7 +50,7 @@ int imapd_server_init(struct imapd_server *srv, const char *conf_path)
 {
 	memset(srv, 0, sizeof(*srv));
 	struct buf err = BUF_INIT;
-	srv->conf = conf_load(conf_path, &err);
+	srv->conf = login_conf_load(conf_path, &err);
 	if (srv->conf == NULL) {
 		fprintf(stderr, "tern imap: %s\n", buf_cstr(&err));
 		buf_free(&err);
@@ -78,6 +79,7 @@ void imapd_server_deinit(struct imapd_server *srv)
 	auth_free(&srv->auth);
 	conf_free(&srv->conf);
 	x_free(&srv->conf_path);
+	x_free(&srv->login_socket);
 	event_base_free(srv->base);
 }
 
@@ -163,8 +165,13 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	srv->stopping = true;
 	log_info("stopping: %zu sessions", srv->session_count);
 	for (struct imapd_session *s = srv->sessions; s != NULL; s = s->next) {
-		if (s->job == NULL)
+		if (s->proxy != NULL) {
+			/* a system user's session: its process sees the end of its socket */
+			imapd_syslogin_free(s);
+			imapd_session_setup_bev(s);
+		} else if (s->job == NULL) {
 			imapd_untagged(s, "BYE server shutting down");
+		}
 		imapd_session_close(s);
 	}
 	struct timeval tv = {IMAPD_STOP_WAIT_S, 0};
@@ -174,6 +181,17 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct imapd_server *srv = arg;
+	if (srv->chrooted) {
+		/* it cannot read the new configuration: the master has started a new worker */
+		log_info("reload: retiring (chrooted): no new connections, %zu sessions go on",
+			 srv->session_count);
+		for (size_t i = 0; i < srv->listener_count; i++)
+			evconnlistener_disable(srv->listeners[i].evl);
+		srv->retiring = true;
+		if (srv->session_count == 0)
+			event_base_loopexit(srv->base, NULL);
+		return;
+	}
 	struct buf err = BUF_INIT;
 	struct conf *c = conf_load(srv->conf_path, &err);
 	if (c == NULL) {
@@ -222,7 +240,6 @@ static int server_listener_add(struct imapd_server *srv, const struct conf_liste
 	return 0;
 }
 
-/* Opens the imap listeners of TERN_LISTEN_FDS; returns how many. */
 /* One entry of TERN_LISTEN_FDS: served when tern.conf says it speaks imap. */
 static void server_listen_one(int fd, const char *name, void *arg)
 {
@@ -251,6 +268,10 @@ int imapd_main(const char *conf_path)
 	log_init("imap", conf_num(srv.conf, "log") == 1);
 	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
 	size_t nls = server_listen(&srv);
+	/* system mode: certificates and listeners ready, chroot and drop (lib-login) */
+	if (auth_system_users(srv.auth) &&
+	    login_confine(srv.conf, &srv.chrooted, &srv.login_socket) < 0)
+		return 71;
 	struct event *sigs[3] = {
 	    evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
 	    evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),

@@ -153,6 +153,7 @@ void imapd_session_free(struct imapd_session *s)
 	session_job_end(s);
 	imapd_append_free(s);
 	imapd_auth_abort(s);
+	imapd_syslogin_free(s);
 	imapd_idle_stop(s);
 	imapd_notify_free(s);
 	if (s->state != IMAPD_S_NOAUTH) {
@@ -185,7 +186,7 @@ void imapd_session_free(struct imapd_session *s)
 		s->next->prev = s->prev;
 	srv->session_count--;
 	x_free(&s);
-	if (srv->session_count == 0 && (srv->stopping || srv->inetd))
+	if (srv->session_count == 0 && (srv->stopping || srv->inetd || srv->retiring))
 		event_base_loopexit(srv->base, NULL);
 }
 

@@ -21,6 +21,7 @@ struct auth {
 	struct sasl_limiter *limiter;
 	struct sasl_callbacks cb;
 	bool plaintext_loopback;
+	bool system_users; /* user_source = system: passwords are checked by the auth role */
 };
 
 static uint64_t wall_ms(void)
@@ -120,6 +121,7 @@ struct auth *auth_new(const struct conf *c)
 	a->cb.lookup_scram = cb_scram;
 	a->cb.ctx = a;
 	a->plaintext_loopback = conf_bool(c, "auth_plaintext_loopback");
+	a->system_users = sysuser_mode(c);
 	auth_limiter_setup(a, c);
 	return a;
 }
@@ -129,6 +131,7 @@ void auth_reconfigure(struct auth *a, const struct conf *c)
 	userdb_close(&a->db);
 	a->db = userdb_open(c);
 	a->plaintext_loopback = conf_bool(c, "auth_plaintext_loopback");
+	a->system_users = sysuser_mode(c);
 	auth_limiter_setup(a, c);
 }
 
@@ -157,8 +160,16 @@ bool auth_plaintext_ok(const struct auth *a, bool tls, bool loopback)
 	return tls || (loopback && a->plaintext_loopback);
 }
 
+bool auth_system_users(const struct auth *a)
+{
+	return a->system_users;
+}
+
 const char *auth_mech_list(const struct auth *a, bool tls, bool loopback)
 {
+	/* shadow keeps crypt(3) hashes, from which no SCRAM secret can be made */
+	if (a->system_users)
+		return auth_plaintext_ok(a, tls, loopback) ? "PLAIN LOGIN" : "";
 	return sasl_mech_list(auth_plaintext_ok(a, tls, loopback));
 }
 

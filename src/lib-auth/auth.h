@@ -28,7 +28,10 @@ struct userdb *auth_userdb(struct auth *a);
 
 /* May a clear-text password be sent on this connection? */
 bool auth_plaintext_ok(const struct auth *a, bool tls, bool loopback);
-/* The SASL mechanisms to advertise on this connection ("SCRAM-SHA-256 PLAIN LOGIN"). */
+/* user_source = system: the protocol workers pass credentials to the auth role (login.h). */
+bool auth_system_users(const struct auth *a);
+/* The SASL mechanisms to advertise on this connection ("SCRAM-SHA-256 PLAIN LOGIN";
+ * system users: "PLAIN LOGIN" only where plaintext is allowed, else ""). */
 const char *auth_mech_list(const struct auth *a, bool tls, bool loopback);
 /* Starts a SASL exchange backed by the user directory; NULL for an unknown mechanism. */
 struct sasl_server *auth_sasl_start(struct auth *a, const char *mech, bool success_data);

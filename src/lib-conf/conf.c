@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONF_MAX_FILE (1024 * 1024)
 #define CONF_MAX_LISTENERS 64
@@ -413,6 +414,17 @@ struct conf *conf_parse(const char *path, const char *text, size_t len, struct b
 	return c;
 }
 
+/* Parses text read from path; the process-wide settings every program must honour. */
+static struct conf *conf_load_text(const char *path, char *text, size_t len, struct buf *err)
+{
+	struct conf *c = conf_parse(path, text, len, err);
+	free(text);
+	if (c != NULL)
+		durable_set_method(conf_num(c, "sync_method") == 0 ? DURABLE_SYNCFS
+								   : DURABLE_FSYNC);
+	return c;
+}
+
 struct conf *conf_load(const char *path, struct buf *err)
 {
 	size_t len;
@@ -426,13 +438,26 @@ struct conf *conf_load(const char *path, struct buf *err)
 		buf_printf(err, "%s: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	struct conf *c = conf_parse(abs, text, len, err);
-	free(text);
-	/* Process-wide settings that every program reading the file must honour. */
-	if (c != NULL)
-		durable_set_method(conf_num(c, "sync_method") == 0 ? DURABLE_SYNCFS
-								   : DURABLE_FSYNC);
-	return c;
+	return conf_load_text(abs, text, len, err);
+}
+
+struct conf *conf_load_fd(int fd, const char *path, struct buf *err)
+{
+	struct buf text = BUF_INIT;
+	char chunk[8192];
+	ssize_t n;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || text.len + (size_t)n > CONF_MAX_FILE) {
+			buf_printf(err, "%s: %s\n", path, n < 0 ? strerror(errno) : "too big");
+			buf_free(&text);
+			return NULL;
+		}
+		buf_append(&text, chunk, (size_t)n);
+	}
+	size_t len = text.len;
+	return conf_load_text(path, buf_steal(&text), len, err);
 }
 
 void conf_free(struct conf **cp)

@@ -64,6 +64,9 @@ struct conf {
 /* Loads and validates path; on error returns NULL and sets err to "file:line: reason"
  * (several errors are reported, one per line). */
 struct conf *conf_load(const char *path, struct buf *err);
+/* The same from an open descriptor (read to its end, not closed); path names it in
+ * errors and resolves relative paths. For a process that may not open the file itself. */
+struct conf *conf_load_fd(int fd, const char *path, struct buf *err);
 /* Parses text as if read from path (for tests and for `tern check`). */
 struct conf *conf_parse(const char *path, const char *text, size_t len, struct buf *err);
 void conf_free(struct conf **c);

@@ -266,3 +266,14 @@ void signals_ready(void)
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
+
+char *path_beside_mailbox(const char *root, const char *name)
+{
+	struct stat st;
+	if (stat(root, &st) < 0 || S_ISDIR(st.st_mode))
+		return x_asprintf("%s/%s", root, name);
+	const char *slash = strrchr(root, '/');
+	if (slash == NULL)
+		return x_asprintf(".%s.%s", root, name);
+	return x_asprintf("%.*s/.%s.%s", (int)(slash - root), root, slash + 1, name);
+}

@@ -20,6 +20,10 @@ ssize_t read_full(int fd, void *p, size_t n);
 int fsync_dir(const char *path);
 /* The directory part of path fsync'd (path names a file in it). */
 int fsync_parent(const char *path);
+/* A file of Tern's kept with the mailbox at root: ROOT/name when root is a folder (a
+ * Maildir, an mbox folder), else beside the file: DIR/.BASE.name (an mbox such as
+ * /var/mail/USER, whose folder holds other users' mail). Free the result. */
+char *path_beside_mailbox(const char *root, const char *name);
 /* mkdir -p with the given mode for each created level. */
 int mkdir_p(const char *path, mode_t mode);
 /* Reads a whole small file (up to max bytes) into a fresh NUL-terminated string. */

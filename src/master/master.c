@@ -43,6 +43,8 @@ struct master {
 	char *conf_path;
 	struct master_role *roles;
 	size_t nroles;
+	pid_t *retired; /* replaced at a reload, ending with their last session */
+	size_t nretired;
 };
 
 /* The first (or a new) entry of a role; roles with listeners get more entries later, one
@@ -85,6 +87,8 @@ static int master_listen(struct master *m)
 		log_info("listening on %s (%s, %s)", conf_listener_str(l, "address"), l->name, proto);
 	}
 	role_get(m, "queue");
+	if (sysuser_mode(c))
+		role_get(m, "auth");
 	/* Several processes for the protocol roles: they share the listening sockets, so the
 	 * kernel spreads connections over them and a slow step in one (a password hash, a
 	 * big SELECT) does not hold up the sessions of the others. */
@@ -135,6 +139,15 @@ static void clear_cloexec_list(const char *list)
 	}
 }
 
+/* Roles that give up root themselves: auth keeps it (it checks passwords and starts
+ * sessions as the users); in system mode imap and pop3 first load their certificates,
+ * then chroot into DATA/login and drop to run_user (lib-login's login_confine). */
+static bool master_drops_itself(const struct master *m, const char *role)
+{
+	return strcmp(role, "auth") == 0 ||
+	       (sysuser_mode(m->conf) && (strcmp(role, "imap") == 0 || strcmp(role, "pop3") == 0));
+}
+
 static void master_start(struct master *m, struct master_role *r)
 {
 	pid_t pid = fork();
@@ -151,7 +164,7 @@ static void master_start(struct master *m, struct master_role *r)
 		sigaddset(&hup, SIGHUP);
 		sigprocmask(SIG_SETMASK, &hup, NULL);
 		const char *user = conf_str(m->conf, "run_user");
-		if (geteuid() == 0 && !r->keep_root) {
+		if (geteuid() == 0 && !r->keep_root && !master_drops_itself(m, r->name)) {
 			struct buf err = BUF_INIT;
 			if (privdrop_to(user, &err) < 0)
 				fatal("worker %s: %s", r->name, buf_cstr(&err));
@@ -174,6 +187,9 @@ static void master_reap(struct master *m, bool stopping)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < m->nretired; i++)
+			if (m->retired[i] == pid)
+				m->retired[i] = m->retired[--m->nretired];
 		for (size_t i = 0; i < m->nroles; i++) {
 			struct master_role *r = &m->roles[i];
 			if (r->pid != pid)
@@ -200,6 +216,24 @@ static void master_signal_all(struct master *m, int sig)
 	for (size_t i = 0; i < m->nroles; i++)
 		if (m->roles[i].pid > 0)
 			kill(m->roles[i].pid, sig);
+	for (size_t i = 0; i < m->nretired; i++)
+		kill(m->retired[i], sig);
+}
+
+/* The chrooted workers of system mode cannot read the new configuration: on SIGHUP they
+ * stop accepting and end with their last session, and new ones start now. */
+static void master_replace_chrooted(struct master *m)
+{
+	if (!sysuser_mode(m->conf))
+		return;
+	for (size_t i = 0; i < m->nroles; i++) {
+		struct master_role *r = &m->roles[i];
+		if (r->pid <= 0 || (strcmp(r->name, "imap") != 0 && strcmp(r->name, "pop3") != 0))
+			continue;
+		m->retired = x_reallocarray(m->retired, m->nretired + 1, sizeof(*m->retired));
+		m->retired[m->nretired++] = r->pid;
+		master_start(m, r);
+	}
 }
 
 static void master_reload(struct master *m)
@@ -216,6 +250,7 @@ static void master_reload(struct master *m)
 	log_set_level((enum log_level)conf_num(c, "log_level"));
 	log_info("configuration reloaded (listener changes need a restart)");
 	master_signal_all(m, SIGHUP);
+	master_replace_chrooted(m);
 }
 
 static void master_stop(struct master *m)
@@ -225,7 +260,7 @@ static void master_stop(struct master *m)
 	uint64_t deadline = now_ms() + MASTER_STOP_WAIT_MS;
 	for (;;) {
 		master_reap(m, true);
-		bool alive = false;
+		bool alive = m->nretired > 0;
 		for (size_t i = 0; i < m->nroles; i++)
 			alive |= m->roles[i].pid > 0;
 		if (!alive)
@@ -307,6 +342,7 @@ int cmd_serve(int argc, char **argv)
 	for (size_t i = 0; i < m.nroles; i++)
 		buf_free(&m.roles[i].fds);
 	free(m.roles);
+	free(m.retired);
 	free(m.conf_path);
 	conf_free(&m.conf);
 	return ret;

@@ -5,6 +5,7 @@
 #include "worker.h"
 #include "deliver.h"
 #include "log.h"
+#include "authd.h"
 #include "imapd.h"
 #include "pop3d.h"
 #include "qmgr.h"
@@ -27,6 +28,7 @@ static const struct worker_role worker_roles[] = {
 	{"pop3", pop3d_main, {"pop3", NULL}},
 	{"imap", imapd_main, {"imap", NULL}},
 	{"deliver", deliver_worker_main, {NULL}}, /* system users only; keeps root */
+	{"auth", authd_main, {NULL}}, /* system users only; keeps root: passwords, sessions */
 	{NULL, NULL, {NULL}},
 };
 

@@ -2,7 +2,7 @@
  * refused APOP (it needs clear-text secrets; Tern stores only crypt(3) hashes), CAPA
  * (RFC 2449 section 5, RFC 2595 STLS, RFC 5034 SASL), and login: the maildrop lock
  * (RFC 1939 section 8: one POP3 session per maildrop, an OFD fcntl lock on
- * MAILDIR/tern-pop3.lock; delivery and IMAP do not take it) and the message snapshot.
+ * MAILDIR/tern-pop3.lock, or /var/mail/.USER.tern-pop3.lock beside an mbox; delivery and IMAP do not take it) and the message snapshot.
  *
  * The login policy is lib-auth's, shared with SMTP and IMAP: USER/PASS only where a
  * clear-text password may be sent (TLS, or loopback with auth_plaintext_loopback);
@@ -16,6 +16,7 @@
 #include "log.h"
 #include "sasl.h"
 #include "store.h"
+#include "util.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -140,6 +141,10 @@ static void pass_check(struct pop3d_session *s, const char *user, const char *pa
 		pop3d_auth_locked(s, "USER", user);
 		return;
 	}
+	if (auth_system_users(a)) {
+		pop3d_syslogin(s, "USER", user, password);
+		return;
+	}
 	s->auth_job = auth_password_async(a, s->server->base, user, password, pass_done, s);
 	if (s->auth_job == NULL) {
 		log_error("auth: proto=pop3, mech=USER, user=<%s>, ip=[%s], result=tempfail",
@@ -170,7 +175,7 @@ void pop3d_cmd_pass(struct pop3d_session *s, const struct pop3_command *cmd)
 /* Takes the maildrop lock; 0, or -1 with the -ERR queued. */
 static int login_lock(struct pop3d_session *s)
 {
-	char *path = x_asprintf("%s/tern-pop3.lock", s->user.maildir);
+	char *path = path_beside_mailbox(s->user.maildir, "tern-pop3.lock");
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		log_error("login: user=<%s> open %s: %s", s->user.address, path, strerror(errno));

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "inetd-relay.h"
 #include "log.h"
+#include "login.h"
 #include "util.h"
 
 #include <event2/buffer.h>
@@ -29,7 +30,7 @@ static int inetd_start(struct pop3d_server *srv, struct pop3d_session *s, const 
 	}
 	struct user_info info;
 	struct buf err = BUF_INIT;
-	int r = userdb_lookup(auth_userdb(srv->auth), user, &info, &err);
+	int r = login_user_info(srv->conf, auth_userdb(srv->auth), user, &info, &err);
 	if (r <= 0) {
 		log_error("preauth: user=<%s>: %s", log_safe(user, strlen(user), 100),
 			  r < 0 ? buf_cstr(&err) : "unknown user");
@@ -57,6 +58,10 @@ int pop3d_inetd(const char *conf_path, const char *preauth_user)
 	srv.inetd = true;
 	struct pop3d_peer peer;
 	pop3d_peer_of_fd(0, &peer);
+	/* a system user's session started by the auth process: the client's address */
+	const char *client_ip = getenv("TERN_CLIENT_IP");
+	if (peer.local && preauth_user != NULL && client_ip != NULL && client_ip[0] != '\0')
+		snprintf(peer.ip, sizeof(peer.ip), "%s", client_ip);
 	struct inetd_relay relay = {NULL, NULL, NULL, 0};
 	struct bufferevent *bev;
 	if (!peer.local) {

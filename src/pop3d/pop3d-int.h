@@ -28,6 +28,9 @@ struct store;
 struct store_folder;
 struct tls_server_ctx;
 struct evconnlistener;
+struct login_client;
+struct login_proxy;
+struct login_creds;
 
 #define POP3D_OUT_HIGH (64 * 1024) /* stop reading commands / message bytes above this */
 #define POP3D_OUT_LOW (16 * 1024)  /* ... and go on below this */
@@ -86,6 +89,9 @@ struct pop3d_server {
 	size_t session_count;
 	bool stopping;
 	bool inetd; /* one session: the loop ends with it */
+	bool chrooted;	    /* system mode, in DATA/login: the configuration cannot be re-read */
+	bool retiring;	    /* ... so at a reload it ends with its last session */
+	char *login_socket; /* system mode: the auth process's socket (login.h) */
 };
 
 /* One message of the snapshot taken at login (its number is its index + 1). */
@@ -131,6 +137,10 @@ struct pop3d_session {
 	struct event *kill;		    /* frees the session from the loop */
 	struct evbuffer_cb_entry *drain_cb; /* closing over STLS: watches the plain output */
 	char *user_arg;			    /* the USER argument, until PASS */
+	/* system users (pop3d-syslogin.c): the attempt at the auth process, then the proxy */
+	struct login_client *login;
+	struct login_proxy *proxy;
+	struct login_creds *creds; /* what AUTH PLAIN/LOGIN captured */
 	struct sasl_server *sasl; /* an AUTH exchange in progress: lines are raw responses */
 	/* once logged in */
 	struct user_info user;
@@ -225,6 +235,13 @@ void pop3d_sasl_response(struct pop3d_session *s, const struct pop3_command *cmd
 void pop3d_sasl_bad_line(struct pop3d_session *s);
 /* Ends an exchange without a reply (session end). */
 void pop3d_sasl_end(struct pop3d_session *s);
+
+/* pop3d-syslogin.c: system users' logins through the auth process (lib-login) */
+/* Sends the credentials; the answer comes later, from the session process when it worked. */
+void pop3d_syslogin(struct pop3d_session *s, const char *mech, const char *user,
+		    const char *password);
+/* The session ends: cancels an attempt, closes a proxied session. */
+void pop3d_syslogin_free(struct pop3d_session *s);
 
 /* pop3d-tls.c: TLS contexts, STLS (RFC 2595), implicit TLS (RFC 8314) */
 /* The listener's context (its own tls_cert, or the server's, made on first use); NULL

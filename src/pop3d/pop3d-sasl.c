@@ -13,6 +13,7 @@
 #include "pop3d-int.h"
 #include "auth.h"
 #include "log.h"
+#include "login.h"
 #include "sasl-base64.h"
 #include "sasl.h"
 #include "xalloc.h"
@@ -23,6 +24,9 @@ void pop3d_sasl_end(struct pop3d_session *s)
 {
 	if (s->sasl != NULL)
 		sasl_server_free(&s->sasl);
+	if (s->creds != NULL)
+		login_creds_wipe(s->creds);
+	x_free(&s->creds);
 	pop3_parser_set_raw(&s->parser, false);
 }
 
@@ -49,6 +53,8 @@ static void sasl_success(struct pop3d_session *s)
 	/* the answer of a locked-out user must not tell whether the password was right */
 	if (auth_locked_ms(a, s->ip, user) > 0) {
 		pop3d_auth_locked(s, mech, user);
+	} else if (auth_system_users(a)) {
+		pop3d_syslogin(s, mech, s->creds->user, s->creds->password);
 	} else {
 		auth_record(a, "pop3", mech, s->ip, user, true, NULL, NULL);
 		pop3d_auth_login(s, sasl_server_authzid(s->sasl));
@@ -121,6 +127,16 @@ static void sasl_feed(struct pop3d_session *s, const char *line, size_t len, boo
 	sasl_buf_wipe(&in);
 }
 
+/* Starts mech: for system users PLAIN and LOGIN only, checked by the auth process. */
+static struct sasl_server *sasl_start(struct pop3d_session *s, const char *mech)
+{
+	if (!auth_system_users(s->server->auth))
+		return auth_sasl_start(s->server->auth, mech, false);
+	if (s->creds == NULL)
+		s->creds = X_NEW(struct login_creds);
+	return login_sasl_start(mech, false, s->creds);
+}
+
 void pop3d_cmd_auth(struct pop3d_session *s, const struct pop3_command *cmd)
 {
 	if (cmd->argc == 0) {
@@ -135,7 +151,7 @@ void pop3d_cmd_auth(struct pop3d_session *s, const struct pop3_command *cmd)
 		pop3d_session_err(s, POP3_CODE_AUTH, "plaintext authentication needs TLS (STLS)");
 	} else if (auth_locked_ms(s->server->auth, s->ip, NULL) > 0) {
 		pop3d_auth_locked(s, mech, NULL);
-	} else if ((s->sasl = auth_sasl_start(s->server->auth, mech, false)) == NULL) {
+	} else if ((s->sasl = sasl_start(s, mech)) == NULL) {
 		pop3d_session_err(s, POP3_CODE_NONE, "unsupported authentication mechanism");
 	} else if (cmd->argc == 2) {
 		sasl_feed(s, cmd->args[1], strlen(cmd->args[1]), true);

@@ -9,6 +9,7 @@
 #include "pop3d-int.h"
 #include "auth.h"
 #include "log.h"
+#include "login.h"
 #include "net.h"
 #include "util.h"
 #include "xalloc.h"
@@ -49,7 +50,7 @@ int pop3d_server_init(struct pop3d_server *srv, const char *conf_path)
 {
 	memset(srv, 0, sizeof(*srv));
 	struct buf err = BUF_INIT;
-	srv->conf = conf_load(conf_path, &err);
+	srv->conf = login_conf_load(conf_path, &err);
 	if (srv->conf == NULL) {
 		fprintf(stderr, "tern pop3: %s\n", buf_cstr(&err));
 		buf_free(&err);
@@ -79,6 +80,7 @@ void pop3d_server_deinit(struct pop3d_server *srv)
 	auth_free(&srv->auth);
 	conf_free(&srv->conf);
 	x_free(&srv->conf_path);
+	x_free(&srv->login_socket);
 	event_base_free(srv->base);
 }
 
@@ -170,7 +172,11 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("stopping: %zu sessions", srv->session_count);
 	for (struct pop3d_session *s = srv->sessions; s != NULL; s = s->next) {
 		pop3d_stream_abort(s); /* a half-sent message: the client sees the connection end */
-		if (!s->busy)
+		if (s->proxy != NULL) {
+			/* a system user's session: its process sees the end of its socket */
+			pop3d_syslogin_free(s);
+			pop3d_session_setup_bev(s);
+		} else if (!s->busy)
 			pop3d_session_err(s, POP3_CODE_SYS_TEMP, "server shutting down");
 		pop3d_session_close(s);
 	}
@@ -181,6 +187,17 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct pop3d_server *srv = arg;
+	if (srv->chrooted) {
+		/* it cannot read the new configuration: the master has started a new worker */
+		log_info("reload: retiring (chrooted): no new connections, %zu sessions go on",
+			 srv->session_count);
+		for (size_t i = 0; i < srv->listener_count; i++)
+			evconnlistener_disable(srv->listeners[i].evl);
+		srv->retiring = true;
+		if (srv->session_count == 0)
+			event_base_loopexit(srv->base, NULL);
+		return;
+	}
 	struct buf err = BUF_INIT;
 	struct conf *c = conf_load(srv->conf_path, &err);
 	if (c == NULL) {
@@ -258,6 +275,10 @@ int pop3d_main(const char *conf_path)
 	log_init("pop3", conf_num(srv.conf, "log") == 1);
 	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
 	size_t nls = server_listen(&srv);
+	/* system mode: certificates and listeners ready, chroot and drop (lib-login) */
+	if (auth_system_users(srv.auth) &&
+	    login_confine(srv.conf, &srv.chrooted, &srv.login_socket) < 0)
+		return 71;
 	struct event *sigs[3] = {
 	    evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
 	    evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),

@@ -81,6 +81,7 @@ void pop3d_session_free(struct pop3d_session *s)
 	struct pop3d_server *srv = s->server;
 	pop3d_stream_abort(s);
 	pop3d_sasl_end(s);
+	pop3d_syslogin_free(s);
 	if (s->state != POP3D_STATE_AUTH)
 		pop3d_logout(s);
 	if (s->delay != NULL)
@@ -105,7 +106,7 @@ void pop3d_session_free(struct pop3d_session *s)
 		s->next->prev = s->prev;
 	srv->session_count--;
 	x_free(&s);
-	if (srv->session_count == 0 && (srv->stopping || srv->inetd))
+	if (srv->session_count == 0 && (srv->stopping || srv->inetd || srv->retiring))
 		event_base_loopexit(srv->base, NULL);
 }
 

@@ -1,0 +1,112 @@
+/* imapd-syslogin: LOGIN and AUTHENTICATE of system users (user_source = system; lib-login's
+ * login.h has the whole exchange). This worker runs as run_user, chrooted: it passes the
+ * credentials to the auth process and, when that started a session process as the user,
+ * answers the login command from that session's view of things: the session starts in
+ * the preauthenticated mode and greets with "* PREAUTH [CAPABILITY ...]"; its capability
+ * list becomes the code of our tagged OK (RFC 9051 6.2.3: a server may send the new
+ * capabilities with the OK of LOGIN), and its greeting goes no further. From then on the
+ * session is a byte proxy until either side ends. Failures are answered as in virtual
+ * mode: NO [AUTHENTICATIONFAILED] after the delay the auth process set, NO [UNAVAILABLE]
+ * when locked out, NO [LIMIT] for too many sessions.
+ */
+#include "imapd-int.h"
+#include "log.h"
+#include "login.h"
+#include "xalloc.h"
+
+#include <event2/buffer.h>
+#include <string.h>
+
+/* The proxy ended: a client gone is freed now, else it gets the session's last words. */
+static void syslogin_proxy_done(void *arg, bool client_gone)
+{
+	struct imapd_session *s = arg;
+	s->proxy = NULL;
+	log_info("logout: user=<%s> ip=[%s] (session process %s)", s->auth_user, s->ip,
+		 client_gone ? "closed by the client" : "ended");
+	if (client_gone) {
+		imapd_session_free(s);
+		return;
+	}
+	imapd_session_setup_bev(s);
+	imapd_session_close(s);
+}
+
+/* "* PREAUTH [CAPABILITY ...] text": the capability code, or NULL. */
+static char *syslogin_caps(const char *line)
+{
+	if (strncmp(line, "* PREAUTH [", 11) != 0)
+		return NULL;
+	const char *end = strchr(line + 11, ']');
+	if (end == NULL || strncmp(line + 11, "CAPABILITY ", 11) != 0)
+		return NULL;
+	return x_strndup(line + 11, (size_t)(end - line - 11));
+}
+
+static void syslogin_ready(struct imapd_session *s, struct bufferevent *session, const char *line,
+			   const char *method)
+{
+	char *caps = syslogin_caps(line);
+	if (caps == NULL) {
+		log_error("login: user=<%s> ip=[%s] result=session-failed: %s", s->auth_user, s->ip,
+			  log_safe(line, strlen(line), 200));
+		bufferevent_free(session);
+		imapd_reply(s, "NO", "UNAVAILABLE", "Cannot open your mailbox");
+		imapd_session_resume(s);
+		return;
+	}
+	log_info("login: user=<%s> ip=[%s] result=ok method=%s (system user)", s->auth_user, s->ip,
+		 method);
+	imapd_reply(s, "OK", caps, "%s completed", method);
+	x_free(&caps);
+	s->busy = true; /* nothing of this session is parsed here any more */
+	s->proxy = login_proxy_start(s->bev, session, IMAPD_OUT_HIGH, syslogin_proxy_done, s);
+}
+
+static void syslogin_done(void *arg, const struct login_reply *rep, struct bufferevent *session,
+			  const char *line)
+{
+	struct imapd_session *s = arg;
+	s->login = NULL;
+	const char *method = s->login_method;
+	switch (rep->status) {
+	case LOGIN_OK:
+		syslogin_ready(s, session, line, method);
+		return;
+	case LOGIN_FAILED:
+		imapd_login_fail_after(s, rep->delay_ms);
+		return;
+	case LOGIN_LOCKED:
+		imapd_reply(s, "NO", "UNAVAILABLE", "Too many failed logins, try again later");
+		break;
+	case LOGIN_LIMIT:
+		imapd_reply(s, "NO", "LIMIT", "Too many sessions for this user");
+		break;
+	case LOGIN_TEMPFAIL:
+		imapd_reply(s, "NO", "UNAVAILABLE", "Login service unavailable, try again later");
+		break;
+	}
+	imapd_session_resume(s);
+}
+
+void imapd_syslogin(struct imapd_session *s, const char *method, const char *mech, const char *user,
+		    const char *password)
+{
+	struct imapd_server *srv = s->server;
+	struct login_request req = {LOGIN_PROTO_IMAP, mech, s->ip, user, password};
+	s->login = login_client_start(srv->base, srv->login_socket, &req, syslogin_done, s);
+	if (s->login == NULL) {
+		imapd_reply(s, "NO", "UNAVAILABLE", "Login service unavailable, try again later");
+		return;
+	}
+	x_free(&s->auth_user);
+	s->auth_user = x_strdup(user);
+	s->login_method = method;
+	s->busy = true;
+}
+
+void imapd_syslogin_free(struct imapd_session *s)
+{
+	login_client_cancel(&s->login);
+	login_proxy_free(&s->proxy);
+}

@@ -1,0 +1,96 @@
+/* pop3d-syslogin: USER/PASS and AUTH of system users (user_source = system; lib-login's
+ * login.h has the whole exchange). This worker runs as run_user, chrooted: it passes the
+ * credentials to the auth process and, when that started a session process as the user
+ * (`tern pop3 --inetd -u USER`, which locks the maildrop and greets with "+OK maildrop
+ * has N messages"), that first line is the answer to PASS or AUTH, so the client hears
+ * the session's own view (or its -ERR [IN-USE] when another session holds the lock).
+ * From then on the session is a byte proxy until either side ends. Failures are answered
+ * as in virtual mode: -ERR [AUTH] after the delay the auth process set, -ERR
+ * [LOGIN-DELAY] when locked out, -ERR [SYS/TEMP] when the service is unavailable.
+ */
+#include "pop3d-int.h"
+#include "log.h"
+#include "login.h"
+#include "xalloc.h"
+
+#include <event2/buffer.h>
+#include <string.h>
+
+static void syslogin_proxy_done(void *arg, bool client_gone)
+{
+	struct pop3d_session *s = arg;
+	s->proxy = NULL;
+	log_info("logout: user=<%s> ip=[%s] (session process %s)", s->auth_user, s->ip,
+		 client_gone ? "closed by the client" : "ended");
+	if (client_gone) {
+		pop3d_session_free(s);
+		return;
+	}
+	pop3d_session_setup_bev(s);
+	pop3d_session_close(s);
+}
+
+static void syslogin_ready(struct pop3d_session *s, struct bufferevent *session, const char *line)
+{
+	/* the session's answer, +OK or -ERR, is the answer to the login command */
+	buf_printf(&s->out, "%s\r\n", line);
+	if (strncmp(line, "+OK", 3) != 0) {
+		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user, s->ip,
+			 log_safe(line, strlen(line), 200));
+		bufferevent_free(session);
+		pop3d_session_resume(s);
+		return;
+	}
+	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->ip);
+	pop3d_session_flush(s);
+	s->busy = true; /* nothing of this session is parsed here any more */
+	s->proxy = login_proxy_start(s->bev, session, POP3D_OUT_HIGH, syslogin_proxy_done, s);
+}
+
+static void syslogin_done(void *arg, const struct login_reply *rep, struct bufferevent *session,
+			  const char *line)
+{
+	struct pop3d_session *s = arg;
+	s->login = NULL;
+	switch (rep->status) {
+	case LOGIN_OK:
+		syslogin_ready(s, session, line);
+		return;
+	case LOGIN_FAILED:
+		pop3d_auth_fail_later(s, rep->delay_ms, "invalid user name or password");
+		return;
+	case LOGIN_LOCKED:
+		pop3d_session_err(s, POP3_CODE_LOGIN_DELAY,
+				  "too many failed logins, try again later");
+		break;
+	case LOGIN_LIMIT:
+		pop3d_session_err(s, POP3_CODE_IN_USE, "too many sessions for this user");
+		break;
+	case LOGIN_TEMPFAIL:
+		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "login service unavailable");
+		break;
+	}
+	pop3d_session_resume(s);
+}
+
+void pop3d_syslogin(struct pop3d_session *s, const char *mech, const char *user,
+		    const char *password)
+{
+	struct pop3d_server *srv = s->server;
+	struct login_request req = {LOGIN_PROTO_POP3, mech, s->ip, user, password};
+	s->login = login_client_start(srv->base, srv->login_socket, &req, syslogin_done, s);
+	if (s->login == NULL) {
+		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "login service unavailable");
+		return;
+	}
+	x_free(&s->auth_user);
+	s->auth_user = x_strdup(user);
+	s->busy = true;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+void pop3d_syslogin_free(struct pop3d_session *s)
+{
+	login_client_cancel(&s->login);
+	login_proxy_free(&s->proxy);
+}
