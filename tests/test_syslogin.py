@@ -183,9 +183,11 @@ def test_pop3_user_pass_and_auth(tern_factory, unix_user):
     assert b"Hello, system user." in b"\n".join(lines)
     p.quit()
     assert wait_for(lambda: not session_pids(u))
-    # AUTH PLAIN over POP3S, then DELE: the spool is rewritten, still the user's
+    # AUTH PLAIN over POP3S as ACCOUNT@domain, then DELE: the spool is rewritten, still
+    # the user's
     p = poplib.POP3_SSL("127.0.0.1", tern.ports["pop3s"], context=ctx())
-    cred = base64.b64encode(("\0%s\0%s" % (u.name, u.password)).encode()).decode()
+    who = "%s@%s" % (u.name, tern.domain)
+    cred = base64.b64encode(("\0%s\0%s" % (who, u.password)).encode()).decode()
     resp = p._shortcmd("AUTH PLAIN " + cred)
     assert resp.startswith(b"+OK"), resp
     assert p.stat()[0] == 1

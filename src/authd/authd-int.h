@@ -8,7 +8,7 @@
 #include "login.h"
 
 struct conf;
-struct sysuser;
+struct user_info;
 
 /* A session process this role started (its user and protocol, for the limits). */
 struct authd_child {
@@ -20,7 +20,7 @@ struct authd_child {
 
 /* authd-spawn.c: starts `tern PROTO --inetd -u USER -c CONF` as the user on one end of a
  * socketpair; returns the other end, or -1 (logged). exe_fd: this binary, opened at start. */
-int authd_spawn(const struct conf *c, const char *conf_path, int exe_fd, const struct sysuser *u,
+int authd_spawn(const struct conf *c, const char *conf_path, int exe_fd, const struct user_info *u,
 		const struct login_request *req, pid_t *pid_r);
 
 #endif

@@ -7,7 +7,7 @@
 #include "authd-int.h"
 #include "conf.h"
 #include "log.h"
-#include "sysuser.h"
+#include "userdb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@ extern char **environ;
 
 /* In the child: never returns. */
 static void spawn_child(const struct conf *c, const char *conf_path, int exe_fd,
-			const struct sysuser *u, const struct login_request *req, int fd)
+			const struct user_info *u, const struct login_request *req, int fd)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -35,7 +35,7 @@ static void spawn_child(const struct conf *c, const char *conf_path, int exe_fd,
 	/* tern.conf is not the user's to read: the session gets it open (login_conf_load) */
 	int cfd = open(conf_path, O_RDONLY);
 	if (cfd < 0 || dup2(cfd, LOGIN_CONF_FD) < 0) {
-		log_error("session of %s: %s: %s", u->name, conf_path, strerror(errno));
+		log_error("session of %s: %s: %s", u->login, conf_path, strerror(errno));
 		_exit(71);
 	}
 	if (cfd != LOGIN_CONF_FD)
@@ -43,39 +43,39 @@ static void spawn_child(const struct conf *c, const char *conf_path, int exe_fd,
 	setenv("TERN_CONF_FD", "3", 1);
 	struct buf err = BUF_INIT;
 	if (login_become(c, u, &err) < 0) {
-		log_error("session of %s: %s", u->name, buf_cstr(&err));
+		log_error("session of %s: %s", u->login, buf_cstr(&err));
 		_exit(77);
 	}
 	if (chdir(u->home) < 0 && chdir("/") < 0)
 		_exit(71);
 	setenv("HOME", u->home, 1);
-	setenv("USER", u->name, 1);
-	setenv("LOGNAME", u->name, 1);
+	setenv("USER", u->login, 1);
+	setenv("LOGNAME", u->login, 1);
 	setenv("TERN_CLIENT_IP", req->ip, 1);
 	char *argv[] = {"tern",
 			(char *)login_proto_name(req->proto),
 			"--inetd",
 			"-u",
-			(char *)u->name,
+			(char *)u->login,
 			"-c",
 			(char *)conf_path,
 			NULL};
 	fexecve(exe_fd, argv, environ);
-	log_error("session of %s: exec: %s", u->name, strerror(errno));
+	log_error("session of %s: exec: %s", u->login, strerror(errno));
 	_exit(71);
 }
 
-int authd_spawn(const struct conf *c, const char *conf_path, int exe_fd, const struct sysuser *u,
+int authd_spawn(const struct conf *c, const char *conf_path, int exe_fd, const struct user_info *u,
 		const struct login_request *req, pid_t *pid_r)
 {
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-		log_error("session of %s: socketpair: %s", u->name, strerror(errno));
+		log_error("session of %s: socketpair: %s", u->login, strerror(errno));
 		return -1;
 	}
 	pid_t pid = fork();
 	if (pid < 0) {
-		log_error("session of %s: fork: %s", u->name, strerror(errno));
+		log_error("session of %s: fork: %s", u->login, strerror(errno));
 		close(sp[0]);
 		close(sp[1]);
 		return -1;

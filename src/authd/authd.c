@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "log.h"
 #include "sysuser.h"
+#include "userdb.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -70,38 +71,32 @@ static bool authd_name_ok(const char *user)
 
 /* A checked user: the session limit, then the session process. */
 static enum login_status authd_start_session(struct authd *d, const struct login_request *req,
-					     int *fd_r)
+					     const struct user_info *u, int *fd_r)
 {
-	struct sysuser u;
-	errno = 0;
-	if (sysuser_lookup(req->user, &u) < 0) {
-		log_error("login: user=<%s> ip=[%s] result=tempfail: account vanished: %s",
-			  req->user, req->ip, strerror(errno));
-		return LOGIN_TEMPFAIL;
-	}
 	uint64_t max = conf_num(d->conf, "imap_max_sessions_per_user");
-	enum login_status st = LOGIN_TEMPFAIL;
 	pid_t pid;
 	if (req->proto == LOGIN_PROTO_IMAP && max > 0 &&
-	    authd_sessions(d, req->proto, u.name) >= max) {
-		log_info("login: user=<%s> ip=[%s] result=too-many-sessions", u.name, req->ip);
-		st = LOGIN_LIMIT;
-	} else if ((*fd_r = authd_spawn(d->conf, d->conf_path, d->exe_fd, &u, req, &pid)) >= 0) {
-		struct authd_child *ch = X_NEW(struct authd_child);
-		ch->pid = pid;
-		ch->proto = req->proto;
-		ch->user = x_strdup(u.name);
-		ch->next = d->children;
-		d->children = ch;
-		log_info("session: proto=%s, user=<%s>, ip=[%s], pid=%ld, uid=%ld",
-			 login_proto_name(req->proto), u.name, req->ip, (long)pid, (long)u.uid);
-		st = LOGIN_OK;
+	    authd_sessions(d, req->proto, u->login) >= max) {
+		log_info("login: user=<%s> ip=[%s] result=too-many-sessions", u->login, req->ip);
+		return LOGIN_LIMIT;
 	}
-	sysuser_free(&u);
-	return st;
+	*fd_r = authd_spawn(d->conf, d->conf_path, d->exe_fd, u, req, &pid);
+	if (*fd_r < 0)
+		return LOGIN_TEMPFAIL;
+	struct authd_child *ch = X_NEW(struct authd_child);
+	ch->pid = pid;
+	ch->proto = req->proto;
+	ch->user = x_strdup(u->login);
+	ch->next = d->children;
+	d->children = ch;
+	log_info("session: proto=%s, user=<%s>, ip=[%s], pid=%ld, uid=%ld",
+		 login_proto_name(req->proto), u->login, req->ip, (long)pid, (long)u->uid);
+	return LOGIN_OK;
 }
 
-/* The policy of lib-auth around sysuser_verify. */
+/* The policy of lib-auth around sysuser_verify. The name may be ACCOUNT or
+ * ACCOUNT@local-domain (userdb's system lookup); the account is what is checked, counted
+ * and locked. */
 static enum login_status authd_check(struct authd *d, const struct login_request *req,
 				     uint32_t *delay_r, int *fd_r)
 {
@@ -111,24 +106,39 @@ static enum login_status authd_check(struct authd *d, const struct login_request
 						 "malformed", NULL);
 		return LOGIN_FAILED;
 	}
-	if (auth_locked_ms(d->auth, req->ip, req->user) > 0) {
-		log_warn("auth: proto=%s, mech=%s, user=<%s>, ip=[%s], result=locked-out", proto,
-			 req->mech, req->user, req->ip);
-		return LOGIN_LOCKED;
-	}
-	int v = sysuser_verify(req->user, req->password);
-	if (v < 0) {
-		log_error("auth: proto=%s, mech=%s, user=<%s>, ip=[%s], result=tempfail: %s", proto,
-			  req->mech, req->user, req->ip, strerror(errno));
+	struct user_info info;
+	struct buf err = BUF_INIT;
+	int found = userdb_lookup(auth_userdb(d->auth), req->user, &info, &err);
+	if (found < 0 || (found > 0 && !info.system)) {
+		log_error("auth: proto=%s, user=<%s>, ip=[%s], result=tempfail: %s", proto,
+			  req->user, req->ip, found < 0 ? buf_cstr(&err) : "not a system user");
+		buf_free(&err);
+		if (found > 0)
+			user_info_free(&info);
 		return LOGIN_TEMPFAIL;
 	}
-	if (v == 0) {
-		*delay_r = (uint32_t)auth_record(d->auth, proto, req->mech, req->ip, req->user,
-						 false, "bad-credentials", NULL);
-		return LOGIN_FAILED;
+	buf_free(&err);
+	const char *login = found > 0 ? info.login : req->user;
+	enum login_status st = LOGIN_TEMPFAIL;
+	int v;
+	if (auth_locked_ms(d->auth, req->ip, login) > 0) {
+		log_warn("auth: proto=%s, mech=%s, user=<%s>, ip=[%s], result=locked-out", proto,
+			 req->mech, login, req->ip);
+		st = LOGIN_LOCKED;
+	} else if ((v = sysuser_verify(login, req->password)) < 0) {
+		log_error("auth: proto=%s, mech=%s, user=<%s>, ip=[%s], result=tempfail: %s",
+			  proto, req->mech, login, req->ip, strerror(errno));
+	} else if (v == 0 || found == 0) {
+		*delay_r = (uint32_t)auth_record(d->auth, proto, req->mech, req->ip, login, false,
+						 found ? "bad-credentials" : "unknown-user", NULL);
+		st = LOGIN_FAILED;
+	} else {
+		auth_record(d->auth, proto, req->mech, req->ip, login, true, NULL, NULL);
+		st = authd_start_session(d, req, &info, fd_r);
 	}
-	auth_record(d->auth, proto, req->mech, req->ip, req->user, true, NULL, NULL);
-	return authd_start_session(d, req, fd_r);
+	if (found > 0)
+		user_info_free(&info);
+	return st;
 }
 
 static void conn_free(struct authd_conn *c)

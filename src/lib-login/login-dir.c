@@ -5,7 +5,6 @@
 #include "conf.h"
 #include "log.h"
 #include "privsep.h"
-#include "sysuser.h"
 #include "xalloc.h"
 
 #include <errno.h>

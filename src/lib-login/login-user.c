@@ -4,7 +4,6 @@
 #include "login.h"
 #include "conf.h"
 #include "privsep.h"
-#include "sysuser.h"
 #include "userdb.h"
 #include "xalloc.h"
 
@@ -13,46 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-char *login_system_mailbox(const struct conf *c, const char *name, const char *home, bool *mbox_r,
-			   struct buf *err)
-{
-	const char *t = conf_str(c, "system_mailbox");
-	if (strncmp(t, "mbox:", 5) == 0) {
-		*mbox_r = true;
-		t += 5;
-	} else if (strncmp(t, "maildir:", 8) == 0) {
-		*mbox_r = false;
-		t += 8;
-	} else {
-		buf_printf(err, "system_mailbox %s: expected mbox:PATH or maildir:PATH", t);
-		return NULL;
-	}
-	struct buf path = BUF_INIT;
-	if (t[0] == '~' && t[1] == '/') {
-		buf_printf(&path, "%s/", home);
-		t += 2;
-	}
-	for (; *t != '\0'; t++) {
-		if (*t != '%') {
-			buf_append(&path, t, 1);
-		} else if (t[1] == 'u' || t[1] == 'h' || t[1] == '%') {
-			t++;
-			buf_append_str(&path, *t == 'u' ? name : *t == 'h' ? home : "%");
-		} else {
-			buf_printf(err, "system_mailbox: unknown %%%c (known: %%u %%h %%%%)", t[1]);
-			buf_free(&path);
-			return NULL;
-		}
-	}
-	if (path.len == 0 || path.data[0] != '/') {
-		buf_printf(err, "system_mailbox gives '%s' for %s: not an absolute path",
-			   buf_cstr(&path), name);
-		buf_free(&path);
-		return NULL;
-	}
-	return buf_steal(&path);
-}
 
 struct conf *login_conf_load(const char *path, struct buf *err)
 {
@@ -65,59 +24,43 @@ struct conf *login_conf_load(const char *path, struct buf *err)
 	return c;
 }
 
-int login_become(const struct conf *c, const struct sysuser *u, struct buf *err)
+int login_become(const struct conf *c, const struct user_info *u, struct buf *err)
 {
-	return privsep_become(u->name, u->uid, u->gid, conf_str(c, "system_mail_group"), err);
+	return privsep_become(u->login, u->uid, u->gid, conf_str(c, "system_mail_group"), err);
 }
 
-/* The system user's mailbox, an empty mbox file made when missing. */
-static char *user_mailbox(const struct conf *c, const struct sysuser *u, struct buf *err)
+/* An mbox INBOX that does not exist yet is made empty (as the user), so that the store
+ * does not take the missing file for a new Maildir. 0, or -1 with err. */
+static int user_mbox_create(const struct user_info *info, struct buf *err)
 {
-	bool mbox;
-	char *path = login_system_mailbox(c, u->name, u->home, &mbox, err);
-	if (path == NULL || !mbox)
-		return path;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (!info->mbox)
+		return 0;
+	int fd = open(info->maildir, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		close(fd);
 	} else if (errno != EEXIST) {
-		buf_printf(err, "creating %s: %s", path, strerror(errno));
-		x_free(&path);
+		buf_printf(err, "creating %s: %s", info->maildir, strerror(errno));
+		return -1;
 	}
-	return path;
+	return 0;
 }
 
 int login_user_info(const struct conf *c, struct userdb *db, const char *user,
 		    struct user_info *info, struct buf *err)
 {
-	if (!sysuser_mode(c))
-		return userdb_lookup(db, user, info, err);
-	struct sysuser u;
-	sysuser_configure(c);
-	errno = 0;
-	if (sysuser_lookup(user, &u) < 0) {
-		if (errno == 0)
-			return 0;
-		buf_printf(err, "passwd lookup of %s: %s", user, strerror(errno));
-		return -1;
-	}
-	int r = -1;
-	char *path = NULL;
-	if (geteuid() == 0 && login_become(c, &u, err) < 0)
-		goto out;
-	if (geteuid() != u.uid) {
+	int r = userdb_lookup(db, user, info, err);
+	if (r <= 0 || !info->system)
+		return r;
+	if (geteuid() == 0 && login_become(c, info, err) < 0)
+		r = -1;
+	else if (geteuid() != info->uid) {
 		buf_printf(err, "a session of %s must run as that user (uid %ld), not uid %ld",
-			   u.name, (long)u.uid, (long)geteuid());
-		goto out;
+			   info->login, (long)info->uid, (long)geteuid());
+		r = -1;
+	} else if (user_mbox_create(info, err) < 0) {
+		r = -1;
 	}
-	path = user_mailbox(c, &u, err);
-	if (path == NULL)
-		goto out;
-	memset(info, 0, sizeof(*info));
-	info->address = x_strdup(u.name);
-	info->maildir = path;
-	r = 1;
-out:
-	sysuser_free(&u);
+	if (r < 0)
+		user_info_free(info);
 	return r;
 }

@@ -133,19 +133,13 @@ void login_creds_wipe(struct login_creds *creds);
 struct conf *login_conf_load(const char *path, struct buf *err);
 #define LOGIN_CONF_FD 3
 
-/* login-user.c: the user of a preauthenticated session (`--inetd -u USER`). Virtual mode:
- * the directory entry. System mode: the Unix account and its system_mailbox (an mbox file
- * missing is created empty, so that it is not taken for a new Maildir); when running as
- * root the process becomes that user first, and as anyone but that user it refuses.
- * 1 found (info filled), 0 unknown, -1 error (err). */
+/* login-user.c: the user of a preauthenticated session (`--inetd -u USER`): userdb's
+ * entry; for a system user, when running as root the process becomes that user first,
+ * as anyone but that user it refuses, and a missing mbox INBOX is made empty (so that it
+ * is not taken for a new Maildir). 1 found (info filled), 0 unknown, -1 error (err). */
 int login_user_info(const struct conf *c, struct userdb *db, const char *user,
 		    struct user_info *info, struct buf *err);
-/* The mailbox path of system_mailbox for an account (%u, %h, ~/ expanded); *mbox_r: an
- * mbox file rather than a Maildir. NULL with err for a bad template. */
-char *login_system_mailbox(const struct conf *c, const char *name, const char *home, bool *mbox_r,
-			   struct buf *err);
-/* Becomes the account (its groups, plus system_mail_group). 0, or -1 with err. */
-struct sysuser;
-int login_become(const struct conf *c, const struct sysuser *u, struct buf *err);
+/* Becomes the system user of u (its groups, plus system_mail_group). 0, or -1 with err. */
+int login_become(const struct conf *c, const struct user_info *u, struct buf *err);
 
 #endif

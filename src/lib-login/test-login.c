@@ -1,5 +1,5 @@
 /* Unit tests for lib-login: the request and reply wire forms (every truncation and
- * trailing byte refused), descriptor passing, and the system_mailbox template. */
+ * trailing byte refused) and descriptor passing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conf.h"
 #include "login.h"
 
 static void test_request_round_trip(void **state)
@@ -102,50 +101,6 @@ static void test_fd_passing(void **state)
 	close(pipefd[0]);
 }
 
-static struct conf *mailbox_conf(const char *tmpl)
-{
-	char text[256];
-	snprintf(text, sizeof(text), "system_mailbox = %s\n", tmpl);
-	struct buf err = BUF_INIT;
-	struct conf *c = conf_parse("/tmp/t.conf", text, strlen(text), &err);
-	buf_free(&err);
-	return c;
-}
-
-static void test_system_mailbox(void **state)
-{
-	static const struct {
-		const char *tmpl, *want;
-		bool mbox;
-	} cases[] = {
-	    {"mbox:/var/mail/%u", "/var/mail/carol", true},
-	    {"maildir:~/Maildir", "/home/carol/Maildir", false},
-	    {"maildir:%h/mail/100%%", "/home/carol/mail/100%", false},
-	    {"mbox:~/mbox", "/home/carol/mbox", true},
-	    {"mbox:mail/%u", NULL, true},
-	    {"maildir:/x/%z", NULL, false},
-	    {"mh:/x", NULL, false},
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct conf *c = mailbox_conf(cases[i].tmpl);
-		assert_non_null(c);
-		struct buf err = BUF_INIT;
-		bool mbox = !cases[i].mbox;
-		char *p = login_system_mailbox(c, "carol", "/home/carol", &mbox, &err);
-		if (cases[i].want == NULL) {
-			assert_null(p);
-			assert_true(err.len > 0);
-		} else {
-			assert_non_null(p);
-			assert_string_equal(p, cases[i].want);
-			assert_int_equal(mbox, cases[i].mbox);
-		}
-		free(p);
-		buf_free(&err);
-		conf_free(&c);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,7 +108,6 @@ int main(void)
 	    cmocka_unit_test(test_request_field_too_long),
 	    cmocka_unit_test(test_reply),
 	    cmocka_unit_test(test_fd_passing),
-	    cmocka_unit_test(test_system_mailbox),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
