@@ -31,6 +31,7 @@ ROLE_UIDS = {
     "imap": "run_user",
     "pop3": "run_user",
     "deliver": "root",  # switches to each recipient in a child per delivery
+    "auth": "root",  # checks passwords, starts each IMAP/POP3 session as its user
 }
 
 
@@ -64,6 +65,10 @@ class UnixUser:
         for path in (self.spool, self.spool + ".lock"):
             if os.path.lexists(path):
                 os.unlink(path)
+        # Tern's files beside the spool: /var/mail/.NAME.tern-index.sqlite, ...
+        for f in os.listdir("/var/mail"):
+            if f.startswith("." + self.name + "."):
+                os.unlink(os.path.join("/var/mail", f))
 
 
 @pytest.fixture
