@@ -1,7 +1,9 @@
 /* imapd-bodystructure: ENVELOPE, BODY and BODYSTRUCTURE (RFC 9051 7.5.2, RFC 3501 7.4.2)
  * written from lib-mime's part tree, which the store caches serialised
- * (store_msg_cache_get/put), so a message is parsed once. Sizes are those of the CRLF
- * form the client fetches (the part's bytes plus its bare LFs).
+ * (store_msg_cache_get/put), so a message is parsed once. The finished ENVELOPE and
+ * BODYSTRUCTURE texts are cached too, so a FETCH of them is a lookup; the parse that
+ * fills the cache also keeps the header fields SEARCH reads (imapd_search_fields_add).
+ * Sizes are those of the CRLF form the client fetches (the part's bytes plus its bare LFs).
  */
 #include "imapd-int.h"
 #include "log.h"
@@ -25,13 +27,22 @@ static void nstr(struct imapd_session *s, struct buf *out, const char *v)
 	imap_write_nstring(out, v, v != NULL ? strlen(v) : 0, wflags(s));
 }
 
-/* Parses message uid by streaming it through lib-mime. */
+/* The parser's header fields: the top-level ones SEARCH reads are kept. */
+static void parts_field(void *ctx, struct mime_part *part, const struct mime_header_field *f)
+{
+	if (part->parent == NULL)
+		imapd_search_fields_add(ctx, f);
+}
+
+/* Parses message uid by streaming it through lib-mime; caches its search fields. */
 static struct mime_part *parts_parse(struct imapd_session *s, uint32_t uid, struct buf *err)
 {
 	struct store_msg_stream st;
 	if (store_msg_open(s->folder, uid, &st, err) < 0)
 		return NULL;
 	struct mime_parser *p = mime_parser_new(NULL);
+	struct buf fields = BUF_INIT;
+	mime_parser_set_field_cb(p, parts_field, &fields);
 	char chunk[IMAPD_CHUNK];
 	uint64_t done = 0;
 	while (done < st.length) {
@@ -46,7 +57,48 @@ static struct mime_part *parts_parse(struct imapd_session *s, uint32_t uid, stru
 	close(st.fd);
 	struct mime_part *root = mime_parser_finish(p);
 	mime_parser_free(&p);
+	if (root != NULL && imapd_search_fields_complete(root->body_offset))
+		store_msg_cache_put(s->folder, uid, STORE_CACHE_FIELDS, fields.data, fields.len,
+				    NULL);
+	buf_free(&fields);
 	return root;
+}
+
+static bool text_ascii(const struct buf *b)
+{
+	for (size_t i = 0; i < b->len; i++)
+		if ((unsigned char)b->data[i] >= 0x80)
+			return false;
+	return true;
+}
+
+bool imapd_msg_text(struct imapd_session *s, uint32_t uid, int kind,
+		    struct mime_part **tree, struct buf *out)
+{
+	/* The cache holds the text as written without UTF8=ACCEPT; after ENABLE UTF8=ACCEPT
+	   it is the same when it is all ASCII (8-bit strings are literals without it and
+	   quoted with it, RFC 6855 3). */
+	struct buf err = BUF_INIT;
+	int r = store_msg_cache_get(s->folder, uid, (enum store_cache_kind)kind, out, &err);
+	if (r == 1 && (!s->utf8 || text_ascii(out))) {
+		buf_free(&err);
+		return true;
+	}
+	buf_reset(&err);
+	if (*tree == NULL && (*tree = imapd_msg_parts(s, uid, &err)) == NULL) {
+		buf_free(&err);
+		return false;
+	}
+	buf_free(&err);
+	buf_reset(out);
+	if (kind == STORE_CACHE_ENVELOPE)
+		imapd_envelope_write(s, out, *tree);
+	else
+		imapd_bodystructure_write(s, out, *tree, true);
+	if (!s->utf8 || text_ascii(out))
+		store_msg_cache_put(s->folder, uid, (enum store_cache_kind)kind, out->data, out->len,
+				    NULL);
+	return true;
 }
 
 struct mime_part *imapd_msg_parts(struct imapd_session *s, uint32_t uid, struct buf *err)
@@ -54,7 +106,7 @@ struct mime_part *imapd_msg_parts(struct imapd_session *s, uint32_t uid, struct 
 	struct buf blob = BUF_INIT;
 	struct mime_part *root = NULL;
 	const char *error;
-	if (store_msg_cache_get(s->folder, uid, &blob, err) == 1 &&
+	if (store_msg_cache_get(s->folder, uid, STORE_CACHE_PARTS, &blob, err) == 1 &&
 	    mime_deserialize(blob.data, blob.len, &root, &error) == 0) {
 		buf_free(&blob);
 		return root;
@@ -65,7 +117,7 @@ struct mime_part *imapd_msg_parts(struct imapd_session *s, uint32_t uid, struct 
 		buf_reset(&blob);
 		mime_serialize(root, &blob);
 		struct buf e2 = BUF_INIT;
-		if (store_msg_cache_put(s->folder, uid, blob.data, blob.len, &e2) < 0)
+		if (store_msg_cache_put(s->folder, uid, STORE_CACHE_PARTS, blob.data, blob.len, &e2) < 0)
 			log_debug("cache put uid=%" PRIu32 ": %s", uid, buf_cstr(&e2));
 		buf_free(&e2);
 	}

@@ -24,6 +24,7 @@ struct fetch_job {
 	struct store_msg_stream st;
 	struct mime_part *tree;
 	struct imapd_body_stream bs;
+	struct buf envelope, bodystructure; /* this message's texts (cached ones) */
 };
 
 static void fetch_msg_end(struct fetch_job *j)
@@ -42,6 +43,8 @@ static void fetch_job_free(struct imapd_session *s)
 	fetch_msg_end(j);
 	imap_fetch_free(&j->f);
 	x_free(&j->idx);
+	buf_free(&j->envelope);
+	buf_free(&j->bodystructure);
 	x_free(&j);
 }
 
@@ -70,17 +73,17 @@ static void fetch_static(struct imapd_session *s, struct fetch_job *j, size_t id
 		buf_free(&err);
 		buf_printf(&s->out, " RFC822.SIZE %" PRIu64, v);
 	}
-	if (j->tree != NULL && (it & IMAP_FETCH_ENVELOPE)) {
+	if (it & IMAP_FETCH_ENVELOPE) {
 		buf_append_str(&s->out, " ENVELOPE ");
-		imapd_envelope_write(s, &s->out, j->tree);
+		buf_append(&s->out, j->envelope.data, j->envelope.len);
 	}
 	if (j->tree != NULL && (it & IMAP_FETCH_BODY)) {
 		buf_append_str(&s->out, " BODY ");
 		imapd_bodystructure_write(s, &s->out, j->tree, false);
 	}
-	if (j->tree != NULL && (it & IMAP_FETCH_BODYSTRUCTURE)) {
+	if (it & IMAP_FETCH_BODYSTRUCTURE) {
 		buf_append_str(&s->out, " BODYSTRUCTURE ");
-		imapd_bodystructure_write(s, &s->out, j->tree, true);
+		buf_append(&s->out, j->bodystructure.data, j->bodystructure.len);
 	}
 }
 
@@ -101,19 +104,28 @@ static bool fetch_msg_start(struct imapd_session *s, struct fetch_job *j)
 		return false;
 	}
 	buf_free(&err);
+	if (((j->f.items & IMAP_FETCH_ENVELOPE) &&
+	     !imapd_msg_text(s, m->uid, STORE_CACHE_ENVELOPE, &j->tree, &j->envelope)) ||
+	    ((j->f.items & IMAP_FETCH_BODYSTRUCTURE) &&
+	     !imapd_msg_text(s, m->uid, STORE_CACHE_BODYSTRUCTURE, &j->tree, &j->bodystructure))) {
+		fetch_msg_end(j);
+		return false;
+	}
 	fetch_static(s, j, idx, m);
 	j->in_msg = true;
 	j->body_i = 0;
 	return true;
 }
 
-static bool fetch_pump(struct imapd_session *s)
+/* Writes messages until the output is full; their index reads (sizes, cached texts) share
+ * one transaction per call, and what they cache is written once at its end. */
+static void fetch_fill(struct imapd_session *s, struct fetch_job *j)
 {
-	struct fetch_job *j = s->job_ctx;
+	store_batch_begin(s->folder);
 	while (!imapd_output_full(s)) {
 		if (j->streaming) {
 			if (imapd_body_pump(s, &j->bs))
-				return true;
+				break;
 			j->streaming = false;
 			continue;
 		}
@@ -136,6 +148,13 @@ static bool fetch_pump(struct imapd_session *s)
 		fetch_msg_end(j);
 		j->pos++;
 	}
+	store_batch_end(s->folder);
+}
+
+static bool fetch_pump(struct imapd_session *s)
+{
+	struct fetch_job *j = s->job_ctx;
+	fetch_fill(s, j);
 	if (j->pos < j->count || j->in_msg)
 		return true;
 	if (j->expunged)
@@ -228,8 +247,7 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *cmd)
 	}
 	if (j->f.items & IMAP_FETCH_MODSEQ)
 		imapd_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
-	j->need_tree =
-	    (j->f.items & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE)) != 0;
+	j->need_tree = (j->f.items & IMAP_FETCH_BODY) != 0; /* the others: cached texts */
 	for (size_t i = 0; i < j->f.body_count; i++) {
 		const struct imap_fetch_body *b = &j->f.bodies[i];
 		j->need_fd = true;

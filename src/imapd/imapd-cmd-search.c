@@ -24,6 +24,7 @@ static void search_run(struct imapd_session *s, const struct imap_search_program
 	struct imapd_search_cache c;
 	memset(&c, 0, sizeof(c));
 	size_t n = store_folder_count(s->folder);
+	store_batch_begin(s->folder); /* one index transaction for the whole walk */
 	for (size_t i = 0; i < n; i++) {
 		if (!imapd_search_match(s, i, &p->root, &c))
 			continue;
@@ -43,6 +44,7 @@ static void search_run(struct imapd_session *s, const struct imap_search_program
 		if (m->modseq > r->modseq)
 			r->modseq = m->modseq;
 	}
+	store_batch_end(s->folder);
 	imapd_search_cache_free(&c);
 }
 

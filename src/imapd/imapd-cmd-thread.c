@@ -119,8 +119,10 @@ static struct imapd_sort_msg *thread_keys(struct imapd_session *s, struct imapd_
 	struct imapd_sort_msg *k = x_reallocarray(NULL, n > 0 ? n : 1, sizeof(*k));
 	struct imapd_search_cache c;
 	memset(&c, 0, sizeof(c));
+	store_batch_begin(s->folder);
 	for (size_t i = 0; i < n; i++)
 		imapd_sort_msg_load(s, idx[i], references, &c, &k[i]);
+	store_batch_end(s->folder);
 	imapd_search_cache_free(&c);
 	x_free(&idx);
 	*n_r = n;

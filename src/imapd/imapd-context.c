@@ -184,8 +184,10 @@ void imapd_context_update(struct imapd_session *s)
 		return;
 	struct imapd_search_cache cache;
 	memset(&cache, 0, sizeof(cache));
+	store_batch_begin(s->folder);
 	for (struct imapd_context *c = s->contexts; c != NULL; c = c->next)
 		context_update(s, c, &cache);
+	store_batch_end(s->folder);
 	imapd_search_cache_free(&cache);
 }
 

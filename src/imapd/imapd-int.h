@@ -391,6 +391,11 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *cmd);
  * err set. The caller frees it with mime_part_free. */
 struct mime_part *imapd_msg_parts(struct imapd_session *s, uint32_t uid, struct buf *err);
 void imapd_envelope_write(struct imapd_session *s, struct buf *out, const struct mime_part *p);
+/* The ENVELOPE or BODYSTRUCTURE (STORE_CACHE_*) text of message uid into out (replaced):
+ * cached, or written from *tree (parsed when NULL; the caller frees it) and then cached.
+ * false when the message cannot be read. */
+bool imapd_msg_text(struct imapd_session *s, uint32_t uid, int kind,
+		    struct mime_part **tree, struct buf *out);
 void imapd_bodystructure_write(struct imapd_session *s, struct buf *out, const struct mime_part *p,
 			       bool extended);
 /* Writes " NAME literal-or-NIL" for one BODY[...]/BINARY[...] item of message uid, whose
@@ -423,9 +428,17 @@ struct imap_search_key;
 struct imapd_search_cache {
 	uint32_t uid;
 	bool loaded;
+	bool partial;		/* only the cached fields (STORE_CACHE_FIELDS) were loaded */
 	char **names, **values; /* decoded, unfolded header fields */
 	size_t n;
 };
+/* Appends field f to a STORE_CACHE_FIELDS value when it is one SEARCH and SORT read
+ * (Subject, From, To, Cc, Bcc, Date, References), decoded as the search decodes it. */
+struct mime_header_field;
+void imapd_search_fields_add(struct buf *fields, const struct mime_header_field *f);
+/* Whether a header of header_size bytes was read whole by the search (so the fields taken
+ * from it are all there are). */
+bool imapd_search_fields_complete(uint64_t header_size);
 /* Does message idx match key? c caches the message's header between keys. */
 bool imapd_search_match(struct imapd_session *s, size_t idx, const struct imap_search_key *key,
 			struct imapd_search_cache *c);

@@ -1,7 +1,9 @@
 /* imapd-search-eval: evaluates a lib-imap search program against one message of the
  * snapshot (RFC 9051 6.4.4; RFC 7162 3.1.5 MODSEQ; RFC 5032 OLDER/YOUNGER). Flags, dates,
  * sizes and sets come from the snapshot; header keys read the message's header once
- * (decoded RFC 2047, case-insensitive substring); BODY and TEXT stream through the
+ * (decoded RFC 2047, case-insensitive substring): the fields most searched (Subject, From,
+ * To, Cc, Bcc, Date, References) are kept decoded in the index (STORE_CACHE_FIELDS, every
+ * occurrence), so SUBJECT/FROM/... read no file once they are; BODY and TEXT stream through the
  * message in chunks, never holding it whole, then through the base64 and quoted-printable
  * parts decoded (lib-mime's decoders). Dates are taken in UTC.
  */
@@ -34,12 +36,71 @@ void imapd_search_cache_free(struct imapd_search_cache *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Reads the header fields of message uid into c. */
+/* The fields kept in STORE_CACHE_FIELDS: "Name\0decoded value\0" for each occurrence. */
+static const char *const cached_fields[] = {"Subject", "From", "To",	     "Cc",
+					    "Bcc",     "Date", "References"};
+
+static bool field_cached(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(cached_fields) / sizeof(cached_fields[0]); i++)
+		if (strlen(cached_fields[i]) == len && strncasecmp(cached_fields[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+void imapd_search_fields_add(struct buf *fields, const struct mime_header_field *f)
+{
+	if (f->invalid || !field_cached(f->name, f->name_len))
+		return;
+	char *v = mime_rfc2047_decode_str(f->value);
+	buf_append(fields, f->name, f->name_len);
+	buf_append_char(fields, '\0');
+	buf_append(fields, v, strlen(v) + 1);
+	x_free(&v);
+}
+
+bool imapd_search_fields_complete(uint64_t header_size)
+{
+	return header_size < HEADER_SCAN_MAX - IMAPD_CHUNK;
+}
+
+static void cache_add(struct imapd_search_cache *c, char *name, char *value)
+{
+	c->names = x_reallocarray(c->names, c->n + 1, sizeof(char *));
+	c->values = x_reallocarray(c->values, c->n + 1, sizeof(char *));
+	c->names[c->n] = name;
+	c->values[c->n++] = value;
+}
+
+/* The cached fields of message uid into c; false when there are none. */
+static bool cache_load_fields(struct imapd_session *s, uint32_t uid, struct imapd_search_cache *c)
+{
+	struct buf b = BUF_INIT;
+	bool found = store_msg_cache_get(s->folder, uid, STORE_CACHE_FIELDS, &b, NULL) == 1;
+	for (size_t pos = 0; found && pos < b.len;) {
+		const char *name = b.data + pos, *nul = memchr(name, '\0', b.len - pos);
+		const char *value = nul != NULL ? nul + 1 : NULL;
+		const char *end = value != NULL ? memchr(value, '\0', b.len - (size_t)(value - b.data))
+					: NULL;
+		if (end == NULL) { /* damaged: read the file */
+			imapd_search_cache_free(c);
+			found = false;
+			break;
+		}
+		cache_add(c, x_strdup(name), x_strdup(value));
+		pos = (size_t)(end + 1 - b.data);
+	}
+	buf_free(&b);
+	return found;
+}
+
+/* Reads the header fields of message uid into c (the file), caching the searched ones. */
 static void cache_load(struct imapd_session *s, uint32_t uid, struct imapd_search_cache *c)
 {
 	imapd_search_cache_free(c);
 	c->uid = uid;
 	c->loaded = true;
+	struct buf fields = BUF_INIT;
 	struct store_msg_stream st;
 	struct buf err = BUF_INIT;
 	if (store_msg_open(s->folder, uid, &st, &err) < 0) {
@@ -64,25 +125,45 @@ static void cache_load(struct imapd_session *s, uint32_t uid, struct imapd_searc
 				    : mime_header_parser_finish(&hp, &f);
 			pos += got > 0 ? used : 0;
 			if (r == MIME_HEADER_FIELD && !f.invalid) {
-				c->names = x_reallocarray(c->names, c->n + 1, sizeof(char *));
-				c->values = x_reallocarray(c->values, c->n + 1, sizeof(char *));
-				c->names[c->n] = x_strndup(f.name, f.name_len);
-				c->values[c->n++] = mime_rfc2047_decode_str(f.value);
+				cache_add(c, x_strndup(f.name, f.name_len),
+					  mime_rfc2047_decode_str(f.value));
+				imapd_search_fields_add(&fields, &f);
 			}
 		} while (r == MIME_HEADER_FIELD);
 		if (got <= 0)
 			break;
 		done += (uint64_t)got;
 	}
+	if (r == MIME_HEADER_END && imapd_search_fields_complete(mime_header_parser_offset(&hp)))
+		store_msg_cache_put(s->folder, uid, STORE_CACHE_FIELDS, fields.data, fields.len, NULL);
+	buf_free(&fields);
 	mime_header_parser_deinit(&hp);
 	close(st.fd);
+}
+
+/* Makes c hold the fields of message uid that field name needs: the cached ones when name
+ * is among them and they are there, else the whole header from the file. */
+static void cache_need(struct imapd_session *s, uint32_t uid, const char *name,
+		       struct imapd_search_cache *c)
+{
+	bool cached = field_cached(name, strlen(name));
+	if (c->loaded && c->uid == uid && (!c->partial || cached))
+		return;
+	if (cached && (!c->loaded || c->uid != uid)) {
+		imapd_search_cache_free(c);
+		c->uid = uid;
+		if (cache_load_fields(s, uid, c)) {
+			c->loaded = c->partial = true;
+			return;
+		}
+	}
+	cache_load(s, uid, c);
 }
 
 const char *imapd_msg_header(struct imapd_session *s, struct imapd_search_cache *c, uint32_t uid,
 			     const char *name)
 {
-	if (!c->loaded || c->uid != uid)
-		cache_load(s, uid, c);
+	cache_need(s, uid, name, c);
 	for (size_t i = 0; i < c->n; i++)
 		if (str_ieq(c->names[i], name))
 			return c->values[i];
@@ -299,10 +380,11 @@ bool imapd_search_match(struct imapd_session *s, size_t idx, const struct imap_s
 			struct imapd_search_cache *c)
 {
 	const struct store_msg *m = store_folder_msg(s->folder, idx);
-	bool needs_header = k->op == IMAP_SEARCH_HEADER || k->op == IMAP_SEARCH_SENTBEFORE ||
-			    k->op == IMAP_SEARCH_SENTON || k->op == IMAP_SEARCH_SENTSINCE;
-	if (needs_header && (!c->loaded || c->uid != m->uid))
-		cache_load(s, m->uid, c);
+	if (k->op == IMAP_SEARCH_HEADER)
+		cache_need(s, m->uid, k->name, c);
+	else if (k->op == IMAP_SEARCH_SENTBEFORE || k->op == IMAP_SEARCH_SENTON ||
+		 k->op == IMAP_SEARCH_SENTSINCE)
+		cache_need(s, m->uid, "Date", c);
 	uint64_t v;
 	struct buf err = BUF_INIT;
 	switch (k->op) {

@@ -132,9 +132,11 @@ size_t imapd_sort_search(struct imapd_session *s, const struct imap_search_key *
 	memset(&c, 0, sizeof(c));
 	size_t n = store_folder_count(s->folder), count = 0;
 	size_t *idx = x_reallocarray(NULL, n > 0 ? n : 1, sizeof(size_t));
+	store_batch_begin(s->folder);
 	for (size_t i = 0; i < n; i++)
 		if (imapd_search_match(s, i, root, &c))
 			idx[count++] = i;
+	store_batch_end(s->folder);
 	imapd_search_cache_free(&c);
 	*idx_r = idx;
 	return count;

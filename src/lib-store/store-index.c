@@ -24,6 +24,8 @@
    file is cut back to 1 MB: what a folder's index costs on disk beside the database. */
 #define INDEX_WAL_PAGES "256"
 #define INDEX_WAL_LIMIT "1048576"
+#define INDEX_PENDING_MAX (4 * 1024 * 1024) /* bytes of cache writes a batch holds */
+#define INDEX_PENDING_LOOKBACK 16	     /* recent pending values a read looks at */
 #define INDEX_OPEN_BUSY_TRIES 500
 
 enum index_stmt {
@@ -38,8 +40,10 @@ enum index_stmt {
 	ST_GET,
 	ST_VSIZE_GET,
 	ST_VSIZE_SET,
-	ST_CACHE_GET,
-	ST_CACHE_PUT,
+	ST_CACHE_GET,		/* one per cache kind, in order */
+	ST_CACHE_GET_LAST = ST_CACHE_GET + STORE_CACHE_KINDS - 1,
+	ST_CACHE_PUT,		/* the same */
+	ST_CACHE_PUT_LAST = ST_CACHE_PUT + STORE_CACHE_KINDS - 1,
 	ST_SET_FNAME,
 	ST_META_PREFIX,
 	ST_GET_BASE,
@@ -67,8 +71,19 @@ static const char *const index_sql[ST_COUNT] = {
 	       "FROM msgs WHERE uid = ?1",
     [ST_VSIZE_GET] = "SELECT vsize FROM msgs WHERE uid = ?1",
     [ST_VSIZE_SET] = "UPDATE msgs SET vsize = ?2 WHERE uid = ?1",
-    [ST_CACHE_GET] = "SELECT cache FROM msgs WHERE uid = ?1",
-    [ST_CACHE_PUT] = "UPDATE msgs SET cache = ?2 WHERE uid = ?1",
+#define CACHE_GET(t) "SELECT value FROM " t " WHERE uid = ?1"
+/* only for a message still there: an expunged one's values would never be removed */
+#define CACHE_PUT(t)                                                                               \
+	"INSERT OR REPLACE INTO " t " (uid, value) SELECT ?1, ?2 "                                 \
+	"WHERE EXISTS (SELECT 1 FROM msgs WHERE uid = ?1)"
+    [ST_CACHE_GET + STORE_CACHE_PARTS] = CACHE_GET("cache_parts"),
+    [ST_CACHE_GET + STORE_CACHE_ENVELOPE] = CACHE_GET("cache_envelope"),
+    [ST_CACHE_GET + STORE_CACHE_BODYSTRUCTURE] = CACHE_GET("cache_bodystructure"),
+    [ST_CACHE_GET + STORE_CACHE_FIELDS] = CACHE_GET("cache_fields"),
+    [ST_CACHE_PUT + STORE_CACHE_PARTS] = CACHE_PUT("cache_parts"),
+    [ST_CACHE_PUT + STORE_CACHE_ENVELOPE] = CACHE_PUT("cache_envelope"),
+    [ST_CACHE_PUT + STORE_CACHE_BODYSTRUCTURE] = CACHE_PUT("cache_bodystructure"),
+    [ST_CACHE_PUT + STORE_CACHE_FIELDS] = CACHE_PUT("cache_fields"),
     [ST_SET_FNAME] = "UPDATE msgs SET fname = ?2, size = ?3, vsize = 0 WHERE uid = ?1",
     [ST_GET_BASE] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
 		    "FROM msgs WHERE base = ?1",
@@ -81,11 +96,32 @@ static const char index_schema[] =
     "CREATE TABLE IF NOT EXISTS msgs (uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE,"
     " fname TEXT NOT NULL, dir INTEGER NOT NULL, flags INTEGER NOT NULL,"
     " keywords INTEGER NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,"
-    " idate INTEGER NOT NULL, vsize INTEGER NOT NULL DEFAULT 0, cache BLOB);"
+    " idate INTEGER NOT NULL, vsize INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS msgs_modseq ON msgs (modseq);"
     "CREATE TABLE IF NOT EXISTS expunged (uid INTEGER PRIMARY KEY, base TEXT NOT NULL,"
     " modseq INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (modseq);";
+
+/* The values cached per message, one table each (store_cache_kind), so that a FETCH of one
+ * of them reads only its pages and the snapshot's scan of msgs stays small. */
+static const char index_cache_schema[] =
+    "CREATE TABLE IF NOT EXISTS cache_parts (uid INTEGER PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS cache_envelope (uid INTEGER PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS cache_bodystructure (uid INTEGER PRIMARY KEY,"
+    " value BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS cache_fields (uid INTEGER PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS msgs_cache_del AFTER DELETE ON msgs BEGIN"
+    " DELETE FROM cache_parts WHERE uid = OLD.uid;"
+    " DELETE FROM cache_envelope WHERE uid = OLD.uid;"
+    " DELETE FROM cache_bodystructure WHERE uid = OLD.uid;"
+    " DELETE FROM cache_fields WHERE uid = OLD.uid; END;";
+
+/* Version 1 to 2: version 1 kept the parsed structure in msgs.cache; it moves to its own
+ * table (the column stays, empty). */
+static const char index_migrate_1[] =
+    "INSERT OR REPLACE INTO cache_parts (uid, value)"
+    " SELECT uid, cache FROM msgs WHERE cache IS NOT NULL;"
+    "UPDATE msgs SET cache = NULL WHERE cache IS NOT NULL;";
 
 /* Per-folder totals kept in meta by triggers, so STATUS and quota checks read three rows
  * instead of walking every message: total_messages, total_bytes, total_unseen (no \Seen,
@@ -121,6 +157,24 @@ struct index {
 	bool sync_off; /* this transaction fills an empty index: committed without fsync */
 	int64_t bulk_messages, bulk_bytes, bulk_unseen;
 	sqlite3_stmt *st[ST_COUNT];
+	/* index_batch_begin/_end: reads share one transaction (opened at the first read,
+	   ended by a write transaction or the batch's end); cache writes wait in pending */
+	unsigned batch;
+	bool read_open; /* a read transaction of the batch is open */
+	bool in_write;	/* between index_begin and its commit or rollback */
+	struct index_pending *pending;
+	size_t pending_count, pending_cap, pending_bytes;
+};
+
+/* A cache write put off to the end of a batch. */
+enum index_pending_kind { PENDING_VSIZE, PENDING_IDATE, PENDING_CACHE };
+struct index_pending {
+	uint32_t uid;
+	uint8_t kind; /* enum index_pending_kind */
+	uint8_t cache; /* PENDING_CACHE: enum store_cache_kind */
+	int64_t value;
+	void *data;
+	size_t len;
 };
 
 static int index_fail(struct index *ix, struct buf *err, const char *what)
@@ -141,8 +195,18 @@ static sqlite3_stmt *index_stmt(struct index *ix, enum index_stmt which, struct 
 	return ix->st[which];
 }
 
+static void index_pending_clear(struct index *ix)
+{
+	for (size_t i = 0; i < ix->pending_count; i++)
+		x_free(&ix->pending[i].data);
+	ix->pending_count = 0;
+	ix->pending_bytes = 0;
+}
+
 static void index_free(struct index *ix)
 {
+	index_pending_clear(ix);
+	x_free(&ix->pending);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(ix->st[i]);
 	sqlite3_close_v2(ix->db);
@@ -218,12 +282,19 @@ static int index_setup(struct index *ix, bool *fresh_r)
 	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (rc == SQLITE_OK && version != 0 && version != INDEX_VERSION)
+	if (rc == SQLITE_OK && version != 0 && version != 1 && version != INDEX_VERSION)
 		rc = SQLITE_NOTADB; /* another version: rebuild */
 	if (rc == SQLITE_OK && version == 0)
 		rc = sqlite3_exec(ix->db, index_schema, NULL, NULL, NULL);
-	if (rc == SQLITE_OK && version == 0)
-		rc = sqlite3_exec(ix->db, "PRAGMA user_version = 1", NULL, NULL, NULL);
+	if (rc == SQLITE_OK && version != INDEX_VERSION)
+		rc = sqlite3_exec(ix->db, index_cache_schema, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && version == 1)
+		rc = sqlite3_exec(ix->db, index_migrate_1, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && version != INDEX_VERSION)
+		rc = sqlite3_exec(ix->db,
+				  "INSERT OR REPLACE INTO meta (key, value) "
+				  "VALUES ('instance', random()); PRAGMA user_version = " INDEX_VERSION_STR,
+				  NULL, NULL, NULL);
 	if (rc == SQLITE_OK && !index_has_totals(ix))
 		rc = sqlite3_exec(ix->db, index_totals_schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
@@ -296,8 +367,26 @@ static void index_sync_restore(struct index *ix)
 	ix->sync_off = false;
 }
 
+/* Ends the batch's read transaction (before a write transaction, or at the batch's end). */
+static void index_read_close(struct index *ix)
+{
+	if (ix->read_open && !sqlite3_get_autocommit(ix->db))
+		sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
+	ix->read_open = false;
+}
+
+/* In a batch, the reads that follow share one transaction (one lock of the file instead of
+ * one per statement). */
+static void index_read_open(struct index *ix)
+{
+	if (ix->batch == 0 || ix->in_write || ix->read_open || !sqlite3_get_autocommit(ix->db))
+		return;
+	ix->read_open = sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+}
+
 int index_begin(struct index *ix, struct buf *err)
 {
+	index_read_close(ix);
 	/* An index with no state yet is about to be built from the files: a cache, so its
 	   first commit need not wait for the disk (a crash only means building it again) */
 	if (index_meta(ix, "uidvalidity") == 0 &&
@@ -308,16 +397,21 @@ int index_begin(struct index *ix, struct buf *err)
 		index_sync_restore(ix);
 		return index_fail(ix, err, "lock");
 	}
+	ix->in_write = true;
 	return 0;
 }
 
+static void index_pending_apply(struct index *ix);
+
 int index_commit(struct index *ix, struct buf *err)
 {
+	index_pending_apply(ix); /* the batch's cache writes ride along */
 	if (sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		index_fail(ix, err, "commit");
 		index_rollback(ix);
 		return -1;
 	}
+	ix->in_write = false;
 	index_sync_restore(ix);
 	return 0;
 }
@@ -326,8 +420,92 @@ void index_rollback(struct index *ix)
 {
 	if (!sqlite3_get_autocommit(ix->db))
 		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	ix->in_write = false;
 	ix->bulk = false;
 	index_sync_restore(ix);
+}
+
+/* Writes the cache values put off by a batch (inside a write transaction). A failed one is
+ * only lost work: the value is computed again when next asked for. */
+static void index_pending_apply(struct index *ix)
+{
+	for (size_t i = 0; i < ix->pending_count; i++) {
+		const struct index_pending *p = &ix->pending[i];
+		int r = p->kind == PENDING_VSIZE   ? index_vsize_set(ix, p->uid, (uint64_t)p->value, NULL)
+			: p->kind == PENDING_IDATE ? index_idate_set(ix, p->uid, p->value, NULL)
+						   : index_cache_put(ix, p->uid, p->cache, p->data,
+								     p->len, NULL);
+		if (r < 0) {
+			log_debug("store: index %s: a cache write failed", ix->path);
+			break;
+		}
+	}
+	index_pending_clear(ix);
+}
+
+/* Writes what the batch put off, in one transaction. */
+static void index_pending_flush(struct index *ix)
+{
+	if (ix->pending_count == 0)
+		return;
+	index_read_close(ix);
+	struct buf err = BUF_INIT;
+	if (index_begin(ix, &err) < 0 || index_commit(ix, &err) < 0) {
+		log_debug("store: %s", buf_cstr(&err));
+		index_pending_clear(ix);
+	}
+	buf_free(&err);
+}
+
+void index_batch_begin(struct index *ix)
+{
+	ix->batch++;
+}
+
+void index_batch_end(struct index *ix)
+{
+	if (ix->batch == 0 || --ix->batch > 0)
+		return;
+	index_read_close(ix);
+	index_pending_flush(ix);
+}
+
+/* Queues a cache write of a batch; false when there is no batch (write it now). */
+static bool index_pending_add(struct index *ix, uint32_t uid, enum index_pending_kind kind,
+			      unsigned cache, int64_t value, const void *data, size_t len)
+{
+	if (ix->batch == 0 || ix->in_write)
+		return false;
+	if (ix->pending_count == ix->pending_cap) {
+		ix->pending_cap = ix->pending_cap ? ix->pending_cap * 2 : 64;
+		ix->pending = x_reallocarray(ix->pending, ix->pending_cap, sizeof(*ix->pending));
+	}
+	struct index_pending *p = &ix->pending[ix->pending_count++];
+	*p = (struct index_pending){.uid = uid, .kind = (uint8_t)kind, .cache = (uint8_t)cache,
+				    .value = value, .len = len};
+	if (len > 0) {
+		p->data = x_malloc(len);
+		memcpy(p->data, data, len);
+	}
+	ix->pending_bytes += len + sizeof(*p);
+	if (ix->pending_bytes > INDEX_PENDING_MAX)
+		index_pending_flush(ix); /* bounded memory: write them now, go on reading */
+	return true;
+}
+
+/* A cache value put off in this batch (the last one for uid), or NULL. */
+static const struct index_pending *index_pending_find(struct index *ix, uint32_t uid,
+						      enum index_pending_kind kind,
+						      unsigned cache)
+{
+	for (size_t i = ix->pending_count; i-- > 0;) {
+		const struct index_pending *p = &ix->pending[i];
+		if (p->uid == uid && p->kind == kind && p->cache == cache)
+			return p;
+		if (ix->pending_count - i >= INDEX_PENDING_LOOKBACK)
+			break;
+	}
+	return NULL;
 }
 
 int index_bulk_begin(struct index *ix, struct buf *err)
@@ -573,6 +751,7 @@ static int index_get_row(struct index *ix, sqlite3_stmt *st, struct index_row *r
 int index_get(struct index *ix, uint32_t uid, struct index_row *r, struct buf *fname_buf,
 	      struct buf *err)
 {
+	index_read_open(ix);
 	sqlite3_stmt *st = index_stmt(ix, ST_GET, err);
 	if (st == NULL)
 		return -1;
@@ -592,6 +771,8 @@ int index_get_base(struct index *ix, const char *base, size_t len, struct index_
 
 int index_idate_set(struct index *ix, uint32_t uid, int64_t idate, struct buf *err)
 {
+	if (index_pending_add(ix, uid, PENDING_IDATE, 0, idate, NULL, 0))
+		return 0;
 	sqlite3_stmt *st = index_stmt(ix, ST_IDATE_SET, err);
 	if (st == NULL)
 		return -1;
@@ -612,6 +793,12 @@ int index_new_list_create(struct index *ix, struct buf *err)
 
 int index_vsize_get(struct index *ix, uint32_t uid, uint64_t *vsize_r, struct buf *err)
 {
+	const struct index_pending *p = index_pending_find(ix, uid, PENDING_VSIZE, 0);
+	if (p != NULL) {
+		*vsize_r = (uint64_t)p->value;
+		return 0;
+	}
+	index_read_open(ix);
 	sqlite3_stmt *st = index_stmt(ix, ST_VSIZE_GET, err);
 	if (st == NULL)
 		return -1;
@@ -623,6 +810,8 @@ int index_vsize_get(struct index *ix, uint32_t uid, uint64_t *vsize_r, struct bu
 
 int index_vsize_set(struct index *ix, uint32_t uid, uint64_t vsize, struct buf *err)
 {
+	if (index_pending_add(ix, uid, PENDING_VSIZE, 0, (int64_t)vsize, NULL, 0))
+		return 0;
 	sqlite3_stmt *st = index_stmt(ix, ST_VSIZE_SET, err);
 	if (st == NULL)
 		return -1;
@@ -631,30 +820,45 @@ int index_vsize_set(struct index *ix, uint32_t uid, uint64_t vsize, struct buf *
 	return index_run(ix, st, err, "vsize");
 }
 
-int index_cache_get(struct index *ix, uint32_t uid, struct buf *out, struct buf *err)
+int index_cache_get(struct index *ix, uint32_t uid, enum store_cache_kind kind, struct buf *out,
+		    struct buf *err)
 {
-	sqlite3_stmt *st = index_stmt(ix, ST_CACHE_GET, err);
+	const struct index_pending *p = index_pending_find(ix, uid, PENDING_CACHE, kind);
+	if (p != NULL) {
+		buf_reset(out);
+		buf_append(out, p->data, p->len);
+		return 1;
+	}
+	if (kind >= STORE_CACHE_KINDS)
+		return store_err(err, "no such cache");
+	index_read_open(ix);
+	sqlite3_stmt *st = index_stmt(ix, ST_CACHE_GET + kind, err);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, uid);
 	int found = 0;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+	if (sqlite3_step(st) == SQLITE_ROW) {
 		buf_reset(out);
-		const void *p = sqlite3_column_blob(st, 0);
+		const void *v = sqlite3_column_blob(st, 0);
 		int n = sqlite3_column_bytes(st, 0);
 		if (n > 0)
-			buf_append(out, p, (size_t)n);
+			buf_append(out, v, (size_t)n);
 		found = 1;
 	}
 	sqlite3_reset(st);
 	return found;
 }
 
-int index_cache_put(struct index *ix, uint32_t uid, const void *data, size_t len, struct buf *err)
+int index_cache_put(struct index *ix, uint32_t uid, enum store_cache_kind kind, const void *data,
+		    size_t len, struct buf *err)
 {
 	if (len > INT32_MAX)
 		return store_err(err, "cache blob too large");
-	sqlite3_stmt *st = index_stmt(ix, ST_CACHE_PUT, err);
+	if (kind >= STORE_CACHE_KINDS)
+		return store_err(err, "no such cache");
+	if (index_pending_add(ix, uid, PENDING_CACHE, kind, 0, data, len))
+		return 0;
+	sqlite3_stmt *st = index_stmt(ix, ST_CACHE_PUT + kind, err);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, uid);

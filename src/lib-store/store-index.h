@@ -12,8 +12,10 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "store.h"
 
-#define INDEX_VERSION 1
+#define INDEX_VERSION 2
+#define INDEX_VERSION_STR "2"
 #define INDEX_FILE "tern-index.sqlite"
 
 struct index;
@@ -82,9 +84,17 @@ int index_new_list_create(struct index *index, struct buf *err);
 /* The cached CRLF size (0 when unknown) and the blob; set functions do not change modseq. */
 int index_vsize_get(struct index *index, uint32_t uid, uint64_t *vsize_r, struct buf *err);
 int index_vsize_set(struct index *index, uint32_t uid, uint64_t vsize, struct buf *err);
-int index_cache_get(struct index *index, uint32_t uid, struct buf *out, struct buf *err);
-int index_cache_put(struct index *index, uint32_t uid, const void *data, size_t len,
-		    struct buf *err);
+/* The cached values of a message (store.h enum store_cache_kind): one table each. */
+int index_cache_get(struct index *index, uint32_t uid, enum store_cache_kind kind,
+		    struct buf *out, struct buf *err);
+int index_cache_put(struct index *index, uint32_t uid, enum store_cache_kind kind,
+		    const void *data, size_t len, struct buf *err);
+/* Many reads in a row (a FETCH or SEARCH over a range): between begin and end (they nest)
+ * the reads share one transaction, and cache writes (vsize, idate, blobs) wait to be
+ * written together at the end, or with the next write transaction, or when they pass
+ * 4 MB. A batch must not stay open while other code may use the index. */
+void index_batch_begin(struct index *index);
+void index_batch_end(struct index *index);
 
 /* Sets a message's fname and size without a new modseq (mbox: its place in the file
  * moved, or a last line got its newline). Forgets the cached vsize. */

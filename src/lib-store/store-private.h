@@ -35,9 +35,8 @@ struct store_folder_vfuncs {
 	/* Optional: reads the internal date of a message whose date is STORE_IDATE_UNKNOWN
 	   (called from store_folder_msg; sets msg->internal_date, 0 when it cannot). */
 	void (*msg_idate)(struct store_folder *f, struct store_msg *msg);
-	int (*cache_get)(struct store_folder *f, uint32_t uid, struct buf *out, struct buf *err);
-	int (*cache_put)(struct store_folder *f, uint32_t uid, const void *data, size_t len,
-			 struct buf *err);
+	/* The folder's index (cache values and batches are kept there). */
+	struct index *(*index)(struct store_folder *f);
 	int (*set_flags)(struct store_folder *f, const uint32_t *uids, size_t count,
 			 enum store_flags_op op, uint32_t flags, uint32_t keywords,
 			 struct buf *err);

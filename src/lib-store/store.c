@@ -1,6 +1,7 @@
 /* store: argument checks and dispatch of store.h to the backend vtables, the snapshot
  * accessors, and the backend-independent operations (streamed copy, reindex).
  */
+#include "store-index.h"
 #include "store-private.h"
 #include "mbox/mbox-private.h"
 #include "xalloc.h"
@@ -194,15 +195,26 @@ int store_msg_vsize(struct store_folder *f, uint32_t uid, uint64_t *vsize_r, str
 	return f->v->msg_vsize(f, uid, vsize_r, err);
 }
 
-int store_msg_cache_get(struct store_folder *f, uint32_t uid, struct buf *out, struct buf *err)
+int store_msg_cache_get(struct store_folder *f, uint32_t uid, enum store_cache_kind kind,
+			struct buf *out, struct buf *err)
 {
-	return f->v->cache_get(f, uid, out, err);
+	return index_cache_get(f->v->index(f), uid, kind, out, err);
 }
 
-int store_msg_cache_put(struct store_folder *f, uint32_t uid, const void *data, size_t len,
-			struct buf *err)
+int store_msg_cache_put(struct store_folder *f, uint32_t uid, enum store_cache_kind kind,
+			const void *data, size_t len, struct buf *err)
 {
-	return f->v->cache_put(f, uid, data, len, err);
+	return index_cache_put(f->v->index(f), uid, kind, data, len, err);
+}
+
+void store_batch_begin(struct store_folder *f)
+{
+	index_batch_begin(f->v->index(f));
+}
+
+void store_batch_end(struct store_folder *f)
+{
+	index_batch_end(f->v->index(f));
 }
 
 int store_set_flags(struct store_folder *f, const uint32_t *uids, size_t count,

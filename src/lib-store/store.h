@@ -136,12 +136,24 @@ int store_msg_open(struct store_folder *folder, uint32_t uid, struct store_msg_s
 /* The size with every line ending as CRLF (IMAP RFC822.SIZE), computed once then cached. */
 int store_msg_vsize(struct store_folder *folder, uint32_t uid, uint64_t *vsize_r,
 		    struct buf *err);
-/* An opaque blob kept with the message (parsed ENVELOPE/BODYSTRUCTURE): get returns 1 and
- * fills out (replacing its contents), 0 when there is none, -1 on error. */
-int store_msg_cache_get(struct store_folder *folder, uint32_t uid, struct buf *out,
-			struct buf *err);
-int store_msg_cache_put(struct store_folder *folder, uint32_t uid, const void *data,
-			size_t len, struct buf *err);
+/* Values kept with a message in the index, computed by the protocol on first use. */
+enum store_cache_kind {
+	STORE_CACHE_PARTS,	   /* the parsed structure (lib-mime's mime-serial) */
+	STORE_CACHE_ENVELOPE,	   /* the IMAP ENVELOPE text */
+	STORE_CACHE_BODYSTRUCTURE, /* the IMAP BODYSTRUCTURE text */
+	STORE_CACHE_FIELDS,	   /* decoded header fields that SEARCH and SORT read */
+	STORE_CACHE_KINDS
+};
+/* get returns 1 and fills out (replacing its contents), 0 when there is none, -1 on error. */
+int store_msg_cache_get(struct store_folder *folder, uint32_t uid, enum store_cache_kind kind,
+			struct buf *out, struct buf *err);
+int store_msg_cache_put(struct store_folder *folder, uint32_t uid, enum store_cache_kind kind,
+			const void *data, size_t len, struct buf *err);
+/* Around the reads of many messages (one FETCH or SEARCH step): they share one index
+ * transaction, and the sizes and cache values they compute are written in one transaction
+ * at the end. Nests; end every batch before going back to an event loop. */
+void store_batch_begin(struct store_folder *folder);
+void store_batch_end(struct store_folder *folder);
 
 /* Changes the flags of messages (UIDs no longer there are skipped). The snapshot's entries
  * are updated at once and reported as changed by the next sync. */

@@ -137,8 +137,16 @@ static void test_append_persist(void **state)
 	uint64_t vsize;
 	assert_int_equal(store_msg_vsize(f, u1, &vsize, &fx->err), 0);
 	assert_int_equal(vsize, strlen(MSG) + 4);
-	assert_int_equal(store_msg_cache_get(f, u1, &b, &fx->err), 0);
-	assert_int_equal(store_msg_cache_put(f, u1, "blob\0x", 6, &fx->err), 0);
+	assert_int_equal(store_msg_cache_get(f, u1, STORE_CACHE_PARTS, &b, &fx->err), 0);
+	assert_int_equal(store_msg_cache_put(f, u1, STORE_CACHE_PARTS, "blob\0x", 6, &fx->err), 0);
+	/* in a batch, writes wait for its end but are seen by its reads */
+	store_batch_begin(f);
+	assert_int_equal(store_msg_cache_get(f, u3, STORE_CACHE_ENVELOPE, &b, &fx->err), 0);
+	assert_int_equal(store_msg_cache_put(f, u3, STORE_CACHE_ENVELOPE, "(env)", 5, &fx->err), 0);
+	assert_int_equal(store_msg_cache_get(f, u3, STORE_CACHE_ENVELOPE, &b, &fx->err), 1);
+	assert_int_equal(b.len, 5);
+	assert_int_equal(store_msg_cache_get(f, u3, STORE_CACHE_FIELDS, &b, &fx->err), 0);
+	store_batch_end(f);
 	store_folder_close(&f);
 
 	f = open_folder(fx, "INBOX");
@@ -147,9 +155,12 @@ static void test_append_persist(void **state)
 	assert_int_equal(store_folder_msg(f, 0)->uid, u1);
 	assert_int_equal(store_folder_msg(f, 2)->uid, u3);
 	assert_int_equal(store_folder_uidnext(f), u3 + 1);
-	assert_int_equal(store_msg_cache_get(f, u1, &b, &fx->err), 1);
+	assert_int_equal(store_msg_cache_get(f, u1, STORE_CACHE_PARTS, &b, &fx->err), 1);
 	assert_int_equal(b.len, 6);
 	assert_memory_equal(b.data, "blob\0x", 6);
+	assert_int_equal(store_msg_cache_get(f, u3, STORE_CACHE_ENVELOPE, &b, &fx->err), 1);
+	assert_memory_equal(b.data, "(env)", 5);
+	assert_int_equal(store_msg_cache_get(f, u1, STORE_CACHE_ENVELOPE, &b, &fx->err), 0);
 	buf_free(&b);
 	store_folder_close(&f);
 }

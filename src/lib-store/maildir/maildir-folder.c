@@ -286,16 +286,9 @@ static int maildir_msg_vsize(struct store_folder *f, uint32_t uid, uint64_t *vsi
 	return index_vsize_set(mf->ix, uid, vsize, err);
 }
 
-static int maildir_cache_get(struct store_folder *f, uint32_t uid, struct buf *out,
-			     struct buf *err)
+static struct index *maildir_index(struct store_folder *f)
 {
-	return index_cache_get(((struct maildir_folder *)f)->ix, uid, out, err);
-}
-
-static int maildir_cache_put(struct store_folder *f, uint32_t uid, const void *data,
-			     size_t len, struct buf *err)
-{
-	return index_cache_put(((struct maildir_folder *)f)->ix, uid, data, len, err);
+	return ((struct maildir_folder *)f)->ix;
 }
 
 static uint32_t flags_apply(uint32_t old, enum store_flags_op op, uint32_t v)
@@ -429,8 +422,7 @@ const struct store_folder_vfuncs maildir_folder_vfuncs = {
 	.msg_open = maildir_msg_open,
 	.msg_vsize = maildir_msg_vsize,
 	.msg_idate = maildir_msg_idate,
-	.cache_get = maildir_cache_get,
-	.cache_put = maildir_cache_put,
+	.index = maildir_index,
 	.set_flags = maildir_set_flags,
 	.keyword_lookup = maildir_keyword_lookup,
 	.expunge = maildir_expunge,

@@ -258,15 +258,9 @@ static int mbox_msg_vsize(struct store_folder *f, uint32_t uid, uint64_t *vsize_
 	return index_vsize_set(mf->ix, uid, vsize, err);
 }
 
-static int mbox_cache_get(struct store_folder *f, uint32_t uid, struct buf *out, struct buf *err)
+static struct index *mbox_index(struct store_folder *f)
 {
-	return index_cache_get(((struct mbox_folder *)f)->ix, uid, out, err);
-}
-
-static int mbox_cache_put(struct store_folder *f, uint32_t uid, const void *data, size_t len,
-			  struct buf *err)
-{
-	return index_cache_put(((struct mbox_folder *)f)->ix, uid, data, len, err);
+	return ((struct mbox_folder *)f)->ix;
 }
 
 static uint32_t flags_apply(uint32_t old, enum store_flags_op op, uint32_t v)
@@ -358,8 +352,7 @@ const struct store_folder_vfuncs mbox_folder_vfuncs = {
     .sync = mbox_sync,
     .msg_open = mbox_msg_open,
     .msg_vsize = mbox_msg_vsize,
-    .cache_get = mbox_cache_get,
-    .cache_put = mbox_cache_put,
+    .index = mbox_index,
     .set_flags = mbox_set_flags,
     .keyword_lookup = mbox_keyword_lookup,
     .expunge = mbox_expunge,
