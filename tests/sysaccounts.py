@@ -116,9 +116,16 @@ def check_worker_uids(instance, table=None, run_user="tern"):
     table must be running. Returns worker_roles(instance)."""
     table = table or ROLE_UIDS
     want = {"run_user": pwd.getpwnam(run_user).pw_uid, "root": 0}
+    def settled(roles):
+        # imap and pop3 of system mode start as root and drop once their certificates
+        # and listeners are ready: give a worker that is still starting a moment
+        return set(table) <= set(roles) and all(
+            uids == [want[table.get(role, "root")]] * 4
+            for role, procs in roles.items() for uids in procs)
+
     deadline = time.time() + 10
     roles = worker_roles(instance)
-    while not set(table) <= set(roles) and time.time() < deadline:
+    while not settled(roles) and time.time() < deadline:
         time.sleep(0.1)
         roles = worker_roles(instance)
     assert set(table) <= set(roles), (table, roles)
