@@ -9,7 +9,7 @@ echo "postfix postfix/mailname string localhost" | debconf-set-selections
 PKGS="build-essential meson ninja-build pkg-config clang
 libevent-dev libssl-dev libsqlite3-dev libcrypt-dev libpam0g-dev libunbound-dev libidn2-dev zlib1g-dev
 libcmocka-dev openssl python3 python3-pytest
-swaks mutt curl fetchmail procmail postfix isync tmux iproute2 linux-perf
+swaks mutt curl fetchmail procmail postfix isync offlineimap3 tmux iproute2 linux-perf
 dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved
 dnsmasq vacation"
 missing=""

@@ -1,5 +1,7 @@
 """Real IMAP clients against Tern: mbsync (isync) syncing several folders both ways, twice,
-with nothing to do the second time; curl listing and fetching; Python imaplib with CONDSTORE
+with nothing to do the second time; offlineimap syncing them to a local Maildir, then flag
+changes and deletions on both sides, both sides compared message for message (bytes and
+flags); curl listing and fetching; Python imaplib with CONDSTORE
 resynchronisation (CHANGEDSINCE), MOVE, and APPEND/COPY with UIDPLUS.
 """
 import imaplib
@@ -175,3 +177,155 @@ def test_imaplib_condstore_move_uidplus(tern):
     assert data == [b""]
     assert _count(port, "Lists/tern") == SMALL["Lists/tern"] + 1
     a.logout()
+
+
+# --- offlineimap: a two-way sync of several folders, then changes on both sides
+
+MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen",
+                 "T": "\\Deleted"}
+
+
+def _msgid(data):
+    m = re.search(rb"^Message-ID: *(<[^>\r\n]*>)", data, re.M | re.I)
+    assert m, data[:200]
+    return m.group(1).decode()
+
+
+def _server_state(port, folders):
+    """{folder: {Message-ID: (bytes with LF line ends, set of flags)}} from the server."""
+    m = imaplib.IMAP4("127.0.0.1", port)
+    m.login(USER, PASSWORD)
+    out = {}
+    for folder in folders:
+        typ, _ = m.select('"%s"' % folder, readonly=True)
+        assert typ == "OK", folder
+        msgs = {}
+        typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[])")
+        for item in data:
+            if not isinstance(item, tuple):
+                continue
+            flags = re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1).decode().split()
+            body = item[1].replace(b"\r\n", b"\n")
+            msgs[_msgid(body)] = (body, set(f for f in flags if f != "\\Recent"))
+        out[folder] = msgs
+    m.logout()
+    return out
+
+
+def _local_state(root, folders):
+    """The same from the local Maildir (flags from the ":2," info of each file name)."""
+    out = {}
+    for folder in folders:
+        msgs = {}
+        for sub in ("cur", "new"):
+            d = root / folder / sub
+            for name in os.listdir(d):
+                body = (d / name).read_bytes().replace(b"\r\n", b"\n")
+                info = name.split(":2,", 1)[1] if ":2," in name else ""
+                msgs[_msgid(body)] = (body, set(MAILDIR_FLAGS[c] for c in info
+                                                if c in MAILDIR_FLAGS))
+        out[folder] = msgs
+    return out
+
+
+def _local_file(root, folder, msgid):
+    for sub in ("cur", "new"):
+        d = root / folder / sub
+        for name in os.listdir(d):
+            if _msgid((d / name).read_bytes()) == msgid:
+                return d / name
+    raise AssertionError("%s not in %s" % (msgid, folder))
+
+
+@pytest.mark.skipif(shutil.which("offlineimap") is None, reason="offlineimap3 is not installed")
+def test_offlineimap_both_ways(tern, tmp_path):
+    port = tern.ports["imap"]
+    _fill(port)
+    local = tmp_path / "mail"
+    local.mkdir()
+    rc = tmp_path / "offlineimaprc"
+    rc.write_text("""[general]
+accounts = tern
+metadata = %s/meta
+ui = quiet
+
+[Account tern]
+localrepository = local
+remoterepository = remote
+
+[Repository local]
+type = Maildir
+localfolders = %s
+sep = /
+
+[Repository remote]
+type = IMAP
+remotehost = 127.0.0.1
+remoteport = %d
+remoteuser = %s
+remotepass = %s
+ssl = no
+starttls = no
+""" % (tmp_path, local, port, USER, PASSWORD))
+
+    def run():
+        r = subprocess.run(["offlineimap", "-c", str(rc), "-o", "-u", "basic"],
+                           capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, HOME=str(tmp_path)))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "ERROR" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+    def agree():
+        server, here = _server_state(port, FOLDERS), _local_state(local, FOLDERS)
+        for folder in FOLDERS:
+            assert set(server[folder]) == set(here[folder]), folder
+            for msgid, (body, flags) in server[folder].items():
+                assert here[folder][msgid][0] == body, (folder, msgid)
+                assert here[folder][msgid][1] == flags, (folder, msgid)
+        return server
+
+    run()
+    server = agree()
+    for folder, count in FOLDERS.items():
+        assert len(server[folder]) == count
+    assert sum(1 for v in server["INBOX"].values() if "\\Seen" in v[1]) == 50
+    # nothing changed: the second run changes nothing on either side
+    files = _local_files(local)
+    run()
+    assert _local_files(local) == files
+    agree()
+
+    # changes on the server: flags set and cleared, two messages deleted
+    m = imaplib.IMAP4("127.0.0.1", port)
+    m.login(USER, PASSWORD)
+    m.select("INBOX")
+    assert m.store("1:5", "+FLAGS", "(\\Flagged)")[0] == "OK"
+    assert m.store("1", "-FLAGS", "(\\Seen)")[0] == "OK"
+    m.select("Work")
+    assert m.store("2,4", "+FLAGS", "(\\Deleted)")[0] == "OK"
+    assert m.expunge()[0] == "OK"
+    m.logout()
+    # changes here: flags by renaming, a file removed, a new message
+    ids = sorted(server["Lists/tern"])
+    for msgid in ids[:3]:
+        f = _local_file(local, "Lists/tern", msgid)
+        base, _, info = f.name.partition(":2,")
+        os.rename(f, local / "Lists/tern" / "cur" / (base + ":2," + "".join(sorted(info + "R"))))
+    gone = sorted(server["INBOX"])[10]
+    _local_file(local, "INBOX", gone).unlink()
+    (local / "Work" / "new" / ("%d.P1Q1.offlineimap-test" % int(time.time()))).write_bytes(
+        _message("Work", 999).replace(b"\r\n", b"\n"))
+    run()
+    server = agree()
+    assert len(server["INBOX"]) == FOLDERS["INBOX"] - 1 and gone not in server["INBOX"]
+    assert len(server["Work"]) == FOLDERS["Work"] - 2 + 1
+    assert len(server["Lists/tern"]) == FOLDERS["Lists/tern"]
+    for msgid in ids[:3]:
+        assert "\\Answered" in server["Lists/tern"][msgid][1]
+    flagged = [k for k, v in server["INBOX"].items() if "\\Flagged" in v[1]]
+    assert len(flagged) == 5
+    # and a last run has nothing to do
+    files = _local_files(local)
+    run()
+    assert _local_files(local) == files
+    agree()
