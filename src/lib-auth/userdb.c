@@ -337,7 +337,7 @@ int userdb_foreach(struct userdb *db, void (*fn)(const struct user_info *, void 
 	if (userdb_refresh(db, err) < 0)
 		return -1;
 	for (size_t i = 0; i < db->count; i++) {
-		struct user_info info;
+		struct user_info info = {0};
 		fill_info(db, &db->entries[i], &info);
 		fn(&info, arg);
 		user_info_free(&info);
