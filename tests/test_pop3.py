@@ -410,3 +410,23 @@ def test_mutt_fetch_mail(tern, tmp_path):
     # CRLF turned back into LF and dot-stuffing undone; nothing else added or lost
     assert sorted(got) == sorted(sent)
     assert tern.message_files(ALICE) == []
+
+
+def test_auth_cache_forgets_a_changed_password(tern_factory):
+    """auth_cache_ttl on: a second login with the same password is served from the cache,
+    but a password changed with `tern user passwd` never lets the old one in, and a
+    wrong password is still refused."""
+    tern = tern_factory(options={"auth_cache_ttl": "1h", "auth_failure_delay": "0"})
+    for _ in range(2):
+        login(tern).quit()
+    r = tern.run("user", "passwd", ALICE, input="new-secret\n")
+    assert r.returncode == 0, r.stderr
+    p = poplib.POP3("127.0.0.1", tern.ports["pop3"], timeout=20)
+    p.user(ALICE)
+    with pytest.raises(poplib.error_proto, match=r"\[AUTH\]"):
+        p.pass_("alice-pw")
+    p.quit()
+    p = poplib.POP3("127.0.0.1", tern.ports["pop3"], timeout=20)
+    p.user(ALICE)
+    p.pass_("new-secret")
+    p.quit()

@@ -113,6 +113,14 @@ static void auth_limiter_setup(struct auth *a, const struct conf *c)
 	a->limiter = sasl_limiter_new(&set);
 }
 
+static void auth_cache_setup(const struct conf *c)
+{
+	uint64_t ttl = conf_num(c, "auth_cache_ttl"); /* seconds */
+	uint64_t size = conf_num(c, "auth_cache_size");
+	password_cache_configure(ttl > UINT32_MAX ? UINT32_MAX : (unsigned)ttl,
+				 size > 1000000 ? 1000000 : (unsigned)size);
+}
+
 struct auth *auth_new(const struct conf *c)
 {
 	struct auth *a = X_NEW(struct auth);
@@ -123,6 +131,7 @@ struct auth *auth_new(const struct conf *c)
 	a->plaintext_loopback = conf_bool(c, "auth_plaintext_loopback");
 	a->system_users = sysuser_mode(c);
 	auth_limiter_setup(a, c);
+	auth_cache_setup(c);
 	return a;
 }
 
@@ -133,6 +142,7 @@ void auth_reconfigure(struct auth *a, const struct conf *c)
 	a->plaintext_loopback = conf_bool(c, "auth_plaintext_loopback");
 	a->system_users = sysuser_mode(c);
 	auth_limiter_setup(a, c);
+	auth_cache_setup(c);
 }
 
 void auth_free(struct auth **ap)

@@ -41,6 +41,8 @@ bool password_check_crypt(const char *password, const char *hash)
 {
 	if (hash == NULL || hash[0] == '\0' || hash[0] == '!' || hash[0] == '*')
 		return false;
+	if (password_cache_hit(password, hash))
+		return true;
 	struct crypt_data *cd = x_calloc(1, sizeof(*cd));
 	const char *h = crypt_r(password, hash, cd);
 	bool ok = false;
@@ -53,5 +55,7 @@ bool password_check_crypt(const char *password, const char *hash)
 	}
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
+	if (ok)
+		password_cache_add(password, hash);
 	return ok;
 }

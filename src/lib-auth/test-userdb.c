@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf.h"
 #include "auth.h"
@@ -82,6 +83,38 @@ static void test_password(void **state)
 	free(h);
 }
 
+/* The cache of successful checks: only successes, only for the same hash, only while on. */
+static void test_password_cache(void **state)
+{
+	(void)state;
+	char *h = password_hash("correct horse");
+	char *h2 = password_hash("correct horse"); /* the same password, another salt */
+	assert_non_null(h);
+	assert_non_null(h2);
+	password_cache_configure(3600, 16);
+	assert_false(password_cache_hit("correct horse", h));
+	assert_false(password_check("correct horsf", h));
+	assert_false(password_cache_hit("correct horsf", h)); /* failures are not kept */
+	assert_true(password_check("correct horse", h));
+	assert_true(password_cache_hit("correct horse", h));
+	assert_false(password_cache_hit("correct horsf", h));
+	assert_false(password_cache_hit("correct horse", h2)); /* a changed password: no */
+	assert_false(password_check("correct horsf", h));     /* still checked by crypt */
+	password_cache_configure(0, 16); /* off: forgotten */
+	assert_false(password_cache_hit("correct horse", h));
+	assert_true(password_check("correct horse", h));
+	assert_false(password_cache_hit("correct horse", h));
+	password_cache_configure(1, 16); /* expiry */
+	assert_true(password_check("correct horse", h));
+	assert_true(password_cache_hit("correct horse", h));
+	struct timespec ts = {.tv_sec = 2};
+	nanosleep(&ts, NULL);
+	assert_false(password_cache_hit("correct horse", h));
+	password_cache_configure(0, 0);
+	free(h);
+	free(h2);
+}
+
 static void test_auth_policy(void **state)
 {
 	char dir[] = "/tmp/tern-auth-XXXXXX";
@@ -143,6 +176,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_lookup_delete),
 		cmocka_unit_test(test_password),
+		cmocka_unit_test(test_password_cache),
 		cmocka_unit_test(test_auth_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

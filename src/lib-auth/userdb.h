@@ -66,5 +66,10 @@ bool password_check(const char *password, const char *hash);
 /* Like password_check, for any hash crypt(3) knows (also the old DES ones of shadow);
  * an empty hash, or one starting with '!' or '*' (locked), never matches. */
 bool password_check_crypt(const char *password, const char *hash);
+/* The cache of successful checks (password-cache.c): on for ttl_seconds per entry with at
+ * most entries entries, off with 0. password_check_crypt consults and fills it. */
+void password_cache_configure(unsigned ttl_seconds, unsigned entries);
+bool password_cache_hit(const char *password, const char *hash);
+void password_cache_add(const char *password, const char *hash);
 
 #endif

@@ -373,6 +373,13 @@ const struct conf_def conf_global_defs[] = {
 	S("Authentication", "auth_lockout_time", CONF_TIME, "15m",
 	  "How long an address or user stays locked out, and the window in which failures "
 	  "are counted."),
+	S("Authentication", "auth_cache_ttl", CONF_TIME, "0",
+	  "How long a successful password check is remembered, so that the same user with "
+	  "the same password logging in again (a phone polling every few minutes) costs no "
+	  "crypt(3) run. Kept in memory only, as a keyed hash; a changed password never "
+	  "matches; failures are never cached. 0: off (every login runs crypt(3))."),
+	S("Authentication", "auth_cache_size", CONF_INT, "10000",
+	  "At most this many remembered checks (auth_cache_ttl), about 40 bytes each."),
 	S("Authentication", "auth_plaintext_loopback", CONF_BOOL, "yes",
 	  "Allow PLAIN and LOGIN (the password in clear) without TLS on loopback connections "
 	  "(127.0.0.0/8, ::1). Elsewhere they are only offered after TLS. SCRAM-SHA-256 "
