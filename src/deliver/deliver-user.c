@@ -23,22 +23,7 @@ static char *expand_path(const char *pattern, const char *address)
 {
 	const char *at = strrchr(address, '@');
 	size_t ulen = at != NULL ? (size_t)(at - address) : strlen(address);
-	const char *dom = at != NULL ? at + 1 : "";
-	struct buf b = BUF_INIT;
-	for (const char *p = pattern; *p != 0; p++) {
-		if (p[0] == '%' && p[1] == 'u')
-			buf_append(&b, address, ulen);
-		else if (p[0] == '%' && p[1] == 'd')
-			buf_append_str(&b, dom);
-		else if (p[0] == '%' && p[1] == '%')
-			buf_append_char(&b, '%');
-		else {
-			buf_append_char(&b, *p);
-			continue;
-		}
-		p++;
-	}
-	return buf_steal(&b);
+	return userdb_expand(pattern, address, ulen, at != NULL ? at + 1 : "", NULL);
 }
 
 /* The file at path (relative ones under root) when it is a regular file, else NULL. */
@@ -95,13 +80,7 @@ void deliver_user_from_maildir(const struct conf *c, const char *address, const 
 /* A path of an option for a system user: "~/" is the home folder, %u the account. */
 static char *home_path(const char *pattern, const struct user_info *info)
 {
-	char *p = expand_path(pattern, info->login);
-	if (p[0] == '~' && p[1] == '/') {
-		char *full = x_asprintf("%s%s", info->home, p + 1);
-		x_free(&p);
-		return full;
-	}
-	return p;
+	return userdb_expand(pattern, info->login, strlen(info->login), NULL, info->home);
 }
 
 void deliver_user_system(const struct conf *c, const struct user_info *info,

@@ -220,8 +220,34 @@ static void fill_info(const struct userdb *db, const struct userdb_entry *e,
 	info->quota_messages = e->quota_messages;
 }
 
-/* A system user's INBOX from system_mailbox: "mbox:" or "maildir:" then a path with %u
- * (account), %h (home) and %%; "~/" at the start is the home folder. */
+char *userdb_expand(const char *pattern, const char *u, size_t ulen, const char *d,
+		    const char *h)
+{
+	struct buf b = BUF_INIT;
+	if (h != NULL && pattern[0] == '~' && pattern[1] == '/') {
+		buf_append_str(&b, h);
+		pattern++;
+	}
+	for (const char *p = pattern; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 'u')
+			buf_append(&b, u, ulen);
+		else if (p[0] == '%' && p[1] == 'd' && d != NULL)
+			buf_append_str(&b, d);
+		else if (p[0] == '%' && p[1] == 'h' && h != NULL)
+			buf_append_str(&b, h);
+		else if (p[0] == '%' && p[1] == '%')
+			buf_append_char(&b, '%');
+		else {
+			buf_append_char(&b, *p);
+			continue;
+		}
+		p++;
+	}
+	return buf_steal(&b);
+}
+
+/* A system user's INBOX from system_mailbox: "mbox:" or "maildir:" then a path (see
+ * userdb_expand); without either, a path ending in '/' is a Maildir. */
 static char *system_mailbox_path(const char *pattern, const struct sysuser *u, bool *mbox_r)
 {
 	*mbox_r = true;
@@ -233,27 +259,11 @@ static char *system_mailbox_path(const char *pattern, const struct sysuser *u, b
 	} else if (pattern[0] != '\0' && pattern[strlen(pattern) - 1] == '/') {
 		*mbox_r = false;
 	}
-	struct buf b = BUF_INIT;
-	if (pattern[0] == '~' && pattern[1] == '/') {
-		buf_append_str(&b, u->home);
-		pattern++;
-	}
-	for (const char *p = pattern; *p != '\0'; p++) {
-		if (p[0] == '%' && p[1] == 'u')
-			buf_append_str(&b, u->name);
-		else if (p[0] == '%' && p[1] == 'h')
-			buf_append_str(&b, u->home);
-		else if (p[0] == '%' && p[1] == '%')
-			buf_append_char(&b, '%');
-		else {
-			buf_append_char(&b, *p);
-			continue;
-		}
-		p++;
-	}
-	while (b.len > 1 && b.data[b.len - 1] == '/')
-		buf_truncate(&b, b.len - 1);
-	return buf_steal(&b);
+	char *path = userdb_expand(pattern, u->name, strlen(u->name), NULL, u->home);
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	return path;
 }
 
 /* user_source = system: ACCOUNT[+ext][@local-domain] is the Unix account ACCOUNT. */

@@ -46,6 +46,10 @@ int userdb_lookup(struct userdb *db, const char *address, struct user_info *info
 void user_info_free(struct user_info *info);
 /* Is domain one of the local domains? */
 bool userdb_is_local_domain(struct userdb *db, const char *domain);
+/* Expands an option's path: %u (u, ulen bytes), %d (d), %h (h), %%; with h, a leading
+ * "~/" is h too. A letter whose value is NULL stays as written. */
+char *userdb_expand(const char *pattern, const char *u, size_t ulen, const char *d,
+		    const char *h);
 /* Is this directory the Unix accounts (user_source = system)? */
 bool userdb_system(const struct userdb *db);
 /* The path of the users file. */
