@@ -3,7 +3,7 @@
  * deliver_as_user (called as root, by a deliver worker's per-connection process or by
  * `tern deliver -d USER`) forks a child that becomes the recipient (initgroups, plus
  * system_mail_group for the dotlocks of /var/mail as procmail and mail.local have it
- * through set-group-id mail; then setgid, setuid; root cannot come back) and runs the
+ * through set-group-id mail; then setgid, setuid, no-new-privs: lib privsep) and runs the
  * ordinary delivery code (deliver_local: ~/.forward, ~/.procmailrc, Sieve, the INBOX)
  * with a clean environment in the home folder. Meanwhile the calling process gives up
  * root for run_user and serves the child's forwards over a socketpair: a user may not
@@ -15,14 +15,11 @@
 #include "deliver-int.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,12 +27,12 @@
 
 #include "conf.h"
 #include "log.h"
+#include "privsep.h"
 #include "userdb.h"
 #include "util.h"
 #include "xalloc.h"
 
 #define SYSDELIVER_SLACK_S 120
-#define SYSDELIVER_MAX_GROUPS 1024
 
 /* Seconds a delivery may take before the child is killed and the message deferred. */
 unsigned deliver_system_timeout(const struct conf *c)
@@ -44,42 +41,16 @@ unsigned deliver_system_timeout(const struct conf *c)
 			  conf_num(c, "mbox_lock_timeout") + SYSDELIVER_SLACK_S);
 }
 
-/* Becomes the recipient: its groups plus the mail group, its gid, its uid. 0, or -1. */
+/* Becomes the recipient: its groups plus the mail group, its gid, its uid, no-new-privs.
+ * 0, or -1. */
 static int become_user(const struct conf *c, const struct user_info *info, struct buf *err)
 {
 	if (info->uid == 0) {
 		buf_printf(err, "will not deliver as root (%s): give root an alias", info->login);
 		return -1;
 	}
-	if (initgroups(info->login, info->gid) < 0) {
-		buf_printf(err, "initgroups %s: %s", info->login, strerror(errno));
-		return -1;
-	}
-	const char *mail_group = conf_str(c, "system_mail_group");
-	if (mail_group[0] != '\0') {
-		struct group *gr = getgrnam(mail_group);
-		gid_t groups[SYSDELIVER_MAX_GROUPS];
-		int n = getgroups(SYSDELIVER_MAX_GROUPS - 1, groups);
-		if (gr == NULL || n < 0) {
-			buf_printf(err, "system_mail_group %s: %s", mail_group,
-				   gr == NULL ? "no such group" : strerror(errno));
-			return -1;
-		}
-		groups[n++] = gr->gr_gid;
-		if (setgroups((size_t)n, groups) < 0) {
-			buf_printf(err, "setgroups: %s", strerror(errno));
-			return -1;
-		}
-	}
-	if (setgid(info->gid) < 0 || setuid(info->uid) < 0) {
-		buf_printf(err, "switching to %s: %s", info->login, strerror(errno));
-		return -1;
-	}
-	if (setuid(0) == 0 || seteuid(0) == 0) {
-		buf_printf(err, "could still become root after switching to %s", info->login);
-		return -1;
-	}
-	return 0;
+	return privsep_become(info->login, info->uid, info->gid,
+			      conf_str(c, "system_mail_group"), err);
 }
 
 /* Gives up root for run_user (the forwarding helper). 0, or -1. */
@@ -88,17 +59,7 @@ static int become_run_user(const struct conf *c, struct buf *err)
 	const char *user = conf_str(c, "run_user");
 	if (geteuid() != 0 || user[0] == '\0')
 		return 0;
-	struct passwd *pw = getpwnam(user);
-	if (pw == NULL) {
-		buf_printf(err, "run_user %s: no such account", user);
-		return -1;
-	}
-	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-		buf_printf(err, "switching to %s: %s", user, strerror(errno));
-		return -1;
-	}
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	return 0;
+	return privsep_drop(user, NULL, err);
 }
 
 /* Closes every descriptor above 2 but keep1 and keep2. */
