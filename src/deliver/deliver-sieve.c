@@ -32,6 +32,7 @@
 
 #define VACATION_STATE ".tern-vacation"
 #define VACATION_STATE_MAX (1024 * 1024)
+#define DUPLICATE_STATE ".tern-duplicate"
 
 /* The message as lib-sieve reads it: the added header lines, then the spool. */
 static ssize_t msg_read(void *ctx, void *buf, size_t len, uint64_t offset)
@@ -71,9 +72,16 @@ static char *folder_path(const struct deliver_user *u, const char *name)
 	return buf_steal(&b);
 }
 
+/* What the Sieve callbacks get: the message, and the scripts included in this run. */
+struct sieve_agent {
+	struct deliver_msg *m;
+	struct sieve_script *included[SIEVE_MAX_INCLUDES];
+	size_t nincluded;
+};
+
 static bool op_mailbox_exists(void *ctx, const char *mailbox)
 {
-	const struct deliver_msg *m = ctx;
+	const struct deliver_msg *m = ((const struct sieve_agent *)ctx)->m;
 	char *path = folder_path(m->user, mailbox);
 	struct stat st;
 	bool r = path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -81,16 +89,14 @@ static bool op_mailbox_exists(void *ctx, const char *mailbox)
 	return r;
 }
 
-/* ---- vacation state: "EXPIRY<TAB>HANDLE<TAB>SENDER" lines in ROOT/.tern-vacation ---- */
+/* ---- vacation and duplicate state: "EXPIRY<TAB>HANDLE<TAB>KEY" lines in ROOT/FILE:
+ * ROOT/.tern-vacation (KEY: the sender, any case) and ROOT/.tern-duplicate (RFC 7352: the
+ * unique id, exact) ---- */
 
-static char *vacation_file(const struct deliver_msg *m)
+static bool state_seen(const struct sieve_agent *ag, const char *file, const char *handle,
+		       const char *key, bool icase)
 {
-	return x_asprintf("%s/%s", m->user->root, VACATION_STATE);
-}
-
-static bool op_vacation_seen(void *ctx, const char *handle, const char *sender, uint64_t seconds)
-{
-	char *path = vacation_file(ctx);
+	char *path = x_asprintf("%s/%s", ag->m->user->root, file);
 	char *text = read_file_small(path, VACATION_STATE_MAX, NULL);
 	bool seen = false;
 	long long now = (long long)time(NULL);
@@ -101,27 +107,94 @@ static bool op_vacation_seen(void *ctx, const char *handle, const char *sender, 
 			continue;
 		*h++ = 0;
 		*s++ = 0;
-		seen = atoll(l) > now && strcmp(h, handle) == 0 && strcasecmp(s, sender) == 0;
+		seen = atoll(l) > now && strcmp(h, handle) == 0 &&
+		       (icase ? strcasecmp(s, key) : strcmp(s, key)) == 0;
 	}
 	x_free(&text);
 	x_free(&path);
 	return seen;
 }
 
-static void op_vacation_record(void *ctx, const char *handle, const char *sender, uint64_t seconds)
+static void state_record(const struct sieve_agent *ag, const char *file, const char *handle,
+			 const char *key, uint64_t seconds)
 {
-	char *path = vacation_file(ctx);
+	char *path = x_asprintf("%s/%s", ag->m->user->root, file);
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0) {
 		char *line = x_asprintf("%lld\t%s\t%s\n",
-					(long long)time(NULL) + (long long)seconds, handle, sender);
-		if (strchr(handle, '\n') == NULL && strchr(sender, '\n') == NULL &&
+					(long long)time(NULL) + (long long)seconds, handle, key);
+		if (strpbrk(handle, "\t\n") == NULL && strpbrk(key, "\t\n") == NULL &&
 		    write_full(fd, line, strlen(line)) < 0)
 			log_warn("sieve: cannot write %s: %s", path, strerror(errno));
 		x_free(&line);
 		close(fd);
 	}
 	x_free(&path);
+}
+
+static bool op_vacation_seen(void *ctx, const char *handle, const char *sender, uint64_t seconds)
+{
+	return state_seen(ctx, VACATION_STATE, handle, sender, true);
+}
+
+static void op_vacation_record(void *ctx, const char *handle, const char *sender, uint64_t seconds)
+{
+	state_record(ctx, VACATION_STATE, handle, sender, seconds);
+}
+
+static bool op_duplicate_seen(void *ctx, const char *handle, const char *id, uint64_t seconds)
+{
+	return state_seen(ctx, DUPLICATE_STATE, handle, id, false);
+}
+
+static void op_duplicate_record(void *ctx, const char *handle, const char *id, uint64_t seconds)
+{
+	state_record(ctx, DUPLICATE_STATE, handle, id, seconds);
+}
+
+/* include (RFC 6609): NAME.sieve beside the user's active script (:personal), or in
+ * sieve_global_dir (:global). A name is one path component. */
+static const struct sieve_script *op_include(void *ctx, bool global, const char *name,
+					     struct sieve_error *err_r)
+{
+	struct sieve_agent *ag = ctx;
+	if (name[0] == 0 || name[0] == '.' || strchr(name, '/') != NULL ||
+	    ag->nincluded >= SIEVE_MAX_INCLUDES) {
+		snprintf(err_r->msg, sizeof(err_r->msg), "bad script name or too many includes");
+		return NULL;
+	}
+	char *dir;
+	const char *gd = conf_str(ag->m->ctx->conf, "sieve_global_dir");
+	if (global)
+		dir = *gd != 0
+			  ? x_strdup(gd)
+			  : x_asprintf("%s/sieve/global", conf_str(ag->m->ctx->conf, "data_dir"));
+	else {
+		const char *slash = strrchr(ag->m->user->sieve, '/');
+		dir = x_strndup(ag->m->user->sieve,
+				slash != NULL ? (size_t)(slash - ag->m->user->sieve) : 0);
+	}
+	char *path = x_asprintf("%s/%s.sieve", *dir != 0 ? dir : ".", name);
+	size_t len = 0;
+	char *text = read_file_small(path, SIEVE_MAX_SCRIPT_SIZE, &len);
+	struct sieve_script *s = NULL;
+	if (text == NULL) {
+		err_r->msg[0] = 0; /* it does not exist: an error unless :optional */
+		if (errno != ENOENT)
+			snprintf(err_r->msg, sizeof(err_r->msg), "cannot read %s: %s", path,
+				 strerror(errno));
+	} else if ((s = sieve_compile(text, len, err_r)) != NULL) {
+		ag->included[ag->nincluded++] = s;
+	} else {
+		struct buf b = BUF_INIT;
+		buf_printf(&b, "%s:%d:%d: %s", path, err_r->line, err_r->col, err_r->msg);
+		snprintf(err_r->msg, sizeof(err_r->msg), "%s", buf_cstr(&b));
+		buf_free(&b);
+	}
+	x_free(&text);
+	x_free(&path);
+	x_free(&dir);
+	return s;
 }
 
 /* The reply of a vacation action, from the null sender (RFC 3834 through lib-autoreply,
@@ -288,6 +361,25 @@ static int copy_to_folder(struct deliver_msg *m, const struct sieve_action *a,
 	return r;
 }
 
+/* The refusal of reject/ereject. The reason may span lines (a text: string); a delivery
+ * result is one line (the log, the DSN's Diagnostic-Code), so each run of line breaks and
+ * other control characters becomes one space, none at the ends. */
+static void reject_reason(const char *text, struct delivery_result *res)
+{
+	struct buf b = BUF_INIT;
+	bool space = false;
+	for (const char *p = text != NULL ? text : ""; *p != 0; p++) {
+		bool ctl = (unsigned char)*p < 0x20 || *p == 0x7f;
+		if (!ctl && space && b.len > 0)
+			buf_append_char(&b, ' ');
+		if (!ctl)
+			buf_append_char(&b, *p);
+		space = ctl || (*p == ' ' && space);
+	}
+	deliver_result_set(res, DELIVERY_BOUNCE, "5.7.1", "rejected: %s", buf_cstr(&b));
+	buf_free(&b);
+}
+
 /* Carries out one action. 0, or -1 with res set. */
 static int do_action(struct deliver_msg *m, const struct sieve_action *a,
 		     struct delivery_result *res)
@@ -311,8 +403,7 @@ static int do_action(struct deliver_msg *m, const struct sieve_action *a,
 		break;
 	case SIEVE_ACT_REJECT:
 	case SIEVE_ACT_EREJECT:
-		deliver_result_set(res, DELIVERY_BOUNCE, "5.7.1", "rejected: %s",
-				   a->text != NULL ? a->text : "");
+		reject_reason(a->text, res);
 		return 1;
 	case SIEVE_ACT_DISCARD:
 		break;
@@ -350,10 +441,14 @@ int deliver_sieve(struct deliver_msg *m, struct delivery_result *res)
 	struct sieve_message msg = {.size = strlen(m->head) + m->size, .read = msg_read, .ctx = m};
 	struct sieve_envelope env = {
 	    .from = m->req->sender, .to = m->req->recipient, .user = m->user->address};
-	struct sieve_ops ops = {.ctx = m,
+	struct sieve_agent ag = {.m = m};
+	struct sieve_ops ops = {.ctx = &ag,
 				.vacation_seen = op_vacation_seen,
 				.vacation_record = op_vacation_record,
-				.mailbox_exists = op_mailbox_exists};
+				.duplicate_seen = op_duplicate_seen,
+				.duplicate_record = op_duplicate_record,
+				.mailbox_exists = op_mailbox_exists,
+				.include = op_include};
 	struct sieve_result result;
 	if (sieve_execute(script, &msg, &env, &ops, &result) != SIEVE_OK)
 		log_warn("sieve: %s:%d:%d: %s; keeping the message", m->user->sieve,
@@ -368,5 +463,7 @@ int deliver_sieve(struct deliver_msg *m, struct delivery_result *res)
 		deliver_result_set(res, DELIVERY_OK, "2.0.0", "delivered by the Sieve script");
 	sieve_result_free(&result);
 	sieve_script_free(&script);
+	for (size_t i = 0; i < ag.nincluded; i++)
+		sieve_script_free(&ag.included[i]);
 	return deliver_exit_code(res);
 }

@@ -240,6 +240,9 @@ const struct conf_def conf_global_defs[] = {
 	S("Local delivery agent", "sieve_path", CONF_STR, "",
 	  "The active Sieve script of a virtual user, with %u and %d as for procmailrc_path. "
 	  "Empty: DATA/sieve/DOMAIN/USER/active.sieve. Used when the user has no rc file."),
+	S("Local delivery agent", "sieve_global_dir", CONF_STR, "",
+	  "Where a Sieve script's include :global \"NAME\" finds NAME.sieve (RFC 6609); "
+	  ":personal ones are beside the user's active script. Empty: DATA/sieve/global."),
 	S("Local delivery agent", "deliver_allow_commands", CONF_BOOL, "no",
 	  "Let virtual users' filters run programs (procmail | pipes, ? conditions, f "
 	  "filters, backquotes), as the account Tern runs as. When no, such recipes fail "

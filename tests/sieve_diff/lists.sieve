@@ -1,0 +1,5 @@
+require ["fileinto", "variables"];
+if exists "list-id" {
+    fileinto "Lists";
+    stop;
+}

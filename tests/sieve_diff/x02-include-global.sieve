@@ -1,0 +1,6 @@
+require ["include", "variables", "fileinto"];
+global "verdict";
+include :global "spamcheck";
+if string :is "${verdict}" "spam" {
+    fileinto "Junk";
+}

@@ -1,0 +1,4 @@
+require ["ereject"];
+if header :contains "x-spam-status" "Yes" {
+    ereject "spam refused";
+}

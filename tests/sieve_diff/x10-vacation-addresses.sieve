@@ -1,0 +1,2 @@
+require "vacation";
+vacation :addresses ["team@example.com", "dev@lists.example.net"] :subject "Away" "Out.";
