@@ -176,9 +176,9 @@ def test_sieve_script_of_the_user(tern_factory, unix_user, mailbox):
     u = unix_user()
     tern = system_instance(tern_factory, mailbox=mailbox)
     u.write_home_file(".dovecot.sieve",
-                      'require "fileinto";\n'
+                      'require ["fileinto", "imap4flags"];\n'
                       'if header :contains "subject" "work" { fileinto "Work"; }\n'
-                      'else { keep; }\n')
+                      'else { keep :flags ["\\\\Flagged", "Kw"]; }\n')
     send(tern, [u.address(tern.domain)], subject="work item")
     send(tern, [u.address(tern.domain)], subject="other", body="kept")
     work = os.path.join(u.home, "Maildir", ".Work")
@@ -187,10 +187,13 @@ def test_sieve_script_of_the_user(tern_factory, unix_user, mailbox):
     if mailbox.startswith("mbox:"):
         kept = wait_spool(u.spool, 1)
         assert len(kept) == 1 and b"\n\nkept\n" in kept[0]
+        # imap4flags: the flagged keep is in the mbox INBOX, flags as status headers
+        assert b"\nX-Status: F\nX-Keywords: Kw\n" in kept[0], kept[0]
     else:
         inbox = os.path.join(u.home, "Maildir")
         assert wait_for(lambda: len(maildir_files(inbox)) == 1)
         assert b"kept" in open(maildir_files(inbox)[0], "rb").read()
+        assert maildir_files(inbox)[0].endswith(":2,Fa")  # imap4flags: \Flagged, keyword a
 
 
 def test_temporary_failure_stays_queued_then_delivered_once(tern_factory, unix_user):

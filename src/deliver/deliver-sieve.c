@@ -265,6 +265,20 @@ static int append_msg(struct store_append *ap, const struct deliver_msg *m, stru
 	return 0;
 }
 
+/* The store that holds the folder name: the INBOX file of a system user's mbox INBOX, else
+ * the folders' root (a Maildir++ root, or an mbox directory with an INBOX file). */
+static const char *store_root(const struct deliver_user *u, const char *name,
+			      enum store_format *fmt_r)
+{
+	if (u->inbox_mbox && strcmp(name, "INBOX") == 0) {
+		*fmt_r = STORE_FORMAT_MBOX;
+		return u->inbox;
+	}
+	const char *root = deliver_user_folders(u);
+	*fmt_r = store_detect_format(root);
+	return root;
+}
+
 /* A copy through the store library (lib-store), which keeps the flags the way every reader
  * sees them: Maildir info letters (":2,FRS", in cur/) and keywords as letters a-z mapped
  * by the folder's keyword file; mbox Status:/X-Status:/X-Keywords: headers. Used for
@@ -276,8 +290,8 @@ static int store_copy_flagged(struct deliver_msg *m, const char *name, char *con
 	struct store *st = NULL;
 	struct store_folder *f = NULL;
 	struct store_append *ap = NULL;
-	const char *root = deliver_user_folders(m->user);
-	enum store_format fmt = store_detect_format(root);
+	enum store_format fmt;
+	const char *root = store_root(m->user, name, &fmt);
 	int r = -1;
 	if (store_open(root, fmt, &st, &err) < 0)
 		goto out;
@@ -334,7 +348,7 @@ out:
 }
 
 /* The copy of a keep or fileinto: the Maildir++ folder, or through the store when there
- * are flags to set or the store is mbox. */
+ * are flags to set or the folder is in an mbox store. */
 static int copy_to_folder(struct deliver_msg *m, const struct sieve_action *a,
 			  struct delivery_result *res)
 {
@@ -349,8 +363,12 @@ static int copy_to_folder(struct deliver_msg *m, const struct sieve_action *a,
 	if (strcasecmp(name, "INBOX") == 0)
 		name = "INBOX";
 	bool has_flags = a->flags != NULL && a->flags[0] != NULL;
+	enum store_format fmt;
+	bool mbox_inbox = m->user->inbox_mbox && strcmp(name, "INBOX") == 0;
+	store_root(m->user, name, &fmt);
 	int r;
-	if (has_flags || store_detect_format(deliver_user_folders(m->user)) == STORE_FORMAT_MBOX) {
+	/* an mbox INBOX file without flags: deliver_msg_maildir() appends to it */
+	if (has_flags || (fmt == STORE_FORMAT_MBOX && !mbox_inbox)) {
 		r = store_copy_flagged(m, name, a->flags, res);
 	} else {
 		struct deliver_src src;
