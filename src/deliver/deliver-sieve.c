@@ -79,16 +79,6 @@ struct sieve_agent {
 	size_t nincluded;
 };
 
-static bool op_mailbox_exists(void *ctx, const char *mailbox)
-{
-	const struct deliver_msg *m = ((const struct sieve_agent *)ctx)->m;
-	char *path = folder_path(m->user, mailbox);
-	struct stat st;
-	bool r = path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-	x_free(&path);
-	return r;
-}
-
 /* ---- vacation and duplicate state: "EXPIRY<TAB>HANDLE<TAB>KEY" lines in ROOT/FILE:
  * ROOT/.tern-vacation (KEY: the sender, any case) and ROOT/.tern-duplicate (RFC 7352: the
  * unique id, exact) ---- */
@@ -277,6 +267,24 @@ static const char *store_root(const struct deliver_user *u, const char *name,
 	const char *root = deliver_user_folders(u);
 	*fmt_r = store_detect_format(root);
 	return root;
+}
+
+/* mailbox (RFC 5490): the INBOX always exists (it is made by the first delivery); another
+ * folder is a Maildir++ folder, or a file of an mbox directory store. */
+static bool op_mailbox_exists(void *ctx, const char *mailbox)
+{
+	const struct deliver_msg *m = ((const struct sieve_agent *)ctx)->m;
+	if (strcasecmp(mailbox, "INBOX") == 0)
+		return true;
+	enum store_format fmt;
+	const char *root = store_root(m->user, mailbox, &fmt);
+	char *path = fmt == STORE_FORMAT_MBOX ? x_asprintf("%s/%s", root, mailbox)
+					      : folder_path(m->user, mailbox);
+	struct stat st;
+	bool r = path != NULL && strstr(mailbox, "..") == NULL && stat(path, &st) == 0 &&
+		 (fmt == STORE_FORMAT_MBOX ? S_ISREG(st.st_mode) : S_ISDIR(st.st_mode));
+	x_free(&path);
+	return r;
 }
 
 /* A copy through the store library (lib-store), which keeps the flags the way every reader
