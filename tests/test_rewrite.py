@@ -9,6 +9,7 @@ folding survive, the body is byte-identical, and a client that is neither local 
 authenticated keeps its header as sent (header_rewrite_clients), while its envelope is
 still rewritten.
 """
+import hashlib
 import os
 import re
 import smtplib
@@ -16,7 +17,7 @@ import ssl
 
 import pytest
 
-from conftest import free_port
+from conftest import SANITIZE, free_port
 from test_relay import SINK, Sink, strip_sink
 
 pytestmark = pytest.mark.skipif(not os.path.exists(SINK), reason="smtp-sink is needed")
@@ -193,3 +194,28 @@ def test_check_shows_options_and_map_errors(tern_factory):
     r = tern.run("check")
     assert r.returncode == 78
     assert "masquerade_classes" in r.stderr and "header_sendr" in r.stderr, r.stderr
+
+
+def test_big_message_rewritten_in_constant_memory(tern_factory):
+    """30 MB from a client whose header is rewritten (header_rewrite_clients = all): the
+    From: is masqueraded, the body arrives byte for byte, and no process grows."""
+    from test_delivery import MB, send_big, tern_rss_kb
+    tern = make(tern_factory, header_rewrite_clients="all", smtp_max_message_size="100M")
+    header = (b"From: Big <big@host.dept.example.test> (sender)\nTo: alice@example.test\n"
+              b"Subject: 30 MB\n\n")
+    code, text, digest = send_big(tern.ports["smtp"], "alice@example.test", header, 30 * MB)
+    assert code == 250, text
+    files = tern.wait_messages("alice@example.test", 1, timeout=120)
+    assert len(files) == 1
+    sha = hashlib.sha256()
+    with open(files[0], "rb") as f:
+        head = b""
+        while b"\n\n" not in head:
+            head += f.readline()
+        assert b"\nFrom: Big <big@example.test> (sender)\nTo: alice@example.test\n" in head, head
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    assert sha.hexdigest() == digest, "the body changed on its way"
+    if not SANITIZE:
+        for name, kb in tern_rss_kb(tern).items():
+            assert kb < 16 * 1024, "%s peaked at %d kB resident" % (name, kb)
