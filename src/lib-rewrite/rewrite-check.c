@@ -65,6 +65,15 @@ static void rewrite_check_entry(void *arg, const char *key, const struct lookup_
 static unsigned rewrite_check_file(const char *option, const char *spec, const char *path,
 				   struct buf *errors)
 {
+	struct buf err = BUF_INIT;
+	struct lookup_table *t = lookup_open(spec, "map", &err);
+	if (t == NULL) {
+		buf_printf(errors, "%s: %s\n", option, buf_cstr(&err));
+		buf_free(&err);
+		return 1;
+	}
+	lookup_close(&t);
+	buf_free(&err);
 	if (strncmp(spec, "aliases:", 8) == 0) {
 		buf_printf(errors,
 			   "%s: %s: an aliases table cannot be a canonical map (use map:)\n",

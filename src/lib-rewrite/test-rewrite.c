@@ -300,7 +300,8 @@ static void test_check(void **state)
 			  "v@example.test a@b@c\n");
 	write_file("fine", "a@b c@d\n@x.test @y.test\nuser User.Name\n");
 	struct conf *c = make_conf("canonical_maps = bad, fine\n"
-				   "recipient_canonical_maps = missing\n");
+				   "recipient_canonical_maps = missing\n"
+				   "sender_canonical_maps = hash:fine, aliases:fine\n");
 	struct buf errors = BUF_INIT;
 	unsigned n = rewrite_check(c, &errors);
 	const char *e = buf_cstr(&errors);
@@ -318,7 +319,9 @@ static void test_check(void **state)
 	snprintf(want, sizeof(want), "%s/missing: No such file", tmpdir);
 	assert_non_null(strstr(e, want));
 	assert_null(strstr(e, "/fine"));
-	assert_int_equal(n, 6);
+	assert_non_null(strstr(e, "sender_canonical_maps: hash:"));
+	assert_non_null(strstr(e, "sender_canonical_maps: aliases:fine: an aliases table"));
+	assert_int_equal(n, 8);
 	buf_free(&errors);
 	conf_free(&c);
 }
