@@ -56,7 +56,16 @@ static bool regex_cond(struct pm_vm *vm, struct pm_cond_ctx *cc, const char *pat
 {
 	struct pm_regex re;
 	struct buf err = BUF_INIT;
-	bool icase = !(cc->r->flags & PROCMAIL_F_CASE);
+	bool icase = !(cc->r->flags & PROCMAIL_F_CASE), split;
+	/* Not even compiled when a literal it needs is not in the text (a pattern that would
+	 * not compile then fails without its log line: the outcome is the same). */
+	if (!negate && pm_regex_cannot_match(pattern, icase, text, len, &split)) {
+		if (split)
+			pm_set(vm, "MATCH", "");
+		*add = cc->c->weighted ? weighted_sum(cc->c->weight, cc->c->exponent, 0) : 0;
+		pm_logf(vm, true, "procmail: No match on \"%s\"\n", pattern);
+		return false;
+	}
 	if (pm_regex_compile(&re, pattern, icase, &err) < 0) {
 		pm_logf(vm, false, "procmail: %s in \"%s\"\n", buf_cstr(&err), pattern);
 		buf_free(&err);

@@ -101,5 +101,10 @@ void pm_regex_free(struct pm_regex *re);
 bool pm_regex_search(const struct pm_regex *re, const char *text, size_t len, struct buf *match);
 /* Counts matches (up to max), for weighted conditions. */
 size_t pm_regex_count(const struct pm_regex *re, const char *text, size_t len, size_t max);
+/* Is it certain, without compiling pattern, that it matches nowhere in text? True when
+ * text lacks a run of plain characters that every match must contain (see the .c file).
+ * *split_r tells whether pattern has a \/ (MATCH is then set) when true. */
+bool pm_regex_cannot_match(const char *pattern, bool icase, const char *text, size_t len,
+			   bool *split_r);
 
 #endif

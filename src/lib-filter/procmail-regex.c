@@ -10,6 +10,7 @@
  * "[^...]" never match a newline (REG_NEWLINE).
  */
 #include <string.h>
+#include <strings.h>
 
 #include "procmail-int.h"
 #include "xalloc.h"
@@ -57,7 +58,8 @@ struct pm_xlate {
 	bool split, anchor_start, anchor_end;
 };
 
-static size_t copy_bracket(const char *p, struct buf *out)
+/* The length of the bracket expression at p ("[...]", "[^]...]"). */
+static size_t copy_bracket_len(const char *p)
 {
 	size_t i = 1;
 	if (p[i] == '^')
@@ -68,6 +70,12 @@ static size_t copy_bracket(const char *p, struct buf *out)
 		i++;
 	if (p[i] == ']')
 		i++;
+	return i;
+}
+
+static size_t copy_bracket(const char *p, struct buf *out)
+{
+	size_t i = copy_bracket_len(p);
 	buf_append(out, p, i);
 	return i;
 }
@@ -282,4 +290,114 @@ size_t pm_regex_count(const struct pm_regex *re, const char *text, size_t len, s
 		from = m.rm_eo > m.rm_so ? (size_t)m.rm_eo : (size_t)m.rm_so + 1;
 	}
 	return n;
+}
+
+/* ---- Literals every match contains. Most conditions fail on most messages, and regcomp
+ * is most of what a condition costs, so a pattern with a literal that is not in the text is
+ * not compiled at all (as grep looks for a fixed string before it runs its automaton). ---- */
+
+#define PM_LITERAL_MAX 64
+#define PM_LITERALS 8
+
+struct pm_lit {
+	char run[PM_LITERALS][PM_LITERAL_MAX];
+	size_t len[PM_LITERALS];
+	size_t n;   /* runs kept */
+	size_t cur; /* length of the run being read (in run[n]) */
+};
+
+static void lit_end(struct pm_lit *l)
+{
+	if (l->cur > 0 && l->n < PM_LITERALS)
+		l->len[l->n++] = l->cur;
+	l->cur = 0;
+}
+
+static void lit_add(struct pm_lit *l, char c)
+{
+	if (l->n == PM_LITERALS)
+		return;
+	if (l->cur == PM_LITERAL_MAX)
+		lit_end(l); /* a prefix is kept: the rest is another run */
+	if (l->n < PM_LITERALS)
+		l->run[l->n][l->cur++] = c;
+}
+
+/* The runs of plain characters at the top level of pattern (procmail syntax): not in a
+ * group or a bracket expression, not quantified. A top-level '|' or a macro: none.
+ * Plain: ASCII other than . [ ] ( ) * + ? { } | ^ $ \, or punctuation that glibc takes
+ * literally after a backslash (procmail's \d is 'd', \< a word edge, \/ the split: these
+ * end a run, as does anything else). *split_r: there is a \/ (at any depth). */
+static void required_literals(const char *p, struct pm_lit *l, bool *split_r)
+{
+	int depth = 0;
+	*split_r = false;
+	if (strstr(p, "^TO") != NULL || strstr(p, "^FROM_") != NULL)
+		return;
+	while (*p != 0) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '[') {
+			lit_end(l);
+			p += copy_bracket_len(p);
+		} else if (c == '\\') {
+			unsigned char e = (unsigned char)p[1];
+			if (e == '/')
+				*split_r = true;
+			if (depth == 0 && e != 0 && strchr(".[]()*+?{}|^$\\-:@ ", e) != NULL)
+				lit_add(l, (char)e);
+			else
+				lit_end(l);
+			p += e != 0 ? 2 : 1;
+		} else if (c == '(' || c == ')') {
+			lit_end(l);
+			depth += c == '(' ? 1 : -(depth > 0);
+			p++;
+		} else if (c == '|' && depth == 0) {
+			l->n = l->cur = 0;
+			return;
+		} else if (c == '*' || c == '+' || c == '?') {
+			l->cur -= l->cur > 0; /* the quantified character may be absent */
+			lit_end(l);
+			p++;
+		} else {
+			if (depth == 0 && c < 128 && strchr(".{}|^$", c) == NULL)
+				lit_add(l, (char)c);
+			else
+				lit_end(l);
+			p++;
+		}
+	}
+	lit_end(l);
+}
+
+/* Is lit (n > 0 bytes, ASCII) in text, ignoring ASCII case when icase (REG_ICASE in the
+ * C locale, which Tern runs in)? */
+static bool contains(const char *text, size_t len, const char *lit, size_t n, bool icase)
+{
+	if (!icase)
+		return memmem(text, len, lit, n) != NULL;
+	unsigned char lo = (unsigned char)lit[0], up = lo;
+	if (lo >= 'A' && lo <= 'Z')
+		lo = (unsigned char)(lo - 'A' + 'a');
+	if (up >= 'a' && up <= 'z')
+		up = (unsigned char)(up - 'a' + 'A');
+	for (size_t i = 0; i + n <= len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if ((c == lo || c == up) && strncasecmp(text + i, lit, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool pm_regex_cannot_match(const char *pattern, bool icase, const char *text, size_t len,
+			   bool *split_r)
+{
+	struct pm_lit l;
+	l.n = l.cur = 0;
+	required_literals(pattern, &l, split_r);
+	/* the last runs first: the first is often the header's name, which is there */
+	for (size_t i = l.n; i-- > 0;)
+		if (!contains(text, len, l.run[i], l.len[i], icase))
+			return true;
+	return false;
 }

@@ -406,6 +406,52 @@ static void test_regex(void **state)
 	buf_free(&err);
 }
 
+/* pm_regex_cannot_match: true only where the regex does not match; false where a literal
+ * is only optional, alternative or inside a group. */
+static void test_regex_prefilter(void **state)
+{
+	(void)state;
+	const char *h = "From: Alice <alice@example.org>\nTo: bob@example.com\nSubject: Hi {x}\n";
+	static const struct {
+		const char *pattern, *text;
+		bool icase, cannot;
+	} cases[] = {
+	    {"^Subject:.*viagra", NULL, true, true},
+	    {"^subject: hi", NULL, true, false},
+	    {"^subject: hi", NULL, false, true},
+	    {"^From:.*ALICE@example\\.org", NULL, true, false},
+	    {"^From:.*alice@example\\.com", NULL, true, true},
+	    {"colou?r", "color", true, false},
+	    {"ab*c", "ac", true, false},
+	    {"ab+c", "abbc", true, false},
+	    {"(x|y)z", "yz", true, false},
+	    {"(x|y)zz", "yz", true, true},
+	    {"a|b", "b", true, false},
+	    {"\\.com", "example.com", true, false},
+	    {"\\.com", "examplecom", true, true},
+	    {"\\dx", "dx", true, false},
+	    {"[abc]def", "adef", true, false},
+	    {"^TO_bob", NULL, true, false},
+	    {"^From:.*\\/alice", "From: bob\n", true, true},
+	    {"", "", true, false},
+	    {"^Subject:\\/", NULL, true, false},
+	    {"x{2}", "x{2}", true, false},
+	    {"\\<bob\\>", NULL, true, false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *text = cases[i].text != NULL ? cases[i].text : h;
+		bool split;
+		bool cannot = pm_regex_cannot_match(cases[i].pattern, cases[i].icase, text,
+						    strlen(text), &split);
+		if (cannot != cases[i].cannot)
+			fail_msg("%s on \"%s\": %d", cases[i].pattern, text, cannot);
+		if (cannot && pm_re_match(cases[i].pattern, text, cases[i].icase, NULL))
+			fail_msg("%s matches \"%s\"", cases[i].pattern, text);
+		if (cannot)
+			assert_int_equal(split, strstr(cases[i].pattern, "\\/") != NULL);
+	}
+}
+
 static const char msg1[] = "From alice@example.org Mon Jan  1 00:00:00 2024\n"
 			   "From: Alice <alice@example.org>\nTo: bob@example.com\n"
 			   "Subject: Hello there\n\nline one\nline two\n";
@@ -483,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_parse_blocks_assign),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_regex),
+		cmocka_unit_test(test_regex_prefilter),
 		cmocka_unit_test(test_chaining),
 		cmocka_unit_test(test_semantics),
 		cmocka_unit_test(test_testdata),
