@@ -853,6 +853,9 @@ def main():
         sys.exit("no %s (ninja -C build), or leave it out with --sides" % a.tern_deliver)
     base = tempfile.mkdtemp(prefix="deliver-bench-", dir=a.dir)
     os.chmod(base, 0o755)
+    # The instance in the same folder as the others' mailboxes: the file system's cost of
+    # making a file depends on where it is (ext4 looks for free inodes near the folder).
+    tempfile.tempdir = base
     tern = conftest.Instance()
     try:
         pw = pwd.getpwnam("tern")  # tern init's run_user: every side runs as it
