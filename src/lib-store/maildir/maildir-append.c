@@ -126,17 +126,25 @@ int maildir_copy(struct store_folder *src, uint32_t uid, struct store_folder *ds
 	struct maildir_folder *ms = (struct maildir_folder *)src;
 	struct maildir_folder *md = (struct maildir_folder *)dst;
 	struct index_row row;
-	char *from;
-	int found = maildir_locate(ms, uid, &row, &from, false, err);
-	if (found <= 0)
-		return found < 0 ? -1 : store_err(err, "expunged");
+	char *from = NULL, *uniq = NULL, *tmp = NULL;
+	int r = -1;
+	for (int attempt = 0; attempt < 2 && r < 0; attempt++) {
+		x_free(&from);
+		int found = maildir_locate(ms, uid, &row, &from, false, attempt > 0, err);
+		if (found <= 0) {
+			x_free(&tmp);
+			x_free(&uniq);
+			return found < 0 ? -1 : store_err(err, "expunged");
+		}
+		if (tmp == NULL)
+			tmp = tmp_file(md, &uniq);
+		if ((r = link(from, tmp)) < 0 && errno != ENOENT)
+			break;
+	}
+	x_free(&from);
 	uint32_t flags = row.flags, kw = row.keywords;
 	uint64_t size = row.size;
 	int64_t idate = row.idate;
-	char *uniq;
-	char *tmp = tmp_file(md, &uniq);
-	int r = link(from, tmp);
-	x_free(&from);
 	if (r < 0) {
 		x_free(&tmp);
 		x_free(&uniq);

@@ -210,24 +210,17 @@ int maildir_folder_status(struct store *store, const char *name, const char *pat
 /* --- messages --- */
 
 int maildir_locate(struct maildir_folder *mf, uint32_t uid, struct index_row *row,
-		   char **path_r, bool locked, struct buf *err)
+		   char **path_r, bool locked, bool again, struct buf *err)
 {
-	for (int attempt = 0;; attempt++) {
-		int found = index_get(mf->ix, uid, row, &mf->scratch, err);
-		if (found <= 0)
-			return found;
+	if (again && locked && maildir_catchup(mf, true, err) < 0)
+		return -1;
+	if (again && !locked &&
+	    (maildir_lock(mf, true, false, err) < 0 || maildir_unlock(mf, 0, err) < 0))
+		return -1;
+	int found = index_get(mf->ix, uid, row, &mf->scratch, err);
+	if (found > 0)
 		*path_r = maildir_path(mf, row->dir, row->fname);
-		if (attempt == 1 || access(*path_r, F_OK) == 0)
-			return 1;
-		x_free(path_r);
-		if (locked) {
-			if (maildir_catchup(mf, true, err) < 0)
-				return -1;
-		} else if (maildir_lock(mf, true, false, err) < 0 ||
-			   maildir_unlock(mf, 0, err) < 0) {
-			return -1;
-		}
-	}
+	return found;
 }
 
 static int maildir_msg_open(struct store_folder *f, uint32_t uid, struct store_msg_stream *s,
@@ -235,11 +228,15 @@ static int maildir_msg_open(struct store_folder *f, uint32_t uid, struct store_m
 {
 	struct maildir_folder *mf = (struct maildir_folder *)f;
 	struct index_row row;
-	char *path;
-	int found = maildir_locate(mf, uid, &row, &path, false, err);
-	if (found <= 0)
-		return found < 0 ? -1 : store_err(err, "expunged");
-	s->fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *path = NULL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		x_free(&path);
+		int found = maildir_locate(mf, uid, &row, &path, false, attempt > 0, err);
+		if (found <= 0)
+			return found < 0 ? -1 : store_err(err, "expunged");
+		if ((s->fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 || errno != ENOENT)
+			break;
+	}
 	struct stat st;
 	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
 		store_err_errno(err, "open", path);
@@ -296,27 +293,42 @@ static uint32_t flags_apply(uint32_t old, enum store_flags_op op, uint32_t v)
 	return op == STORE_FLAGS_ADD ? old | v : op == STORE_FLAGS_REMOVE ? old & ~v : v;
 }
 
-/* Renames one message to its new flags (in the lock). */
-static int set_flags_one(struct maildir_folder *mf, uint32_t uid, enum store_flags_op op,
-			 uint32_t flags, uint32_t keywords, uint64_t modseq, struct buf *err)
+/* Renames one message to its new flags (in the lock), and only when they change: the name
+ * comes from the index; a file that is not there any more (renamed by another program) is
+ * looked for again after a catch-up. dirfd: new/ and cur/. */
+static int set_flags_one(struct maildir_folder *mf, const int dirfd[2], uint32_t uid,
+			 enum store_flags_op op, uint32_t flags, uint32_t keywords, uint64_t modseq,
+			 struct buf *err)
 {
 	struct index_row row;
-	char *from;
-	int found = maildir_locate(mf, uid, &row, &from, true, err);
-	if (found <= 0)
-		return found;
-	uint32_t nf = flags_apply(row.flags, op, flags), nk = flags_apply(row.keywords, op, keywords);
+	char *from = NULL;
+	uint32_t nf = 0, nk = 0;
+	struct buf name = BUF_INIT;
 	int ret = 0;
-	if (nf != row.flags || nk != row.keywords) {
-		struct buf name = BUF_INIT;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		x_free(&from);
+		int found = maildir_locate(mf, uid, &row, &from, true, attempt > 0, err);
+		if (found <= 0) {
+			buf_free(&name);
+			return found;
+		}
+		nf = flags_apply(row.flags, op, flags);
+		nk = flags_apply(row.keywords, op, keywords);
+		if (nf == row.flags && nk == row.keywords)
+			break;
+		buf_reset(&name);
+		maildir_name_format(&name, row.base, strlen(row.base), nf, nk);
+		ret = renameat(dirfd[row.dir], row.fname, dirfd[1], name.data);
+		if (ret == 0 || errno != ENOENT)
+			break;
+	}
+	if (ret < 0)
+		ret = store_err_errno(err, "rename", from);
+	if (ret == 0 && (nf != row.flags || nk != row.keywords)) {
 		size_t baselen = strlen(row.base);
-		maildir_name_format(&name, row.base, baselen, nf, nk);
-		char *to = maildir_path(mf, 1, name.data);
 		struct index_row up = {.uid = uid, .fname = name.data, .dir = 1, .flags = nf,
 				       .keywords = nk, .modseq = modseq};
-		if (rename(from, to) < 0)
-			ret = store_err_errno(err, "rename", from);
-		else if (index_update(mf->ix, &up, err) < 0)
+		if (index_update(mf->ix, &up, err) < 0)
 			ret = -1;
 		if (ret == 0) {
 			maildir_map_put(&mf->map, name.data, baselen, uid, 1);
@@ -328,11 +340,28 @@ static int set_flags_one(struct maildir_folder *mf, uint32_t uid, enum store_fla
 			}
 			ret = 1;
 		}
-		x_free(&to);
-		buf_free(&name);
 	}
+	buf_free(&name);
 	x_free(&from);
 	return ret;
+}
+
+/* new/ and cur/ open as directories (renames relative to them walk no path); -1 on error. */
+static int maildir_dirfds(struct maildir_folder *mf, int dirfd[2], struct buf *err)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		char *path = maildir_path(mf, dir, "");
+		dirfd[dir] = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd[dir] < 0)
+			store_err_errno(err, "open", path);
+		x_free(&path);
+		if (dirfd[dir] < 0) {
+			if (dir == 1)
+				close(dirfd[0]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int maildir_set_flags(struct store_folder *f, const uint32_t *uids, size_t count,
@@ -344,11 +373,16 @@ static int maildir_set_flags(struct store_folder *f, const uint32_t *uids, size_
 		return -1;
 	uint64_t modseq = (uint64_t)index_meta(mf->ix, "highestmodseq") + 1;
 	bool changed = false;
+	int dirfd[2];
+	if (maildir_dirfds(mf, dirfd, err) < 0)
+		return maildir_unlock(mf, -1, err);
 	int ret = 0;
 	for (size_t i = 0; i < count && ret >= 0; i++) {
-		ret = set_flags_one(mf, uids[i], op, flags, keywords, modseq, err);
+		ret = set_flags_one(mf, dirfd, uids[i], op, flags, keywords, modseq, err);
 		changed |= ret > 0;
 	}
+	close(dirfd[0]);
+	close(dirfd[1]);
 	if (ret >= 0 && changed) {
 		ret = index_meta_set(mf->ix, "highestmodseq", (int64_t)modseq, err);
 		mf->map_modseq = modseq;
@@ -360,13 +394,21 @@ static int expunge_one(struct maildir_folder *mf, uint32_t uid, uint64_t modseq,
 		       struct buf *err)
 {
 	struct index_row row;
-	char *path;
-	int found = maildir_locate(mf, uid, &row, &path, true, err);
-	if (found <= 0)
-		return found;
-	int ret = 0;
+	char *path = NULL;
+	int ret = 0, found;
+	/* a file renamed by another program meanwhile is looked for again (not forgotten) */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		x_free(&path);
+		if ((found = maildir_locate(mf, uid, &row, &path, true, attempt > 0, err)) <= 0)
+			return found;
+		if ((row.flags & STORE_FLAG_DELETED) == 0)
+			break;
+		if ((ret = unlink(path)) == 0 || errno != ENOENT)
+			break;
+		ret = 0; /* gone: the index forgets it */
+	}
 	if (row.flags & STORE_FLAG_DELETED) {
-		if (unlink(path) < 0 && errno != ENOENT)
+		if (ret < 0)
 			ret = store_err_errno(err, "remove", path);
 		else if (index_delete(mf->ix, uid, row.base, modseq, err) < 0)
 			ret = -1;

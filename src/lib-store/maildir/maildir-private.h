@@ -115,11 +115,13 @@ int maildir_deliver_tmp(struct maildir_folder *mf, const char *tmp_path, const c
 			uint32_t *uid_r, struct buf *err);
 
 /* --- maildir-folder.c, maildir-append.c --- */
-/* Finds uid's file, rescanning the directories once when it is not where the index says.
- * 1: found (*path_r set; row's strings valid until the next call), 0: expunged, -1: error.
- * locked: the caller holds the index lock. */
+/* Finds uid's file where the index says it is (no check: the caller opens or renames it,
+ * and when that fails with ENOENT calls again with again set, which first reads the
+ * directories to catch up with a rename by another program). 1: found (*path_r set; row's
+ * strings valid until the next call), 0: expunged, -1: error. locked: the caller holds the
+ * index lock. */
 int maildir_locate(struct maildir_folder *mf, uint32_t uid, struct index_row *row,
-		   char **path_r, bool locked, struct buf *err);
+		   char **path_r, bool locked, bool again, struct buf *err);
 /* Delivers a finished tmp/ file under the lock. */
 int maildir_folder_deliver(struct maildir_folder *mf, const char *tmp_path, const char *base,
 			   uint64_t size, int64_t idate, uint32_t flags, uint32_t keywords,
