@@ -2,7 +2,8 @@
 here with useradd, delivered by a child of the root deliver worker that runs as the
 recipient: /var/mail/USER (mbox, the user's, mode 0600) or ~/Maildir; ~/.forward with
 addresses and \\user; ~/.procmailrc commands run as the user; ~/.dovecot.sieve; a
-temporary failure stays queued and is delivered once later; `tern deliver -d` as root
+temporary failure stays queued and is delivered once later; SMTP AUTH with the shadow
+password (checked by the root auth worker) and its lockout; `tern deliver -d` as root
 and as a user; and which uid each worker runs as."""
 import grp
 import os
@@ -219,6 +220,76 @@ def test_workers_uids_in_system_mode(tern_factory, unix_user):
     tern = system_instance(tern_factory)
     roles = check_worker_uids(tern)
     assert len(roles["deliver"]) == 1
+
+
+def tls_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def test_submission_auth_with_the_shadow_password(tern_factory, unix_user):
+    u, other = unix_user(), unix_user()
+    tern = system_instance(tern_factory, auth_failure_delay="1s")
+    with smtplib.SMTP("127.0.0.1", tern.ports["submission"], timeout=30) as s:
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        # shadow holds crypt(3) hashes: no SCRAM secret, so no SCRAM
+        assert s.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
+        start = time.time()
+        with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+            s.login(u.name, u.password + "x")
+        assert e.value.smtp_code == 535
+        assert time.time() - start >= 0.9  # auth_failure_delay
+        code, _ = s.login(u.address(tern.domain), u.password)
+        assert code == 235
+        # the authenticated user may send as itself, to anyone; not as another user
+        with pytest.raises(smtplib.SMTPSenderRefused):
+            s.sendmail(other.address(tern.domain), [u.address(tern.domain)], "x\r\n")
+        s.sendmail(u.address(tern.domain), [u.address(tern.domain)],
+                   "From: %s\r\nSubject: self\r\n\r\nsubmitted\r\n" % u.address(tern.domain))
+    msgs = wait_spool(u.spool, 1)
+    assert len(msgs) == 1 and b"submitted" in msgs[0]
+    log = tern.log()
+    assert "proto=smtp, mech=PLAIN, user=<%s>" % u.name in log
+    assert "result=bad-credentials" in log and "result=ok" in log
+    assert u.password not in log
+    # swaks, AUTH LOGIN over STARTTLS
+    r = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % tern.ports["submission"],
+                        "--tls", "--auth", "LOGIN", "--auth-user", u.name,
+                        "--auth-password", u.password, "--from", u.address(tern.domain),
+                        "--to", u.address(tern.domain), "--body", "via swaks"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "235 2.7.0" in r.stdout
+    assert len(wait_spool(u.spool, 2)) == 2
+    # the smtp worker stayed run_user all along
+    check_worker_uids(tern)
+
+
+def auth_plain(s, user, password):
+    """One AUTH PLAIN (smtplib's login() tries every mechanism in turn)."""
+    s.user, s.password = user, password
+    return s.auth("PLAIN", s.auth_plain)
+
+
+def test_submission_auth_lockout(tern_factory, unix_user):
+    u = unix_user()
+    tern = system_instance(tern_factory, auth_failure_delay="0", auth_max_failures="2",
+                           auth_lockout_time="1h")
+    with smtplib.SMTP("127.0.0.1", tern.ports["submission"], timeout=30) as s:
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        for _ in range(2):
+            with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+                auth_plain(s, u.name, "wrong")
+            assert e.value.smtp_code == 535
+        # locked out: even the right password is refused, with a temporary error
+        with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+            auth_plain(s, u.name, u.password)
+        assert e.value.smtp_code == 454
+    assert "result=locked-out" in tern.log()
 
 
 def test_deliver_command_as_root_and_as_the_user(tern_factory, unix_user):

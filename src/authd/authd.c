@@ -134,7 +134,9 @@ static enum login_status authd_check(struct authd *d, const struct login_request
 		st = LOGIN_FAILED;
 	} else {
 		auth_record(d->auth, proto, req->mech, req->ip, login, true, NULL, NULL);
-		st = authd_start_session(d, req, &info, fd_r);
+		/* SMTP AUTH asks for the password check only: no session. */
+		st = req->proto == LOGIN_PROTO_SMTP ? LOGIN_OK
+						    : authd_start_session(d, req, &info, fd_r);
 	}
 	if (found > 0)
 		user_info_free(&info);

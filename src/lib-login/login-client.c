@@ -17,6 +17,7 @@
 
 struct login_client {
 	int sock;
+	bool check_only; /* LOGIN_PROTO_SMTP: no session comes with LOGIN_OK */
 	struct event *ev;
 	struct bufferevent *session;
 	struct login_reply rep;
@@ -39,7 +40,9 @@ static void client_free(struct login_client *lc)
 static void client_finish(struct login_client *lc, enum login_status status, const char *line)
 {
 	struct bufferevent *session = NULL;
-	if (status == LOGIN_OK) {
+	if (status == LOGIN_OK && lc->check_only) {
+		lc->rep.status = status;
+	} else if (status == LOGIN_OK) {
 		session = lc->session;
 		lc->session = NULL;
 		bufferevent_setcb(session, NULL, NULL, NULL, NULL);
@@ -94,7 +97,7 @@ static void reply_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n <= 0 || login_reply_unmarshal(msg, (size_t)n, &lc->rep) < 0 ||
-	    (lc->rep.status == LOGIN_OK) != (sfd >= 0)) {
+	    (lc->rep.status == LOGIN_OK && !lc->check_only) != (sfd >= 0)) {
 		log_error("login: bad or no answer from the auth process");
 		if (sfd >= 0)
 			close(sfd);
@@ -103,7 +106,7 @@ static void reply_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	close(lc->sock);
 	lc->sock = -1;
-	if (lc->rep.status != LOGIN_OK) {
+	if (lc->rep.status != LOGIN_OK || lc->check_only) {
 		client_finish(lc, lc->rep.status, NULL);
 		return;
 	}
@@ -145,6 +148,7 @@ struct login_client *login_client_start(struct event_base *base, const char *soc
 	sasl_buf_wipe(&msg);
 	struct login_client *lc = X_NEW(struct login_client);
 	lc->sock = sock;
+	lc->check_only = req->proto == LOGIN_PROTO_SMTP;
 	lc->done = done;
 	lc->arg = arg;
 	lc->ev = event_new(base, sock, EV_READ, reply_cb, lc);

@@ -36,7 +36,9 @@ struct userdb;
 #define LOGIN_READY_LINE_MAX 8192 /* the session's first line */
 #define LOGIN_REPLY_TIMEOUT_S 60  /* a password check and a process start */
 
-enum login_proto { LOGIN_PROTO_IMAP = 1, LOGIN_PROTO_POP3 = 2 };
+/* SMTP: a password check only (SMTP AUTH of a system user): no session is started, and
+ * LOGIN_OK comes without a descriptor. */
+enum login_proto { LOGIN_PROTO_IMAP = 1, LOGIN_PROTO_POP3 = 2, LOGIN_PROTO_SMTP = 3 };
 
 enum login_status {
 	LOGIN_OK = 1,	    /* a session fd comes with the reply */

@@ -41,6 +41,11 @@ static void test_request_round_trip(void **state)
 	msg.data[0] = 1;
 	msg.data[2] = 9;
 	assert_int_equal(login_request_unmarshal(msg.data, msg.len, &got, &store), -1);
+	/* SMTP AUTH's check-only request */
+	msg.data[2] = LOGIN_PROTO_SMTP;
+	assert_int_equal(login_request_unmarshal(msg.data, msg.len, &got, &store), 0);
+	assert_int_equal(got.proto, LOGIN_PROTO_SMTP);
+	assert_string_equal(login_proto_name(got.proto), "smtp");
 	buf_free(&msg);
 	buf_free(&store);
 }

@@ -8,6 +8,9 @@
  * temporary failure or a locked-out client, 501 5.0.0 a cancelled exchange ("*"), 501
  * 5.5.2 bad base64, 503 5.5.1 AUTH twice or inside a transaction, 504 5.5.4 an unknown
  * mechanism. SCRAM's server-final message is a last 334 (RFC 4954 4: no data with 235).
+ * System users (user_source = system): PLAIN and LOGIN only, and the password is checked
+ * by the auth worker (root; lib-login's LOGIN_PROTO_SMTP), which also applies the lockout
+ * and the failure delay; this worker, run_user, never reads shadow.
  */
 #include "smtpd-private.h"
 
@@ -17,6 +20,8 @@
 
 #include "auth.h"
 #include "log.h"
+#include "login.h"
+#include "sysuser.h"
 #include "sasl-base64.h"
 #include "sasl.h"
 #include "userdb.h"
@@ -36,6 +41,11 @@ const char *smtpd_auth_ehlo(struct smtpd_session *s)
 void smtpd_auth_abort(struct smtpd_session *s)
 {
 	sasl_server_free(&s->sasl);
+	login_client_cancel(&s->login);
+	if (s->creds != NULL)
+		login_creds_wipe(s->creds);
+	x_free(&s->creds);
+	x_free(&s->login_user);
 	if (s->auth_timer != NULL) {
 		event_free(s->auth_timer);
 		s->auth_timer = NULL;
@@ -80,6 +90,77 @@ static void smtpd_auth_fail_reply(struct smtpd_session *s, uint64_t delay_ms, in
 	evtimer_add(s->auth_timer, &tv);
 }
 
+/* The user is in: the canonical address, the log line, 235. */
+static void smtpd_auth_accepted(struct smtpd_session *s, const char *mech, const char *user)
+{
+	struct user_info info;
+	struct buf err = BUF_INIT;
+	if (userdb_lookup(auth_userdb(s->srv->auth), user, &info, &err) > 0) {
+		s->auth_user = x_strdup(info.address);
+		user_info_free(&info);
+	} else {
+		s->auth_user = x_strdup(user);
+	}
+	buf_free(&err);
+	log_info("auth from %s: user=<%s>, mech=%s%s%s", s->client,
+		 log_safe(s->auth_user, strlen(s->auth_user), 300), mech, s->tls ? ", tls=" : "",
+		 s->tls ? s->tls_info : "");
+	smtpd_reply(s, 235, "2.7.0", "Authentication successful");
+	smtpd_auth_end(s);
+}
+
+/* The auth worker's answer for a system user. */
+static void smtpd_auth_login_done(void *arg, const struct login_reply *rep,
+				  struct bufferevent *session, const char *line)
+{
+	struct smtpd_session *s = arg;
+	s->login = NULL;
+	switch (rep->status) {
+	case LOGIN_OK: {
+		char *mech = x_strdup(sasl_server_mech(s->sasl));
+		char *user = x_strdup(s->login_user);
+		smtpd_auth_accepted(s, mech, user);
+		x_free(&mech);
+		x_free(&user);
+		break;
+	}
+	case LOGIN_FAILED:
+		smtpd_auth_fail_reply(s, rep->delay_ms, 535, "5.7.8",
+				      "Authentication credentials invalid");
+		break;
+	case LOGIN_LOCKED:
+		smtpd_auth_fail_reply(s, 0, 454, "4.7.0",
+				      "Too many authentication failures, try again later");
+		break;
+	default:
+		smtpd_auth_fail_reply(s, 0, 454, "4.7.0", "Temporary authentication failure");
+		break;
+	}
+	if (s->state != SMTPD_AUTH_WAIT)
+		smtpd_session_process(s); /* commands the client sent meanwhile */
+}
+
+/* A system user's exchange is complete: the credentials go to the auth worker. */
+static void smtpd_auth_system(struct smtpd_session *s)
+{
+	struct login_request req = {.proto = LOGIN_PROTO_SMTP,
+				    .mech = sasl_server_mech(s->sasl),
+				    .ip = s->ip,
+				    .user = s->creds->user,
+				    .password = s->creds->password};
+	char *dir = login_dir(s->set->conf);
+	char *path = x_asprintf("%s/%s", dir, LOGIN_SOCKET_NAME);
+	x_free(&s->login_user);
+	s->login_user = x_strdup(s->creds->user);
+	s->state = SMTPD_AUTH_WAIT;
+	s->login = login_client_start(s->srv->base, path, &req, smtpd_auth_login_done, s);
+	login_creds_wipe(s->creds);
+	x_free(&dir);
+	x_free(&path);
+	if (s->login == NULL)
+		smtpd_auth_fail_reply(s, 0, 454, "4.7.0", "Temporary authentication failure");
+}
+
 static void smtpd_auth_success(struct smtpd_session *s)
 {
 	struct auth *a = s->srv->auth;
@@ -99,20 +180,7 @@ static void smtpd_auth_success(struct smtpd_session *s)
 		return;
 	}
 	auth_record(a, "smtp", mech, s->ip, user, true, NULL, NULL);
-	struct user_info info;
-	struct buf err = BUF_INIT;
-	if (userdb_lookup(auth_userdb(a), user, &info, &err) > 0) {
-		s->auth_user = x_strdup(info.address);
-		user_info_free(&info);
-	} else {
-		s->auth_user = x_strdup(user);
-	}
-	buf_free(&err);
-	log_info("auth from %s: user=<%s>, mech=%s%s%s", s->client,
-		 log_safe(s->auth_user, strlen(s->auth_user), 300), mech, s->tls ? ", tls=" : "",
-		 s->tls ? s->tls_info : "");
-	smtpd_reply(s, 235, "2.7.0", "Authentication successful");
-	smtpd_auth_end(s);
+	smtpd_auth_accepted(s, mech, user);
 }
 
 static void smtpd_auth_failure(struct smtpd_session *s)
@@ -145,6 +213,8 @@ static void smtpd_auth_step(struct smtpd_session *s, const struct buf *in)
 		smtpd_reply(s, 334, NULL, "%.*s", (int)b64.len, b64.len ? b64.data : "");
 		buf_free(&b64);
 		s->state = SMTPD_AUTH;
+	} else if (r == SASL_SUCCESS && s->creds != NULL) {
+		smtpd_auth_system(s);
 	} else if (r == SASL_SUCCESS) {
 		smtpd_auth_success(s);
 	} else {
@@ -180,6 +250,16 @@ static int smtpd_auth_allowed(struct smtpd_session *s, const char *mech)
 	return -1;
 }
 
+/* The exchange: over the user directory, or (system users) capturing the credentials. */
+static struct sasl_server *smtpd_auth_sasl_start(struct smtpd_session *s, const char *mech)
+{
+	if (!sysuser_mode(s->set->conf))
+		return auth_sasl_start(s->srv->auth, mech, false);
+	if (s->creds == NULL)
+		s->creds = X_NEW(struct login_creds);
+	return login_sasl_start(mech, false, s->creds);
+}
+
 void smtpd_cmd_auth(struct smtpd_session *s, const struct smtp_command *cmd)
 {
 	const char *sp = memchr(cmd->args, ' ', cmd->args_len);
@@ -199,7 +279,7 @@ void smtpd_cmd_auth(struct smtpd_session *s, const struct smtp_command *cmd)
 		log_warn("auth from %s: refused, locked out for %llu s more", s->client,
 			 (unsigned long long)(locked + 999) / 1000);
 		smtpd_reply(s, 454, "4.7.0", "Too many authentication failures, try again later");
-	} else if ((s->sasl = auth_sasl_start(s->srv->auth, mech, false)) == NULL) {
+	} else if ((s->sasl = smtpd_auth_sasl_start(s, mech)) == NULL) {
 		smtpd_reply(s, 504, "5.5.4", "Error: unrecognized authentication type");
 	} else if (resp == NULL) {
 		smtpd_auth_step(s, NULL);

@@ -23,6 +23,8 @@
 #include "smtp-data.h"
 
 struct auth;
+struct login_creds;
+struct login_client;
 struct bufferevent;
 struct event_base;
 struct event;
@@ -139,6 +141,10 @@ struct smtpd_session {
 	bool auth_offered;
 	char *auth_user; /* canonical address of the authenticated user */
 	struct sasl_server *sasl;
+	/* System users (user_source = system): the credentials go to the auth worker. */
+	struct login_creds *creds;
+	struct login_client *login;
+	char *login_user; /* the name given, while the auth worker checks it */
 	struct event *auth_timer;
 	int auth_fail_code; /* the reply waiting for auth_timer */
 	const char *auth_fail_enh, *auth_fail_text;
