@@ -120,6 +120,38 @@ def test_imap4flags_mbox_seen_by_imap(tern_factory):
     check_flags_through_imap(inst)
 
 
+def test_compiled_script_is_cached_and_follows_edits(tern_factory):
+    """The compiled script is kept in active.sieve.tern-bin and used while the script is
+    unchanged; an edited script, or a cache that is garbage, is compiled again."""
+    inst = tern_factory(start=False)
+    put_script(inst, 'require "fileinto";\nfileinto "One";\n')
+    sdir = os.path.dirname(os.path.join(inst.dir, "inst", "data", "sieve", "example.test",
+                                        "alice", "active.sieve"))
+    script, cache = os.path.join(sdir, "active.sieve"), os.path.join(sdir, "active.sieve.tern-bin")
+    md = inst.maildir(USER)
+
+    def count(folder):
+        d = os.path.join(md, "." + folder, "new")
+        return len(os.listdir(d)) if os.path.isdir(d) else 0
+
+    assert deliver(inst, MSG).returncode == 0
+    assert os.path.exists(cache) and count("One") == 1
+    st = os.stat(cache)
+    assert open(cache, "rb").read().startswith(b"tern-sieve-cache ")
+    assert deliver(inst, MSG).returncode == 0
+    assert count("One") == 2 and os.stat(cache).st_mtime_ns == st.st_mtime_ns  # loaded, kept
+    put_script(inst, 'require "fileinto";\nfileinto "Two";\n')  # same size, new file
+    assert deliver(inst, MSG).returncode == 0
+    assert count("Two") == 1 and count("One") == 2
+    with open(cache, "r+b") as f:  # a cache whose stamp matches but whose bytes are garbage
+        head = f.readline()
+        f.seek(len(head))
+        f.write(b"\xff" * 40)
+    r = deliver(inst, MSG)
+    assert r.returncode == 0 and count("Two") == 2, r.stderr
+    assert open(cache, "rb").read()[len(head):len(head) + 40] != b"\xff" * 40  # rewritten
+
+
 # ---- the differential test against Pigeonhole (dovecot-lda) ----
 #
 # Scripts: the lib-sieve golden cases (src/lib-sieve/testdata/cases, all but the ones that

@@ -33,6 +33,8 @@
 #define VACATION_STATE ".tern-vacation"
 #define VACATION_STATE_MAX (1024 * 1024)
 #define DUPLICATE_STATE ".tern-duplicate"
+#define SIEVE_CACHE_SUFFIX ".tern-bin"
+#define SIEVE_CACHE_MAX (16 * 1024 * 1024) /* bytes of a compiled script read back */
 
 /* The message as lib-sieve reads it: the added header lines, then the spool. */
 static ssize_t msg_read(void *ctx, void *buf, size_t len, uint64_t offset)
@@ -441,21 +443,83 @@ static int do_action(struct deliver_msg *m, const struct sieve_action *a,
 	return r;
 }
 
+/* ---- the compiled script, cached in SCRIPT.tern-bin: a line "tern-sieve-cache DEV INO
+ * SIZE MTIME.NSEC" of the script it was compiled from, then sieve_script_serialize()'s
+ * bytes. A cache that does not match the script (or does not load) is rewritten. ---- */
+
+static void cache_stamp(const struct stat *st, struct buf *out)
+{
+	buf_printf(out, "tern-sieve-cache %llu %llu %lld %lld.%09ld\n",
+		   (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+		   (long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+}
+
+static struct sieve_script *cache_load(const char *cache, const struct stat *st)
+{
+	size_t len = 0;
+	char *data = read_file_small(cache, SIEVE_CACHE_MAX, &len);
+	if (data == NULL)
+		return NULL;
+	struct buf stamp = BUF_INIT;
+	cache_stamp(st, &stamp);
+	struct sieve_script *s = NULL;
+	struct sieve_error e = {0};
+	if (len >= stamp.len && memcmp(data, stamp.data, stamp.len) == 0)
+		s = sieve_script_deserialize(data + stamp.len, len - stamp.len, &e);
+	buf_free(&stamp);
+	x_free(&data);
+	return s;
+}
+
+/* Written to a temporary name and renamed: a reader sees an old cache or a whole new one.
+ * Failures only cost a compile next time. */
+static void cache_store(const char *cache, const struct stat *st, const struct sieve_script *s)
+{
+	struct buf b = BUF_INIT;
+	cache_stamp(st, &b);
+	sieve_script_serialize(s, &b);
+	char *tmp = x_asprintf("%s.%ld.tmp", cache, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write_full(fd, b.data, b.len) < 0 || close(fd) < 0 ||
+	    rename(tmp, cache) < 0) {
+		log_debug("sieve: cannot write the cache %s: %s", cache, strerror(errno));
+		unlink(tmp);
+	}
+	x_free(&tmp);
+	buf_free(&b);
+}
+
+/* The user's script, compiled once and then loaded from its cache. */
 static struct sieve_script *compile_script(const struct deliver_user *u)
 {
+	struct stat before, after;
+	char *cache = x_asprintf("%s%s", u->sieve, SIEVE_CACHE_SUFFIX);
+	struct sieve_script *s = NULL;
+	if (stat(u->sieve, &before) == 0 && (s = cache_load(cache, &before)) != NULL) {
+		x_free(&cache);
+		return s;
+	}
 	size_t len = 0;
 	char *text = read_file_small(u->sieve, SIEVE_MAX_SCRIPT_SIZE, &len);
 	if (text == NULL) {
 		log_warn("sieve: cannot read %s: %s; delivering to the INBOX", u->sieve,
 			 strerror(errno));
+		x_free(&cache);
 		return NULL;
 	}
 	struct sieve_error e = {0};
-	struct sieve_script *s = sieve_compile(text, len, &e);
+	s = sieve_compile(text, len, &e);
 	if (s == NULL)
 		log_warn("sieve: %s:%d:%d: %s; delivering to the INBOX", u->sieve, e.line, e.col,
 			 e.msg);
+	/* cached only when the script did not change while it was read */
+	else if (stat(u->sieve, &after) == 0 && after.st_ino == before.st_ino &&
+		 after.st_dev == before.st_dev && after.st_size == before.st_size &&
+		 after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+		 after.st_mtim.tv_nsec == before.st_mtim.tv_nsec && (size_t)after.st_size == len)
+		cache_store(cache, &after, s);
 	x_free(&text);
+	x_free(&cache);
 	return s;
 }
 
