@@ -3,7 +3,7 @@ here with useradd, delivered by a child of the root deliver worker that runs as 
 recipient: /var/mail/USER (mbox, the user's, mode 0600) or ~/Maildir; ~/.forward with
 addresses and \\user; ~/.procmailrc commands run as the user; ~/.dovecot.sieve; a
 temporary failure stays queued and is delivered once later; SMTP AUTH with the shadow
-password (checked by the root auth worker) and its lockout; `tern deliver -d` as root
+password (checked by the root auth worker) or PAM, and its lockout; `tern deliver -d` as root
 and as a user; and which uid each worker runs as."""
 import grp
 import os
@@ -290,6 +290,28 @@ def test_submission_auth_lockout(tern_factory, unix_user):
             auth_plain(s, u.name, u.password)
         assert e.value.smtp_code == 454
     assert "result=locked-out" in tern.log()
+
+
+def test_submission_auth_through_pam(tern_factory, unix_user):
+    u = unix_user()
+    tern = system_instance(tern_factory, system_auth="pam", system_pam_service="tern-test",
+                           auth_failure_delay="0")
+    with smtplib.SMTP("127.0.0.1", tern.ports["submission"], timeout=30) as s:
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+            auth_plain(s, u.name, "wrong")
+        assert e.value.smtp_code == 535
+        code, _ = auth_plain(s, u.name, u.password)
+        assert code == 235
+    # a locked account: PAM's account check refuses it
+    subprocess.run(["usermod", "-L", u.name], check=True)
+    with smtplib.SMTP("127.0.0.1", tern.ports["submission"], timeout=30) as s:
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+            auth_plain(s, u.name, u.password)
+        assert e.value.smtp_code == 535
 
 
 def test_deliver_command_as_root_and_as_the_user(tern_factory, unix_user):
