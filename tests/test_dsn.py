@@ -135,6 +135,25 @@ def test_delay_warning_honours_notify_and_null_sender(tern_factory):
     assert re.search(r"to=<d@down.test>, relay=\S+, status=bounced \(5\.4\.7", log), log
 
 
+def test_one_delay_warning_for_local_and_remote_deferrals(tern_factory):
+    """A local recipient over quota (4.2.2) and a remote one that is down, in one message:
+    one warning names both."""
+    tern = tern_factory(options=down_options(queue_lifetime="30s"), start=False)
+    r = tern.run("user", "add", "carol@example.test", "--quota", "1k", input="carol-pw\n")
+    assert r.returncode == 0, r.stderr
+    tern.start()
+    r = tern.run("sendmail", "-i", "-f", "alice@example.test", "carol@example.test",
+                 "bob@down.test", input=b"Subject: big\n\n" + b"x" * 70 * 40 + b"\n")
+    assert r.returncode == 0, r.stderr
+    files = wait_files(tern, "alice@example.test", 1, timeout=15)
+    time.sleep(3)  # the next passes: no second warning
+    assert len(tern.message_files("alice@example.test")) == 1, tern.log()[-3000:]
+    _, _, _, rcpts = parse(open(files[0], "rb").read())
+    got = sorted((b["Final-Recipient"], b["Action"], b["Status"]) for b in rcpts)
+    assert got == [("rfc822; bob@down.test", "delayed", "4.4.1"),
+                   ("rfc822; carol@example.test", "delayed", "4.2.2")], got
+
+
 def test_delay_warning_off(tern_factory):
     tern = tern_factory(options=down_options(delay_warning_time="0", queue_lifetime="4s"))
     r = tern.run("sendmail", "-i", "-f", "alice@example.test", "bob@down.test",

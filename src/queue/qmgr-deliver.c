@@ -244,7 +244,10 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 		finished = false;
 	if (nsent > 0) /* not retried: the deliveries are done */
 		qmgr_notify(q, env, routes, sent, nsent, DSN_ACTION_DELIVERED);
-	time_t warn_at = qmgr_delay_warning(q, env, routes, deferred, ndeferred, now, &recs);
+	/* With recipients out at the relay, the finishing pass warns, about them and the
+	 * local ones deferred now together: one warning for the message. */
+	time_t warn_at =
+	    relaying ? 0 : qmgr_delay_warning(q, env, routes, deferred, ndeferred, now, &recs);
 	if (!finished && !relaying) {
 		e->next_try = now + qmgr_backoff(q, env->attempts);
 		if (warn_at > now && warn_at < e->next_try)
