@@ -5,7 +5,8 @@
  * A process that may write Tern's queue (the delivery agent, a worker) queues the answer
  * itself (deliver_forward: durable before it counts as sent). Any other (vacation(1) run
  * from a user's .forward, or as root) hands it to a sendmail program: vacation_sendmail,
- * or by default this binary's own `tern sendmail`, which switches to the queue's owner.
+ * or by default our own `tern sendmail` (this binary, or the `tern` beside tern-deliver),
+ * which switches to the queue's owner.
  */
 #include "deliver-int.h"
 
@@ -33,6 +34,24 @@ static bool queue_writable(const char *qdir)
 	return st.st_uid == geteuid() && access(qdir, W_OK | X_OK) == 0;
 }
 
+/* Our own `tern` binary: this one, or the `tern` beside it when this is tern-deliver. */
+static char *tern_binary(void)
+{
+	char self[PATH_MAX];
+	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (k <= 0)
+		return NULL;
+	self[k] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash == NULL || strcmp(slash + 1, "tern") == 0)
+		return x_strdup(self);
+	char *sibling = x_asprintf("%.*s/tern", (int)(slash - self), self);
+	if (access(sibling, X_OK) == 0)
+		return sibling;
+	x_free(&sibling);
+	return NULL;
+}
+
 /* argv of the sendmail program: the option's words, or our own `tern sendmail`. */
 static size_t sendmail_argv(const struct conf *c, const char *conf_path, char ***argv_r)
 {
@@ -44,12 +63,11 @@ static size_t sendmail_argv(const struct conf *c, const char *conf_path, char **
 		return n;
 	}
 	conf_words_free(&words, n);
-	char self[PATH_MAX];
-	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *tern = c != NULL ? tern_binary() : NULL;
 	char **v = x_reallocarray(NULL, 4, sizeof(char *));
 	n = 0;
-	if (c != NULL && k > 0) {
-		v[n++] = x_strndup(self, (size_t)k);
+	if (tern != NULL) {
+		v[n++] = tern;
 		v[n++] = x_strdup("sendmail");
 		if (conf_path != NULL) {
 			v[n++] = x_strdup("-c");
