@@ -28,6 +28,7 @@ import time
 import pytest
 
 from conftest import TERN, tern_env
+from sysaccounts import needs_root, unix_user  # noqa: F401
 
 USER = "alice@example.test"
 MSGFILE = b"Subject: Away ($SUBJECT)\nX-Note: from the message file\n\nI am away until Monday.\n"
@@ -543,3 +544,56 @@ def test_answer_through_the_running_server(tern_factory):
     assert m["Auto-Submitted"] == "auto-replied"
     assert m["Subject"] in ("Away (first)", "Away (second)")
     assert m["In-Reply-To"] == "<m1@example.org>"
+
+
+@needs_root
+def test_system_user_direct_and_dot_forward(tern_factory, unix_user):
+    """System users (user_source = system): `tern vacation -i` as root becomes the user;
+    the delivery child answers by itself for a user with ~/.vacation.msg and
+    ~/.vacation.db, and runs a ~/.forward's "|tern vacation LOGIN" in itself, so the
+    answer is queued (a user's own process may not write the queue). The answers arrive
+    in the other system user's /var/mail spool with Return-Path: <>."""
+    a, b, c = unix_user(), unix_user(), unix_user()
+    tern = tern_factory(options={"user_source": "system", "system_mailbox": "mbox:/var/mail/%u"})
+    a.write_home_file(".vacation.msg", "Subject: away ($SUBJECT)\n\nAway until Monday.\n")
+    r = subprocess.run([TERN, "vacation", "-i", a.name], env=tern_env(tern.conf),
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert os.stat(os.path.join(a.home, ".vacation.db")).st_uid == a.uid
+
+    def send_as(sender, subject):
+        msg = "From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s@example.org>\r\n\r\nhi\r\n" % (
+            sender.address(tern.domain), a.address(tern.domain), subject, subject)
+        with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=30) as s:
+            s.sendmail(sender.address(tern.domain), [a.address(tern.domain)], msg)
+
+    def spool(u, n, timeout=15):
+        deadline = time.time() + timeout
+        while True:
+            data = open(u.spool, "rb").read() if os.path.exists(u.spool) else b""
+            msgs = [x for x in (b"\n" + data).split(b"\nFrom ") if x.strip()]
+            if len(msgs) >= n or time.time() > deadline:
+                return msgs
+            time.sleep(0.05)
+
+    send_as(b, "one")
+    send_as(b, "two")
+    assert len(spool(a, 2)) == 2
+    (answer,) = spool(b, 1)
+    time.sleep(0.5)
+    assert len(spool(b, 1, timeout=0)) == 1
+    m = email.message_from_bytes(answer.split(b"\n", 1)[1], policy=email.policy.default)
+    assert m["Return-Path"] == "<>" and m["Auto-Submitted"] == "auto-replied"
+    assert m["Subject"] in ("away (one)", "away (two)") and m["To"] == b.address(tern.domain)
+    # ~/.forward with \a and "|tern vacation a": a keeps the mail, c is answered
+    a.write_home_file(".forward", '\\%s, "|%s vacation %s"\n' % (a.name, TERN, a.name))
+    send_as(c, "three")
+    assert len(spool(a, 3)) == 3
+    (answer,) = spool(c, 1)
+    m = email.message_from_bytes(answer.split(b"\n", 1)[1], policy=email.policy.default)
+    assert m["Return-Path"] == "<>" and m["Subject"] == "away (three)"
+    assert m["In-Reply-To"] == "<three@example.org>"
+    listed = subprocess.run([TERN, "vacation", "-l", a.name], env=tern_env(tern.conf),
+                            capture_output=True, timeout=60).stdout.decode()
+    assert sorted(l.split()[0] for l in listed.splitlines()) == sorted(
+        [b.address(tern.domain), c.address(tern.domain)])

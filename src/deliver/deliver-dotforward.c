@@ -4,7 +4,8 @@
  * entry may be "quoted" (for commands with commas or spaces). Each entry is one of:
  *   \USER      the user's own mailbox (their procmail rc or Sieve script, else the INBOX),
  *              with no further forwarding (a \ of another name is forwarded to it);
- *   |COMMAND   run with /bin/sh -c as the user, the message on stdin;
+ *   |COMMAND   run with /bin/sh -c as the user, the message on stdin ("|tern vacation
+ *              ARGS" runs in this process instead, so its answer can be queued);
  *   /PATH      (or ~/PATH) an mbox file, locked as every mbox;
  *   ADDRESS    forwarded through Tern's queue with the original envelope sender
  *              (RFC 5321 3.4: bounces go to whoever sent it), unqualified names in the
@@ -184,7 +185,8 @@ int deliver_dotforward(struct deliver_msg *m, struct delivery_result *res, int *
 		if (x[0] == '\\')
 			x++;
 		if (x[0] == '|') {
-			run_pipe(m, x + 1, &one);
+			if (deliver_vacation_command(m, x + 1, &one) == 0)
+				run_pipe(m, x + 1, &one);
 			merge(res, &one);
 		} else if (x[0] == '/' || (x[0] == '~' && x[1] == '/')) {
 			append_file(m, x, &one);

@@ -154,6 +154,11 @@ int deliver_exit_code(const struct delivery_result *res);
  * by `tern vacation -i`), answers as vacation(1) would. Failures are logged only: the
  * message is delivered whatever happens here. */
 void deliver_vacation(struct deliver_msg *m);
+/* A .forward's "|tern vacation ARGS" (vacation-cmd.c): run in this process (the delivery
+ * child, which can queue the answer), not through the shell. 1 when cmd was that and res
+ * is set (always OK: a failure is logged, the mail is delivered by the other entries),
+ * 0 when cmd is another command. */
+int deliver_vacation_command(struct deliver_msg *m, const char *cmd, struct delivery_result *res);
 
 /* ---- filters ---- */
 /* Runs the user's procmail rc file. Returns the sysexits code and fills res. */

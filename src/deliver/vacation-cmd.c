@@ -20,13 +20,14 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "deliver.h"
+#include "deliver-int.h"
 #include "log.h"
 #include "util.h"
 #include "vacation.h"
 #include "xalloc.h"
 
 #define VAC_MAX_ALIASES 64
+#define VAC_MAX_WORDS (2 * VAC_MAX_ALIASES + 32)
 
 struct vac_args {
 	bool init, list, exclude;
@@ -305,4 +306,101 @@ int cmd_vacation(int argc, char **argv)
 	int rc = run(&a, c != NULL ? conf_path : NULL);
 	conf_free(&c);
 	return rc;
+}
+
+/* ---- "|tern vacation ARGS" in a .forward, run by the delivery agent itself ---- */
+
+/* Splits a command into words ('...' and "..." quote); 0 when it has shell syntax other
+ * than words (then the shell runs it as any command). */
+static size_t split_words(const char *cmd, char *buf, char **w, size_t max)
+{
+	size_t n = 0;
+	char *o = buf;
+	const char *p = cmd;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			return n;
+		if (n == max)
+			return 0;
+		w[n++] = o;
+		while (*p != '\0' && *p != ' ' && *p != '\t') {
+			if (*p == '\'' || *p == '"') {
+				const char *e = strchr(p + 1, *p);
+				if (e == NULL)
+					return 0;
+				memcpy(o, p + 1, (size_t)(e - p - 1));
+				o += e - p - 1;
+				p = e + 1;
+			} else if (strchr("|&;<>()$`\\*?[#~=%{}\n", *p) != NULL) {
+				return 0;
+			} else {
+				*o++ = *p++;
+			}
+		}
+		*o++ = '\0';
+	}
+}
+
+/* Is word Tern's binary ("tern", or a path ending in "/tern")? */
+static bool is_tern(const char *word)
+{
+	const char *slash = strrchr(word, '/');
+	return strcmp(slash != NULL ? slash + 1 : word, "tern") == 0;
+}
+
+static void run_in_agent(struct deliver_msg *m, struct vac_args *a)
+{
+	const struct deliver_user *u = m->user;
+	const char *names[VAC_MAX_ALIASES + 4];
+	size_t n = 0;
+	names[n++] = u->login; /* the login name, as vacation(1) matches it */
+	names[n++] = u->address;
+	names[n++] = m->req->recipient;
+	for (size_t i = 0; i < a->n_aliases; i++)
+		names[n++] = a->aliases[i];
+	names[n] = NULL;
+	char *db = in_dir(u->root, a->db, VACATION_DB_FILE);
+	char *msg = in_dir(u->root, a->msg, VACATION_MSG_FILE);
+	a->cfg.conf = m->ctx->conf;
+	a->cfg.db_path = db;
+	a->cfg.msg_path = msg;
+	a->cfg.names = names;
+	a->cfg.sender = a->sender != NULL ? a->sender : m->req->sender;
+	a->cfg.from = u->address;
+	a->cfg.cc = a->cc;
+	a->cfg.debug = false;
+	struct buf err = BUF_INIT;
+	if (deliver_vacation_run(m, &a->cfg, &err) != 0)
+		log_warn("%s: .forward of %s: tern vacation: %s (the other entries are delivered)",
+			 m->req->queue_id, u->login, buf_cstr(&err));
+	buf_free(&err);
+	x_free(&db);
+	x_free(&msg);
+}
+
+int deliver_vacation_command(struct deliver_msg *m, const char *cmd, struct delivery_result *res)
+{
+	char *buf = x_malloc(strlen(cmd) + 1);
+	char *w[VAC_MAX_WORDS + 1];
+	size_t n = split_words(cmd, buf, w, VAC_MAX_WORDS);
+	struct vac_args a = {0};
+	int handled = 0;
+	if (n >= 2 && is_tern(w[0]) && strcmp(w[1], "vacation") == 0) {
+		w[n] = NULL;
+		int saved = opterr;
+		opterr = 0;
+		bool ok = parse_args((int)n - 1, w + 1, &a) == 0 && !a.init && !a.list && !a.exclude;
+		opterr = saved;
+		/* USER, when given, must be this user: else the program runs as any command */
+		handled = ok && (a.user == NULL || strcmp(a.user, m->user->login) == 0 ||
+				 strcasecmp(a.user, m->user->address) == 0);
+	}
+	if (handled) {
+		run_in_agent(m, &a);
+		deliver_result_set(res, DELIVERY_OK, "2.0.0", "tern vacation");
+	}
+	x_free(&buf);
+	return handled;
 }

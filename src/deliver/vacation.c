@@ -449,6 +449,12 @@ static ssize_t agent_read(void *ctx, void *buf, size_t len)
 	return n;
 }
 
+int deliver_vacation_run(struct deliver_msg *m, const struct vacation_cfg *cfg, struct buf *err)
+{
+	struct agent_reader r = {.m = m};
+	return vacation_process(cfg, agent_read, &r, err);
+}
+
 void deliver_vacation(struct deliver_msg *m)
 {
 	char *msg = x_asprintf("%s/" VACATION_MSG_FILE, m->user->root);
@@ -463,10 +469,8 @@ void deliver_vacation(struct deliver_msg *m)
 					   .sender = m->req->sender,
 					   .from = m->user->address,
 					   .interval = VACATION_UNSET};
-		struct agent_reader r = {.m = m};
 		struct buf err = BUF_INIT;
-		int rc = vacation_process(&cfg, agent_read, &r, &err);
-		if (rc != 0)
+		if (deliver_vacation_run(m, &cfg, &err) != 0)
 			log_warn("%s: vacation for %s: %s (the message itself is delivered)",
 				 m->req->queue_id, m->user->address, buf_cstr(&err));
 		buf_free(&err);

@@ -99,4 +99,8 @@ struct vacation_cfg {
 int vacation_process(const struct vacation_cfg *cfg, vacation_read_fn *read, void *ctx,
 		     struct buf *err);
 
+/* vacation_process over the message being delivered (deliver-int.h's deliver_msg). */
+struct deliver_msg;
+int deliver_vacation_run(struct deliver_msg *m, const struct vacation_cfg *cfg, struct buf *err);
+
 #endif
