@@ -224,9 +224,15 @@ def test_client_killed_mid_session_leaves_nothing(tern_factory, unix_user):
         s = ctx().wrap_socket(raw)
         s.recv(1000)
         if port_name == "imaps":
-            s.sendall(b"a LOGIN %s %s\r\n" % (u.name.encode(), u.password.encode()))
-            assert b"a OK" in s.recv(4000)
-            s.sendall(b"b SELECT INBOX\r\nc IDLE\r\n")
+            # commands pipelined behind LOGIN reach the session process
+            s.sendall(b"a LOGIN %s %s\r\nb SELECT INBOX\r\nc IDLE\r\n" %
+                      (u.name.encode(), u.password.encode()))
+            data = b""
+            while b"\r\n+ " not in data:  # the IDLE continuation
+                chunk = s.recv(4000)
+                assert chunk, data
+                data += chunk
+            assert b"a OK" in data and b"b OK" in data, data
         else:
             s.sendall(b"USER %s\r\nPASS %s\r\n" % (u.name.encode(), u.password.encode()))
             data = b""

@@ -14,6 +14,7 @@
 #include "xalloc.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 static void login_delay_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -164,6 +165,9 @@ void imapd_create_special(struct imapd_session *s)
 	char **list;
 	size_t n;
 	struct buf err = BUF_INIT;
+	struct stat st;
+	if (stat(s->user.maildir, &st) == 0 && !S_ISDIR(st.st_mode))
+		return; /* one mbox file (/var/mail/USER): it has only INBOX */
 	if (store_list(s->store, &list, &n, &err) < 0) {
 		log_warn("user=<%s>: cannot list folders: %s", s->user.address, buf_cstr(&err));
 		buf_free(&err);
