@@ -244,10 +244,12 @@ def test_dsn_passed_on_to_peer_with_dsn(tern_factory, capture):
     assert len(mail) == 1
     assert re.fullmatch(r"MAIL FROM:<alice@example\.test>( SIZE=\d+)? RET=HDRS "
                         r"ENVID=QQ\+2B1\+3Dx", mail[0]), mail
+    # An ORCPT as received goes on as it is; without one, Tern adds the address it got
+    # (RFC 3461 5.2.1 d); NOTIFY only where it was given.
     assert rcpt == ["RCPT TO:<bob@peer.test> NOTIFY=SUCCESS,FAILURE "
                     "ORCPT=rfc822;Bob+2Btag@peer.test",
-                    "RCPT TO:<carol@peer.test>",
-                    "RCPT TO:<quiet@peer.test> NOTIFY=NEVER"], rcpt
+                    "RCPT TO:<carol@peer.test> ORCPT=rfc822;carol@peer.test",
+                    "RCPT TO:<quiet@peer.test> NOTIFY=NEVER ORCPT=rfc822;quiet@peer.test"], rcpt
     assert wait_queue_empty(tern)
     # The next hop took the request: success is its to report, not ours.
     time.sleep(1)

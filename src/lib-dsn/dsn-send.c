@@ -58,6 +58,24 @@ bool dsn_xtext_valid(const char *s)
 	return true;
 }
 
+char *dsn_xtext_encode(const char *s)
+{
+	struct buf b = BUF_INIT;
+	buf_append_str(&b, "");
+	for (size_t i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 32 || c > 126) {
+			buf_free(&b);
+			return NULL;
+		}
+		if (c == '+' || c == '=' || c == ' ')
+			buf_printf(&b, "+%02X", c);
+		else
+			buf_append_char(&b, (char)c);
+	}
+	return buf_steal(&b);
+}
+
 char *dsn_xtext_decode(const char *s)
 {
 	struct buf b = BUF_INIT;
@@ -156,6 +174,18 @@ static bool dsn_orcpt_valid(const char *v)
 	return dsn_xtext_valid(semi + 1);
 }
 
+/* An ORCPT for a recipient received without one: "rfc822;" and the address as it was
+ * given, as xtext (RFC 3461 5.2.1 d); NULL when that is not printable ASCII. */
+static char *dsn_orcpt_made(const char *given)
+{
+	char *x = given != NULL && given[0] != '\0' ? dsn_xtext_encode(given) : NULL;
+	char *o = x != NULL ? x_asprintf("rfc822;%s", x) : NULL;
+	free(x);
+	if (o != NULL && !dsn_orcpt_valid(o))
+		x_free(&o);
+	return o;
+}
+
 void dsn_rcpt_params(const struct queue_envelope *env, size_t idx, char **notify_r,
 		     char **orcpt_r)
 {
@@ -165,7 +195,9 @@ void dsn_rcpt_params(const struct queue_envelope *env, size_t idx, char **notify
 	if (*notify_r != NULL && !dsn_notify_valid(*notify_r))
 		x_free(notify_r);
 	if (*orcpt_r != NULL && !dsn_orcpt_valid(*orcpt_r))
-		x_free(orcpt_r);
+		x_free(orcpt_r); /* malformed: nothing rather than a guess */
+	else if (*orcpt_r == NULL)
+		*orcpt_r = dsn_orcpt_made(env->rcpts[idx].orcpt);
 }
 
 /* The ORCPT of a recipient, decoded ("rfc822;addr"), or NULL. */

@@ -78,11 +78,15 @@ char *dsn_xtext_decode(const char *s);
 
 /* Is s well-formed xtext (RFC 3461 4: xchar, or "+" and two upper-case hex digits)? */
 bool dsn_xtext_valid(const char *s);
+/* Encodes printable US-ASCII as xtext ("+", "=" and blanks as "+XX") into a new string;
+ * NULL when s holds anything else (RFC 3461 4.2 allows only printable ASCII). */
+char *dsn_xtext_encode(const char *s);
 
 /* The DSN parameters of a queued message as they were received, for passing them on
  * (RFC 3461 5.2.1): RET ("FULL"/"HDRS") and ENVID (xtext); a recipient's NOTIFY and
  * ORCPT (addr-type;xtext). New strings, or NULL when not given or malformed (never
- * passed on in a form the next hop would have to refuse). */
+ * passed on in a form the next hop would have to refuse). A recipient received without
+ * ORCPT gets one made from the address as received, when that is ASCII (5.2.1 d). */
 void dsn_msg_params(const struct queue_envelope *env, char **ret_r, char **envid_r);
 void dsn_rcpt_params(const struct queue_envelope *env, size_t rcpt_index, char **notify_r,
 		     char **orcpt_r);

@@ -142,6 +142,12 @@ static void test_xtext(void **state)
 	assert_false(dsn_xtext_valid("a+2"));
 	assert_false(dsn_xtext_valid("a+2b")); /* hexchar is upper case */
 	assert_false(dsn_xtext_valid("caf\xc3\xa9"));
+	s = dsn_xtext_encode("a+b=c d@x");
+	assert_string_equal(s, "a+2Bb+3Dc+20d@x");
+	assert_true(dsn_xtext_valid(s));
+	free(s);
+	assert_null(dsn_xtext_encode("caf\xc3\xa9@x"));
+	assert_null(dsn_xtext_encode("tab\there"));
 	s = dsn_xtext_decode("");
 	assert_string_equal(s, "");
 	free(s);
@@ -257,6 +263,23 @@ static void test_send_bounce(void **state)
 	assert_int_equal(dsn_send(&cfg, env, &ok, 1, id, &err), 0);
 	ok.action = DSN_ACTION_DELAYED;
 	assert_int_equal(dsn_send(&cfg, env, &ok, 1, id, &err), 1);
+	/* Passing on: no ORCPT received, one made from the address as given. */
+	char *notify, *orcpt;
+	dsn_rcpt_params(env, 0, &notify, &orcpt);
+	assert_null(notify);
+	assert_string_equal(orcpt, "rfc822;gone@example.test");
+	free(orcpt);
+	queue_envelope_free(&env);
+	env = queue_msg(dir, "sender@remote.test", NULL);
+	dsn_rcpt_params(env, 0, &notify, &orcpt);
+	assert_string_equal(notify, "FAILURE,DELAY");
+	assert_string_equal(orcpt, "rfc822;G+2Bx@example.test"); /* as received */
+	free(notify), free(orcpt);
+	queue_envelope_free(&env);
+	env = queue_msg_dsn(dir, "sender@remote.test", NULL, "NOTIFY=SOMETIMES ORCPT=rfc822;a=b");
+	dsn_rcpt_params(env, 0, &notify, &orcpt);
+	assert_null(notify); /* malformed: not passed on */
+	assert_null(orcpt);
 	queue_envelope_free(&env);
 	buf_free(&err);
 	char cmd[128];
