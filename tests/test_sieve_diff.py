@@ -152,6 +152,40 @@ def test_compiled_script_is_cached_and_follows_edits(tern_factory):
     assert open(cache, "rb").read()[len(head):len(head) + 40] != b"\xff" * 40  # rewritten
 
 
+def test_tern_sieve_command(tern_factory, tmp_path):
+    """tern sieve: check reports line and column; put refuses a script that does not
+    compile; activate makes deliveries run the script; list marks it; delete refuses the
+    active one; deactivate stops it."""
+    inst = tern_factory(start=False)
+    good, bad = tmp_path / "good.sieve", tmp_path / "bad.sieve"
+    good.write_text('require "fileinto";\nfileinto "Sorted";\n')
+    bad.write_text('require "fileinto";\nif true {\n  fileinto "x"\n}\n')
+    r = inst.run("sieve", "check", str(good), str(bad))
+    assert r.returncode == 1 and "%s:3:15: missing ';'" % bad in r.stderr, r.stderr
+    assert inst.run("sieve", "check", str(good)).returncode == 0
+    r = inst.run("sieve", "put", USER, "broken", str(bad))
+    assert r.returncode == 1 and "broken:3:15:" in r.stderr
+    inst.run("sieve", "put", USER, "main", str(good), check=True)
+    inst.run("sieve", "put", USER, "other", input='keep;\n', check=True)  # from stdin
+    assert inst.run("sieve", "put", USER, "../x", str(good)).returncode == 64
+    assert inst.run("sieve", "list", USER, check=True).stdout == "  main\n  other\n"
+    assert deliver(inst, MSG).returncode == 0  # no active script: the INBOX
+    md = inst.maildir(USER)
+    assert len(os.listdir(os.path.join(md, "new"))) == 1
+    inst.run("sieve", "activate", USER, "main", check=True)
+    assert inst.run("sieve", "list", USER, check=True).stdout == "* main\n  other\n"
+    assert inst.run("sieve", "get", USER, "main", check=True).stdout == good.read_text()
+    assert deliver(inst, MSG).returncode == 0
+    assert len(os.listdir(os.path.join(md, ".Sorted", "new"))) == 1
+    assert inst.run("sieve", "delete", USER, "main").returncode == 1  # active
+    inst.run("sieve", "activate", USER, "other", check=True)
+    inst.run("sieve", "delete", USER, "main", check=True)
+    assert inst.run("sieve", "list", USER, check=True).stdout == "* other\n"
+    inst.run("sieve", "deactivate", USER, check=True)
+    assert inst.run("sieve", "list", USER, check=True).stdout == "  other\n"
+    assert inst.run("sieve", "list", "nobody@example.test").returncode == 67
+
+
 # ---- the differential test against Pigeonhole (dovecot-lda) ----
 #
 # Scripts: the lib-sieve golden cases (src/lib-sieve/testdata/cases, all but the ones that

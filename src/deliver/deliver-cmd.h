@@ -12,4 +12,8 @@ int cmd_deliver(int argc, char **argv);
  * [-d] [-c CONF] [USER]: vacation(1) (vacation-cmd.c, doc/vacation.md). Sysexits codes. */
 int cmd_vacation(int argc, char **argv);
 
+/* tern sieve check|list|put|get|activate|deactivate|delete ... (sieve-cmd.c): a user's
+ * Sieve scripts. 0, 1 for a script that does not compile, or a sysexits code. */
+int cmd_sieve(int argc, char **argv);
+
 #endif

@@ -165,6 +165,10 @@ int deliver_vacation_command(struct deliver_msg *m, const char *cmd, struct deli
 int deliver_procmail(struct deliver_msg *m, struct delivery_result *res);
 #ifdef TERN_HAVE_SIEVE
 int deliver_sieve(struct deliver_msg *m, struct delivery_result *res);
+/* The folder of a user's Sieve scripts (NAME.sieve: `tern sieve`, include :personal): the
+ * active script's folder for virtual users, its sieve/ subfolder for system users (the
+ * active script being ~/.dovecot.sieve, as Dovecot lays them out). */
+char *deliver_sieve_dir(const struct deliver_user *u);
 #endif
 
 #endif

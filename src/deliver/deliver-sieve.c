@@ -144,7 +144,19 @@ static void op_duplicate_record(void *ctx, const char *handle, const char *id, u
 	state_record(ctx, DUPLICATE_STATE, handle, id, seconds);
 }
 
-/* include (RFC 6609): NAME.sieve beside the user's active script (:personal), or in
+char *deliver_sieve_dir(const struct deliver_user *u)
+{
+	const char *active = u->sieve_at != NULL ? u->sieve_at : u->sieve;
+	const char *slash = active != NULL ? strrchr(active, '/') : NULL;
+	char *dir = slash != NULL ? x_strndup(active, (size_t)(slash - active)) : x_strdup(".");
+	if (u->virtual_user)
+		return dir;
+	char *sub = x_asprintf("%s/sieve", dir);
+	x_free(&dir);
+	return sub;
+}
+
+/* include (RFC 6609): NAME.sieve in the user's script folder (:personal), or in
  * sieve_global_dir (:global). A name is one path component. */
 static const struct sieve_script *op_include(void *ctx, bool global, const char *name,
 					     struct sieve_error *err_r)
@@ -161,12 +173,9 @@ static const struct sieve_script *op_include(void *ctx, bool global, const char 
 		dir = *gd != 0
 			  ? x_strdup(gd)
 			  : x_asprintf("%s/sieve/global", conf_str(ag->m->ctx->conf, "data_dir"));
-	else {
-		const char *slash = strrchr(ag->m->user->sieve, '/');
-		dir = x_strndup(ag->m->user->sieve,
-				slash != NULL ? (size_t)(slash - ag->m->user->sieve) : 0);
-	}
-	char *path = x_asprintf("%s/%s.sieve", *dir != 0 ? dir : ".", name);
+	else
+		dir = deliver_sieve_dir(ag->m->user);
+	char *path = x_asprintf("%s/%s.sieve", dir, name);
 	size_t len = 0;
 	char *text = read_file_small(path, SIEVE_MAX_SCRIPT_SIZE, &len);
 	struct sieve_script *s = NULL;

@@ -73,7 +73,9 @@ void deliver_user_from_maildir(const struct conf *c, const char *address, const 
 			       : x_asprintf("%s/sieve/%s/%s/active.sieve", conf_str(c, "data_dir"),
 					    domain, u->login);
 	u->sieve = existing_file(u->root, sieve);
-	x_free(&sieve);
+	u->sieve_at = sieve[0] == '/' ? sieve : x_asprintf("%s/%s", u->root, sieve);
+	if (u->sieve_at != sieve)
+		x_free(&sieve);
 	x_free(&domain);
 }
 
@@ -96,8 +98,11 @@ void deliver_user_system(const struct conf *c, const struct user_info *info,
 	u->procmailrc = existing_file(u->root, ".procmailrc");
 	u->forward = existing_file(u->root, ".forward");
 	char *sieve = home_path(conf_str(c, "system_sieve_path"), info);
-	if (*sieve != 0)
+	if (*sieve != 0) {
 		u->sieve = existing_file(u->root, sieve);
+		u->sieve_at =
+		    sieve[0] == '/' ? x_strdup(sieve) : x_asprintf("%s/%s", u->root, sieve);
+	}
 	x_free(&sieve);
 }
 
@@ -131,6 +136,7 @@ void deliver_user_free(struct deliver_user *u)
 	x_free(&u->inbox);
 	x_free(&u->procmailrc);
 	x_free(&u->sieve);
+	x_free(&u->sieve_at);
 	x_free(&u->folders);
 	x_free(&u->forward);
 }

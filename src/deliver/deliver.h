@@ -65,6 +65,7 @@ struct deliver_user {
 	char *inbox;	  /* the INBOX: a Maildir (virtual users) */
 	char *procmailrc; /* the rc file when it exists, else NULL */
 	char *sieve;	  /* the active Sieve script when it exists, else NULL */
+	char *sieve_at;	  /* where the active script is or would be (tern sieve), or NULL */
 	bool virtual_user;
 	/* System users: */
 	bool inbox_mbox;  /* inbox is an mbox file, not a Maildir */

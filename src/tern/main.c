@@ -44,6 +44,9 @@ static const struct command commands[] = {
 	{"vacation", cmd_vacation,
 	 "vacation [-i] [-r INTERVAL] [-a ALIAS]... [-j] [-x] [-l] [-f DB] [-m MSG] [-s SENDER] "
 	 "[-d] [-c CONF] [USER]"},
+	{"sieve", cmd_sieve,
+	 "sieve check FILE... | list|deactivate ADDRESS | put ADDRESS NAME [FILE] | "
+	 "get|activate|delete ADDRESS NAME [-c CONF]"},
 	{"biff", cmd_biff, "biff [y|n] [--tty PATH]"},
 	{"comsat", cmd_comsat, "comsat [--port N] [--address A] [--inetd] [--once] [--tty PATH]"},
 	{"worker", cmd_worker, "worker ROLE [-c CONF] (started by tern serve)"},
