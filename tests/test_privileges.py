@@ -3,8 +3,11 @@ workers; every worker that parses network input (smtp, imap, pop3) and the queue
 the unprivileged run_user with no-new-privs set."""
 import os
 import pwd
+import time
 
 import pytest
+
+from sysaccounts import worker_roles
 
 
 def status_fields(pid):
@@ -18,6 +21,12 @@ def status_fields(pid):
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start as root")
 def test_workers_run_unprivileged(tern):
     tern_uid = pwd.getpwnam("tern").pw_uid
+    # The listeners accept as soon as the master has bound them; on a busy machine the
+    # workers may still be on their way (forked, not yet exec'd): wait for all four.
+    deadline = time.time() + 20
+    while not {"smtp", "queue", "imap", "pop3"} <= set(worker_roles(tern)):
+        assert time.time() < deadline, worker_roles(tern)
+        time.sleep(0.1)
     roles = {}
     for pid in tern.pids():
         cmd = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")

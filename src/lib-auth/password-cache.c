@@ -53,6 +53,9 @@ void password_cache_configure(unsigned ttl_seconds, unsigned entries)
 	}
 	pw_cache_ttl = (time_t)ttl_seconds;
 	pthread_mutex_unlock(&pw_cache_lock);
+	static const struct password_cache_ops ops = {.hit = password_cache_hit,
+						      .add = password_cache_add};
+	password_set_cache(entries > 0 ? &ops : NULL);
 }
 
 static bool pw_cache_mac(const char *password, const char *hash, unsigned char out[32])

@@ -37,11 +37,18 @@ bool password_check(const char *password, const char *hash)
 	return password_check_crypt(password, hash);
 }
 
+static const struct password_cache_ops *pw_cache_ops;
+
+void password_set_cache(const struct password_cache_ops *ops)
+{
+	pw_cache_ops = ops;
+}
+
 bool password_check_crypt(const char *password, const char *hash)
 {
 	if (hash == NULL || hash[0] == '\0' || hash[0] == '!' || hash[0] == '*')
 		return false;
-	if (password_cache_hit(password, hash))
+	if (pw_cache_ops != NULL && pw_cache_ops->hit(password, hash))
 		return true;
 	struct crypt_data *cd = x_calloc(1, sizeof(*cd));
 	const char *h = crypt_r(password, hash, cd);
@@ -55,7 +62,7 @@ bool password_check_crypt(const char *password, const char *hash)
 	}
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
-	if (ok)
-		password_cache_add(password, hash);
+	if (ok && pw_cache_ops != NULL)
+		pw_cache_ops->add(password, hash);
 	return ok;
 }

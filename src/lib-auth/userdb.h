@@ -71,9 +71,16 @@ bool password_check(const char *password, const char *hash);
  * an empty hash, or one starting with '!' or '*' (locked), never matches. */
 bool password_check_crypt(const char *password, const char *hash);
 /* The cache of successful checks (password-cache.c): on for ttl_seconds per entry with at
- * most entries entries, off with 0. password_check_crypt consults and fills it. */
+ * most entries entries, off with 0. Once configured, password_check_crypt consults and
+ * fills it (through password_set_cache, so that programs that never check a password,
+ * like tern-deliver, do not link it and its crypto library). */
 void password_cache_configure(unsigned ttl_seconds, unsigned entries);
 bool password_cache_hit(const char *password, const char *hash);
 void password_cache_add(const char *password, const char *hash);
+struct password_cache_ops {
+	bool (*hit)(const char *password, const char *hash);
+	void (*add)(const char *password, const char *hash);
+};
+void password_set_cache(const struct password_cache_ops *ops);
 
 #endif
