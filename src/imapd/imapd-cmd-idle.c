@@ -70,6 +70,9 @@ void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *cmd)
 	if (s->state != IMAPD_S_SELECTED)
 		return;
 	idle_watch(s);
+	/* an idle session keeps its snapshot but not the index's page cache (thousands of
+	   sessions may idle in one worker) */
+	store_folder_release_memory(s->folder);
 	s->idle_timer = evtimer_new(s->server->base, idle_sync_cb, s);
 	struct timeval tv = {IDLE_POLL_S, 0};
 	evtimer_add(s->idle_timer, &tv);

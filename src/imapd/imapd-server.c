@@ -5,6 +5,7 @@
  */
 #include "imapd.h"
 #include "imapd-int.h"
+#include "store.h"
 #include "auth.h"
 #include "log.h"
 #include "login.h"
@@ -63,6 +64,7 @@ int imapd_server_init(struct imapd_server *srv, const char *conf_path)
 		fatal("event_base_new failed");
 	server_settings(srv);
 	srv->auth = auth_new(srv->conf);
+	store_share_snapshots(true); /* sessions on one folder share its snapshot */
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }

@@ -457,6 +457,17 @@ static void index_pending_flush(struct index *ix)
 	buf_free(&err);
 }
 
+const char *index_path(struct index *ix)
+{
+	return ix->path;
+}
+
+void index_release_memory(struct index *ix)
+{
+	if (ix->batch == 0)
+		sqlite3_db_release_memory(ix->db);
+}
+
 void index_batch_begin(struct index *ix)
 {
 	ix->batch++;

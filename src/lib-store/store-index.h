@@ -95,6 +95,10 @@ int index_cache_put(struct index *index, uint32_t uid, enum store_cache_kind kin
  * 4 MB. A batch must not stay open while other code may use the index. */
 void index_batch_begin(struct index *index);
 void index_batch_end(struct index *index);
+/* The file's path. */
+const char *index_path(struct index *index);
+/* Frees the connection's page cache and other memory SQLite can do without. */
+void index_release_memory(struct index *index);
 
 /* Sets a message's fname and size without a new modseq (mbox: its place in the file
  * moved, or a last line got its newline). Forgets the cached vsize. */

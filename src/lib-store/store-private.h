@@ -71,6 +71,7 @@ struct store_folder {
 	struct store_msg *msgs; /* the snapshot, UID ascending */
 	size_t count;
 	size_t cap;
+	struct store_snap *shared; /* msgs belongs to this shared snapshot (cap 0), or NULL */
 	char *keywords[STORE_KEYWORDS_MAX];
 };
 
@@ -85,6 +86,10 @@ int mbox_store_open(const char *root, struct store **store_r, struct buf *err);
 int mbox_reindex(const char *root, const char *folder_or_null, struct buf *err);
 
 /* Snapshot helpers (store.c). */
+/* Makes f->msgs f's own before it is changed (a copy when it was shared). */
+void store_folder_own(struct store_folder *f);
+/* store-refresh.c: drops f's reference to a shared snapshot. */
+void store_snap_release(struct store_folder *f);
 void store_folder_push(struct store_folder *f, const struct store_msg *msg);
 void store_folder_free_common(struct store_folder *f);
 /* Sets err to "what: strerror(errno)". Returns -1. */

@@ -1,12 +1,135 @@
 /* store-refresh: bringing a folder's snapshot (store-private.h) up to the state of its
  * index, shared by the backends: changed and new rows since the snapshot's HIGHESTMODSEQ,
  * expunged rows, and a whole comparison after the index was replaced.
+ *
+ * Shared snapshots (store_share_snapshots): right after a refresh a snapshot is exactly the
+ * index's rows at its HIGHESTMODSEQ, so folders of one process on the same index file
+ * (path and its random "instance") at the same state can use one array: a refresh
+ * publishes it, an open at that state takes it without reading the rows, and whoever
+ * changes it first gets a copy (store_folder_own). An IMAP worker with a thousand sessions
+ * on one mailbox then keeps one snapshot instead of a thousand.
  */
 #include "store-index.h"
 #include "store-private.h"
 #include "xalloc.h"
 
 #include <string.h>
+
+#define SNAP_SHARE_MIN 64 /* smaller snapshots are not worth a registry entry */
+
+struct store_snap {
+	struct store_snap *next;
+	unsigned refs;
+	char *path;
+	int64_t instance;
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+	struct store_msg *msgs;
+	size_t count;
+};
+
+static bool snap_on;
+static struct store_snap *snaps;
+
+void store_share_snapshots(bool on)
+{
+	snap_on = on;
+}
+
+void store_snap_release(struct store_folder *f)
+{
+	struct store_snap *sn = f->shared;
+	f->shared = NULL;
+	f->msgs = NULL;
+	f->cap = 0;
+	if (sn == NULL || --sn->refs > 0)
+		return;
+	for (struct store_snap **p = &snaps; *p != NULL; p = &(*p)->next) {
+		if (*p == sn) {
+			*p = sn->next;
+			break;
+		}
+	}
+	x_free(&sn->msgs);
+	x_free(&sn->path);
+	x_free(&sn);
+}
+
+static struct store_snap *snap_find(const char *path, int64_t instance, uint32_t uidvalidity,
+				    uint32_t uidnext, uint64_t hms)
+{
+	for (struct store_snap *sn = snaps; sn != NULL; sn = sn->next)
+		if (sn->instance == instance && sn->uidvalidity == uidvalidity &&
+		    sn->uidnext == uidnext && sn->highestmodseq == hms &&
+		    strcmp(sn->path, path) == 0)
+			return sn;
+	return NULL;
+}
+
+static void snap_use(struct store_folder *f, struct store_snap *sn)
+{
+	if (f->shared == NULL)
+		x_free(&f->msgs);
+	else
+		store_snap_release(f);
+	sn->refs++;
+	f->shared = sn;
+	f->msgs = sn->msgs;
+	f->count = sn->count;
+	f->cap = 0;
+}
+
+/* After a refresh: the snapshot is the index at f's state; share it or take the shared one. */
+static void snap_publish(struct store_folder *f, struct index *ix)
+{
+	if (!snap_on || f->shared != NULL || f->count < SNAP_SHARE_MIN)
+		return;
+	int64_t instance = index_meta(ix, "instance");
+	const char *path = index_path(ix);
+	if (instance == 0)
+		return;
+	struct store_snap *sn =
+	    snap_find(path, instance, f->uidvalidity, f->uidnext, f->highestmodseq);
+	if (sn != NULL && sn->count == f->count) {
+		snap_use(f, sn);
+		return;
+	}
+	if (sn != NULL)
+		return; /* not the same: should not happen; keep our own */
+	sn = X_NEW(struct store_snap);
+	sn->path = x_strdup(path);
+	sn->instance = instance;
+	sn->uidvalidity = f->uidvalidity;
+	sn->uidnext = f->uidnext;
+	sn->highestmodseq = f->highestmodseq;
+	sn->msgs = f->msgs;
+	sn->count = f->count;
+	sn->refs = 1;
+	sn->next = snaps;
+	snaps = sn;
+	f->shared = sn;
+	f->cap = 0;
+}
+
+/* An empty snapshot (a folder just opened) takes a shared one of the index's state. */
+static bool snap_adopt(struct store_folder *f, struct index *ix, uint32_t uidvalidity,
+		       uint64_t hms, struct store_changes *ch)
+{
+	if (!snap_on || f->count != 0 || snaps == NULL)
+		return false;
+	int64_t instance = index_meta(ix, "instance");
+	struct store_snap *sn = snap_find(index_path(ix), instance, uidvalidity,
+					  (uint32_t)index_meta(ix, "uidnext"), hms);
+	if (instance == 0 || sn == NULL)
+		return false;
+	snap_use(f, sn);
+	f->uidvalidity = uidvalidity;
+	f->uidnext = sn->uidnext;
+	f->highestmodseq = hms;
+	if (ch != NULL)
+		ch->new_count += sn->count;
+	return true;
+}
 
 struct refresh {
 	struct store_folder *f;
@@ -135,10 +258,18 @@ int store_refresh(struct store_folder *f, struct index *ix, bool *full_refresh,
 	uint32_t uidvalidity = (uint32_t)index_meta(ix, "uidvalidity");
 	uint64_t hms = (uint64_t)index_meta(ix, "highestmodseq");
 	struct refresh rf = {.f = f, .ch = ch};
+	if (!*full_refresh && snap_adopt(f, ix, uidvalidity, hms, ch))
+		return 0;
+	if (*full_refresh || hms != f->highestmodseq || uidvalidity != f->uidvalidity)
+		store_folder_own(f); /* about to change */
 	if (f->count > 0 && uidvalidity != f->uidvalidity)
 		rf.inconsistent = true;
-	if (*full_refresh && !rf.inconsistent && f->count > 0)
-		return refresh_full(f, ix, full_refresh, ch, err);
+	if (*full_refresh && !rf.inconsistent && f->count > 0) {
+		int r = refresh_full(f, ix, full_refresh, ch, err);
+		if (r == 0)
+			snap_publish(f, ix);
+		return r;
+	}
 	if (!rf.inconsistent && hms != f->highestmodseq && f->count > 0) {
 		int r = index_scan_expunged(ix, f->highestmodseq, refresh_expunged, &rf, err);
 		if (rf.gone_count > 0)
@@ -163,6 +294,7 @@ int store_refresh(struct store_folder *f, struct index *ix, bool *full_refresh,
 	f->uidvalidity = uidvalidity;
 	f->uidnext = (uint32_t)index_meta(ix, "uidnext");
 	f->highestmodseq = hms;
+	snap_publish(f, ix);
 	return 0;
 }
 

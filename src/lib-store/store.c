@@ -106,8 +106,21 @@ void store_folder_close(struct store_folder **folder)
 	*folder = NULL;
 }
 
+void store_folder_own(struct store_folder *f)
+{
+	if (f->shared == NULL)
+		return;
+	struct store_msg *own = x_reallocarray(NULL, f->count ? f->count : 1, sizeof(*own));
+	if (f->count > 0)
+		memcpy(own, f->msgs, f->count * sizeof(*own));
+	store_snap_release(f);
+	f->msgs = own;
+	f->cap = f->count ? f->count : 1;
+}
+
 void store_folder_push(struct store_folder *f, const struct store_msg *msg)
 {
+	store_folder_own(f);
 	assert(f->count == 0 || f->msgs[f->count - 1].uid < msg->uid);
 	if (f->count == f->cap) {
 		f->cap = f->cap ? f->cap * 2 : 64;
@@ -118,7 +131,10 @@ void store_folder_push(struct store_folder *f, const struct store_msg *msg)
 
 void store_folder_free_common(struct store_folder *f)
 {
-	x_free(&f->msgs);
+	if (f->shared != NULL)
+		store_snap_release(f);
+	else
+		x_free(&f->msgs);
 	x_free(&f->name);
 	for (int i = 0; i < STORE_KEYWORDS_MAX; i++)
 		x_free(&f->keywords[i]);
@@ -215,6 +231,11 @@ void store_batch_begin(struct store_folder *f)
 void store_batch_end(struct store_folder *f)
 {
 	index_batch_end(f->v->index(f));
+}
+
+void store_folder_release_memory(struct store_folder *f)
+{
+	index_release_memory(f->v->index(f));
 }
 
 int store_set_flags(struct store_folder *f, const uint32_t *uids, size_t count,

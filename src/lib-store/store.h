@@ -154,6 +154,13 @@ int store_msg_cache_put(struct store_folder *folder, uint32_t uid, enum store_ca
  * at the end. Nests; end every batch before going back to an event loop. */
 void store_batch_begin(struct store_folder *folder);
 void store_batch_end(struct store_folder *folder);
+/* Gives back the memory the folder holds only to be faster (the index's page cache): for a
+ * session that goes idle. */
+void store_folder_release_memory(struct store_folder *folder);
+/* From now on, folders of this process opened on the same index at the same state share one
+ * snapshot (copied on change): for a worker serving many sessions of one mailbox. Only for
+ * a process that uses the store from one thread. */
+void store_share_snapshots(bool on);
 
 /* Changes the flags of messages (UIDs no longer there are skipped). The snapshot's entries
  * are updated at once and reported as changed by the next sync. */

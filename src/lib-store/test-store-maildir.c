@@ -165,6 +165,40 @@ static void test_append_persist(void **state)
 	store_folder_close(&f);
 }
 
+/* Two folders on one index share a snapshot until one changes; the other sees the change
+ * at its sync and then shares again. */
+static void test_shared_snapshot(void **state)
+{
+	struct fixture *fx = *state;
+	store_share_snapshots(true);
+	struct store_folder *f = open_folder(fx, "INBOX");
+	for (int i = 0; i < 100; i++)
+		test_append(f, MSG, i % 2 ? STORE_FLAG_SEEN : 0);
+	sync_ok(fx, f, NULL);
+	struct store_folder *g = open_folder(fx, "INBOX");
+	assert_int_equal(store_folder_count(g), 100);
+	assert_ptr_equal(store_folder_msg(f, 0), store_folder_msg(g, 0));
+	uint32_t u = store_folder_msg(f, 0)->uid;
+	assert_int_equal(store_set_flags(f, &u, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, 0, &fx->err),
+			 0);
+	assert_ptr_not_equal(store_folder_msg(f, 0), store_folder_msg(g, 0));
+	assert_int_equal(store_folder_msg(f, 0)->flags, STORE_FLAG_FLAGGED);
+	assert_int_equal(store_folder_msg(g, 0)->flags, 0);
+	struct store_changes ch;
+	sync_ok(fx, g, &ch);
+	assert_int_equal(ch.changed_count, 1);
+	assert_int_equal(ch.changed_uids[0], u);
+	store_changes_free(&ch);
+	assert_int_equal(store_folder_msg(g, 0)->flags, STORE_FLAG_FLAGGED);
+	sync_ok(fx, f, NULL);
+	assert_ptr_equal(store_folder_msg(f, 0), store_folder_msg(g, 0));
+	/* one leaves: the other keeps the array */
+	store_folder_close(&f);
+	assert_int_equal(store_folder_msg(g, 99)->flags, STORE_FLAG_SEEN);
+	store_folder_close(&g);
+	store_share_snapshots(false);
+}
+
 static void test_behind_back(void **state)
 {
 	struct fixture *fx = *state;
@@ -368,6 +402,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_folders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_behind_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),

@@ -334,6 +334,7 @@ static int set_flags_one(struct maildir_folder *mf, const int dirfd[2], uint32_t
 			maildir_map_put(&mf->map, name.data, baselen, uid, 1);
 			ssize_t idx = store_folder_find(&mf->f, uid);
 			if (idx >= 0) {
+				store_folder_own(&mf->f);
 				mf->f.msgs[idx].flags = nf;
 				mf->f.msgs[idx].keywords = nk;
 				mf->f.msgs[idx].modseq = modseq;

@@ -286,6 +286,7 @@ static int set_flags_one(struct mbox_folder *mf, uint32_t uid, enum store_flags_
 		return -1;
 	ssize_t idx = store_folder_find(&mf->f, uid);
 	if (idx >= 0) {
+		store_folder_own(&mf->f);
 		mf->f.msgs[idx].flags = nf;
 		mf->f.msgs[idx].keywords = nk;
 		mf->f.msgs[idx].modseq = modseq;
