@@ -327,3 +327,34 @@ def test_reload_replaces_chrooted_workers(tern_factory, unix_user):
     p.user(u.name)
     assert p.pass_(u.password).startswith(b"+OK")
     p.quit()
+
+
+def test_parallel_logins(tern_factory, unix_user):
+    """Logins at the same time (the checks run in the auth process's thread pool), with
+    wrong passwords among them: every one gets its own right answer."""
+    import threading
+    u = unix_user()
+    tern = system_instance(tern_factory, auth_failure_delay="1s", auth_max_failures="50")
+    results = {}
+
+    def one(i):
+        m = imaplib.IMAP4_SSL("127.0.0.1", tern.ports["imaps"], ssl_context=ctx())
+        try:
+            m.login(u.name, u.password if i % 3 else "wrong-%d" % i)
+            results[i] = m.select("INBOX")[0]
+            m.logout()
+        except imaplib.IMAP4.error as e:
+            results[i] = str(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 9, results
+    for i, r in results.items():
+        if i % 3:
+            assert r == "OK", (i, r)
+        else:
+            assert "AUTHENTICATIONFAILED" in r, (i, r)
+    assert wait_for(lambda: not session_pids(u))

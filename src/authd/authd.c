@@ -1,9 +1,10 @@
 /* authd: role auth (see authd.h). One event loop: the listening socket, one short-lived
  * connection per login attempt (one request, one reply, then closed), SIGCHLD for the
- * session processes, SIGHUP (reload) and SIGTERM. The password check runs in this loop:
- * a crypt(3) comparison of tens of milliseconds, one attempt at a time; the pre-login
- * workers keep serving their other sessions meanwhile. Only run_user's workers (checked
- * with SO_PEERCRED) and root may connect.
+ * session processes, SIGHUP (reload) and SIGTERM. Password checks (crypt(3) against
+ * shadow, or PAM: tens of milliseconds each) run in lib-auth's thread pool, so one slow
+ * check holds up no other request; session processes are forked from the loop thread
+ * with everything they need prepared first (authd-spawn.c). Only run_user's workers and
+ * root may connect (SO_PEERCRED).
  */
 #include "authd.h"
 #include "authd-int.h"
@@ -44,10 +45,16 @@ struct authd {
 	struct authd_child *children;
 };
 
+/* One worker's request: read, then (while the password is checked in lib-auth's thread
+ * pool) waiting, then answered and closed. */
 struct authd_conn {
 	struct authd *d;
 	int fd;
 	struct event *ev;
+	struct auth_job *job;
+	struct buf store; /* the request's strings; the password is wiped once handed on */
+	struct login_request req;
+	char *login; /* the account the request names, or the name as given when unknown */
 };
 
 static size_t authd_sessions(struct authd *d, enum login_proto proto, const char *user)
@@ -94,17 +101,89 @@ static enum login_status authd_start_session(struct authd *d, const struct login
 	return LOGIN_OK;
 }
 
+static void conn_free(struct authd_conn *c)
+{
+	if (c->job != NULL)
+		auth_job_cancel(c->job);
+	event_free(c->ev);
+	close(c->fd);
+	sasl_buf_wipe(&c->store);
+	free(c->login);
+	free(c);
+}
+
+/* Sends the answer (with the session's socket, which is then ours no more) and ends. */
+static void conn_reply(struct authd_conn *c, enum login_status status, uint64_t delay_ms,
+		       int session)
+{
+	struct login_reply rep = {status, (uint32_t)delay_ms};
+	unsigned char out[8];
+	login_reply_marshal(&rep, out);
+	if (login_send_fd(c->fd, out, sizeof(out), session) < 0)
+		log_error("login: answering the worker: %s", strerror(errno));
+	if (session >= 0)
+		close(session); /* the worker has it now; a session without one sees EOF */
+	conn_free(c);
+}
+
+/* The password check came back (loop thread): the failure delay, or the session. */
+static void conn_checked(void *arg, enum sasl_lookup r, const char *address)
+{
+	struct authd_conn *c = arg;
+	struct authd *d = c->d;
+	const struct login_request *req = &c->req;
+	const char *proto = login_proto_name(req->proto);
+	c->job = NULL;
+	if (r == SASL_LOOKUP_TEMPFAIL) {
+		log_error("auth: proto=%s, mech=%s, user=<%s>, ip=[%s], result=tempfail", proto,
+			  req->mech, c->login, req->ip);
+		conn_reply(c, LOGIN_TEMPFAIL, 0, -1);
+		return;
+	}
+	if (r != SASL_LOOKUP_OK) {
+		const char *why = r == SASL_LOOKUP_UNKNOWN ? "unknown-user" : "bad-credentials";
+		conn_reply(
+		    c, LOGIN_FAILED,
+		    auth_record(d->auth, proto, req->mech, req->ip, c->login, false, why, NULL),
+		    -1);
+		return;
+	}
+	auth_record(d->auth, proto, req->mech, req->ip, c->login, true, NULL, NULL);
+	if (req->proto == LOGIN_PROTO_SMTP) { /* SMTP AUTH asks for the check only */
+		conn_reply(c, LOGIN_OK, 0, -1);
+		return;
+	}
+	struct user_info info;
+	struct buf err = BUF_INIT;
+	enum login_status st = LOGIN_TEMPFAIL;
+	int session = -1;
+	if (userdb_lookup(auth_userdb(d->auth), address, &info, &err) > 0) {
+		if (info.system)
+			st = authd_start_session(d, req, &info, &session);
+		user_info_free(&info);
+	} else {
+		log_error("login: user=<%s> ip=[%s] result=tempfail: the account vanished %s",
+			  c->login, req->ip, buf_cstr(&err));
+	}
+	buf_free(&err);
+	conn_reply(c, st, 0, session);
+}
+
 /* The policy of lib-auth around sysuser_verify. The name may be ACCOUNT or
  * ACCOUNT@local-domain (userdb's system lookup); the account is what is checked, counted
- * and locked. */
-static enum login_status authd_check(struct authd *d, const struct login_request *req,
-				     uint32_t *delay_r, int *fd_r)
+ * and locked. The check itself runs in lib-auth's thread pool (auth_password_async): a
+ * crypt(3) or PAM check takes tens of milliseconds, and other requests go on meanwhile. */
+static void conn_request(struct authd_conn *c)
 {
+	struct authd *d = c->d;
+	const struct login_request *req = &c->req;
 	const char *proto = login_proto_name(req->proto);
 	if (!authd_name_ok(req->user)) {
-		*delay_r = (uint32_t)auth_record(d->auth, proto, req->mech, req->ip, "", false,
-						 "malformed", NULL);
-		return LOGIN_FAILED;
+		conn_reply(
+		    c, LOGIN_FAILED,
+		    auth_record(d->auth, proto, req->mech, req->ip, "", false, "malformed", NULL),
+		    -1);
+		return;
 	}
 	struct user_info info;
 	struct buf err = BUF_INIT;
@@ -115,39 +194,26 @@ static enum login_status authd_check(struct authd *d, const struct login_request
 		buf_free(&err);
 		if (found > 0)
 			user_info_free(&info);
-		return LOGIN_TEMPFAIL;
+		conn_reply(c, LOGIN_TEMPFAIL, 0, -1);
+		return;
 	}
 	buf_free(&err);
-	const char *login = found > 0 ? info.login : req->user;
-	enum login_status st = LOGIN_TEMPFAIL;
-	int v;
-	if (auth_locked_ms(d->auth, req->ip, login) > 0) {
-		log_warn("auth: proto=%s, mech=%s, user=<%s>, ip=[%s], result=locked-out", proto,
-			 req->mech, login, req->ip);
-		st = LOGIN_LOCKED;
-	} else if ((v = sysuser_verify(login, req->password)) < 0) {
-		log_error("auth: proto=%s, mech=%s, user=<%s>, ip=[%s], result=tempfail: %s",
-			  proto, req->mech, login, req->ip, strerror(errno));
-	} else if (v == 0 || found == 0) {
-		*delay_r = (uint32_t)auth_record(d->auth, proto, req->mech, req->ip, login, false,
-						 found ? "bad-credentials" : "unknown-user", NULL);
-		st = LOGIN_FAILED;
-	} else {
-		auth_record(d->auth, proto, req->mech, req->ip, login, true, NULL, NULL);
-		/* SMTP AUTH asks for the password check only: no session. */
-		st = req->proto == LOGIN_PROTO_SMTP ? LOGIN_OK
-						    : authd_start_session(d, req, &info, fd_r);
-	}
+	c->login = x_strdup(found > 0 ? info.login : req->user);
 	if (found > 0)
 		user_info_free(&info);
-	return st;
-}
-
-static void conn_free(struct authd_conn *c)
-{
-	event_free(c->ev);
-	close(c->fd);
-	free(c);
+	if (auth_locked_ms(d->auth, req->ip, c->login) > 0) {
+		log_warn("auth: proto=%s, mech=%s, user=<%s>, ip=[%s], result=locked-out", proto,
+			 req->mech, c->login, req->ip);
+		conn_reply(c, LOGIN_LOCKED, 0, -1);
+		return;
+	}
+	c->job = auth_password_async(d->auth, d->base, req->user, req->password, conn_checked, c);
+	explicit_bzero((char *)req->password, strlen(req->password));
+	if (c->job == NULL) {
+		conn_reply(c, LOGIN_TEMPFAIL, 0, -1);
+		return;
+	}
+	event_del(c->ev); /* one request per connection: nothing more is read */
 }
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -164,23 +230,16 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		close(junk);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
-	struct login_request req;
-	struct buf store = BUF_INIT;
-	struct login_reply rep = {LOGIN_TEMPFAIL, 0};
-	int session = -1;
-	if (n <= 0 || login_request_unmarshal(msg, (size_t)n, &req, &store) < 0)
-		log_error("login: a malformed request from a worker; refused");
-	else
-		rep.status = authd_check(c->d, &req, &rep.delay_ms, &session);
+	int r = n > 0 ? login_request_unmarshal(msg, (size_t)n, &c->req, &c->store) : -1;
 	explicit_bzero(msg, sizeof(msg));
-	sasl_buf_wipe(&store);
-	unsigned char out[8];
-	login_reply_marshal(&rep, out);
-	if (n > 0 && login_send_fd(fd, out, sizeof(out), session) < 0)
-		log_error("login: answering the worker: %s", strerror(errno));
-	if (session >= 0)
-		close(session); /* the worker has it now; a session without one sees EOF */
-	conn_free(c);
+	if (n == 0) {
+		conn_free(c); /* the worker went away */
+	} else if (r < 0) {
+		log_error("login: a malformed request from a worker; refused");
+		conn_reply(c, LOGIN_TEMPFAIL, 0, -1);
+	} else {
+		conn_request(c);
+	}
 }
 
 /* Only run_user's workers and root may ask. */

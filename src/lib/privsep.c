@@ -8,8 +8,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#define PRIVSEP_GROUPS_MAX 256
-
 /* The last steps of both: no way back to root, and nothing exec'd may gain privilege. */
 static int privsep_seal(const char *who, struct buf *err)
 {
@@ -44,15 +42,15 @@ int privsep_drop(const char *user, const char *chroot_dir, struct buf *err)
 	return privsep_seal(user, err);
 }
 
-int privsep_become(const char *name, uid_t uid, gid_t gid, const char *extra_group, struct buf *err)
+int privsep_ids_of(const char *name, uid_t uid, gid_t gid, const char *extra_group,
+		   struct privsep_ids *ids, struct buf *err)
 {
 	if (uid == 0) {
 		buf_printf(err, "refusing to run a session as root (%s)", name);
 		return -1;
 	}
-	gid_t groups[PRIVSEP_GROUPS_MAX];
 	int n = PRIVSEP_GROUPS_MAX - 1;
-	if (getgrouplist(name, gid, groups, &n) < 0) {
+	if (getgrouplist(name, gid, ids->groups, &n) < 0) {
 		buf_printf(err, "%s: more than %d groups", name, PRIVSEP_GROUPS_MAX - 1);
 		return -1;
 	}
@@ -62,11 +60,34 @@ int privsep_become(const char *name, uid_t uid, gid_t gid, const char *extra_gro
 			buf_printf(err, "group %s: no such group", extra_group);
 			return -1;
 		}
-		groups[n++] = g->gr_gid;
+		ids->groups[n++] = g->gr_gid;
 	}
-	if (setgroups((size_t)n, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+	ids->ngroups = (size_t)n;
+	ids->uid = uid;
+	ids->gid = gid;
+	return 0;
+}
+
+int privsep_become_ids(const struct privsep_ids *ids)
+{
+	if (ids->uid == 0 || setgroups(ids->ngroups, ids->groups) < 0 || setgid(ids->gid) < 0 ||
+	    setuid(ids->uid) < 0)
+		return -1;
+	if (setuid(0) == 0 || seteuid(0) == 0) {
+		errno = EPERM;
+		return -1;
+	}
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+int privsep_become(const char *name, uid_t uid, gid_t gid, const char *extra_group, struct buf *err)
+{
+	struct privsep_ids ids;
+	if (privsep_ids_of(name, uid, gid, extra_group, &ids, err) < 0)
+		return -1;
+	if (privsep_become_ids(&ids) < 0) {
 		buf_printf(err, "switching to %s: %s", name, strerror(errno));
 		return -1;
 	}
-	return privsep_seal(name, err);
+	return 0;
 }

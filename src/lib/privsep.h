@@ -21,4 +21,19 @@ int privsep_drop(const char *user, const char *chroot_dir, struct buf *err);
 int privsep_become(const char *name, uid_t uid, gid_t gid, const char *extra_group,
 		   struct buf *err);
 
+/* The same in two steps, for a process with threads that forks a child to switch: the
+ * group database is read before the fork (privsep_ids_of), and the child makes only
+ * system calls (privsep_become_ids: no locks, no allocation). */
+#define PRIVSEP_GROUPS_MAX 256
+struct privsep_ids {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[PRIVSEP_GROUPS_MAX];
+	size_t ngroups;
+};
+int privsep_ids_of(const char *name, uid_t uid, gid_t gid, const char *extra_group,
+		   struct privsep_ids *ids, struct buf *err);
+/* 0, or -1 with errno (the step that failed is not told: the caller is a child). */
+int privsep_become_ids(const struct privsep_ids *ids);
+
 #endif
