@@ -60,6 +60,11 @@ static struct mime_part *parts_parse(struct imapd_session *s, uint32_t uid, stru
 	if (root != NULL && imapd_search_fields_complete(root->body_offset))
 		store_msg_cache_put(s->folder, uid, STORE_CACHE_FIELDS, fields.data, fields.len,
 				    NULL);
+	/* the whole message went through the parser: its CRLF size too (no second read) */
+	if (root != NULL && done == st.length && root->hdr_offset == 0 &&
+	    root->end_offset == st.length)
+		store_msg_vsize_set(s->folder, uid,
+				    st.length + root->hdr_bare_lf + root->body_bare_lf, NULL);
 	buf_free(&fields);
 	return root;
 }

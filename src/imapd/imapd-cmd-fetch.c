@@ -62,7 +62,7 @@ static void fetch_static(struct imapd_session *s, struct fetch_job *j, size_t id
 		buf_printf(&s->out, " MODSEQ (%" PRIu64 ")", m->modseq);
 	if (it & IMAP_FETCH_INTERNALDATE) {
 		char d[IMAP_DATETIME_LEN + 1];
-		imap_datetime_write(m->internal_date, 0, d);
+		imap_datetime_write(store_folder_msg_date(s->folder, idx), 0, d);
 		buf_printf(&s->out, " INTERNALDATE \"%s\"", d);
 	}
 	if (it & IMAP_FETCH_RFC822_SIZE) {

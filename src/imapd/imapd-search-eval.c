@@ -410,11 +410,11 @@ bool imapd_search_match(struct imapd_session *s, size_t idx, const struct imap_s
 	case IMAP_SEARCH_UID:
 		return imap_seqset_contains(k->set.saved ? &s->saved : &k->set, m->uid);
 	case IMAP_SEARCH_BEFORE:
-		return day_of(m->internal_date) < k->date;
+		return day_of(store_folder_msg_date(s->folder, idx)) < k->date;
 	case IMAP_SEARCH_ON:
-		return day_of(m->internal_date) == k->date;
+		return day_of(store_folder_msg_date(s->folder, idx)) == k->date;
 	case IMAP_SEARCH_SINCE:
-		return day_of(m->internal_date) >= k->date;
+		return day_of(store_folder_msg_date(s->folder, idx)) >= k->date;
 	case IMAP_SEARCH_SENTBEFORE:
 	case IMAP_SEARCH_SENTON:
 	case IMAP_SEARCH_SENTSINCE:
@@ -433,9 +433,9 @@ bool imapd_search_match(struct imapd_session *s, size_t idx, const struct imap_s
 	case IMAP_SEARCH_MODSEQ:
 		return m->modseq >= k->number;
 	case IMAP_SEARCH_OLDER:
-		return (int64_t)time(NULL) - m->internal_date >= (int64_t)k->number;
+		return (int64_t)time(NULL) - store_folder_msg_date(s->folder, idx) >= (int64_t)k->number;
 	case IMAP_SEARCH_YOUNGER:
-		return (int64_t)time(NULL) - m->internal_date <= (int64_t)k->number;
+		return (int64_t)time(NULL) - store_folder_msg_date(s->folder, idx) <= (int64_t)k->number;
 	}
 	return false;
 }

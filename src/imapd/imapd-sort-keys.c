@@ -71,8 +71,8 @@ void imapd_sort_msg_load(struct imapd_session *s, size_t idx, bool references,
 	memset(k, 0, sizeof(*k));
 	k->seq = (uint32_t)idx + 1;
 	k->uid = m->uid;
-	k->arrival = m->internal_date;
-	k->date = m->internal_date;
+	k->arrival = store_folder_msg_date(s->folder, idx);
+	k->date = k->arrival;
 	struct buf err = BUF_INIT;
 	if (store_msg_vsize(s->folder, m->uid, &k->size, &err) < 0)
 		k->size = m->size;

@@ -163,10 +163,16 @@ size_t store_folder_count(const struct store_folder *f)
 const struct store_msg *store_folder_msg(const struct store_folder *f, size_t index)
 {
 	assert(index < f->count);
+	return &f->msgs[index];
+}
+
+int64_t store_folder_msg_date(const struct store_folder *f, size_t index)
+{
+	assert(index < f->count);
 	struct store_msg *m = &f->msgs[index];
 	if (m->internal_date == STORE_IDATE_UNKNOWN && f->v->msg_idate != NULL)
 		f->v->msg_idate((struct store_folder *)f, m); /* a cache filled on demand */
-	return m;
+	return m->internal_date;
 }
 
 ssize_t store_folder_find(const struct store_folder *f, uint32_t uid)
@@ -209,6 +215,11 @@ int store_msg_open(struct store_folder *f, uint32_t uid, struct store_msg_stream
 int store_msg_vsize(struct store_folder *f, uint32_t uid, uint64_t *vsize_r, struct buf *err)
 {
 	return f->v->msg_vsize(f, uid, vsize_r, err);
+}
+
+int store_msg_vsize_set(struct store_folder *f, uint32_t uid, uint64_t vsize, struct buf *err)
+{
+	return vsize == 0 ? 0 : index_vsize_set(f->v->index(f), uid, vsize, err);
 }
 
 int store_msg_cache_get(struct store_folder *f, uint32_t uid, enum store_cache_kind kind,
@@ -325,7 +336,8 @@ static int store_copy_stream(struct store_folder *src, uint32_t uid, struct stor
 	if (idx < 0)
 		return store_err(err, "no message with UID %u", uid);
 	const struct store_msg *m = store_folder_msg(src, (size_t)idx);
-	struct store_append_opts opts = {.flags = m->flags, .internal_date = m->internal_date};
+	struct store_append_opts opts = {.flags = m->flags,
+					 .internal_date = store_folder_msg_date(src, (size_t)idx)};
 	for (unsigned k = 0; k < STORE_KEYWORDS_MAX; k++) {
 		if ((m->keywords & (1u << k)) == 0 || src->keywords[k] == NULL)
 			continue;

@@ -117,9 +117,13 @@ void store_folder_close(struct store_folder **folder);
 uint32_t store_folder_uidvalidity(const struct store_folder *folder);
 uint32_t store_folder_uidnext(const struct store_folder *folder);
 uint64_t store_folder_highestmodseq(const struct store_folder *folder);
-/* Messages of the snapshot, by 0-based index (IMAP sequence number - 1), UID ascending. */
+/* Messages of the snapshot, by 0-based index (IMAP sequence number - 1), UID ascending.
+ * Their internal_date is -1 when it was not read yet (a Maildir indexed in bulk takes sizes
+ * from the names and stats no file): read it with store_folder_msg_date. */
 size_t store_folder_count(const struct store_folder *folder);
 const struct store_msg *store_folder_msg(const struct store_folder *folder, size_t index);
+/* The internal date of message index, read from the file the first time it is needed. */
+int64_t store_folder_msg_date(const struct store_folder *folder, size_t index);
 /* The 0-based index of uid in the snapshot, or -1. */
 ssize_t store_folder_find(const struct store_folder *folder, uint32_t uid);
 /* Catches up with changes by anyone (other processes, mutt, rm, deliveries) and brings the
@@ -136,6 +140,9 @@ int store_msg_open(struct store_folder *folder, uint32_t uid, struct store_msg_s
 /* The size with every line ending as CRLF (IMAP RFC822.SIZE), computed once then cached. */
 int store_msg_vsize(struct store_folder *folder, uint32_t uid, uint64_t *vsize_r,
 		    struct buf *err);
+/* Records that size when the caller has read the whole message anyway (a parse). */
+int store_msg_vsize_set(struct store_folder *folder, uint32_t uid, uint64_t vsize,
+			struct buf *err);
 /* Values kept with a message in the index, computed by the protocol on first use. */
 enum store_cache_kind {
 	STORE_CACHE_PARTS,	   /* the parsed structure (lib-mime's mime-serial) */

@@ -384,7 +384,7 @@ static void test_unique_name(void **state)
 	assert_int_equal(u1, u2);
 	sync_ok(fx, f, NULL);
 	assert_int_equal(store_folder_count(f), 1);
-	assert_int_equal(store_folder_msg(f, 0)->internal_date, 1000000);
+	assert_int_equal(store_folder_msg_date(f, 0), 1000000);
 	char *t = x_asprintf("%s/Maildir/tmp", fx->dir);
 	DIR *d = opendir(t);
 	int files = 0;

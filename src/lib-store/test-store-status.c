@@ -223,7 +223,7 @@ static void test_idate_on_demand(void **state)
 		assert_int_equal(store_folder_open(fx->store, "INBOX", &f, &fx->err), 0);
 		assert_int_equal(store_folder_count(f), 3);
 		for (size_t i = 0; i < 3; i++)
-			assert_int_equal(store_folder_msg(f, i)->internal_date,
+			assert_int_equal(store_folder_msg_date(f, i),
 					 1500000000 + (int64_t)i * 86400);
 		store_folder_close(&f);
 	}
