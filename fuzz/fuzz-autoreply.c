@@ -23,7 +23,9 @@ static bool any(void *ctx, const char *addr)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = x_strndup((const char *)data, size);
+	char *text = x_malloc(size + 1); /* NULs kept: they separate the parts */
+	memcpy(text, data, size);
+	text[size] = '\0';
 	const char *part[4] = {"", "", "", ""};
 	const char *p = text;
 	for (size_t i = 0; i < 4 && p < text + size; i++) {
