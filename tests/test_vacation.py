@@ -361,9 +361,14 @@ def test_delivery_agent_answers_directly(inst):
     os.makedirs(md, exist_ok=True)
     open(os.path.join(md, ".vacation.msg"), "wb").write(MSGFILE)
     give(inst, os.path.join(inst.dir, "inst", "data", "mail"))
-    # .vacation.msg alone is not enough: vacation(1) needs -i first, and so does the agent
+    # .vacation.msg alone is not enough: vacation(1) needs -i first, and so does the agent;
+    # nor is a .vacation.db of another program (dbm), used from a .forward
+    deliver(message(), "bob@example.org")
+    db = os.path.join(md, ".vacation.db")
+    open(db, "wb").write(b"\x00\x06\x15\x61" + bytes(60))
     deliver(message(), "bob@example.org")
     assert rep.new() == []
+    os.unlink(db)
     run_ok(inst, b"", "-i")
     deliver(message(subject="two"), "bob@example.org")
     deliver(message(subject="three"), "bob@example.org")
@@ -373,7 +378,7 @@ def test_delivery_agent_answers_directly(inst):
     m = email.message_from_bytes(replies[0][2], policy=email.policy.default)
     assert m["Subject"] == "Away (two)" and m["Auto-Submitted"] == "auto-replied"
     # every message is delivered whatever vacation decided
-    assert len(inst.read_messages(USER)) == 4
+    assert len(inst.read_messages(USER)) == 5
     # the envelope sender decides, not Return-Path: in the message
     deliver(message(sender="ignored@example.org"), "dave@example.org")
     assert [r for _, r, _ in rep.new()] == [["dave@example.org"]]

@@ -52,6 +52,7 @@ static void test_roundtrip(void **state)
 	assert_string_equal(text, VACATION_DB_MAGIC "\ninterval 600\nreply 1000 bob@example.org\n"
 						    "exclude @spam.example\n");
 	free(text);
+	assert_true(vacation_db_is_ours(p));
 	assert_int_equal(vacation_db_open(p, 1 << 20, 5, false, &db, &e, &err), 0);
 	assert_int_equal(db.interval, 600);
 	assert_true(vacation_db_recent(&db, "BOB@example.org", 600, 1200));
@@ -76,6 +77,7 @@ static void test_bad_files(void **state)
 	struct buf err = BUF_INIT;
 	int e = 0;
 	put(p, "\x61\x15\x06\x00\x02\x00\x00\x00");
+	assert_false(vacation_db_is_ours(p));
 	assert_int_equal(vacation_db_open(p, 1 << 20, 5, false, &db, &e, &err), -1);
 	assert_int_equal(e, EINVAL);
 	assert_non_null(strstr(buf_cstr(&err), "not a Tern vacation database"));

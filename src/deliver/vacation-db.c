@@ -150,6 +150,18 @@ int vacation_db_open(const char *path, uint64_t max_size, unsigned timeout, bool
 	return 0;
 }
 
+bool vacation_db_is_ours(const char *path)
+{
+	char head[sizeof(VACATION_DB_MAGIC)];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	ssize_t n = read_full(fd, head, sizeof(head));
+	close(fd);
+	return n == (ssize_t)sizeof(head) &&
+	       memcmp(head, VACATION_DB_MAGIC "\n", sizeof(head)) == 0;
+}
+
 static bool expired(const struct vacation_rec *r, int64_t interval, int64_t now)
 {
 	return !r->exclude && interval != VACATION_FOREVER && r->time <= now - interval;

@@ -460,7 +460,8 @@ void deliver_vacation(struct deliver_msg *m)
 	char *msg = x_asprintf("%s/" VACATION_MSG_FILE, m->user->root);
 	char *db = x_asprintf("%s/" VACATION_DB_FILE, m->user->root);
 	struct stat st;
-	if (stat(msg, &st) == 0 && S_ISREG(st.st_mode) && stat(db, &st) == 0) {
+	/* a dbm .vacation.db is another program's (run from a .forward): not ours to use */
+	if (stat(msg, &st) == 0 && S_ISREG(st.st_mode) && vacation_db_is_ours(db)) {
 		const char *names[] = {m->req->recipient, m->user->address, NULL};
 		struct vacation_cfg cfg = {.conf = m->ctx->conf,
 					   .db_path = db,

@@ -50,6 +50,8 @@ int vacation_db_open(const char *path, uint64_t max_size, unsigned timeout, bool
  * answers older than interval (the one in force) at now. 0, or -1 + err. */
 int vacation_db_save(const char *path, const struct vacation_db *db, int64_t interval, int64_t now,
 		     struct buf *err);
+/* Does path start like a Tern vacation database (not vacation(1)'s dbm file)? */
+bool vacation_db_is_ours(const char *path);
 /* Releases the lock and the memory. */
 void vacation_db_close(struct vacation_db *db);
 /* Has addr been answered within the interval, or is it (or its @domain) excluded? */
