@@ -3,11 +3,13 @@
  * WAL mode with synchronous=NORMAL: the index is a cache, a lost last transaction is
  * caught up from the files. Statements are prepared once per handle. Triggers keep each
  * folder's totals (messages, bytes, unseen) in meta, so STATUS and quota checks read three
- * rows; a build from nothing (index_bulk_begin/_end) drops them and the modseq index and
- * adds them back once at the end. New files use 16 KB pages: a 100,000-message build then
- * writes a quarter of the pages' syscalls.
+ * rows; a build from nothing (index_bulk_begin/_end) drops them and adds them back once at
+ * the end. The modseq index leaves out the rows of the build (see INDEX_MODSEQ_PARTIAL).
+ * New files use 16 KB pages: a 100,000-message build then writes a quarter of the pages'
+ * syscalls.
  */
 #include "store-index.h"
+#include "store-index-feed.h"
 #include "store-private.h"
 #include "xalloc.h"
 #include "log.h"
@@ -28,10 +30,21 @@
 #define INDEX_PENDING_LOOKBACK 16	     /* recent pending values a read looks at */
 #define INDEX_OPEN_BUSY_TRIES 500
 
+/* msgs_modseq holds only the rows changed after the folder's index was built: a build
+ * gives every row modseq INDEX_MODSEQ_BUILT (highestmodseq starts at 1, the build's rows get
+ * the next), and leaving them out makes the build insert nothing into it. A query for
+ * modseq > since (since >= INDEX_MODSEQ_BUILT) adds the index's own condition, so that the
+ * planner may use it; one for a smaller since reads the table. */
+#define INDEX_MODSEQ_PARTIAL "modseq > 2"
+#define INDEX_MODSEQ_SCHEMA                                                                        \
+	"CREATE INDEX IF NOT EXISTS msgs_modseq ON msgs (modseq) WHERE " INDEX_MODSEQ_PARTIAL
+_Static_assert(INDEX_MODSEQ_BUILT == 2, "INDEX_MODSEQ_PARTIAL says 2");
+
 enum index_stmt {
 	ST_META_GET,
 	ST_META_SET,
 	ST_INSERT,
+	ST_INSERT_FEED,
 	ST_UPDATE,
 	ST_DELETE,
 	ST_EXPUNGED_ADD,
@@ -58,13 +71,18 @@ static const char *const index_sql[ST_COUNT] = {
        index_insert reports it (no row changed) */
     [ST_INSERT] = "INSERT OR IGNORE INTO msgs (uid, base, fname, dir, flags, keywords, modseq, "
 		  "size, idate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_INSERT_FEED] = "INSERT OR IGNORE INTO msgs (uid, base, fname, dir, flags, keywords, "
+		       "modseq, size, idate) SELECT uid, base, fname, dir, flags, keywords, "
+		       "modseq, size, idate FROM tern_feed",
     [ST_UPDATE] = "UPDATE msgs SET fname = ?2, dir = ?3, flags = ?4, keywords = ?5, "
 		  "modseq = ?6 WHERE uid = ?1",
     [ST_DELETE] = "DELETE FROM msgs WHERE uid = ?1",
     [ST_EXPUNGED_ADD] = "INSERT OR REPLACE INTO expunged (uid, base, modseq) "
 			"VALUES (?1, ?2, ?3)",
+    /* since >= INDEX_MODSEQ_BUILT: the second term names the partial index's own */
     [ST_SCAN] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
-		"FROM msgs INDEXED BY msgs_modseq WHERE modseq > ?1 ORDER BY uid",
+		"FROM msgs INDEXED BY msgs_modseq WHERE modseq > ?1 AND " INDEX_MODSEQ_PARTIAL
+		" ORDER BY uid",
     [ST_SCAN_EXPUNGED] = "SELECT uid, base FROM expunged INDEXED BY expunged_modseq "
 			 "WHERE modseq > ?1 ORDER BY uid",
     [ST_GET] = "SELECT uid, base, fname, dir, flags, keywords, modseq, size, idate "
@@ -97,7 +115,7 @@ static const char index_schema[] =
     " fname TEXT NOT NULL, dir INTEGER NOT NULL, flags INTEGER NOT NULL,"
     " keywords INTEGER NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,"
     " idate INTEGER NOT NULL, vsize INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS msgs_modseq ON msgs (modseq);"
+    INDEX_MODSEQ_SCHEMA ";"
     "CREATE TABLE IF NOT EXISTS expunged (uid INTEGER PRIMARY KEY, base TEXT NOT NULL,"
     " modseq INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (modseq);";
@@ -122,6 +140,9 @@ static const char index_migrate_1[] =
     "INSERT OR REPLACE INTO cache_parts (uid, value)"
     " SELECT uid, cache FROM msgs WHERE cache IS NOT NULL;"
     "UPDATE msgs SET cache = NULL WHERE cache IS NOT NULL;";
+
+/* Versions 1 and 2 to 3: msgs_modseq becomes partial (the rows of the build left out). */
+static const char index_migrate_2[] = "DROP INDEX IF EXISTS msgs_modseq;" INDEX_MODSEQ_SCHEMA ";";
 
 /* Per-folder totals kept in meta by triggers, so STATUS and quota checks read three rows
  * instead of walking every message: total_messages, total_bytes, total_unseen (no \Seen,
@@ -157,6 +178,7 @@ struct index {
 	bool sync_off; /* this transaction fills an empty index: committed without fsync */
 	int64_t bulk_messages, bulk_bytes, bulk_unseen;
 	sqlite3_stmt *st[ST_COUNT];
+	struct index_feed feed; /* index_insert_rows: what tern_feed reads */
 	/* index_batch_begin/_end: reads share one transaction (opened at the first read,
 	   ended by a write transaction or the batch's end); cache writes wait in pending */
 	unsigned batch;
@@ -253,6 +275,8 @@ static int index_setup(struct index *ix, bool *fresh_r)
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_busy_timeout(ix->db, INDEX_BUSY_MS);
+	if ((rc = index_feed_register(ix->db, &ix->feed)) != SQLITE_OK)
+		return rc;
 	/* Every POP3 or IMAP session opens and closes the index: by default the last
 	   connection to close checkpoints the WAL (two fdatasyncs) and deletes the -wal and
 	   -shm files, which the next one creates again (and SQLite fsyncs the folder for the
@@ -282,7 +306,7 @@ static int index_setup(struct index *ix, bool *fresh_r)
 	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (rc == SQLITE_OK && version != 0 && version != 1 && version != INDEX_VERSION)
+	if (rc == SQLITE_OK && (version < 0 || version > INDEX_VERSION))
 		rc = SQLITE_NOTADB; /* another version: rebuild */
 	if (rc == SQLITE_OK && version == 0)
 		rc = sqlite3_exec(ix->db, index_schema, NULL, NULL, NULL);
@@ -290,6 +314,8 @@ static int index_setup(struct index *ix, bool *fresh_r)
 		rc = sqlite3_exec(ix->db, index_cache_schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && version == 1)
 		rc = sqlite3_exec(ix->db, index_migrate_1, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && (version == 1 || version == 2))
+		rc = sqlite3_exec(ix->db, index_migrate_2, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && version != INDEX_VERSION)
 		rc = sqlite3_exec(ix->db,
 				  "INSERT OR REPLACE INTO meta (key, value) "
@@ -525,7 +551,7 @@ int index_bulk_begin(struct index *ix, struct buf *err)
 	ix->bulk_other = false;
 	ix->bulk_messages = ix->bulk_bytes = ix->bulk_unseen = 0;
 	if (sqlite3_exec(ix->db,
-			 "DROP INDEX IF EXISTS msgs_modseq; DROP TRIGGER IF EXISTS msgs_totals_ins;"
+			 "DROP TRIGGER IF EXISTS msgs_totals_ins;"
 			 "DROP TRIGGER IF EXISTS msgs_totals_del;"
 			 "DROP TRIGGER IF EXISTS msgs_totals_upd;",
 			 NULL, NULL, NULL) != SQLITE_OK)
@@ -546,9 +572,7 @@ int index_bulk_end(struct index *ix, struct buf *err)
 		 index_meta_set(ix, "total_bytes", ix->bulk_bytes, err) < 0 ||
 		 index_meta_set(ix, "total_unseen", ix->bulk_unseen, err) < 0)
 		return -1;
-	if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(ix->db, "CREATE INDEX IF NOT EXISTS msgs_modseq ON msgs (modseq)", NULL,
-			 NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return index_fail(ix, err, "totals");
 	return 0;
 }
@@ -590,7 +614,7 @@ int index_insert(struct index *ix, const struct index_row *r, struct buf *err)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, r->uid);
-	sqlite3_bind_text(st, 2, r->base, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->base, r->baselen > 0 ? (int)r->baselen : -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, r->fname, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, r->dir);
 	sqlite3_bind_int64(st, 5, r->flags);
@@ -609,6 +633,33 @@ int index_insert(struct index *ix, const struct index_row *r, struct buf *err)
 		ix->bulk_unseen += (r->flags & STORE_FLAG_SEEN) == 0;
 	}
 	return 0;
+}
+
+int index_insert_rows(struct index *ix, const struct index_row *rows, size_t count,
+		      struct buf *err)
+{
+	sqlite3_stmt *st = index_stmt(ix, ST_INSERT_FEED, err);
+	if (st == NULL)
+		return -1;
+	/* a savepoint, so that a conflict (OR IGNORE: that row left out) can be undone */
+	if (sqlite3_exec(ix->db, "SAVEPOINT feed", NULL, NULL, NULL) != SQLITE_OK)
+		return index_fail(ix, err, "savepoint");
+	ix->feed = (struct index_feed){.rows = rows, .count = count};
+	int r = index_run(ix, st, err, "insert");
+	ix->feed = (struct index_feed){0};
+	bool all = r == 0 && (size_t)sqlite3_changes64(ix->db) == count;
+	if (!all && sqlite3_exec(ix->db, "ROLLBACK TO feed", NULL, NULL, NULL) != SQLITE_OK)
+		r = index_fail(ix, err, "rollback to savepoint");
+	if (sqlite3_exec(ix->db, "RELEASE feed", NULL, NULL, NULL) != SQLITE_OK && r == 0)
+		r = index_fail(ix, err, "release savepoint");
+	if (r < 0 || !all)
+		return r < 0 ? -1 : 0;
+	for (size_t i = 0; ix->bulk && i < count; i++) {
+		ix->bulk_messages++;
+		ix->bulk_bytes += (int64_t)rows[i].size;
+		ix->bulk_unseen += (rows[i].flags & STORE_FLAG_SEEN) == 0;
+	}
+	return 1;
 }
 
 int index_update(struct index *ix, const struct index_row *r, struct buf *err)
@@ -665,7 +716,7 @@ static const char *const index_scan_nameless[2] = {
     "SELECT uid, NULL, NULL, dir, flags, keywords, modseq, size, idate FROM msgs "
     "WHERE modseq > ?1 ORDER BY uid",
     "SELECT uid, NULL, NULL, dir, flags, keywords, modseq, size, idate FROM msgs "
-    "INDEXED BY msgs_modseq WHERE modseq > ?1 ORDER BY uid",
+    "INDEXED BY msgs_modseq WHERE modseq > ?1 AND " INDEX_MODSEQ_PARTIAL " ORDER BY uid",
 };
 
 static int index_scan_sql(struct index *ix, const char *sql, uint64_t since,
@@ -675,13 +726,14 @@ static int index_scan_sql(struct index *ix, const char *sql, uint64_t since,
 int index_scan_msgs(struct index *ix, uint64_t since,
 		    int (*cb)(void *ctx, const struct index_row *), void *ctx, struct buf *err)
 {
-	return index_scan_sql(ix, index_scan_nameless[since != 0], since, cb, ctx, err);
+	return index_scan_sql(ix, index_scan_nameless[since >= INDEX_MODSEQ_BUILT], since, cb, ctx,
+			      err);
 }
 
 int index_scan(struct index *ix, uint64_t since, int (*cb)(void *ctx, const struct index_row *),
 	       void *ctx, struct buf *err)
 {
-	/* since 0: every row in UID order; otherwise the few changed rows through the
+	/* since 0 (or 1): every row in UID order; otherwise the few changed rows through the
 	   modseq index (the planner would rather walk all rows to avoid the sort). */
 	static const char all_sql[] = "SELECT uid, base, fname, dir, flags, keywords, modseq, "
 				      "size, idate FROM msgs WHERE modseq > ?1 ORDER BY uid";
@@ -689,9 +741,9 @@ int index_scan(struct index *ix, uint64_t since, int (*cb)(void *ctx, const stru
 	static const char new_sql[] = "SELECT uid, base, fname, 0, 0, 0, 0, 0, 0 FROM msgs "
 				      "INDEXED BY msgs_in_new WHERE dir = 0 AND ?1 = ?1 "
 				      "ORDER BY uid";
-	const char *sql = since == INDEX_SCAN_NEW ? new_sql
-			  : since == 0		  ? all_sql
-						  : index_sql[ST_SCAN];
+	const char *sql = since == INDEX_SCAN_NEW	  ? new_sql
+			  : since < INDEX_MODSEQ_BUILT ? all_sql
+						       : index_sql[ST_SCAN];
 	if (since == INDEX_SCAN_NEW)
 		since = 0;
 	return index_scan_sql(ix, sql, since, cb, ctx, err);

@@ -14,8 +14,11 @@
 #include "buf.h"
 #include "store.h"
 
-#define INDEX_VERSION 2
-#define INDEX_VERSION_STR "2"
+#define INDEX_VERSION 3
+#define INDEX_VERSION_STR "3"
+/* The modseq of every message indexed by a build from nothing (a fresh index's
+ * highestmodseq is 1, and the build's changes take the next one). */
+#define INDEX_MODSEQ_BUILT 2
 #define INDEX_FILE "tern-index.sqlite"
 
 struct index;
@@ -23,6 +26,7 @@ struct index;
 struct index_row {
 	uint32_t uid;
 	const char *base;  /* Maildir: the file name up to ":2," */
+	size_t baselen;	   /* inserting: the bytes of base (0: up to its NUL) */
 	const char *fname; /* the whole file name */
 	int dir;	   /* Maildir: 0 new/, 1 cur/ */
 	uint32_t flags;
@@ -51,6 +55,11 @@ int64_t index_meta(struct index *index, const char *key);
 int index_meta_set(struct index *index, const char *key, int64_t value, struct buf *err);
 
 int index_insert(struct index *index, const struct index_row *row, struct buf *err);
+/* Inserts count rows in one statement: 1 all inserted, 0 one of them conflicted with a row
+ * there (a UID or base name) and none was inserted (insert them one by one to see which),
+ * -1 error. */
+int index_insert_rows(struct index *index, const struct index_row *rows, size_t count,
+		      struct buf *err);
 /* Updates a message's file name, place and flags. */
 int index_update(struct index *index, const struct index_row *row, struct buf *err);
 /* Removes a message, remembering (uid, base, modseq) among the expunged. */

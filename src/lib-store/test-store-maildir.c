@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -396,6 +398,148 @@ static void test_unique_name(void **state)
 	store_folder_close(&f);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The UID of the message whose text is want (each test file holds its base name). */
+static uint32_t uid_of_text(struct store_folder *f, const char *want)
+{
+	struct buf text = BUF_INIT;
+	uint32_t found = 0;
+	for (size_t i = 0; i < store_folder_count(f) && found == 0; i++) {
+		uint32_t uid = store_folder_msg(f, i)->uid;
+		test_read_msg(f, uid, &text);
+		if (strcmp(text.data, want) == 0)
+			found = uid;
+	}
+	buf_free(&text);
+	return found;
+}
+
+/* A build from nothing over more files than one insert chunk: UIDs follow the base names'
+ * byte order (names sharing their first 8 bytes, shorter than 8, one a prefix of another,
+ * 9 and 10 digit seconds); a base in both new/ and cur/ is one message (it was a UNIQUE
+ * conflict that failed the build);
+ * a uidlist that gives one UID to two names still gives every message its own. */
+static void test_build_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_folder *f = open_folder(fx, "INBOX");
+	store_folder_close(&f);
+	char *ix = x_asprintf("%s/Maildir/tern-index.sqlite", fx->dir);
+	char *uidlist = x_asprintf("%s/Maildir/tern-uidlist", fx->dir);
+	assert_int_equal(unlink(ix), 0);
+	assert_int_equal(unlink(uidlist), 0);
+	enum { N = 4500 };
+	char **bases = x_reallocarray(NULL, N + 1, sizeof(*bases));
+	for (int i = 0; i < N; i++) {
+		if (i < 20)
+			bases[i] = x_asprintf(i % 2 ? "m%d" : "m%d,S=3", i / 2);
+		else if (i % 7 == 0)
+			bases[i] = x_asprintf("%d.M%dP1.host", 999999000 + i % 50, i);
+		else
+			bases[i] = x_asprintf("%d.M%dP1.host", 1700000000 + i % 300, i);
+		char *path = x_asprintf("%s/Maildir/%s", fx->dir,
+					i % 5 == 0 ? "new/" : "cur/");
+		char *full = x_asprintf("%s%s%s", path, bases[i], i % 5 == 0 ? "" : ":2,S");
+		test_write_file(full, bases[i]);
+		x_free(&full);
+		x_free(&path);
+	}
+	bases[N] = x_strdup("1700000000.dup");
+	char *dup = x_asprintf("%s/Maildir/new/1700000000.dup", fx->dir);
+	test_write_file(dup, bases[N]);
+	x_free(&dup);
+	dup = x_asprintf("%s/Maildir/cur/1700000000.dup:2,F", fx->dir);
+	test_write_file(dup, bases[N]);
+	x_free(&dup);
+	qsort(bases, N + 1, sizeof(*bases), cmp_str);
+
+	f = open_folder(fx, "INBOX");
+	assert_int_equal(store_folder_count(f), N + 1);
+	struct buf text = BUF_INIT;
+	for (size_t i = 0; i < N + 1; i++) {
+		const struct store_msg *m = store_folder_msg(f, i);
+		assert_int_equal(m->uid, i + 1);
+		test_read_msg(f, m->uid, &text);
+		assert_string_equal(text.data, bases[i]);
+	}
+	store_folder_close(&f);
+
+	/* a damaged uidlist: UID 1 for two names */
+	char *lines = x_asprintf("1 V4242 N10\n1 %s\n1 %s\n", bases[0], bases[1]);
+	test_write_file(uidlist, lines);
+	assert_int_equal(unlink(ix), 0);
+	f = open_folder(fx, "INBOX");
+	assert_int_equal(store_folder_uidvalidity(f), 4242);
+	assert_int_equal(store_folder_count(f), N + 1);
+	for (size_t i = 1; i < N + 1; i++)
+		assert_true(store_folder_msg(f, i)->uid > store_folder_msg(f, i - 1)->uid);
+	assert_int_equal(uid_of_text(f, bases[0]), 1);
+	assert_true(uid_of_text(f, bases[1]) >= 10);
+	store_folder_close(&f);
+	for (size_t i = 0; i < N + 1; i++)
+		x_free(&bases[i]);
+	x_free(&bases);
+	x_free(&lines);
+	buf_free(&text);
+	x_free(&uidlist);
+	x_free(&ix);
+}
+
+/* Runs one SQL text on the folder's index file (as an older Tern left it). */
+static void index_sql_run(struct fixture *fx, const char *sql)
+{
+	char *path = x_asprintf("%s/Maildir/tern-index.sqlite", fx->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	x_free(&path);
+}
+
+/* A version 2 index (a full modseq index) is migrated when opened: its modseq index becomes
+ * the partial one, and changes since a modseq are found through it as before. */
+static void test_migrate_v2(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_folder *f = open_folder(fx, "INBOX");
+	for (int i = 0; i < 20; i++)
+		test_append(f, MSG, 0);
+	store_folder_close(&f);
+	index_sql_run(fx, "DROP INDEX msgs_modseq; CREATE INDEX msgs_modseq ON msgs (modseq);"
+			  "PRAGMA user_version = 2");
+	f = open_folder(fx, "INBOX");
+	struct store_folder *g = open_folder(fx, "INBOX");
+	uint32_t u = store_folder_msg(f, 3)->uid;
+	assert_int_equal(store_set_flags(f, &u, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, 0, &fx->err),
+			 0);
+	struct store_changes ch;
+	sync_ok(fx, g, &ch);
+	assert_int_equal(ch.changed_count, 1);
+	assert_int_equal(ch.changed_uids[0], u);
+	store_changes_free(&ch);
+	store_folder_close(&g);
+	store_folder_close(&f);
+	char *path = x_asprintf("%s/Maildir/tern-index.sqlite", fx->dir);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = "
+						"'msgs_modseq'", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), "WHERE modseq > 2"));
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 3);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	x_free(&path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +551,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unique_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_build_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,15 +30,30 @@
 static const char *const maildir_dirs[2] = {"new", "cur"};
 static const char *const maildir_mtime_keys[2] = {"new_mtime", "cur_mtime"};
 
+/* Rows inserted with one statement (index_insert_rows); fewer go one by one. */
+#define SCAN_CHUNK 4096
+#define SCAN_CHUNK_MIN 8
+
+/* A file a scan found that the index does not know. */
+struct maildir_new {
+	uint64_t key; /* the first 8 bytes of the base, big-endian: most comparisons end here */
+	size_t off;   /* its name in the scan's names */
+	uint16_t baselen;
+	uint8_t dir;
+};
+
 struct maildir_scan {
 	struct maildir_folder *mf;
 	bool light;	  /* only new/ is read and the map holds only its messages */
 	struct buf row;	  /* light: a row looked up by base */
 	uint64_t modseq;  /* 0 until something changes */
-	char **news;	  /* "0name" / "1name": dir digit + file name */
+	struct maildir_new *news;
 	size_t news_count, news_cap;
+	struct buf names; /* the new files' names, each with its NUL: one allocation for all */
+	struct index_row *rows; /* new rows waiting to be inserted (SCAN_CHUNK) */
+	bool *hinted;		/* rows[i]'s UID came from the uidlist */
+	size_t row_count;
 	struct buf uidlist; /* lines to append */
-	struct buf name;
 	int dirfd[2]; /* new/ and cur/, open while new files are added */
 };
 
@@ -148,11 +163,13 @@ static int scan_dir(struct maildir_scan *sc, int dir, struct buf *err)
 			sc->news_cap = sc->news_cap ? sc->news_cap * 2 : 16;
 			sc->news = x_reallocarray(sc->news, sc->news_cap, sizeof(*sc->news));
 		}
-		size_t len = strlen(de->d_name);
-		char *entry = x_malloc(len + 2);
-		entry[0] = (char)('0' + dir);
-		memcpy(entry + 1, de->d_name, len + 1);
-		sc->news[sc->news_count++] = entry;
+		uint64_t key = 0;
+		for (size_t i = 0; i < 8; i++)
+			key = key << 8 | (i < n.baselen ? (unsigned char)de->d_name[i] : 0u);
+		sc->news[sc->news_count++] = (struct maildir_new){
+		    .key = key, .off = sc->names.len, .baselen = (uint16_t)n.baselen,
+		    .dir = (uint8_t)dir};
+		buf_append(&sc->names, de->d_name, strlen(de->d_name) + 1);
 	}
 	if (ret == 0 && errno != 0)
 		ret = store_err_errno(err, "read", path);
@@ -183,9 +200,63 @@ static int scan_vanished(struct maildir_scan *sc, const bool scanned[2], struct 
 	return 0;
 }
 
-static int news_cmp(const void *a, const void *b)
+/* New files in the order of their bases (the order their UIDs follow), a base found twice
+ * (moved from new/ to cur/ between the two reads) with its cur/ file first. */
+static int news_cmp(const void *a, const void *b, void *names)
 {
-	return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
+	const struct maildir_new *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	size_t len = x->baselen < y->baselen ? x->baselen : y->baselen;
+	int c = memcmp((const char *)names + x->off, (const char *)names + y->off, len);
+	if (c == 0)
+		c = (x->baselen > y->baselen) - (x->baselen < y->baselen);
+	return c != 0 ? c : (int)y->dir - (int)x->dir;
+}
+
+static bool news_same_base(const struct maildir_scan *sc, const struct maildir_new *x,
+			   const struct maildir_new *y)
+{
+	return x->key == y->key && x->baselen == y->baselen &&
+	       memcmp(sc->names.data + x->off, sc->names.data + y->off, x->baselen) == 0;
+}
+
+/* Sorts the new files in news_cmp's order: a radix sort on the keys (the bytes that are the
+ * same in every key cost nothing), then each run of equal keys by news_cmp. For 100,000
+ * names, a tenth of what qsort with news_cmp costs. */
+static void news_sort(struct maildir_scan *sc)
+{
+	size_t n = sc->news_count;
+	struct maildir_new *a = sc->news, *b = x_reallocarray(NULL, n, sizeof(*b));
+	size_t count[8][256] = {{0}};
+	for (size_t i = 0; i < n; i++)
+		for (unsigned byte = 0; byte < 8; byte++)
+			count[byte][(a[i].key >> (8 * byte)) & 0xff]++;
+	for (unsigned byte = 0; byte < 8; byte++) { /* least significant first, stable */
+		size_t *c = count[byte];
+		if (c[(a[0].key >> (8 * byte)) & 0xff] == n)
+			continue;
+		for (size_t v = 0, pos = 0; v < 256; v++) {
+			size_t k = c[v];
+			c[v] = pos;
+			pos += k;
+		}
+		for (size_t i = 0; i < n; i++)
+			b[c[(a[i].key >> (8 * byte)) & 0xff]++] = a[i];
+		struct maildir_new *t = a;
+		a = b;
+		b = t;
+	}
+	struct maildir_new *spare = a == sc->news ? b : a;
+	if (a != sc->news)
+		memcpy(sc->news, a, n * sizeof(*a));
+	x_free(&spare);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && sc->news[j].key == sc->news[i].key; j++)
+			;
+		if (j - i > 1)
+			qsort_r(sc->news + i, j - i, sizeof(*sc->news), news_cmp, sc->names.data);
+	}
 }
 
 /* A build from nothing on open: the snapshot as the rows are made (sorted at the end), so
@@ -240,40 +311,57 @@ static void uidlist_line(struct buf *out, uint32_t uid, const char *base, size_t
 	buf_append_char(out, '\n');
 }
 
-/* Gives one new file its UID (its old one while rebuilding, when the uidlist knows it). */
-static int scan_add(struct maildir_scan *sc, int dir, const char *fname, uint32_t *uidnext,
-		    struct buf *err)
+/* Gives one new file its UID (its old one while rebuilding, when the uidlist knows it) and
+ * its row, to be inserted with the next chunk. */
+static void scan_add(struct maildir_scan *sc, const struct maildir_new *nw, uint32_t *uidnext)
 {
 	struct maildir_folder *mf = sc->mf;
+	const char *fname = sc->names.data + nw->off;
 	struct maildir_name n;
 	maildir_name_parse(fname, &n);
 	/* Rebuilding, a name with its size needs no stat: the date is read when needed. */
 	struct stat st = {.st_mtim.tv_sec = STORE_IDATE_UNKNOWN};
-	if ((mf->hints == NULL || !n.has_size) && fstatat(sc->dirfd[dir], fname, &st, 0) < 0)
-		return 0; /* gone again already */
-	buf_reset(&sc->name);
-	buf_append(&sc->name, fname, n.baselen);
-	struct index_row row = {.base = sc->name.data, .fname = fname, .dir = dir,
-				.flags = n.flags, .keywords = n.keywords,
-				.modseq = scan_modseq(sc),
-				.size = n.has_size ? n.size : (uint64_t)st.st_size,
-				.idate = st.st_mtim.tv_sec};
+	if ((mf->hints == NULL || !n.has_size) && fstatat(sc->dirfd[nw->dir], fname, &st, 0) < 0)
+		return; /* gone again already */
 	struct maildir_entry *hint = NULL;
 	if (mf->hints != NULL)
 		hint = maildir_map_find(mf->hints, fname, n.baselen);
-	row.uid = hint != NULL ? hint->uid : (*uidnext)++;
-	if (index_insert(mf->ix, &row, err) < 0) {
-		if (hint == NULL)
+	sc->hinted[sc->row_count] = hint != NULL;
+	sc->rows[sc->row_count++] = (struct index_row){
+	    .uid = hint != NULL ? hint->uid : (*uidnext)++, .base = fname,
+	    .baselen = n.baselen, .fname = fname, .dir = nw->dir, .flags = n.flags,
+	    .keywords = n.keywords, .modseq = scan_modseq(sc),
+	    .size = n.has_size ? n.size : (uint64_t)st.st_size, .idate = st.st_mtim.tv_sec};
+}
+
+/* Inserts the waiting rows: a chunk in one statement; a short one, or one with a conflict
+ * (a damaged uidlist gave one UID twice: that file gets a new one), row by row. */
+static int scan_flush(struct maildir_scan *sc, uint32_t *uidnext, struct buf *err)
+{
+	struct maildir_folder *mf = sc->mf;
+	int r = 0;
+	if (sc->row_count >= SCAN_CHUNK_MIN &&
+	    (r = index_insert_rows(mf->ix, sc->rows, sc->row_count, err)) < 0)
+		return -1;
+	for (size_t i = 0; r == 0 && i < sc->row_count; i++) {
+		struct index_row *row = &sc->rows[i];
+		if (index_insert(mf->ix, row, err) == 0)
+			continue;
+		if (!sc->hinted[i] || *uidnext == UINT32_MAX)
 			return -1;
-		row.uid = (*uidnext)++; /* a damaged uidlist gave one UID twice */
-		if (index_insert(mf->ix, &row, err) < 0)
+		row->uid = (*uidnext)++;
+		if (index_insert(mf->ix, row, err) < 0)
 			return -1;
 	}
-	if (mf->hints == NULL) /* rebuilding: the map is loaded later, when needed */
-		maildir_map_put(&mf->map, fname, n.baselen, row.uid, dir);
-	else if (mf->build_snapshot)
-		build_push(&mf->f, &row);
-	uidlist_line(&sc->uidlist, row.uid, sc->name.data, sc->name.len);
+	for (size_t i = 0; i < sc->row_count; i++) {
+		const struct index_row *row = &sc->rows[i];
+		if (mf->hints == NULL) /* rebuilding: the map is loaded later, when needed */
+			maildir_map_put(&mf->map, row->fname, row->baselen, row->uid, row->dir);
+		else if (mf->build_snapshot)
+			build_push(&mf->f, row);
+		uidlist_line(&sc->uidlist, row->uid, row->base, row->baselen);
+	}
+	sc->row_count = 0;
 	return 0;
 }
 
@@ -281,7 +369,7 @@ static int scan_add_all(struct maildir_scan *sc, struct buf *err)
 {
 	if (sc->news_count == 0)
 		return 0;
-	qsort(sc->news, sc->news_count, sizeof(*sc->news), news_cmp);
+	news_sort(sc);
 	for (int dir = 0; dir < 2; dir++) { /* the internal date is the file's time: stat */
 		char *path = x_asprintf("%s/%s", sc->mf->path, maildir_dirs[dir]);
 		sc->dirfd[dir] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -291,14 +379,22 @@ static int scan_add_all(struct maildir_scan *sc, struct buf *err)
 		if (sc->dirfd[dir] < 0)
 			return -1;
 	}
+	size_t chunk = sc->news_count < SCAN_CHUNK ? sc->news_count : SCAN_CHUNK;
+	sc->rows = x_reallocarray(NULL, chunk, sizeof(*sc->rows));
+	sc->hinted = x_reallocarray(NULL, chunk, sizeof(*sc->hinted));
 	uint32_t uidnext = (uint32_t)index_meta(sc->mf->ix, "uidnext");
 	for (size_t i = 0; i < sc->news_count; i++) {
+		if (i > 0 && news_same_base(sc, &sc->news[i - 1], &sc->news[i]))
+			continue; /* the same message twice (moved while we read): once is enough */
 		if (uidnext == UINT32_MAX)
 			return store_err(err, "%s: out of UIDs, reindex with a new UIDVALIDITY",
 					 sc->mf->path);
-		if (scan_add(sc, sc->news[i][0] - '0', sc->news[i] + 1, &uidnext, err) < 0)
+		scan_add(sc, &sc->news[i], &uidnext);
+		if (sc->row_count == chunk && scan_flush(sc, &uidnext, err) < 0)
 			return -1;
 	}
+	if (scan_flush(sc, &uidnext, err) < 0)
+		return -1;
 	return index_meta_set(sc->mf->ix, "uidnext", uidnext, err);
 }
 
@@ -335,11 +431,11 @@ static void scan_free(struct maildir_scan *sc)
 	for (int dir = 0; dir < 2; dir++)
 		if (sc->dirfd[dir] >= 0)
 			close(sc->dirfd[dir]);
-	for (size_t i = 0; i < sc->news_count; i++)
-		x_free(&sc->news[i]);
 	x_free(&sc->news);
+	buf_free(&sc->names);
+	x_free(&sc->rows);
+	x_free(&sc->hinted);
 	buf_free(&sc->uidlist);
-	buf_free(&sc->name);
 	buf_free(&sc->row);
 }
 
