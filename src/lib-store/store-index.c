@@ -698,6 +698,7 @@ static void index_row_read(sqlite3_stmt *st, struct index_row *r)
 {
 	r->uid = (uint32_t)sqlite3_column_int64(st, 0);
 	r->base = (const char *)sqlite3_column_text(st, 1);
+	r->baselen = 0;
 	r->fname = (const char *)sqlite3_column_text(st, 2);
 	r->dir = sqlite3_column_int(st, 3);
 	r->flags = (uint32_t)sqlite3_column_int64(st, 4);
