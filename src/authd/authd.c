@@ -332,24 +332,32 @@ static int authd_listen(struct authd *d, struct buf *err)
 	int r = -1;
 	if (login_dir_prepare(dir, err) < 0)
 		goto out;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
+	if (strlen(path) + 4 >= sizeof(sun.sun_path)) { /* and its ".new" */
 		buf_printf(err, "%s: path too long for a socket", path);
 		goto out;
 	}
-	strcpy(sun.sun_path, path);
-	unlink(path);
+	/* Made under a temporary name and renamed into place once it has its owner, mode
+	 * and backlog: a worker connecting at that moment (the first login right after a
+	 * start) finds either the old socket or the finished new one, never one it may not
+	 * use yet. */
+	char *tmp = x_asprintf("%s.new", path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", tmp);
+	unlink(tmp);
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	mode_t old = umask(0077);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chown(path, 0, d->worker_gid) < 0 || chmod(path, 0660) < 0 || listen(fd, 128) < 0) {
+	    chown(tmp, 0, d->worker_gid) < 0 || chmod(tmp, 0660) < 0 || listen(fd, 128) < 0 ||
+	    rename(tmp, path) < 0) {
 		buf_printf(err, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		unlink(tmp);
 	} else {
 		d->listen_fd = fd;
 		r = 0;
 	}
 	umask(old);
+	x_free(&tmp);
 out:
 	x_free(&path);
 	x_free(&dir);

@@ -121,11 +121,18 @@ int deliver_wire_request_parse(const char *data, size_t len, struct deliver_wire
 
 void deliver_wire_result(const struct delivery_result *res, int code, struct buf *out)
 {
+	/* The status decides; the code is made to agree with it (the parser insists). */
+	if (res->status == DELIVERY_OK)
+		code = 0;
+	else if (res->status == DELIVERY_DEFER)
+		code = 75;
+	else if (code <= 0 || code == 75 || code > 255)
+		code = 69;
 	wire_start(out, "result");
 	wire_num(out, (unsigned long long)res->status);
 	wire_str(out, res->enhanced);
 	wire_str(out, res->text);
-	wire_num(out, (unsigned long long)(code < 0 ? 75 : code));
+	wire_num(out, (unsigned long long)code);
 }
 
 int deliver_wire_result_parse(const char *data, size_t len, struct delivery_result *res,

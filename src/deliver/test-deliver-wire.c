@@ -90,13 +90,18 @@ static void test_result(void **state)
 	assert_string_equal(out.enhanced, "4.2.1");
 	assert_string_equal(out.text, "cannot lock");
 	assert_int_equal(code, 75);
-	/* "sent" with a failure code, or a deferral with 0, is refused */
-	res.status = DELIVERY_OK;
-	deliver_wire_result(&res, 75, &b);
-	assert_int_equal(deliver_wire_result_parse(b.data, b.len, &out, &code), -1);
+	/* the writer makes the code agree with the status; a reader refuses "sent" with a
+	 * failure code, or a deferral with 0 */
 	res.status = DELIVERY_DEFER;
-	deliver_wire_result(&res, 0, &b);
-	assert_int_equal(deliver_wire_result_parse(b.data, b.len, &out, &code), -1);
+	deliver_wire_result(&res, 77, &b);
+	assert_int_equal(deliver_wire_result_parse(b.data, b.len, &out, &code), 0);
+	assert_int_equal(code, 75);
+	static const char ok_75[] = "tern-deliver/1\0result\0000\0002.0.0\0x\00075";
+	assert_int_equal(deliver_wire_result_parse(ok_75, sizeof(ok_75), &out, &code), -1);
+	static const char defer_0[] = "tern-deliver/1\0result\0001\0004.0.0\0x\0000";
+	assert_int_equal(deliver_wire_result_parse(defer_0, sizeof(defer_0), &out, &code), -1);
+	static const char defer_75[] = "tern-deliver/1\0result\0001\0004.0.0\0x\00075";
+	assert_int_equal(deliver_wire_result_parse(defer_75, sizeof(defer_75), &out, &code), 0);
 	res.status = DELIVERY_BOUNCE;
 	deliver_wire_result(&res, 67, &b);
 	assert_int_equal(deliver_wire_result_parse(b.data, b.len, &out, &code), 0);

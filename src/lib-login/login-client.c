@@ -1,8 +1,11 @@
 /* login-client: one login attempt of a pre-login worker (login.h): connect to the auth
  * socket, send the request, wait for the reply and, with LOGIN_OK, for the session's
- * first line. Everything is asynchronous: the worker's other sessions go on meanwhile. */
+ * first line. Everything is asynchronous: the worker's other sessions go on meanwhile.
+ * An auth process that is not listening yet (starting or restarting) is tried again every
+ * 100 ms for up to 5 seconds before the attempt fails as temporary. */
 #include "login.h"
 #include "log.h"
+#include "util.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -15,8 +18,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define LOGIN_CONNECT_RETRY_MS 100
+#define LOGIN_CONNECT_WAIT_MS 5000
+
 struct login_client {
 	int sock;
+	struct buf msg;	       /* the request, until it is sent (wiped) */
+	struct sockaddr_un sun;
+	uint64_t connect_until; /* the auth process may be starting: retry until then */
 	bool check_only; /* LOGIN_PROTO_SMTP: no session comes with LOGIN_OK */
 	struct event *ev;
 	struct bufferevent *session;
@@ -27,6 +36,7 @@ struct login_client {
 
 static void client_free(struct login_client *lc)
 {
+	sasl_buf_wipe(&lc->msg);
 	if (lc->ev != NULL)
 		event_free(lc->ev);
 	if (lc->sock >= 0)
@@ -123,37 +133,79 @@ static void reply_cb(evutil_socket_t fd, short what, void *arg)
 	bufferevent_enable(lc->session, EV_READ);
 }
 
+/* Connects and sends the request: 0 sent, 1 try again later (the auth process is not
+ * listening yet: starting or restarting), -1 failed. */
+static int client_send(struct login_client *lc)
+{
+	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (sock >= 0 && connect(sock, (struct sockaddr *)&lc->sun, sizeof(lc->sun)) == 0 &&
+	    login_send_fd(sock, lc->msg.data, lc->msg.len, -1) == 0) {
+		sasl_buf_wipe(&lc->msg);
+		lc->sock = sock;
+		return 0;
+	}
+	int e = errno;
+	if (sock >= 0)
+		close(sock);
+	if ((e == ENOENT || e == ECONNREFUSED || e == EAGAIN) && now_ms() < lc->connect_until)
+		return 1;
+	log_error("login: auth process at %s: %s", lc->sun.sun_path, strerror(e));
+	return -1;
+}
+
+/* Waits for the reply (the request went out). */
+static void client_wait_reply(struct login_client *lc, struct event_base *base)
+{
+	if (lc->ev != NULL)
+		event_free(lc->ev);
+	lc->ev = event_new(base, lc->sock, EV_READ, reply_cb, lc);
+	struct timeval tv = {LOGIN_REPLY_TIMEOUT_S, 0};
+	event_add(lc->ev, &tv);
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct login_client *lc = arg;
+	int r = client_send(lc);
+	if (r < 0) {
+		client_finish(lc, LOGIN_TEMPFAIL, NULL);
+	} else if (r == 0) {
+		client_wait_reply(lc, event_get_base(lc->ev));
+	} else {
+		struct timeval tv = {0, LOGIN_CONNECT_RETRY_MS * 1000};
+		event_add(lc->ev, &tv);
+	}
+}
+
 struct login_client *login_client_start(struct event_base *base, const char *socket_path,
 					const struct login_request *req, login_client_done_cb *done,
 					void *arg)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	if (strlen(socket_path) >= sizeof(sun.sun_path))
-		return NULL;
-	strcpy(sun.sun_path, socket_path);
-	struct buf msg = BUF_INIT;
-	if (login_request_marshal(req, &msg) < 0) {
-		sasl_buf_wipe(&msg);
-		return NULL;
-	}
-	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (sock < 0 || connect(sock, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    login_send_fd(sock, msg.data, msg.len, -1) < 0) {
-		log_error("login: auth process at %s: %s", socket_path, strerror(errno));
-		if (sock >= 0)
-			close(sock);
-		sasl_buf_wipe(&msg);
-		return NULL;
-	}
-	sasl_buf_wipe(&msg);
 	struct login_client *lc = X_NEW(struct login_client);
-	lc->sock = sock;
+	lc->sock = -1;
+	lc->sun.sun_family = AF_UNIX;
+	if (strlen(socket_path) >= sizeof(lc->sun.sun_path) ||
+	    login_request_marshal(req, &lc->msg) < 0) {
+		client_free(lc);
+		return NULL;
+	}
+	strcpy(lc->sun.sun_path, socket_path);
 	lc->check_only = req->proto == LOGIN_PROTO_SMTP;
 	lc->done = done;
 	lc->arg = arg;
-	lc->ev = event_new(base, sock, EV_READ, reply_cb, lc);
-	struct timeval tv = {LOGIN_REPLY_TIMEOUT_S, 0};
-	event_add(lc->ev, &tv);
+	lc->connect_until = now_ms() + LOGIN_CONNECT_WAIT_MS;
+	int r = client_send(lc);
+	if (r < 0) {
+		client_free(lc);
+		return NULL;
+	}
+	if (r == 0) {
+		client_wait_reply(lc, base);
+	} else {
+		lc->ev = evtimer_new(base, retry_cb, lc);
+		struct timeval tv = {0, LOGIN_CONNECT_RETRY_MS * 1000};
+		event_add(lc->ev, &tv);
+	}
 	return lc;
 }
 
