@@ -1,10 +1,10 @@
 """System users (user_source = system, doc/system-users.md): mail for Unix accounts made
 here with useradd, delivered by a child of the root deliver worker that runs as the
 recipient: /var/mail/USER (mbox, the user's, mode 0600) or ~/Maildir; ~/.forward with
-addresses and \\user; ~/.procmailrc commands run as the user; ~/.dovecot.sieve; a
-temporary failure stays queued and is delivered once later; SMTP AUTH with the shadow
-password (checked by the root auth worker) or PAM, and its lockout; `tern deliver -d` as root
-and as a user; and which uid each worker runs as."""
+addresses and \\user; ~/.procmailrc commands run as the user; ~/.dovecot.sieve;
+~/.vacation.msg; a temporary failure stays queued and is delivered once later; SMTP AUTH
+with the shadow password (checked by the root auth worker) or PAM, and its lockout;
+`tern deliver -d` as root and as a user; and which uid each worker runs as."""
 import grp
 import os
 import smtplib
@@ -195,6 +195,25 @@ def test_sieve_script_of_the_user(tern_factory, unix_user, mailbox):
         assert wait_for(lambda: len(maildir_files(inbox)) == 1)
         assert b"kept" in open(maildir_files(inbox)[0], "rb").read()
         assert maildir_files(inbox)[0].endswith(":2,Fa")  # imap4flags: \Flagged, keyword a
+
+
+def test_vacation_of_a_system_user(tern_factory, unix_user):
+    a, b = unix_user(), unix_user()
+    tern = system_instance(tern_factory)
+    a.write_home_file(".vacation.msg", "Subject: away ($SUBJECT)\n\nBack on Monday.\n")
+    r = subprocess.run(["setpriv", "--reuid", str(a.uid), "--regid", str(a.gid),
+                        "--init-groups", TERN, "vacation", "-i"],
+                       capture_output=True, text=True, cwd="/", env=dict(os.environ, HOME=a.home))
+    assert r.returncode == 0, r.stderr
+    send(tern, [a.address(tern.domain)], subject="meeting", sender=b.address(tern.domain))
+    # the message is delivered, and the answer (from <>, queued by the delivery child's
+    # helper) reaches the sender
+    assert len(wait_spool(a.spool, 1)) == 1, tern.log()
+    replies = wait_spool(b.spool, 1)
+    assert len(replies) == 1, tern.log()
+    assert replies[0].startswith(b"MAILER-DAEMON  ") or b"Return-Path: <>" in replies[0]
+    assert b"Subject: away (meeting)" in replies[0]
+    assert b"Auto-Submitted: auto-replied" in replies[0]
 
 
 def test_temporary_failure_stays_queued_then_delivered_once(tern_factory, unix_user):
