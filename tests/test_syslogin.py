@@ -358,3 +358,19 @@ def test_parallel_logins(tern_factory, unix_user):
         else:
             assert "AUTHENTICATIONFAILED" in r, (i, r)
     assert wait_for(lambda: not session_pids(u))
+
+
+def test_login_waits_for_a_restarting_auth_worker(tern_factory, unix_user):
+    """The auth worker dies: the master starts a new one, and a login made meanwhile
+    waits for it (the worker connects again) instead of failing."""
+    u = unix_user()
+    tern = system_instance(tern_factory)
+    assert wait_for(lambda: len(worker_pids(tern, "auth")) == 1)
+    [auth] = worker_pids(tern, "auth")
+    os.kill(auth, 9)
+    t0 = time.time()
+    m = imaplib.IMAP4_SSL("127.0.0.1", tern.ports["imaps"], ssl_context=ctx())
+    assert m.login(u.name, u.password)[0] == "OK"
+    m.logout()
+    [new_auth] = worker_pids(tern, "auth")
+    assert new_auth != auth and time.time() - t0 < 10
