@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """relay-bench: outbound relaying, Tern against Postfix, same load, same sink, same run.
 
-N messages (default 5,000, about 2 KB each) are submitted over SMTP by C parallel clients
-to the system under test, which relays them all to one smtp-sink on a loopback port
+N messages (default 5,000, about 2 KB each) are submitted over SMTP by C parallel sessions
+(smtp-source -d: many messages per connection; or --client python) to the system under test, which relays them all to one smtp-sink on a loopback port
 (Tern: relayhost = [127.0.0.1]:SINK, submission with AUTH; Postfix: a private instance
 made by postfix-peer.sh with relayhost = [127.0.0.1]:SINK, mynetworks relay). The clock
 runs from the first submission until smtp-sink has received the N-th message (-M N), so
 the figure is end to end: SMTP in, durable queue, relay out.
 
-    sudo /usr/bin/python3 bench/relay-bench.py [-n 5000] [-c 8] [--only tern|postfix] [--drain]
+    sudo /usr/bin/python3 bench/relay-bench.py [-n 5000] [-c 8] [--rounds 3] [--only tern|postfix]
+        [--drain]
 
 --drain measures the relay alone: the N messages are queued while the sink is down (all
 deferred), then the sink is started and the queue flushed (tern queue flush, postqueue -f);
@@ -41,8 +42,21 @@ def start_sink(port, count):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+CLIENT = "smtp-source"
+TERN_OPTIONS = {}
+
+
 def submit(port, n, clients, login=None):
     """Sends n messages over `clients` connections; returns the seconds it took."""
+    if CLIENT == "smtp-source":
+        # Postfix's C load generator: several messages per connection (-d), a distinct
+        # recipient each (-N), about the size of BODY. Tern gets it on its smtp port,
+        # relaying for 127.0.0.0/8 (mynetworks), like the Postfix peer.
+        t0 = time.time()
+        subprocess.run(["smtp-source", "-d", "-N", "-s", str(clients), "-m", str(n),
+                        "-l", "2000", "-f", "alice@example.test", "-t", "rcpt@sink.test",
+                        "127.0.0.1:%d" % port], check=True)
+        return time.time() - t0
     errors = []
 
     def worker(k):
@@ -87,12 +101,17 @@ def wait_deferred(count_fn, n, timeout=300):
 
 def run_tern(n, clients, drain=False):
     sink_port = conftest.free_port()
-    inst = conftest.Instance({"relayhost": "[127.0.0.1]:%d" % sink_port})
+    opts = {"relayhost": "[127.0.0.1]:%d" % sink_port}
+    opts.update(TERN_OPTIONS)
+    inst = conftest.Instance(opts)
     inst.start()
-    login = ("alice@example.test", inst.users["alice@example.test"])
+    port, login = inst.ports["smtp"], None
+    if CLIENT == "python":
+        port = inst.ports["submission"]
+        login = ("alice@example.test", inst.users["alice@example.test"])
     try:
         if drain:
-            sub = submit(inst.ports["submission"], n, clients, login)
+            sub = submit(port, n, clients, login)
             wait_deferred(lambda: inst.run("mailq").stdout.count("(deferred: 4.4.1"), n)
             sink = start_sink(sink_port, n)
             time.sleep(0.3)
@@ -103,7 +122,7 @@ def run_tern(n, clients, drain=False):
         sink = start_sink(sink_port, n)
         time.sleep(0.3)
         t0 = time.time()
-        sub = submit(inst.ports["submission"], n, clients, login)
+        sub = submit(port, n, clients, login)
         wait_sink(sink, 600)
         return sub, time.time() - t0
     finally:
@@ -148,24 +167,59 @@ def run_postfix(n, clients, drain=False):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def load():
+    return open("/proc/loadavg").read().split()[0]
+
+
+def median(xs):
+    return sorted(xs)[len(xs) // 2]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=5000)
     ap.add_argument("-c", type=int, default=8, help="parallel submitting clients")
     ap.add_argument("--only", choices=["tern", "postfix"])
     ap.add_argument("--drain", action="store_true", help="time the relay alone (see above)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds, Tern and Postfix alternating (the order swapped each"
+                         " round: a machine getting busier or quieter weighs on both"
+                         " alike); medians are reported")
+    ap.add_argument("--client", choices=["smtp-source", "python"], default="smtp-source",
+                    help="the submitting client: smtp-source (C, to Tern's smtp port), or"
+                         " Python's smtplib (Tern: submission port with AUTH)")
+    ap.add_argument("--tern-option", action="append", default=[], metavar="NAME=VALUE",
+                    help="a tern.conf option for the Tern instance (repeatable)")
     a = ap.parse_args()
-    results = {}
-    for name, fn in (("tern", run_tern), ("postfix", run_postfix)):
-        if a.only and a.only != name:
-            continue
-        sub, total = fn(a.n, a.c, a.drain)
-        results[name] = a.n / total
-        what = "queue drained" if a.drain else "end to end"
-        print("%-8s %d messages: submitted in %.1fs, all relayed after %.1fs: %.0f msg/s "
-              "%s" % (name, a.n, sub, total, a.n / total, what), flush=True)
-    if len(results) == 2:
-        print("ratio tern/postfix: %.2f" % (results["tern"] / results["postfix"]))
+    global CLIENT
+    CLIENT = a.client
+    for o in a.tern_option:
+        name, _, value = o.partition("=")
+        TERN_OPTIONS[name] = value
+    what = "queue drained" if a.drain else "end to end"
+    systems = [(name, fn) for name, fn in (("tern", run_tern), ("postfix", run_postfix))
+               if not a.only or a.only == name]
+    rates = {name: [] for name, _ in systems}
+    for r in range(a.rounds):
+        order = systems if r % 2 == 0 else systems[::-1]
+        for name, fn in order:
+            before = load()
+            sub, total = fn(a.n, a.c, a.drain)
+            rates[name].append(a.n / total)
+            print("round %d %-8s %d messages: submitted in %.1fs, all relayed after %.1fs: "
+                  "%.0f msg/s %s (load %s -> %s)" % (r + 1, name, a.n, sub, total,
+                                                     a.n / total, what, before, load()),
+                  flush=True)
+        if len(systems) == 2:
+            print("round %d ratio tern/postfix: %.2f" % (
+                r + 1, rates["tern"][-1] / rates["postfix"][-1]), flush=True)
+    for name, _ in systems:
+        print("%-8s median %.0f msg/s %s over %d rounds" % (name, median(rates[name]), what,
+                                                            a.rounds))
+    if len(systems) == 2:
+        ratios = [t / p for t, p in zip(rates["tern"], rates["postfix"])]
+        print("ratio tern/postfix: median %.2f (rounds: %s)" % (
+            median(ratios), " ".join("%.2f" % x for x in ratios)))
 
 
 if __name__ == "__main__":

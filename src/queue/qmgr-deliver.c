@@ -126,6 +126,11 @@ static bool qmgr_over_quota(struct qmgr *q, const struct queue_envelope *env,
 static void qmgr_deliver_local(struct qmgr *q, const struct queue_envelope *env,
 			       struct qmgr_route *routes, bool recheck)
 {
+	bool any = false;
+	for (size_t i = 0; i < env->rcpt_count && !any; i++)
+		any = routes[i].local;
+	if (!any) /* all remote or already done: the relay opens the data itself */
+		return;
 	int fd = queue_data_open(q->queue_dir, env->id);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		if (!routes[i].local)

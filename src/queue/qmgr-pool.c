@@ -52,10 +52,14 @@ static void *qmgr_pool_run(void *arg)
 		job->outcome = qmgr_process(&t->q, &job->entry, job->now, job->relay_in,
 					   &job->relay_out);
 		pthread_mutex_lock(&p->lock);
+		/* A non-empty list means a wake-up is already on its way: the loop takes
+		 * the whole list (under the lock) after draining the pipe. One write per
+		 * burst of passes, not one per pass. */
+		bool wake = p->done_list == NULL;
 		job->next = p->done_list;
 		p->done_list = job;
 		char one = 1;
-		if (write(p->pipe_fds[1], &one, 1) < 0 && errno != EAGAIN)
+		if (wake && write(p->pipe_fds[1], &one, 1) < 0 && errno != EAGAIN)
 			log_warn("queue pool: wake-up pipe: %s", strerror(errno));
 	}
 	pthread_mutex_unlock(&p->lock);

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,6 +79,13 @@ static struct qmgr_entry *qmgr_add(struct qmgr *q, const char *id)
 	memset(e, 0, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	return e;
+}
+
+static bool qmgr_env_exists(const struct qmgr *q, const char *id)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/env/%s", q->queue_dir, id);
+	return access(path, F_OK) == 0 || errno != ENOENT;
 }
 
 /* The clean-stop mark: present only between a clean stop and the next start. */
@@ -269,8 +277,12 @@ static void qmgr_notify_read(evutil_socket_t fd, short what, void *arg)
 			for (size_t i = 0; i < l->q.count; i++)
 				l->q.entries[i].next_try = 0, l->q.entries[i].forced = true;
 			l->next_scan = 0;
-		} else if (queue_id_valid(msg)) {
-			/* New, released or to be retried now: look at it again. */
+		} else if (queue_id_valid(msg) &&
+			   (qmgr_find(&l->q, msg) != NULL || qmgr_env_exists(&l->q, msg))) {
+			/* New, released or to be retried now: look at it again. (A message
+			 * not known here whose envelope is gone was already delivered and
+			 * removed: the smtp worker's datagram can come after inotify's event
+			 * and the whole delivery; it needs no pass.) */
 			struct qmgr_entry *e = qmgr_add(&l->q, msg);
 			e->next_try = 0;
 			e->held = false;
