@@ -4,7 +4,12 @@ test against Dovecot's Sieve (Pigeonhole, run by dovecot-lda).
 imap4flags (RFC 5232): the flags of keep/fileinto are stored through the store library,
 so a Maildir copy goes to cur/ with ":2,<letters>" and keywords as letters a-z of the
 folder's keyword file, an mbox copy gets Status:/X-Status:/X-Keywords:; Python's imaplib
-then sees them with FETCH FLAGS over Tern's IMAP server.
+then sees them with FETCH FLAGS over Tern's IMAP server. Also: the compiled-script cache
+and `tern sieve`.
+
+The differential test (below: 96 scripts, 55 messages, 1,281 runs of 1,317 deliveries
+through dovecot-lda and through `tern deliver`) lists the differences it allows, each by
+name, in the comment that opens it.
 """
 import imaplib
 import os
