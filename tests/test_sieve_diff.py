@@ -191,6 +191,38 @@ def test_tern_sieve_command(tern_factory, tmp_path):
     assert inst.run("sieve", "list", "nobody@example.test").returncode == 67
 
 
+def test_duplicate_state_stays_bounded(tern_factory):
+    """duplicate (RFC 7352) remembers ids in .tern-duplicate; a state file grown past its
+    limit with expired entries is rewritten small instead of being ignored (which would
+    make every message new, and every vacation reply due)."""
+    inst = tern_factory(start=False)
+    put_script(inst, 'require ["duplicate", "fileinto"];\n'
+                     'if duplicate { fileinto "Dups"; }\n')
+    md = inst.maildir(USER)
+    os.makedirs(md, exist_ok=True)
+    state = os.path.join(md, ".tern-duplicate")
+    expired = "".join("1000\tdup\t<old-%d@example>\n" % i for i in range(60000))  # ~1.5 MB
+    open(state, "w").write(expired)
+    give(inst, md)
+
+    def dups():
+        d = os.path.join(md, ".Dups", "new")
+        return len(os.listdir(d)) if os.path.isdir(d) else 0
+
+    a = MSG.replace(b"Subject:", b"Message-ID: <a@example>\nSubject:")
+    b = MSG.replace(b"Subject:", b"Message-ID: <b@example>\nSubject:")
+    assert deliver(inst, a).returncode == 0 and dups() == 0
+    assert os.path.getsize(state) < 1000  # too big to read: started afresh, with <a@example>
+    assert deliver(inst, a).returncode == 0 and dups() == 1
+    with open(state, "a") as f:  # past half the limit, still readable
+        f.write(expired[:700000].rsplit("\n", 1)[0] + "\n")
+    assert deliver(inst, b).returncode == 0 and dups() == 1
+    text = open(state).read()
+    assert len(text) < 1000 and "<a@example>" in text and "<b@example>" in text
+    assert deliver(inst, a).returncode == 0 and deliver(inst, b).returncode == 0
+    assert dups() == 3
+
+
 # ---- the differential test against Pigeonhole (dovecot-lda) ----
 #
 # Scripts: the lib-sieve golden cases (src/lib-sieve/testdata/cases, all but the ones that

@@ -107,20 +107,63 @@ static bool state_seen(const struct sieve_agent *ag, const char *file, const cha
 	return seen;
 }
 
+/* Keeps a state file at most half of VACATION_STATE_MAX (it is read whole): expired lines
+ * go, then the oldest ones. Written beside and renamed, so a reader sees the old file or
+ * the new one; a line appended by another delivery meanwhile may be lost (at worst one
+ * more reply). A file too big to read starts afresh from last, the line just added. */
+static void state_compact(const char *path, const char *last)
+{
+	size_t len = 0;
+	char *text = read_file_small(path, VACATION_STATE_MAX, &len);
+	if (text == NULL && errno != EFBIG)
+		return;
+	struct buf keep = BUF_INIT;
+	long long now = (long long)time(NULL);
+	for (char *save = NULL, *l = text != NULL ? strtok_r(text, "\n", &save) : NULL; l != NULL;
+	     l = strtok_r(NULL, "\n", &save))
+		if (atoll(l) > now)
+			buf_printf(&keep, "%s\n", l);
+	if (text == NULL)
+		buf_append_str(&keep, last);
+	size_t from = 0;
+	while (keep.len - from > VACATION_STATE_MAX / 2) {
+		const char *nl = memchr(keep.data + from, '\n', keep.len - from);
+		from = (size_t)(nl - keep.data) + 1;
+	}
+	char *tmp = x_asprintf("%s.%ld.tmp", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	bool ok =
+	    fd >= 0 && write_full(fd, keep.len > 0 ? keep.data + from : "", keep.len - from) == 0;
+	if (fd >= 0 && close(fd) < 0)
+		ok = false;
+	if (!ok || rename(tmp, path) < 0) {
+		log_warn("sieve: cannot rewrite %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	x_free(&tmp);
+	buf_free(&keep);
+	x_free(&text);
+}
+
 static void state_record(const struct sieve_agent *ag, const char *file, const char *handle,
 			 const char *key, uint64_t seconds)
 {
 	char *path = x_asprintf("%s/%s", ag->m->user->root, file);
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0) {
+	struct stat st;
+	bool valid = strpbrk(handle, "\t\n") == NULL && strpbrk(key, "\t\n") == NULL;
+	if (fd >= 0 && valid) {
 		char *line = x_asprintf("%lld\t%s\t%s\n",
 					(long long)time(NULL) + (long long)seconds, handle, key);
-		if (strpbrk(handle, "\t\n") == NULL && strpbrk(key, "\t\n") == NULL &&
-		    write_full(fd, line, strlen(line)) < 0)
+		if (write_full(fd, line, strlen(line)) < 0)
 			log_warn("sieve: cannot write %s: %s", path, strerror(errno));
+		bool big = fstat(fd, &st) == 0 && (uint64_t)st.st_size > VACATION_STATE_MAX / 2;
+		if (big)
+			state_compact(path, line);
 		x_free(&line);
-		close(fd);
 	}
+	if (fd >= 0)
+		close(fd);
 	x_free(&path);
 }
 
