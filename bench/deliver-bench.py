@@ -3,36 +3,42 @@
 
 COUNT messages (2-50 KB: personal and work mail, mailing lists, spam and spam-like mail,
 notifications, bounces, attachments; made here with a fixed seed) are delivered one
-process per message, as an MTA runs a delivery agent, by four sides in the same run:
+process per message, each written to the agent's standard input through a pipe, as an
+MTA runs a delivery agent, by six sides in the same run:
 
-  tern-rc      tern deliver -f SENDER -a rc@example.test   (RC below as the user's .procmailrc)
-  procmail     procmail -f SENDER -m MAILDIR=... DEFAULT=.../ ORGMAIL=.../ RCFILE
-  tern-sieve   tern deliver -f SENDER -a sv@example.test   (SIEVE below as the active script)
-  dovecot-lda  dovecot-lda -c CONF -f SENDER -a sv@example.test   (Pigeonhole Sieve)
+  tern-rc             tern deliver -a rc@example.test -f SENDER   (RC as the user's .procmailrc)
+  tern-deliver-rc     tern-deliver -a rc2@example.test -f SENDER  (the agent alone, same RC)
+  procmail            procmail -f SENDER -m MAILDIR=... DEFAULT=.../ ORGMAIL=.../ RCFILE
+  tern-sieve          tern deliver -a sv@example.test -f SENDER   (SIEVE as the active script)
+  tern-deliver-sieve  tern-deliver -a sv2@example.test -f SENDER
+  dovecot-lda         dovecot-lda -c CONF -a sv@example.test -f SENDER   (Pigeonhole Sieve)
 
 RC is a 30-recipe personal rc file (header regexes on From/To/Subject/List-Id/Cc, body
 conditions, weighted scoring, `c` copies, a nested block with MATCH, Maildir and mbox
 folders with locks, /dev/null); most messages fall through to the default. SIEVE says the
-same in Sieve (fileinto, :copy, body, regex with match variables, discard).
+same in Sieve (fileinto, :copy, body, regex with match variables, discard; RC's mbox
+folders are Maildir folders there).
 
-Each side delivers into its own temporary folders: Tern into a `tern init` instance (the
-tests' Instance helper), procmail into a MAILDIR of its own with a HOME of its own, Dovecot
-with a private config (mail_location, the sieve plugin, its log in a file, no service
-running: dovecot-lda needs none when it delivers for the user that runs it). Every
-process runs as the instance's account (tern), so no side switches users. Each side's
-standard error goes to its own log file. Afterwards the folders and message counts of
-tern-rc are compared with procmail's, and tern-sieve's with Dovecot's: the run fails if
-they differ, so that the comparison is fair.
+Each side delivers into its own folders under one temporary folder: Tern into a `tern init`
+instance (the tests' Instance helper), procmail into a MAILDIR of its own with a HOME of
+its own, Dovecot with a private config (mail_location, the sieve plugin, its log in a
+file; no Dovecot service: dovecot-lda needs none when it delivers for the user that runs
+it). Every process runs as the instance's account (tern), so no side switches users; each
+side's standard error goes to its own log file. Afterwards the folders and message counts
+of every Tern side are compared with its peer's: the run fails if they differ, so that
+the comparison is fair.
 
-Timing: the messages go in batches of BATCH; in every batch each side delivers the same
-messages, one after the other, the order of the sides rotating from batch to batch, so
-that load from elsewhere on the machine falls on all of them alike. Prints messages per
-second for each side (total, and the spread of the per-batch figures), the ratios
-Tern/procmail and Tern/Dovecot (overall and the spread over batches), and the rate of
-spawning /bin/true from the same loop (the driver's floor).
+Timing: WARMUP messages first, untimed, through every side (the folders are made: procmail
+sleeps a second after it creates an mbox file). Then the messages go in batches of BATCH;
+in every batch each side delivers the same messages, the order of the sides rotating from
+batch to batch, so that load from elsewhere on the machine falls on all of them alike.
+Prints, for each side, messages per second (total, and the spread of the per-batch
+figures) and the CPU time per message of the agent processes (user + system, from
+wait4); the ratios Tern/peer (overall, per batch, and on CPU); and the same figures for
+/bin/true spawned from the same loop (the driver's floor).
 
-Run as root from the source tree after building (build/src/tern/tern, or --tern BIN):
-    /usr/bin/python3 bench/deliver-bench.py [--count N] [--batch N] [--keep]
+Run as root from the source tree after building (build/src/tern/tern and tern-deliver):
+    /usr/bin/python3 bench/deliver-bench.py [--count N] [--batch N] [--sides a,b] [--keep]
 Needs the procmail, dovecot-core and dovecot-sieve packages (no Dovecot service used).
 """
 import argparse
