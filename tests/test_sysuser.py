@@ -359,3 +359,22 @@ def test_deliver_command_as_root_and_as_the_user(tern_factory, unix_user):
     files = maildir_files(os.path.join(b.home, "Maildir"))
     assert len(files) == 1 and os.stat(files[0]).st_uid == b.uid
     assert len(maildir_files(os.path.join(a.home, "Maildir"))) == 1
+
+
+def test_tern_sieve_for_a_system_user(tern_factory, unix_user, tmp_path):
+    """tern sieve run by root for a system user: the script goes to ~/sieve (Dovecot's
+    layout), owned by the user; ~/.dovecot.sieve becomes a link to it; mail follows it."""
+    u = unix_user()
+    tern = system_instance(tern_factory, mailbox="maildir:~/Maildir")
+    script = tmp_path / "s.sieve"  # readable by root only: read before becoming the user
+    script.write_text('require "fileinto";\nfileinto "Sorted";\n')
+    os.chmod(script, 0o600)
+    addr = u.address(tern.domain)
+    tern.run("sieve", "put", addr, "main", str(script), check=True)
+    tern.run("sieve", "activate", addr, "main", check=True)
+    assert os.stat(os.path.join(u.home, "sieve", "main.sieve")).st_uid == u.uid
+    assert os.readlink(os.path.join(u.home, ".dovecot.sieve")) == "sieve/main.sieve"
+    assert tern.run("sieve", "list", addr, check=True).stdout == "* main\n"
+    send(tern, [addr], subject="to be sorted")
+    sorted_ = os.path.join(u.home, "Maildir", ".Sorted")
+    assert wait_for(lambda: len(maildir_files(sorted_)) == 1), tern.log()

@@ -116,35 +116,35 @@ static struct conf *load_conf(const char *given)
 	return c;
 }
 
-/* Finds the user; as root becomes the owner of their files. 0 or a sysexits code. */
+/* Finds the user; as root then becomes the owner of their files: the data folder's owner
+ * for a virtual user, the home's owner for a system user. 0 or a sysexits code. */
 static int find_user(const struct conf *c, const char *address, struct deliver_user *u)
 {
 	struct buf err = BUF_INIT;
 	int rc = EX_OK;
-	if (geteuid() == 0 && become_owner_of(conf_str(c, "data_dir"), &err) < 0)
-		rc = EX_TEMPFAIL_;
-	int found = rc == EX_OK ? deliver_user_lookup(c, address, u, &err) : -1;
-	if (found == 0) {
-		buf_printf(&err, "no such user %s", address);
-		rc = EX_NOUSER_;
-	} else if (found < 0 && rc == EX_OK) {
-		rc = EX_TEMPFAIL_;
-	} else if (found > 0 && u->sieve_at == NULL) {
+	int found = deliver_user_lookup(c, address, u, &err);
+	if (found <= 0) {
+		if (found == 0)
+			buf_printf(&err, "no such user %s", address);
+		rc = found == 0 ? EX_NOUSER_ : EX_TEMPFAIL_;
+	} else if (u->sieve_at == NULL) {
 		buf_printf(&err, "%s has no Sieve script path (sieve_path, system_sieve_path)",
 			   address);
-		deliver_user_free(u);
 		rc = EX_CONFIG_;
-	} else if (found > 0 && !u->virtual_user && getuid() == 0) {
-		/* a system user's home: become its owner (the data folder's owner is not) */
+	} else if (geteuid() == 0 && u->virtual_user) {
+		if (become_owner_of(conf_str(c, "data_dir"), &err) < 0)
+			rc = EX_TEMPFAIL_;
+	} else if (geteuid() == 0) {
 		struct stat st;
 		if (stat(u->root, &st) < 0 || setgroups(1, &st.st_gid) < 0 ||
 		    setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
 			buf_printf(&err, "cannot become the owner of %s: %s", u->root,
 				   strerror(errno));
-			deliver_user_free(u);
 			rc = EX_TEMPFAIL_;
 		}
 	}
+	if (found > 0 && rc != EX_OK)
+		deliver_user_free(u);
 	if (rc != EX_OK)
 		fprintf(stderr, "tern sieve: %s\n", buf_cstr(&err));
 	buf_free(&err);
