@@ -167,3 +167,36 @@ def test_newaliases_without_aliases_file(tern):
     r = tern.run("newaliases")
     assert r.returncode == 0
     assert "no such file, nothing to do" in r.stdout
+
+
+def test_arrival_ahead_of_the_clock_is_not_expired(tern_factory):
+    # A message whose arrival time is ahead of the manager's clock (the clock stepped
+    # back, or time(2) lagging the precise clock the arrival was taken from by a tick)
+    # has age 0, not a huge unsigned age: it is deferred, never bounced as expired.
+    tern = tern_factory(options={"relayhost": "[127.0.0.1]:%d" % free_port()})
+    tern.stop()
+    q = queue_dir(tern)
+    for sub in ("env", "msg"):
+        os.makedirs(os.path.join(q, sub), exist_ok=True)
+    qid = "1J0000000000000002A"
+    body = "Subject: future\n\nhello\n"
+    open(os.path.join(q, "msg", qid), "w").write(body)
+    open(os.path.join(q, "env", qid), "w").write(
+        "V 1\nI %s\nT %d\nZ %d\nF alice@example.test\nR someone@remote.example\t\nE\n"
+        % (qid, int(time.time()) + 120, len(body)))
+    st = os.stat(q)
+    for sub in ("env", "msg"):
+        os.chown(os.path.join(q, sub), st.st_uid, st.st_gid)
+        os.chown(os.path.join(q, sub, qid), st.st_uid, st.st_gid)
+    tern.start()
+    deadline = time.time() + 15
+    out = ""
+    while time.time() < deadline:
+        out = tern.run("mailq").stdout
+        if "(deferred: 4.4.1" in out:
+            break
+        time.sleep(0.1)
+    assert "(deferred: 4.4.1" in out, (out, tern.log())
+    assert qid in out
+    assert "5.4.7" not in tern.log() and "status=bounced" not in tern.log(), tern.log()
+    assert re.search(r"to=<someone@remote.example>.*status=deferred.*delay=0s", tern.log())

@@ -49,6 +49,15 @@ static void qmgr_result(struct delivery_result *res, enum delivery_status st,
 	snprintf(res->text, sizeof(res->text), "%s", strlen(text) > 6 ? text + 6 : "");
 }
 
+/* Seconds since the message arrived, never below 0: the arrival time comes from the
+ * precise clock (with the queue ID), `now` from time(2), which can lag it by a tick, so
+ * a message just received can look as if it arrived a second in the future. (A negative
+ * age cast to unsigned once made a new message "expired" and bounced it with 5.4.7.) */
+static uint64_t qmgr_age(const struct queue_envelope *env, time_t now)
+{
+	return now > env->arrival ? (uint64_t)(now - env->arrival) : 0;
+}
+
 static void qmgr_route_rcpt(struct qmgr *q, const char *addr, struct qmgr_route *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -85,11 +94,11 @@ static void qmgr_log(const struct queue_envelope *env, const struct queue_rcpt *
 	char hop[RELAY_HOST_MAX + 32] = "none";
 	if (r->remote)
 		relay_nexthop_key(&r->hop, hop, sizeof(hop));
-	log_info("%s: to=<%s>, %s%s, status=%s (%s %s), delay=%llds", env->id,
+	log_info("%s: to=<%s>, %s%s, status=%s (%s %s), delay=%llus", env->id,
 		 log_safe(rc->addr, strlen(rc->addr), 300), r->local ? "mailbox=" : "relay=",
 		 r->local ? r->maildir : hop, names[r->res.status], r->res.enhanced,
 		 log_safe(r->res.text, strlen(r->res.text), 300),
-		 (long long)(now - env->arrival));
+		 (unsigned long long)qmgr_age(env, now));
 }
 
 /* Would the message put the mailbox over its quota? Then the route gets the outcome
@@ -207,7 +216,7 @@ static bool qmgr_record(struct qmgr *q, struct queue_envelope *env,
 			struct qmgr_route *routes, time_t now, struct qmgr_entry *e,
 			bool relaying)
 {
-	bool expired = (uint64_t)(now - env->arrival) >= conf_num(q->conf, "queue_lifetime");
+	bool expired = qmgr_age(env, now) >= conf_num(q->conf, "queue_lifetime");
 	struct buf recs = BUF_INIT, err = BUF_INIT;
 	bool finished = true, all_sent = true;
 	size_t *failed = x_calloc(env->rcpt_count, sizeof(*failed)), nfailed = 0;
