@@ -26,6 +26,18 @@ def wait_queue_empty(tern, timeout=30):
     return False
 
 
+def wait_mailq(tern, text, timeout):
+    """mailq's output once it shows text (or the last one, after timeout seconds)."""
+    deadline = time.time() + timeout
+    out = ""
+    while time.time() < deadline:
+        out = tern.run("mailq").stdout
+        if text in out:
+            break
+        time.sleep(0.1)
+    return out
+
+
 def split_delivered(data):
     """(Return-Path, Delivered-To, Received field, rest) of a delivered file."""
     lines = data.split(b"\n")
@@ -101,13 +113,7 @@ def test_mailq_shows_remote_with_reason(tern_factory):
                  input=b"Subject: remote\n\nhello\n")
     assert r.returncode == 0, r.stderr
     assert len(tern.wait_messages(ALICE, 1, timeout=15)) == 1
-    deadline = time.time() + 10
-    out = ""
-    while time.time() < deadline:
-        out = tern.run("mailq").stdout
-        if "(deferred: 4." in out:
-            break
-        time.sleep(0.1)
+    out = wait_mailq(tern, "(deferred: 4.", 10)
     assert "-Queue ID-" in out
     assert "alice@example.test" in out
     assert re.search(r"\(deferred: 4\.\d\.\d [^)]+\)", out), out
@@ -189,13 +195,7 @@ def test_arrival_ahead_of_the_clock_is_not_expired(tern_factory):
         os.chown(os.path.join(q, sub), st.st_uid, st.st_gid)
         os.chown(os.path.join(q, sub, qid), st.st_uid, st.st_gid)
     tern.start()
-    deadline = time.time() + 15
-    out = ""
-    while time.time() < deadline:
-        out = tern.run("mailq").stdout
-        if "(deferred: 4.4.1" in out:
-            break
-        time.sleep(0.1)
+    out = wait_mailq(tern, "(deferred: 4.4.1", 15)
     assert "(deferred: 4.4.1" in out, (out, tern.log())
     assert qid in out
     assert "5.4.7" not in tern.log() and "status=bounced" not in tern.log(), tern.log()
