@@ -59,9 +59,22 @@ class UnixUser:
         return path
 
     def remove(self):
-        subprocess.run(["pkill", "-KILL", "-u", self.name], check=False)
-        subprocess.run(["userdel", "-r", self.name], check=False,
-                       stderr=subprocess.DEVNULL)
+        # userdel refuses while a process of the account lives (a delivery or session of
+        # the instance, which may still be running: fixtures end in any order), and a
+        # killed process takes a moment to go: try again for a while.
+        deadline = time.time() + 10
+        while True:
+            subprocess.run(["pkill", "-KILL", "-u", self.name], check=False)
+            subprocess.run(["userdel", "-r", self.name], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                pwd.getpwnam(self.name)
+            except KeyError:
+                break
+            if time.time() > deadline:
+                raise AssertionError("cannot remove the test account " + self.name)
+            time.sleep(0.1)
+        shutil.rmtree(self.home, ignore_errors=True)
         for path in (self.spool, self.spool + ".lock"):
             if os.path.lexists(path):
                 os.unlink(path)
