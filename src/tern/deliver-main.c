@@ -4,7 +4,7 @@
  * The same code as `tern deliver` (src/deliver/deliver-cmd.c), linked without the
  * servers: it loads libc, libm and SQLite (the mail store's index), where the `tern`
  * binary also loads OpenSSL, libevent, libunbound and their dependencies at every start,
- * about 1.5 ms of CPU a delivery on the benchmark machine (bench/README.md, "Local
+ * 1.5 to 3 ms of CPU a delivery on the benchmark machine (bench/README.md, "Local
  * delivery").
  */
 #include "deliver-cmd.h"
