@@ -669,14 +669,18 @@ def main():
                     (os.path.join(src, "cur"), os.path.join(src, "new"))
                     for f in os.listdir(d)) / 1e6,
              "sha512-crypt (1000 rounds)" if a.fast_hash else "yescrypt", a.runs))
-    print("%-6s %-26s %10s %10s %7s  %s" % ("phase", "operation", "tern s", "dovecot s",
-                                            "ratio", "result (tern / dovecot)"))
+    print("%-6s %-26s %10s %10s %7s %13s  %s" % ("phase", "operation", "tern s", "dovecot s",
+                                                  "ratio", "ratio spread",
+                                                  "result (tern / dovecot)"))
     for (phase, op), v in res.items():
         if not v["tern"] or not v["dovecot"]:
             continue
         t, d = median(v["tern"]), median(v["dovecot"])
-        print("%-6s %-26s %10.3f %10.3f %6.2fx  %s / %s%s"
-              % (phase, op, t, d, d / t if t else 0, info.get((op, "tern")),
+        # the ratios of each repeat (Tern and Dovecot measured back to back)
+        pairs = [dd / tt for tt, dd in zip(v["tern"], v["dovecot"]) if tt]
+        spread = "%.2f-%.2f" % (min(pairs), max(pairs)) if pairs else "-"
+        print("%-6s %-26s %10.3f %10.3f %6.2fx %13s  %s / %s%s"
+              % (phase, op, t, d, d / t if t else 0, spread, info.get((op, "tern")),
                  info.get((op, "dovecot")), "" if d / t >= 1.5 else "   < 1.5x target"))
     if mem:
         t, d = mem["tern"], mem["dovecot"]
