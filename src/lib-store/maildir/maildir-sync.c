@@ -257,6 +257,17 @@ static void news_sort(struct maildir_scan *sc)
 		if (j - i > 1)
 			qsort_r(sc->news + i, j - i, sizeof(*sc->news), news_cmp, sc->names.data);
 	}
+	/* the names in the same order: what follows reads them one after the other, not
+	   scattered over the buffer in the directory's (hash) order */
+	struct buf sorted = BUF_INIT;
+	buf_reserve(&sorted, sc->names.len);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = sc->names.data + sc->news[i].off;
+		sc->news[i].off = sorted.len;
+		buf_append(&sorted, name, strlen(name) + 1);
+	}
+	buf_free(&sc->names);
+	sc->names = sorted;
 }
 
 /* A build from nothing on open: the snapshot as the rows are made (sorted at the end), so
