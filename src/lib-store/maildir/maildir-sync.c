@@ -300,7 +300,10 @@ static void build_finish(struct maildir_folder *mf, int r)
 		f->count = 0;
 		return;
 	}
-	if (f->count > 1) /* f->msgs is NULL for an empty folder */
+	size_t sorted = f->count > 0; /* f->msgs is NULL for an empty folder */
+	while (sorted < f->count && f->msgs[sorted - 1].uid < f->msgs[sorted].uid)
+		sorted++; /* UIDs handed out in name order need no sort (no uidlist to follow) */
+	if (sorted < f->count)
 		qsort(f->msgs, f->count, sizeof(*f->msgs), build_cmp);
 	f->uidvalidity = (uint32_t)index_meta(mf->ix, "uidvalidity");
 	f->uidnext = (uint32_t)index_meta(mf->ix, "uidnext");
