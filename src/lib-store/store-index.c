@@ -34,7 +34,8 @@
  * gives every row modseq INDEX_MODSEQ_BUILT (highestmodseq starts at 1, the build's rows get
  * the next), and leaving them out makes the build insert nothing into it. A query for
  * modseq > since (since >= INDEX_MODSEQ_BUILT) adds the index's own condition, so that the
- * planner may use it; one for a smaller since reads the table. */
+ * planner may use it; one for a smaller since reads the table. An index made by version 1
+ * or 2 keeps its full msgs_modseq, which the same queries use. */
 #define INDEX_MODSEQ_PARTIAL "modseq > 2"
 #define INDEX_MODSEQ_SCHEMA                                                                        \
 	"CREATE INDEX IF NOT EXISTS msgs_modseq ON msgs (modseq) WHERE " INDEX_MODSEQ_PARTIAL
@@ -141,8 +142,6 @@ static const char index_migrate_1[] =
     " SELECT uid, cache FROM msgs WHERE cache IS NOT NULL;"
     "UPDATE msgs SET cache = NULL WHERE cache IS NOT NULL;";
 
-/* Versions 1 and 2 to 3: msgs_modseq becomes partial (the rows of the build left out). */
-static const char index_migrate_2[] = "DROP INDEX IF EXISTS msgs_modseq;" INDEX_MODSEQ_SCHEMA ";";
 
 /* Per-folder totals kept in meta by triggers, so STATUS and quota checks read three rows
  * instead of walking every message: total_messages, total_bytes, total_unseen (no \Seen,
@@ -314,8 +313,11 @@ static int index_setup(struct index *ix, bool *fresh_r)
 		rc = sqlite3_exec(ix->db, index_cache_schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && version == 1)
 		rc = sqlite3_exec(ix->db, index_migrate_1, NULL, NULL, NULL);
-	if (rc == SQLITE_OK && (version == 1 || version == 2))
-		rc = sqlite3_exec(ix->db, index_migrate_2, NULL, NULL, NULL);
+	/* Versions 1 and 2 to 3: nothing more. Their full msgs_modseq stays: the queries' extra
+	   condition does not stop SQLite from using it, and processes of an older Tern that
+	   have the file open go on using it (a partial one would fail their statements).
+	   Version 3 only keeps an older Tern from using a file with the partial index: it
+	   moves such a file aside and builds its own. */
 	if (rc == SQLITE_OK && version != INDEX_VERSION)
 		rc = sqlite3_exec(ix->db,
 				  "INSERT OR REPLACE INTO meta (key, value) "
