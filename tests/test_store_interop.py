@@ -8,6 +8,7 @@ also runs the `tern reindex/repair/convert` command code.
 """
 import mailbox
 import os
+import re
 import pathlib
 import random
 import shutil
@@ -176,9 +177,27 @@ def _dovecot_fill(conf):
                               "uid", "3"], check=True, timeout=60)
 
 
+def _dovecot_uids(maildir):
+    """{base name: uid} and the UIDVALIDITY from Dovecot's dovecot-uidlist."""
+    lines = open(maildir / "dovecot-uidlist").read().splitlines()
+    validity = int(re.match(r"3 V(\d+) ", lines[0]).group(1))
+    uids = {}
+    for line in lines[1:]:
+        uid, _, name = line.partition(" :")
+        uids[name.split(":")[0]] = int(uid.split()[0])
+    return uids, validity
+
+
 def _dovecot_check(maildir):
     rows = listing("maildir:%s" % maildir)
     assert len(rows) == 3
+    # the UIDs and UIDVALIDITY are Dovecot's (taken from its dovecot-uidlist): Tern's
+    # own uidlist, written by this first indexing, maps every base name as Dovecot did
+    dove_uids, dove_validity = _dovecot_uids(maildir)
+    assert [r[0] for r in rows] == sorted(dove_uids.values()) == [1, 2, 3]
+    lines = open(maildir / "tern-uidlist").read().splitlines()
+    assert re.match(r"1 V(\d+) ", lines[0]).group(1) == str(dove_validity)
+    assert {b: int(u) for u, b in (l.split(" ", 1) for l in lines[1:])} == dove_uids
     assert rows[0][1] == "FS"
     assert rows[1][1] == ""
     assert rows[2][1] == "R"

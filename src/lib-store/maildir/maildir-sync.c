@@ -544,8 +544,8 @@ int maildir_index_init(struct maildir_folder *mf, struct buf *err)
 		uidvalidity = maildir_new_uidvalidity(mf);
 		uidnext = 1;
 	} else {
-		log_info("store: %s: rebuilding the index, UIDs from %s", mf->path,
-			 MAILDIR_UIDLIST);
+		log_info("store: %s: rebuilding the index, UIDs from %s (or Dovecot's "
+			 "dovecot-uidlist)", mf->path, MAILDIR_UIDLIST);
 	}
 	maildir_map_free(&mf->map);
 	mf->map_modseq = 0;

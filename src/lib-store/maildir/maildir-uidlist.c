@@ -4,6 +4,10 @@
  * one "<uid> <base>" line per UID handed out. New UIDs are appended with one write(2) while
  * the index lock is held; a torn last line (no newline) is ignored. It is rewritten
  * atomically (temporary file, fsync, rename) when missing or mostly stale.
+ *
+ * A Maildir that Dovecot kept has no tern-uidlist but a dovecot-uidlist; when the index is
+ * built from nothing, its UIDVALIDITY, next UID and UIDs are taken from there, so that IMAP
+ * clients moving from Dovecot to Tern keep their caches (the UIDs do not change).
  */
 #include "maildir-private.h"
 #include "util.h"
@@ -42,11 +46,43 @@ static void uidlist_line(char *line, size_t len, uint32_t *max_uid, struct maild
 	maildir_map_put(hints, base, baselen, (uint32_t)uid, 0);
 }
 
+/* One line of Dovecot's uidlist, version 3: "<uid> [<key><value> ...] :<file name>"; the
+ * name is cut at its ':' (the info). Turned into "<uid> <base>" for uidlist_line. */
+static void dovecot_uidlist_line(char *line, size_t len, uint32_t *max_uid,
+				 struct maildir_map *hints)
+{
+	char *sp = memchr(line, ' ', len);
+	char *name = sp != NULL ? strstr(sp, " :") : NULL;
+	if (name == NULL)
+		return;
+	name += 2;
+	size_t namelen = strcspn(name, ":");
+	if (namelen == 0)
+		return;
+	memmove(sp + 1, name, namelen);
+	sp[1 + namelen] = '\0';
+	uidlist_line(line, (size_t)(sp + 1 + namelen - line), max_uid, hints);
+}
+
+/* Dovecot's header, version 3: "3 V<uidvalidity> N<next uid> ..." (other fields ignored). */
+static bool dovecot_uidlist_header(const char *line, unsigned *v, unsigned *next)
+{
+	unsigned version = 0;
+	return sscanf(line, "%u V%u N%u", &version, v, next) == 3 && version == 3;
+}
+
 int maildir_uidlist_read(struct maildir_folder *mf, uint32_t *uidvalidity_r,
 			 uint32_t *uidnext_r, struct maildir_map *hints, struct buf *err)
 {
 	char *path = uidlist_path(mf);
 	FILE *fp = fopen(path, "re");
+	bool dovecot = false;
+	if (fp == NULL && errno == ENOENT) {
+		x_free(&path);
+		path = x_asprintf("%s/dovecot-uidlist", mf->path);
+		fp = fopen(path, "re");
+		dovecot = true;
+	}
 	if (fp == NULL) {
 		int ret = errno == ENOENT ? 1 : store_err_errno(err, "open", path);
 		x_free(&path);
@@ -64,12 +100,19 @@ int maildir_uidlist_read(struct maildir_folder *mf, uint32_t *uidvalidity_r,
 		line[--n] = '\0';
 		if (header) {
 			header = false;
-			if (sscanf(line, "%u V%u N%u", &version, &v, &next) != 3 ||
+			if (dovecot && dovecot_uidlist_header(line, &v, &next)) {
+				version = MAILDIR_UIDLIST_VERSION;
+				continue;
+			}
+			if (dovecot || sscanf(line, "%u V%u N%u", &version, &v, &next) != 3 ||
 			    version != MAILDIR_UIDLIST_VERSION)
 				break;
 			continue;
 		}
-		uidlist_line(line, (size_t)n, &max_uid, hints);
+		if (dovecot)
+			dovecot_uidlist_line(line, (size_t)n, &max_uid, hints);
+		else
+			uidlist_line(line, (size_t)n, &max_uid, hints);
 	}
 	free(line);
 	fclose(fp);
