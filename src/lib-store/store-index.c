@@ -22,10 +22,12 @@
 #include <unistd.h>
 
 #define INDEX_BUSY_MS 60000
-/* A checkpoint once the WAL holds 256 pages (4 MB of 16 KB pages); after one, the WAL
-   file is cut back to 1 MB: what a folder's index costs on disk beside the database. */
-#define INDEX_WAL_PAGES "256"
+/* A checkpoint once the WAL holds 64 pages (1 MB of 16 KB pages); after one, the WAL
+   file is cut back to 1 MB: what a folder's index costs on disk beside the database, and
+   what the first opener after a quiet spell reads to rebuild the WAL index. */
+#define INDEX_WAL_PAGES "64"
 #define INDEX_WAL_LIMIT "1048576"
+#define INDEX_WAL_KEEP (1024 * 1024)
 #define INDEX_PENDING_MAX (4 * 1024 * 1024) /* bytes of cache writes a batch holds */
 #define INDEX_PENDING_LOOKBACK 16	     /* recent pending values a read looks at */
 #define INDEX_OPEN_BUSY_TRIES 500
@@ -224,12 +226,31 @@ static void index_pending_clear(struct index *ix)
 	ix->pending_bytes = 0;
 }
 
+/* The WAL stays when the last connection closes (see index_setup), but the next first
+   opener rebuilds its shared-memory index by reading the whole file: a connection that
+   leaves more than INDEX_WAL_KEEP bytes (after a build from nothing, 20 MB for 100,000
+   messages) checkpoints and truncates it, unless another connection is still using it
+   (then the WAL index stays valid for the next opener anyway). */
+static void index_trim_wal(struct index *ix)
+{
+	if (ix->db == NULL || ix->path == NULL)
+		return;
+	char *wal = x_asprintf("%s-wal", ix->path);
+	struct stat st;
+	if (stat(wal, &st) == 0 && st.st_size > INDEX_WAL_KEEP) {
+		sqlite3_busy_timeout(ix->db, 0); /* never wait for other connections here */
+		sqlite3_wal_checkpoint_v2(ix->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	}
+	x_free(&wal);
+}
+
 static void index_free(struct index *ix)
 {
 	index_pending_clear(ix);
 	x_free(&ix->pending);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(ix->st[i]);
+	index_trim_wal(ix);
 	sqlite3_close_v2(ix->db);
 	x_free(&ix->path);
 	x_free(&ix);
