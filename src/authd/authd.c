@@ -14,6 +14,7 @@
 #include "sysuser.h"
 #include "userdb.h"
 #include "util.h"
+#include "worker-loop.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -414,20 +415,12 @@ int authd_main(const char *conf_path)
 		return rc;
 	d.listen_ev = event_new(d.base, d.listen_fd, EV_READ | EV_PERSIST, accept_cb, &d);
 	event_add(d.listen_ev, NULL);
-	struct event *sigs[4] = {
-	    evsignal_new(d.base, SIGTERM, stop_cb, &d),
-	    evsignal_new(d.base, SIGINT, stop_cb, &d),
-	    evsignal_new(d.base, SIGHUP, reload_cb, &d),
-	    evsignal_new(d.base, SIGCHLD, child_cb, &d),
-	};
-	for (size_t i = 0; i < 4; i++)
-		evsignal_add(sigs[i], NULL);
-	signals_ready();
+	struct event *sigchld = evsignal_new(d.base, SIGCHLD, child_cb, &d);
+	evsignal_add(sigchld, NULL);
 	log_info("auth started: system users, socket %s/%s", conf_str(d.conf, "data_dir"),
 		 "login/" LOGIN_SOCKET_NAME);
-	event_base_dispatch(d.base);
-	for (size_t i = 0; i < 4; i++)
-		event_free(sigs[i]);
+	worker_loop_run(d.base, stop_cb, reload_cb, &d);
+	event_free(sigchld);
 	event_free(d.listen_ev);
 	close(d.listen_fd);
 	close(d.exe_fd);

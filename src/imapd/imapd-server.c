@@ -11,6 +11,7 @@
 #include "login.h"
 #include "net.h"
 #include "util.h"
+#include "worker-loop.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
@@ -274,18 +275,8 @@ int imapd_main(const char *conf_path)
 	if (auth_system_users(srv.auth) &&
 	    login_confine(srv.conf, &srv.chrooted, &srv.login_socket) < 0)
 		return 71;
-	struct event *sigs[3] = {
-	    evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
-	    evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),
-	    evsignal_new(srv.base, SIGHUP, server_reload_cb, &srv),
-	};
-	for (size_t i = 0; i < 3; i++)
-		evsignal_add(sigs[i], NULL);
-	signals_ready();
 	log_info("imap started: %zu listeners", nls);
-	event_base_dispatch(srv.base);
-	for (size_t i = 0; i < 3; i++)
-		event_free(sigs[i]);
+	worker_loop_run(srv.base, server_stop_cb, server_reload_cb, &srv);
 	imapd_server_deinit(&srv);
 	log_info("imap stopped");
 	return 0;

@@ -12,6 +12,7 @@
 #include "login.h"
 #include "net.h"
 #include "util.h"
+#include "worker-loop.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
@@ -279,18 +280,8 @@ int pop3d_main(const char *conf_path)
 	if (auth_system_users(srv.auth) &&
 	    login_confine(srv.conf, &srv.chrooted, &srv.login_socket) < 0)
 		return 71;
-	struct event *sigs[3] = {
-	    evsignal_new(srv.base, SIGTERM, server_stop_cb, &srv),
-	    evsignal_new(srv.base, SIGINT, server_stop_cb, &srv),
-	    evsignal_new(srv.base, SIGHUP, server_reload_cb, &srv),
-	};
-	for (size_t i = 0; i < 3; i++)
-		evsignal_add(sigs[i], NULL);
-	signals_ready();
 	log_info("pop3 started: %zu listeners", nls);
-	event_base_dispatch(srv.base);
-	for (size_t i = 0; i < 3; i++)
-		event_free(sigs[i]);
+	worker_loop_run(srv.base, server_stop_cb, server_reload_cb, &srv);
 	pop3d_server_deinit(&srv);
 	log_info("pop3 stopped");
 	return 0;
