@@ -109,6 +109,16 @@ def status_uids(pid):
     return None
 
 
+def wait_for(pred, timeout=15):
+    """Polls pred until it is true or timeout seconds have passed; returns its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
 def worker_roles(instance):
     """{role: [uids, ...]} of the instance's workers (`tern worker ROLE`)."""
     out = {}

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from sysaccounts import check_worker_uids, needs_root, unix_user  # noqa: F401
+from sysaccounts import check_worker_uids, needs_root, unix_user, wait_for  # noqa: F401
 
 pytestmark = needs_root
 
@@ -60,20 +60,6 @@ def procs():
 def session_pids(user):
     return [pid for pid, (cmd, uids, root) in procs().items()
             if "--inetd" in cmd and user.name in cmd]
-
-
-def wait_for(pred, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
-
-
-def spool_messages(path):
-    data = open(path, "rb").read()
-    return [m for m in data.split(b"\nFrom ") if m.strip()] if data else []
 
 
 def test_imap_login_starttls_append_fetch_mbox(tern_factory, unix_user):

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import TERN
-from sysaccounts import check_worker_uids, needs_root, unix_user, UnixUser  # noqa: F401
+from sysaccounts import check_worker_uids, needs_root, unix_user, UnixUser, wait_for  # noqa: F401
 
 pytestmark = needs_root
 
@@ -35,15 +35,6 @@ def send(tern, rcpts, subject="system user test", body="Hello, system user.",
     with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=30) as s:
         refused = s.sendmail(sender, rcpts, msg)
     assert refused == {}
-
-
-def wait_for(pred, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def spool_messages(path):
