@@ -6,8 +6,14 @@ once and copied for each server: Tern (an instance made with `tern init`) and a 
 Dovecot (Debian's dovecot-pop3d, configured here in a temporary folder: its own base_dir,
 passwd-file users, ssl = no, 127.0.0.1 on a free port). Both run their defaults otherwise.
 
-1. download: one client logs in, STAT, UIDL, RETR of every message (one at a time, as
-   fetchmail does), QUIT without DELE: wall time for each server.
+1. download: one client logs in, STAT, LIST, UIDL, RETR of every message, QUIT without
+   DELE: wall time, and the CPU time (utime+stime) of the server process that served it
+   (Tern's pop3 worker, Dovecot's pop3 process; password checks and Dovecot's login and
+   auth processes are not in it). --client c (the default) is bench-pop3-fetch
+   (bench/pop3-fetch.c): RETRs pipelined --window deep (RFC 2449), each message's octets
+   after un-stuffing checked against LIST and hashed, the digests of both servers
+   compared; --client python sends one RETR at a time, as fetchmail does, and is bound by
+   the client at about 140 us per message.
 2. sessions: CLIENTS concurrent client processes, each with its own user (Maildir of
    SMALL messages), repeating login (USER/PASS) / UIDL / RETR one / QUIT for ROUNDS
    rounds: total sessions per second.
@@ -25,6 +31,7 @@ alternating who goes first, and prints medians and each run's ratios.
 Run as root from the source tree after building (build/src/tern/tern, or --tern BIN):
     /usr/bin/python3 bench/pop3-bench.py [--quick] [--fast-hash] [--dovecot-plain]
                                          [--auth-cache] [--runs N]
+                                         [--client c|python] [--window N] [--rounds 0]
 """
 import argparse
 import statistics
@@ -162,7 +169,10 @@ class Pop:
         self.s.close()
 
 
-def download_all(port, user, password):
+def download_all(port, user, password, before_quit=lambda: None):
+    """The Python client: one RETR at a time, as fetchmail does. Returns (count, octets,
+    digest (None: not checked), seconds)."""
+    t0 = time.time()
     p = Pop(port)
     p.login(user, password)
     count = int(p.cmd("STAT").split()[1])
@@ -170,8 +180,78 @@ def download_all(port, user, password):
     octets = 0
     for n in range(1, count + 1):
         octets += len(p.multi("RETR %d" % n))
+    secs = time.time() - t0
+    before_quit()
     p.quit()
-    return count, octets
+    return count, octets, None, secs
+
+
+def download_c(fetch, window, port, user, password, before_quit=lambda: None):
+    """The C client (bench/pop3-fetch.c): RETRs pipelined WINDOW deep, every message's
+    octets checked against LIST and hashed. Returns (count, octets, digest, seconds)."""
+    p = subprocess.Popen([fetch, "127.0.0.1", str(port), user, password, str(window),
+                          "pause"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        if p.stdout.readline().strip() != "ready":
+            raise SystemExit("bench-pop3-fetch failed (see its error above)")
+        before_quit()
+        out, _ = p.communicate("go\n", timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if p.returncode != 0:
+        raise SystemExit("bench-pop3-fetch failed (see its error above)")
+    f = dict(kv.split("=") for kv in out.split())
+    return (int(f["count"]), int(f["octets"]), f["digest"] + "/" + f["lists"],
+            float(f["total_s"]))
+
+
+# ---------------------------------------------------------------- server CPU time
+
+def proc_ticks(match):
+    """{pid: utime+stime in clock ticks} of the processes for which match(pid, comm,
+    cmdline) holds (all threads included)."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = open("/proc/%s/stat" % pid).read()
+            cmdline = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        f = stat[stat.rindex(")") + 2:].split()
+        if match(int(pid), comm, [a.decode(errors="replace") for a in cmdline]):
+            out[int(pid)] = int(f[11]) + int(f[12])
+    return out
+
+
+class CpuMeter:
+    """Server CPU seconds spent between start() and stop(): a process that appears in
+    between counts from zero (Dovecot forks one pop3 process per session)."""
+
+    def __init__(self, match):
+        self.match = match
+        self.before = {}
+        self.secs = None
+
+    def start(self):
+        self.before = proc_ticks(self.match)
+
+    def stop(self):
+        after = proc_ticks(self.match)
+        ticks = sum(t - self.before.get(pid, 0) for pid, t in after.items())
+        self.secs = ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tern_pop3_worker(pid, comm, argv):
+    return len(argv) > 2 and argv[1] == "worker" and argv[2] == "pop3"
+
+
+def dovecot_pop3(pid, comm, argv):
+    return comm == "pop3"
 
 
 def session_loop(args):
@@ -306,19 +386,25 @@ class Dovecot:
 
 # ---------------------------------------------------------------- main
 
-def measure(name, port, users, rounds):
-    """Warm pass, then the two timed measures for one server."""
+def measure(name, port, users, rounds, download, cpu):
+    """Warm pass, then the two timed measures for one server: (download seconds, server
+    CPU seconds of the download, the download's digest, sessions per second)."""
     bigpw = users[BIG][0]
     small = [(u, pw) for u, (pw, h) in users.items() if u != BIG]
-    download_all(port, BIG, bigpw)
+    download(port, BIG, bigpw)
+    cpu.start()
     t0 = time.time()
-    count, octets = download_all(port, BIG, bigpw)
-    dl = time.time() - t0
-    sessions(port, small, max(1, rounds // 4))
-    done, secs = sessions(port, small, rounds)
-    print("%-8s download %d messages (%.1f MB): %.2f s; sessions: %d in %.2f s = %.0f/s"
-          % (name, count, octets / 1e6, dl, done, secs, done / secs), flush=True)
-    return dl, done / secs
+    count, octets, digest, dl = download(port, BIG, bigpw, before_quit=cpu.stop)
+    wall = time.time() - t0
+    done, secs = 0, 1.0
+    if rounds > 0:  # --rounds 0: the download only
+        sessions(port, small, max(1, rounds // 4))
+        done, secs = sessions(port, small, rounds)
+    print("%-8s download %d messages (%.1f MB): %.2f s (client %.2f s), server CPU %.2f s%s"
+          % (name, count, octets / 1e6, dl, wall, cpu.secs,
+             "; sessions: %d in %.2f s = %.0f/s" % (done, secs, done / secs) if done else ""),
+          flush=True)
+    return dl, cpu.secs, digest, done / secs
 
 
 def main():
@@ -327,11 +413,17 @@ def main():
     ap.add_argument("--messages", type=int, default=10000)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--small", type=int, default=200, help="messages per session user")
-    ap.add_argument("--rounds", type=int, default=20, help="sessions per client")
+    ap.add_argument("--rounds", type=int, default=20, help="sessions per client (0: no sessions measure)")
     ap.add_argument("--fast-hash", action="store_true")
     ap.add_argument("--dovecot-plain", action="store_true")
     ap.add_argument("--auth-cache", action="store_true")
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--client", choices=("c", "python"), default="c",
+                    help="download client: c (bench-pop3-fetch, pipelined, checked) or "
+                         "python (one RETR at a time)")
+    ap.add_argument("--window", type=int, default=64, help="RETRs in flight (--client c)")
+    ap.add_argument("--fetch", default=os.path.join(ROOT, "build", "src", "pop3d",
+                                                    "bench-pop3-fetch"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     a = ap.parse_args()
@@ -339,6 +431,15 @@ def main():
         a.messages, a.clients, a.small, a.rounds = 1000, 10, 50, 5
     os.environ["TERN_BIN"] = os.path.abspath(a.tern)
     import conftest  # noqa: E402  (the tests' instance helper; reads TERN_BIN)
+    if a.client == "c":
+        if not os.access(a.fetch, os.X_OK):
+            raise SystemExit("%s: not built (ninja -C build)" % a.fetch)
+        fetch, window = os.path.abspath(a.fetch), a.window
+
+        def download(*args, **kw):
+            return download_c(fetch, window, *args, **kw)
+    else:
+        download = download_all
     if shutil.which("dovecot") is None:
         raise SystemExit("apt-get install dovecot-pop3d (then: systemctl disable --now dovecot)")
 
@@ -376,14 +477,16 @@ def main():
         def run_tern():
             tern.start(wait_port="pop3")
             try:
-                return measure("tern", tern.ports["pop3"], full, a.rounds)
+                return measure("tern", tern.ports["pop3"], full, a.rounds, download,
+                               CpuMeter(tern_pop3_worker))
             finally:
                 tern.stop()
 
         def run_dovecot():
             dove.start()
             try:
-                return measure("dovecot", dove.port, full, a.rounds)
+                return measure("dovecot", dove.port, full, a.rounds, download,
+                               CpuMeter(dovecot_pop3))
             finally:
                 dove.stop()
         runs = []
@@ -395,13 +498,22 @@ def main():
                 dr = run_dovecot()
                 tr = run_tern()
             runs.append((tr, dr))
-            print("run %d ratio Tern/Dovecot: download time %.2f, sessions/s %.2f"
-                  % (i + 1, tr[0] / dr[0], tr[1] / dr[1]), flush=True)
+            if tr[2] != dr[2]:
+                raise SystemExit("the servers sent different messages: digest %s (Tern) vs "
+                                 "%s (Dovecot)" % (tr[2], dr[2]))
+            print("run %d ratio Tern/Dovecot: download time %.2f, download server CPU %s, "
+                  "sessions/s %.2f%s"
+                  % (i + 1, tr[0] / dr[0], "%.2f" % (tr[1] / dr[1]) if dr[1] else "n/a",
+                     tr[3] / dr[3] if dr[3] else 0, ", same bytes (digest %s)" % tr[2] if tr[2] else ""),
+                  flush=True)
         med = statistics.median
         down = med(tr[0] / dr[0] for tr, dr in runs)
-        sess = med(tr[1] / dr[1] for tr, dr in runs)
-        print("median of %d: ratio Tern/Dovecot: download time %.2f (below 1: Tern faster), "
-              "sessions/s %.2f (above 1: Tern faster)" % (a.runs, down, sess))
+        cpu = [tr[1] / dr[1] for tr, dr in runs if dr[1]]
+        sess = med(tr[3] / dr[3] if dr[3] else 0 for tr, dr in runs)
+        print("median of %d: ratio Tern/Dovecot: download time %.2f, download server CPU %s "
+              "(below 1: Tern faster), sessions/s %.2f (above 1: Tern faster); load average %s"
+              % (a.runs, down, "%.2f" % med(cpu) if cpu else "n/a", sess,
+                 " ".join(open("/proc/loadavg").read().split()[:3])))
     finally:
         tern.stop()
         if a.keep:
