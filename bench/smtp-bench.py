@@ -8,7 +8,7 @@ last message is in the Maildir. Prints messages/second for each, the ratio Tern/
 and peak resident memory (largest VmHWM of any one process, and the sum over processes).
 
 Run as root from the source tree after building (build/src/tern/tern):
-    /usr/bin/python3 bench/smtp-bench.py [--quick] [--rounds N]
+    /usr/bin/python3 bench/smtp-bench.py [--quick] [--rounds N] [--tern-option NAME=VALUE]
 """
 import argparse
 import os
@@ -81,12 +81,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds per load, Tern and Postfix alternating (the order swapped"
                          " each round); the median ratio is reported")
+    ap.add_argument("--tern-option", action="append", default=[], metavar="NAME=VALUE",
+                    help="a tern.conf option for the Tern instance (repeatable), e.g."
+                         " sync_method=fsync")
     args = ap.parse_args()
     runs = [(5000, 4096, 20), (500, 100 * 1024, 20)]
     if args.quick:
         runs = [(500, 4096, 20), (50, 100 * 1024, 20)]
 
-    tern = conftest.Instance()
+    tern = conftest.Instance(options=dict(o.partition("=")[::2] for o in args.tern_option))
     tern.start()
     pfdir = tempfile.mkdtemp(prefix="bench-postfix-")
     os.chmod(pfdir, 0o755)
