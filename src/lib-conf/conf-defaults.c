@@ -76,6 +76,25 @@ const struct conf_def conf_global_defs[] = {
 	  "An authenticated client may only use its own address (or user+tag of it) as the "
 	  "envelope sender; others get 553 5.7.1. The null sender <> is allowed."),
 
+	S("Local submission", "local_submit", CONF_BOOL, "yes",
+	  "Let every local Unix user submit mail with the sendmail command (tern sendmail, "
+	  "mail, mutt, cron, vacation) without write access to the queue: the smtp worker "
+	  "listens on local_submit_socket, learns each client's uid from the kernel "
+	  "(SO_PEERCRED) and makes the envelope sender that user's login at the first local "
+	  "domain. The limits of the SMTP server apply. See doc/system-users.md."),
+	S("Local submission", "local_submit_socket", CONF_PATH, "",
+	  "The local submission socket (mode 0666; every folder above it must be searchable "
+	  "by other users). Empty: DATA/run/submit. The sendmail command reads it here, so "
+	  "tern.conf must be readable by the users who send mail."),
+	S("Local submission", "local_submit_max_per_user", CONF_INT, "20",
+	  "Concurrent local submission sessions of one uid (counted in each smtp process); "
+	  "more get 421 4.7.0 and the sendmail command exits with 75 (try again later)."),
+	S("Local submission", "sendmail_trusted_users", CONF_LIST, "",
+	  "Accounts, besides root and run_user, that may set the envelope sender with "
+	  "sendmail -f. Anyone else's -f is ignored (with a warning) and their mail goes out "
+	  "as LOGIN@first-local-domain; the null sender (-f '<>', as vacation(1) uses) is "
+	  "allowed to everyone."),
+
 	E("Queue", "sync_method", "syncfs", "syncfs|fsync",
 	  "How the queue and local delivery make mail durable before acknowledging it. "
 	  "syncfs: one syncfs(2) serves every delivery and session waiting at that moment "

@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "log.h"
+#include "smtpd.h"
 #include "sysuser.h"
 #include "tools.h"
 #include "util.h"
@@ -61,6 +62,26 @@ static struct master_role *role_get(struct master *m, const char *name)
 	return r;
 }
 
+/* The local submission socket (smtpd-local.c), served by the smtp workers. Without it
+ * only root and run_user can send with the sendmail command: a warning, not an error. */
+static void master_listen_local(struct master *m)
+{
+	struct buf err = BUF_INIT;
+	int fd = smtpd_local_listen(m->conf, &err);
+	if (fd >= 0) {
+		struct master_role *r = role_get(m, "smtp");
+		buf_printf(&r->fds, "%s%d:%s", r->nfds ? "," : "", fd, SMTPD_LOCAL_LISTENER);
+		r->nfds++;
+		char *path = smtpd_local_socket_path(m->conf);
+		log_info("local submission on %s", path);
+		x_free(&path);
+	} else if (err.len > 0) {
+		log_warn("local submission: %s; only root and run_user can send with sendmail",
+			 buf_cstr(&err));
+	}
+	buf_free(&err);
+}
+
 /* Binds every listener and assigns it to the role that serves its protocol. */
 static int master_listen(struct master *m)
 {
@@ -86,6 +107,7 @@ static int master_listen(struct master *m)
 		r->nfds++;
 		log_info("listening on %s (%s, %s)", conf_listener_str(l, "address"), l->name, proto);
 	}
+	master_listen_local(m);
 	role_get(m, "queue");
 	if (sysuser_mode(c))
 		role_get(m, "auth");

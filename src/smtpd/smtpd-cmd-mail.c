@@ -80,6 +80,14 @@ void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd)
 			    s->auth_user);
 		return;
 	}
+	if (s->local_socket && !smtpd_local_sender_ok(s, &m.path)) {
+		log_info("reject: MAIL from %s: sender <%s> is not user %s's own", s->client,
+			 log_safe(m.path.mailbox, strlen(m.path.mailbox), 300), s->local_user);
+		smtp_mail_args_free(&m);
+		smtpd_reply(s, 553, "5.7.1", "Sender address rejected: not owned by user %s",
+			    s->local_user);
+		return;
+	}
 	if (smtpd_mail_rewrite(s, &m.path) < 0) {
 		smtp_mail_args_free(&m);
 		smtpd_mail_reject(s, 451, "4.3.0", "Temporary lookup failure");

@@ -11,6 +11,7 @@
  * authenticated ones by default) the header first streams through lib-rewrite, one field
  * at a time; the body never does.
  */
+#include "smtpd.h"
 #include "smtpd-private.h"
 
 #include <event2/buffer.h>
@@ -53,6 +54,11 @@ static void smtpd_append_helo(struct buf *b, const struct smtpd_session *s)
 /* The Received: trace field (RFC 5321 4.4); no DNS lookups here, just the address. */
 static void smtpd_received(struct smtpd_session *s, struct buf *b)
 {
+	if (s->local_socket) {
+		smtpd_local_received(b, s->set->hostname, (long)s->local_uid, queue_writer_id(s->qw),
+				     s->nrcpt == 1 ? s->rcpts[0].given : NULL);
+		return;
+	}
 	char date[64];
 	rfc5322_date(time(NULL), date, sizeof(date));
 	buf_append_str(b, "Received: from ");
@@ -309,6 +315,8 @@ static void smtpd_data_end(struct smtpd_session *s)
 		queue_writer_set_attr(w, "smtputf8", "yes");
 	if (s->local_user != NULL)
 		queue_writer_set_attr(w, "local_user", s->local_user);
+	if (s->local_socket)
+		smtpd_local_queue_attrs(s, w);
 	if (s->mail.ret != SMTP_RET_NONE)
 		queue_writer_set_attr(w, "dsn_ret", s->mail.ret == SMTP_RET_FULL ? "FULL" : "HDRS");
 	if (s->mail.envid != NULL)

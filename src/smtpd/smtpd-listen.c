@@ -142,7 +142,7 @@ void smtpd_server_session_gone(struct smtpd_server *srv)
 
 /* Refuses a connection over a limit with one line, without making a session (on an
  * implicit TLS port, where a line in clear would only confuse the client, just closes). */
-static void smtpd_refuse(int fd, const char *ip, const char *why, bool tls)
+void smtpd_refuse(int fd, const char *ip, const char *why, bool tls)
 {
 	static const char msg[] = "421 4.7.0 Error: too many connections\r\n";
 	if (!tls) {
@@ -158,6 +158,10 @@ static void smtpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, stru
 {
 	struct smtpd_listener *l = arg;
 	struct smtpd_server *srv = l->srv;
+	if (l->local) {
+		smtpd_local_accept(l, fd);
+		return;
+	}
 	struct net_peer peer;
 	net_peer_of_addr(sa, &peer);
 	const char *ip = peer.ip;
@@ -186,7 +190,8 @@ static void smtpd_listener_add(struct smtpd_server *srv, int fd, const char *nam
 		if (strcmp(c->listeners[i].name, name) == 0)
 			cl = &c->listeners[i];
 	const char *proto = cl ? conf_listener_str(cl, "protocol") : "";
-	if (cl == NULL || (strcmp(proto, "smtp") != 0 && strcmp(proto, "submission") != 0)) {
+	bool local = cl == NULL && strcmp(name, SMTPD_LOCAL_LISTENER) == 0;
+	if (!local && (cl == NULL || (strcmp(proto, "smtp") != 0 && strcmp(proto, "submission") != 0))) {
 		log_warn("listener %s: not an SMTP listener here; ignored", name);
 		return;
 	}
@@ -198,7 +203,8 @@ static void smtpd_listener_add(struct smtpd_server *srv, int fd, const char *nam
 	l->srv = srv;
 	l->name = x_strdup(name);
 	l->submission = strcmp(proto, "submission") == 0;
-	const char *tls = conf_listener_str(cl, "tls");
+	l->local = local;
+	const char *tls = local ? "none" : conf_listener_str(cl, "tls");
 	l->tls_mode = strcmp(tls, "implicit") == 0   ? SMTPD_TLS_IMPLICIT
 		      : strcmp(tls, "starttls") == 0 ? SMTPD_TLS_STARTTLS
 						     : SMTPD_TLS_NONE;

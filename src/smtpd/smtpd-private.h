@@ -7,7 +7,8 @@
  * smtpd-cmd-mail.c (MAIL RCPT), smtpd-data.c (DATA BDAT, queueing), smtpd-tls.c (TLS
  * contexts, implicit TLS, STARTTLS), smtpd-auth.c (AUTH, the submission sender rule),
  * smtpd-header.c (Message-ID and Date for submitted messages), smtpd-rcpt.c (RCPT: relay
- * control, users and aliases, DSN parameters), smtpd-rcpt-net.c (trusted networks, hop count).
+ * control, users and aliases, DSN parameters), smtpd-rcpt-net.c (trusted networks, hop count),
+ * smtpd-local.c (local submission over a Unix socket: the peer's uid, the sender rule).
  * Address rewriting (lib-rewrite): the envelope sender at MAIL, recipients at RCPT, header
  * addresses in smtpd-data.c for the clients of header_rewrite_clients.
  */
@@ -16,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -61,6 +63,7 @@ struct smtpd_listener {
 	struct evconnlistener *lev;
 	char *name;
 	bool submission;
+	bool local; /* the local submission socket (smtpd-local.c) */
 	enum smtpd_tls_mode tls_mode;
 	struct tls_server_ctx *tls; /* NULL: TLS could not be set up (logged) */
 };
@@ -129,7 +132,10 @@ struct smtpd_session {
 	char ip[64];	 /* text form, "" when not on a network socket */
 	char client[80]; /* "[ip]:port" or "local" for logs */
 	bool submission;
-	char *local_user; /* trusted local submission (inetd) */
+	char *local_user; /* trusted local submission (inetd, or the local socket) */
+	bool local_socket;  /* came through the local submission socket: */
+	bool local_trusted; /* its uid may use any envelope sender */
+	uid_t local_uid;    /* the peer's uid (SO_PEERCRED) */
 	bool loopback;	  /* the client is on 127.0.0.0/8 or ::1 */
 	/* TLS */
 	enum smtpd_tls_mode tls_mode;
@@ -195,6 +201,16 @@ void smtpd_server_signals(struct smtpd_server *srv);
 struct conf *smtpd_conf_load(const char *conf_path, bool use_stderr);
 /* Called when a session ends; exits the loop when stopping and none is left. */
 void smtpd_server_session_gone(struct smtpd_server *srv);
+/* Refuses a connection over a limit with one 421 line (none on implicit TLS), and logs. */
+void smtpd_refuse(int fd, const char *who, const char *why, bool tls);
+
+/* smtpd-local.c */
+/* A connection on the local submission socket: a session for the peer's uid. */
+void smtpd_local_accept(struct smtpd_listener *l, int fd);
+/* May this local session use sender (its own address, <>, or any when trusted)? */
+bool smtpd_local_sender_ok(const struct smtpd_session *s, const struct smtp_path *sender);
+/* The attributes `tern sendmail` gives a message it queues itself (origin, uid). */
+void smtpd_local_queue_attrs(const struct smtpd_session *s, struct queue_writer *w);
 
 /* smtpd-session.c */
 /* Starts a session on a connected fd (out_fd: -1 or a separate output fd). l: the

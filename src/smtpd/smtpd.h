@@ -10,7 +10,30 @@
 #ifndef TERN_SMTPD_H
 #define TERN_SMTPD_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct buf;
+struct conf;
+
 int smtpd_main(const char *conf_path);
 int smtpd_inetd(const char *conf_path, const char *local_user);
+
+/* Local submission (smtpd-local.c; the sendmail command is its client). */
+/* The name the master gives the local submission socket in TERN_LISTEN_FDS. */
+#define SMTPD_LOCAL_LISTENER "local-submit"
+/* local_submit_socket (default DATA/run/submit), or NULL when local_submit is off. */
+char *smtpd_local_socket_path(const struct conf *c);
+/* Binds and listens on it (mode 0666, its folder made 0755 if missing): the fd, or -1 +
+ * err (also -1 without err when local_submit is off). */
+int smtpd_local_listen(const struct conf *c, struct buf *err);
+/* The domain of unqualified local addresses: the first local domain, else hostname. */
+char *smtpd_local_qualify(const struct conf *c);
+/* May this user set the envelope sender (sendmail -f)? root, run_user (or the queue's
+ * owner when there is none), and sendmail_trusted_users. */
+bool smtpd_local_trusted(const struct conf *c, uid_t uid, const char *login);
+/* The trace field of a local submission (rcpt: the only recipient, or NULL). */
+void smtpd_local_received(struct buf *out, const char *host, long uid, const char *id,
+			  const char *rcpt);
 
 #endif

@@ -5,6 +5,12 @@
  * Received:, and From:/Date:/Message-ID: when missing (RFC 6409 8.1-8.3), and queues it
  * durably (queue_writer_commit), then pokes the queue manager. -bs runs one SMTP session
  * on stdin/stdout, -bp lists the queue. Exit codes are sysexits(3).
+ * Only root and the queue's owner write the queue; anyone else's message goes, prepared
+ * the same way here, through the local submission socket (sendmail-sock.c), where the
+ * server knows the uid from the kernel, writes the same Received: field and rewrites the
+ * addresses. When the server cannot be reached: exit 75 and nothing sent, so the caller
+ * keeps the message. -f is honoured for root, run_user and sendmail_trusted_users (and
+ * "<>" for anyone); others send as LOGIN@first-local-domain.
  * Addresses are rewritten (lib-rewrite: canonical maps, masquerading) like mail from an
  * SMTP client: the envelope always, the header when header_rewrite_clients has "local"
  * (the default); the header section is held anyway (bounded by smtp_max_header_size), and
@@ -18,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,12 +32,15 @@
 #include "log.h"
 #include "queue.h"
 #include "rewrite.h"
+#include "sendmail-sock.h"
 #include "smtpd.h"
 #include "util.h"
 #include "xalloc.h"
 
 #define SM_EX_USAGE 64
 #define SM_EX_DATAERR 65
+#define SM_EX_NOUSER 67
+#define SM_EX_UNAVAILABLE 69
 #define SM_EX_CANTCREAT 73
 #define SM_EX_TEMPFAIL 75
 #define SM_CHUNK 65536
@@ -53,7 +63,8 @@ struct sm_opts {
 struct sm_msg {
 	struct conf *conf;
 	struct rewrite *rewrite;
-	const char *qualify; /* domain for unqualified addresses */
+	bool direct;	/* we write the queue; else through the local submission socket */
+	char *qualify;	/* domain for unqualified addresses */
 	struct buf header;   /* the header section as read (LF line ends), Bcc removed */
 	bool has_from, has_date, has_msgid;
 	char **rcpts;
@@ -344,7 +355,8 @@ static const char *sm_user(const char **gecos_r)
 	return name;
 }
 
-/* Our trace and the fields a local submission may lack (RFC 6409 8). */
+/* Our trace (written by the server when the message goes through the socket) and the
+ * fields a local submission may lack (RFC 6409 8). */
 static void sm_added_fields(struct sm_msg *m, const struct sm_opts *o, const char *id,
 			    struct buf *out)
 {
@@ -353,11 +365,9 @@ static void sm_added_fields(struct sm_msg *m, const struct sm_opts *o, const cha
 	const char *user = sm_user(&gecos);
 	char date[64];
 	rfc5322_date(time(NULL), date, sizeof(date));
-	buf_printf(out, "Received: by %s (Tern sendmail, from userid %ld)\n\tid %s", host,
-		   (long)sm_real_uid, id);
-	if (m->rcpt_count == 1)
-		buf_printf(out, "\n\tfor <%s>", m->rcpts[0]);
-	buf_printf(out, "; %s\n", date);
+	if (m->direct)
+		smtpd_local_received(out, host, (long)sm_real_uid, id,
+				     m->rcpt_count == 1 ? m->rcpts[0] : NULL);
 	buf_append(out, m->header.data, m->header.len);
 	if (!m->has_from) {
 		const char *full = o->full_name != NULL ? o->full_name : gecos;
@@ -427,23 +437,43 @@ static int sm_rewrite_envelopes(struct sm_msg *m, char **sender)
 	return 0;
 }
 
-/* Streams the body after the header into the writer. -1 + errno, or -2 when too large. */
-static int sm_copy_body(struct sm_msg *m, const struct sm_opts *o, char *chunk,
-			struct queue_writer *w, uint64_t max)
+/* Where the message goes: the queue file, or the local submission session. */
+struct sm_sink {
+	struct queue_writer *w;
+	struct sm_sock *sock;
+	uint64_t size;
+};
+
+static int sm_sink_write(struct sm_sink *k, const char *p, size_t n)
 {
+	k->size += n;
+	return k->w != NULL ? queue_writer_write(k->w, p, n) : sm_sock_write(k->sock, p, n);
+}
+
+/* Writes the header section (head) and streams the body after it. 0, -1 + errno, or -2
+ * when the message is larger than smtp_max_message_size. */
+static int sm_copy_message(struct sm_msg *m, const struct sm_opts *o, char *chunk,
+			   const struct buf *head, struct sm_sink *k)
+{
+	uint64_t max = conf_num(m->conf, "smtp_max_message_size");
 	struct buf piece = BUF_INIT;
-	int r = 0;
-	if (m->body_start.len > 0 &&
-	    queue_writer_write(w, m->body_start.data, m->body_start.len) < 0)
-		r = -1;
+	int r = sm_sink_write(k, head->data, head->len);
+	if (r == 0 && m->body_start.len > 0)
+		r = sm_sink_write(k, m->body_start.data, m->body_start.len);
 	while (r == 0 && !m->ended && sm_read_piece(m, o, chunk, &piece)) {
-		if (queue_writer_write(w, piece.data, piece.len) < 0)
+		if (sm_sink_write(k, piece.data, piece.len) < 0)
 			r = -1;
-		else if (queue_writer_size(w) > max)
+		else if (k->size > max)
 			r = -2;
 	}
 	buf_free(&piece);
 	return r;
+}
+
+static void sm_too_large(const struct sm_msg *m)
+{
+	fprintf(stderr, "sendmail: message larger than %llu bytes\n",
+		(unsigned long long)conf_num(m->conf, "smtp_max_message_size"));
 }
 
 /* Writes, commits and announces the message. Returns the exit status. */
@@ -461,14 +491,11 @@ static int sm_queue(struct sm_msg *m, const struct sm_opts *o, const char *sende
 	sm_added_fields(m, o, queue_writer_id(w), &head);
 	buf_append_char(&head, '\n');
 	sm_rewrite_header(m, &head);
-	uint64_t max = conf_num(m->conf, "smtp_max_message_size");
-	int r = queue_writer_write(w, head.data, head.len);
-	if (r == 0)
-		r = sm_copy_body(m, o, chunk, w, max);
+	struct sm_sink sink = {.w = w};
+	int r = sm_copy_message(m, o, chunk, &head, &sink);
 	int status = 0;
 	if (r == -2) {
-		fprintf(stderr, "sendmail: message larger than %llu bytes\n",
-			(unsigned long long)max);
+		sm_too_large(m);
 		status = SM_EX_DATAERR;
 	} else if (r < 0) {
 		fprintf(stderr, "sendmail: cannot write to the queue: %s\n", strerror(errno));
@@ -507,30 +534,141 @@ static void sm_msg_free(struct sm_msg *m)
 	buf_free(&m->header);
 	buf_free(&m->body_start);
 	rewrite_free(&m->rewrite);
+	x_free(&m->qualify);
 }
 
-/* The envelope sender: -f's value ("<>" or "" is the null sender), or user@domain. */
+/* The envelope sender: -f's value ("<>" or "" is the null sender), or user@domain. Through
+ * the socket, -f is for trusted users only (the server would refuse another sender with
+ * 553 5.7.1): anyone else's is ignored with a warning, but for the null sender. */
 static char *sm_sender(const struct sm_msg *m, const struct sm_opts *o)
 {
 	const char *gecos;
+	const char *user = sm_user(&gecos);
+	char *own = x_asprintf("%s@%s", user, m->qualify);
 	if (o->from == NULL)
-		return x_asprintf("%s@%s", sm_user(&gecos), m->qualify);
+		return own;
 	const char *f = o->from;
 	size_t n = strlen(f);
 	if (n >= 2 && f[0] == '<' && f[n - 1] == '>')
 		f++, n -= 2;
-	if (n > 0 && memchr(f, '@', n) == NULL)
-		return x_asprintf("%.*s@%s", (int)n, f, m->qualify);
-	return x_strndup(f, n);
+	char *given = n > 0 && memchr(f, '@', n) == NULL
+			  ? x_asprintf("%.*s@%s", (int)n, f, m->qualify)
+			  : x_strndup(f, n);
+	if (!m->direct && given[0] != '\0' && strcasecmp(given, own) != 0 &&
+	    !smtpd_local_trusted(m->conf, sm_real_uid, user)) {
+		fprintf(stderr, "sendmail: -f %s ignored: only root, run_user and "
+				"sendmail_trusted_users may choose the sender; sending as %s\n",
+			given, own);
+		x_free(&given);
+		return own;
+	}
+	x_free(&own);
+	return given;
 }
 
-/* Reads, queues; the -bm mode. */
-static int sm_submit(const struct sm_opts *o, struct conf *c)
+/* A recipient's refusal over the socket: the exit status it calls for (0: accepted). */
+static int sm_sock_rcpt_status(struct sm_sock *k, const char *rcpt, int code)
 {
-	struct sm_msg m = {.conf = c, .rewrite = rewrite_new(c), .at_line_start = true};
-	char **domains;
-	size_t nd = conf_words(conf_str(c, "domains"), &domains);
-	m.qualify = nd > 0 ? domains[0] : conf_str(c, "hostname");
+	if (code >= 200 && code < 300)
+		return 0;
+	if (code < 0)
+		fprintf(stderr, "sendmail: <%s>: connection lost\n", rcpt);
+	else
+		fprintf(stderr, "sendmail: <%s>: %d %s\n", rcpt, code, sm_sock_text(k));
+	return code >= 500 ? SM_EX_NOUSER : SM_EX_TEMPFAIL;
+}
+
+/* The exit status for a failed reply of the server (-1: the connection). */
+static int sm_sock_fail(struct sm_sock *k, const char *what, int code)
+{
+	if (code < 0) {
+		fprintf(stderr, "sendmail: the mail server went away during %s; the message "
+				"was not sent\n", what);
+		return SM_EX_TEMPFAIL;
+	}
+	fprintf(stderr, "sendmail: %s: %d %s\n", what, code, sm_sock_text(k));
+	if (code < 500)
+		return SM_EX_TEMPFAIL;
+	return code == 552 || code == 550 ? SM_EX_DATAERR : SM_EX_UNAVAILABLE;
+}
+
+/* MAIL and RCPT; the status so far (SM_EX_NOUSER or 75 when some recipient was refused),
+ * or -status when nothing can be sent. */
+static int sm_sock_envelope(struct sm_msg *m, struct sm_sock *k, const char *sender)
+{
+	bool utf8 = false;
+	for (const char *p = sender; *p != '\0'; p++)
+		utf8 |= (unsigned char)*p >= 0x80;
+	for (size_t i = 0; i < m->rcpt_count; i++)
+		for (const char *p = m->rcpts[i]; *p != '\0'; p++)
+			utf8 |= (unsigned char)*p >= 0x80;
+	int code = sm_sock_cmd(k, "MAIL FROM:<%s>%s", sender, utf8 ? " SMTPUTF8" : "");
+	if (code != 250)
+		return -sm_sock_fail(k, "MAIL", code);
+	int status = 0;
+	size_t accepted = 0;
+	for (size_t i = 0; i < m->rcpt_count; i++) {
+		code = sm_sock_cmd(k, "RCPT TO:<%s>", m->rcpts[i]);
+		if (code < 0)
+			return -sm_sock_fail(k, "RCPT", code);
+		int st = sm_sock_rcpt_status(k, m->rcpts[i], code);
+		accepted += st == 0;
+		if (st != 0 && status != SM_EX_TEMPFAIL)
+			status = st;
+	}
+	return accepted == 0 ? -status : status;
+}
+
+/* Sends the message through the local submission socket. Returns the exit status. */
+static int sm_via_socket(struct sm_msg *m, const struct sm_opts *o, const char *sender,
+			 char *chunk)
+{
+	struct buf err = BUF_INIT, head = BUF_INIT;
+	struct sm_sock *k = sm_sock_open(m->conf, &err);
+	if (k == NULL) {
+		fprintf(stderr, "sendmail: %s; the message was not sent (try again later)\n",
+			buf_cstr(&err));
+		buf_free(&err);
+		return SM_EX_TEMPFAIL;
+	}
+	int status = sm_sock_envelope(m, k, sender);
+	int code = status < 0 ? 0 : sm_sock_data(k);
+	if (status >= 0 && code != 354)
+		status = -sm_sock_fail(k, "DATA", code);
+	if (status < 0) {
+		sm_sock_close(&k, true);
+		return -status;
+	}
+	char id[QUEUE_ID_MAX];
+	queue_id_new(id); /* for the Message-ID: the server's queue ID is not known yet */
+	sm_added_fields(m, o, id, &head);
+	buf_append_char(&head, '\n');
+	struct sm_sink sink = {.sock = k};
+	int r = sm_copy_message(m, o, chunk, &head, &sink);
+	buf_free(&head);
+	if (r < 0) {
+		/* Cut inside DATA: the server drops the transaction, nothing is queued. */
+		if (r == -2)
+			sm_too_large(m);
+		else
+			fprintf(stderr, "sendmail: sending to the mail server: %s\n", strerror(errno));
+		sm_sock_close(&k, false);
+		return r == -2 ? SM_EX_DATAERR : SM_EX_TEMPFAIL;
+	}
+	code = sm_sock_data_end(k);
+	if (code != 250)
+		status = sm_sock_fail(k, "end of data", code);
+	else if (o->verbose)
+		fprintf(stderr, "sendmail: %s\n", sm_sock_text(k));
+	sm_sock_close(&k, code > 0);
+	return status;
+}
+
+/* Reads, queues (or sends through the socket); the -bm mode. */
+static int sm_submit(const struct sm_opts *o, struct conf *c, bool direct)
+{
+	struct sm_msg m = {.conf = c, .rewrite = rewrite_new(c), .at_line_start = true,
+			   .direct = direct, .qualify = smtpd_local_qualify(c)};
 	for (int i = 0; i < o->rcpt_count; i++)
 		sm_add_list(&m, o->rcpts[i]);
 	char *chunk = x_malloc(SM_CHUNK);
@@ -542,6 +680,11 @@ static int sm_submit(const struct sm_opts *o, struct conf *c)
 		fprintf(stderr, "sendmail: no recipients%s\n",
 			o->from_headers ? " in To:, Cc: or Bcc:" : " given");
 		status = SM_EX_DATAERR;
+	} else if (!direct) {
+		/* The server rewrites the addresses, as for any local client. */
+		char *sender = sm_sender(&m, o);
+		status = sm_via_socket(&m, o, sender, chunk);
+		x_free(&sender);
 	} else {
 		char *sender = sm_sender(&m, o);
 		if (sm_rewrite_envelopes(&m, &sender) < 0)
@@ -552,8 +695,19 @@ static int sm_submit(const struct sm_opts *o, struct conf *c)
 	}
 	x_free(&chunk);
 	sm_msg_free(&m);
-	conf_words_free(&domains, nd);
 	return status;
+}
+
+/* May we write the queue? Root (as its owner) and the owner; anyone else goes through the
+ * local submission socket. A queue not made yet is made by whoever writes first. */
+static bool sm_queue_writable(const char *qdir)
+{
+	struct stat st;
+	if (geteuid() == 0)
+		return true;
+	if (stat(qdir, &st) < 0)
+		return errno == ENOENT;
+	return st.st_uid == geteuid();
 }
 
 int cmd_sendmail(int argc, char **argv)
@@ -571,13 +725,20 @@ int cmd_sendmail(int argc, char **argv)
 	log_init("sendmail", false);
 	struct buf err = BUF_INIT;
 	int status;
-	if (queue_become_owner(conf_str(c, "queue_dir"), &err) < 0) {
+	bool direct = sm_queue_writable(conf_str(c, "queue_dir"));
+	if (direct && queue_become_owner(conf_str(c, "queue_dir"), &err) < 0) {
 		fprintf(stderr, "sendmail: %s\n", buf_cstr(&err));
 		status = SM_EX_CANTCREAT;
-	} else if (o.mode == SM_SMTP) {
+	} else if (o.mode == SM_SMTP && direct) {
 		status = smtpd_inetd(tool_conf_path(o.conf), user);
+	} else if (o.mode == SM_SMTP) {
+		status = 0;
+		if (sm_sock_proxy(c, &err) < 0) {
+			fprintf(stderr, "sendmail: %s\n", buf_cstr(&err));
+			status = SM_EX_TEMPFAIL;
+		}
 	} else {
-		status = sm_submit(&o, c);
+		status = sm_submit(&o, c, direct);
 	}
 	x_free(&user);
 	buf_free(&err);
