@@ -156,6 +156,16 @@ def test_sender_cannot_be_forged(tern_factory, unix_user):
     assert lines[3].startswith("250 "), lines  # its own address (case does not matter)
 
 
+def test_trusted_user_may_set_the_sender(tern_factory, unix_user):
+    a, b = unix_user(), unix_user()
+    tern = instance(tern_factory, sendmail_trusted_users=a.name)
+    r = as_user(a, [TERN, "sendmail", "-f", "lists@example.org", b.name], tern,
+                input=b"Subject: list\n\nfrom a list\n")
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    got = wait_inbox(b, 1)
+    assert got and got[0].startswith(b"Return-Path: <lists@example.org>\n"), got
+
+
 def test_relay_from_a_local_user_is_queued(tern_factory, unix_user):
     a = unix_user()
     # the next hop refuses connections: the message stays in the queue, deferred

@@ -108,7 +108,9 @@ int smtpd_local_listen(const struct conf *c, struct buf *err)
 	char *slash = strrchr(dir, '/');
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		if (mkdir(dir, 0755) == 0)
+			chmod(dir, 0755); /* whatever the umask: others must search it */
+		else if (errno != EEXIST)
 			log_warn("local submission: mkdir %s: %s", dir, strerror(errno));
 	}
 	x_free(&dir);
