@@ -28,32 +28,42 @@ static void body_line_end(struct pop3_body *b)
 	b->line_bytes = 0;
 }
 
-bool pop3_body_write(struct pop3_body *b, const void *data, size_t len, struct buf *out)
+size_t pop3_body_convert(struct pop3_body *b, const void *data, size_t len, char *out)
 {
 	const char *in = data;
+	char *o = out;
 	size_t i = 0;
+	/* one line (or the part of it in this chunk) a turn: memchr finds its end, memcpy
+	   moves it, and only the two places a line can change are looked at */
 	while (i < len && !b->done) {
 		if (b->line_start && in[i] == '.')
-			buf_append_char(out, '.');
+			*o++ = '.'; /* RFC 1939 section 3: byte-stuff a leading "." */
 		b->line_start = false;
-		/* copy the run of ordinary bytes up to the next LF in one go */
 		const char *lf = memchr(in + i, '\n', len - i);
 		size_t n = lf != NULL ? (size_t)(lf - (in + i)) : len - i;
 		if (n > 0) {
-			buf_append(out, in + i, n);
-			b->line_bytes += n > 2 ? 2 : n;
-			if (b->line_bytes > 2)
-				b->line_bytes = 2;
+			memcpy(o, in + i, n);
+			o += n;
+			b->line_bytes = b->line_bytes + n > 2 ? 2 : b->line_bytes + n;
 			b->after_cr = in[i + n - 1] == '\r';
 			i += n;
 		}
 		if (lf == NULL)
 			break;
-		buf_append_str(out, b->after_cr ? "\n" : "\r\n");
+		if (!b->after_cr)
+			*o++ = '\r'; /* a bare LF: the line ends in CRLF on the wire */
+		*o++ = '\n';
 		i++;
 		body_line_end(b);
 		b->after_cr = false;
 	}
+	return (size_t)(o - out);
+}
+
+bool pop3_body_write(struct pop3_body *b, const void *data, size_t len, struct buf *out)
+{
+	char *dst = buf_reserve(out, POP3_BODY_OUT_MAX(len));
+	out->len += pop3_body_convert(b, data, len, dst);
 	return !b->done;
 }
 

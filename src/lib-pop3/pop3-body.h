@@ -27,6 +27,13 @@ struct pop3_body {
 
 /* top_lines: -1 for the whole message, else the body lines to send after the header. */
 void pop3_body_init(struct pop3_body *b, int64_t top_lines);
+/* The most bytes pop3_body_convert writes for len input bytes: each input byte makes at
+ * most two (a LF becomes CRLF, a "." starting a line becomes ".."); nothing is carried
+ * from one chunk to the next. */
+#define POP3_BODY_OUT_MAX(len) ((len) * 2)
+/* Converts len bytes of the message into out, which has room for POP3_BODY_OUT_MAX(len)
+ * bytes; returns the bytes written. Once b->done (TOP's cut) the rest is ignored. */
+size_t pop3_body_convert(struct pop3_body *b, const void *data, size_t len, char *out);
 /* Converts len bytes of the message onto out. Returns true while more input is wanted,
  * false once the TOP cut is reached (the caller may stop reading). */
 bool pop3_body_write(struct pop3_body *b, const void *data, size_t len, struct buf *out);

@@ -127,6 +127,92 @@ static void test_body(void **state)
 	buf_free(&b);
 }
 
+/* pop3_body_convert into raw memory, the message cut in chunks at cuts[0..ncuts): it
+ * writes at most POP3_BODY_OUT_MAX of each chunk (guard bytes after that stay intact). */
+static void convert_raw(const char *in, size_t len, long top, const size_t *cuts, size_t ncuts,
+			struct buf *out)
+{
+	struct pop3_body body;
+	pop3_body_init(&body, top);
+	size_t off = 0;
+	for (size_t c = 0; c <= ncuts; c++) {
+		size_t end = c < ncuts ? cuts[c] : len;
+		size_t n = end - off;
+		char *dst = malloc(POP3_BODY_OUT_MAX(n) + 16);
+		memset(dst, 0x5a, POP3_BODY_OUT_MAX(n) + 16);
+		size_t w = pop3_body_convert(&body, in + off, n, dst);
+		assert_true(w <= POP3_BODY_OUT_MAX(n));
+		for (size_t g = POP3_BODY_OUT_MAX(n); g < POP3_BODY_OUT_MAX(n) + 16; g++)
+			assert_int_equal(dst[g], 0x5a);
+		buf_append(out, dst, w);
+		free(dst);
+		off = end;
+	}
+	pop3_body_finish(&body, out);
+}
+
+/* Every cut into two and three chunks (chunk boundaries inside "\r\n." and "\n.\r\n")
+ * gives the reference's bytes. */
+static void check_cuts(const char *msg, long top)
+{
+	size_t len = strlen(msg);
+	struct buf want = BUF_INIT;
+	reference(msg, len, top, &want);
+	for (size_t a = 0; a <= len; a++)
+		for (size_t b = a; b <= len; b++) {
+			struct buf got = BUF_INIT;
+			size_t cuts[2] = {a, b};
+			convert_raw(msg, len, top, cuts, 2, &got);
+			assert_int_equal(got.len, want.len);
+			assert_memory_equal(got.data, want.data, want.len);
+			buf_free(&got);
+		}
+	buf_free(&want);
+}
+
+static void test_convert(void **state)
+{
+	const char *msgs[] = {
+	    "A: b\r\n\r\n.\r\n..\r\n.x\r\n\r\n.",
+	    "A: b\n\n.\n..\n.x\n\n.",
+	    "lone\rCR\r\n\rstart\n.\r.\n\r",
+	    "no final LF\n\nlast line",
+	    "\r\n.\r\n.\n",
+	    ".",
+	    "\r",
+	};
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++)
+		for (long top = -1; top < 3; top++)
+			check_cuts(msgs[i], top);
+	/* byte for byte, whatever the cuts */
+	const struct {
+		const char *in, *out;
+	} fixed[] = {
+	    {"a\nb\n", "a\r\nb\r\n.\r\n"},
+	    {"a\r\n.\r\nb", "a\r\n..\r\nb\r\n.\r\n"},
+	    {"x\ry\n", "x\ry\r\n.\r\n"},
+	    {"..\n.", "...\r\n..\r\n.\r\n"},
+	    {"end\r", "end\r\n.\r\n"},
+	    {"", ".\r\n"},
+	};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		for (size_t a = 0; a <= strlen(fixed[i].in); a++) {
+			struct buf got = BUF_INIT;
+			convert_raw(fixed[i].in, strlen(fixed[i].in), -1, &a, 1, &got);
+			assert_string_equal(buf_cstr(&got), fixed[i].out);
+			buf_free(&got);
+		}
+	/* the worst case doubles: every byte a LF, or every line a lone "." */
+	const char *worst[] = {"\n\n\n\n", ".\n.\n.\n"};
+	for (size_t i = 0; i < 2; i++) {
+		struct pop3_body body;
+		pop3_body_init(&body, -1);
+		char dst[64];
+		size_t n = strlen(worst[i]);
+		assert_int_equal(pop3_body_convert(&body, worst[i], n, dst), POP3_BODY_OUT_MAX(n));
+	}
+}
+
 static void test_big_random(void **state)
 {
 	size_t len = 200000;
@@ -154,6 +240,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_status),
 	    cmocka_unit_test(test_body),
+	    cmocka_unit_test(test_convert),
 	    cmocka_unit_test(test_big_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -255,8 +255,16 @@ int pop3d_login(struct pop3d_session *s, struct user_info *info)
 	return 0;
 }
 
+void pop3d_batch_end(struct pop3d_session *s)
+{
+	if (s->batch && s->folder != NULL)
+		store_batch_end(s->folder);
+	s->batch = false;
+}
+
 void pop3d_logout(struct pop3d_session *s)
 {
+	pop3d_batch_end(s); /* its cache writes (sizes) go to the index before it closes */
 	if (s->folder != NULL)
 		store_folder_close(&s->folder);
 	if (s->store != NULL)

@@ -34,7 +34,8 @@ struct login_creds;
 
 #define POP3D_OUT_HIGH (64 * 1024) /* stop reading commands / message bytes above this */
 #define POP3D_OUT_LOW (16 * 1024)  /* ... and go on below this */
-#define POP3D_CHUNK (16 * 1024)	   /* message bytes read at a time */
+#define POP3D_CHUNK (32 * 1024)	   /* message bytes read at a time (their output, at most
+				      twice that, stays below malloc's mmap threshold) */
 #define POP3D_IP_MAX 64
 #define POP3D_LISTENERS_MAX 16
 
@@ -111,6 +112,7 @@ struct pop3d_stream {
 	uint64_t remaining;
 	struct pop3_body body;
 	struct pop3d_msg *msg;
+	bool read_off; /* commands are not read until it ends */
 };
 
 struct pop3d_session {
@@ -147,6 +149,7 @@ struct pop3d_session {
 	int lock_fd;
 	struct store *store;
 	struct store_folder *folder;
+	bool batch; /* a store batch is open on folder (session_input) */
 	uint32_t uidvalidity;
 	struct pop3d_msg *msgs;
 	size_t msg_count;
@@ -206,6 +209,8 @@ int pop3d_auth_login(struct pop3d_session *s, const char *address);
 int pop3d_login(struct pop3d_session *s, struct user_info *info);
 /* Releases the maildrop (no changes made). */
 void pop3d_logout(struct pop3d_session *s);
+/* Ends the store batch session_input opened (before the folder closes). */
+void pop3d_batch_end(struct pop3d_session *s);
 
 /* pop3d-mail.c: STAT LIST UIDL DELE NOOP RSET QUIT */
 void pop3d_cmd_stat(struct pop3d_session *s, const struct pop3_command *cmd);

@@ -1,7 +1,8 @@
 /* pop3d-retr: RETR (RFC 1939 section 5) and TOP (section 7), streamed: the message is
  * read from store_msg_open's fd in POP3D_CHUNK pieces only while the client's output
  * buffer is below POP3D_OUT_HIGH (the write callback asks for more once it drains), and
- * goes through pop3-body (CRLF, dot-stuffing, TOP cut). Memory per session stays bounded
+ * goes through pop3-body (CRLF, dot-stuffing, TOP cut) straight into the bufferevent's
+ * output memory. Memory per session stays bounded
  * whatever the message size. A message removed behind the session's back (IMAP, rm)
  * gets "-ERR message is no longer available".
  */
@@ -28,15 +29,18 @@ static void stream_end(struct pop3d_session *s)
 	pop3d_stream_abort(s);
 	pop3d_session_flush(s);
 	s->busy = false;
-	if (!s->closing)
+	if (s->stream.read_off && !s->closing)
 		bufferevent_enable(s->bev, EV_READ);
+	s->stream.read_off = false;
 }
 
 bool pop3d_stream_pump(struct pop3d_session *s)
 {
+	/* one event loop per process: its sessions can share the read buffer */
+	static char chunk[POP3D_CHUNK];
 	struct pop3d_stream *st = &s->stream;
 	struct evbuffer *out = bufferevent_get_output(s->bev);
-	char chunk[POP3D_CHUNK];
+	pop3d_session_flush(s); /* the +OK line goes first */
 	while (st->remaining > 0 && evbuffer_get_length(out) < POP3D_OUT_HIGH) {
 		size_t want = st->remaining < sizeof(chunk) ? (size_t)st->remaining : sizeof(chunk);
 		ssize_t n = pread(st->fd, chunk, want, st->offset);
@@ -52,9 +56,14 @@ bool pop3d_stream_pump(struct pop3d_session *s)
 		}
 		st->offset += n;
 		st->remaining -= (uint64_t)n;
-		bool more = pop3_body_write(&st->body, chunk, (size_t)n, &s->out);
-		pop3d_session_flush(s);
-		if (!more)
+		/* converted straight into the output's own memory: no copy in between */
+		struct evbuffer_iovec v;
+		if (evbuffer_reserve_space(out, (ev_ssize_t)POP3_BODY_OUT_MAX((size_t)n), &v, 1) <
+		    1)
+			fatal("retr: out of memory for the output buffer");
+		v.iov_len = pop3_body_convert(&st->body, chunk, (size_t)n, v.iov_base);
+		evbuffer_commit_space(out, &v, 1);
+		if (st->body.done)
 			st->remaining = 0;
 	}
 	if (st->remaining > 0)
@@ -89,8 +98,14 @@ static void retr_start(struct pop3d_session *s, struct pop3d_msg *m, int64_t top
 		pop3d_session_ok(s, "top of message follows");
 	}
 	s->busy = true;
-	bufferevent_disable(s->bev, EV_READ);
-	pop3d_stream_pump(s);
+	st->read_off = false;
+	/* Most messages are written at once; a longer one stops reading commands until it
+	 * is sent (and with it the idle timer of the input, which a slow reader of a big
+	 * message must not trip). */
+	if (pop3d_stream_pump(s)) {
+		bufferevent_disable(s->bev, EV_READ);
+		st->read_off = true;
+	}
 }
 
 void pop3d_cmd_retr(struct pop3d_session *s, const struct pop3_command *cmd)

@@ -217,6 +217,13 @@ static void session_line(struct pop3d_session *s, enum pop3_parse_result r)
  * The bufferevent is looked up again after each line: STLS replaces it. */
 static void session_input(struct pop3d_session *s)
 {
+	/* the commands answered in one go share one read transaction of the index (a
+	   pipelined run of RETRs: one lock instead of one per message) */
+	bool batch = s->folder != NULL && !s->batch;
+	if (batch) {
+		store_batch_begin(s->folder);
+		s->batch = true;
+	}
 	while (!s->busy && !s->closing) {
 		struct evbuffer *in = bufferevent_get_input(s->bev);
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) + s->out.len >=
@@ -232,6 +239,8 @@ static void session_input(struct pop3d_session *s)
 		session_line(s, r);
 		pop3d_session_flush(s);
 	}
+	if (batch)
+		pop3d_batch_end(s);
 	pop3d_session_flush(s);
 	if (s->input_eof && !s->busy && !s->closing &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
