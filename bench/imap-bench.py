@@ -28,6 +28,12 @@ every operation repeated 3 times. Every figure is a median of 3, Tern and Doveco
 alternating, and the ratio is Dovecot/Tern seconds (> 1: Tern faster). Also timed once:
 building the index offline (`tern reindex` vs `doveadm index`).
 
+Each operation also records the CPU time the whole server used for it (second table): the
+sum over the master and its children of their threads' run time (/proc/PID/task/*/schedstat)
+plus what the master's reaped children used (cutime + cstime). For Tern that is the imap
+worker with its password-check threads; for Dovecot the imap process of the session, and
+imap-login and auth. On a loaded machine the CPU figures move far less than the wall ones.
+
 Passwords: by default both servers check the same crypt(3) hash (Tern's yescrypt, ~25 ms a
 check); --fast-hash gives both sha512-crypt with 1,000 rounds, so the login-heavy measures
 show the servers rather than the KDF.
@@ -35,7 +41,8 @@ show the servers rather than the KDF.
 Run as root from the source tree after building:
     /usr/bin/python3 bench/imap-bench.py [--messages 10000] [--tern BUILD/src/tern/tern]
     /usr/bin/python3 bench/imap-bench.py --quick          # 1,000 messages, a smoke run
-    --only OPS (comma list) / --skip-idle / --keep / --pause (wait before stopping, to profile)
+    --only PHASES (cold,warm,clients,idle) / --ops OPERATIONS (login,fetch envelope,store,
+    ...: only these in the cold and warm phases) / --pause (wait before stopping, to profile)
 """
 import argparse
 import crypt
@@ -292,10 +299,54 @@ class Imap:
 
 # ---------------------------------------------------------------- operations
 
+def cpu_ns(pid):
+    """CPU time a process has used so far, all its threads (schedstat: ns; else ticks)."""
+    total = 0
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            try:
+                total += int(open("/proc/%d/task/%s/schedstat" % (pid, t)).read().split()[0])
+            except (OSError, ValueError, IndexError):
+                f = open("/proc/%d/task/%s/stat" % (pid, t)).read().rsplit(")", 1)[1].split()
+                total += (int(f[11]) + int(f[12])) * 10 ** 9 // os.sysconf("SC_CLK_TCK")
+    except OSError:
+        pass
+    return total
+
+
+def server_cpu_ns(master):
+    """CPU time of a server: its master, the master's children alive now, and the children
+    it has reaped (cutime + cstime: Dovecot's per-connection processes that ended)."""
+    total = cpu_ns(master)
+    try:
+        f = open("/proc/%d/stat" % master).read().rsplit(")", 1)[1].split()
+        total += (int(f[13]) + int(f[14])) * 10 ** 9 // os.sysconf("SC_CLK_TCK")
+    except OSError:
+        pass
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            ppid = int(open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if ppid == master:
+            total += cpu_ns(int(p))
+    return total
+
+
 class Server:
-    def __init__(self, name, port, user):
+    """master: the server's master process; each operation also records the CPU time of the
+    whole server (server_cpu_ns: Tern's imap worker with its password-check threads;
+    Dovecot's imap, imap-login and auth processes)."""
+    def __init__(self, name, port, user, master=None):
         self.name, self.port, self.user = name, port, user
         self.session = None
+        self.master = master
+        self.keep = None  # a connection an operation leaves open until its CPU is read
+
+    def cpu_ns(self):
+        return server_cpu_ns(self.master) if self.master else 0
 
     def connect(self):
         c = Imap(self.port)
@@ -321,11 +372,24 @@ def timed(fn):
     return time.perf_counter() - t0, info
 
 
+def cpu_timed(srv, fn):
+    """(wall seconds, CPU seconds of the server, fn's result)."""
+    before = srv.cpu_ns()
+    t0 = time.perf_counter()
+    info = fn()
+    secs = time.perf_counter() - t0
+    cpu = (srv.cpu_ns() - before) / 1e9
+    if srv.keep is not None:
+        srv.keep.close()
+        srv.keep = None
+    return secs, cpu, info
+
+
 def op_login_select(srv):
     c = Imap(srv.port)
     c.login(srv.user, PASSWORD)
     r = c.cmd("SELECT INBOX")
-    c.close()
+    srv.keep = c  # closed once the CPU time is read (Dovecot's process ends with it)
     return int(r.split(b" EXISTS")[0].rsplit(b"* ", 1)[1])
 
 
@@ -361,12 +425,13 @@ def op_bodies(srv, count, n=1000):
     return total
 
 
+def op_store_prepare(srv):
+    """Untimed: \\Seen off everywhere, so that the STORE changes every message."""
+    srv.fresh().cmd("STORE 1:* -FLAGS.SILENT (\\Seen)")
+
+
 def op_store(srv):
-    c = srv.fresh()
-    c.cmd("STORE 1:* -FLAGS.SILENT (\\Seen)")
-    t0 = time.perf_counter()
-    n = c.cmd("STORE 1:* +FLAGS (\\Seen)").count(b" FETCH (")
-    return time.perf_counter() - t0, n
+    return srv.fresh().cmd("STORE 1:* +FLAGS (\\Seen)").count(b" FETCH (")
 
 
 def op_clients(srv, count, clients, rounds):
@@ -480,7 +545,7 @@ class TernSide:
 
     def start(self):
         self.inst.start(wait_port="imap")
-        return Server("tern", self.inst.ports["imap"], TERN_USER)
+        return Server("tern", self.inst.ports["imap"], TERN_USER, self.inst.proc.pid)
 
     def stop(self):
         self.inst.stop()
@@ -514,7 +579,7 @@ class DoveSide:
         self.d = self.peer_mod.BenchDovecot().start()
         if self.hashes:
             self.d.set_hashes(self.hashes)
-        return Server("dovecot", self.d.port, DOVE_USER)
+        return Server("dovecot", self.d.port, DOVE_USER, self.d.proc.pid)
 
     def fresh_copy(self):
         uid, gid = self.d.owner()
@@ -545,6 +610,9 @@ def main():
     ap.add_argument("--bodies", type=int, default=1000)
     ap.add_argument("--fast-hash", action="store_true")
     ap.add_argument("--only", default="", help="comma list of: cold,warm,clients,idle")
+    ap.add_argument("--ops", default="",
+                    help="comma list of operations to time in the cold and warm phases, "
+                         "by the start of their names (login,fetch envelope,store,...)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--pause", action="store_true",
                     help="after the warm measures, print the pids and wait for Enter")
@@ -578,23 +646,30 @@ def main():
     res = {}  # (phase, op) -> {"tern": [s...], "dovecot": [s...]}
     info = {}
 
-    def note(phase, op, name, secs, what):
+    cpu = {}  # (phase, op) -> {"tern": [CPU s...], "dovecot": [...]}
+
+    def note(phase, op, name, secs, what, cpu_secs=None):
         res.setdefault((phase, op), {"tern": [], "dovecot": []})[name].append(secs)
         info.setdefault((op, name), what)
+        if cpu_secs is not None:
+            cpu.setdefault((phase, op), {"tern": [], "dovecot": []})[name].append(cpu_secs)
 
     ops = [("login+select", op_login_select), ("fetch envelope", op_fetch_env),
            ("fetch bodystruct", op_fetch_bs), ("search subject", op_search_subject),
            ("search text", op_search_text),
            ("%d body fetches" % a.bodies, lambda s: op_bodies(s, n, a.bodies)),
-           ("store +seen", None)]
+           ("store +seen", op_store)]
+
+    wanted = [w.strip() for w in a.ops.split(",") if w.strip()]
 
     def run_ops(srv, phase):
         for name, fn in ops:
-            if fn is None:
-                secs, what = op_store(srv)
-            else:
-                secs, what = timed(lambda: fn(srv))
-            note(phase, name, srv.name, secs, what)
+            if wanted and not any(name.startswith(w) for w in wanted):
+                continue
+            if fn is op_store:
+                op_store_prepare(srv)
+            secs, cpu_secs, what = cpu_timed(srv, lambda: fn(srv))
+            note(phase, name, srv.name, secs, what, cpu_secs)
         srv.drop()
 
     sides = [tern, dove]
@@ -611,7 +686,7 @@ def main():
                     side.stop()
                 print("cold run %d done" % (r + 1), flush=True)
             # offline indexing: tern reindex vs doveadm index, on fresh copies
-            for r in range(a.runs):
+            for r in range(a.runs if not wanted or "offline" in wanted else 0):
                 tern.fresh_copy()
                 secs, _ = timed(tern.reindex)
                 note("cold", "offline reindex", "tern", secs, "")
@@ -628,6 +703,9 @@ def main():
         for srv in (tsrv, dsrv):
             for name, fn in ops[:3]:
                 fn(srv)
+                if srv.keep is not None:
+                    srv.keep.close()
+                    srv.keep = None
             srv.drop()
         if "warm" in only:
             for r in range(a.runs):
@@ -640,8 +718,9 @@ def main():
                 op_clients(srv, n, a.clients, 1)  # untimed warm-up
             for r in range(a.runs):
                 for srv in (tsrv, dsrv):
-                    secs, what = timed(lambda: op_clients(srv, n, a.clients, a.rounds))
-                    note("warm", op, srv.name, secs, what)
+                    secs, cpu_secs, what = cpu_timed(
+                        srv, lambda: op_clients(srv, n, a.clients, a.rounds))
+                    note("warm", op, srv.name, secs, what, cpu_secs)
             print("clients done", flush=True)
         if a.pause:
             print("tern imap worker(s): %s  dovecot master: %d; Enter to go on"
@@ -669,19 +748,32 @@ def main():
                     (os.path.join(src, "cur"), os.path.join(src, "new"))
                     for f in os.listdir(d)) / 1e6,
              "sha512-crypt (1000 rounds)" if a.fast_hash else "yescrypt", a.runs))
+    def rows(table):
+        """(phase, op, tern median, dovecot median, ratio, spread of the per-repeat ratios:
+        each repeat measures Tern and Dovecot back to back)"""
+        for (phase, op), v in table.items():
+            if not v["tern"] or not v["dovecot"]:
+                continue
+            t, d = median(v["tern"]), median(v["dovecot"])
+            pairs = [dd / tt for tt, dd in zip(v["tern"], v["dovecot"]) if tt]
+            spread = "%.2f-%.2f" % (min(pairs), max(pairs)) if pairs else "-"
+            yield phase, op, t, d, d / t if t else 0, spread
+
     print("%-6s %-26s %10s %10s %7s %13s  %s" % ("phase", "operation", "tern s", "dovecot s",
                                                   "ratio", "ratio spread",
                                                   "result (tern / dovecot)"))
-    for (phase, op), v in res.items():
-        if not v["tern"] or not v["dovecot"]:
-            continue
-        t, d = median(v["tern"]), median(v["dovecot"])
-        # the ratios of each repeat (Tern and Dovecot measured back to back)
-        pairs = [dd / tt for tt, dd in zip(v["tern"], v["dovecot"]) if tt]
-        spread = "%.2f-%.2f" % (min(pairs), max(pairs)) if pairs else "-"
+    for phase, op, t, d, ratio, spread in rows(res):
         print("%-6s %-26s %10.3f %10.3f %6.2fx %13s  %s / %s%s"
-              % (phase, op, t, d, d / t if t else 0, spread, info.get((op, "tern")),
-                 info.get((op, "dovecot")), "" if d / t >= 1.5 else "   < 1.5x target"))
+              % (phase, op, t, d, ratio, spread, info.get((op, "tern")),
+                 info.get((op, "dovecot")), "" if ratio >= 1.5 else "   < 1.5x target"))
+    if cpu:
+        print()
+        print("CPU seconds of the server (all its processes: Tern's master and workers; "
+              "Dovecot's master, imap, imap-login, auth...), median of %d" % a.runs)
+        print("%-6s %-26s %10s %10s %7s %13s" % ("phase", "operation", "tern cpu", "dovecot",
+                                                  "ratio", "ratio spread"))
+        for row in rows(cpu):
+            print("%-6s %-26s %10.3f %10.3f %6.2fx %13s" % row)
     if mem:
         t, d = mem["tern"], mem["dovecot"]
         print("idle memory, %d sessions in IDLE:" % a.idle)

@@ -48,6 +48,8 @@ enum index_stmt {
 	ST_META_SET,
 	ST_INSERT,
 	ST_INSERT_FEED,
+	ST_UPDATE_FEED,
+	ST_UNSEEN_ADD,
 	ST_UPDATE,
 	ST_DELETE,
 	ST_EXPUNGED_ADD,
@@ -77,6 +79,10 @@ static const char *const index_sql[ST_COUNT] = {
     [ST_INSERT_FEED] = "INSERT OR IGNORE INTO msgs (uid, base, fname, dir, flags, keywords, "
 		       "modseq, size, idate) SELECT uid, base, fname, dir, flags, keywords, "
 		       "modseq, size, idate FROM tern_feed",
+    [ST_UPDATE_FEED] = "UPDATE msgs SET fname = f.fname, dir = f.dir, flags = f.flags, "
+		       "keywords = f.keywords, modseq = f.modseq FROM tern_feed AS f "
+		       "WHERE msgs.uid = f.uid",
+    [ST_UNSEEN_ADD] = "UPDATE meta SET value = value + ?1 WHERE key = 'total_unseen'",
     [ST_UPDATE] = "UPDATE msgs SET fname = ?2, dir = ?3, flags = ?4, keywords = ?5, "
 		  "modseq = ?6 WHERE uid = ?1",
     [ST_DELETE] = "DELETE FROM msgs WHERE uid = ?1",
@@ -698,6 +704,52 @@ int index_update(struct index *ix, const struct index_row *r, struct buf *err)
 	sqlite3_bind_int64(st, 5, r->keywords);
 	sqlite3_bind_int64(st, 6, (int64_t)r->modseq);
 	return index_run(ix, st, err, "update");
+}
+
+/* Per row, the totals trigger costs a statement journal and a sub-program; for many rows
+ * the triggers are switched off for this connection only (SQLITE_DBCONFIG_ENABLE_TRIGGER:
+ * nothing changes in the file, other connections keep theirs) and total_unseen is moved
+ * once by the caller's count. */
+#define INDEX_UPDATE_BULK_MIN 32
+
+int index_update_rows(struct index *ix, const struct index_row *rows, size_t count,
+		      int64_t unseen_delta, struct buf *err)
+{
+	if (count < INDEX_UPDATE_BULK_MIN) {
+		for (size_t i = 0; i < count; i++)
+			if (index_update(ix, &rows[i], err) < 0)
+				return -1;
+		return 0;
+	}
+	ix->bulk_other = true;
+	sqlite3_stmt *st = index_stmt(ix, ST_UPDATE_FEED, err);
+	if (st == NULL)
+		return -1;
+	int on = 0;
+	if (sqlite3_db_config(ix->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &on) != SQLITE_OK ||
+	    on != 0)
+		return index_fail(ix, err, "triggers off");
+	ix->feed = (struct index_feed){.rows = rows, .count = count};
+	int r = index_run(ix, st, err, "update");
+	ix->feed = (struct index_feed){0};
+	size_t changed = r == 0 ? (size_t)sqlite3_changes64(ix->db) : 0;
+	if (sqlite3_db_config(ix->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 1, &on) != SQLITE_OK ||
+	    on != 1) {
+		/* a connection without its triggers would miscount every later change */
+		fatal("store: index %s: cannot switch the triggers back on", ix->path);
+	}
+	if (r < 0)
+		return -1;
+	if (changed != count) /* a row missing: count the totals again */
+		return sqlite3_exec(ix->db, index_totals_schema, NULL, NULL, NULL) == SQLITE_OK
+			   ? 0
+			   : index_fail(ix, err, "totals");
+	if (unseen_delta == 0)
+		return 0;
+	if ((st = index_stmt(ix, ST_UNSEEN_ADD, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, unseen_delta);
+	return index_run(ix, st, err, "totals");
 }
 
 int index_delete(struct index *ix, uint32_t uid, const char *base, uint64_t modseq, struct buf *err)

@@ -62,6 +62,11 @@ int index_insert_rows(struct index *index, const struct index_row *rows, size_t 
 		      struct buf *err);
 /* Updates a message's file name, place and flags. */
 int index_update(struct index *index, const struct index_row *row, struct buf *err);
+/* The same for many rows (uid, fname, dir, flags, keywords, modseq), in one statement when
+ * there are many: the caller gives the change of the number of messages without \Seen
+ * (the totals triggers do not run for them). */
+int index_update_rows(struct index *index, const struct index_row *rows, size_t count,
+		      int64_t unseen_delta, struct buf *err);
 /* Removes a message, remembering (uid, base, modseq) among the expunged. */
 int index_delete(struct index *index, uint32_t uid, const char *base, uint64_t modseq,
 		 struct buf *err);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,6 +343,138 @@ static void test_flags(void **state)
 	store_folder_close(&f);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The number of files in ROOT/sub whose name has the flag letter after ":2,". */
+static size_t files_with_flag(struct fixture *fx, const char *sub, char letter, size_t *all_r)
+{
+	char *path = x_asprintf("%s/Maildir/%s", fx->dir, sub);
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	size_t n = 0, all = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		const char *info = strstr(de->d_name, ":2,");
+		all++;
+		n += info != NULL && strchr(info + 3, letter) != NULL;
+	}
+	closedir(d);
+	x_free(&path);
+	if (all_r != NULL)
+		*all_r = all;
+	return n;
+}
+
+static uint64_t status_unseen(struct fixture *fx)
+{
+	struct store_folder_status st;
+	assert_int_equal(store_folder_status(fx->store, "INBOX", &st, &fx->err), 0);
+	return st.unseen;
+}
+
+/* A flag change of many messages (the bulk path: names from the map, one index update,
+ * the totals counted in C): files renamed, totals right, the changer's snapshot at the new
+ * state without reading it back, another handle told exactly the changed messages; and a
+ * file renamed by another program after the last catch-up is found again. */
+static void test_flags_bulk(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = 100 };
+	struct store_folder *f = open_folder(fx, "INBOX");
+	uint32_t uids[N];
+	for (int i = 0; i < N; i++)
+		uids[i] = test_append(f, MSG, i % 2 ? STORE_FLAG_SEEN : 0);
+	sync_ok(fx, f, NULL);
+	struct store_folder *g = open_folder(fx, "INBOX");
+	assert_int_equal(status_unseen(fx), N / 2);
+	uint64_t before = store_folder_highestmodseq(f);
+
+	assert_int_equal(store_set_flags(f, uids, N, STORE_FLAGS_ADD, STORE_FLAG_SEEN, 0, &fx->err),
+			 0);
+	size_t all;
+	assert_int_equal(files_with_flag(fx, "cur", 'S', &all), N);
+	assert_int_equal(all, N);
+	assert_int_equal(status_unseen(fx), 0);
+	assert_true(store_folder_highestmodseq(f) > before);
+	struct store_changes ch;
+	sync_ok(fx, f, &ch); /* our own change: nothing to report, nothing read back */
+	assert_int_equal(ch.changed_count, 0);
+	store_changes_free(&ch);
+	for (int i = 0; i < N; i++) {
+		const struct store_msg *m = store_folder_msg(f, (size_t)i);
+		assert_int_equal(m->flags, STORE_FLAG_SEEN);
+		assert_int_equal(m->modseq > before, i % 2 == 0);
+	}
+	sync_ok(fx, g, &ch);
+	assert_int_equal(ch.changed_count, N / 2);
+	for (size_t i = 0; i < ch.changed_count; i++)
+		assert_int_equal(ch.changed_uids[i], uids[2 * i]);
+	store_changes_free(&ch);
+	assert_int_equal(store_folder_highestmodseq(g), store_folder_highestmodseq(f));
+	for (int i = 0; i < N; i++)
+		assert_int_equal(store_folder_msg(g, (size_t)i)->flags, STORE_FLAG_SEEN);
+
+	/* \Seen off 40 of them */
+	assert_int_equal(store_set_flags(f, uids + 10, 40, STORE_FLAGS_REMOVE, STORE_FLAG_SEEN, 0,
+					 &fx->err), 0);
+	assert_int_equal(status_unseen(fx), 40);
+	assert_int_equal(files_with_flag(fx, "cur", 'S', NULL), N - 40);
+
+	/* mutt flags message 60 after our last look at cur/ (its time put back, so the next
+	   catch-up does not read it): the rename finds no file and looks again */
+	sync_ok(fx, f, NULL);
+	char *curdir = x_asprintf("%s/Maildir/cur", fx->dir);
+	struct timespec old[2] = {{.tv_sec = 1700000000}, {.tv_sec = 1700000000}};
+	assert_int_equal(utimensat(AT_FDCWD, curdir, old, 0), 0);
+	sync_ok(fx, f, NULL); /* records that time (long settled) */
+	DIR *d = opendir(curdir);
+	struct dirent *de;
+	char *from = NULL, *to = NULL;
+	/* the file of uids[60]: the 61st name in base order (bases ascend with the UIDs) */
+	size_t count = 0;
+	char **names = NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		names = x_reallocarray(names, count + 1, sizeof(char *));
+		names[count++] = x_strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, count, sizeof(char *), cmp_str);
+	from = x_asprintf("%s/%s", curdir, names[60]);
+	to = x_asprintf("%s/%.*sF%s", curdir, (int)(strstr(names[60], ":2,") + 3 - names[60]),
+			names[60], strstr(names[60], ":2,") + 3);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(utimensat(AT_FDCWD, curdir, old, 0), 0);
+	assert_int_equal(store_set_flags(f, uids, N, STORE_FLAGS_ADD, STORE_FLAG_ANSWERED, 0,
+					 &fx->err), 0);
+	assert_int_equal(files_with_flag(fx, "cur", 'R', &all), N);
+	assert_int_equal(all, N);
+	assert_int_equal(files_with_flag(fx, "cur", 'F', NULL), 1);
+	sync_ok(fx, f, NULL);
+	assert_int_equal(store_folder_msg(f, 60)->flags,
+			 STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED);
+	assert_int_equal(status_unseen(fx), 40);
+	sync_ok(fx, g, &ch);
+	assert_int_equal(store_folder_msg(g, 60)->flags,
+			 STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED);
+	assert_int_equal(store_folder_msg(g, 10)->flags, STORE_FLAG_ANSWERED);
+	store_changes_free(&ch);
+	for (size_t i = 0; i < count; i++)
+		x_free(&names[i]);
+	x_free(&names);
+	x_free(&from);
+	x_free(&to);
+	x_free(&curdir);
+	store_folder_close(&g);
+	store_folder_close(&f);
+}
+
 static void test_copy_move(void **state)
 {
 	struct fixture *fx = *state;
@@ -398,10 +531,6 @@ static void test_unique_name(void **state)
 	store_folder_close(&f);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* The UID of the message whose text is want (each test file holds its base name). */
 static uint32_t uid_of_text(struct store_folder *f, const char *want)
@@ -563,6 +692,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shared_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flags_bulk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unique_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_build_order, setup, teardown),

@@ -13,12 +13,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define VSIZE_CHUNK 65536
+/* A flag change of this many messages or more goes through the map and one index update
+ * (set_flags_bulk); fewer are looked up in the index one by one. */
+#define FLAGS_BULK_MIN 32
 
 /* Opens the index, filling a fresh one from the files. */
 static int maildir_index_attach(struct maildir_folder *mf, struct buf *err)
@@ -293,6 +297,19 @@ static uint32_t flags_apply(uint32_t old, enum store_flags_op op, uint32_t v)
 	return op == STORE_FLAGS_ADD ? old | v : op == STORE_FLAGS_REMOVE ? old & ~v : v;
 }
 
+/* Gives the snapshot's copy of a message its new flags. */
+static void snapshot_set(struct maildir_folder *mf, uint32_t uid, uint32_t flags,
+			 uint32_t keywords, uint64_t modseq)
+{
+	ssize_t idx = store_folder_find(&mf->f, uid);
+	if (idx < 0)
+		return;
+	store_folder_own(&mf->f);
+	mf->f.msgs[idx].flags = flags;
+	mf->f.msgs[idx].keywords = keywords;
+	mf->f.msgs[idx].modseq = modseq;
+}
+
 /* Renames one message to its new flags (in the lock), and only when they change: the name
  * comes from the index; a file that is not there any more (renamed by another program) is
  * looked for again after a catch-up. dirfd: new/ and cur/. */
@@ -332,19 +349,97 @@ static int set_flags_one(struct maildir_folder *mf, const int dirfd[2], uint32_t
 			ret = -1;
 		if (ret == 0) {
 			maildir_map_put(&mf->map, name.data, baselen, uid, 1);
-			ssize_t idx = store_folder_find(&mf->f, uid);
-			if (idx >= 0) {
-				store_folder_own(&mf->f);
-				mf->f.msgs[idx].flags = nf;
-				mf->f.msgs[idx].keywords = nk;
-				mf->f.msgs[idx].modseq = modseq;
-			}
+			snapshot_set(mf, uid, nf, nk, modseq);
 			ret = 1;
 		}
 	}
 	buf_free(&name);
 	x_free(&from);
 	return ret;
+}
+
+struct uid_entry {
+	uint32_t uid;
+	struct maildir_entry *e;
+};
+
+static int uid_entry_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct uid_entry *)a)->uid, y = ((const struct uid_entry *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+/* The map's messages in UID order (the map is keyed by base name). */
+static struct uid_entry *map_by_uid(struct maildir_map *m, size_t *count_r)
+{
+	struct uid_entry *v = x_reallocarray(NULL, m->used + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].state == 1)
+			v[n++] = (struct uid_entry){m->slots[i].uid, &m->slots[i]};
+	qsort(v, n, sizeof(*v), uid_entry_cmp);
+	*count_r = n;
+	return v;
+}
+
+/* Many messages (STORE 1:*): each found in the map, whose file name says its flags (no
+ * index lookup), renamed relative to new/ and cur/ in the order given (UIDs: the order of
+ * the names), and all rows updated with one statement (index_update_rows, which leaves the
+ * totals to us). A file renamed by another program since the catch-up (ENOENT) is done
+ * again one by one afterwards, after reading the directories. 1: something changed. */
+static int set_flags_bulk(struct maildir_folder *mf, const int dirfd[2], const uint32_t *uids,
+			  size_t count, enum store_flags_op op, uint32_t flags, uint32_t keywords,
+			  uint64_t modseq, struct buf *err)
+{
+	size_t known;
+	struct uid_entry *byuid = map_by_uid(&mf->map, &known);
+	struct index_row *rows = x_reallocarray(NULL, count, sizeof(*rows));
+	uint32_t *retry = NULL;
+	size_t nrows = 0, retry_count = 0, retry_cap = 0;
+	int64_t unseen_delta = 0;
+	struct buf name = BUF_INIT;
+	int ret = 0;
+	for (size_t i = 0; i < count; i++) {
+		struct uid_entry key = {.uid = uids[i]};
+		struct uid_entry *ue = bsearch(&key, byuid, known, sizeof(*byuid), uid_entry_cmp);
+		if (ue == NULL)
+			continue; /* expunged */
+		struct maildir_entry *e = ue->e;
+		struct maildir_name old;
+		maildir_name_parse(e->fname, &old);
+		uint32_t nf = flags_apply(old.flags, op, flags);
+		uint32_t nk = flags_apply(old.keywords, op, keywords);
+		if (nf == old.flags && nk == old.keywords)
+			continue;
+		buf_reset(&name);
+		maildir_name_format(&name, e->fname, e->baselen, nf, nk);
+		if (renameat(dirfd[e->dir], e->fname, dirfd[1], name.data) < 0) {
+			if (errno != ENOENT) {
+				ret = store_err_errno(err, "rename", e->fname);
+				break;
+			}
+			store_u32_push(&retry, retry_count++, &retry_cap, uids[i]);
+			continue;
+		}
+		maildir_map_rename(e, name.data, 1);
+		rows[nrows++] = (struct index_row){.uid = uids[i], .fname = e->fname, .dir = 1,
+						   .flags = nf, .keywords = nk, .modseq = modseq};
+		unseen_delta += ((nf & STORE_FLAG_SEEN) == 0) - ((old.flags & STORE_FLAG_SEEN) == 0);
+	}
+	buf_free(&name);
+	x_free(&byuid);
+	if (ret == 0 && nrows > 0)
+		ret = index_update_rows(mf->ix, rows, nrows, unseen_delta, err);
+	for (size_t i = 0; ret == 0 && i < nrows; i++)
+		snapshot_set(mf, rows[i].uid, rows[i].flags, rows[i].keywords, modseq);
+	bool changed = nrows > 0;
+	for (size_t i = 0; ret >= 0 && i < retry_count; i++) {
+		ret = set_flags_one(mf, dirfd, retry[i], op, flags, keywords, modseq, err);
+		changed |= ret > 0;
+	}
+	x_free(&rows);
+	x_free(&retry);
+	return ret < 0 ? -1 : changed;
 }
 
 /* new/ and cur/ open as directories (renames relative to them walk no path); -1 on error. */
@@ -372,23 +467,42 @@ static int maildir_set_flags(struct store_folder *f, const uint32_t *uids, size_
 	struct maildir_folder *mf = (struct maildir_folder *)f;
 	if (maildir_lock(mf, false, true, err) < 0)
 		return -1;
-	uint64_t modseq = (uint64_t)index_meta(mf->ix, "highestmodseq") + 1;
+	uint64_t hms = (uint64_t)index_meta(mf->ix, "highestmodseq"), modseq = hms + 1;
+	/* the snapshot is the index's state: after our changes it is the new state */
+	bool current = !mf->full_refresh && f->highestmodseq == hms &&
+		       f->uidvalidity == (uint32_t)index_meta(mf->ix, "uidvalidity");
 	bool changed = false;
 	int dirfd[2];
 	if (maildir_dirfds(mf, dirfd, err) < 0)
 		return maildir_unlock(mf, -1, err);
 	int ret = 0;
-	for (size_t i = 0; i < count && ret >= 0; i++) {
+	if (count >= FLAGS_BULK_MIN) {
+		ret = set_flags_bulk(mf, dirfd, uids, count, op, flags, keywords, modseq, err);
+		changed = ret > 0;
+	}
+	for (size_t i = 0; count < FLAGS_BULK_MIN && i < count && ret >= 0; i++) {
 		ret = set_flags_one(mf, dirfd, uids[i], op, flags, keywords, modseq, err);
 		changed |= ret > 0;
 	}
 	close(dirfd[0]);
 	close(dirfd[1]);
+	/* a catch-up on the way (a file renamed by another program) changed more than ours */
+	current &= (uint64_t)index_meta(mf->ix, "highestmodseq") == hms;
 	if (ret >= 0 && changed) {
 		ret = index_meta_set(mf->ix, "highestmodseq", (int64_t)modseq, err);
 		mf->map_modseq = modseq;
 	}
-	return maildir_unlock(mf, ret < 0 ? -1 : 0, err);
+	ret = maildir_unlock(mf, ret < 0 ? -1 : 0, err);
+	if (ret < 0) {
+		/* the files may have their new names and the index not: read the map again from
+		   the index, and compare the whole snapshot at the next sync */
+		maildir_map_free(&mf->map);
+		mf->map_modseq = 0;
+		mf->full_refresh = true;
+	} else if (current && changed) {
+		f->highestmodseq = modseq;
+	}
+	return ret;
 }
 
 static int expunge_one(struct maildir_folder *mf, uint32_t uid, uint64_t modseq,

@@ -88,6 +88,13 @@ struct maildir_entry *maildir_map_put(struct maildir_map *m, const char *fname, 
 	return e;
 }
 
+void maildir_map_rename(struct maildir_entry *e, const char *fname, int dir)
+{
+	x_free(&e->fname);
+	e->fname = x_strdup(fname);
+	e->dir = (uint8_t)dir;
+}
+
 void maildir_map_remove(struct maildir_map *m, struct maildir_entry *e)
 {
 	x_free(&e->fname);

@@ -58,6 +58,8 @@ struct maildir_entry *maildir_map_find(struct maildir_map *m, const char *base, 
 /* Adds or replaces the entry for fname's base. */
 struct maildir_entry *maildir_map_put(struct maildir_map *m, const char *fname, size_t baselen,
 				      uint32_t uid, int dir);
+/* Gives an entry its message's new file name (same base: no rehash, entries stay put). */
+void maildir_map_rename(struct maildir_entry *e, const char *fname, int dir);
 void maildir_map_remove(struct maildir_map *m, struct maildir_entry *e);
 void maildir_map_free(struct maildir_map *m);
 
