@@ -425,7 +425,7 @@ static void test_flags_bulk(void **state)
 	assert_int_equal(status_unseen(fx), 40);
 	assert_int_equal(files_with_flag(fx, "cur", 'S', NULL), N - 40);
 
-	/* mutt flags message 60 after our last look at cur/ (its time put back, so the next
+	/* mutt flags a message after our last look at cur/ (its time put back, so the next
 	   catch-up does not read it): the rename finds no file and looks again */
 	sync_ok(fx, f, NULL);
 	char *curdir = x_asprintf("%s/Maildir/cur", fx->dir);
@@ -435,7 +435,7 @@ static void test_flags_bulk(void **state)
 	DIR *d = opendir(curdir);
 	struct dirent *de;
 	char *from = NULL, *to = NULL;
-	/* the file of uids[60]: the 61st name in base order (bases ascend with the UIDs) */
+	/* one of the files (which message it is does not matter) */
 	size_t count = 0;
 	char **names = NULL;
 	while ((de = readdir(d)) != NULL) {
@@ -457,14 +457,19 @@ static void test_flags_bulk(void **state)
 	assert_int_equal(all, N);
 	assert_int_equal(files_with_flag(fx, "cur", 'F', NULL), 1);
 	sync_ok(fx, f, NULL);
-	assert_int_equal(store_folder_msg(f, 60)->flags,
-			 STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED);
-	assert_int_equal(status_unseen(fx), 40);
 	sync_ok(fx, g, &ch);
-	assert_int_equal(store_folder_msg(g, 60)->flags,
-			 STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED);
-	assert_int_equal(store_folder_msg(g, 10)->flags, STORE_FLAG_ANSWERED);
 	store_changes_free(&ch);
+	size_t flagged = 0;
+	for (int i = 0; i < N; i++) {
+		uint32_t fl = store_folder_msg(f, (size_t)i)->flags;
+		uint32_t seen = i >= 10 && i < 50 ? 0 : STORE_FLAG_SEEN;
+		assert_true(fl == (seen | STORE_FLAG_ANSWERED) ||
+			    fl == (seen | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED));
+		flagged += (fl & STORE_FLAG_FLAGGED) != 0;
+		assert_int_equal(store_folder_msg(g, (size_t)i)->flags, fl);
+	}
+	assert_int_equal(flagged, 1);
+	assert_int_equal(status_unseen(fx), 40);
 	for (size_t i = 0; i < count; i++)
 		x_free(&names[i]);
 	x_free(&names);
