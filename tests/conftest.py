@@ -7,7 +7,7 @@ sanitizer reports. `tern_factory(options={...}, start=True)` makes one with opti
 
 Instance API:
   .dir, .conf                 instance folder and its tern.conf
-  .ports[name]                listener ports: smtp submission submissions imap imaps pop3 pop3s
+  .ports[name]                listener ports: smtp submission submissions imap imaps pop3 pop3s sieve
   .domain, .users             'example.test'; {'alice@example.test': 'alice-pw', ...}
   .maildir(addr)              the user's Maildir path
   .wait_messages(addr, n, timeout=10)  files in new/ and cur/ once there are >= n
@@ -34,7 +34,7 @@ ROOT = os.path.dirname(HERE)
 TERN = os.environ.get("TERN_BIN") or os.path.join(ROOT, "build", "src", "tern", "tern")
 SANITIZE = os.environ.get("TERN_SANITIZE") == "true"
 DOMAIN = "example.test"
-LISTENERS = ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"]
+LISTENERS = ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "sieve"]
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 

@@ -30,6 +30,7 @@ ROLE_UIDS = {
     "queue": "run_user",
     "imap": "run_user",
     "pop3": "run_user",
+    "sieve": "run_user",  # ManageSieve: virtual users only, refuses system logins
     "deliver": "root",  # switches to each recipient in a child per delivery
     "auth": "root",  # checks passwords, starts each IMAP/POP3 session as its user
 }

@@ -164,6 +164,8 @@ int deliver_vacation_command(struct deliver_msg *m, const char *cmd, struct deli
 /* Runs the user's procmail rc file. Returns the sysexits code and fills res. */
 int deliver_procmail(struct deliver_msg *m, struct delivery_result *res);
 #ifdef TERN_HAVE_SIEVE
+/* The compiled form of the active script is cached beside it, in SCRIPT.tern-bin. */
+#define SIEVE_CACHE_SUFFIX ".tern-bin"
 int deliver_sieve(struct deliver_msg *m, struct delivery_result *res);
 /* The folder of a user's Sieve scripts (NAME.sieve: `tern sieve`, include :personal): the
  * active script's folder for virtual users, its sieve/ subfolder for system users (the

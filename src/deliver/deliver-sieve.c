@@ -33,7 +33,6 @@
 #define VACATION_STATE ".tern-vacation"
 #define VACATION_STATE_MAX (1024 * 1024)
 #define DUPLICATE_STATE ".tern-duplicate"
-#define SIEVE_CACHE_SUFFIX ".tern-bin"
 #define SIEVE_CACHE_MAX (16 * 1024 * 1024) /* bytes of a compiled script read back */
 
 /* The message as lib-sieve reads it: the added header lines, then the spool. */

@@ -8,20 +8,15 @@
  *   tern sieve deactivate ADDRESS         no script runs
  *   tern sieve delete ADDRESS NAME        remove NAME (not the active one)
  *
- * A script NAME is NAME.sieve in the user's script folder (deliver_sieve_dir); the active
- * one is a symbolic link at the user's active path (sieve_path, system_sieve_path) to it,
- * replaced by rename so a delivery sees the old script or the new one. A legacy active
- * script that is a regular file is listed as "active" and kept (activate moves it to
- * NAME "active" first). Run as root, the command first becomes the owner of the data
+ * The scripts are kept by sieve-store.c (shared with the ManageSieve server): NAME.sieve
+ * in the user's script folder, the active one a symbolic link at the user's active path. Run as root, the command first becomes the owner of the data
  * folder (virtual users) or the user (system users), so files stay theirs. Exit 0, 1 for a
  * script that does not compile, or a sysexits code (64 usage, 67 no user, 73, 75, 78).
  */
 #include "deliver-cmd.h"
 #include "deliver-int.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <stdio.h>
@@ -32,11 +27,10 @@
 
 #include "conf.h"
 #include "sieve.h"
+#include "sieve-store.h"
 #include "util.h"
 #include "xalloc.h"
 
-#define SIEVE_NAME_MAX 128
-#define SIEVE_LIST_MAX 1000
 
 enum {
 	EX_OK = 0,
@@ -55,18 +49,6 @@ static int usage(void)
 			"       tern sieve put ADDRESS NAME [FILE] [-c CONF]\n"
 			"       tern sieve get|activate|delete ADDRESS NAME [-c CONF]\n");
 	return EX_USAGE_;
-}
-
-/* A script name: one path component, printable, no leading '.'. */
-static bool name_ok(const char *name)
-{
-	size_t n = strlen(name);
-	if (n == 0 || n > SIEVE_NAME_MAX || name[0] == '.')
-		return false;
-	for (const char *p = name; *p != 0; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/')
-			return false;
-	return true;
 }
 
 /* Compiles text; prints the error as WHERE:LINE:COLUMN. 0 ok, EX_BAD. */
@@ -151,60 +133,17 @@ static int find_user(const struct conf *c, const char *address, struct deliver_u
 	return rc;
 }
 
-/* The name the active link points to ("NAME" of .../NAME.sieve), "" when the active script
- * is a regular file, NULL when there is none. */
-static char *active_name(const struct deliver_user *u)
+/* Prints the scripts, "*" before the active one. */
+static int list_scripts(const struct sieve_store *st)
 {
-	struct stat st;
-	if (lstat(u->sieve_at, &st) < 0)
-		return NULL;
-	if (!S_ISLNK(st.st_mode))
-		return x_strdup("");
-	char target[4096];
-	ssize_t n = readlink(u->sieve_at, target, sizeof(target) - 1);
-	if (n < 0)
-		return NULL;
-	target[n] = 0;
-	const char *base = strrchr(target, '/');
-	base = base != NULL ? base + 1 : target;
-	size_t bl = strlen(base);
-	if (bl <= 6 || strcmp(base + bl - 6, ".sieve") != 0)
-		return x_strdup("");
-	return x_strndup(base, bl - 6);
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int list_scripts(const struct deliver_user *u, const char *dir)
-{
-	char *active = active_name(u);
-	DIR *d = opendir(dir);
+	char *active = sieve_store_active(st);
 	char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	while (d != NULL && n < SIEVE_LIST_MAX && (de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-		if (l > 6 && strcmp(de->d_name + l - 6, ".sieve") == 0 && de->d_name[0] != '.') {
-			names = x_reallocarray(names, n + 1, sizeof(*names));
-			names[n++] = x_strndup(de->d_name, l - 6);
-		}
-	}
-	if (d != NULL)
-		closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_names);
+	size_t n = sieve_store_list(st, &names);
 	if (active != NULL && *active == 0)
-		printf("* (%s, a file)\n", u->sieve_at);
+		printf("* (%s, a file)\n", st->user->sieve_at);
 	for (size_t i = 0; i < n; i++) {
 		bool on = active != NULL && strcmp(active, names[i]) == 0;
-		/* a legacy active.sieve in the scripts folder is the active file itself */
-		char *p = x_asprintf("%s/%s.sieve", dir, names[i]);
-		if (strcmp(p, u->sieve_at) != 0)
-			printf("%s %s\n", on ? "*" : " ", names[i]);
-		x_free(&p);
+		printf("%s %s\n", on ? "*" : " ", names[i]);
 		x_free(&names[i]);
 	}
 	x_free(&names);
@@ -212,67 +151,25 @@ static int list_scripts(const struct deliver_user *u, const char *dir)
 	return EX_OK;
 }
 
-/* Writes data to path by a temporary file and rename. */
-static int put_file(const char *path, const char *data, size_t len)
+/* The exit code of a store result, with its message. */
+static int store_rc(int r, const char *name, struct buf *err)
 {
-	char *tmp = x_asprintf("%s.%ld.tmp", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int r = fd >= 0 && write_full(fd, data, len) == 0 && fsync(fd) == 0 ? 0 : -1;
-	if (fd >= 0 && close(fd) < 0)
-		r = -1;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -1;
-	if (r < 0) {
-		fprintf(stderr, "tern sieve: cannot write %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-	}
-	x_free(&tmp);
-	return r < 0 ? EX_CANTCREAT_ : EX_OK;
-}
-
-/* Points the active link at target (relative to the link's folder), by rename. */
-static int link_active(const struct deliver_user *u, const char *target)
-{
-	char *tmp = x_asprintf("%s.%ld.tmp", u->sieve_at, (long)getpid());
-	unlink(tmp);
-	int r = symlink(target, tmp) == 0 && rename(tmp, u->sieve_at) == 0 ? 0 : -1;
-	if (r < 0) {
-		fprintf(stderr, "tern sieve: cannot activate %s: %s\n", target, strerror(errno));
-		unlink(tmp);
-	}
-	x_free(&tmp);
-	return r < 0 ? EX_CANTCREAT_ : EX_OK;
-}
-
-static int activate(const struct deliver_user *u, const char *dir, const char *name)
-{
-	char *path = x_asprintf("%s/%s.sieve", dir, name);
-	struct stat st;
-	int rc = EX_OK;
-	if (stat(path, &st) < 0) {
+	switch (r) {
+	case SIEVE_STORE_OK:
+		return EX_OK;
+	case SIEVE_STORE_NONEXISTENT:
 		fprintf(stderr, "tern sieve: no script %s\n", name);
-		rc = EX_BAD;
-	} else {
-		char *active = active_name(u);
-		/* a legacy active file is kept as the script "active" (if that name is free) */
-		if (active != NULL && *active == 0) {
-			char *keep = x_asprintf("%s/active.sieve", dir);
-			if (strcmp(keep, u->sieve_at) != 0 && lstat(keep, &st) < 0 &&
-			    rename(u->sieve_at, keep) < 0)
-				rc = EX_CANTCREAT_;
-			x_free(&keep);
-		}
-		x_free(&active);
-		/* the link's target, relative to the active path's folder */
-		const char *slash = strrchr(u->sieve_at, '/');
-		size_t pl = slash != NULL ? (size_t)(slash - u->sieve_at) : 0;
-		const char *rel =
-		    strncmp(path, u->sieve_at, pl) == 0 && path[pl] == '/' ? path + pl + 1 : path;
-		if (rc == EX_OK)
-			rc = link_active(u, rel);
+		return EX_BAD;
+	case SIEVE_STORE_ACTIVE:
+		fprintf(stderr, "tern sieve: %s is the active script\n", name);
+		return EX_BAD;
+	case SIEVE_STORE_BAD_NAME:
+		fprintf(stderr, "tern sieve: bad script name \"%s\"\n", name);
+		return EX_USAGE_;
+	default:
+		fprintf(stderr, "tern sieve: %s\n", buf_cstr(err));
+		return r == SIEVE_STORE_EXISTS ? EX_BAD : EX_CANTCREAT_;
 	}
-	x_free(&path);
-	return rc;
 }
 
 /* text: put's script, read before the command changes its identity. */
@@ -283,59 +180,37 @@ static int run(const struct conf *c, const char *cmd, char **args, int nargs, co
 	int rc = find_user(c, args[0], &u);
 	if (rc != EX_OK)
 		return rc;
-	char *dir = deliver_sieve_dir(&u);
+	struct sieve_store st;
+	sieve_store_open(&st, &u);
 	const char *name = nargs > 1 ? args[1] : NULL;
-	char *path = name != NULL ? x_asprintf("%s/%s.sieve", dir, name) : NULL;
-	if (name != NULL && !name_ok(name)) {
+	struct buf err = BUF_INIT;
+	if (name != NULL && !sieve_store_name_ok(name, strlen(name))) {
 		fprintf(stderr, "tern sieve: bad script name \"%s\"\n", name);
 		rc = EX_USAGE_;
 	} else if (strcmp(cmd, "list") == 0) {
-		rc = list_scripts(&u, dir);
+		rc = list_scripts(&st);
 	} else if (strcmp(cmd, "put") == 0) {
-		if ((rc = check_text(name, text, len)) == EX_OK) {
-			if (mkdir_p(dir, 0700) < 0) {
-				fprintf(stderr, "tern sieve: cannot create %s: %s\n", dir,
-					strerror(errno));
-				rc = EX_CANTCREAT_;
-			} else {
-				rc = put_file(path, text, len);
-			}
-		}
+		if ((rc = check_text(name, text, len)) == EX_OK)
+			rc = store_rc(sieve_store_put(&st, name, text, len, &err), name, &err);
 	} else if (strcmp(cmd, "get") == 0) {
 		size_t glen = 0;
-		char *got = read_file_small(path, SIEVE_MAX_SCRIPT_SIZE, &glen);
-		if (got == NULL) {
-			fprintf(stderr, "tern sieve: no script %s\n", name);
-			rc = EX_BAD;
-		} else {
+		char *got = NULL;
+		rc = store_rc(sieve_store_get(&st, name, SIEVE_MAX_SCRIPT_SIZE, &got, &glen, &err),
+			      name, &err);
+		if (rc == EX_OK)
 			fwrite(got, 1, glen, stdout);
-		}
 		x_free(&got);
 	} else if (strcmp(cmd, "activate") == 0) {
-		rc = activate(&u, dir, name);
+		rc = store_rc(sieve_store_activate(&st, name, &err), name, &err);
 	} else if (strcmp(cmd, "deactivate") == 0) {
-		char *active = active_name(&u);
-		if (active != NULL && *active == 0)
-			fprintf(stderr, "tern sieve: %s is a file, not a link: left as it is\n",
-				u.sieve_at);
-		else if (active != NULL && unlink(u.sieve_at) < 0)
-			rc = EX_CANTCREAT_;
-		rc = active != NULL && *active == 0 ? EX_BAD : rc;
-		x_free(&active);
+		rc = sieve_store_deactivate(&st, &err) == SIEVE_STORE_OK ? EX_OK : EX_BAD;
+		if (rc != EX_OK)
+			fprintf(stderr, "tern sieve: %s\n", buf_cstr(&err));
 	} else if (strcmp(cmd, "delete") == 0) {
-		char *active = active_name(&u);
-		if (active != NULL && strcmp(active, name) == 0) {
-			fprintf(stderr, "tern sieve: %s is the active script\n", name);
-			rc = EX_BAD;
-		} else if (unlink(path) < 0) {
-			fprintf(stderr, "tern sieve: cannot delete %s: %s\n", name,
-				strerror(errno));
-			rc = EX_BAD;
-		}
-		x_free(&active);
+		rc = store_rc(sieve_store_delete(&st, name, &err), name, &err);
 	}
-	x_free(&path);
-	x_free(&dir);
+	buf_free(&err);
+	sieve_store_close(&st);
 	deliver_user_free(&u);
 	return rc;
 }

@@ -26,7 +26,7 @@ const struct conf_def conf_global_defs[] = {
 	  "When started as root, the account every worker switches to after binding the "
 	  "listening sockets. Empty: stay as the starting user (not allowed for root)."),
 	S("Instance", "worker_processes", CONF_INT, "1",
-	  "Processes for each protocol role (smtp, imap, pop3), sharing the listeners; "
+	  "Processes for each protocol role (smtp, imap, pop3, sieve), sharing the listeners; "
 	  "each serves many sessions. 0: one per CPU. Note that the connection and session "
 	  "limits per client address and per user are counted in each process. The queue "
 	  "manager is always one process."),
@@ -370,6 +370,31 @@ const struct conf_def conf_global_defs[] = {
 	  "Concurrent IMAP sessions of one user (clients open several); a login beyond "
 	  "this gets NO [LIMIT]."),
 
+	S("ManageSieve server", "managesieve_max_line", CONF_SIZE, "8k",
+	  "The longest ManageSieve command line, literals not counted (at least 1100, so a "
+	  "1024-octet quoted string fits, RFC 5804 4). Longer commands get NO."),
+	S("ManageSieve server", "managesieve_max_literal", CONF_SIZE, "1M",
+	  "The largest literal a ManageSieve client may send; a larger one is skipped "
+	  "unread and the command gets NO (QUOTA/MAXSIZE). Bounds the memory of a session."),
+	S("ManageSieve server", "managesieve_max_script_size", CONF_SIZE, "256k",
+	  "The largest Sieve script PUTSCRIPT stores (at most 1M, the Sieve compiler's "
+	  "limit); larger ones get NO (QUOTA/MAXSIZE), which HAVESPACE also tells."),
+	S("ManageSieve server", "managesieve_max_scripts", CONF_INT, "50",
+	  "Sieve scripts one user may keep; PUTSCRIPT of a new one beyond this gets NO "
+	  "(QUOTA/MAXSCRIPTS). 0: no limit."),
+	S("ManageSieve server", "managesieve_timeout", CONF_TIME, "30m",
+	  "How long a logged-in ManageSieve client may stay silent before it gets BYE "
+	  "(RFC 5804 1.2: at least 30 minutes)."),
+	S("ManageSieve server", "managesieve_login_timeout", CONF_TIME, "60s",
+	  "How long a ManageSieve client may stay silent before it has logged in. Failed "
+	  "logins are answered after auth_failure_delay, as in every protocol."),
+	S("ManageSieve server", "managesieve_max_errors", CONF_INT, "10",
+	  "Bad or unknown commands allowed in one ManageSieve session before BYE."),
+	S("ManageSieve server", "managesieve_max_connections", CONF_INT, "1000",
+	  "Concurrent ManageSieve sessions in one worker; more get BYE at once."),
+	S("ManageSieve server", "managesieve_max_connections_per_ip", CONF_INT, "20",
+	  "Concurrent ManageSieve sessions from one client address; more get BYE at once."),
+
 	S("TLS", "tls_cert", CONF_PATH, "tls/cert.pem",
 	  "The certificate chain (PEM) used by listeners with TLS unless they name their own."),
 	S("TLS", "tls_key", CONF_PATH, "tls/key.pem", "The private key (PEM) for tls_cert."),
@@ -412,8 +437,8 @@ const struct conf_def conf_global_defs[] = {
 const struct conf_def conf_listener_defs[] = {
 	S(NULL, "address", CONF_STR, "",
 	  "HOST:PORT to listen on, for example 127.0.0.1:25 or [::1]:25 or *:25."),
-	E(NULL, "protocol", "smtp", "smtp|submission|imap|pop3",
-	  "What is spoken on this socket."),
+	E(NULL, "protocol", "smtp", "smtp|submission|imap|pop3|managesieve",
+	  "What is spoken on this socket (managesieve: RFC 5804, Sieve scripts)."),
 	E(NULL, "tls", "none", "none|starttls|implicit",
 	  "TLS: none, offered with STARTTLS/STLS, or from the first byte (RFC 8314)."),
 	S(NULL, "tls_cert", CONF_PATH, "", "A certificate for this listener only."),

@@ -8,6 +8,7 @@
 #include "authd.h"
 #include "imapd.h"
 #include "pop3d.h"
+#include "sieved.h"
 #include "qmgr.h"
 #include "smtpd.h"
 #include "tools.h"
@@ -27,6 +28,7 @@ static const struct worker_role worker_roles[] = {
 	{"queue", qmgr_main, {NULL}},
 	{"pop3", pop3d_main, {"pop3", NULL}},
 	{"imap", imapd_main, {"imap", NULL}},
+	{"sieve", sieved_main, {"managesieve", NULL}},
 	{"deliver", deliver_worker_main, {NULL}}, /* system users only; keeps root */
 	{"auth", authd_main, {NULL}}, /* system users only; keeps root: passwords, sessions */
 	{NULL, NULL, {NULL}},

@@ -8,6 +8,7 @@
 #include "deliver-cmd.h"
 #include "imapd.h"
 #include "pop3d.h"
+#include "sieved.h"
 #include "qmgr.h"
 #include "smtpd.h"
 #include "store-cmds.h"
@@ -37,6 +38,7 @@ static const struct command commands[] = {
 	{"queue", cmd_queue, "queue list|show ID|flush|delete ID|hold ID|release ID [-c CONF]"},
 	{"imap", cmd_imap, "imap --inetd [-u USER] [-c CONF]"},
 	{"pop3", cmd_pop3, "pop3 --inetd [-u USER] [-c CONF]"},
+	{"managesieve", cmd_managesieve, "managesieve --inetd [-c CONF]"},
 	{"reindex", cmd_reindex, "reindex [USER|PATH [FOLDER]] [-c CONF]"},
 	{"repair", cmd_repair, "repair USER|PATH [--dry-run] [--max-message-size SIZE] [-c CONF]"},
 	{"convert", cmd_convert, "convert USER|PATH --to mbox|maildir [--keep-old] [-c CONF]"},

@@ -2,8 +2,9 @@
  * DIR/tern.conf (every option written out, commented, with its default), DIR/data,
  * DIR/queue, and a self-signed certificate in DIR/tls, with listeners on 127.0.0.1 at
  * the contract's ports (DESIGN.md: SMTP 2525, submission 2587, submissions 2465, IMAP
- * 2143, IMAPS 2993, POP3 2110, POP3S 2995). Run as root, the instance is given to the
- * unprivileged account `tern` when it exists (run_user). */
+ * 2143, IMAPS 2993, POP3 2110, POP3S 2995) and ManageSieve on its own port, 4190. Run as
+ * root, the instance is given to the unprivileged account `tern` when it exists
+ * (run_user). */
 #include "tools.h"
 #include "conf.h"
 #include "init.h"
@@ -29,7 +30,9 @@ static const char init_listeners[] =
 	"listen imap {\n    address = 127.0.0.1:2143\n    protocol = imap\n    tls = starttls\n}\n\n"
 	"listen imaps {\n    address = 127.0.0.1:2993\n    protocol = imap\n    tls = implicit\n}\n\n"
 	"listen pop3 {\n    address = 127.0.0.1:2110\n    protocol = pop3\n    tls = starttls\n}\n\n"
-	"listen pop3s {\n    address = 127.0.0.1:2995\n    protocol = pop3\n    tls = implicit\n}\n";
+	"listen pop3s {\n    address = 127.0.0.1:2995\n    protocol = pop3\n    tls = implicit\n}\n\n"
+	"listen sieve {\n    address = 127.0.0.1:4190\n    protocol = managesieve\n"
+	"    tls = starttls\n}\n";
 
 static bool domain_valid(const char *d)
 {

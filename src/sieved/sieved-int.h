@@ -1,0 +1,159 @@
+/* sieved-int: the structures shared by the files of the sieve role (ManageSieve).
+ *
+ * A sieved_server holds what every session shares (configuration, the login policy of
+ * lib-auth, the TLS contexts, the event base, the listeners, the limits); a
+ * sieved_session is one client: its bufferevent (replaced by a TLS one at STARTTLS), its
+ * parser (lib-managesieve), its state (RFC 5804 2: non-authenticated or authenticated), a
+ * SASL exchange in progress and, once logged in, the user's script store (sieve-store.h,
+ * the code `tern sieve` uses). Commands live in one table (sieved-session.c) and one file
+ * per family: sieved-auth.c, sieved-tls.c, sieved-scripts.c.
+ */
+#ifndef TERN_SIEVED_INT_H
+#define TERN_SIEVED_INT_H
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "deliver.h"
+#include "managesieve-parser.h"
+#include "managesieve-reply.h"
+#include "sieve-store.h"
+
+struct auth;
+struct sasl_server;
+struct tls_server_ctx;
+struct evconnlistener;
+
+#define SIEVED_OUT_HIGH (64 * 1024) /* stop reading commands above this much output */
+#define SIEVED_OUT_LOW (16 * 1024)
+#define SIEVED_IP_MAX 64
+#define SIEVED_LISTENERS_MAX 16
+
+enum sieved_state {
+	SIEVED_STATE_NONAUTH = 1 << 0,
+	SIEVED_STATE_AUTH = 1 << 1,
+};
+
+struct sieved_settings {
+	size_t max_line;
+	size_t max_literal;
+	size_t max_script;
+	uint64_t max_scripts; /* 0: no limit */
+	uint64_t timeout_s, login_timeout_s;
+	uint64_t max_errors;
+	uint64_t max_connections, max_connections_per_ip;
+};
+
+struct sieved_listener {
+	struct sieved_server *server;
+	char *name;
+	bool implicit_tls;
+	struct tls_server_ctx *ctx; /* its own (tls_cert in the block) or server->tls; or NULL */
+	bool own_ctx;
+	struct evconnlistener *evl;
+};
+
+struct sieved_server {
+	struct event_base *base;
+	struct conf *conf;
+	char *conf_path;
+	struct auth *auth;
+	struct tls_server_ctx *tls;
+	struct sieved_listener listeners[SIEVED_LISTENERS_MAX];
+	size_t listener_count;
+	struct sieved_settings set;
+	struct sieved_session *sessions;
+	size_t session_count;
+	bool stopping;
+	bool inetd;
+};
+
+struct sieved_session {
+	struct sieved_server *server;
+	struct sieved_session *prev, *next;
+	struct bufferevent *bev;
+	char ip[SIEVED_IP_MAX];
+	bool loopback, local;
+	bool tls, tls_handshake;
+	bool starttls_done;		    /* the handshake after STARTTLS: capabilities follow */
+	struct tls_server_ctx *starttls_ctx; /* STARTTLS offered with it (NULL: not offered) */
+	enum sieved_state state;
+	struct ms_parser parser;
+	struct buf out;
+	uint64_t errors;
+	bool busy, closing, input_eof;
+	struct event *delay; /* failed-login delay */
+	struct event *kill;
+	struct evbuffer_cb_entry *drain_cb;
+	struct sasl_server *sasl;
+	/* once logged in */
+	struct deliver_user user;
+	struct sieve_store store;
+};
+
+struct sieved_command {
+	const char *name;
+	unsigned states;
+	size_t min_args, max_args;
+	void (*handler)(struct sieved_session *s, const struct ms_command *cmd);
+};
+
+/* sieved-server.c */
+int sieved_server_init(struct sieved_server *srv, const char *conf_path);
+void sieved_server_deinit(struct sieved_server *srv);
+
+/* sieved-session.c */
+struct sieved_session *sieved_session_new(struct sieved_server *srv, struct bufferevent *bev,
+					  const char *ip, bool loopback, bool local);
+void sieved_session_setup_bev(struct sieved_session *s);
+/* Queues a response: OK/NO/BYE, an optional code, an optional text. */
+void sieved_reply(struct sieved_session *s, const char *word, const char *code, const char *fmt,
+		  ...) __attribute__((format(printf, 4, 5)));
+void sieved_session_flush(struct sieved_session *s);
+void sieved_session_close(struct sieved_session *s);
+void sieved_session_resume(struct sieved_session *s);
+void sieved_session_free(struct sieved_session *s);
+/* The greeting: the capabilities and OK (RFC 5804 1.7). */
+void sieved_session_start(struct sieved_session *s);
+/* The capability lines and OK (CAPABILITY, greeting, after STARTTLS). */
+void sieved_capabilities(struct sieved_session *s);
+/* Counts a protocol error; BYE past managesieve_max_errors. */
+void sieved_session_error(struct sieved_session *s);
+
+/* sieved-auth.c: AUTHENTICATE, UNAUTHENTICATE, logging in and out */
+void sieved_cmd_authenticate(struct sieved_session *s, const struct ms_command *cmd);
+void sieved_cmd_unauthenticate(struct sieved_session *s, const struct ms_command *cmd);
+/* A line of an AUTHENTICATE exchange (one string, or "*" to cancel). */
+void sieved_sasl_response(struct sieved_session *s, const struct ms_command *cmd);
+void sieved_sasl_bad_line(struct sieved_session *s, const char *why);
+void sieved_sasl_end(struct sieved_session *s);
+/* The space-separated mechanisms for this session. */
+const char *sieved_mechs(const struct sieved_session *s);
+/* Opens address's script store and enters the authenticated state: 0, or -1 with NO
+ * queued. */
+int sieved_login(struct sieved_session *s, const char *address);
+void sieved_logout(struct sieved_session *s);
+
+/* sieved-scripts.c: the script commands */
+void sieved_cmd_havespace(struct sieved_session *s, const struct ms_command *cmd);
+void sieved_cmd_putscript(struct sieved_session *s, const struct ms_command *cmd);
+void sieved_cmd_checkscript(struct sieved_session *s, const struct ms_command *cmd);
+void sieved_cmd_listscripts(struct sieved_session *s, const struct ms_command *cmd);
+void sieved_cmd_setactive(struct sieved_session *s, const struct ms_command *cmd);
+void sieved_cmd_getscript(struct sieved_session *s, const struct ms_command *cmd);
+void sieved_cmd_deletescript(struct sieved_session *s, const struct ms_command *cmd);
+void sieved_cmd_renamescript(struct sieved_session *s, const struct ms_command *cmd);
+
+/* sieved-tls.c */
+struct tls_server_ctx *sieved_tls_ctx(struct sieved_server *srv, const struct conf_listener *l);
+void sieved_tls_reload(struct sieved_server *srv);
+void sieved_tls_free(struct sieved_server *srv);
+void sieved_tls_connected(struct sieved_session *s);
+void sieved_tls_failed(struct sieved_session *s);
+void sieved_cmd_starttls(struct sieved_session *s, const struct ms_command *cmd);
+
+#endif
