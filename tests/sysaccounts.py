@@ -30,9 +30,9 @@ ROLE_UIDS = {
     "queue": "run_user",
     "imap": "run_user",
     "pop3": "run_user",
-    "sieve": "run_user",  # ManageSieve: virtual users only, refuses system logins
+    "sieve": "run_user",  # ManageSieve before login; sessions run as the user
     "deliver": "root",  # switches to each recipient in a child per delivery
-    "auth": "root",  # checks passwords, starts each IMAP/POP3 session as its user
+    "auth": "root",  # checks passwords, starts each IMAP/POP3/ManageSieve session as its user
 }
 
 

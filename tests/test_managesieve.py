@@ -1,7 +1,8 @@
 """ManageSieve (RFC 5804): every command and its error paths over a plain Python socket,
 STARTTLS with the ssl module, the limits of tern.conf, the same files as `tern sieve`, and
 the real client sieve-connect uploading, listing, activating, downloading and deleting a
-script, then a delivery over SMTP that the uploaded active script files into a folder.
+script, then a delivery over SMTP that the uploaded active script files into a folder;
+and a system user (a throwaway Unix account) whose session runs as that user.
 """
 import base64
 import os
@@ -16,6 +17,7 @@ import time
 import pytest
 
 import scram_client
+from sysaccounts import check_worker_uids, needs_root, status_uids, unix_user, wait_for  # noqa: F401
 
 FILTER = (b'require "fileinto";\r\n'
           b'if header :contains "subject" "ms-test" { fileinto "Sorted"; }\r\n')
@@ -357,3 +359,51 @@ def test_sieve_connect_and_delivery(tern, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert sieve_connect(tern, "--list").stdout.split() == []
     assert os.listdir(sieve_dir(tern)) == []
+
+
+@needs_root
+def test_system_user(tern_factory, unix_user):
+    """user_source = system: the pre-login worker (run_user, chrooted) hands the login to
+    the auth process, which starts `tern managesieve --inetd -u USER` as the user; the
+    scripts are ~/sieve/NAME.sieve and the ~/.dovecot.sieve link, the user's own files,
+    and a delivery runs the uploaded one."""
+    u = unix_user()
+    tern = tern_factory({"user_source": "system", "system_mailbox": "maildir:~/Maildir"})
+    c, cap = connect(tern)
+    assert cap["SASL"].split() == ["PLAIN", "LOGIN"]  # shadow holds no SCRAM secrets
+    t0 = time.time()
+    ir = base64.b64encode(b"\0" + u.name.encode() + b"\0wrong").decode()
+    assert c.cmd('AUTHENTICATE "PLAIN" "%s"' % ir)[1] == b'NO "authentication failed"'
+    assert time.time() - t0 >= 0.5
+    assert c.login(u.name, u.password) == b'OK "Logged in"'
+    assert c.cmd(b'PUTSCRIPT "sys" {%d+}\r\n%s' % (len(FILTER), FILTER))[1] == b"OK"
+    assert c.cmd('SETACTIVE "sys"')[1] == b"OK"
+    assert c.cmd("LISTSCRIPTS")[0] == [b'"sys" ACTIVE']
+    caps_after = caps(c.cmd("CAPABILITY")[0])
+    assert caps_after["OWNER"] == u.name or caps_after["OWNER"].startswith(u.name + "@")
+    script = os.path.join(u.home, "sieve", "sys.sieve")
+    link = os.path.join(u.home, ".dovecot.sieve")
+    assert open(script, "rb").read() == FILTER
+    assert os.readlink(link) == "sieve/sys.sieve"
+    assert os.stat(script).st_uid == u.uid and os.lstat(link).st_uid == u.uid
+    # the session is a process of the user's
+    sessions = []
+    for p in os.listdir("/proc"):
+        try:
+            cmd = open("/proc/%s/cmdline" % p, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if b"managesieve" in cmd and b"--inetd" in cmd and u.name.encode() in cmd:
+            sessions.append(int(p))
+    assert len(sessions) == 1
+    assert status_uids(sessions[0]) == [u.uid] * 4
+    assert c.cmd("LOGOUT")[1].startswith(b"OK")
+    c.close()
+    with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=30) as s:
+        s.sendmail("x@example.org", [u.address(tern.domain)],
+                   b"From: x@example.org\r\nSubject: ms-test sys\r\n\r\nsorted\r\n")
+    sorted_new = os.path.join(u.home, "Maildir", ".Sorted", "new")
+    assert wait_for(lambda: os.path.isdir(sorted_new) and len(os.listdir(sorted_new)) == 1)
+    # the pre-login worker is chrooted into DATA/login, as run_user
+    roles = check_worker_uids(tern)
+    assert "sieve" in roles

@@ -188,7 +188,7 @@ def test_who_runs_as_whom(tern_factory, unix_user):
         cmd, uids, root = table[pid]
         if cmd[1] == "worker":
             # the pre-login parsers are chrooted; the others need the file system
-            want = login_dir if cmd[2] in ("imap", "pop3") else "/"
+            want = login_dir if cmd[2] in ("imap", "pop3", "sieve") else "/"
             assert root == want, (cmd[2], root)
     # the chroot holds nothing but the auth socket, and only root may write there
     assert os.listdir(login_dir) == ["auth"]

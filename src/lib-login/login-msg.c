@@ -40,7 +40,7 @@ int login_request_unmarshal(const void *data, size_t len, struct login_request *
 {
 	const unsigned char *p = data;
 	if (len < 4 || len > LOGIN_MSG_MAX || p[0] != LOGIN_MSG_VERSION || p[1] != 'Q' ||
-	    (p[2] != LOGIN_PROTO_IMAP && p[2] != LOGIN_PROTO_POP3 && p[2] != LOGIN_PROTO_SMTP) ||
+	    (p[2] < LOGIN_PROTO_IMAP || p[2] > LOGIN_PROTO_MANAGESIEVE) ||
 	    p[3] != 0)
 		return -1;
 	size_t off = 4, starts[LOGIN_NFIELDS];
@@ -93,6 +93,7 @@ const char *login_proto_name(enum login_proto proto)
 	return proto == LOGIN_PROTO_IMAP   ? "imap"
 	       : proto == LOGIN_PROTO_POP3 ? "pop3"
 	       : proto == LOGIN_PROTO_SMTP ? "smtp"
+	       : proto == LOGIN_PROTO_MANAGESIEVE ? "managesieve"
 					   : "?";
 }
 

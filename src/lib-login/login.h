@@ -1,17 +1,19 @@
-/* login: logins of system users (user_source = system), shared by the IMAP and POP3 roles
- * and the privileged auth role. doc/system-users.md has the whole picture.
+/* login: logins of system users (user_source = system), shared by the IMAP, POP3 and
+ * sieve (ManageSieve) roles and the privileged auth role. doc/system-users.md has the
+ * whole picture.
  *
  * A pre-login worker (run_user, chrooted into DATA/login) parses the client's commands
  * up to the credentials, then asks the auth process (root) over the Unix SOCK_SEQPACKET
  * socket DATA/login/auth: one connection per attempt, one request, one reply
  * (login-msg.c: typed, versioned, fail closed). The auth process checks the lockout,
  * the password (sysuser_verify) and the per-user session limit, and on success starts a
- * session process as the user (`tern imap|pop3 --inetd -u USER`, the preauthenticated
- * one-session mode) on one end of a socketpair, whose other end comes back with the reply
- * (SCM_RIGHTS). The worker reads the session's first line (IMAP "* PREAUTH [CAPABILITY
- * ...]", POP3 "+OK maildrop ..."), answers the login command from it, and from then on
- * only copies bytes both ways (login-proxy.c). The password is checked only in the auth
- * process: a compromised worker gets no session without it.
+ * session process as the user (`tern imap|pop3|managesieve --inetd -u USER`, the
+ * preauthenticated one-session mode) on one end of a socketpair, whose other end comes
+ * back with the reply (SCM_RIGHTS). The worker reads the session's first line (IMAP
+ * "* PREAUTH [CAPABILITY ...]", POP3 "+OK maildrop ...", ManageSieve OK "Logged in"),
+ * answers the login command from it, and from then on only copies bytes both ways
+ * (login-proxy.c). The password is checked only in the auth process: a compromised
+ * worker gets no session without it.
  */
 #ifndef TERN_LOGIN_H
 #define TERN_LOGIN_H
@@ -38,7 +40,14 @@ struct userdb;
 
 /* SMTP: a password check only (SMTP AUTH of a system user): no session is started, and
  * LOGIN_OK comes without a descriptor. */
-enum login_proto { LOGIN_PROTO_IMAP = 1, LOGIN_PROTO_POP3 = 2, LOGIN_PROTO_SMTP = 3 };
+/* MANAGESIEVE: the session is `tern managesieve --inetd -u USER`, whose first line is
+ * OK "Logged in" (the answer to AUTHENTICATE). */
+enum login_proto {
+	LOGIN_PROTO_IMAP = 1,
+	LOGIN_PROTO_POP3 = 2,
+	LOGIN_PROTO_SMTP = 3,
+	LOGIN_PROTO_MANAGESIEVE = 4,
+};
 
 enum login_status {
 	LOGIN_OK = 1,	    /* a session fd comes with the reply */

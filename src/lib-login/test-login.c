@@ -46,6 +46,14 @@ static void test_request_round_trip(void **state)
 	assert_int_equal(login_request_unmarshal(msg.data, msg.len, &got, &store), 0);
 	assert_int_equal(got.proto, LOGIN_PROTO_SMTP);
 	assert_string_equal(login_proto_name(got.proto), "smtp");
+	/* ManageSieve's; 0 and the next number are not protocols */
+	msg.data[2] = LOGIN_PROTO_MANAGESIEVE;
+	assert_int_equal(login_request_unmarshal(msg.data, msg.len, &got, &store), 0);
+	assert_string_equal(login_proto_name(got.proto), "managesieve");
+	msg.data[2] = LOGIN_PROTO_MANAGESIEVE + 1;
+	assert_int_equal(login_request_unmarshal(msg.data, msg.len, &got, &store), -1);
+	msg.data[2] = 0;
+	assert_int_equal(login_request_unmarshal(msg.data, msg.len, &got, &store), -1);
 	buf_free(&msg);
 	buf_free(&store);
 }

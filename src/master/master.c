@@ -161,13 +161,20 @@ static void clear_cloexec_list(const char *list)
 	}
 }
 
+/* The roles whose workers parse commands up to a login and, in system mode, hand the
+ * session over to a process of the user (lib-login). */
+static bool prelogin_role(const char *role)
+{
+	return strcmp(role, "imap") == 0 || strcmp(role, "pop3") == 0 ||
+	       strcmp(role, "sieve") == 0;
+}
+
 /* Roles that give up root themselves: auth keeps it (it checks passwords and starts
- * sessions as the users); in system mode imap and pop3 first load their certificates,
- * then chroot into DATA/login and drop to run_user (lib-login's login_confine). */
+ * sessions as the users); in system mode the pre-login roles first load their
+ * certificates, then chroot into DATA/login and drop to run_user (login_confine). */
 static bool master_drops_itself(const struct master *m, const char *role)
 {
-	return strcmp(role, "auth") == 0 ||
-	       (sysuser_mode(m->conf) && (strcmp(role, "imap") == 0 || strcmp(role, "pop3") == 0));
+	return strcmp(role, "auth") == 0 || (sysuser_mode(m->conf) && prelogin_role(role));
 }
 
 static void master_start(struct master *m, struct master_role *r)
@@ -250,7 +257,7 @@ static void master_replace_chrooted(struct master *m)
 		return;
 	for (size_t i = 0; i < m->nroles; i++) {
 		struct master_role *r = &m->roles[i];
-		if (r->pid <= 0 || (strcmp(r->name, "imap") != 0 && strcmp(r->name, "pop3") != 0))
+		if (r->pid <= 0 || !prelogin_role(r->name))
 			continue;
 		m->retired = x_reallocarray(m->retired, m->nretired + 1, sizeof(*m->retired));
 		m->retired[m->nretired++] = r->pid;

@@ -9,21 +9,23 @@
  * address or user gets NO (TRYLATER) before any check; a failure is answered NO after the
  * delay auth_record gives (auth_failure_delay, growing), on a timer, so other sessions
  * go on. Once authenticated, no second AUTHENTICATE (2.1). Passwords are never logged and
- * are wiped from the parser's buffers after use.
+ * are wiped from the parser's buffers after use. System users (user_source = system):
+ * PLAIN and LOGIN only, their credentials go to the auth process (sieved-syslogin.c).
  */
 #include "sieved-int.h"
 #include "auth.h"
 #include "log.h"
+#include "login.h"
 #include "sasl-base64.h"
 #include "sasl.h"
 #include "xalloc.h"
 
 #include <string.h>
 
+#include "userdb.h"
+
 const char *sieved_mechs(const struct sieved_session *s)
 {
-	if (auth_system_users(s->server->auth))
-		return ""; /* doc/managesieve.md: virtual users only, for now */
 	return auth_mech_list(s->server->auth, s->tls || s->local, s->loopback);
 }
 
@@ -36,6 +38,9 @@ void sieved_sasl_end(struct sieved_session *s)
 {
 	if (s->sasl != NULL)
 		sasl_server_free(&s->sasl);
+	if (s->creds != NULL)
+		login_creds_wipe(s->creds);
+	x_free(&s->creds);
 	ms_parser_set_response(&s->parser, false);
 }
 
@@ -46,8 +51,7 @@ static void auth_delay_cb(evutil_socket_t fd, short what, void *arg)
 	sieved_session_resume(s);
 }
 
-/* A failed login: NO after delay_ms, on a timer (the loop goes on). */
-static void fail_later(struct sieved_session *s, uint64_t delay_ms)
+void sieved_fail_later(struct sieved_session *s, uint64_t delay_ms)
 {
 	if (s->delay == NULL)
 		s->delay = evtimer_new(s->server->base, auth_delay_cb, s);
@@ -67,13 +71,8 @@ static void auth_locked(struct sieved_session *s, const char *mech, const char *
 int sieved_login(struct sieved_session *s, const char *address)
 {
 	struct buf err = BUF_INIT;
-	struct deliver_user u;
-	int r = deliver_user_lookup(s->server->conf, address, &u, &err);
-	if (r > 0 && (!u.virtual_user || u.sieve_at == NULL)) {
-		deliver_user_free(&u);
-		buf_printf(&err, "not a virtual user with a Sieve path");
-		r = -1;
-	}
+	struct user_info info;
+	int r = userdb_lookup(auth_userdb(s->server->auth), address, &info, &err);
 	if (r <= 0) {
 		log_error("login: user=<%s> ip=[%s] result=tempfail: %s",
 			  log_safe(address, strlen(address), 128), s->ip,
@@ -83,6 +82,24 @@ int sieved_login(struct sieved_session *s, const char *address)
 		return -1;
 	}
 	buf_free(&err);
+	return sieved_login_info(s, &info);
+}
+
+int sieved_login_info(struct sieved_session *s, struct user_info *info)
+{
+	struct deliver_user u;
+	if (info->system)
+		deliver_user_system(s->server->conf, info, &u);
+	else
+		deliver_user_from_maildir(s->server->conf, info->address, info->maildir, &u);
+	user_info_free(info);
+	if (u.sieve_at == NULL) { /* system_sieve_path is empty: no Sieve for system users */
+		log_error("login: user=<%s> ip=[%s] result=refused: no Sieve script path "
+			  "(system_sieve_path)", u.address, s->ip);
+		sieved_reply(s, "NO", NULL, "Sieve scripts are not enabled for you");
+		deliver_user_free(&u);
+		return -1;
+	}
 	s->user = u;
 	sieve_store_open(&s->store, &s->user);
 	s->state = SIEVED_STATE_AUTH;
@@ -110,6 +127,8 @@ static void sasl_success(struct sieved_session *s, const struct buf *final)
 	/* the answer of a locked-out user must not tell whether the password was right */
 	if (auth_locked_ms(a, s->ip, user) > 0) {
 		auth_locked(s, mech, user);
+	} else if (auth_system_users(a)) {
+		sieved_syslogin(s, mech, s->creds->user, s->creds->password);
 	} else {
 		auth_record(a, "managesieve", mech, s->ip, user, true, NULL, NULL);
 		if (sieved_login(s, sasl_server_authzid(s->sasl)) == 0 && final->len > 0) {
@@ -142,7 +161,7 @@ static void sasl_failure(struct sieved_session *s)
 	} else {
 		uint64_t delay = auth_record(a, "managesieve", mech, s->ip, user, false,
 					     sasl_reason_str(reason), NULL);
-		fail_later(s, delay);
+		sieved_fail_later(s, delay);
 	}
 	sieved_sasl_end(s);
 }
@@ -195,6 +214,16 @@ static void sasl_feed(struct sieved_session *s, const struct ms_arg *arg, bool i
 	sasl_buf_wipe(&in);
 }
 
+/* Starts mech: for system users PLAIN and LOGIN only, checked by the auth process. */
+static struct sasl_server *sasl_start(struct sieved_session *s, const char *mech)
+{
+	if (!auth_system_users(s->server->auth))
+		return auth_sasl_start(s->server->auth, mech, true);
+	if (s->creds == NULL)
+		s->creds = X_NEW(struct login_creds);
+	return login_sasl_start(mech, true, s->creds);
+}
+
 void sieved_cmd_authenticate(struct sieved_session *s, const struct ms_command *cmd)
 {
 	const struct ms_arg *m = &cmd->args[0];
@@ -202,13 +231,11 @@ void sieved_cmd_authenticate(struct sieved_session *s, const struct ms_command *
 	if (m->type != MS_ARG_STRING || (cmd->argc == 2 && cmd->args[1].type != MS_ARG_STRING)) {
 		sieved_reply(s, "NO", NULL, "AUTHENTICATE takes strings");
 		sieved_session_error(s);
-	} else if (auth_system_users(a)) {
-		sieved_reply(s, "NO", NULL, "ManageSieve serves virtual users only");
 	} else if (sasl_mech_is_plaintext(m->data) && !plaintext_ok(s)) {
 		sieved_reply(s, "NO", "ENCRYPT-NEEDED", "plaintext authentication needs TLS");
 	} else if (auth_locked_ms(a, s->ip, NULL) > 0) {
 		auth_locked(s, m->data, NULL);
-	} else if ((s->sasl = auth_sasl_start(a, m->data, true)) == NULL) {
+	} else if ((s->sasl = sasl_start(s, m->data)) == NULL) {
 		sieved_reply(s, "NO", NULL, "unsupported authentication mechanism");
 	} else if (cmd->argc == 2) {
 		sasl_feed(s, &cmd->args[1], true);

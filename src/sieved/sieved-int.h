@@ -27,6 +27,10 @@ struct auth;
 struct sasl_server;
 struct tls_server_ctx;
 struct evconnlistener;
+struct login_client;
+struct login_proxy;
+struct login_creds;
+struct user_info;
 
 #define SIEVED_OUT_HIGH (64 * 1024) /* stop reading commands above this much output */
 #define SIEVED_OUT_LOW (16 * 1024)
@@ -70,6 +74,9 @@ struct sieved_server {
 	size_t session_count;
 	bool stopping;
 	bool inetd;
+	bool chrooted;	    /* system mode, in DATA/login: the configuration cannot be re-read */
+	bool retiring;	    /* ... so at a reload it ends with its last session */
+	char *login_socket; /* system mode: the auth process's socket (login.h) */
 };
 
 struct sieved_session {
@@ -90,6 +97,11 @@ struct sieved_session {
 	struct event *kill;
 	struct evbuffer_cb_entry *drain_cb;
 	struct sasl_server *sasl;
+	/* system users (sieved-syslogin.c): the attempt at the auth process, then the proxy */
+	struct login_client *login;
+	struct login_proxy *proxy;
+	struct login_creds *creds; /* what AUTHENTICATE PLAIN/LOGIN captured */
+	char *auth_user;
 	/* once logged in */
 	struct deliver_user user;
 	struct sieve_store store;
@@ -136,6 +148,11 @@ const char *sieved_mechs(const struct sieved_session *s);
 /* Opens address's script store and enters the authenticated state: 0, or -1 with NO
  * queued. */
 int sieved_login(struct sieved_session *s, const char *address);
+/* The same for a user already looked up (info is used up): a virtual user, or a system
+ * user when this process is that user (the session of sieved-syslogin.c). */
+int sieved_login_info(struct sieved_session *s, struct user_info *info);
+/* A failed login: NO after delay_ms, on a timer (the loop goes on). */
+void sieved_fail_later(struct sieved_session *s, uint64_t delay_ms);
 void sieved_logout(struct sieved_session *s);
 
 /* sieved-scripts.c: the script commands */
@@ -147,6 +164,11 @@ void sieved_cmd_setactive(struct sieved_session *s, const struct ms_command *cmd
 void sieved_cmd_getscript(struct sieved_session *s, const struct ms_command *cmd);
 void sieved_cmd_deletescript(struct sieved_session *s, const struct ms_command *cmd);
 void sieved_cmd_renamescript(struct sieved_session *s, const struct ms_command *cmd);
+
+/* sieved-syslogin.c: system users' logins through the auth process (lib-login) */
+void sieved_syslogin(struct sieved_session *s, const char *mech, const char *user,
+		     const char *password);
+void sieved_syslogin_free(struct sieved_session *s);
 
 /* sieved-tls.c */
 struct tls_server_ctx *sieved_tls_ctx(struct sieved_server *srv, const struct conf_listener *l);

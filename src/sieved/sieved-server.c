@@ -3,7 +3,9 @@
  * TERN_LISTEN_FDS whose protocol is managesieve (plain with STARTTLS, or implicit TLS),
  * accepting connections within managesieve_max_connections and
  * managesieve_max_connections_per_ip, and the clean stop on SIGTERM (every session gets
- * BYE; a script being written is written whole or not at all). See sieved.h.
+ * BYE; a script being written is written whole or not at all). In system mode it chroots
+ * into DATA/login once its listeners are ready, like imap and pop3 (lib-login), and a
+ * reload retires it (the master starts a new one). See sieved.h.
  */
 #include "sieved.h"
 #include "sieved-int.h"
@@ -81,6 +83,7 @@ void sieved_server_deinit(struct sieved_server *srv)
 	auth_free(&srv->auth);
 	conf_free(&srv->conf);
 	x_free(&srv->conf_path);
+	x_free(&srv->login_socket);
 	event_base_free(srv->base);
 }
 
@@ -142,7 +145,11 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	srv->stopping = true;
 	log_info("stopping: %zu sessions", srv->session_count);
 	for (struct sieved_session *s = srv->sessions; s != NULL; s = s->next) {
-		if (!s->busy)
+		if (s->proxy != NULL) {
+			/* a system user's session: its process sees the end of its socket */
+			sieved_syslogin_free(s);
+			sieved_session_setup_bev(s);
+		} else if (!s->busy)
 			sieved_reply(s, "BYE", "TRYLATER", "server shutting down");
 		sieved_session_close(s);
 	}
@@ -153,6 +160,17 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct sieved_server *srv = arg;
+	if (srv->chrooted) {
+		/* it cannot read the new configuration: the master has started a new worker */
+		log_info("reload: retiring (chrooted): no new connections, %zu sessions go on",
+			 srv->session_count);
+		for (size_t i = 0; i < srv->listener_count; i++)
+			evconnlistener_disable(srv->listeners[i].evl);
+		srv->retiring = true;
+		if (srv->session_count == 0)
+			event_base_loopexit(srv->base, NULL);
+		return;
+	}
 	struct buf err = BUF_INIT;
 	struct conf *c = conf_load(srv->conf_path, &err);
 	if (c == NULL) {
@@ -213,6 +231,10 @@ int sieved_main(const char *conf_path)
 	log_init("sieve", conf_num(srv.conf, "log") == 1);
 	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
 	net_listen_fds(NULL, server_listen_one, &srv);
+	/* system mode: certificates and listeners ready, chroot and drop (lib-login) */
+	if (auth_system_users(srv.auth) &&
+	    login_confine(srv.conf, &srv.chrooted, &srv.login_socket) < 0)
+		return 71;
 	log_info("sieve started: %zu listeners", srv.listener_count);
 	worker_loop_run(srv.base, server_stop_cb, server_reload_cb, &srv);
 	sieved_server_deinit(&srv);

@@ -90,6 +90,8 @@ void sieved_session_free(struct sieved_session *s)
 {
 	struct sieved_server *srv = s->server;
 	sieved_sasl_end(s);
+	sieved_syslogin_free(s);
+	x_free(&s->auth_user);
 	sieved_logout(s);
 	if (s->delay != NULL)
 		event_free(s->delay);
@@ -108,7 +110,7 @@ void sieved_session_free(struct sieved_session *s)
 		s->next->prev = s->prev;
 	srv->session_count--;
 	x_free(&s);
-	if (srv->session_count == 0 && (srv->stopping || srv->inetd))
+	if (srv->session_count == 0 && (srv->stopping || srv->inetd || srv->retiring))
 		event_base_loopexit(srv->base, NULL);
 }
 

@@ -38,7 +38,7 @@ static const struct command commands[] = {
 	{"queue", cmd_queue, "queue list|show ID|flush|delete ID|hold ID|release ID [-c CONF]"},
 	{"imap", cmd_imap, "imap --inetd [-u USER] [-c CONF]"},
 	{"pop3", cmd_pop3, "pop3 --inetd [-u USER] [-c CONF]"},
-	{"managesieve", cmd_managesieve, "managesieve --inetd [-c CONF]"},
+	{"managesieve", cmd_managesieve, "managesieve --inetd [-u USER] [-c CONF]"},
 	{"reindex", cmd_reindex, "reindex [USER|PATH [FOLDER]] [-c CONF]"},
 	{"repair", cmd_repair, "repair USER|PATH [--dry-run] [--max-message-size SIZE] [-c CONF]"},
 	{"convert", cmd_convert, "convert USER|PATH --to mbox|maildir [--keep-old] [-c CONF]"},
