@@ -30,6 +30,7 @@
 #define INDEX_WAL_KEEP (1024 * 1024)
 #define INDEX_PENDING_MAX (4 * 1024 * 1024) /* bytes of cache writes a batch holds */
 #define INDEX_PENDING_LOOKBACK 16	     /* recent pending values a read looks at */
+#define INDEX_PENDING_BULK_MIN 16	     /* from this many, written with tern_pending */
 #define INDEX_OPEN_BUSY_TRIES 500
 
 /* msgs_modseq holds only the rows changed after the folder's index was built: a build
@@ -64,6 +65,10 @@ enum index_stmt {
 	ST_CACHE_PUT_LAST = ST_CACHE_PUT + STORE_CACHE_KINDS - 1,
 	ST_SET_FNAME,
 	ST_META_PREFIX,
+	ST_PENDING_VSIZE, /* then ST_PENDING_IDATE, one per cache kind (PENDING_CACHE + kind) */
+	ST_PENDING_IDATE,
+	ST_PENDING_CACHE,
+	ST_PENDING_CACHE_LAST = ST_PENDING_CACHE + STORE_CACHE_KINDS - 1,
 	ST_GET_BASE,
 	ST_IDATE_SET,
 	ST_COUNT
@@ -116,7 +121,24 @@ static const char *const index_sql[ST_COUNT] = {
 		    "FROM msgs WHERE base = ?1",
     [ST_IDATE_SET] = "UPDATE msgs SET idate = ?2 WHERE uid = ?1 AND idate = -1",
     [ST_META_PREFIX] = "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1",
+    /* index_pending_apply: the put-off values of one kind, all at once (a message expunged
+       meanwhile gets none) */
+    [ST_PENDING_VSIZE] = "UPDATE msgs SET vsize = p.value FROM tern_pending AS p "
+			 "WHERE p.kind = 0 AND msgs.uid = p.uid",
+    [ST_PENDING_IDATE] = "UPDATE msgs SET idate = p.value FROM tern_pending AS p "
+			 "WHERE p.kind = 1 AND msgs.uid = p.uid AND msgs.idate = -1",
+#define PENDING_PUT(t, k)                                                                          \
+	"INSERT OR REPLACE INTO " t " (uid, value) SELECT p.uid, p.data FROM tern_pending AS p "   \
+	"WHERE p.kind = 2 AND p.cache = " #k " AND EXISTS (SELECT 1 FROM msgs WHERE uid = p.uid)"
+    [ST_PENDING_CACHE + STORE_CACHE_PARTS] = PENDING_PUT("cache_parts", 0),
+    [ST_PENDING_CACHE + STORE_CACHE_ENVELOPE] = PENDING_PUT("cache_envelope", 1),
+    [ST_PENDING_CACHE + STORE_CACHE_BODYSTRUCTURE] = PENDING_PUT("cache_bodystructure", 2),
+    [ST_PENDING_CACHE + STORE_CACHE_FIELDS] = PENDING_PUT("cache_fields", 3),
 };
+_Static_assert(PENDING_VSIZE == 0 && PENDING_IDATE == 1 && PENDING_CACHE == 2 &&
+		   STORE_CACHE_PARTS == 0 && STORE_CACHE_ENVELOPE == 1 &&
+		   STORE_CACHE_BODYSTRUCTURE == 2 && STORE_CACHE_FIELDS == 3,
+	       "the numbers in the ST_PENDING_* statements");
 
 static const char index_schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
@@ -192,18 +214,9 @@ struct index {
 	bool read_open; /* a read transaction of the batch is open */
 	bool in_write;	/* between index_begin and its commit or rollback */
 	struct index_pending *pending;
-	size_t pending_count, pending_cap, pending_bytes;
-};
-
-/* A cache write put off to the end of a batch. */
-enum index_pending_kind { PENDING_VSIZE, PENDING_IDATE, PENDING_CACHE };
-struct index_pending {
-	uint32_t uid;
-	uint8_t kind; /* enum index_pending_kind */
-	uint8_t cache; /* PENDING_CACHE: enum store_cache_kind */
-	int64_t value;
-	void *data;
-	size_t len;
+	size_t pending_count, pending_cap;
+	struct buf pending_data; /* their bytes, one after the other */
+	struct index_pending_feed pending_feed; /* index_pending_apply: what tern_pending reads */
 };
 
 static int index_fail(struct index *ix, struct buf *err, const char *what)
@@ -226,10 +239,8 @@ static sqlite3_stmt *index_stmt(struct index *ix, enum index_stmt which, struct 
 
 static void index_pending_clear(struct index *ix)
 {
-	for (size_t i = 0; i < ix->pending_count; i++)
-		x_free(&ix->pending[i].data);
 	ix->pending_count = 0;
-	ix->pending_bytes = 0;
+	buf_reset(&ix->pending_data);
 }
 
 /* The WAL stays when the last connection closes (see index_setup), but the next first
@@ -254,6 +265,7 @@ static void index_free(struct index *ix)
 {
 	index_pending_clear(ix);
 	x_free(&ix->pending);
+	buf_free(&ix->pending_data);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(ix->st[i]);
 	index_trim_wal(ix);
@@ -301,7 +313,7 @@ static int index_setup(struct index *ix, bool *fresh_r)
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_busy_timeout(ix->db, INDEX_BUSY_MS);
-	if ((rc = index_feed_register(ix->db, &ix->feed)) != SQLITE_OK)
+	if ((rc = index_feed_register(ix->db, &ix->feed, &ix->pending_feed)) != SQLITE_OK)
 		return rc;
 	/* Every POP3 or IMAP session opens and closes the index: by default the last
 	   connection to close checkpoints the WAL (two fdatasyncs) and deletes the -wal and
@@ -457,6 +469,7 @@ int index_begin(struct index *ix, struct buf *err)
 }
 
 static void index_pending_apply(struct index *ix);
+static int index_run(struct index *ix, sqlite3_stmt *st, struct buf *err, const char *what);
 
 int index_commit(struct index *ix, struct buf *err)
 {
@@ -480,15 +493,38 @@ void index_rollback(struct index *ix)
 	index_sync_restore(ix);
 }
 
-/* Writes the cache values put off by a batch (inside a write transaction). A failed one is
+/* Writes the cache values put off by a batch (inside a write transaction): a few, one
+ * statement each; more, one statement per kind over tern_pending (a cold FETCH of 10,000
+ * messages puts off 40,000: one statement each cost a third of the FETCH). A failed one is
  * only lost work: the value is computed again when next asked for. */
 static void index_pending_apply(struct index *ix)
 {
+	if (ix->pending_count >= INDEX_PENDING_BULK_MIN) {
+		unsigned kinds = 0; /* bit PENDING_VSIZE, PENDING_IDATE, PENDING_CACHE + cache */
+		for (size_t i = 0; i < ix->pending_count; i++)
+			kinds |= 1u << (ix->pending[i].kind + ix->pending[i].cache);
+		ix->pending_feed = (struct index_pending_feed){
+		    .count = ix->pending_count, .v = ix->pending, .data = ix->pending_data.data};
+		for (unsigned k = 0; k < PENDING_CACHE + STORE_CACHE_KINDS; k++) {
+			sqlite3_stmt *st;
+			if ((kinds & (1u << k)) == 0 ||
+			    (st = index_stmt(ix, ST_PENDING_VSIZE + k, NULL)) == NULL ||
+			    index_run(ix, st, NULL, "cache") < 0) {
+				if (kinds & (1u << k))
+					log_debug("store: index %s: cache writes failed: %s", ix->path,
+						  sqlite3_errmsg(ix->db));
+			}
+		}
+		ix->pending_feed = (struct index_pending_feed){0};
+		index_pending_clear(ix);
+		return;
+	}
 	for (size_t i = 0; i < ix->pending_count; i++) {
 		const struct index_pending *p = &ix->pending[i];
 		int r = p->kind == PENDING_VSIZE   ? index_vsize_set(ix, p->uid, (uint64_t)p->value, NULL)
 			: p->kind == PENDING_IDATE ? index_idate_set(ix, p->uid, p->value, NULL)
-						   : index_cache_put(ix, p->uid, p->cache, p->data,
+						   : index_cache_put(ix, p->uid, p->cache,
+								     ix->pending_data.data + p->off,
 								     p->len, NULL);
 		if (r < 0) {
 			log_debug("store: index %s: a cache write failed", ix->path);
@@ -548,13 +584,10 @@ static bool index_pending_add(struct index *ix, uint32_t uid, enum index_pending
 	}
 	struct index_pending *p = &ix->pending[ix->pending_count++];
 	*p = (struct index_pending){.uid = uid, .kind = (uint8_t)kind, .cache = (uint8_t)cache,
-				    .value = value, .len = len};
-	if (len > 0) {
-		p->data = x_malloc(len);
-		memcpy(p->data, data, len);
-	}
-	ix->pending_bytes += len + sizeof(*p);
-	if (ix->pending_bytes > INDEX_PENDING_MAX)
+				    .value = value, .off = ix->pending_data.len, .len = len};
+	if (len > 0)
+		buf_append(&ix->pending_data, data, len);
+	if (ix->pending_data.len + ix->pending_count * sizeof(*p) > INDEX_PENDING_MAX)
 		index_pending_flush(ix); /* bounded memory: write them now, go on reading */
 	return true;
 }
@@ -965,7 +998,7 @@ int index_cache_get(struct index *ix, uint32_t uid, enum store_cache_kind kind, 
 	const struct index_pending *p = index_pending_find(ix, uid, PENDING_CACHE, kind);
 	if (p != NULL) {
 		buf_reset(out);
-		buf_append(out, p->data, p->len);
+		buf_append(out, ix->pending_data.data + p->off, p->len);
 		return 1;
 	}
 	if (kind >= STORE_CACHE_KINDS)

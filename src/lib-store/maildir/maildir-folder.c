@@ -238,7 +238,18 @@ static int maildir_msg_open(struct store_folder *f, uint32_t uid, struct store_m
 		int found = maildir_locate(mf, uid, &row, &path, false, attempt > 0, err);
 		if (found <= 0)
 			return found < 0 ? -1 : store_err(err, "expunged");
-		if ((s->fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 || errno != ENOENT)
+		/* O_NOATIME: reading a message is no change to it, and the first read of each
+		   (atime not after mtime under relatime) would otherwise write its inode; only
+		   the file's owner may ask, so the others read without it */
+		s->fd = -1;
+		if (!mf->atime_needed) {
+			s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+			if (s->fd < 0 && errno == EPERM)
+				mf->atime_needed = true;
+		}
+		if (s->fd < 0 && mf->atime_needed)
+			s->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (s->fd >= 0 || errno != ENOENT)
 			break;
 	}
 	struct stat st;

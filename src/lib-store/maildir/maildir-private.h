@@ -80,6 +80,7 @@ struct maildir_folder {
 	struct buf scratch;
 	bool full_refresh; /* the index was replaced: compare the whole snapshot */
 	bool build_snapshot; /* opening: a build from nothing fills the snapshot as it goes */
+	bool atime_needed;   /* O_NOATIME was refused (not the files' owner) */
 };
 
 /* --- maildir-uidlist.c --- */
