@@ -241,6 +241,53 @@ def test_search(tern):
     m.logout()
 
 
+def test_envelope_and_size_from_header_alone(tern):
+    """A FETCH of ENVELOPE and RFC822.SIZE alone parses only the header and counts the
+    body's bare LFs: the sizes are those of the CRLF form sent, and the ENVELOPE is the one
+    a whole parse (with BODYSTRUCTURE, after the index is dropped) writes. Files written
+    behind the server's back with mixed line ends, no body, no header, and a header longer
+    than one read."""
+    m = login(tern)
+    m.logout()
+    root = tern.maildir(ALICE)
+    st = os.stat(os.path.join(root, "cur"))
+    msgs = [b"Subject: mixed\nFrom: A <a@x.example>\r\nTo: b@y.example\n\r\nline1\nline2\r\n"
+            b"line3\n",
+            b"Subject: no body\nFrom: c@z.example\n",
+            b"\nno header at all\n",
+            b"X-Long: " + b"w " * 12000 + b"\nSubject: long\nFrom: d@w.example\n\nbody\n",
+            b"Subject: crlf\r\nFrom: e@v.example\r\n\r\n--b\r\nnot a part\r\n"]
+    for i, data in enumerate(msgs):
+        path = os.path.join(root, "cur", "1700000000.M%dP1.test:2,S" % i)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chown(path, st.st_uid, st.st_gid)
+
+    def fetch_all(items):
+        m = login(tern)
+        m.select("INBOX")
+        typ, data = m.fetch("1:*", items)
+        assert typ == "OK"
+        typ, bodies = m.fetch("1:*", "(BODY.PEEK[])")
+        m.logout()
+        heads = [x[0] if isinstance(x, tuple) else x for x in data if x != b")"]
+        return heads, [x[1] for x in bodies if isinstance(x, tuple)]
+
+    heads, bodies = fetch_all("(RFC822.SIZE ENVELOPE)")
+    assert len(heads) == len(msgs) and len(bodies) == len(msgs)
+    for head, body, data in zip(heads, bodies, msgs):
+        size = int(re.search(rb"RFC822.SIZE (\d+)", head).group(1))
+        assert size == len(body) == len(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    assert b'"mixed"' in heads[0] and b'"no body"' in heads[1] and b'"long"' in heads[3]
+    for p in os.listdir(root):
+        if p.startswith("tern-index.sqlite"):
+            os.unlink(os.path.join(root, p))
+    whole, _ = fetch_all("(RFC822.SIZE ENVELOPE BODYSTRUCTURE)")
+    for head, full in zip(heads, whole):
+        env = head.split(b"ENVELOPE ", 1)[1][:-1]  # up to the FETCH's closing ")"
+        assert rb"ENVELOPE " + env + b" BODYSTRUCTURE" in full
+
+
 def test_expunge_seen_by_second_session(tern):
     a = login(tern)
     for _ in range(2):
