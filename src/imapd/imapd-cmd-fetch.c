@@ -104,14 +104,10 @@ static bool fetch_msg_start(struct imapd_session *s, struct fetch_job *j)
 		return false;
 	}
 	buf_free(&err);
-	/* ENVELOPE without BODYSTRUCTURE or body parts: the header is enough to parse */
-	bool header_only = !j->need_tree && (j->f.items & IMAP_FETCH_BODYSTRUCTURE) == 0;
 	if (((j->f.items & IMAP_FETCH_ENVELOPE) &&
-	     !imapd_msg_text(s, m->uid, STORE_CACHE_ENVELOPE, header_only, &j->tree,
-			     &j->envelope)) ||
+	     !imapd_msg_text(s, m->uid, STORE_CACHE_ENVELOPE, &j->tree, &j->envelope)) ||
 	    ((j->f.items & IMAP_FETCH_BODYSTRUCTURE) &&
-	     !imapd_msg_text(s, m->uid, STORE_CACHE_BODYSTRUCTURE, false, &j->tree,
-			     &j->bodystructure))) {
+	     !imapd_msg_text(s, m->uid, STORE_CACHE_BODYSTRUCTURE, &j->tree, &j->bodystructure))) {
 		fetch_msg_end(j);
 		return false;
 	}

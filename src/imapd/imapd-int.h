@@ -393,9 +393,8 @@ struct mime_part *imapd_msg_parts(struct imapd_session *s, uint32_t uid, struct 
 void imapd_envelope_write(struct imapd_session *s, struct buf *out, const struct mime_part *p);
 /* The ENVELOPE or BODYSTRUCTURE (STORE_CACHE_*) text of message uid into out (replaced):
  * cached, or written from *tree (parsed when NULL; the caller frees it) and then cached.
- * header_only_ok: the caller needs no tree, so an ENVELOPE not cached may come from the
- * top-level header alone (*tree then stays NULL). false when the message cannot be read. */
-bool imapd_msg_text(struct imapd_session *s, uint32_t uid, int kind, bool header_only_ok,
+ * false when the message cannot be read. */
+bool imapd_msg_text(struct imapd_session *s, uint32_t uid, int kind,
 		    struct mime_part **tree, struct buf *out);
 void imapd_bodystructure_write(struct imapd_session *s, struct buf *out, const struct mime_part *p,
 			       bool extended);
