@@ -271,7 +271,8 @@ int main(int argc, char **argv)
 					p++;
 					st = S_DOT_CR;
 				} else {
-					st = S_IN_LINE; /* a stuffed dot: the first one is dropped */
+					st =
+					    S_IN_LINE; /* a stuffed dot: the first one is dropped */
 				}
 				break;
 			case S_DOT_CR:
@@ -279,8 +280,8 @@ int main(int argc, char **argv)
 					p++;
 					uint64_t h = hash_end(&msg);
 					if (msg.len != sizes[done])
-						die("message %zu: %llu octets, LIST said %llu", done + 1,
-						    (unsigned long long)msg.len,
+						die("message %zu: %llu octets, LIST said %llu",
+						    done + 1, (unsigned long long)msg.len,
 						    (unsigned long long)sizes[done]);
 					octets += msg.len;
 					hash_word(&all, h);

@@ -64,6 +64,7 @@ bool pop3_body_write(struct pop3_body *b, const void *data, size_t len, struct b
 {
 	char *dst = buf_reserve(out, POP3_BODY_OUT_MAX(len));
 	out->len += pop3_body_convert(b, data, len, dst);
+	out->data[out->len] = '\0'; /* buf_reserve left room for it */
 	return !b->done;
 }
 

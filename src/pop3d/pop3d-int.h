@@ -34,8 +34,9 @@ struct login_creds;
 
 #define POP3D_OUT_HIGH (64 * 1024) /* stop reading commands / message bytes above this */
 #define POP3D_OUT_LOW (16 * 1024)  /* ... and go on below this */
-#define POP3D_CHUNK (32 * 1024)	   /* message bytes read at a time (their output, at most
-				      twice that, stays below malloc's mmap threshold) */
+/* message bytes read at a time (their output, at most twice that, is one evbuffer chain
+   below malloc's mmap threshold) */
+#define POP3D_CHUNK (32 * 1024)
 #define POP3D_IP_MAX 64
 #define POP3D_LISTENERS_MAX 16
 

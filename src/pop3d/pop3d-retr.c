@@ -2,9 +2,9 @@
  * read from store_msg_open's fd in POP3D_CHUNK pieces only while the client's output
  * buffer is below POP3D_OUT_HIGH (the write callback asks for more once it drains), and
  * goes through pop3-body (CRLF, dot-stuffing, TOP cut) straight into the bufferevent's
- * output memory. Memory per session stays bounded
- * whatever the message size. A message removed behind the session's back (IMAP, rm)
- * gets "-ERR message is no longer available".
+ * output memory. Memory per session stays bounded whatever the message size. A message
+ * removed behind the session's back (IMAP, rm) gets "-ERR message is no longer
+ * available".
  */
 #include "pop3d-int.h"
 #include "log.h"
