@@ -121,6 +121,9 @@ void imapd_session_setup_bev(struct imapd_session *s)
 	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, IMAPD_IN_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, IMAPD_OUT_LOW, 0);
+	/* libevent writes at most 16 KB per readiness by default: a FETCH of 10,000
+	   BODYSTRUCTUREs was 160 writes, each waking the client for 16 KB */
+	bufferevent_set_max_single_write(bev, IMAPD_OUT_HIGH);
 	imapd_session_timeouts(s);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
