@@ -238,6 +238,25 @@ def test_scripts(tern):
     c.close()
 
 
+def test_implicit_tls(tern_factory):
+    tern = tern_factory(start=False)
+    text = open(tern.conf).read()
+    text, n = re.subn(r"(listen sieve \{[^}]*tls = )starttls", r"\1implicit", text)
+    assert n == 1
+    open(tern.conf, "w").write(text)
+    tern.start()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    c = Client(tern.ports["sieve"])
+    c.sock = ctx.wrap_socket(c.sock)
+    c.f = c.sock.makefile("rb")
+    cap = caps(c.response()[0])  # the greeting comes after the handshake
+    assert "STARTTLS" not in cap and "PLAIN" in cap["SASL"].split()
+    c.login()
+    assert c.cmd("LISTSCRIPTS")[1] == b"OK"
+
+
 def test_tern_sieve_put_seen_by_managesieve(tern):
     tern.run("sieve", "put", "bob@example.test", "fromcli", input="discard;\n", check=True)
     tern.run("sieve", "activate", "bob@example.test", "fromcli", check=True)
@@ -381,6 +400,7 @@ def test_system_user(tern_factory, unix_user):
     assert c.cmd("LISTSCRIPTS")[0] == [b'"sys" ACTIVE']
     caps_after = caps(c.cmd("CAPABILITY")[0])
     assert caps_after["OWNER"] == u.name or caps_after["OWNER"].startswith(u.name + "@")
+    assert "UNAUTHENTICATE" not in caps_after  # the session process is the user's
     script = os.path.join(u.home, "sieve", "sys.sieve")
     link = os.path.join(u.home, ".dovecot.sieve")
     assert open(script, "rb").read() == FILTER
@@ -399,6 +419,10 @@ def test_system_user(tern_factory, unix_user):
     assert status_uids(sessions[0]) == [u.uid] * 4
     assert c.cmd("LOGOUT")[1].startswith(b"OK")
     c.close()
+    c, _ = connect(tern)
+    c.login(u.name, u.password)
+    assert c.cmd("UNAUTHENTICATE")[1].startswith(b"BYE")
+    assert c.f.read() == b""
     with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=30) as s:
         s.sendmail("x@example.org", [u.address(tern.domain)],
                    b"From: x@example.org\r\nSubject: ms-test sys\r\n\r\nsorted\r\n")
@@ -407,3 +431,40 @@ def test_system_user(tern_factory, unix_user):
     # the pre-login worker is chrooted into DATA/login, as run_user
     roles = check_worker_uids(tern)
     assert "sieve" in roles
+
+
+def _sievelib():
+    try:
+        import sievelib.managesieve
+        return sievelib.managesieve
+    except ImportError:
+        return None
+
+
+@pytest.mark.skipif(_sievelib() is None, reason="python3-sievelib is not installed")
+def test_sievelib_client(tern):
+    """A second real client: Debian's python3-sievelib (the library of modoboa and other
+    web front-ends), over STARTTLS with PLAIN, through every script command it has."""
+    ms = _sievelib()
+    cl = ms.Client("127.0.0.1", tern.ports["sieve"])
+    assert cl.connect("alice@example.test", "alice-pw", starttls=True, authmech="PLAIN")
+    assert "fileinto" in cl.get_sieve_capabilities()
+    assert cl.get_implementation().startswith("Tern")
+    text = FILTER.decode()
+    assert cl.havespace("lib", len(text))
+    assert cl.checkscript(text)
+    assert not cl.checkscript('require "nope";\r\n')
+    assert cl.putscript("lib", text)
+    assert not cl.putscript("bad", "if true {")
+    assert cl.setactive("lib")
+    active, others = cl.listscripts()
+    assert active == "lib" and others == []
+    # (sievelib gives the script back without its last line end)
+    assert cl.getscript("lib").replace("\r\n", "\n") == text.replace("\r\n", "\n").rstrip()
+    assert cl.renamescript("lib", "lib2")
+    assert cl.listscripts() == ("lib2", [])
+    assert not cl.deletescript("lib2")  # the active one
+    assert cl.setactive("")
+    assert cl.deletescript("lib2")
+    assert cl.listscripts() == (None, [])
+    cl.logout()

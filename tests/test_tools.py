@@ -24,8 +24,8 @@ def test_init_creates_instance():
     text = open(conf).read()
     assert "hostname = mail.example.org" in text
     assert "domains = example.org" in text
-    # every listener of the contract, on loopback
-    for port in (2525, 2587, 2465, 2143, 2993, 2110, 2995):
+    # every listener of the contract (and ManageSieve on its IANA port), on loopback
+    for port in (2525, 2587, 2465, 2143, 2993, 2110, 2995, 4190):
         assert "address = 127.0.0.1:%d" % port in text
     # every option is there, commented, with its documentation
     assert "#smtp_max_message_size = 50M" in text

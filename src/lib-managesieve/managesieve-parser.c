@@ -27,8 +27,17 @@ static bool atom_char(unsigned char c)
 	return c > 0x20 && c < 0x7f && c != '"' && c != '(' && c != ')' && c != '\\' && c != '{';
 }
 
+/* What a parser keeps allocated between commands; a bigger buffer (a script went
+ * through) is given back, so an idle session holds little. */
+#define MS_KEEP_CAP (16 * 1024)
+
 static void reset_command(struct ms_parser *p)
 {
+	if (p->data.cap > MS_KEEP_CAP) {
+		ms_parser_wipe(p);
+		buf_free(&p->data);
+		buf_init(&p->data, 0);
+	}
 	buf_reset(&p->data);
 	p->argc = 0;
 	p->line_len = 0;

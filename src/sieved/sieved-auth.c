@@ -266,6 +266,13 @@ void sieved_sasl_bad_line(struct sieved_session *s, const char *why)
 
 void sieved_cmd_unauthenticate(struct sieved_session *s, const struct ms_command *cmd)
 {
+	if (s->server->preauth) {
+		/* this process is the user's: another login needs a new connection (2.14.1:
+		 * UNAUTHENTICATE answers OK or BYE) */
+		sieved_reply(s, "BYE", NULL, "log in again on a new connection");
+		sieved_session_close(s);
+		return;
+	}
 	log_info("logout: user=<%s> ip=[%s] (unauthenticate)", s->user.address, s->ip);
 	sieved_logout(s);
 	sieved_session_setup_bev(s); /* the login timeout again */

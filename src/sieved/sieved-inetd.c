@@ -42,6 +42,7 @@ static int inetd_start(struct sieved_server *srv, struct sieved_session *s, cons
 		sieved_session_close(s);
 		return -1;
 	}
+	srv->preauth = true;
 	sieved_reply(s, "OK", NULL, "Logged in");
 	sieved_session_flush(s);
 	return 0;

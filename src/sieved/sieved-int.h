@@ -74,6 +74,7 @@ struct sieved_server {
 	size_t session_count;
 	bool stopping;
 	bool inetd;
+	bool preauth;	    /* a session started logged in (-u USER): no second login */
 	bool chrooted;	    /* system mode, in DATA/login: the configuration cannot be re-read */
 	bool retiring;	    /* ... so at a reload it ends with its last session */
 	char *login_socket; /* system mode: the auth process's socket (login.h) */

@@ -186,7 +186,8 @@ void sieved_capabilities(struct sieved_session *s)
 	ms_reply_capability(o, "MAXREDIRECTS", redirects);
 	if (s->state == SIEVED_STATE_AUTH) {
 		ms_reply_capability(o, "OWNER", s->user.address);
-		ms_reply_capability(o, "UNAUTHENTICATE", NULL);
+		if (!s->server->preauth)
+			ms_reply_capability(o, "UNAUTHENTICATE", NULL);
 	}
 	ms_reply_capability(o, "VERSION", "1.0");
 	sieved_reply(s, "OK", NULL, NULL);

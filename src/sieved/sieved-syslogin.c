@@ -75,7 +75,8 @@ void sieved_syslogin(struct sieved_session *s, const char *mech, const char *use
 {
 	struct sieved_server *srv = s->server;
 	struct login_request req = {LOGIN_PROTO_MANAGESIEVE, mech, s->ip, user, password};
-	s->login = login_client_start(srv->base, srv->login_socket, &req, syslogin_done, s);
+	s->login = srv->login_socket == NULL ? NULL /* not a pre-login worker */
+		   : login_client_start(srv->base, srv->login_socket, &req, syslogin_done, s);
 	if (s->login == NULL) {
 		sieved_reply(s, "NO", "TRYLATER", "login service unavailable");
 		return;
