@@ -157,15 +157,23 @@ struct sm_sock *sm_sock_open(const struct conf *c, struct buf *err)
 
 int sm_sock_write(struct sm_sock *k, const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (k->line_start && p[i] == '.')
+	while (n > 0) {
+		if (k->line_start && p[0] == '.')
 			buf_append_char(&k->out, '.');
-		if (p[i] == '\n')
-			buf_append_char(&k->out, '\r');
-		buf_append_char(&k->out, p[i]);
-		k->line_start = p[i] == '\n';
+		const char *nl = memchr(p, '\n', n);
+		size_t run = nl != NULL ? (size_t)(nl - p) : n;
+		buf_append(&k->out, p, run);
+		k->line_start = nl != NULL;
+		if (nl != NULL) {
+			buf_append_str(&k->out, "\r\n");
+			run++;
+		}
+		p += run;
+		n -= run;
+		if (k->out.len >= SM_SOCK_OUT_MAX && sm_sock_flush(k) < 0)
+			return -1;
 	}
-	return k->out.len >= SM_SOCK_OUT_MAX ? sm_sock_flush(k) : 0;
+	return 0;
 }
 
 int sm_sock_data(struct sm_sock *k)
