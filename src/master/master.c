@@ -304,15 +304,20 @@ static void master_stop(struct master *m)
 	log_info("stopped");
 }
 
+/* The signals the master's loop takes with sigtimedwait. */
+static void master_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGCHLD);
+}
+
 static int master_loop(struct master *m)
 {
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	master_signal_set(&set);
 	for (size_t i = 0; i < m->nroles; i++)
 		master_start(m, &m->roles[i]);
 	for (;;) {
@@ -349,6 +354,11 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "usage: tern serve [-c CONF]\n");
 		return 64;
 	}
+	/* Blocked from the start: a client sees the listeners as soon as they are bound, and
+	 * a SIGHUP (reload) or SIGTERM sent then waits for the loop instead of killing us. */
+	sigset_t set;
+	master_signal_set(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	struct master m = {0};
 	m.conf = tool_load_conf(path);
 	m.conf_path = x_strdup(m.conf->path);
