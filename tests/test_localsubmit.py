@@ -118,6 +118,26 @@ def test_mail_command_as_an_ordinary_user(tern_factory, unix_user):
     assert got[0].startswith(b"Return-Path: <%s>\n" % a.address(tern.domain).encode())
 
 
+def test_mutt_as_an_ordinary_user(tern_factory, unix_user):
+    mutt = shutil.which("mutt")
+    if mutt is None:
+        pytest.skip("mutt is not installed")
+    a, b = unix_user(), unix_user()
+    tern = instance(tern_factory)
+    bindir = os.path.join(tern.dir, "bin")
+    os.mkdir(bindir)
+    os.symlink(TERN, os.path.join(bindir, "sendmail"))
+    # batch mode: mutt runs "sendmail -oem -oi -- RCPT" with the message it made
+    r = as_user(a, [mutt, "-n", "-F", "/dev/null", "-e", "set sendmail=%s/sendmail" % bindir,
+                    "-s", "by mutt", "--", b.address(tern.domain)], tern,
+                input=b"written in mutt\n")
+    assert r.returncode == 0, r.stderr
+    got = wait_inbox(b, 1)
+    assert len(got) == 1, tern.log()
+    assert b"\nSubject: by mutt\n" in got[0] and got[0].endswith(b"\n\nwritten in mutt\n")
+    assert got[0].startswith(b"Return-Path: <%s>\n" % a.address(tern.domain).encode())
+
+
 def test_sender_cannot_be_forged(tern_factory, unix_user):
     a, b = unix_user(), unix_user()
     tern = instance(tern_factory)
@@ -174,6 +194,13 @@ def test_relay_from_a_local_user_is_queued(tern_factory, unix_user):
                 input=b"Subject: out\n\nto the world\n")
     assert r.returncode == 0, r.stderr
     assert wait_for(lambda: "someone@remote.example" in tern.run("queue", "list").stdout)
+    # the envelope records who sent it, as a direct submission does (doc/queue-format.md)
+    envdir = os.path.join(os.path.dirname(tern.conf), "queue", "env")
+    env = [open(os.path.join(envdir, f)).read() for f in os.listdir(envdir)]
+    env = [e for e in env if "R someone@remote.example" in e]
+    assert len(env) == 1, env
+    assert "\nF %s\n" % a.address(tern.domain) in env[0], env[0]
+    assert "\nA uid %d\n" % a.uid in env[0] and "\nA origin sendmail\n" in env[0], env[0]
     assert wait_for(lambda: "to=<someone@remote.example>" in tern.log()
                     and "status=deferred" in tern.log()), tern.log()
 
