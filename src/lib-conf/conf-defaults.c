@@ -183,6 +183,15 @@ const struct conf_def conf_global_defs[] = {
 	  "fsyncs are committed together, so more than the number of disks helps."),
 	S("Queue", "queue_lifetime", CONF_TIME, "5d",
 	  "How long a message may stay in the queue before it is returned to its sender."),
+	S("Queue", "queue_recycle_files", CONF_INT, "256",
+	  "Files of delivered messages kept in QUEUE/free/ to hold the next messages "
+	  "received, instead of being deleted (two per message: envelope and data): new "
+	  "files cost more than reused ones on some file systems (ext4 without a journal "
+	  "searches past every recently deleted inode). Beyond this many, files are deleted. "
+	  "0: no recycling."),
+	S("Queue", "queue_recycle_max_size", CONF_SIZE, "1M",
+	  "Data files larger than this are deleted rather than recycled (the pool keeps a "
+	  "file's disk space until it is reused)."),
 	S("Queue", "delay_warning_time", CONF_TIME, "4h",
 	  "When a recipient is still deferred this long after the message arrived, the "
 	  "sender gets one delay warning (RFC 3464, Action: delayed, with the last error; "

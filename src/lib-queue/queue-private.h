@@ -11,6 +11,7 @@
 #define QUEUE_DIR_MSG "msg"
 #define QUEUE_DIR_ENV "env"
 #define QUEUE_DIR_CORRUPT "corrupt"
+#define QUEUE_DIR_FREE "free"
 #define QUEUE_ENVELOPE_VERSION 1
 /* Bounds on what an envelope may hold, so a damaged file cannot eat memory. */
 #define QUEUE_ENVELOPE_MAX (16u * 1024 * 1024)
@@ -24,6 +25,7 @@ struct queue_writer {
 	char *env_path;  /* QUEUE/env/ID */
 	int data_fd;
 	int env_fd;
+	uint64_t data_old_size; /* a recycled file's length when taken: cut at commit */
 	uint64_t size;
 	time_t arrival;
 	struct buf envelope; /* sender, recipients and attributes, as records */
@@ -47,6 +49,12 @@ bool queue_data_names_need_sync(void);
 void queue_writer_publish_env(struct queue_writer *w);
 /* Undo after a failed step: removes whatever files the writer created. */
 void queue_writer_unlink_all(struct queue_writer *w);
+/* Takes a recycled file from QUEUE/free/ (queue-recycle.c) and renames it to path: an
+ * fd open for writing at offset 0, and in *old_size_r the length of the bytes of an
+ * earlier message it still holds (the caller writes over them and cuts the file to its
+ * own length before making it durable); -1 when the pool has none to give (the caller
+ * creates the file). */
+int queue_pool_claim(const char *queue_dir, const char *path, uint64_t *old_size_r);
 /* Appends "KEY VALUE\n" with control characters in value replaced by '?'. */
 void queue_rec_field(struct buf *b, char key, const char *value);
 

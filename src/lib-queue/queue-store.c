@@ -2,7 +2,7 @@
  *
  * Loading envelopes, appending state records (one write + fdatasync; O_APPEND keeps
  * records of the manager and of `tern queue hold` whole), listing, removing (envelope
- * first), quarantining damaged envelopes in corrupt/, and cleaning up the data files of
+ * first; recycling into free/ is in queue-recycle.c), quarantining damaged envelopes in corrupt/, and cleaning up the data files of
  * sessions that never got their acknowledgement.
  */
 #include "queue-private.h"
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -96,6 +97,24 @@ void queue_rec_hold(struct buf *recs, bool held)
 	buf_printf(recs, "h %d\n", held ? 1 : 0);
 }
 
+/* Locks fd and checks that path still names its file: a removed envelope can be
+ * recycled for another message at once, and then truncated and rewritten; its new
+ * writer truncates under the same lock (queue_pool_claim). false + errno ENOENT when
+ * the name is gone or names another file. */
+static bool queue_still_linked(int fd, const char *path)
+{
+	struct stat a, b;
+	if (flock(fd, LOCK_EX) < 0 || fstat(fd, &a) < 0)
+		return false;
+	if (stat(path, &b) < 0)
+		return false;
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		errno = ENOENT;
+		return false;
+	}
+	return true;
+}
+
 int queue_append_records(const char *queue_dir, const char *id, const struct buf *recs,
 			 struct buf *err)
 {
@@ -103,7 +122,7 @@ int queue_append_records(const char *queue_dir, const char *id, const struct buf
 	int r = -1;
 	/* No O_CREAT: a removed message stays removed. */
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0 || !queue_still_linked(fd, path))
 		buf_printf(err, "cannot open %s: %s", path, strerror(errno));
 	else if (write_full(fd, recs->data, recs->len) < 0 || fdatasync(fd) < 0)
 		buf_printf(err, "cannot write %s: %s", path, strerror(errno));
@@ -175,19 +194,7 @@ int queue_data_open(const char *queue_dir, const char *id)
 
 int queue_remove(const char *queue_dir, const char *id, struct buf *err)
 {
-	char *env = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, id);
-	char *msg = x_asprintf("%s/" QUEUE_DIR_MSG "/%s", queue_dir, id);
-	int r = 0;
-	if (unlink(env) < 0 && errno != ENOENT) {
-		buf_printf(err, "cannot remove %s: %s", env, strerror(errno));
-		r = -1;
-	} else if (unlink(msg) < 0 && errno != ENOENT) {
-		/* The envelope is gone: cleanup takes the data file later. */
-		log_warn("cannot remove %s: %s", msg, strerror(errno));
-	}
-	x_free(&env);
-	x_free(&msg);
-	return r;
+	return queue_remove_recycle(queue_dir, NULL, id, 0, err);
 }
 
 int queue_move_corrupt(const char *queue_dir, const char *id, struct buf *err)

@@ -1,7 +1,8 @@
 /* queue-writer: puts one message into the queue (format: doc/queue-format.md).
  *
  * The data streams straight into QUEUE/msg/ID: without an envelope it is never delivered,
- * and a leftover is removed by the manager's cleanup. Commit writes the envelope to
+ * and a leftover is removed by the manager's cleanup. Both files are taken from the pool
+ * of recycled files (QUEUE/free/, queue-recycle.c) when it has one, else created. Commit writes the envelope to
  * QUEUE/tmp/ID.env, makes both files and the data's name in msg/ durable, renames the
  * envelope into env/ and makes that durable: the envelope appears only when everything
  * it points at is durable, and its appearance is the acknowledgement. The group
@@ -25,7 +26,7 @@
 int queue_dirs_create(const char *queue_dir, struct buf *err)
 {
 	static const char *const subs[] = {QUEUE_DIR_TMP, QUEUE_DIR_MSG, QUEUE_DIR_ENV,
-					   QUEUE_DIR_CORRUPT};
+					   QUEUE_DIR_CORRUPT, QUEUE_DIR_FREE};
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		char *p = x_asprintf("%s/%s", queue_dir, subs[i]);
 		int r = mkdir_p(p, 0700);
@@ -40,6 +41,9 @@ int queue_dirs_create(const char *queue_dir, struct buf *err)
 
 static int queue_writer_create_data(struct queue_writer *w, struct buf *err)
 {
+	w->data_fd = queue_pool_claim(w->queue_dir, w->data_path, &w->data_old_size);
+	if (w->data_fd >= 0)
+		return 0;
 	for (int tries = 0; tries < 2; tries++) {
 		w->data_fd = open(w->data_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (w->data_fd >= 0)
@@ -163,11 +167,22 @@ void queue_writer_prepare(struct queue_writer *w)
 		buf_append_str(&e, "F \n");
 	buf_append(&e, w->envelope.data, w->envelope.len);
 	buf_append_str(&e, "E\n");
-	w->env_fd = open(w->env_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (w->env_fd < 0)
-		queue_writer_fail(w, "cannot create", w->env_tmp);
-	else if (write_full(w->env_fd, e.data, e.len) < 0 || durable_file(w->env_fd) < 0)
-		queue_writer_fail(w, "cannot write", w->env_tmp);
+	/* A recycled data file longer than this message still ends with an old one's
+	 * bytes: cut before anything is made durable. */
+	if (w->data_old_size > w->size && ftruncate(w->data_fd, (off_t)w->size) < 0)
+		queue_writer_fail(w, "cannot truncate", w->data_path);
+	if (w->ok) {
+		uint64_t old_size = 0;
+		w->env_fd = queue_pool_claim(w->queue_dir, w->env_tmp, &old_size);
+		if (w->env_fd < 0)
+			w->env_fd = open(w->env_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (w->env_fd < 0)
+			queue_writer_fail(w, "cannot create", w->env_tmp);
+		else if (write_full(w->env_fd, e.data, e.len) < 0 ||
+			 (old_size > e.len && ftruncate(w->env_fd, (off_t)e.len) < 0) ||
+			 durable_file(w->env_fd) < 0)
+			queue_writer_fail(w, "cannot write", w->env_tmp);
+	}
 	/* A syncfs for the envelope has flushed the data file (written before) as well. */
 	if (w->ok && durable_get_method() == DURABLE_FSYNC && durable_file(w->data_fd) < 0)
 		queue_writer_fail(w, "cannot fsync", w->data_path);

@@ -69,7 +69,7 @@ time_t queue_id_time(const char *id);
 
 /* ---- Folders ---- */
 
-/* Creates QUEUE/{tmp,msg,env,corrupt} (mode 0700) if missing. 0, or -1 + err. */
+/* Creates QUEUE/{tmp,msg,env,corrupt,free} (mode 0700) if missing. 0, or -1 + err. */
 int queue_dirs_create(const char *queue_dir, struct buf *err);
 
 /* Tools started as root (sendmail, tern queue) switch to the owner of the queue folder
@@ -129,8 +129,10 @@ const char *queue_envelope_attr(const struct queue_envelope *env, const char *na
 bool queue_envelope_done(const struct queue_envelope *env);
 
 /* State records, appended to the envelope file and fdatasync'd (one write for all the
- * records in recs). Build recs with the queue_rec_* helpers. -1 + err (errno ENOENT:
- * the message was removed meanwhile). */
+ * records in recs), under flock(2) on it, after checking that env/ID is still the file
+ * opened (a removed envelope may be recycled for another message at once). Build recs
+ * with the queue_rec_* helpers. -1 + err (errno ENOENT: the message was removed
+ * meanwhile). */
 void queue_rec_attempt(struct buf *recs, unsigned rcpt_index);
 void queue_rec_delivered(struct buf *recs, unsigned rcpt_index, const char *text);
 void queue_rec_failed(struct buf *recs, unsigned rcpt_index, const char *text);
@@ -150,6 +152,23 @@ int queue_data_open(const char *queue_dir, const char *id);
 /* Removes a message: envelope first (so a crash leaves only a data file, which is
  * cleaned up), then data. 0, or -1 + err. */
 int queue_remove(const char *queue_dir, const char *id, struct buf *err);
+
+/* ---- Recycled queue files (QUEUE/free/, doc/queue-format.md) ----
+ * The queue manager removes finished messages by renaming their files into the pool,
+ * up to max_files files (0: none) and data files up to max_size bytes; writers take
+ * files from the pool before they create new ones (queue_writer_open does that). */
+struct queue_recycler;
+/* Counts the pool and trims it to max_files; empty: unlinks every file in it (at a
+ * start after an unclean stop). Safe to use from several threads. */
+struct queue_recycler *queue_recycler_new(const char *queue_dir, unsigned max_files,
+					  uint64_t max_size, bool empty);
+/* New bounds (a reload); the pool is trimmed to them. */
+void queue_recycler_set(struct queue_recycler *r, unsigned max_files, uint64_t max_size);
+void queue_recycler_free(struct queue_recycler **r);
+/* queue_remove, with the files recycled into the pool while it has room (r NULL: none
+ * are). data_size: bytes of the data file (the envelope's Z). 0, or -1 + err. */
+int queue_remove_recycle(const char *queue_dir, struct queue_recycler *r, const char *id,
+			 uint64_t data_size, struct buf *err);
 /* Moves a damaged envelope and its data to QUEUE/corrupt/ (never deletes). */
 int queue_move_corrupt(const char *queue_dir, const char *id, struct buf *err);
 /* Removes leftovers of unacknowledged messages: data files in msg/ without an envelope

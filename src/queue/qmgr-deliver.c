@@ -364,7 +364,8 @@ enum qmgr_outcome qmgr_process(struct qmgr *q, struct qmgr_entry *e, time_t now,
 	}
 	if (qmgr_record(q, env, routes, now, e, relaying)) {
 		struct buf err = BUF_INIT;
-		if (queue_remove(q->queue_dir, env->id, &err) == 0) {
+		if (queue_remove_recycle(q->queue_dir, q->recycler, env->id, env->size, &err) ==
+		    0) {
 			log_info("%s: removed", env->id);
 			out = QMGR_GONE;
 		} else {

@@ -48,6 +48,7 @@ struct qmgr {
 	struct conf *conf;
 	struct userdb *udb;
 	char *queue_dir;
+	struct queue_recycler *recycler; /* finished messages' files go to QUEUE/free/ */
 	struct qmgr_entry *entries;
 	size_t count, cap;
 };

@@ -104,6 +104,18 @@ static bool qmgr_clean_mark(const char *queue_dir, bool set)
 	return was;
 }
 
+/* Sets up (or, on reload, re-bounds) the pool of recycled queue files; after an
+ * unclean stop it is emptied first (doc/queue-format.md, "Recycled files"). */
+static void qmgr_recycler_set(struct qmgr *q, bool unclean)
+{
+	unsigned files = (unsigned)conf_num(q->conf, "queue_recycle_files");
+	uint64_t size = conf_num(q->conf, "queue_recycle_max_size");
+	if (q->recycler == NULL)
+		q->recycler = queue_recycler_new(q->queue_dir, files, size, unclean);
+	else
+		queue_recycler_set(q->recycler, files, size);
+}
+
 /* Reads the queue folder: new messages are added, vanished ones dropped. */
 static void qmgr_scan(struct qmgr_loop *l)
 {
@@ -339,6 +351,7 @@ static void qmgr_reload(struct qmgr_loop *l)
 		l->q.conf = c;
 		l->q.udb = userdb_open(c);
 		qmgr_pool_reconfigure(l->pool);
+		qmgr_recycler_set(&l->q, false);
 		log_set_level((enum log_level)conf_num(c, "log_level"));
 		log_info("configuration reloaded");
 	}
@@ -419,6 +432,7 @@ static void qmgr_teardown(struct qmgr_loop *l)
 	close(l->notify_fd);
 	userdb_close(&l->q.udb);
 	conf_free(&l->q.conf);
+	queue_recycler_free(&l->q.recycler);
 	x_free(&l->q.queue_dir);
 	x_free(&l->q.conf_path);
 	x_free(&l->q.entries);
@@ -447,12 +461,14 @@ int qmgr_main(const char *conf_path)
 	qmgr_watch_env(&l);
 	qmgr_setup_events(&l);
 	signals_ready();
+	bool clean = qmgr_clean_mark(l.q.queue_dir, false);
+	/* Before the pool: its threads copy l.q. */
+	qmgr_recycler_set(&l.q, !clean);
 	l.pool = qmgr_pool_new(l.base, &l.q, conf_num(l.q.conf, "queue_delivery_threads"),
 			       qmgr_done, &l);
 	l.relay = relay_new(l.base, l.q.conf, qmgr_relay_done, &l, &err);
 	if (l.relay == NULL)
 		fatal("outbound delivery: %s", buf_cstr(&err));
-	bool clean = qmgr_clean_mark(l.q.queue_dir, false);
 	qmgr_scan(&l);
 	for (size_t i = 0; i < l.q.count && !clean; i++)
 		l.q.entries[i].recheck = true;
