@@ -200,3 +200,97 @@ def test_arrival_ahead_of_the_clock_is_not_expired(tern_factory):
     assert qid in out
     assert "5.4.7" not in tern.log() and "status=bounced" not in tern.log(), tern.log()
     assert re.search(r"to=<someone@remote.example>.*status=deferred.*delay=0s", tern.log())
+
+
+def pool_inodes(tern):
+    free = os.path.join(queue_dir(tern), "free")
+    return {os.stat(os.path.join(free, f)).st_ino: f for f in os.listdir(free)}
+
+
+def test_recycled_files_hold_the_next_message_byte_for_byte(tern):
+    """A delivered message's two queue files go to QUEUE/free/; the next message (shorter,
+    with a shorter envelope) is written into those very files and arrives exactly."""
+    import smtplib
+    long_body = b"".join(b"%06d the long first message, its bytes must not leak\r\n" % i
+                         for i in range(4000))
+    long_msg = b"Subject: long\r\n\r\n" + long_body
+    with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=20) as s:
+        s.sendmail("carol@source.test", [ALICE, "bob@example.test"], long_msg)
+    assert len(tern.wait_messages(ALICE, 1, timeout=15)) == 1, tern.log()
+    assert wait_queue_empty(tern)
+    deadline = time.time() + 10
+    while len(pool_inodes(tern)) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    before = pool_inodes(tern)
+    assert len(before) == 2, (before, tern.log()[-2000:])
+
+    short = (b"From: Bob <bob@example.test>\r\nTo: alice@example.test\r\n"
+             b"Date: Thu, 26 Nov 2026 07:00:00 +0000\r\nMessage-ID: <r1@example.test>\r\n"
+             b"Subject: short\r\n\r\nshort body\r\n")
+    r = tern.run("sendmail", "-i", "-f", "bob@example.test", ALICE, input=short)
+    assert r.returncode == 0, r.stderr
+    files = tern.wait_messages(ALICE, 2, timeout=15)
+    assert len(files) == 2, tern.log()
+    data = [open(f, "rb").read() for f in files]
+    got = [d for d in data if b"Subject: short" in d]
+    assert len(got) == 1
+    rp, dt, received, rest = split_delivered(got[0])
+    assert rp == b"Return-Path: <bob@example.test>"
+    assert dt == b"Delivered-To: alice@example.test"
+    assert rest == short.replace(b"\r\n", b"\n")
+    assert wait_queue_empty(tern)
+    # The short message went through the same two inodes: they are back in the pool,
+    # under its queue ID.
+    deadline = time.time() + 10
+    while set(pool_inodes(tern)) != set(before) and time.time() < deadline:
+        time.sleep(0.05)
+    after = pool_inodes(tern)
+    assert set(after) == set(before), (before, after)
+    assert set(after.values()).isdisjoint(before.values())
+    # The long one arrived whole as well.
+    longs = [d for d in data if b"Subject: long" in d]
+    assert len(longs) == 1 and split_delivered(longs[0])[3] == long_msg.replace(b"\r\n", b"\n")
+
+
+def test_recycle_pool_bound(tern_factory):
+    """With queue_recycle_files = 3, messages that finish together leave at most three
+    files in the pool: the others are deleted."""
+    import smtplib
+    import threading
+    tern = tern_factory(options={"queue_recycle_files": "3"})
+    errors = []
+
+    def send(n):
+        try:
+            with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=20) as s:
+                for i in range(5):
+                    s.sendmail("carol@source.test", [ALICE],
+                               "Subject: %d-%d\r\n\r\nbody\r\n" % (n, i))
+        except (OSError, smtplib.SMTPException) as e:
+            errors.append(e)
+
+    sizes = []
+    done = threading.Event()
+    free = os.path.join(queue_dir(tern), "free")
+
+    def watch():
+        while not done.is_set():
+            sizes.append(len(os.listdir(free)))
+            time.sleep(0.001)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(6)]
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert len(tern.wait_messages(ALICE, 30, timeout=20)) == 30, tern.log()
+    assert wait_queue_empty(tern)
+    time.sleep(0.3)
+    done.set()
+    watcher.join(10)
+    # Files were recycled (and taken again), never more than three at once.
+    assert max(sizes) <= 3 and max(sizes) >= 1, sorted(set(sizes))
+    assert not os.listdir(os.path.join(queue_dir(tern), "msg"))

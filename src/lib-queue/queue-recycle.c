@@ -174,6 +174,7 @@ struct queue_recycler {
 	 * it reaches max_files the folder is counted again, and if it really is full, not
 	 * again before next_count (files are unlinked meanwhile). */
 	unsigned count;
+	unsigned renaming; /* places taken by renames not yet done (other threads) */
 	time_t next_count;
 };
 
@@ -196,12 +197,14 @@ static bool queue_pool_count_one(const char *dir, const char *name, void *arg)
 	return true;
 }
 
-/* Counts the pool, trimming it to max_files (called with the lock held). */
+/* Counts the pool, trimming it to max_files (called with the lock held). The renames
+ * under way count as done: a file may be counted twice, never too few. */
 static void queue_recycler_count(struct queue_recycler *r)
 {
-	struct queue_pool_count c = {r->max_files, 0, 0};
+	unsigned room = r->max_files > r->renaming ? r->max_files - r->renaming : 0;
+	struct queue_pool_count c = {room, 0, 0};
 	queue_pool_each(r->queue_dir, queue_pool_count_one, &c);
-	r->count = c.kept;
+	r->count = c.kept + r->renaming;
 	if (c.removed > 0)
 		log_info("queue: %u recycled files beyond queue_recycle_files removed", c.removed);
 }
@@ -255,16 +258,20 @@ static bool queue_recycler_take_slot(struct queue_recycler *r, uint64_t size)
 			r->next_count = time(NULL) + 1;
 	}
 	bool ok = r->count < r->max_files;
-	if (ok)
+	if (ok) {
 		r->count++;
+		r->renaming++;
+	}
 	pthread_mutex_unlock(&r->lock);
 	return ok;
 }
 
-static void queue_recycler_give_back_slot(struct queue_recycler *r)
+/* The rename for a slot is done (moved: the file is in the pool, or not). */
+static void queue_recycler_slot_done(struct queue_recycler *r, bool moved)
 {
 	pthread_mutex_lock(&r->lock);
-	if (r->count > 0)
+	r->renaming--;
+	if (!moved && r->count > 0)
 		r->count--;
 	pthread_mutex_unlock(&r->lock);
 }
@@ -280,10 +287,9 @@ static int queue_recycle_file(struct queue_recycler *r, const char *path, const 
 	char *to = x_asprintf("%s/" QUEUE_DIR_FREE "/%s.%c", r->queue_dir, id, kind);
 	int ret = rename(path, to);
 	x_free(&to);
-	if (ret < 0) {
-		queue_recycler_give_back_slot(r);
+	queue_recycler_slot_done(r, ret == 0);
+	if (ret < 0)
 		ret = unlink(path);
-	}
 	return ret;
 }
 

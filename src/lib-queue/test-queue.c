@@ -1,16 +1,20 @@
 /* Unit tests for lib-queue: queue IDs, writing and reading envelopes, damaged envelopes,
- * state records, the group committer and cleanup of unacknowledged leftovers. */
+ * state records, the group committer, cleanup of unacknowledged leftovers, and recycled
+ * queue files (reuse byte for byte, the pool's bound, files that must not be taken). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -325,6 +329,210 @@ static void test_group_commit(void **state)
 	x_free(&dir);
 }
 
+/* Files in dir/sub (not . and ..). */
+static int count_files(const char *dir, const char *sub)
+{
+	char *p = x_asprintf("%s/%s", dir, sub);
+	DIR *d = opendir(p);
+	assert_non_null(d);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	x_free(&p);
+	return n;
+}
+
+static ino_t inode_of(const char *dir, const char *sub, const char *name)
+{
+	char *p = x_asprintf("%s/%s/%s", dir, sub, name);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	x_free(&p);
+	return st.st_ino;
+}
+
+/* Commits a message with body and nrcpt recipients; its ID into id. */
+static void commit_message(const char *dir, const char *body, size_t len, int nrcpt,
+			   char id[QUEUE_ID_MAX])
+{
+	struct buf err = BUF_INIT;
+	struct queue_writer *w = queue_writer_open(dir, &err);
+	assert_non_null(w);
+	assert_int_equal(queue_writer_write(w, body, len), 0);
+	queue_writer_set_sender(w, "sender@example.org");
+	for (int i = 0; i < nrcpt; i++) {
+		char *r = x_asprintf("rcpt%d-with-a-long-local-part@example.test", i);
+		queue_writer_add_rcpt(w, r, NULL);
+		x_free(&r);
+	}
+	snprintf(id, QUEUE_ID_MAX, "%s", queue_writer_id(w));
+	assert_int_equal(queue_writer_commit(w, &err), 0);
+	queue_writer_free(&w);
+	buf_free(&err);
+}
+
+/* The pool's readers read free/ again at most every 10 ms (queue-recycle.c). */
+static void after_pool_interval(void)
+{
+	usleep(20 * 1000);
+}
+
+static void test_recycle_reuse(void **state)
+{
+	char *dir = test_dir();
+	struct buf err = BUF_INIT;
+	assert_int_equal(queue_dirs_create(dir, &err), 0);
+	struct queue_recycler *r = queue_recycler_new(dir, 8, 1024 * 1024, false);
+	/* A long message with a long envelope, delivered and recycled. */
+	size_t long_len = 200 * 1024;
+	char *big = x_malloc(long_len);
+	for (size_t i = 0; i < long_len; i++)
+		big[i] = i % 64 == 63 ? '\n' : (char)('A' + i % 26);
+	char old_id[QUEUE_ID_MAX], id[QUEUE_ID_MAX];
+	commit_message(dir, big, long_len, 40, old_id);
+	ino_t env_ino = inode_of(dir, "env", old_id), msg_ino = inode_of(dir, "msg", old_id);
+	assert_int_equal(queue_remove_recycle(dir, r, old_id, long_len, &err), 0);
+	assert_int_equal(count_files(dir, "free"), 2);
+	assert_int_equal(count_files(dir, "env") + count_files(dir, "msg"), 0);
+
+	/* A short one takes both files and reads back exactly, envelope and data. */
+	after_pool_interval();
+	const char *body = "Subject: short\n\nshort\n";
+	commit_message(dir, body, strlen(body), 1, id);
+	assert_int_equal(count_files(dir, "free"), 0);
+	ino_t got[2] = {inode_of(dir, "env", id), inode_of(dir, "msg", id)};
+	for (int i = 0; i < 2; i++)
+		assert_true(got[i] == env_ino || got[i] == msg_ino);
+	assert_true(got[0] != got[1]);
+	struct queue_envelope *env;
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	assert_int_equal(env->rcpt_count, 1);
+	assert_int_equal(env->size, strlen(body));
+	queue_envelope_free(&env);
+	char data[256];
+	int fd = queue_data_open(dir, id);
+	assert_true(fd >= 0);
+	assert_int_equal(read_full(fd, data, sizeof(data)), strlen(body));
+	assert_memory_equal(data, body, strlen(body));
+	close(fd);
+	/* A state record still goes at the end of the (cut) envelope. */
+	struct buf recs = BUF_INIT;
+	queue_rec_hold(&recs, true);
+	assert_int_equal(queue_append_records(dir, id, &recs, &err), 0);
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	assert_true(env->held);
+	queue_envelope_free(&env);
+	/* The old message's name is gone for good: no record lands in its old file. */
+	assert_int_equal(queue_append_records(dir, old_id, &recs, &err), -1);
+	assert_int_equal(errno, ENOENT);
+	buf_free(&recs);
+	queue_recycler_free(&r);
+	x_free(&big);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
+static void test_recycle_bound(void **state)
+{
+	char *dir = test_dir();
+	struct buf err = BUF_INIT;
+	assert_int_equal(queue_dirs_create(dir, &err), 0);
+	struct queue_recycler *r = queue_recycler_new(dir, 3, 100, false);
+	char ids[5][QUEUE_ID_MAX];
+	for (int i = 0; i < 5; i++)
+		commit_message(dir, "x\n", 2, 1, ids[i]);
+	/* Five messages, ten files: three go to the pool, the others are unlinked. */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(queue_remove_recycle(dir, r, ids[i], 2, &err), 0);
+	assert_int_equal(count_files(dir, "free"), 3);
+	assert_int_equal(count_files(dir, "env") + count_files(dir, "msg"), 0);
+
+	/* A lower bound on reload trims the pool; a data file over max_size is unlinked
+	 * even with room for it. */
+	queue_recycler_set(r, 2, 100);
+	assert_int_equal(count_files(dir, "free"), 2);
+	queue_recycler_set(r, 10, 100);
+	char big_id[QUEUE_ID_MAX];
+	char big[101];
+	memset(big, 'b', sizeof(big));
+	after_pool_interval();
+	commit_message(dir, big, sizeof(big), 1, big_id); /* takes the two pool files */
+	assert_int_equal(count_files(dir, "free"), 0);
+	assert_int_equal(queue_remove_recycle(dir, r, big_id, sizeof(big), &err), 0);
+	assert_int_equal(count_files(dir, "free"), 1); /* the envelope only */
+	char *kept = x_asprintf("%s/free/%s.e", dir, big_id);
+	assert_int_equal(access(kept, F_OK), 0);
+	x_free(&kept);
+	queue_recycler_free(&r);
+
+	/* 0: no recycling; a start after an unclean stop empties the pool. */
+	r = queue_recycler_new(dir, 0, 100, false);
+	assert_int_equal(count_files(dir, "free"), 0);
+	char id[QUEUE_ID_MAX];
+	commit_message(dir, "y\n", 2, 1, id);
+	assert_int_equal(queue_remove_recycle(dir, r, id, 2, &err), 0);
+	assert_int_equal(count_files(dir, "free"), 0);
+	queue_recycler_free(&r);
+	r = queue_recycler_new(dir, 10, 100, false);
+	commit_message(dir, "z\n", 2, 1, id);
+	assert_int_equal(queue_remove_recycle(dir, r, id, 2, &err), 0);
+	assert_int_equal(count_files(dir, "free"), 2);
+	queue_recycler_free(&r);
+	r = queue_recycler_new(dir, 10, 100, true);
+	assert_int_equal(count_files(dir, "free"), 0);
+	queue_recycler_free(&r);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
+/* A pool file that is locked (a state record being appended through a descriptor
+ * opened before the envelope was recycled), or is not a plain file with one link, is
+ * not taken: it is unlinked and a new file is made. */
+static void test_recycle_refused(void **state)
+{
+	char *dir = test_dir();
+	struct buf err = BUF_INIT;
+	assert_int_equal(queue_dirs_create(dir, &err), 0);
+	char *locked = x_asprintf("%s/free/LOCKED.e", dir);
+	char *linked = x_asprintf("%s/free/LINKED.d", dir);
+	char *other = x_asprintf("%s/corrupt/OTHER", dir);
+	int lfd = open(locked, O_WRONLY | O_CREAT, 0600);
+	assert_true(lfd >= 0);
+	assert_int_equal(write(lfd, "old\n", 4), 4);
+	assert_int_equal(flock(lfd, LOCK_EX), 0);
+	int fd = open(linked, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(link(linked, other), 0);
+	struct stat lst, ost;
+	assert_int_equal(fstat(lfd, &lst), 0);
+	assert_int_equal(stat(other, &ost), 0);
+
+	char id[QUEUE_ID_MAX];
+	commit_message(dir, "new\n", 4, 1, id);
+	assert_int_equal(count_files(dir, "free"), 0);
+	ino_t got[2] = {inode_of(dir, "env", id), inode_of(dir, "msg", id)};
+	for (int i = 0; i < 2; i++)
+		assert_true(got[i] != lst.st_ino && got[i] != ost.st_ino);
+	/* The second name of the linked file was left alone, and so were the locked
+	 * file's bytes. */
+	assert_int_equal(stat(other, &ost), 0);
+	assert_int_equal(ost.st_nlink, 1);
+	assert_int_equal(fstat(lfd, &lst), 0);
+	assert_int_equal(lst.st_size, 4);
+	close(lfd);
+	x_free(&locked);
+	x_free(&linked);
+	x_free(&other);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +542,9 @@ int main(void)
 		cmocka_unit_test(test_damaged),
 		cmocka_unit_test(test_abort_and_cleanup),
 		cmocka_unit_test(test_group_commit),
+		cmocka_unit_test(test_recycle_reuse),
+		cmocka_unit_test(test_recycle_bound),
+		cmocka_unit_test(test_recycle_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
