@@ -369,9 +369,17 @@ static int set_flags_one(struct maildir_folder *mf, const int dirfd[2], uint32_t
 	return ret;
 }
 
+/* The map's messages by UID (the map is keyed by base name): a table indexed by UID when
+ * the UIDs are dense (the usual case: no sort), else sorted pairs searched. */
 struct uid_entry {
 	uint32_t uid;
 	struct maildir_entry *e;
+};
+struct uid_index {
+	struct maildir_entry **direct; /* [uid], up to max */
+	uint32_t max;
+	struct uid_entry *sorted;
+	size_t count;
 };
 
 static int uid_entry_cmp(const void *a, const void *b)
@@ -380,17 +388,39 @@ static int uid_entry_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The map's messages in UID order (the map is keyed by base name). */
-static struct uid_entry *map_by_uid(struct maildir_map *m, size_t *count_r)
+static void uid_index_make(struct uid_index *ui, struct maildir_map *m)
 {
-	struct uid_entry *v = x_reallocarray(NULL, m->used + 1, sizeof(*v));
-	size_t n = 0;
+	*ui = (struct uid_index){0};
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].state == 1 && m->slots[i].uid > ui->max)
+			ui->max = m->slots[i].uid;
+	if (ui->max <= 4 * m->used + 1024) {
+		ui->direct = x_calloc((size_t)ui->max + 1, sizeof(*ui->direct));
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slots[i].state == 1)
+				ui->direct[m->slots[i].uid] = &m->slots[i];
+		return;
+	}
+	ui->sorted = x_reallocarray(NULL, m->used + 1, sizeof(*ui->sorted));
 	for (size_t i = 0; i < m->cap; i++)
 		if (m->slots[i].state == 1)
-			v[n++] = (struct uid_entry){m->slots[i].uid, &m->slots[i]};
-	qsort(v, n, sizeof(*v), uid_entry_cmp);
-	*count_r = n;
-	return v;
+			ui->sorted[ui->count++] = (struct uid_entry){m->slots[i].uid, &m->slots[i]};
+	qsort(ui->sorted, ui->count, sizeof(*ui->sorted), uid_entry_cmp);
+}
+
+static struct maildir_entry *uid_index_find(const struct uid_index *ui, uint32_t uid)
+{
+	if (ui->direct != NULL)
+		return uid <= ui->max ? ui->direct[uid] : NULL;
+	struct uid_entry key = {.uid = uid};
+	struct uid_entry *ue = bsearch(&key, ui->sorted, ui->count, sizeof(key), uid_entry_cmp);
+	return ue != NULL ? ue->e : NULL;
+}
+
+static void uid_index_free(struct uid_index *ui)
+{
+	x_free(&ui->direct);
+	x_free(&ui->sorted);
 }
 
 /* Many messages (STORE 1:*): each found in the map, whose file name says its flags (no
@@ -402,8 +432,8 @@ static int set_flags_bulk(struct maildir_folder *mf, const int dirfd[2], const u
 			  size_t count, enum store_flags_op op, uint32_t flags, uint32_t keywords,
 			  uint64_t modseq, struct buf *err)
 {
-	size_t known;
-	struct uid_entry *byuid = map_by_uid(&mf->map, &known);
+	struct uid_index byuid;
+	uid_index_make(&byuid, &mf->map);
 	struct index_row *rows = x_reallocarray(NULL, count, sizeof(*rows));
 	uint32_t *retry = NULL;
 	size_t nrows = 0, retry_count = 0, retry_cap = 0;
@@ -411,11 +441,9 @@ static int set_flags_bulk(struct maildir_folder *mf, const int dirfd[2], const u
 	struct buf name = BUF_INIT;
 	int ret = 0;
 	for (size_t i = 0; i < count; i++) {
-		struct uid_entry key = {.uid = uids[i]};
-		struct uid_entry *ue = bsearch(&key, byuid, known, sizeof(*byuid), uid_entry_cmp);
-		if (ue == NULL)
+		struct maildir_entry *e = uid_index_find(&byuid, uids[i]);
+		if (e == NULL)
 			continue; /* expunged */
-		struct maildir_entry *e = ue->e;
 		struct maildir_name old;
 		maildir_name_parse(e->fname, &old);
 		uint32_t nf = flags_apply(old.flags, op, flags);
@@ -438,7 +466,7 @@ static int set_flags_bulk(struct maildir_folder *mf, const int dirfd[2], const u
 		unseen_delta += ((nf & STORE_FLAG_SEEN) == 0) - ((old.flags & STORE_FLAG_SEEN) == 0);
 	}
 	buf_free(&name);
-	x_free(&byuid);
+	uid_index_free(&byuid);
 	if (ret == 0 && nrows > 0)
 		ret = index_update_rows(mf->ix, rows, nrows, unseen_delta, err);
 	for (size_t i = 0; ret == 0 && i < nrows; i++)

@@ -145,10 +145,23 @@ static int scan_dir(struct maildir_scan *sc, int dir, struct buf *err)
 	int ret = 0;
 	struct dirent *de;
 	while (ret == 0 && (errno = 0, de = readdir(d)) != NULL) {
-		struct maildir_name n;
-		if (de->d_type == DT_DIR || !maildir_name_parse(de->d_name, &n))
+		if (de->d_type == DT_DIR)
 			continue;
-		struct maildir_entry *e = maildir_map_find(&sc->mf->map, de->d_name, n.baselen);
+		/* a name the map has as it is (every name but the changed ones, after a flag
+		   change renamed many): found without parsing it */
+		const char *colon = strchr(de->d_name, ':');
+		size_t blen = colon != NULL ? (size_t)(colon - de->d_name) : strlen(de->d_name);
+		struct maildir_entry *e =
+		    blen > 0 && de->d_name[0] != '.'
+			? maildir_map_find(&sc->mf->map, de->d_name, blen)
+			: NULL;
+		if (e != NULL && !e->seen && e->dir == dir && strcmp(e->fname, de->d_name) == 0) {
+			e->seen = true;
+			continue;
+		}
+		struct maildir_name n;
+		if (!maildir_name_parse(de->d_name, &n))
+			continue;
 		if (e == NULL && sc->light && scan_lookup(sc, de->d_name, n.baselen, &e, err) < 0) {
 			ret = -1;
 			continue;
