@@ -27,7 +27,7 @@ struct conf *tool_load_conf(const char *given)
 	struct conf *c = conf_load(path, &err);
 	if (c == NULL) {
 		fprintf(stderr, "%s", buf_cstr(&err));
-		fprintf(stderr, "tern: configuration %s is not valid\n", path);
+		fprintf(stderr, "tern: configuration %s could not be loaded\n", path);
 		exit(78); /* EX_CONFIG */
 	}
 	buf_free(&err);
