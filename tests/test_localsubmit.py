@@ -33,10 +33,11 @@ def instance(tern_factory, **options):
     opts = {"user_source": "system", "system_mailbox": "maildir:~/Maildir"}
     opts.update(options)
     tern = tern_factory(options=opts, start=False)
-    # what an administrator does so that users can read tern.conf and reach the socket
+    # tern init makes the instance and DATA searchable by all, so that users can read
+    # tern.conf and reach the socket, with nothing in them listable
     inst = os.path.dirname(tern.conf)
     for d in (inst, os.path.join(inst, "data")):
-        os.chmod(d, 0o755)
+        assert os.stat(d).st_mode & 0o777 == 0o751, d
     tern.start()
     sock = os.path.join(inst, "data", "run", "submit")
     assert wait_for(lambda: os.path.exists(sock)), tern.log()
@@ -282,9 +283,6 @@ def test_bs_over_the_socket(tern_factory, unix_user):
 def test_virtual_mode_user_sends_to_a_virtual_user(tern_factory, unix_user):
     a = unix_user()
     tern = tern_factory(start=False)
-    inst = os.path.dirname(tern.conf)
-    for d in (inst, os.path.join(inst, "data")):
-        os.chmod(d, 0o755)
     tern.start()
     r = as_user(a, [TERN, "sendmail", "-t"], tern,
                 input=b"To: alice@example.test\nSubject: v\n\nto a virtual user\n")

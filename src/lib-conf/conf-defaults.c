@@ -205,7 +205,8 @@ const struct conf_def conf_global_defs[] = {
 	  "lookup) or HOST (its MX records). Empty: to each domain's MX hosts."),
 	S("Outbound delivery", "relayhost_auth", CONF_STR, "",
 	  "Credentials for the smarthost, USER:PASSWORD, or the path of a file holding "
-	  "USER:PASSWORD. Sent with AUTH PLAIN or LOGIN, only under TLS or on loopback."),
+	  "USER:PASSWORD (better: tern.conf is world-readable for local submission). Sent "
+	  "with AUTH PLAIN or LOGIN, only under TLS or on loopback."),
 	S("Outbound delivery", "transport_map", CONF_STR, "",
 	  "Per-domain routes, comma-separated: DOMAIN relay:[HOST]:PORT, DOMAIN relay:HOST "
 	  "(its MX), DOMAIN lmtp:unix:/PATH, DOMAIN lmtp:inet:HOST:PORT. A domain "

@@ -53,12 +53,20 @@ static int init_usage(void)
 
 static int init_dirs(const char *dir, uid_t uid, gid_t gid)
 {
-	static const char *const subdirs[] = {"",	   "/data",	 "/data/mail",
-					      "/queue",	   "/queue/tmp", "/queue/msg",
-					      "/queue/env", "/queue/corrupt", "/tls"};
+	/* The instance and DATA may be searched (not listed) by everyone: local users' `tern
+	 * sendmail` reads tern.conf and reaches DATA/run/submit (doc/system-users.md). What
+	 * is below keeps 0750 or less. Set with chmod, whatever the umask. */
+	static const struct {
+		const char *path;
+		mode_t mode;
+	} subdirs[] = {{"", 0751},	     {"/data", 0751},	   {"/data/mail", 0750},
+		       {"/queue", 0750},     {"/queue/tmp", 0750}, {"/queue/msg", 0750},
+		       {"/queue/env", 0750}, {"/queue/corrupt", 0750}, {"/tls", 0750}};
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-		char *p = x_asprintf("%s%s", dir, subdirs[i]);
+		char *p = x_asprintf("%s%s", dir, subdirs[i].path);
 		int r = mkdir_p(p, 0750);
+		if (r == 0 && subdirs[i].mode != 0750 && chmod(p, subdirs[i].mode) < 0)
+			r = -1;
 		if (r == 0 && uid != (uid_t)-1 && chown(p, uid, gid) < 0)
 			r = -1;
 		if (r < 0)
@@ -76,6 +84,12 @@ static int write_conf(const char *path, const char *hostname, const char *domain
 	FILE *f = fopen(path, "wx");
 	if (f == NULL) {
 		fprintf(stderr, "tern init: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	/* readable by all, whatever the umask: local users' tern sendmail reads it */
+	if (fchmod(fileno(f), 0644) < 0) {
+		fprintf(stderr, "tern init: %s: %s\n", path, strerror(errno));
+		fclose(f);
 		return -1;
 	}
 	const char *vars[] = {"hostname", hostname, "domains", domain, "run_user", run_user, NULL};
