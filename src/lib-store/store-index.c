@@ -328,9 +328,15 @@ static int index_setup(struct index *ix, bool *fresh_r)
 	   totals triggers need them) in memory: no temporary file per change. A page cache
 	   of 512 KiB per connection, not SQLite's 2 MB: every IMAP/POP3 session holds a
 	   connection, and a rebuild raises it for its one big transaction. */
+	/* synchronous=OFF until the set-up transaction is committed: on a new file the switch
+	   to WAL is a rollback-journal transaction (journal, file and folder flushed: 4
+	   fdatasyncs) and the schema's commit creates the WAL (2 more), 5-10 ms on the first
+	   SELECT of a folder, for a cache that is built again if a crash damages it. An
+	   existing file is in WAL mode already and its set-up writes nothing (but a
+	   migration). */
 	rc = sqlite3_exec(ix->db,
-			  "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; "
-			  "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; "
+			  "PRAGMA synchronous=OFF; PRAGMA page_size=16384; PRAGMA journal_mode=WAL; "
+			  "PRAGMA temp_store=MEMORY; "
 			  "PRAGMA cache_size=-512; PRAGMA wal_autocheckpoint=" INDEX_WAL_PAGES "; "
 			  "PRAGMA journal_size_limit=" INDEX_WAL_LIMIT ";",
 			  NULL, NULL, NULL);
@@ -365,7 +371,7 @@ static int index_setup(struct index *ix, bool *fresh_r)
 	if (rc == SQLITE_OK && !index_has_totals(ix))
 		rc = sqlite3_exec(ix->db, index_totals_schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
+		rc = sqlite3_exec(ix->db, "COMMIT; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	else
 		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
