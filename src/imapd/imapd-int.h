@@ -27,6 +27,7 @@
 #include "imap-write.h"
 #include "mime-decode.h"
 #include "sasl.h"
+#include "server.h"
 #include "userdb.h"
 
 struct store;
@@ -47,7 +48,6 @@ struct login_creds;
 #define IMAPD_CHUNK (16 * 1024)	    /* message bytes read at a time */
 #define IMAPD_IP_MAX 64
 #define IMAPD_HIERARCHY_SEP '/'
-#define IMAPD_LISTENERS_MAX 16
 
 enum imapd_state {
 	IMAPD_S_NOAUTH = 1 << 0,
@@ -73,26 +73,12 @@ struct imapd_settings {
 	uint64_t max_errors;
 };
 
-enum imapd_tls_mode { IMAPD_TLS_NONE, IMAPD_TLS_STARTTLS, IMAPD_TLS_IMPLICIT };
-
-/* One imap listener of tern.conf that this worker serves. */
-struct imapd_listener {
-	struct imapd_server *server;
-	char *name;
-	enum imapd_tls_mode tls;
-	struct tls_server_ctx *ctx; /* its own (tls_cert in the block) or server->tls; or NULL */
-	bool own_ctx;
-	struct evconnlistener *evl;
-};
-
 struct imapd_server {
 	struct event_base *base;
 	struct conf *conf;
 	char *conf_path;
 	struct auth *auth; /* the login policy shared by every protocol (lib-auth) */
-	struct tls_server_ctx *tls; /* from tls_cert/tls_key, made when a listener needs it */
-	struct imapd_listener listeners[IMAPD_LISTENERS_MAX];
-	size_t listener_count;
+	struct server_ports ports; /* the listeners and their TLS contexts (lib-server) */
 	struct imapd_settings set;
 	struct imapd_session *sessions; /* a doubly linked list */
 	size_t session_count;
@@ -204,14 +190,8 @@ void imapd_server_deinit(struct imapd_server *srv);
 /* The peer of fd as text; *loopback_r: a loopback address; *local_r: a pipe or Unix socket. */
 void imapd_peer_of_fd(int fd, char *ip, size_t iplen, bool *loopback_r, bool *local_r);
 
-/* imapd-tls.c: TLS contexts, STARTTLS (RFC 9051 6.2.1, RFC 2595), implicit TLS (RFC 8314) */
-struct tls_server_ctx *imapd_tls_ctx(struct imapd_server *srv, const struct conf_listener *l);
-void imapd_tls_reload(struct imapd_server *srv);
-void imapd_tls_free(struct imapd_server *srv);
-/* Wraps an accepted socket for an implicit-TLS listener; NULL (fd closed) on error. */
-struct bufferevent *imapd_tls_accept(struct imapd_listener *l, int fd);
+/* imapd-tls.c: STARTTLS (RFC 9051 6.2.1, RFC 2595) on lib-server's switch */
 void imapd_tls_connected(struct imapd_session *s);
-void imapd_tls_failed(struct imapd_session *s);
 /* After the STARTTLS line was consumed: discards what followed it and starts TLS. */
 void imapd_tls_switch(struct imapd_session *s);
 

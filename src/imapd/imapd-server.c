@@ -63,6 +63,8 @@ int imapd_server_init(struct imapd_server *srv, const char *conf_path)
 	srv->base = event_base_new();
 	if (srv->base == NULL)
 		fatal("event_base_new failed");
+	srv->ports.base = srv->base;
+	srv->ports.arg = srv;
 	server_settings(srv);
 	srv->auth = auth_new(srv->conf);
 	store_share_snapshots(true); /* sessions on one folder share its snapshot */
@@ -74,11 +76,11 @@ void imapd_server_deinit(struct imapd_server *srv)
 {
 	while (srv->sessions != NULL)
 		imapd_session_free(srv->sessions);
-	for (size_t i = 0; i < srv->listener_count; i++) {
-		evconnlistener_free(srv->listeners[i].evl);
-		x_free(&srv->listeners[i].name);
+	for (size_t i = 0; i < srv->ports.count; i++) {
+		evconnlistener_free(srv->ports.listeners[i].evl);
+		x_free(&srv->ports.listeners[i].name);
 	}
-	imapd_tls_free(srv);
+	server_tls_free(&srv->ports);
 	auth_free(&srv->auth);
 	conf_free(&srv->conf);
 	x_free(&srv->conf_path);
@@ -120,8 +122,8 @@ static void server_refuse(int fd, const char *ip, const char *why)
 static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 			     int salen, void *arg)
 {
-	struct imapd_listener *l = arg;
-	struct imapd_server *srv = l->server;
+	struct server_listener *l = arg;
+	struct imapd_server *srv = l->ports->arg;
 	char ip[IMAPD_IP_MAX];
 	bool loopback, local;
 	server_peer(sa, ip, sizeof(ip), &loopback, &local);
@@ -142,8 +144,8 @@ static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, str
 	}
 	evutil_make_socket_nonblocking(fd);
 	struct bufferevent *bev;
-	if (l->tls == IMAPD_TLS_IMPLICIT) {
-		bev = imapd_tls_accept(l, fd);
+	if (l->tls == SERVER_TLS_IMPLICIT) {
+		bev = server_tls_accept(l, fd);
 	} else {
 		bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 		if (bev == NULL)
@@ -153,9 +155,9 @@ static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, str
 		return;
 	log_debug("connect: ip=[%s] listener=%s", ip, l->name);
 	struct imapd_session *s = imapd_session_new(srv, bev, ip, loopback, local);
-	if (l->tls == IMAPD_TLS_IMPLICIT)
+	if (l->tls == SERVER_TLS_IMPLICIT)
 		s->tls = s->tls_handshake = true;
-	else if (l->tls == IMAPD_TLS_STARTTLS)
+	else if (l->tls == SERVER_TLS_STARTTLS)
 		s->stls_ctx = l->ctx;
 	imapd_session_start(s, false);
 }
@@ -188,8 +190,8 @@ static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 		/* it cannot read the new configuration: the master has started a new worker */
 		log_info("reload: retiring (chrooted): no new connections, %zu sessions go on",
 			 srv->session_count);
-		for (size_t i = 0; i < srv->listener_count; i++)
-			evconnlistener_disable(srv->listeners[i].evl);
+		for (size_t i = 0; i < srv->ports.count; i++)
+			evconnlistener_disable(srv->ports.listeners[i].evl);
 		srv->retiring = true;
 		if (srv->session_count == 0)
 			event_base_loopexit(srv->base, NULL);
@@ -207,7 +209,7 @@ static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 	srv->conf = c;
 	server_settings(srv);
 	auth_reconfigure(srv->auth, srv->conf);
-	imapd_tls_reload(srv);
+	server_tls_reload(&srv->ports, srv->conf);
 	log_info("configuration reloaded");
 }
 
@@ -216,17 +218,17 @@ static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
  * where clients expect TLS). */
 static int server_listener_add(struct imapd_server *srv, const struct conf_listener *cl, int fd)
 {
-	struct imapd_listener *l = &srv->listeners[srv->listener_count];
+	struct server_listener *l = &srv->ports.listeners[srv->ports.count];
 	memset(l, 0, sizeof(*l));
-	l->server = srv;
+	l->ports = &srv->ports;
 	const char *mode = conf_listener_str(cl, "tls");
-	l->tls = strcmp(mode, "implicit") == 0	 ? IMAPD_TLS_IMPLICIT
-		 : strcmp(mode, "starttls") == 0 ? IMAPD_TLS_STARTTLS
-						 : IMAPD_TLS_NONE;
-	if (l->tls != IMAPD_TLS_NONE) {
-		l->ctx = imapd_tls_ctx(srv, cl);
-		l->own_ctx = l->ctx != NULL && l->ctx != srv->tls;
-		if (l->ctx == NULL && l->tls == IMAPD_TLS_IMPLICIT) {
+	l->tls = strcmp(mode, "implicit") == 0	 ? SERVER_TLS_IMPLICIT
+		 : strcmp(mode, "starttls") == 0 ? SERVER_TLS_STARTTLS
+						 : SERVER_TLS_NONE;
+	if (l->tls != SERVER_TLS_NONE) {
+		l->ctx = server_tls_ctx(&srv->ports, srv->conf, cl);
+		l->own_ctx = l->ctx != NULL && l->ctx != srv->ports.tls;
+		if (l->ctx == NULL && l->tls == SERVER_TLS_IMPLICIT) {
 			log_error("listen %s: no TLS certificate; not serving it", cl->name);
 			close(fd);
 			return -1;
@@ -239,7 +241,7 @@ static int server_listener_add(struct imapd_server *srv, const struct conf_liste
 	if (l->evl == NULL)
 		fatal("listen %s: cannot watch fd %d", cl->name, fd);
 	l->name = x_strdup(cl->name);
-	srv->listener_count++;
+	srv->ports.count++;
 	return 0;
 }
 
@@ -247,7 +249,7 @@ static int server_listener_add(struct imapd_server *srv, const struct conf_liste
 static void server_listen_one(int fd, const char *name, void *arg)
 {
 	struct imapd_server *srv = arg;
-	if (srv->listener_count >= IMAPD_LISTENERS_MAX)
+	if (srv->ports.count >= SERVER_LISTENERS_MAX)
 		return;
 	for (size_t i = 0; i < srv->conf->listener_count; i++) {
 		const struct conf_listener *l = &srv->conf->listeners[i];
@@ -260,7 +262,7 @@ static void server_listen_one(int fd, const char *name, void *arg)
 static size_t server_listen(struct imapd_server *srv)
 {
 	net_listen_fds(NULL, server_listen_one, srv);
-	return srv->listener_count;
+	return srv->ports.count;
 }
 
 int imapd_main(const char *conf_path)

@@ -20,6 +20,7 @@
 #include "pop3-body.h"
 #include "pop3-parser.h"
 #include "pop3-reply.h"
+#include "server.h"
 #include "userdb.h"
 
 struct auth;
@@ -38,7 +39,6 @@ struct login_creds;
    below malloc's mmap threshold) */
 #define POP3D_CHUNK (32 * 1024)
 #define POP3D_IP_MAX 64
-#define POP3D_LISTENERS_MAX 16
 
 enum pop3d_state {
 	POP3D_STATE_AUTH = 1 << 0,  /* AUTHORIZATION */
@@ -55,22 +55,6 @@ struct pop3d_settings {
 	uint64_t max_connections_per_ip;
 };
 
-enum pop3d_tls_mode {
-	POP3D_TLS_NONE,
-	POP3D_TLS_STARTTLS, /* STLS offered (RFC 2595) */
-	POP3D_TLS_IMPLICIT, /* TLS from the first byte (RFC 8314, pop3s) */
-};
-
-/* One listening socket of TERN_LISTEN_FDS. */
-struct pop3d_listener {
-	struct pop3d_server *server;
-	char *name;
-	enum pop3d_tls_mode tls;
-	struct tls_server_ctx *ctx; /* its own (tls_cert in the block) or server->tls; or NULL */
-	bool own_ctx;
-	struct evconnlistener *evl;
-};
-
 /* Who is at the other end. */
 struct pop3d_peer {
 	char ip[POP3D_IP_MAX]; /* the address as text, "local" for pipes and Unix sockets */
@@ -83,9 +67,7 @@ struct pop3d_server {
 	struct conf *conf;
 	char *conf_path;
 	struct auth *auth;	    /* the login policy and user directory (lib-auth) */
-	struct tls_server_ctx *tls; /* from tls_cert/tls_key, made when a listener needs it */
-	struct pop3d_listener listeners[POP3D_LISTENERS_MAX];
-	size_t listener_count;
+	struct server_ports ports;  /* the listeners and their TLS contexts (lib-server) */
 	struct pop3d_settings set;
 	struct pop3d_session *sessions; /* a doubly linked list */
 	size_t session_count;
@@ -249,19 +231,9 @@ void pop3d_syslogin(struct pop3d_session *s, const char *mech, const char *user,
 /* The session ends: cancels an attempt, closes a proxied session. */
 void pop3d_syslogin_free(struct pop3d_session *s);
 
-/* pop3d-tls.c: TLS contexts, STLS (RFC 2595), implicit TLS (RFC 8314) */
-/* The listener's context (its own tls_cert, or the server's, made on first use); NULL
- * with the error logged if the certificate cannot be loaded. */
-struct tls_server_ctx *pop3d_tls_ctx(struct pop3d_server *srv, const struct conf_listener *l);
-/* SIGHUP: new protocol/cipher settings and certificate files for every context. */
-void pop3d_tls_reload(struct pop3d_server *srv);
-void pop3d_tls_free(struct pop3d_server *srv);
-/* Wraps an accepted socket in implicit TLS; NULL on error (fd then closed). */
-struct bufferevent *pop3d_tls_accept(struct pop3d_listener *l, int fd);
+/* pop3d-tls.c: STLS (RFC 2595) on lib-server's switch */
 /* BEV_EVENT_CONNECTED: the handshake finished. */
 void pop3d_tls_connected(struct pop3d_session *s);
-/* BEV_EVENT_ERROR during the handshake: logs OpenSSL's reason. */
-void pop3d_tls_failed(struct pop3d_session *s);
 void pop3d_cmd_stls(struct pop3d_session *s, const struct pop3_command *cmd);
 
 #endif

@@ -62,6 +62,8 @@ int pop3d_server_init(struct pop3d_server *srv, const char *conf_path)
 	srv->base = event_base_new();
 	if (srv->base == NULL)
 		fatal("event_base_new failed");
+	srv->ports.base = srv->base;
+	srv->ports.arg = srv;
 	server_settings(srv);
 	srv->auth = auth_new(srv->conf);
 	signal(SIGPIPE, SIG_IGN);
@@ -72,12 +74,12 @@ void pop3d_server_deinit(struct pop3d_server *srv)
 {
 	while (srv->sessions != NULL)
 		pop3d_session_free(srv->sessions);
-	for (size_t i = 0; i < srv->listener_count; i++) {
-		if (srv->listeners[i].evl != NULL)
-			evconnlistener_free(srv->listeners[i].evl);
-		x_free(&srv->listeners[i].name);
+	for (size_t i = 0; i < srv->ports.count; i++) {
+		if (srv->ports.listeners[i].evl != NULL)
+			evconnlistener_free(srv->ports.listeners[i].evl);
+		x_free(&srv->ports.listeners[i].name);
 	}
-	pop3d_tls_free(srv);
+	server_tls_free(&srv->ports);
 	auth_free(&srv->auth);
 	conf_free(&srv->conf);
 	x_free(&srv->conf_path);
@@ -118,8 +120,8 @@ static void server_refuse(int fd, const char *ip, const char *why)
 static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 			     int salen, void *arg)
 {
-	struct pop3d_listener *l = arg;
-	struct pop3d_server *srv = l->server;
+	struct server_listener *l = arg;
+	struct pop3d_server *srv = l->ports->arg;
 	struct pop3d_peer peer;
 	server_peer(sa, &peer);
 	const char *ip = peer.ip;
@@ -146,8 +148,8 @@ static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, str
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		log_debug("TCP_NODELAY: %s", strerror(errno));
 	struct bufferevent *bev;
-	if (l->tls == POP3D_TLS_IMPLICIT) {
-		bev = pop3d_tls_accept(l, fd);
+	if (l->tls == SERVER_TLS_IMPLICIT) {
+		bev = server_tls_accept(l, fd);
 	} else {
 		bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 		if (bev == NULL)
@@ -157,9 +159,9 @@ static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, str
 		return;
 	log_debug("connect: ip=[%s] listener=%s", ip, l->name);
 	struct pop3d_session *s = pop3d_session_new(srv, bev, &peer);
-	if (l->tls == POP3D_TLS_IMPLICIT)
+	if (l->tls == SERVER_TLS_IMPLICIT)
 		s->tls = s->tls_handshake = true;
-	else if (l->tls == POP3D_TLS_STARTTLS)
+	else if (l->tls == SERVER_TLS_STARTTLS)
 		s->stls_ctx = l->ctx;
 	pop3d_session_start(s);
 }
@@ -192,8 +194,8 @@ static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 		/* it cannot read the new configuration: the master has started a new worker */
 		log_info("reload: retiring (chrooted): no new connections, %zu sessions go on",
 			 srv->session_count);
-		for (size_t i = 0; i < srv->listener_count; i++)
-			evconnlistener_disable(srv->listeners[i].evl);
+		for (size_t i = 0; i < srv->ports.count; i++)
+			evconnlistener_disable(srv->ports.listeners[i].evl);
 		srv->retiring = true;
 		if (srv->session_count == 0)
 			event_base_loopexit(srv->base, NULL);
@@ -211,7 +213,7 @@ static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 	srv->conf = c;
 	server_settings(srv);
 	auth_reconfigure(srv->auth, srv->conf);
-	pop3d_tls_reload(srv);
+	server_tls_reload(&srv->ports, srv->conf);
 	log_info("configuration reloaded");
 }
 
@@ -220,17 +222,17 @@ static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
  * a plaintext one where clients expect TLS). */
 static int server_listener_add(struct pop3d_server *srv, const struct conf_listener *cl, int fd)
 {
-	struct pop3d_listener *l = &srv->listeners[srv->listener_count];
+	struct server_listener *l = &srv->ports.listeners[srv->ports.count];
 	memset(l, 0, sizeof(*l));
-	l->server = srv;
+	l->ports = &srv->ports;
 	const char *mode = conf_listener_str(cl, "tls");
-	l->tls = strcmp(mode, "implicit") == 0	 ? POP3D_TLS_IMPLICIT
-		 : strcmp(mode, "starttls") == 0 ? POP3D_TLS_STARTTLS
-						 : POP3D_TLS_NONE;
-	if (l->tls != POP3D_TLS_NONE) {
-		l->ctx = pop3d_tls_ctx(srv, cl);
-		l->own_ctx = l->ctx != NULL && l->ctx != srv->tls;
-		if (l->ctx == NULL && l->tls == POP3D_TLS_IMPLICIT) {
+	l->tls = strcmp(mode, "implicit") == 0	 ? SERVER_TLS_IMPLICIT
+		 : strcmp(mode, "starttls") == 0 ? SERVER_TLS_STARTTLS
+						 : SERVER_TLS_NONE;
+	if (l->tls != SERVER_TLS_NONE) {
+		l->ctx = server_tls_ctx(&srv->ports, srv->conf, cl);
+		l->own_ctx = l->ctx != NULL && l->ctx != srv->ports.tls;
+		if (l->ctx == NULL && l->tls == SERVER_TLS_IMPLICIT) {
 			log_error("listen %s: no TLS certificate; not serving it", cl->name);
 			close(fd);
 			return -1;
@@ -243,7 +245,7 @@ static int server_listener_add(struct pop3d_server *srv, const struct conf_liste
 	if (l->evl == NULL)
 		fatal("listen %s: cannot watch fd %d", cl->name, fd);
 	l->name = x_strdup(cl->name);
-	srv->listener_count++;
+	srv->ports.count++;
 	return 0;
 }
 
@@ -252,7 +254,7 @@ static int server_listener_add(struct pop3d_server *srv, const struct conf_liste
 static void server_listen_one(int fd, const char *name, void *arg)
 {
 	struct pop3d_server *srv = arg;
-	if (srv->listener_count >= POP3D_LISTENERS_MAX)
+	if (srv->ports.count >= SERVER_LISTENERS_MAX)
 		return;
 	for (size_t i = 0; i < srv->conf->listener_count; i++) {
 		const struct conf_listener *l = &srv->conf->listeners[i];
@@ -265,7 +267,7 @@ static void server_listen_one(int fd, const char *name, void *arg)
 static size_t server_listen(struct pop3d_server *srv)
 {
 	net_listen_fds(NULL, server_listen_one, srv);
-	return srv->listener_count;
+	return srv->ports.count;
 }
 
 int pop3d_main(const char *conf_path)

@@ -289,7 +289,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (s->tls_handshake) {
 		if (what & BEV_EVENT_ERROR)
-			pop3d_tls_failed(s);
+			server_tls_log_failed(s->bev, s->ip);
 		else
 			log_info("disconnect: ip=[%s] reason=%s during the TLS handshake", s->ip,
 				 what & BEV_EVENT_TIMEOUT ? "timeout" : "eof");

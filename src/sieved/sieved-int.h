@@ -22,6 +22,7 @@
 #include "managesieve-parser.h"
 #include "managesieve-reply.h"
 #include "sieve-store.h"
+#include "server.h"
 
 struct auth;
 struct sasl_server;
@@ -35,7 +36,6 @@ struct user_info;
 #define SIEVED_OUT_HIGH (64 * 1024) /* stop reading commands above this much output */
 #define SIEVED_OUT_LOW (16 * 1024)
 #define SIEVED_IP_MAX 64
-#define SIEVED_LISTENERS_MAX 16
 
 enum sieved_state {
 	SIEVED_STATE_NONAUTH = 1 << 0,
@@ -52,23 +52,12 @@ struct sieved_settings {
 	uint64_t max_connections, max_connections_per_ip;
 };
 
-struct sieved_listener {
-	struct sieved_server *server;
-	char *name;
-	bool implicit_tls;
-	struct tls_server_ctx *ctx; /* its own (tls_cert in the block) or server->tls; or NULL */
-	bool own_ctx;
-	struct evconnlistener *evl;
-};
-
 struct sieved_server {
 	struct event_base *base;
 	struct conf *conf;
 	char *conf_path;
 	struct auth *auth;
-	struct tls_server_ctx *tls;
-	struct sieved_listener listeners[SIEVED_LISTENERS_MAX];
-	size_t listener_count;
+	struct server_ports ports; /* the listeners and their TLS contexts (lib-server) */
 	struct sieved_settings set;
 	struct sieved_session *sessions;
 	size_t session_count;
@@ -171,12 +160,8 @@ void sieved_syslogin(struct sieved_session *s, const char *mech, const char *use
 		     const char *password);
 void sieved_syslogin_free(struct sieved_session *s);
 
-/* sieved-tls.c */
-struct tls_server_ctx *sieved_tls_ctx(struct sieved_server *srv, const struct conf_listener *l);
-void sieved_tls_reload(struct sieved_server *srv);
-void sieved_tls_free(struct sieved_server *srv);
+/* sieved-tls.c: STARTTLS (RFC 5804 2.2) on lib-server's switch */
 void sieved_tls_connected(struct sieved_session *s);
-void sieved_tls_failed(struct sieved_session *s);
 void sieved_cmd_starttls(struct sieved_session *s, const struct ms_command *cmd);
 
 #endif

@@ -64,6 +64,8 @@ int sieved_server_init(struct sieved_server *srv, const char *conf_path)
 	srv->base = event_base_new();
 	if (srv->base == NULL)
 		fatal("event_base_new failed");
+	srv->ports.base = srv->base;
+	srv->ports.arg = srv;
 	server_settings(srv);
 	srv->auth = auth_new(srv->conf);
 	signal(SIGPIPE, SIG_IGN);
@@ -74,12 +76,12 @@ void sieved_server_deinit(struct sieved_server *srv)
 {
 	while (srv->sessions != NULL)
 		sieved_session_free(srv->sessions);
-	for (size_t i = 0; i < srv->listener_count; i++) {
-		if (srv->listeners[i].evl != NULL)
-			evconnlistener_free(srv->listeners[i].evl);
-		x_free(&srv->listeners[i].name);
+	for (size_t i = 0; i < srv->ports.count; i++) {
+		if (srv->ports.listeners[i].evl != NULL)
+			evconnlistener_free(srv->ports.listeners[i].evl);
+		x_free(&srv->ports.listeners[i].name);
 	}
-	sieved_tls_free(srv);
+	server_tls_free(&srv->ports);
 	auth_free(&srv->auth);
 	conf_free(&srv->conf);
 	x_free(&srv->conf_path);
@@ -101,8 +103,8 @@ static void server_refuse(int fd, const char *ip, const char *why)
 static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 			     int salen, void *arg)
 {
-	struct sieved_listener *l = arg;
-	struct sieved_server *srv = l->server;
+	struct server_listener *l = arg;
+	struct sieved_server *srv = l->ports->arg;
 	struct net_peer peer;
 	net_peer_of_addr(sa, &peer);
 	size_t same = 0;
@@ -119,7 +121,7 @@ static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, str
 	}
 	evutil_make_socket_nonblocking(fd);
 	struct bufferevent *bev =
-	    l->implicit_tls ? tls_accept_fd(l->ctx, srv->base, fd, 0)
+	    l->tls == SERVER_TLS_IMPLICIT ? tls_accept_fd(l->ctx, srv->base, fd, 0)
 			    : bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		log_error("listen %s: cannot serve a connection", l->name);
@@ -129,11 +131,11 @@ static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, str
 	log_debug("connect: ip=[%s] listener=%s", peer.ip, l->name);
 	struct sieved_session *s =
 	    sieved_session_new(srv, bev, peer.ip, peer.loopback, peer.local);
-	if (l->implicit_tls)
+	if (l->tls == SERVER_TLS_IMPLICIT)
 		s->tls = s->tls_handshake = true;
 	else
 		s->starttls_ctx = l->ctx;
-	if (!l->implicit_tls)
+	if (l->tls != SERVER_TLS_IMPLICIT)
 		sieved_session_start(s); /* under TLS: once the handshake is done */
 }
 
@@ -164,8 +166,8 @@ static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 		/* it cannot read the new configuration: the master has started a new worker */
 		log_info("reload: retiring (chrooted): no new connections, %zu sessions go on",
 			 srv->session_count);
-		for (size_t i = 0; i < srv->listener_count; i++)
-			evconnlistener_disable(srv->listeners[i].evl);
+		for (size_t i = 0; i < srv->ports.count; i++)
+			evconnlistener_disable(srv->ports.listeners[i].evl);
 		srv->retiring = true;
 		if (srv->session_count == 0)
 			event_base_loopexit(srv->base, NULL);
@@ -183,7 +185,7 @@ static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 	srv->conf = c;
 	server_settings(srv);
 	auth_reconfigure(srv->auth, srv->conf);
-	sieved_tls_reload(srv);
+	server_tls_reload(&srv->ports, srv->conf);
 	log_info("configuration reloaded");
 }
 
@@ -195,18 +197,20 @@ static void server_listen_one(int fd, const char *name, void *arg)
 		const struct conf_listener *cl = &srv->conf->listeners[i];
 		if (strcmp(cl->name, name) != 0 ||
 		    strcmp(conf_listener_str(cl, "protocol"), "managesieve") != 0 ||
-		    srv->listener_count >= SIEVED_LISTENERS_MAX)
+		    srv->ports.count >= SERVER_LISTENERS_MAX)
 			continue;
-		struct sieved_listener *l = &srv->listeners[srv->listener_count];
+		struct server_listener *l = &srv->ports.listeners[srv->ports.count];
 		memset(l, 0, sizeof(*l));
-		l->server = srv;
+		l->ports = &srv->ports;
 		const char *mode = conf_listener_str(cl, "tls");
-		l->implicit_tls = strcmp(mode, "implicit") == 0;
+		l->tls = strcmp(mode, "implicit") == 0	 ? SERVER_TLS_IMPLICIT
+			 : strcmp(mode, "starttls") == 0 ? SERVER_TLS_STARTTLS
+							 : SERVER_TLS_NONE;
 		if (strcmp(mode, "none") != 0) {
-			l->ctx = sieved_tls_ctx(srv, cl);
-			l->own_ctx = l->ctx != NULL && l->ctx != srv->tls;
+			l->ctx = server_tls_ctx(&srv->ports, srv->conf, cl);
+			l->own_ctx = l->ctx != NULL && l->ctx != srv->ports.tls;
 		}
-		if (l->ctx == NULL && l->implicit_tls) {
+		if (l->ctx == NULL && l->tls == SERVER_TLS_IMPLICIT) {
 			log_error("listen %s: no TLS certificate; not serving it", cl->name);
 			close(fd);
 			return;
@@ -219,7 +223,7 @@ static void server_listen_one(int fd, const char *name, void *arg)
 		if (l->evl == NULL)
 			fatal("listen %s: cannot watch fd %d", cl->name, fd);
 		l->name = x_strdup(cl->name);
-		srv->listener_count++;
+		srv->ports.count++;
 	}
 }
 
@@ -235,7 +239,7 @@ int sieved_main(const char *conf_path)
 	if (auth_system_users(srv.auth) &&
 	    login_confine(srv.conf, &srv.chrooted, &srv.login_socket) < 0)
 		return 71;
-	log_info("sieve started: %zu listeners", srv.listener_count);
+	log_info("sieve started: %zu listeners", srv.ports.count);
 	worker_loop_run(srv.base, server_stop_cb, server_reload_cb, &srv);
 	sieved_server_deinit(&srv);
 	log_info("sieve stopped");

@@ -316,7 +316,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (s->tls_handshake) {
 		if (what & BEV_EVENT_ERROR)
-			sieved_tls_failed(s);
+			server_tls_log_failed(s->bev, s->ip);
 		sieved_session_free(s);
 		return;
 	}
