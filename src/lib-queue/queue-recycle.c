@@ -138,13 +138,15 @@ int queue_pool_claim(const char *queue_dir, const char *path, uint64_t *old_size
 		 * in env/ for this ID, or a tmp/ file). It is not truncated now: writing
 		 * over its blocks costs less than freeing them and allocating new ones. A
 		 * file that was not ours to recycle (another owner, more than one link)
-		 * is dropped. */
+		 * is dropped. Root (a tool that did not switch to the queue's owner) may
+		 * take the owner's files: they keep their owner, as queue files should. */
 		int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 		const char *why = NULL;
 		struct stat st;
 		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0)
 			why = strerror(errno);
-		else if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != geteuid())
+		else if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+			 (st.st_uid != geteuid() && geteuid() != 0))
 			why = "not a plain file of ours";
 		if (why == NULL) {
 			/* Not kept: the writer that had this file may still hold it open
