@@ -11,6 +11,8 @@ import threading
 import time
 import uuid
 
+from test_queue import pool_watcher
+
 ALICE = "alice@example.test"
 TOTAL = 500
 THREADS = 6
@@ -27,22 +29,6 @@ def send_one(port, token):
         return True
     except (OSError, smtplib.SMTPException):
         return False
-
-
-def pool_watcher(tern, sizes, done):
-    """Samples how many recycled queue files wait in QUEUE/free/ until done is set."""
-    free = os.path.join(tern.dir, "inst", "queue", "free")
-
-    def watch():
-        while not done.is_set():
-            try:
-                sizes.append(len(os.listdir(free)))
-            except FileNotFoundError:
-                pass
-            time.sleep(0.002)
-    t = threading.Thread(target=watch)
-    t.start()
-    return t
 
 
 def test_kill9_exactly_once(tern_factory):

@@ -207,6 +207,24 @@ def pool_inodes(tern):
     return {os.stat(os.path.join(free, f)).st_ino: f for f in os.listdir(free)}
 
 
+def pool_watcher(tern, sizes, done):
+    """Samples how many recycled queue files wait in QUEUE/free/ until done is set
+    (a started thread; the folder appears when the queue manager has started)."""
+    import threading
+    free = os.path.join(queue_dir(tern), "free")
+
+    def watch():
+        while not done.is_set():
+            try:
+                sizes.append(len(os.listdir(free)))
+            except FileNotFoundError:
+                pass
+            time.sleep(0.002)
+    t = threading.Thread(target=watch)
+    t.start()
+    return t
+
+
 def test_recycled_files_hold_the_next_message_byte_for_byte(tern):
     """A delivered message's two queue files go to QUEUE/free/; the next message (shorter,
     with a shorter envelope) is written into those very files and arrives exactly."""
@@ -271,16 +289,8 @@ def test_recycle_pool_bound(tern_factory):
 
     sizes = []
     done = threading.Event()
-    free = os.path.join(queue_dir(tern), "free")
-
-    def watch():
-        while not done.is_set():
-            sizes.append(len(os.listdir(free)))
-            time.sleep(0.001)
-
     threads = [threading.Thread(target=send, args=(n,)) for n in range(6)]
-    watcher = threading.Thread(target=watch)
-    watcher.start()
+    watcher = pool_watcher(tern, sizes, done)
     for t in threads:
         t.start()
     for t in threads:
