@@ -67,8 +67,6 @@ struct imapd_settings {
 	uint64_t max_literal;
 	uint64_t timeout_s;
 	uint64_t login_timeout_s;
-	uint64_t max_connections;
-	uint64_t max_connections_per_ip;
 	uint64_t max_sessions_per_user;
 	uint64_t max_errors;
 };

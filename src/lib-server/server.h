@@ -1,11 +1,15 @@
 /* server: the listening side shared by the line-protocol workers (imap, pop3, managesieve):
- * the listeners a worker serves and their TLS contexts (the server's tls_cert/tls_key,
- * made when the first listener needs it, or a listener's own), their reload on SIGHUP,
- * implicit TLS on an accepted socket (RFC 8314 section 3.3) and the STARTTLS switch with
- * its injection guard (RFC 2595 section 3.1, RFC 3207 section 4.2, CVE-2011-0411).
+ * the listeners of TERN_LISTEN_FDS whose protocol is the worker's, accepting connections
+ * within the total and per-address limits (a refused client gets the protocol's one-line
+ * refusal), retiring on SIGHUP when chrooted, re-reading the configuration; the listeners'
+ * TLS contexts (the server's tls_cert/tls_key, made when the first listener needs it, or a
+ * listener's own) and their reload, implicit TLS on an accepted socket (RFC 8314 section
+ * 3.3) and the STARTTLS switch with its injection guard (RFC 2595 section 3.1, RFC 3207
+ * section 4.2, CVE-2011-0411).
  *
- * The protocol keeps its replies (OK, +OK, "OK" ...) and its sessions; this library only
- * logs (keys as the roles always logged them) and hands bufferevents back.
+ * The protocol keeps its replies (OK, +OK, "OK" ...) and its sessions, and is told of each
+ * accepted connection through struct server_proto; this library only logs (with the keys
+ * the roles always logged) and hands bufferevents back.
  */
 #ifndef TERN_SERVER_H
 #define TERN_SERVER_H
@@ -29,6 +33,22 @@ enum server_tls_mode {
 };
 
 struct server_ports;
+struct server_listener;
+struct net_peer;
+
+/* What a protocol tells the shared listening code. */
+struct server_proto {
+	const char *protocol;	/* "imap": the listeners whose protocol = this are served */
+	const char *starttls;	/* "STARTTLS", "STLS": its name, for the log */
+	const char *refuse_fmt; /* the refusal line, %s the reason: "-ERR [SYS/TEMP] %s\r\n" */
+	bool nodelay;		/* TCP_NODELAY on accepted TCP sockets */
+	/* The sessions open now, and in *same_r those from ip. */
+	size_t (*sessions)(void *arg, const char *ip, size_t *same_r);
+	/* A connection within the limits: bev is plain, or TLS with the handshake to come
+	 * (l->tls says which). The session is the protocol's from now on. */
+	void (*accepted)(void *arg, struct server_listener *l, struct bufferevent *bev,
+			 const struct net_peer *peer);
+};
 
 /* One listener of tern.conf that this worker serves. */
 struct server_listener {
@@ -42,12 +62,34 @@ struct server_listener {
 
 /* The listeners of one worker and the TLS context they share. */
 struct server_ports {
+	const struct server_proto *proto;
+	void *arg; /* the protocol's server: proto's callbacks get it */
 	struct event_base *base;
-	void *arg; /* the protocol's server */
+	uint64_t max_connections, max_connections_per_ip;
+	bool stopping; /* SIGTERM: every new connection is refused */
 	struct tls_server_ctx *tls; /* from tls_cert/tls_key, made when a listener needs it */
 	struct server_listener listeners[SERVER_LISTENERS_MAX];
 	size_t count;
 };
+
+/* server-listen.c */
+/* Sets p up for proto (arg: proto's callbacks get it); the limits are set by the caller. */
+void server_ports_init(struct server_ports *p, const struct server_proto *proto, void *arg,
+		       struct event_base *base);
+/* Watches the listeners of TERN_LISTEN_FDS that c says speak p's protocol, with their TLS
+ * modes and contexts from c; returns how many. A listener for implicit TLS without a
+ * certificate is not served (better no service than a plaintext one where clients expect
+ * TLS); one for STARTTLS is served without it. */
+size_t server_listen(struct server_ports *p, const struct conf *c);
+/* SIGHUP in a chrooted worker (it cannot read the new configuration; the master has
+ * started a new worker): accepts no more connections and ends the loop now when no session
+ * is left (else the protocol ends it with its last session). */
+void server_retire(struct server_ports *p, size_t sessions);
+/* Closes the listeners and frees the TLS contexts. */
+void server_ports_free(struct server_ports *p);
+/* SIGHUP: loads path into *conf (the old one is freed). 0, or -1 when it cannot be read
+ * (logged; the old configuration stays). */
+int server_conf_reload(struct conf **conf, const char *path);
 
 /* server-tls.c */
 /* The context for listener l: its own tls_cert (and tls_key) when it names one, else the

@@ -51,8 +51,6 @@ struct pop3d_settings {
 	size_t max_arg;
 	uint64_t timeout_s;
 	uint64_t max_errors;
-	uint64_t max_connections;
-	uint64_t max_connections_per_ip;
 };
 
 /* Who is at the other end. */

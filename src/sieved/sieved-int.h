@@ -49,7 +49,6 @@ struct sieved_settings {
 	uint64_t max_scripts; /* 0: no limit */
 	uint64_t timeout_s, login_timeout_s;
 	uint64_t max_errors;
-	uint64_t max_connections, max_connections_per_ip;
 };
 
 struct sieved_server {
