@@ -150,7 +150,9 @@ int deliver_src_write(int fd, const struct deliver_src *src)
 	return r;
 }
 
-/* Creates the Maildir's folders if missing. -1 + res. */
+/* Creates the Maildir's folders if missing. -1 + res. Called only when a file operation
+ * found one missing (ENOENT), not before every delivery: three mkdir calls a message that
+ * fail with EEXIST were a tenth of the queue worker's system calls. */
 static int deliver_mkdirs(const char *maildir, struct delivery_result *res)
 {
 	static const char *const subs[] = {"tmp", "new", "cur"};
@@ -166,12 +168,19 @@ static int deliver_mkdirs(const char *maildir, struct delivery_result *res)
 	return 0;
 }
 
-/* Writes tmp_path, links it as new_path, fsyncs new/. -1 + res. */
-static int deliver_write(const struct deliver_src *src, const char *tmp_path, const char *new_path,
-			 struct delivery_result *res)
+/* Writes tmp_path, links it as new_path, fsyncs new/; makes the Maildir's folders if
+ * they are missing. -1 + res. */
+static int deliver_write(const struct deliver_src *src, const char *maildir, const char *tmp_path,
+			 const char *new_path, struct delivery_result *res)
 {
 	/* O_TRUNC: a file left by an attempt that crashed is ours to overwrite. */
-	int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
+	int fd = open(tmp_path, flags, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		if (deliver_mkdirs(maildir, res) < 0)
+			return -1;
+		fd = open(tmp_path, flags, 0600);
+	}
 	if (fd < 0) {
 		deliver_defer(res, "cannot create", tmp_path);
 		return -1;
@@ -187,7 +196,15 @@ static int deliver_write(const struct deliver_src *src, const char *tmp_path, co
 		unlink(tmp_path);
 		return -1;
 	}
-	if (link(tmp_path, new_path) < 0 && errno != EEXIST) {
+	int r = link(tmp_path, new_path);
+	if (r < 0 && errno == ENOENT && access(tmp_path, F_OK) == 0) { /* new/ went away */
+		if (deliver_mkdirs(maildir, res) < 0) {
+			unlink(tmp_path);
+			return -1;
+		}
+		r = link(tmp_path, new_path);
+	}
+	if (r < 0 && errno != EEXIST) {
 		deliver_defer(res, "cannot link", new_path);
 		unlink(tmp_path);
 		return -1;
@@ -224,10 +241,9 @@ void deliver_maildir(const struct delivery_request *req, struct delivery_result 
 	char *tmp_path = x_asprintf("%s/tmp/%s", req->maildir, buf_cstr(&name));
 	char *new_path = x_asprintf("%s/new/%s", req->maildir, buf_cstr(&name));
 	int done = 0;
-	if (deliver_mkdirs(req->maildir, res) < 0 ||
-	    (done = deliver_already(req, new_path, res)) < 0)
+	if ((done = deliver_already(req, new_path, res)) < 0)
 		goto out;
-	if (done == 0 && deliver_write(&src, tmp_path, new_path, res) < 0)
+	if (done == 0 && deliver_write(&src, req->maildir, tmp_path, new_path, res) < 0)
 		goto out;
 	deliver_ok(res, done);
 out:
@@ -272,8 +288,6 @@ int deliver_maildir_put(const char *maildir, const char *unique, bool recheck, c
 	char *new_path = x_asprintf("%s/new/%s", maildir, buf_cstr(&name));
 	int done = 0, r = -1;
 	struct stat st;
-	if (deliver_mkdirs(maildir, res) < 0)
-		goto out;
 	if (unique != NULL && lstat(new_path, &st) == 0) {
 		done = 1;
 	} else if (unique != NULL && recheck) {
@@ -282,7 +296,7 @@ int deliver_maildir_put(const char *maildir, const char *unique, bool recheck, c
 		if (done < 0)
 			goto out;
 	}
-	if (done == 0 && deliver_write(src, tmp_path, new_path, res) < 0)
+	if (done == 0 && deliver_write(src, maildir, tmp_path, new_path, res) < 0)
 		goto out;
 	if (path_r != NULL)
 		buf_append_str(path_r, new_path);

@@ -125,6 +125,19 @@ static void test_deliver(void **state)
 	deliver_maildir(&f->req, &res);
 	assert_int_equal(res.status, DELIVERY_OK);
 	assert_int_equal(count_files(f->maildir, "new", name, sizeof(name)), 1);
+
+	/* new/ removed behind our back (the folders are made only when found missing). */
+	char *gone = x_asprintf("%s/new/%s", f->maildir, name);
+	assert_int_equal(unlink(gone), 0);
+	x_free(&gone);
+	gone = x_asprintf("%s/new", f->maildir);
+	assert_int_equal(rmdir(gone), 0);
+	f->req.rcpt_index = 4;
+	deliver_maildir(&f->req, &res);
+	assert_int_equal(res.status, DELIVERY_OK);
+	assert_int_equal(count_files(f->maildir, "new", name, sizeof(name)), 1);
+	assert_int_equal(count_files(f->maildir, "tmp", name + 100, 10), 0);
+	x_free(&gone);
 	x_free(&cur);
 	x_free(&path);
 }
