@@ -185,8 +185,6 @@ struct imapd_command {
 /* imapd-server.c */
 int imapd_server_init(struct imapd_server *srv, const char *conf_path);
 void imapd_server_deinit(struct imapd_server *srv);
-/* The peer of fd as text; *loopback_r: a loopback address; *local_r: a pipe or Unix socket. */
-void imapd_peer_of_fd(int fd, char *ip, size_t iplen, bool *loopback_r, bool *local_r);
 
 /* imapd-tls.c: STARTTLS (RFC 9051 6.2.1, RFC 2595) on lib-server's switch */
 void imapd_tls_connected(struct imapd_session *s);

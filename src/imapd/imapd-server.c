@@ -109,15 +109,6 @@ void imapd_server_deinit(struct imapd_server *srv)
 	event_base_free(srv->base);
 }
 
-void imapd_peer_of_fd(int fd, char *ip, size_t iplen, bool *loopback_r, bool *local_r)
-{
-	struct net_peer np;
-	net_peer_of_fd(fd, &np);
-	snprintf(ip, iplen, "%s", np.ip);
-	*loopback_r = np.loopback;
-	*local_r = np.local;
-}
-
 static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct imapd_server *srv = arg;

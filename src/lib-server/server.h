@@ -18,6 +18,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "inetd-relay.h"
+#include "net.h"
+
 struct conf;
 struct conf_listener;
 struct event_base;
@@ -34,7 +37,6 @@ enum server_tls_mode {
 
 struct server_ports;
 struct server_listener;
-struct net_peer;
 
 /* What a protocol tells the shared listening code. */
 struct server_proto {
@@ -118,5 +120,26 @@ void server_tls_log_failed(struct bufferevent *bev, const char *ip);
 struct bufferevent *server_starttls(struct tls_server_ctx *ctx, struct bufferevent *plain,
 				    size_t held, const char *verb, const char *ip, size_t out_low,
 				    size_t out_high);
+
+/* server-inetd.c: one session over stdin/stdout (`tern ROLE --inetd [-u USER]`: inetd,
+ * systemd Accept=yes, ssh pipes, tests, and a system user's session that the auth process
+ * starts on a socketpair). */
+struct server_inetd {
+	struct net_peer peer; /* the client: stdin's peer, or TERN_CLIENT_IP (see open) */
+	struct inetd_relay relay;
+};
+/* The session's bufferevent: stdin itself when it is a socket to a network client or the
+ * auth process's socketpair (preauth with TERN_CLIENT_IP, which then names the client),
+ * else one end of lib's inetd-relay over the pipes or files (high/low: the protocol's
+ * output watermarks, so a long reply still streams with bounded memory). */
+struct bufferevent *server_inetd_open(struct server_inetd *in, struct event_base *base,
+				      bool preauth, size_t high, size_t low);
+/* Runs the loop until the session ends, then writes what is left for stdout. */
+void server_inetd_run(struct server_inetd *in, struct event_base *base);
+/* The arguments of `tern ROLE --inetd [-u USER] [-c CONF]`: 0 with *conf_r (-c, else
+ * TERN_CONF, else /etc/tern/tern.conf) and *user_r (NULL without -u), or 64 after the
+ * usage line on stderr. */
+int server_inetd_args(int argc, char **argv, const char *role, const char **conf_r,
+		      const char **user_r);
 
 #endif

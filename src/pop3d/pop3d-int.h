@@ -148,8 +148,6 @@ struct pop3d_command {
 /* pop3d-server.c */
 int pop3d_server_init(struct pop3d_server *srv, const char *conf_path);
 void pop3d_server_deinit(struct pop3d_server *srv);
-/* The peer of a connected fd (a pipe counts as local). */
-void pop3d_peer_of_fd(int fd, struct pop3d_peer *peer);
 
 /* pop3d-session.c */
 struct pop3d_session *pop3d_session_new(struct pop3d_server *srv, struct bufferevent *bev,

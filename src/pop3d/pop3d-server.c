@@ -108,15 +108,6 @@ void pop3d_server_deinit(struct pop3d_server *srv)
 	event_base_free(srv->base);
 }
 
-void pop3d_peer_of_fd(int fd, struct pop3d_peer *peer)
-{
-	struct net_peer np;
-	net_peer_of_fd(fd, &np);
-	snprintf(peer->ip, sizeof(peer->ip), "%s", np.ip);
-	peer->loopback = np.loopback;
-	peer->local = np.local;
-}
-
 static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct pop3d_server *srv = arg;
