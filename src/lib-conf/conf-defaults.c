@@ -95,15 +95,16 @@ const struct conf_def conf_global_defs[] = {
 	  "as LOGIN@first-local-domain; the null sender (-f '<>', as vacation(1) uses) is "
 	  "allowed to everyone."),
 
-	E("Queue", "sync_method", "syncfs", "syncfs|fsync",
+	E("Queue", "sync_method", "fsync", "fsync|syncfs",
 	  "How the queue and local delivery make mail durable before acknowledging it. "
-	  "syncfs: one syncfs(2) serves every delivery and session waiting at that moment "
-	  "(group commit), so a burst of N messages costs a few disk flushes instead of N; "
-	  "best when the queue and the mailboxes are on file systems that other write-heavy "
-	  "programs do not share, since a syncfs also waits for their dirty data. fsync: each "
-	  "file and folder on its own (one flush each), for file systems shared with such "
-	  "programs. Both give the same guarantee. tern deliver (one message per process, "
-	  "nothing to group) always uses fsync."),
+	  "fsync: each file and folder on its own (one flush each; the queue still flushes "
+	  "a folder once for a batch of messages). syncfs: one syncfs(2) serves every "
+	  "delivery and session waiting at that moment (group commit), so a burst of N "
+	  "messages costs a few flushes instead of N, but each one also waits for every "
+	  "other program's dirty data on that file system; worth trying only where the queue "
+	  "and the mailboxes have a file system of their own (bench/README.md: fsync was "
+	  "the faster here). Both give the same guarantee. tern deliver (one message per "
+	  "process, nothing to group) always uses fsync."),
 	S("SMTP server", "mynetworks", CONF_LIST, "127.0.0.0/8 ::1/128",
 	  "Client networks (CIDR, IPv4 or IPv6, separated by commas or spaces) trusted to "
 	  "relay: their mail to other domains is accepted without authentication. Everyone "

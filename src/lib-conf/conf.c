@@ -420,8 +420,9 @@ static struct conf *conf_load_text(const char *path, char *text, size_t len, str
 	struct conf *c = conf_parse(path, text, len, err);
 	free(text);
 	if (c != NULL)
-		durable_set_method(conf_num(c, "sync_method") == 0 ? DURABLE_SYNCFS
-								   : DURABLE_FSYNC);
+		durable_set_method(strcmp(conf_str(c, "sync_method"), "syncfs") == 0
+				       ? DURABLE_SYNCFS
+				       : DURABLE_FSYNC);
 	return c;
 }
 
