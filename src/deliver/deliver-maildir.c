@@ -168,11 +168,53 @@ static int deliver_mkdirs(const char *maildir, struct delivery_result *res)
 	return 0;
 }
 
+bool deliver_maildir_unnamed = true;
+
+/* Writes the message as an unnamed file of new/ (O_TMPFILE) and links it as new_path.
+ * What tmp/ is for (maildir.txt: a reader never sees a file being written) holds as well,
+ * without a name to create and remove in tmp/: with several deliveries into one Maildir
+ * at once, those two changes of tmp/ had them queueing for its lock. 0 done, -1 failed
+ * (res set), 1 not possible here (a file system without O_TMPFILE, no /proc, new/
+ * missing): the caller goes through tmp/. */
+static int deliver_write_unnamed(const struct deliver_src *src, const char *maildir,
+				 const char *new_path, struct delivery_result *res)
+{
+	if (!deliver_maildir_unnamed)
+		return 1;
+	char *dir = x_asprintf("%s/new", maildir);
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	x_free(&dir);
+	if (fd < 0)
+		return 1;
+	if (deliver_src_write(fd, src) < 0 || durable_file(fd) < 0) {
+		deliver_defer(res, "cannot write", new_path);
+		close(fd);
+		return -1;
+	}
+	/* linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH; the /proc link does not. */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int r = linkat(AT_FDCWD, proc, AT_FDCWD, new_path, AT_SYMLINK_FOLLOW);
+	int err = errno;
+	close(fd);
+	if (r < 0 && err != EEXIST)
+		return 1;
+	return 0;
+}
+
 /* Writes tmp_path, links it as new_path, fsyncs new/; makes the Maildir's folders if
  * they are missing. -1 + res. */
 static int deliver_write(const struct deliver_src *src, const char *maildir, const char *tmp_path,
 			 const char *new_path, struct delivery_result *res)
 {
+	int u = deliver_write_unnamed(src, maildir, new_path, res);
+	if (u <= 0) {
+		if (u == 0 && durable_parent(new_path) < 0) {
+			deliver_defer(res, "cannot fsync the folder of", new_path);
+			return -1;
+		}
+		return u;
+	}
 	/* O_TRUNC: a file left by an attempt that crashed is ours to overwrite. */
 	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
 	int fd = open(tmp_path, flags, 0600);

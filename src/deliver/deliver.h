@@ -138,6 +138,9 @@ int deliver_maildir_put(const char *maildir, const char *unique, bool recheck, c
 			struct delivery_result *res);
 /* Writes src to fd with a fixed buffer. -1 + errno. */
 int deliver_src_write(int fd, const struct deliver_src *src);
+/* Maildir copies are written as unnamed files of new/ (O_TMPFILE) where the file system
+ * can; false: always through tmp/ (the fallback; for tests). */
+extern bool deliver_maildir_unnamed;
 /* Sets res to a deferral/failure for errno e ("what path: strerror"). */
 void deliver_result_errno(struct delivery_result *res, const char *what, const char *path, int e);
 void deliver_result_set(struct delivery_result *res, enum delivery_status st, const char *enhanced,

@@ -142,6 +142,14 @@ static void test_deliver(void **state)
 	x_free(&path);
 }
 
+/* The same through tmp/, as on a file system without O_TMPFILE. */
+static void test_deliver_via_tmp(void **state)
+{
+	deliver_maildir_unnamed = false;
+	test_deliver(state);
+	deliver_maildir_unnamed = true;
+}
+
 static void test_defer(void **state)
 {
 	struct fixture *f = *state;
@@ -179,6 +187,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_via_tmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
