@@ -38,8 +38,6 @@ struct mime_part;
 struct auth;
 struct tls_server_ctx;
 struct evconnlistener;
-struct login_client;
-struct login_proxy;
 struct login_creds;
 
 #define IMAPD_OUT_HIGH (128 * 1024) /* stop producing output above this */
@@ -142,8 +140,7 @@ struct imapd_session {
 	struct event *delay;
 	struct auth_job *auth_job; /* a LOGIN password check in the auth thread pool */
 	/* system users (imapd-syslogin.c): the attempt at the auth process, then the proxy */
-	struct login_client *login;
-	struct login_proxy *proxy;
+	struct server_syslogin syslogin;
 	const char *login_method; /* "LOGIN" or "AUTHENTICATE" */
 	struct login_creds *creds; /* what AUTHENTICATE PLAIN/LOGIN captured */
 	char *auth_user;	   /* the user of that check */
@@ -252,8 +249,6 @@ void imapd_logout(struct imapd_session *s);
 /* Sends the credentials; the reply comes later, from the session process when it worked. */
 void imapd_syslogin(struct imapd_session *s, const char *method, const char *mech,
 		    const char *user, const char *password);
-/* The session ends: cancels an attempt, closes a proxied session. */
-void imapd_syslogin_free(struct imapd_session *s);
 
 /* imapd-mailbox.c: names */
 /* The stored (mUTF-7) name of a client mailbox argument, INBOX normalised; NULL with the

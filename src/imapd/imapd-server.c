@@ -117,9 +117,9 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	srv->stopping = srv->ports.stopping = true;
 	log_info("stopping: %zu sessions", srv->session_count);
 	for (struct imapd_session *s = srv->sessions; s != NULL; s = s->next) {
-		if (s->proxy != NULL) {
+		if (s->syslogin.proxy != NULL) {
 			/* a system user's session: its process sees the end of its socket */
-			imapd_syslogin_free(s);
+			server_syslogin_free(&s->syslogin);
 			imapd_session_setup_bev(s);
 		} else if (s->job == NULL) {
 			imapd_untagged(s, "BYE server shutting down");

@@ -156,7 +156,7 @@ void imapd_session_free(struct imapd_session *s)
 	session_job_end(s);
 	imapd_append_free(s);
 	imapd_auth_abort(s);
-	imapd_syslogin_free(s);
+	server_syslogin_free(&s->syslogin);
 	imapd_idle_stop(s);
 	imapd_notify_free(s);
 	if (s->state != IMAPD_S_NOAUTH) {

@@ -17,13 +17,9 @@
 #include <event2/buffer.h>
 #include <string.h>
 
-/* The proxy ended: a client gone is freed now, else it gets the session's last words. */
-static void syslogin_proxy_done(void *arg, bool client_gone)
+static void syslogin_ended(void *arg, bool client_gone)
 {
 	struct imapd_session *s = arg;
-	s->proxy = NULL;
-	log_info("logout: user=<%s> ip=[%s] (session process %s)", s->auth_user, s->ip,
-		 client_gone ? "closed by the client" : "ended");
 	if (client_gone) {
 		imapd_session_free(s);
 		return;
@@ -43,39 +39,34 @@ static char *syslogin_caps(const char *line)
 	return x_strndup(line + 11, (size_t)(end - line - 11));
 }
 
-static void syslogin_ready(struct imapd_session *s, struct bufferevent *session, const char *line,
-			   const char *method)
+static struct bufferevent *syslogin_ready(void *arg, const char *line)
 {
+	struct imapd_session *s = arg;
+	const char *method = s->login_method;
 	char *caps = syslogin_caps(line);
 	if (caps == NULL) {
 		log_error("login: user=<%s> ip=[%s] result=session-failed: %s", s->auth_user, s->ip,
 			  log_safe(line, strlen(line), 200));
-		bufferevent_free(session);
 		imapd_reply(s, "NO", "UNAVAILABLE", "Cannot open your mailbox");
-		imapd_session_resume(s);
-		return;
+		return NULL;
 	}
 	log_info("login: user=<%s> ip=[%s] result=ok method=%s (system user)", s->auth_user, s->ip,
 		 method);
 	imapd_reply(s, "OK", caps, "%s completed", method);
 	x_free(&caps);
 	s->busy = true; /* nothing of this session is parsed here any more */
-	s->proxy = login_proxy_start(s->bev, session, IMAPD_OUT_HIGH, syslogin_proxy_done, s);
+	return s->bev;
 }
 
-static void syslogin_done(void *arg, const struct login_reply *rep, struct bufferevent *session,
-			  const char *line)
+static void syslogin_refused(void *arg, const struct login_reply *rep)
 {
 	struct imapd_session *s = arg;
-	s->login = NULL;
-	const char *method = s->login_method;
 	switch (rep->status) {
 	case LOGIN_OK:
-		syslogin_ready(s, session, line, method);
-		return;
+		break;
 	case LOGIN_FAILED:
 		imapd_login_fail_after(s, rep->delay_ms);
-		return;
+		break;
 	case LOGIN_LOCKED:
 		imapd_reply(s, "NO", "UNAVAILABLE", "Too many failed logins, try again later");
 		break;
@@ -86,27 +77,27 @@ static void syslogin_done(void *arg, const struct login_reply *rep, struct buffe
 		imapd_reply(s, "NO", "UNAVAILABLE", "Login service unavailable, try again later");
 		break;
 	}
-	imapd_session_resume(s);
 }
+
+static void syslogin_resume(void *arg)
+{
+	imapd_session_resume(arg);
+}
+
+static const struct server_syslogin_ops syslogin_ops = {
+    LOGIN_PROTO_IMAP, IMAPD_OUT_HIGH,  syslogin_ready,
+    syslogin_refused, syslogin_resume, syslogin_ended,
+};
 
 void imapd_syslogin(struct imapd_session *s, const char *method, const char *mech, const char *user,
 		    const char *password)
 {
 	struct imapd_server *srv = s->server;
-	struct login_request req = {LOGIN_PROTO_IMAP, mech, s->ip, user, password};
-	s->login = login_client_start(srv->base, srv->login_socket, &req, syslogin_done, s);
-	if (s->login == NULL) {
-		imapd_reply(s, "NO", "UNAVAILABLE", "Login service unavailable, try again later");
+	if (server_syslogin_start(&s->syslogin, &syslogin_ops, s, srv->base, srv->login_socket,
+				  mech, s->ip, user, password) < 0)
 		return;
-	}
 	x_free(&s->auth_user);
 	s->auth_user = x_strdup(user);
 	s->login_method = method;
 	s->busy = true;
-}
-
-void imapd_syslogin_free(struct imapd_session *s)
-{
-	login_client_cancel(&s->login);
-	login_proxy_free(&s->proxy);
 }

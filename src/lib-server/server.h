@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "inetd-relay.h"
+#include "login.h"
 #include "net.h"
 
 struct conf;
@@ -141,5 +142,41 @@ void server_inetd_run(struct server_inetd *in, struct event_base *base);
  * usage line on stderr. */
 int server_inetd_args(int argc, char **argv, const char *role, const char **conf_r,
 		      const char **user_r);
+
+/* server-syslogin.c: a system user's login through the auth process (lib-login), for a
+ * pre-login worker. The protocol keeps its replies: */
+struct server_syslogin_ops {
+	enum login_proto proto;
+	size_t out_high; /* the proxy's limit on bytes waiting on either side */
+	/* LOGIN_OK: line is the session process's first line (without CRLF). Queue the answer
+	 * to the login command; return the client's bufferevent with the answer flushed into
+	 * it when the login is done (the proxy takes it over), or NULL when the session
+	 * refused (its process is let go and resume is called). */
+	struct bufferevent *(*ready)(void *arg, const char *line);
+	/* Any other status: queue the protocol's answer (LOGIN_FAILED: after rep->delay_ms;
+	 * resume is then not called). LOGIN_TEMPFAIL also when the auth process could not be
+	 * asked at all. */
+	void (*refused)(void *arg, const struct login_reply *rep);
+	/* The attempt is over without a proxy: go on with the client's input. */
+	void (*resume)(void *arg);
+	/* The proxy ended (logged): client_gone, free the session; else take its bufferevent
+	 * back and close it once the session's last words are written. */
+	void (*ended)(void *arg, bool client_gone);
+};
+struct server_syslogin {
+	const struct server_syslogin_ops *ops;
+	void *arg;
+	struct login_client *login; /* the attempt at the auth process */
+	struct login_proxy *proxy;  /* then the proxy to the session process */
+	char *user;		    /* for the logout line */
+	const char *ip;
+};
+/* Sends the attempt (socket_path NULL: not a pre-login worker, answered as unavailable).
+ * 0: the answer comes through ops later; -1: refused (LOGIN_TEMPFAIL) was called now. */
+int server_syslogin_start(struct server_syslogin *sl, const struct server_syslogin_ops *ops,
+			  void *arg, struct event_base *base, const char *socket_path,
+			  const char *mech, const char *ip, const char *user, const char *password);
+/* Cancels the attempt, ends the proxy (its session process sees its socket end). */
+void server_syslogin_free(struct server_syslogin *sl);
 
 #endif

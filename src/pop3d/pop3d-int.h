@@ -29,8 +29,6 @@ struct store;
 struct store_folder;
 struct tls_server_ctx;
 struct evconnlistener;
-struct login_client;
-struct login_proxy;
 struct login_creds;
 
 #define POP3D_OUT_HIGH (64 * 1024) /* stop reading commands / message bytes above this */
@@ -121,8 +119,7 @@ struct pop3d_session {
 	struct evbuffer_cb_entry *drain_cb; /* closing over STLS: watches the plain output */
 	char *user_arg;			    /* the USER argument, until PASS */
 	/* system users (pop3d-syslogin.c): the attempt at the auth process, then the proxy */
-	struct login_client *login;
-	struct login_proxy *proxy;
+	struct server_syslogin syslogin;
 	struct login_creds *creds; /* what AUTH PLAIN/LOGIN captured */
 	struct sasl_server *sasl; /* an AUTH exchange in progress: lines are raw responses */
 	/* once logged in */
@@ -224,8 +221,6 @@ void pop3d_sasl_end(struct pop3d_session *s);
 /* Sends the credentials; the answer comes later, from the session process when it worked. */
 void pop3d_syslogin(struct pop3d_session *s, const char *mech, const char *user,
 		    const char *password);
-/* The session ends: cancels an attempt, closes a proxied session. */
-void pop3d_syslogin_free(struct pop3d_session *s);
 
 /* pop3d-tls.c: STLS (RFC 2595) on lib-server's switch */
 /* BEV_EVENT_CONNECTED: the handshake finished. */

@@ -117,9 +117,9 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("stopping: %zu sessions", srv->session_count);
 	for (struct pop3d_session *s = srv->sessions; s != NULL; s = s->next) {
 		pop3d_stream_abort(s); /* a half-sent message: the client sees the connection end */
-		if (s->proxy != NULL) {
+		if (s->syslogin.proxy != NULL) {
 			/* a system user's session: its process sees the end of its socket */
-			pop3d_syslogin_free(s);
+			server_syslogin_free(&s->syslogin);
 			pop3d_session_setup_bev(s);
 		} else if (!s->busy)
 			pop3d_session_err(s, POP3_CODE_SYS_TEMP, "server shutting down");

@@ -81,7 +81,7 @@ void pop3d_session_free(struct pop3d_session *s)
 	struct pop3d_server *srv = s->server;
 	pop3d_stream_abort(s);
 	pop3d_sasl_end(s);
-	pop3d_syslogin_free(s);
+	server_syslogin_free(&s->syslogin);
 	if (s->state != POP3D_STATE_AUTH)
 		pop3d_logout(s);
 	if (s->delay != NULL)

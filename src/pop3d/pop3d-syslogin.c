@@ -16,12 +16,9 @@
 #include <event2/buffer.h>
 #include <string.h>
 
-static void syslogin_proxy_done(void *arg, bool client_gone)
+static void syslogin_ended(void *arg, bool client_gone)
 {
 	struct pop3d_session *s = arg;
-	s->proxy = NULL;
-	log_info("logout: user=<%s> ip=[%s] (session process %s)", s->auth_user, s->ip,
-		 client_gone ? "closed by the client" : "ended");
 	if (client_gone) {
 		pop3d_session_free(s);
 		return;
@@ -30,35 +27,31 @@ static void syslogin_proxy_done(void *arg, bool client_gone)
 	pop3d_session_close(s);
 }
 
-static void syslogin_ready(struct pop3d_session *s, struct bufferevent *session, const char *line)
+static struct bufferevent *syslogin_ready(void *arg, const char *line)
 {
+	struct pop3d_session *s = arg;
 	/* the session's answer, +OK or -ERR, is the answer to the login command */
 	buf_printf(&s->out, "%s\r\n", line);
 	if (strncmp(line, "+OK", 3) != 0) {
 		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user, s->ip,
 			 log_safe(line, strlen(line), 200));
-		bufferevent_free(session);
-		pop3d_session_resume(s);
-		return;
+		return NULL;
 	}
 	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->ip);
 	pop3d_session_flush(s);
 	s->busy = true; /* nothing of this session is parsed here any more */
-	s->proxy = login_proxy_start(s->bev, session, POP3D_OUT_HIGH, syslogin_proxy_done, s);
+	return s->bev;
 }
 
-static void syslogin_done(void *arg, const struct login_reply *rep, struct bufferevent *session,
-			  const char *line)
+static void syslogin_refused(void *arg, const struct login_reply *rep)
 {
 	struct pop3d_session *s = arg;
-	s->login = NULL;
 	switch (rep->status) {
 	case LOGIN_OK:
-		syslogin_ready(s, session, line);
-		return;
+		break;
 	case LOGIN_FAILED:
 		pop3d_auth_fail_later(s, rep->delay_ms, "invalid user name or password");
-		return;
+		break;
 	case LOGIN_LOCKED:
 		pop3d_session_err(s, POP3_CODE_LOGIN_DELAY,
 				  "too many failed logins, try again later");
@@ -70,27 +63,27 @@ static void syslogin_done(void *arg, const struct login_reply *rep, struct buffe
 		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "login service unavailable");
 		break;
 	}
-	pop3d_session_resume(s);
 }
+
+static void syslogin_resume(void *arg)
+{
+	pop3d_session_resume(arg);
+}
+
+static const struct server_syslogin_ops syslogin_ops = {
+    LOGIN_PROTO_POP3, POP3D_OUT_HIGH,  syslogin_ready,
+    syslogin_refused, syslogin_resume, syslogin_ended,
+};
 
 void pop3d_syslogin(struct pop3d_session *s, const char *mech, const char *user,
 		    const char *password)
 {
 	struct pop3d_server *srv = s->server;
-	struct login_request req = {LOGIN_PROTO_POP3, mech, s->ip, user, password};
-	s->login = login_client_start(srv->base, srv->login_socket, &req, syslogin_done, s);
-	if (s->login == NULL) {
-		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "login service unavailable");
+	if (server_syslogin_start(&s->syslogin, &syslogin_ops, s, srv->base, srv->login_socket,
+				  mech, s->ip, user, password) < 0)
 		return;
-	}
 	x_free(&s->auth_user);
 	s->auth_user = x_strdup(user);
 	s->busy = true;
 	bufferevent_disable(s->bev, EV_READ);
-}
-
-void pop3d_syslogin_free(struct pop3d_session *s)
-{
-	login_client_cancel(&s->login);
-	login_proxy_free(&s->proxy);
 }

@@ -28,8 +28,6 @@ struct auth;
 struct sasl_server;
 struct tls_server_ctx;
 struct evconnlistener;
-struct login_client;
-struct login_proxy;
 struct login_creds;
 struct user_info;
 
@@ -87,8 +85,7 @@ struct sieved_session {
 	struct evbuffer_cb_entry *drain_cb;
 	struct sasl_server *sasl;
 	/* system users (sieved-syslogin.c): the attempt at the auth process, then the proxy */
-	struct login_client *login;
-	struct login_proxy *proxy;
+	struct server_syslogin syslogin;
 	struct login_creds *creds; /* what AUTHENTICATE PLAIN/LOGIN captured */
 	char *auth_user;
 	/* once logged in */
@@ -157,7 +154,6 @@ void sieved_cmd_renamescript(struct sieved_session *s, const struct ms_command *
 /* sieved-syslogin.c: system users' logins through the auth process (lib-login) */
 void sieved_syslogin(struct sieved_session *s, const char *mech, const char *user,
 		     const char *password);
-void sieved_syslogin_free(struct sieved_session *s);
 
 /* sieved-tls.c: STARTTLS (RFC 5804 2.2) on lib-server's switch */
 void sieved_tls_connected(struct sieved_session *s);

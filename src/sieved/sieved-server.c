@@ -120,9 +120,9 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	srv->stopping = srv->ports.stopping = true;
 	log_info("stopping: %zu sessions", srv->session_count);
 	for (struct sieved_session *s = srv->sessions; s != NULL; s = s->next) {
-		if (s->proxy != NULL) {
+		if (s->syslogin.proxy != NULL) {
 			/* a system user's session: its process sees the end of its socket */
-			sieved_syslogin_free(s);
+			server_syslogin_free(&s->syslogin);
 			sieved_session_setup_bev(s);
 		} else if (!s->busy)
 			sieved_reply(s, "BYE", "TRYLATER", "server shutting down");

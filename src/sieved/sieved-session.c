@@ -90,7 +90,7 @@ void sieved_session_free(struct sieved_session *s)
 {
 	struct sieved_server *srv = s->server;
 	sieved_sasl_end(s);
-	sieved_syslogin_free(s);
+	server_syslogin_free(&s->syslogin);
 	x_free(&s->auth_user);
 	sieved_logout(s);
 	if (s->delay != NULL)

@@ -14,12 +14,9 @@
 
 #include <string.h>
 
-static void syslogin_proxy_done(void *arg, bool client_gone)
+static void syslogin_ended(void *arg, bool client_gone)
 {
 	struct sieved_session *s = arg;
-	s->proxy = NULL;
-	log_info("logout: user=<%s> ip=[%s] (session process %s)", s->auth_user, s->ip,
-		 client_gone ? "closed by the client" : "ended");
 	if (client_gone) {
 		sieved_session_free(s);
 		return;
@@ -28,35 +25,30 @@ static void syslogin_proxy_done(void *arg, bool client_gone)
 	sieved_session_close(s);
 }
 
-static void syslogin_ready(struct sieved_session *s, struct bufferevent *session,
-			   const char *line)
+static struct bufferevent *syslogin_ready(void *arg, const char *line)
 {
+	struct sieved_session *s = arg;
 	buf_printf(&s->out, "%s\r\n", line); /* the session's answer is the answer */
 	if (strncmp(line, "OK", 2) != 0) {
 		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user, s->ip,
 			 log_safe(line, strlen(line), 200));
-		bufferevent_free(session);
-		sieved_session_resume(s);
-		return;
+		return NULL;
 	}
 	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->ip);
 	sieved_session_flush(s);
 	s->busy = true; /* nothing of this session is parsed here any more */
-	s->proxy = login_proxy_start(s->bev, session, SIEVED_OUT_HIGH, syslogin_proxy_done, s);
+	return s->bev;
 }
 
-static void syslogin_done(void *arg, const struct login_reply *rep, struct bufferevent *session,
-			  const char *line)
+static void syslogin_refused(void *arg, const struct login_reply *rep)
 {
 	struct sieved_session *s = arg;
-	s->login = NULL;
 	switch (rep->status) {
 	case LOGIN_OK:
-		syslogin_ready(s, session, line);
-		return;
+		break;
 	case LOGIN_FAILED:
 		sieved_fail_later(s, rep->delay_ms);
-		return;
+		break;
 	case LOGIN_LOCKED:
 		sieved_reply(s, "NO", "TRYLATER", "too many failed logins, try again later");
 		break;
@@ -67,28 +59,26 @@ static void syslogin_done(void *arg, const struct login_reply *rep, struct buffe
 		sieved_reply(s, "NO", "TRYLATER", "login service unavailable");
 		break;
 	}
-	sieved_session_resume(s);
 }
+
+static void syslogin_resume(void *arg)
+{
+	sieved_session_resume(arg);
+}
+
+static const struct server_syslogin_ops syslogin_ops = {
+    LOGIN_PROTO_MANAGESIEVE, SIEVED_OUT_HIGH, syslogin_ready,
+    syslogin_refused,	     syslogin_resume, syslogin_ended,
+};
 
 void sieved_syslogin(struct sieved_session *s, const char *mech, const char *user,
 		     const char *password)
 {
 	struct sieved_server *srv = s->server;
-	struct login_request req = {LOGIN_PROTO_MANAGESIEVE, mech, s->ip, user, password};
-	s->login = srv->login_socket == NULL ? NULL /* not a pre-login worker */
-		   : login_client_start(srv->base, srv->login_socket, &req, syslogin_done, s);
-	if (s->login == NULL) {
-		sieved_reply(s, "NO", "TRYLATER", "login service unavailable");
+	if (server_syslogin_start(&s->syslogin, &syslogin_ops, s, srv->base, srv->login_socket,
+				  mech, s->ip, user, password) < 0)
 		return;
-	}
 	x_free(&s->auth_user);
 	s->auth_user = x_strdup(user);
 	s->busy = true;
-	bufferevent_disable(s->bev, EV_READ);
-}
-
-void sieved_syslogin_free(struct sieved_session *s)
-{
-	login_client_cancel(&s->login);
-	login_proxy_free(&s->proxy);
 }
