@@ -135,8 +135,7 @@ struct imapd_session {
 	uint64_t errors;
 	uint64_t in_bytes, out_bytes;
 	bool busy, closing, input_eof;
-	struct event *kill;
-	struct evbuffer_cb_entry *drain_cb; /* on the plain output under a STARTTLS filter */
+	struct server_close close; /* frees the session once its output is written */
 	struct event *delay;
 	struct auth_job *auth_job; /* a LOGIN password check in the auth thread pool */
 	/* system users (imapd-syslogin.c): the attempt at the auth process, then the proxy */

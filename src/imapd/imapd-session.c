@@ -82,7 +82,7 @@ static char *str_upper_dup(const char *s)
 	return d;
 }
 
-static void session_kill_cb(evutil_socket_t fd, short what, void *arg)
+static void session_free_cb(void *arg)
 {
 	imapd_session_free(arg);
 }
@@ -105,7 +105,7 @@ struct imapd_session *imapd_session_new(struct imapd_server *srv, struct buffere
 	lim.literal_plus = true;
 	s->parser = imap_parser_new(&lim);
 	buf_init(&s->out, 0);
-	s->kill = event_new(srv->base, -1, 0, session_kill_cb, s);
+	server_close_init(&s->close, srv->base, session_free_cb, s);
 	s->next = srv->sessions;
 	if (srv->sessions != NULL)
 		srv->sessions->prev = s;
@@ -169,10 +169,7 @@ void imapd_session_free(struct imapd_session *s)
 	if (s->auth_job != NULL)
 		auth_job_cancel(s->auth_job);
 	x_free(&s->auth_user);
-	event_free(s->kill);
-	if (s->drain_cb != NULL)
-		evbuffer_remove_cb_entry(bufferevent_get_output(bufferevent_get_underlying(s->bev)),
-					 s->drain_cb);
+	server_close_free(&s->close);
 	bufferevent_free(s->bev);
 	imap_parser_free(&s->parser);
 	imap_seqset_free(&s->saved);
@@ -195,11 +192,8 @@ void imapd_session_free(struct imapd_session *s)
 
 void imapd_session_flush(struct imapd_session *s)
 {
-	if (s->out.len > 0) {
-		s->out_bytes += s->out.len;
-		bufferevent_write(s->bev, s->out.data, s->out.len);
-		buf_reset(&s->out);
-	}
+	s->out_bytes += s->out.len;
+	server_flush(s->bev, &s->out);
 }
 
 bool imapd_output_full(struct imapd_session *s)
@@ -240,39 +234,13 @@ void imapd_bad(struct imapd_session *s, const char *text)
 	imapd_reply(s, "BAD", NULL, "%s", text);
 }
 
-/* Octets queued and not yet handed to the kernel. After STARTTLS the TLS bufferevent
- * filters a plain one, whose output holds the encrypted bytes: both count. */
-static size_t session_pending(struct imapd_session *s)
-{
-	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
-	if (under != NULL)
-		n += evbuffer_get_length(bufferevent_get_output(under));
-	return n;
-}
-
-/* The plain output under a TLS filter drained (the filter's write callback does not say). */
-static void session_drained_cb(struct evbuffer *b, const struct evbuffer_cb_info *info,
-			       void *arg)
-{
-	struct imapd_session *s = arg;
-	if (s->closing && info->n_deleted > 0 && session_pending(s) == 0)
-		event_active(s->kill, 0, 0);
-}
-
 void imapd_session_close(struct imapd_session *s)
 {
 	if (s->closing)
 		return;
 	s->closing = true;
 	imapd_session_flush(s);
-	bufferevent_disable(s->bev, EV_READ);
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
-	if (under != NULL)
-		s->drain_cb = evbuffer_add_cb(bufferevent_get_output(under), session_drained_cb, s);
-	if (session_pending(s) == 0)
-		event_active(s->kill, 0, 0);
+	server_close_start(&s->close, s->bev);
 }
 
 static void session_run_job(struct imapd_session *s)
@@ -473,8 +441,7 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct imapd_session *s = arg;
 	if (s->closing) {
-		if (session_pending(s) == 0)
-			event_active(s->kill, 0, 0);
+		server_close_written(&s->close);
 		return;
 	}
 	if (s->job != NULL) {
@@ -494,11 +461,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (s->tls_handshake) {
-		if (what & BEV_EVENT_ERROR)
-			server_tls_log_failed(s->bev, s->ip);
-		else
-			log_info("disconnect: ip=[%s] reason=%s during the TLS handshake", s->ip,
-				 what & BEV_EVENT_TIMEOUT ? "timeout" : "eof");
+		server_tls_log_end(s->bev, what, s->ip);
 		imapd_session_free(s);
 		return;
 	}

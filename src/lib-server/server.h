@@ -179,4 +179,31 @@ int server_syslogin_start(struct server_syslogin *sl, const struct server_syslog
 /* Cancels the attempt, ends the proxy (its session process sees its socket end). */
 void server_syslogin_free(struct server_syslogin *sl);
 
+/* server-session.c: a session's output and its close. */
+struct buf;
+/* Octets queued on bev and not yet handed to the kernel; after STARTTLS the TLS filter's
+ * output and the plain one under it both count. */
+size_t server_pending(struct bufferevent *bev);
+/* Hands the replies queued in out to bev in one write. */
+void server_flush(struct bufferevent *bev, struct buf *out);
+/* A session that ends once its output is written: free_fn(arg) is called from the loop. */
+struct server_close {
+	struct bufferevent *bev; /* set by server_close_start */
+	struct event *kill;
+	struct evbuffer_cb_entry *drain_cb; /* closing over TLS: watches the plain output */
+	void (*free_fn)(void *arg);
+	void *arg;
+};
+void server_close_init(struct server_close *c, struct event_base *base, void (*free_fn)(void *),
+		       void *arg);
+/* The close (once; the replies already flushed into bev): reads no more, and frees the
+ * session as soon as nothing of its output is pending. */
+void server_close_start(struct server_close *c, struct bufferevent *bev);
+/* The write callback of a closing session: frees it when all is written. */
+void server_close_written(struct server_close *c);
+/* In the session's free, before bev is freed. */
+void server_close_free(struct server_close *c);
+/* A connection that ended during its TLS handshake: why, in the log. */
+void server_tls_log_end(struct bufferevent *bev, short what, const char *ip);
+
 #endif

@@ -115,8 +115,7 @@ struct pop3d_session {
 	struct auth_job *auth_job;	    /* a password check in the auth thread pool */
 	char *auth_user;		    /* the user of that check */
 	const char *delay_msg;		    /* ... and the -ERR [AUTH] text it ends with */
-	struct event *kill;		    /* frees the session from the loop */
-	struct evbuffer_cb_entry *drain_cb; /* closing over STLS: watches the plain output */
+	struct server_close close; /* frees the session once its output is written */
 	char *user_arg;			    /* the USER argument, until PASS */
 	/* system users (pop3d-syslogin.c): the attempt at the auth process, then the proxy */
 	struct server_syslogin syslogin;

@@ -34,7 +34,7 @@ static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_write_cb(struct bufferevent *bev, void *arg);
 static void session_event_cb(struct bufferevent *bev, short what, void *arg);
 
-static void session_kill_cb(evutil_socket_t fd, short what, void *arg)
+static void session_free_cb(void *arg)
 {
 	pop3d_session_free(arg);
 }
@@ -66,7 +66,7 @@ struct pop3d_session *pop3d_session_new(struct pop3d_server *srv, struct buffere
 	snprintf(s->ip, sizeof(s->ip), "%s", peer->ip);
 	pop3_parser_init(&s->parser, srv->set.max_line, srv->set.max_arg);
 	buf_init(&s->out, 0);
-	s->kill = event_new(srv->base, -1, 0, session_kill_cb, s);
+	server_close_init(&s->close, srv->base, session_free_cb, s);
 	s->next = srv->sessions;
 	if (srv->sessions != NULL)
 		srv->sessions->prev = s;
@@ -89,10 +89,7 @@ void pop3d_session_free(struct pop3d_session *s)
 	if (s->auth_job != NULL)
 		auth_job_cancel(s->auth_job);
 	x_free(&s->auth_user);
-	event_free(s->kill);
-	if (s->drain_cb != NULL)
-		evbuffer_remove_cb_entry(bufferevent_get_output(bufferevent_get_underlying(s->bev)),
-					 s->drain_cb);
+	server_close_free(&s->close);
 	bufferevent_free(s->bev);
 	pop3_parser_wipe(&s->parser);
 	pop3_parser_free(&s->parser);
@@ -112,10 +109,7 @@ void pop3d_session_free(struct pop3d_session *s)
 
 void pop3d_session_flush(struct pop3d_session *s)
 {
-	if (s->out.len > 0) {
-		bufferevent_write(s->bev, s->out.data, s->out.len);
-		buf_reset(&s->out);
-	}
+	server_flush(s->bev, &s->out);
 }
 
 void pop3d_session_ok(struct pop3d_session *s, const char *fmt, ...)
@@ -134,38 +128,13 @@ void pop3d_session_err(struct pop3d_session *s, enum pop3_resp_code code, const 
 	va_end(ap);
 }
 
-/* Octets queued and not yet handed to the kernel. After STLS the TLS bufferevent filters
- * a plain one, whose output holds the encrypted bytes: both count. */
-static size_t session_pending(struct pop3d_session *s)
-{
-	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
-	if (under != NULL)
-		n += evbuffer_get_length(bufferevent_get_output(under));
-	return n;
-}
-
-/* The plain output under a TLS filter drained (the filter's write callback does not say). */
-static void session_drained_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
-{
-	struct pop3d_session *s = arg;
-	if (s->closing && info->n_deleted > 0 && session_pending(s) == 0)
-		event_active(s->kill, 0, 0);
-}
-
 void pop3d_session_close(struct pop3d_session *s)
 {
 	if (s->closing)
 		return;
 	s->closing = true;
 	pop3d_session_flush(s);
-	bufferevent_disable(s->bev, EV_READ);
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
-	if (under != NULL)
-		s->drain_cb = evbuffer_add_cb(bufferevent_get_output(under), session_drained_cb, s);
-	if (session_pending(s) == 0)
-		event_active(s->kill, 0, 0);
+	server_close_start(&s->close, s->bev);
 }
 
 void pop3d_session_error(struct pop3d_session *s)
@@ -270,8 +239,7 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct pop3d_session *s = arg;
 	if (s->closing) {
-		if (session_pending(s) == 0)
-			event_active(s->kill, 0, 0);
+		server_close_written(&s->close);
 		return;
 	}
 	if (s->stream.fd >= 0 && pop3d_stream_pump(s))
@@ -288,11 +256,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (s->tls_handshake) {
-		if (what & BEV_EVENT_ERROR)
-			server_tls_log_failed(s->bev, s->ip);
-		else
-			log_info("disconnect: ip=[%s] reason=%s during the TLS handshake", s->ip,
-				 what & BEV_EVENT_TIMEOUT ? "timeout" : "eof");
+		server_tls_log_end(s->bev, what, s->ip);
 		pop3d_session_free(s);
 		return;
 	}

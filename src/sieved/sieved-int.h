@@ -81,8 +81,7 @@ struct sieved_session {
 	uint64_t errors;
 	bool busy, closing, input_eof;
 	struct event *delay; /* failed-login delay */
-	struct event *kill;
-	struct evbuffer_cb_entry *drain_cb;
+	struct server_close close; /* frees the session once its output is written */
 	struct sasl_server *sasl;
 	/* system users (sieved-syslogin.c): the attempt at the auth process, then the proxy */
 	struct server_syslogin syslogin;

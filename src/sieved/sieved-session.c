@@ -46,7 +46,7 @@ static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_write_cb(struct bufferevent *bev, void *arg);
 static void session_event_cb(struct bufferevent *bev, short what, void *arg);
 
-static void session_kill_cb(evutil_socket_t fd, short what, void *arg)
+static void session_free_cb(void *arg)
 {
 	sieved_session_free(arg);
 }
@@ -76,7 +76,7 @@ struct sieved_session *sieved_session_new(struct sieved_server *srv, struct buff
 	snprintf(s->ip, sizeof(s->ip), "%s", ip);
 	ms_parser_init(&s->parser, srv->set.max_line, srv->set.max_literal);
 	buf_init(&s->out, 0);
-	s->kill = event_new(srv->base, -1, 0, session_kill_cb, s);
+	server_close_init(&s->close, srv->base, session_free_cb, s);
 	s->next = srv->sessions;
 	if (srv->sessions != NULL)
 		srv->sessions->prev = s;
@@ -95,10 +95,7 @@ void sieved_session_free(struct sieved_session *s)
 	sieved_logout(s);
 	if (s->delay != NULL)
 		event_free(s->delay);
-	event_free(s->kill);
-	if (s->drain_cb != NULL)
-		evbuffer_remove_cb_entry(bufferevent_get_output(bufferevent_get_underlying(s->bev)),
-					 s->drain_cb);
+	server_close_free(&s->close);
 	bufferevent_free(s->bev);
 	ms_parser_free(&s->parser);
 	buf_free(&s->out);
@@ -116,10 +113,7 @@ void sieved_session_free(struct sieved_session *s)
 
 void sieved_session_flush(struct sieved_session *s)
 {
-	if (s->out.len > 0) {
-		bufferevent_write(s->bev, s->out.data, s->out.len);
-		buf_reset(&s->out);
-	}
+	server_flush(s->bev, &s->out);
 }
 
 void sieved_reply(struct sieved_session *s, const char *word, const char *code, const char *fmt,
@@ -131,36 +125,13 @@ void sieved_reply(struct sieved_session *s, const char *word, const char *code, 
 	va_end(ap);
 }
 
-/* Octets queued and not yet handed to the kernel (after STARTTLS both layers count). */
-static size_t session_pending(struct sieved_session *s)
-{
-	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
-	if (under != NULL)
-		n += evbuffer_get_length(bufferevent_get_output(under));
-	return n;
-}
-
-static void session_drained_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
-{
-	struct sieved_session *s = arg;
-	if (s->closing && info->n_deleted > 0 && session_pending(s) == 0)
-		event_active(s->kill, 0, 0);
-}
-
 void sieved_session_close(struct sieved_session *s)
 {
 	if (s->closing)
 		return;
 	s->closing = true;
 	sieved_session_flush(s);
-	bufferevent_disable(s->bev, EV_READ);
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
-	if (under != NULL)
-		s->drain_cb = evbuffer_add_cb(bufferevent_get_output(under), session_drained_cb, s);
-	if (session_pending(s) == 0)
-		event_active(s->kill, 0, 0);
+	server_close_start(&s->close, s->bev);
 }
 
 void sieved_session_error(struct sieved_session *s)
@@ -299,8 +270,7 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct sieved_session *s = arg;
 	if (s->closing) {
-		if (session_pending(s) == 0)
-			event_active(s->kill, 0, 0);
+		server_close_written(&s->close);
 		return;
 	}
 	if (!s->busy)
