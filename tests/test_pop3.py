@@ -282,9 +282,11 @@ def test_fetchmail_keep_then_flush(tern, tmp_path):
                                                       "alice-pw", "keep" if keep else "nokeep",
                                                       mda))
         rc.chmod(0o600)
-        # FETCHMAILHOME: its lock file there, not in /var/run (shared by every root run)
+        # its lock file (--pidfile) and state here: run as root, fetchmail puts the lock in
+        # /var/run whatever FETCHMAILHOME says, and another test run may hold it
         env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
-        r = subprocess.run([fetchmail, "-f", str(rc), "--nosyslog", "-v"], env=env,
+        r = subprocess.run([fetchmail, "-f", str(rc), "--nosyslog", "-v",
+                            "--pidfile", str(tmp_path / "fetchmail.pid")], env=env,
                            capture_output=True, text=True, timeout=300)
         return r
 

@@ -419,9 +419,11 @@ def test_fetchmail_tls(tern, tmp_path):
                       " uidl\n  user '%s' there with password 'alice-pw' is 'x' here keep %s\n"
                       "  mda '%s'\n" % (tmp_path / ("ids%d" % port), port, ALICE, opts, mda))
         rc.chmod(0o600)
-        # FETCHMAILHOME: its lock file there, not in /var/run (shared by every root run)
+        # its lock file (--pidfile) and state here: run as root, fetchmail puts the lock in
+        # /var/run whatever FETCHMAILHOME says, and another test run may hold it
         env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
-        r = subprocess.run([fetchmail, "-f", str(rc), "--nosyslog", "-v"], env=env,
+        r = subprocess.run([fetchmail, "-f", str(rc), "--nosyslog", "-v",
+                            "--pidfile", str(tmp_path / "fetchmail.pid")], env=env,
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         assert len(os.listdir(out)) == 20
