@@ -11,7 +11,6 @@
 #include "login.h"
 #include "net.h"
 #include "util.h"
-#include "worker-loop.h"
 #include "xalloc.h"
 
 #include <signal.h>
@@ -19,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define IMAPD_STOP_WAIT_S 10
 
 static void server_settings(struct imapd_server *srv)
 {
@@ -65,6 +62,14 @@ static void server_accepted(void *arg, struct server_listener *l, struct buffere
 	imapd_session_start(s, false);
 }
 
+/* SIGHUP, the configuration read again: the options and the login policy. */
+static void server_reconfigure(void *arg)
+{
+	struct imapd_server *srv = arg;
+	server_settings(srv);
+	auth_reconfigure(srv->auth, srv->conf);
+}
+
 /* RFC 9051 7.1.5: a refused client gets "* BYE". */
 static const struct server_proto imapd_proto = {
     .protocol = "imap",
@@ -72,28 +77,18 @@ static const struct server_proto imapd_proto = {
     .refuse_fmt = "* BYE [UNAVAILABLE] %s\r\n",
     .sessions = server_sessions,
     .accepted = server_accepted,
+    .reconfigure = server_reconfigure,
 };
 
 int imapd_server_init(struct imapd_server *srv, const char *conf_path)
 {
 	memset(srv, 0, sizeof(*srv));
-	struct buf err = BUF_INIT;
-	srv->conf = login_conf_load(conf_path, &err);
-	if (srv->conf == NULL) {
-		fprintf(stderr, "tern imap: %s\n", buf_cstr(&err));
-		buf_free(&err);
+	if (server_init_base("imap", conf_path, &srv->conf, &srv->conf_path, &srv->base) < 0)
 		return -1;
-	}
-	buf_free(&err);
-	srv->conf_path = x_strdup(conf_path);
-	srv->base = event_base_new();
-	if (srv->base == NULL)
-		fatal("event_base_new failed");
 	server_ports_init(&srv->ports, &imapd_proto, srv, srv->base);
 	server_settings(srv);
 	srv->auth = auth_new(srv->conf);
 	store_share_snapshots(true); /* sessions on one folder share its snapshot */
-	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
 
@@ -112,10 +107,8 @@ void imapd_server_deinit(struct imapd_server *srv)
 static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct imapd_server *srv = arg;
-	if (srv->stopping)
+	if (!server_stop_begin(&srv->ports, &srv->stopping, srv->session_count))
 		return;
-	srv->stopping = srv->ports.stopping = true;
-	log_info("stopping: %zu sessions", srv->session_count);
 	for (struct imapd_session *s = srv->sessions; s != NULL; s = s->next) {
 		if (s->syslogin.proxy != NULL) {
 			/* a system user's session: its process sees the end of its socket */
@@ -126,25 +119,14 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 		}
 		imapd_session_close(s);
 	}
-	struct timeval tv = {IMAPD_STOP_WAIT_S, 0};
-	event_base_loopexit(srv->base, srv->session_count == 0 ? NULL : &tv);
+	server_stop_wait(&srv->ports, srv->session_count);
 }
 
 static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct imapd_server *srv = arg;
-	if (srv->chrooted) {
-		/* it cannot read the new configuration: the master has started a new worker */
-		srv->retiring = true;
-		server_retire(&srv->ports, srv->session_count);
-		return;
-	}
-	if (server_conf_reload(&srv->conf, srv->conf_path) < 0)
-		return;
-	server_settings(srv);
-	auth_reconfigure(srv->auth, srv->conf);
-	server_tls_reload(&srv->ports, srv->conf);
-	log_info("configuration reloaded");
+	server_reload(&srv->ports, &srv->conf, srv->conf_path, srv->chrooted, &srv->retiring,
+		      srv->session_count);
 }
 
 int imapd_main(const char *conf_path)
@@ -152,15 +134,10 @@ int imapd_main(const char *conf_path)
 	struct imapd_server srv;
 	if (imapd_server_init(&srv, conf_path) < 0)
 		return 78;
-	log_init("imap", conf_num(srv.conf, "log") == 1);
-	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
-	size_t nls = server_listen(&srv.ports, srv.conf);
-	/* system mode: certificates and listeners ready, chroot and drop (lib-login) */
-	if (auth_system_users(srv.auth) &&
-	    login_confine(srv.conf, &srv.chrooted, &srv.login_socket) < 0)
-		return 71;
-	log_info("imap started: %zu listeners", nls);
-	worker_loop_run(srv.base, server_stop_cb, server_reload_cb, &srv);
+	int rc = server_run(&srv.ports, srv.conf, "imap", auth_system_users(srv.auth),
+			    &srv.chrooted, &srv.login_socket, server_stop_cb, server_reload_cb);
+	if (rc != 0)
+		return rc;
 	imapd_server_deinit(&srv);
 	log_info("imap stopped");
 	return 0;

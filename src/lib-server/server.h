@@ -15,6 +15,7 @@
 #define TERN_SERVER_H
 
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -51,6 +52,9 @@ struct server_proto {
 	 * (l->tls says which). The session is the protocol's from now on. */
 	void (*accepted)(void *arg, struct server_listener *l, struct bufferevent *bev,
 			 const struct net_peer *peer);
+	/* SIGHUP, the configuration re-read into the conf that server_reload was given: the
+	 * protocol's settings and login policy from it (the TLS contexts follow). */
+	void (*reconfigure)(void *arg);
 };
 
 /* One listener of tern.conf that this worker serves. */
@@ -205,5 +209,28 @@ void server_close_written(struct server_close *c);
 void server_close_free(struct server_close *c);
 /* A connection that ended during its TLS handshake: why, in the log. */
 void server_tls_log_end(struct bufferevent *bev, short what, const char *ip);
+
+/* server-main.c: the worker's start and stop. */
+#define SERVER_STOP_WAIT_S 10 /* SIGTERM: how long the last sessions may take */
+/* Loads the configuration (errors on stderr as "tern ROLE: ..."; -1) into *conf_r, keeps
+ * its path for reloads, makes the event base, ignores SIGPIPE. */
+int server_init_base(const char *role, const char *conf_path, struct conf **conf_r,
+		     char **conf_path_r, struct event_base **base_r);
+/* SIGHUP: a chrooted worker retires; else the configuration is read again, the protocol's
+ * reconfigure is called and the TLS contexts are reloaded. */
+void server_reload(struct server_ports *p, struct conf **conf, const char *conf_path,
+		   bool chrooted, bool *retiring, size_t sessions);
+/* SIGTERM: false when already stopping; else no new connection is taken, the stop is
+ * logged, and the protocol ends its sessions, then calls server_stop_wait, which ends
+ * the loop at once without sessions, else after SERVER_STOP_WAIT_S at the latest. */
+bool server_stop_begin(struct server_ports *p, bool *stopping, size_t sessions);
+void server_stop_wait(struct server_ports *p, size_t sessions);
+/* The worker's life after init: logging as c says (name: "imap", "pop3", "sieve"), the
+ * listeners, in system mode the chroot and the drop (lib-login: *chrooted, *login_socket),
+ * "NAME started", and the loop with stop and reload (arg: p->arg) until it ends. 0, or 71
+ * when the worker cannot be confined. */
+int server_run(struct server_ports *p, const struct conf *c, const char *name, bool system_users,
+	       bool *chrooted, char **login_socket, event_callback_fn stop,
+	       event_callback_fn reload);
 
 #endif

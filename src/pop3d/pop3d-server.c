@@ -12,7 +12,6 @@
 #include "login.h"
 #include "net.h"
 #include "util.h"
-#include "worker-loop.h"
 #include "xalloc.h"
 
 #include <signal.h>
@@ -20,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define POP3D_STOP_WAIT_S 10
 
 static void server_settings(struct pop3d_server *srv)
 {
@@ -63,6 +60,14 @@ static void server_accepted(void *arg, struct server_listener *l, struct buffere
 	pop3d_session_start(s);
 }
 
+/* SIGHUP, the configuration read again: the options and the login policy. */
+static void server_reconfigure(void *arg)
+{
+	struct pop3d_server *srv = arg;
+	server_settings(srv);
+	auth_reconfigure(srv->auth, srv->conf);
+}
+
 /* A refused client gets one -ERR line; replies are written whole, so no Nagle delay
  * (it would hold the tail of a RETR until the client's delayed ACK). */
 static const struct server_proto pop3d_proto = {
@@ -72,27 +77,17 @@ static const struct server_proto pop3d_proto = {
     .nodelay = true,
     .sessions = server_sessions,
     .accepted = server_accepted,
+    .reconfigure = server_reconfigure,
 };
 
 int pop3d_server_init(struct pop3d_server *srv, const char *conf_path)
 {
 	memset(srv, 0, sizeof(*srv));
-	struct buf err = BUF_INIT;
-	srv->conf = login_conf_load(conf_path, &err);
-	if (srv->conf == NULL) {
-		fprintf(stderr, "tern pop3: %s\n", buf_cstr(&err));
-		buf_free(&err);
+	if (server_init_base("pop3", conf_path, &srv->conf, &srv->conf_path, &srv->base) < 0)
 		return -1;
-	}
-	buf_free(&err);
-	srv->conf_path = x_strdup(conf_path);
-	srv->base = event_base_new();
-	if (srv->base == NULL)
-		fatal("event_base_new failed");
 	server_ports_init(&srv->ports, &pop3d_proto, srv, srv->base);
 	server_settings(srv);
 	srv->auth = auth_new(srv->conf);
-	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
 
@@ -111,10 +106,8 @@ void pop3d_server_deinit(struct pop3d_server *srv)
 static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct pop3d_server *srv = arg;
-	if (srv->stopping)
+	if (!server_stop_begin(&srv->ports, &srv->stopping, srv->session_count))
 		return;
-	srv->stopping = srv->ports.stopping = true;
-	log_info("stopping: %zu sessions", srv->session_count);
 	for (struct pop3d_session *s = srv->sessions; s != NULL; s = s->next) {
 		pop3d_stream_abort(s); /* a half-sent message: the client sees the connection end */
 		if (s->syslogin.proxy != NULL) {
@@ -125,25 +118,14 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 			pop3d_session_err(s, POP3_CODE_SYS_TEMP, "server shutting down");
 		pop3d_session_close(s);
 	}
-	struct timeval tv = {POP3D_STOP_WAIT_S, 0};
-	event_base_loopexit(srv->base, srv->session_count == 0 ? NULL : &tv);
+	server_stop_wait(&srv->ports, srv->session_count);
 }
 
 static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct pop3d_server *srv = arg;
-	if (srv->chrooted) {
-		/* it cannot read the new configuration: the master has started a new worker */
-		srv->retiring = true;
-		server_retire(&srv->ports, srv->session_count);
-		return;
-	}
-	if (server_conf_reload(&srv->conf, srv->conf_path) < 0)
-		return;
-	server_settings(srv);
-	auth_reconfigure(srv->auth, srv->conf);
-	server_tls_reload(&srv->ports, srv->conf);
-	log_info("configuration reloaded");
+	server_reload(&srv->ports, &srv->conf, srv->conf_path, srv->chrooted, &srv->retiring,
+		      srv->session_count);
 }
 
 int pop3d_main(const char *conf_path)
@@ -151,15 +133,10 @@ int pop3d_main(const char *conf_path)
 	struct pop3d_server srv;
 	if (pop3d_server_init(&srv, conf_path) < 0)
 		return 78;
-	log_init("pop3", conf_num(srv.conf, "log") == 1);
-	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
-	size_t nls = server_listen(&srv.ports, srv.conf);
-	/* system mode: certificates and listeners ready, chroot and drop (lib-login) */
-	if (auth_system_users(srv.auth) &&
-	    login_confine(srv.conf, &srv.chrooted, &srv.login_socket) < 0)
-		return 71;
-	log_info("pop3 started: %zu listeners", nls);
-	worker_loop_run(srv.base, server_stop_cb, server_reload_cb, &srv);
+	int rc = server_run(&srv.ports, srv.conf, "pop3", auth_system_users(srv.auth),
+			    &srv.chrooted, &srv.login_socket, server_stop_cb, server_reload_cb);
+	if (rc != 0)
+		return rc;
 	pop3d_server_deinit(&srv);
 	log_info("pop3 stopped");
 	return 0;

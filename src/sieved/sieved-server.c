@@ -15,15 +15,12 @@
 #include "net.h"
 #include "tls.h"
 #include "sieve.h"
-#include "worker-loop.h"
 #include "xalloc.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#define SIEVED_STOP_WAIT_S 10
 
 static uint64_t at_least(uint64_t v, uint64_t min)
 {
@@ -69,6 +66,14 @@ static void server_accepted(void *arg, struct server_listener *l, struct buffere
 	}
 }
 
+/* SIGHUP, the configuration read again: the options and the login policy. */
+static void server_reconfigure(void *arg)
+{
+	struct sieved_server *srv = arg;
+	server_settings(srv);
+	auth_reconfigure(srv->auth, srv->conf);
+}
+
 /* A refused client gets BYE (RFC 5804 1.3: TRYLATER). */
 static const struct server_proto sieved_proto = {
     .protocol = "managesieve",
@@ -76,27 +81,17 @@ static const struct server_proto sieved_proto = {
     .refuse_fmt = "BYE (TRYLATER) \"%s\"\r\n",
     .sessions = server_sessions,
     .accepted = server_accepted,
+    .reconfigure = server_reconfigure,
 };
 
 int sieved_server_init(struct sieved_server *srv, const char *conf_path)
 {
 	memset(srv, 0, sizeof(*srv));
-	struct buf err = BUF_INIT;
-	srv->conf = login_conf_load(conf_path, &err);
-	if (srv->conf == NULL) {
-		fprintf(stderr, "tern managesieve: %s\n", buf_cstr(&err));
-		buf_free(&err);
+	if (server_init_base("managesieve", conf_path, &srv->conf, &srv->conf_path, &srv->base) < 0)
 		return -1;
-	}
-	buf_free(&err);
-	srv->conf_path = x_strdup(conf_path);
-	srv->base = event_base_new();
-	if (srv->base == NULL)
-		fatal("event_base_new failed");
 	server_ports_init(&srv->ports, &sieved_proto, srv, srv->base);
 	server_settings(srv);
 	srv->auth = auth_new(srv->conf);
-	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
 
@@ -115,10 +110,8 @@ void sieved_server_deinit(struct sieved_server *srv)
 static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct sieved_server *srv = arg;
-	if (srv->stopping)
+	if (!server_stop_begin(&srv->ports, &srv->stopping, srv->session_count))
 		return;
-	srv->stopping = srv->ports.stopping = true;
-	log_info("stopping: %zu sessions", srv->session_count);
 	for (struct sieved_session *s = srv->sessions; s != NULL; s = s->next) {
 		if (s->syslogin.proxy != NULL) {
 			/* a system user's session: its process sees the end of its socket */
@@ -128,25 +121,14 @@ static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
 			sieved_reply(s, "BYE", "TRYLATER", "server shutting down");
 		sieved_session_close(s);
 	}
-	struct timeval tv = {SIEVED_STOP_WAIT_S, 0};
-	event_base_loopexit(srv->base, srv->session_count == 0 ? NULL : &tv);
+	server_stop_wait(&srv->ports, srv->session_count);
 }
 
 static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct sieved_server *srv = arg;
-	if (srv->chrooted) {
-		/* it cannot read the new configuration: the master has started a new worker */
-		srv->retiring = true;
-		server_retire(&srv->ports, srv->session_count);
-		return;
-	}
-	if (server_conf_reload(&srv->conf, srv->conf_path) < 0)
-		return;
-	server_settings(srv);
-	auth_reconfigure(srv->auth, srv->conf);
-	server_tls_reload(&srv->ports, srv->conf);
-	log_info("configuration reloaded");
+	server_reload(&srv->ports, &srv->conf, srv->conf_path, srv->chrooted, &srv->retiring,
+		      srv->session_count);
 }
 
 int sieved_main(const char *conf_path)
@@ -154,15 +136,10 @@ int sieved_main(const char *conf_path)
 	struct sieved_server srv;
 	if (sieved_server_init(&srv, conf_path) < 0)
 		return 78;
-	log_init("sieve", conf_num(srv.conf, "log") == 1);
-	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
-	server_listen(&srv.ports, srv.conf);
-	/* system mode: certificates and listeners ready, chroot and drop (lib-login) */
-	if (auth_system_users(srv.auth) &&
-	    login_confine(srv.conf, &srv.chrooted, &srv.login_socket) < 0)
-		return 71;
-	log_info("sieve started: %zu listeners", srv.ports.count);
-	worker_loop_run(srv.base, server_stop_cb, server_reload_cb, &srv);
+	int rc = server_run(&srv.ports, srv.conf, "sieve", auth_system_users(srv.auth),
+			    &srv.chrooted, &srv.login_socket, server_stop_cb, server_reload_cb);
+	if (rc != 0)
+		return rc;
 	sieved_server_deinit(&srv);
 	log_info("sieve stopped");
 	return 0;

@@ -1,0 +1,82 @@
+/* server-main: the start and stop of the imap, pop3 and managesieve workers: the
+ * configuration and the event base, the reload on SIGHUP, the order of the worker's life
+ * (logging set up from the configuration, the listeners, the chroot of system mode, the
+ * loop) and the wait for the last sessions on SIGTERM. The protocol keeps its settings,
+ * its sessions and what each of them is told at the stop.
+ */
+#include "server.h"
+#include "conf.h"
+#include "log.h"
+#include "login.h"
+#include "util.h"
+#include "worker-loop.h"
+#include "xalloc.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+
+int server_init_base(const char *role, const char *conf_path, struct conf **conf_r,
+		     char **conf_path_r, struct event_base **base_r)
+{
+	struct buf err = BUF_INIT;
+	*conf_r = login_conf_load(conf_path, &err);
+	if (*conf_r == NULL) {
+		fprintf(stderr, "tern %s: %s\n", role, buf_cstr(&err));
+		buf_free(&err);
+		return -1;
+	}
+	buf_free(&err);
+	*conf_path_r = x_strdup(conf_path);
+	*base_r = event_base_new();
+	if (*base_r == NULL)
+		fatal("event_base_new failed");
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+void server_reload(struct server_ports *p, struct conf **conf, const char *conf_path, bool chrooted,
+		   bool *retiring, size_t sessions)
+{
+	if (chrooted) {
+		/* it cannot read the new configuration: the master has started a new worker */
+		*retiring = true;
+		server_retire(p, sessions);
+		return;
+	}
+	if (server_conf_reload(conf, conf_path) < 0)
+		return;
+	p->proto->reconfigure(p->arg);
+	server_tls_reload(p, *conf);
+	log_info("configuration reloaded");
+}
+
+bool server_stop_begin(struct server_ports *p, bool *stopping, size_t sessions)
+{
+	if (*stopping)
+		return false;
+	*stopping = p->stopping = true;
+	log_info("stopping: %zu sessions", sessions);
+	return true;
+}
+
+void server_stop_wait(struct server_ports *p, size_t sessions)
+{
+	struct timeval tv = {SERVER_STOP_WAIT_S, 0};
+	event_base_loopexit(p->base, sessions == 0 ? NULL : &tv);
+}
+
+int server_run(struct server_ports *p, const struct conf *c, const char *name, bool system_users,
+	       bool *chrooted, char **login_socket, event_callback_fn stop,
+	       event_callback_fn reload)
+{
+	log_init(name, conf_num(c, "log") == 1);
+	log_set_level((enum log_level)conf_num(c, "log_level"));
+	size_t nls = server_listen(p, c);
+	/* system mode: certificates and listeners ready, chroot and drop (lib-login) */
+	if (system_users && login_confine(c, chrooted, login_socket) < 0)
+		return 71;
+	log_info("%s started: %zu listeners", name, nls);
+	worker_loop_run(p->base, stop, reload, p->arg);
+	return 0;
+}
