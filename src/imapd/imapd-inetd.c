@@ -46,8 +46,7 @@ int imapd_inetd(const char *conf_path, const char *preauth_user)
 	struct imapd_server srv;
 	if (imapd_server_init(&srv, conf_path) < 0)
 		return 78;
-	log_init("imap", conf_num(srv.conf, "log") == 1);
-	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
+	server_log_init(srv.conf, "imap");
 	srv.inetd = true;
 	struct server_inetd in;
 	struct bufferevent *bev =

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 int server_init_base(const char *role, const char *conf_path, struct conf **conf_r,
 		     char **conf_path_r, struct event_base **base_r)
@@ -66,12 +67,29 @@ void server_stop_wait(struct server_ports *p, size_t sessions)
 	event_base_loopexit(p->base, sessions == 0 ? NULL : &tv);
 }
 
+void server_log_init(const struct conf *c, const char *name)
+{
+	log_init(name, conf_num(c, "log") == 1);
+	log_set_level((enum log_level)conf_num(c, "log_level"));
+}
+
+int server_preauth_lookup(const struct conf *c, struct userdb *db, const char *user,
+			  struct user_info *info)
+{
+	struct buf err = BUF_INIT;
+	int r = login_user_info(c, db, user, info, &err);
+	if (r <= 0)
+		log_error("preauth: user=<%s>: %s", log_safe(user, strlen(user), 100),
+			  r < 0 ? buf_cstr(&err) : "unknown user");
+	buf_free(&err);
+	return r;
+}
+
 int server_run(struct server_ports *p, const struct conf *c, const char *name, bool system_users,
 	       bool *chrooted, char **login_socket, event_callback_fn stop,
 	       event_callback_fn reload)
 {
-	log_init(name, conf_num(c, "log") == 1);
-	log_set_level((enum log_level)conf_num(c, "log_level"));
+	server_log_init(c, name);
 	size_t nls = server_listen(p, c);
 	/* system mode: certificates and listeners ready, chroot and drop (lib-login) */
 	if (system_users && login_confine(c, chrooted, login_socket) < 0)

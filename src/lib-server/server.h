@@ -225,6 +225,14 @@ void server_reload(struct server_ports *p, struct conf **conf, const char *conf_
  * the loop at once without sessions, else after SERVER_STOP_WAIT_S at the latest. */
 bool server_stop_begin(struct server_ports *p, bool *stopping, size_t sessions);
 void server_stop_wait(struct server_ports *p, size_t sessions);
+/* Logging as c says (log, log_level), as name. */
+void server_log_init(const struct conf *c, const char *name);
+/* `--inetd -u USER`: looks the user up (lib-login's login_user_info); 1 with *info, else 0
+ * (unknown) or -1 (error), logged as "preauth: user=<USER>: ...". */
+struct user_info;
+struct userdb;
+int server_preauth_lookup(const struct conf *c, struct userdb *db, const char *user,
+			  struct user_info *info);
 /* The worker's life after init: logging as c says (name: "imap", "pop3", "sieve"), the
  * listeners, in system mode the chroot and the drop (lib-login: *chrooted, *login_socket),
  * "NAME started", and the loop with stop and reload (arg: p->arg) until it ends. 0, or 71

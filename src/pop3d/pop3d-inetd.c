@@ -24,17 +24,12 @@ static int inetd_start(struct pop3d_server *srv, struct pop3d_session *s, const 
 		return 0;
 	}
 	struct user_info info;
-	struct buf err = BUF_INIT;
-	int r = login_user_info(srv->conf, auth_userdb(srv->auth), user, &info, &err);
+	int r = server_preauth_lookup(srv->conf, auth_userdb(srv->auth), user, &info);
 	if (r <= 0) {
-		log_error("preauth: user=<%s>: %s", log_safe(user, strlen(user), 100),
-			  r < 0 ? buf_cstr(&err) : "unknown user");
 		pop3d_session_err(s, r < 0 ? POP3_CODE_SYS_TEMP : POP3_CODE_AUTH, "unknown user");
-		buf_free(&err);
 		pop3d_session_close(s);
 		return -1;
 	}
-	buf_free(&err);
 	if (pop3d_login(s, &info) < 0) {
 		pop3d_session_close(s);
 		return -1;
@@ -48,8 +43,7 @@ int pop3d_inetd(const char *conf_path, const char *preauth_user)
 	struct pop3d_server srv;
 	if (pop3d_server_init(&srv, conf_path) < 0)
 		return 78;
-	log_init("pop3", conf_num(srv.conf, "log") == 1);
-	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
+	server_log_init(srv.conf, "pop3");
 	srv.inetd = true;
 	struct server_inetd in;
 	struct bufferevent *bev =

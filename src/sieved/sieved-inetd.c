@@ -26,17 +26,12 @@ static int inetd_start(struct sieved_server *srv, struct sieved_session *s, cons
 		return 0;
 	}
 	struct user_info info;
-	struct buf err = BUF_INIT;
-	int r = login_user_info(srv->conf, auth_userdb(srv->auth), user, &info, &err);
+	int r = server_preauth_lookup(srv->conf, auth_userdb(srv->auth), user, &info);
 	if (r <= 0) {
-		log_error("preauth: user=<%s>: %s", log_safe(user, strlen(user), 100),
-			  r < 0 ? buf_cstr(&err) : "unknown user");
 		sieved_reply(s, "NO", r < 0 ? "TRYLATER" : NULL, "unknown user");
-		buf_free(&err);
 		sieved_session_close(s);
 		return -1;
 	}
-	buf_free(&err);
 	if (sieved_login_info(s, &info) < 0) {
 		sieved_session_close(s);
 		return -1;
@@ -52,12 +47,11 @@ int sieved_inetd(const char *conf_path, const char *preauth_user)
 	struct sieved_server srv;
 	if (sieved_server_init(&srv, conf_path) < 0)
 		return 78;
-	log_init("sieve", conf_num(srv.conf, "log") == 1);
-	log_set_level((enum log_level)conf_num(srv.conf, "log_level"));
+	server_log_init(srv.conf, "sieve");
 	srv.inetd = true;
 	struct server_inetd in;
-	struct bufferevent *bev = server_inetd_open(&in, srv.base, preauth_user != NULL,
-						    SIEVED_OUT_HIGH, SIEVED_OUT_LOW);
+	struct bufferevent *bev =
+	    server_inetd_open(&in, srv.base, preauth_user != NULL, SIEVED_OUT_HIGH, SIEVED_OUT_LOW);
 	struct sieved_session *s =
 	    sieved_session_new(&srv, bev, in.peer.ip, in.peer.loopback, in.peer.local);
 	int rc = inetd_start(&srv, s, preauth_user) < 0 ? 1 : 0;
