@@ -33,7 +33,7 @@ Tern is running the demo instance in $DIR (configuration: $CONF).
   submission 127.0.0.1:2587 (STARTTLS), 127.0.0.1:2465 (TLS)
   IMAP       127.0.0.1:2143, IMAPS 127.0.0.1:2993
   POP3       127.0.0.1:2110, POP3S 127.0.0.1:2995
-  ManageSieve 127.0.0.1:4190 (STARTTLS; e.g. sieve-connect -s 127.0.0.1 -p 4190 -u demo@example.test --list)
+  ManageSieve 127.0.0.1:4190 (STARTTLS; e.g. sieve-connect -s 127.0.0.1 -p 4190 -u demo@example.test --notlsverify --list)
   mailbox    $DIR/data/mail/example.test/demo   (mutt -f that folder)
   send       echo hi | $TERN sendmail -c $CONF demo@example.test
 
