@@ -94,6 +94,17 @@ const struct conf_def conf_global_defs[] = {
 	  "sendmail -f. Anyone else's -f is ignored (with a warning) and their mail goes out "
 	  "as LOGIN@first-local-domain; the null sender (-f '<>', as vacation(1) uses) is "
 	  "allowed to everyone."),
+	E("Local submission", "mailq_users", "any", "any|trusted|root",
+	  "Who may list the queue with mailq (sendmail -bp, tern queue list) through the local "
+	  "submission socket, which shows every message's queue ID, size, arrival time, sender, "
+	  "recipients and deferral reason: any local user (as Postfix and sendmail do by "
+	  "default), trusted (root, run_user and sendmail_trusted_users) or root (root and "
+	  "run_user). Root and the queue's owner read the queue directly in any case."),
+	S("Local submission", "mailq_max_entries", CONF_INT, "10000",
+	  "The most messages (the oldest) one mailq lists through the local submission "
+	  "socket; the summary line says how many more there are. 0: no limit. The listing "
+	  "streams, one message at a time, so the server's memory does not grow with the "
+	  "queue."),
 
 	E("Queue", "sync_method", "fsync", "fsync|syncfs",
 	  "How the queue and local delivery make mail durable before acknowledging it. "

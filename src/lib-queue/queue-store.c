@@ -141,10 +141,23 @@ static int queue_id_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int queue_list(const char *queue_dir, char ***ids_r, size_t *count_r, struct buf *err)
+/* Keeps the max smallest of ids[0..n) (sorted): the count left. */
+static size_t queue_list_trim(char **ids, size_t n, size_t max)
+{
+	if (n > 0)
+		qsort(ids, n, sizeof(*ids), queue_id_cmp);
+	for (size_t i = max; i < n; i++)
+		x_free(&ids[i]);
+	return n < max ? n : max;
+}
+
+int queue_list_oldest(const char *queue_dir, size_t max, char ***ids_r, size_t *count_r,
+		      size_t *total_r, struct buf *err)
 {
 	*ids_r = NULL;
 	*count_r = 0;
+	if (total_r != NULL)
+		*total_r = 0;
 	char *path = x_asprintf("%s/" QUEUE_DIR_ENV, queue_dir);
 	DIR *d = opendir(path);
 	if (d == NULL) {
@@ -154,12 +167,20 @@ int queue_list(const char *queue_dir, char ***ids_r, size_t *count_r, struct buf
 		x_free(&path);
 		return ret;
 	}
-	size_t n = 0, cap = 0;
+	/* Up to twice max names are held, then cut back to the max oldest: memory stays
+	 * bounded by max whatever the size of the queue. */
+	size_t n = 0, cap = 0, total = 0;
+	size_t hold = max > SIZE_MAX / 2 ? SIZE_MAX : 2 * max;
 	char **ids = NULL;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		if (!queue_id_valid(de->d_name))
 			continue;
+		total++;
+		if (max == 0)
+			continue;
+		if (n == hold)
+			n = queue_list_trim(ids, n, max);
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			ids = x_reallocarray(ids, cap, sizeof(*ids));
@@ -168,11 +189,16 @@ int queue_list(const char *queue_dir, char ***ids_r, size_t *count_r, struct buf
 	}
 	closedir(d);
 	x_free(&path);
-	if (n > 0)
-		qsort(ids, n, sizeof(*ids), queue_id_cmp);
 	*ids_r = ids;
-	*count_r = n;
+	*count_r = queue_list_trim(ids, n, max);
+	if (total_r != NULL)
+		*total_r = total;
 	return 0;
+}
+
+int queue_list(const char *queue_dir, char ***ids_r, size_t *count_r, struct buf *err)
+{
+	return queue_list_oldest(queue_dir, SIZE_MAX, ids_r, count_r, NULL, err);
 }
 
 void queue_list_free(char ***ids, size_t count)

@@ -147,6 +147,10 @@ int queue_append_records(const char *queue_dir, const char *id, const struct buf
 /* Sorted list of the queued IDs (messages with an envelope). -1 + err. */
 int queue_list(const char *queue_dir, char ***ids_r, size_t *count_r, struct buf *err);
 void queue_list_free(char ***ids, size_t count);
+/* The oldest max of them, sorted, and in *total_r (may be NULL) how many there are in
+ * all; memory is bounded by max however long the queue (mailq for local users). */
+int queue_list_oldest(const char *queue_dir, size_t max, char ***ids_r, size_t *count_r,
+		      size_t *total_r, struct buf *err);
 /* Opens the data file read-only: fd, or -1 + errno. */
 int queue_data_open(const char *queue_dir, const char *id);
 /* Removes a message: envelope first (so a crash leaves only a data file, which is

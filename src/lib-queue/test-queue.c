@@ -315,6 +315,17 @@ static void test_group_commit(void **state)
 	struct buf err = BUF_INIT;
 	assert_int_equal(queue_list(dir, &ids, &n, &err), 0);
 	assert_int_equal(n, 20);
+	/* The oldest few, in order, whatever the directory order; and the total. */
+	char **first;
+	size_t nf, total;
+	for (size_t max = 0; max <= 21; max += 3) {
+		assert_int_equal(queue_list_oldest(dir, max, &first, &nf, &total, &err), 0);
+		assert_int_equal(total, 20);
+		assert_int_equal(nf, max < 20 ? max : 20);
+		for (size_t i = 0; i < nf; i++)
+			assert_string_equal(first[i], ids[i]);
+		queue_list_free(&first, nf);
+	}
 	queue_list_free(&ids, n);
 	/* Pending work is finished when the committer is freed. */
 	struct queue_writer *w = make_message(dir, "last\n");
