@@ -11,7 +11,7 @@ libevent-dev libssl-dev libsqlite3-dev libcrypt-dev libpam0g-dev libunbound-dev 
 libcmocka-dev openssl python3 python3-pytest
 swaks mutt curl fetchmail procmail postfix isync offlineimap3 tmux iproute2 linux-perf
 dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved
-dnsmasq vacation bsd-mailx sieve-connect python3-sievelib"
+dnsmasq vacation bsd-mailx sieve-connect python3-sievelib gsasl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -23,7 +23,8 @@ if [ -n "$missing" ]; then
 fi
 # (vacation: Debian's vacation(1), the reference tests/test_vacation.py compares with;
 # bsd-mailx: mail(1), a real user of the sendmail command in tests/test_localsubmit.py;
-# sieve-connect, python3-sievelib: the ManageSieve clients of tests/test_managesieve.py.)
+# sieve-connect, python3-sievelib: the ManageSieve clients of tests/test_managesieve.py;
+# gsasl: GNU SASL's client, SCRAM-SHA-1/-256 over IMAP and SMTP in tests/test_sasl_gsasl.py.)
 # Debian's postfix, dovecot and dnsmasq start themselves on install; Tern's tests and
 # benchmarks run private instances of their own on free loopback ports.
 for svc in postfix dovecot dnsmasq; do

@@ -155,13 +155,16 @@ def test_authenticate_paths(tern):
     assert "wrong" not in tern.log() and "alice-pw" not in tern.log()
 
 
-def test_scram(tern):
-    """SCRAM-SHA-256, with the server's final message in OK (SASL ...)."""
+@pytest.mark.parametrize("mech,hash_name", [("SCRAM-SHA-256", "sha256"),
+                                            ("SCRAM-SHA-1", "sha1")])
+def test_scram(tern, mech, hash_name):
+    """SCRAM-SHA-256, and SCRAM-SHA-1 which RFC 5804 section 2.1 makes mandatory, with the
+    server's final message in OK (SASL ...)."""
     c, cap = connect(tern)
-    assert "SCRAM-SHA-256" in cap["SASL"].split()
-    cl = scram_client.ScramClient("alice@example.test", "alice-pw")
+    assert mech in cap["SASL"].split()
+    cl = scram_client.ScramClient("alice@example.test", "alice-pw", hash_name=hash_name)
     first = base64.b64encode(cl.client_first()).decode()
-    c.send('AUTHENTICATE "SCRAM-SHA-256" "%s"\r\n' % first)
+    c.send('AUTHENTICATE "%s" "%s"\r\n' % (mech, first))
     challenge = base64.b64decode(c.line().strip(b'"'))
     final = base64.b64encode(cl.client_final(challenge)).decode()
     _, st = c.cmd('"%s"' % final)

@@ -74,7 +74,7 @@ def test_openssl_starttls_and_implicit(tern):
                          "127.0.0.1:%d" % tern.ports["pop3"]], cmds)
     assert b"+OK Capability list follows" in out, (out, err)
     capa = out.split(b"+OK Capability list follows")[1].split(b"\r\n.\r\n")[0]
-    assert b"STLS" not in capa and b"USER" in capa and b"SASL SCRAM-SHA-256 PLAIN" in capa
+    assert b"STLS" not in capa and b"USER" in capa and b"SASL SCRAM-SHA-256 SCRAM-SHA-1 PLAIN" in capa
     assert b"+OK maildrop has 1 message" in out and b"+OK 1 " in out
     assert b"signing off" in out
     out, err = s_client(["-connect", "127.0.0.1:%d" % tern.ports["pop3s"]],
@@ -92,7 +92,7 @@ def test_poplib_stls(tern):
     assert p.stls(client_ctx()).startswith(b"+OK")
     caps = p.capa()
     assert "STLS" not in caps and "USER" in caps
-    assert caps["SASL"] == ["SCRAM-SHA-256", "PLAIN", "LOGIN"]
+    assert caps["SASL"] == ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "LOGIN"]
     with pytest.raises(poplib.error_proto, match="already under TLS"):
         p._shortcmd("STLS")
     p.user(ALICE)
@@ -124,7 +124,7 @@ def tls_pop(tern):
 def test_auth_plain_login(tern):
     p = tls_pop(tern)
     resp = p._longcmd("AUTH")
-    assert resp[1] == [b"SCRAM-SHA-256", b"PLAIN", b"LOGIN"]
+    assert resp[1] == [b"SCRAM-SHA-256", b"SCRAM-SHA-1", b"PLAIN", b"LOGIN"]
     ir = b64(b"\0" + ALICE.encode() + b"\0alice-pw")
     assert p._shortcmd("AUTH PLAIN " + ir).startswith(b"+OK maildrop has 0")
     with pytest.raises(poplib.error_proto, match="not allowed after login"):
@@ -179,14 +179,15 @@ def test_auth_errors(tern_factory):
     assert "result=unknown-user" in log
 
 
-def scram_login(p, user, password):
-    """AUTH SCRAM-SHA-256 with scram_client over a poplib connection; returns the reply."""
+def scram_login(p, user, password, mech="SCRAM-SHA-256"):
+    """AUTH SCRAM-SHA-256 (or -1) with scram_client over a poplib connection; returns the
+    reply."""
     state = {"first": True}
 
     def send(data):
         if state["first"]:
             state["first"] = False
-            state["reply"] = p._shortcmd("AUTH SCRAM-SHA-256 " + b64(data))
+            state["reply"] = p._shortcmd("AUTH %s %s" % (mech, b64(data)))
         else:
             state["reply"] = p._shortcmd(b64(data))
 
@@ -195,7 +196,8 @@ def scram_login(p, user, password):
         assert r.startswith(b"+ "), r
         return base64.b64decode(r[2:])
 
-    assert scram_client.scram_exchange(send, recv, user, password)
+    hash_name = "sha1" if mech == "SCRAM-SHA-1" else "sha256"
+    assert scram_client.scram_exchange(send, recv, user, password, hash_name=hash_name)
     return p._shortcmd("")  # the empty response to the server-final challenge
 
 
@@ -212,6 +214,13 @@ def test_auth_scram(tern):
         scram_login(p, ALICE, "wrong")
     p.quit()
     assert "mech=SCRAM-SHA-256, user=<alice@example.test>, ip=[127.0.0.1], result=ok" \
+        in tern.log()
+    # SCRAM-SHA-1 (RFC 5802), from the second secret `tern user add` stores
+    p = poplib.POP3("127.0.0.1", tern.ports["pop3"], timeout=20)
+    assert "SCRAM-SHA-1" in p.capa()["SASL"]
+    assert scram_login(p, ALICE, "alice-pw", "SCRAM-SHA-1").startswith(b"+OK maildrop has 1")
+    p.quit()
+    assert "mech=SCRAM-SHA-1, user=<alice@example.test>, ip=[127.0.0.1], result=ok" \
         in tern.log()
 
 
@@ -281,8 +290,9 @@ def test_plaintext_refused_off_loopback(tern_factory):
     tern = tern_factory(options={"auth_plaintext_loopback": "no"})
     p = poplib.POP3("127.0.0.1", tern.ports["pop3"], timeout=20)
     caps = p.capa()
-    assert "USER" not in caps and "STLS" in caps and caps["SASL"] == ["SCRAM-SHA-256"]
-    assert p._longcmd("AUTH")[1] == [b"SCRAM-SHA-256"]
+    assert "USER" not in caps and "STLS" in caps
+    assert caps["SASL"] == ["SCRAM-SHA-256", "SCRAM-SHA-1"]
+    assert p._longcmd("AUTH")[1] == [b"SCRAM-SHA-256", b"SCRAM-SHA-1"]
     with pytest.raises(poplib.error_proto, match=r"\[AUTH\] plaintext authentication"):
         p.user(ALICE)
     with pytest.raises(poplib.error_proto, match=r"\[AUTH\] plaintext authentication"):
@@ -292,7 +302,8 @@ def test_plaintext_refused_off_loopback(tern_factory):
             p._shortcmd("AUTH %s" % mech)
     p.stls(client_ctx())
     caps = p.capa()
-    assert "USER" in caps and caps["SASL"] == ["SCRAM-SHA-256", "PLAIN", "LOGIN"]
+    assert "USER" in caps
+    assert caps["SASL"] == ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "LOGIN"]
     p.user(ALICE)
     assert p.pass_("alice-pw").startswith(b"+OK")
     p.quit()

@@ -76,7 +76,8 @@ static enum sasl_lookup cb_password(void *ctx, const char *user, const char *pas
 	return auth_password(ctx, user, password, NULL);
 }
 
-static enum sasl_lookup cb_scram(void *ctx, const char *user, struct sasl_scram_secret *secret_r)
+static enum sasl_lookup cb_scram(void *ctx, const char *user, enum sasl_scram_hash hash,
+				 struct sasl_scram_secret *secret_r)
 {
 	struct auth *a = ctx;
 	struct user_info info;
@@ -91,7 +92,7 @@ static enum sasl_lookup cb_scram(void *ctx, const char *user, struct sasl_scram_
 	if (found == 0)
 		return SASL_LOOKUP_UNKNOWN;
 	enum sasl_lookup r = SASL_LOOKUP_UNKNOWN;
-	if (info.scram != NULL && sasl_scram_secret_parse(info.scram, secret_r) == 0)
+	if (info.scram != NULL && sasl_scram_secret_find(info.scram, hash, secret_r) == 0)
 		r = SASL_LOOKUP_OK;
 	user_info_free(&info);
 	return r;

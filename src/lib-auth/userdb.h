@@ -18,7 +18,7 @@ struct conf;
 struct user_info {
 	char *address;  /* canonical: localpart@domain, as stored */
 	char *hash;     /* crypt(3) hash ("" for system users: see sysuser_verify) */
-	char *scram;    /* SCRAM-SHA-256 secret (lib-sasl's text form), or NULL */
+	char *scram;    /* SCRAM secrets (lib-sasl's text form, a space-separated list), or NULL */
 	char *maildir;  /* DATA/mail/DOMAIN/LOCALPART; system users: their INBOX (mbox
 			 * file or Maildir, as system_mailbox says) */
 	uint64_t quota_bytes;    /* 0: none */

@@ -452,7 +452,7 @@ const struct conf_def conf_global_defs[] = {
 	S("Authentication", "auth_plaintext_loopback", CONF_BOOL, "yes",
 	  "Allow PLAIN and LOGIN (the password in clear) without TLS on loopback connections "
 	  "(127.0.0.0/8, ::1). Elsewhere they are only offered after TLS. SCRAM-SHA-256 "
-	  "is always offered."),
+	  "and SCRAM-SHA-1 are always offered."),
 	{NULL, NULL, CONF_STR, NULL, NULL, NULL},
 };
 

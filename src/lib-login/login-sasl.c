@@ -18,7 +18,7 @@ static enum sasl_lookup capture_password(void *ctx, const char *user, const char
 	return SASL_LOOKUP_OK;
 }
 
-static enum sasl_lookup capture_scram(void *ctx, const char *user,
+static enum sasl_lookup capture_scram(void *ctx, const char *user, enum sasl_scram_hash hash,
 				      struct sasl_scram_secret *secret_r)
 {
 	return SASL_LOOKUP_UNKNOWN; /* never reached: SCRAM is not started */

@@ -32,6 +32,7 @@ struct sasl_server {
 extern const struct sasl_mech sasl_mech_plain;
 extern const struct sasl_mech sasl_mech_login;
 extern const struct sasl_mech sasl_mech_scram_sha256;
+extern const struct sasl_mech sasl_mech_scram_sha1;
 
 /* Ends the exchange with a failure reason (returns SASL_FAIL). */
 enum sasl_result sasl_fail(struct sasl_server *s, enum sasl_fail_reason reason);
@@ -47,10 +48,12 @@ bool sasl_no_nul(const unsigned char *p, size_t n);
 /* Frees a C string after wiping it. */
 void sasl_str_wipe(char **p);
 
-/* Crypto helpers (OpenSSL, in sasl-scram-secret.c). */
-void sasl_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-		      unsigned char out[SASL_SCRAM_KEY_LEN]);
-void sasl_sha256(const void *data, size_t len, unsigned char out[SASL_SCRAM_KEY_LEN]);
+/* Crypto helpers (OpenSSL, in sasl-scram-secret.c): HMAC and digest with a SCRAM hash;
+ * out receives sasl_scram_key_len(hash) bytes. */
+void sasl_hmac(enum sasl_scram_hash hash, const void *key, size_t key_len, const void *data,
+	       size_t len, unsigned char out[SASL_SCRAM_KEY_MAX]);
+void sasl_digest(enum sasl_scram_hash hash, const void *data, size_t len,
+		 unsigned char out[SASL_SCRAM_KEY_MAX]);
 /* Fills p with n random bytes; a failure of the random source is fatal. */
 void sasl_random(void *p, size_t n);
 

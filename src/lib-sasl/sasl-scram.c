@@ -1,4 +1,5 @@
-/* sasl-scram: the SCRAM-SHA-256 server mechanism (RFC 5802 sections 3, 5 and 7; RFC 7677).
+/* sasl-scram: the SCRAM-SHA-256 and SCRAM-SHA-1 server mechanisms (RFC 5802 sections 3, 5
+ * and 7; RFC 7677). They differ only in the hash (and so the key and proof lengths).
  *
  * client-first  = gs2-header client-first-bare; gs2-header = ("n" / "y") "," [a=authzid] ","
  *                 (no channel binding: "p=" is refused; "y" is accepted since we never
@@ -22,6 +23,7 @@
 enum scram_stage { SCRAM_FIRST, SCRAM_FINAL, SCRAM_ACK };
 
 struct sasl_scram_state {
+	enum sasl_scram_hash hash;
 	struct buf client_first_bare;
 	struct buf server_first;
 	struct buf gs2_header;
@@ -135,7 +137,8 @@ static int scram_parse_client_first(const unsigned char *in, size_t len,
 	return 0;
 }
 
-/* A stand-in secret for an unknown user: the same salt every time for the same name. */
+/* A stand-in secret (of secret->hash) for an unknown user: the same salt every time for
+ * the same name. */
 static void scram_fake_secret(const char *user, struct sasl_scram_secret *secret)
 {
 	static unsigned char key[32];
@@ -144,9 +147,11 @@ static void scram_fake_secret(const char *user, struct sasl_scram_secret *secret
 		sasl_random(key, sizeof(key));
 		have_key = true;
 	}
-	unsigned char mac[SASL_SCRAM_KEY_LEN];
-	sasl_hmac_sha256(key, sizeof(key), user, strlen(user), mac);
+	unsigned char mac[SASL_SCRAM_KEY_MAX];
+	sasl_hmac(SASL_SCRAM_SHA256, key, sizeof(key), user, strlen(user), mac);
+	enum sasl_scram_hash hash = secret->hash;
 	memset(secret, 0, sizeof(*secret));
+	secret->hash = hash;
 	secret->iterations = SASL_SCRAM_ITERATIONS_DEFAULT;
 	secret->salt_len = 16;
 	memcpy(secret->salt, mac, 16);
@@ -161,15 +166,17 @@ static enum sasl_result scram_server_first(struct sasl_server *s, const unsigned
 	struct sasl_scram_state *st = s->scram;
 	if (s->set.cb->lookup_scram == NULL)
 		return sasl_fail(s, SASL_REASON_TEMPFAIL);
-	enum sasl_lookup found = s->set.cb->lookup_scram(s->set.cb->ctx, s->user, &st->secret);
+	enum sasl_lookup found =
+	    s->set.cb->lookup_scram(s->set.cb->ctx, s->user, st->hash, &st->secret);
 	if (found == SASL_LOOKUP_TEMPFAIL)
 		return sasl_fail(s, SASL_REASON_TEMPFAIL);
-	bool usable = st->secret.salt_len > 0 && st->secret.salt_len <= SASL_SCRAM_SALT_MAX &&
-		      st->secret.iterations > 0 &&
+	bool usable = st->secret.hash == st->hash && st->secret.salt_len > 0 &&
+		      st->secret.salt_len <= SASL_SCRAM_SALT_MAX && st->secret.iterations > 0 &&
 		      st->secret.iterations <= SASL_SCRAM_ITERATIONS_MAX;
 	if (found != SASL_LOOKUP_OK || !usable) {
 		/* unknown, or an unusable stored secret: go on with a stand-in */
 		st->unknown_user = true;
+		st->secret.hash = st->hash;
 		scram_fake_secret(s->user, &st->secret);
 	}
 	struct buf sn = BUF_INIT;
@@ -256,25 +263,24 @@ static int scram_parse_client_final(const unsigned char *in, size_t len,
 
 /* Verifies the proof (RFC 5802 section 3); writes the server signature. true if valid. */
 static bool scram_verify(struct sasl_scram_state *st, const unsigned char *in,
-			 const struct scram_client_final *cf, const unsigned char proof[32],
-			 unsigned char server_sig[SASL_SCRAM_KEY_LEN])
+			 const struct scram_client_final *cf, const unsigned char *proof,
+			 unsigned char server_sig[SASL_SCRAM_KEY_MAX])
 {
+	size_t klen = sasl_scram_key_len(st->hash);
 	struct buf auth = BUF_INIT;
 	buf_append(&auth, st->client_first_bare.data, st->client_first_bare.len);
 	buf_append_char(&auth, ',');
 	buf_append(&auth, st->server_first.data, st->server_first.len);
 	buf_append_char(&auth, ',');
 	buf_append(&auth, in, cf->without_proof_len);
-	unsigned char client_sig[SASL_SCRAM_KEY_LEN], client_key[SASL_SCRAM_KEY_LEN];
-	unsigned char stored[SASL_SCRAM_KEY_LEN];
-	sasl_hmac_sha256(st->secret.stored_key, SASL_SCRAM_KEY_LEN, auth.data, auth.len,
-			 client_sig);
-	for (size_t i = 0; i < SASL_SCRAM_KEY_LEN; i++)
+	unsigned char client_sig[SASL_SCRAM_KEY_MAX], client_key[SASL_SCRAM_KEY_MAX];
+	unsigned char stored[SASL_SCRAM_KEY_MAX];
+	sasl_hmac(st->hash, st->secret.stored_key, klen, auth.data, auth.len, client_sig);
+	for (size_t i = 0; i < klen; i++)
 		client_key[i] = proof[i] ^ client_sig[i];
-	sasl_sha256(client_key, sizeof(client_key), stored);
-	bool ok = CRYPTO_memcmp(stored, st->secret.stored_key, SASL_SCRAM_KEY_LEN) == 0;
-	sasl_hmac_sha256(st->secret.server_key, SASL_SCRAM_KEY_LEN, auth.data, auth.len,
-			 server_sig);
+	sasl_digest(st->hash, client_key, klen, stored);
+	bool ok = CRYPTO_memcmp(stored, st->secret.stored_key, klen) == 0;
+	sasl_hmac(st->hash, st->secret.server_key, klen, auth.data, auth.len, server_sig);
 	explicit_bzero(client_key, sizeof(client_key));
 	explicit_bzero(client_sig, sizeof(client_sig));
 	buf_free(&auth);
@@ -298,13 +304,14 @@ static enum sasl_result scram_client_final(struct sasl_server *s, const unsigned
 	buf_reset(&b);
 	bool nonce_ok =
 	    cf.nonce_len == strlen(st->nonce) && memcmp(cf.nonce, st->nonce, cf.nonce_len) == 0;
-	bool proof_ok = sasl_base64_decode((const char *)cf.proof, cf.proof_len, &b) == 0 &&
-			b.len == SASL_SCRAM_KEY_LEN;
+	size_t klen = sasl_scram_key_len(st->hash);
+	bool proof_ok =
+	    sasl_base64_decode((const char *)cf.proof, cf.proof_len, &b) == 0 && b.len == klen;
 	if (!cbind_ok || !nonce_ok || !proof_ok) {
 		buf_free(&b);
 		return sasl_fail(s, SASL_REASON_MALFORMED);
 	}
-	unsigned char server_sig[SASL_SCRAM_KEY_LEN];
+	unsigned char server_sig[SASL_SCRAM_KEY_MAX];
 	bool ok = scram_verify(st, in, &cf, (const unsigned char *)b.data, server_sig);
 	buf_free(&b);
 	if (st->unknown_user)
@@ -315,7 +322,7 @@ static enum sasl_result scram_client_final(struct sasl_server *s, const unsigned
 	if (authzid != NULL && strcmp(authzid, s->user) != 0 && !s->set.allow_proxy)
 		return sasl_fail(s, SASL_REASON_AUTHZ_DENIED);
 	buf_append_str(out, "v=");
-	sasl_base64_encode(server_sig, sizeof(server_sig), out);
+	sasl_base64_encode(server_sig, klen, out);
 	if (s->set.success_data)
 		return sasl_succeed(s, authzid);
 	return SASL_CONTINUE; /* server-final as a challenge; the client answers empty */
@@ -329,6 +336,8 @@ static enum sasl_result scram_step(struct sasl_server *s, const unsigned char *i
 		buf_init(&s->scram->client_first_bare, 0);
 		buf_init(&s->scram->server_first, 0);
 		buf_init(&s->scram->gs2_header, 0);
+		s->scram->hash =
+		    s->mech == &sasl_mech_scram_sha1 ? SASL_SCRAM_SHA1 : SASL_SCRAM_SHA256;
 	}
 	if (in == NULL) {
 		if (s->stage != SCRAM_FIRST || s->scram->prompted)
@@ -366,6 +375,13 @@ static void scram_free(struct sasl_server *s)
 
 const struct sasl_mech sasl_mech_scram_sha256 = {
     .name = "SCRAM-SHA-256",
+    .plaintext = false,
+    .step = scram_step,
+    .free = scram_free,
+};
+
+const struct sasl_mech sasl_mech_scram_sha1 = {
+    .name = "SCRAM-SHA-1",
     .plaintext = false,
     .step = scram_step,
     .free = scram_free,

@@ -11,6 +11,7 @@
 
 static const struct sasl_mech *const sasl_mechs[] = {
     &sasl_mech_scram_sha256,
+    &sasl_mech_scram_sha1,
     &sasl_mech_plain,
     &sasl_mech_login,
 };
@@ -27,7 +28,7 @@ static const struct sasl_mech *sasl_mech_find(const char *name)
 
 const char *sasl_mech_list(bool plaintext_ok)
 {
-	return plaintext_ok ? "SCRAM-SHA-256 PLAIN LOGIN" : "SCRAM-SHA-256";
+	return plaintext_ok ? "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN" : "SCRAM-SHA-256 SCRAM-SHA-1";
 }
 
 bool sasl_mech_is_plaintext(const char *mech_name)

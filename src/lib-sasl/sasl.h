@@ -1,7 +1,8 @@
 /* sasl: server-side SASL mechanisms shared by SMTP AUTH, IMAP AUTHENTICATE and POP3 AUTH.
  *
  * A struct sasl_server is one exchange of one mechanism: PLAIN (RFC 4616), LOGIN (the
- * de-facto "Username:"/"Password:" mechanism) and SCRAM-SHA-256 (RFC 5802, RFC 7677).
+ * de-facto "Username:"/"Password:" mechanism), SCRAM-SHA-256 (RFC 5802, RFC 7677) and
+ * SCRAM-SHA-1 (RFC 5802; ManageSieve requires it, RFC 5804 section 2.1).
  * It works on DECODED bytes; the protocols do base64 (sasl-base64.h) and handle the "*"
  * cancel line themselves. It never touches sockets or files: secrets come from the
  * caller's callbacks. Nothing secret is logged, and secrets are wiped after use.
@@ -38,21 +39,32 @@ enum sasl_lookup {
 	SASL_LOOKUP_TEMPFAIL, /* the directory could not be read */
 };
 
-#define SASL_SCRAM_KEY_LEN 32 /* SHA-256 output */
+/* The hash a SCRAM mechanism is built on. */
+enum sasl_scram_hash {
+	SASL_SCRAM_SHA256,
+	SASL_SCRAM_SHA1,
+};
+#define SASL_SCRAM_KEY_MAX 32 /* the longest output: SHA-256's */
 #define SASL_SCRAM_SALT_MAX 64
 #define SASL_SCRAM_ITERATIONS_DEFAULT 10000
 #define SASL_SCRAM_ITERATIONS_MIN 4096	   /* RFC 7677 section 4 */
 #define SASL_SCRAM_ITERATIONS_MAX 10000000 /* bounds the work a stored secret can cause */
 #define SASL_FIELD_MAX 255		   /* RFC 4616: authzid, authcid and passwd */
 
-/* A stored SCRAM-SHA-256 secret (RFC 5802 section 3): never the password itself. */
+/* A stored SCRAM secret (RFC 5802 section 3): never the password itself. The keys are
+ * sasl_scram_key_len(hash) bytes long. */
 struct sasl_scram_secret {
+	enum sasl_scram_hash hash;
 	unsigned int iterations;
 	size_t salt_len;
 	unsigned char salt[SASL_SCRAM_SALT_MAX];
-	unsigned char stored_key[SASL_SCRAM_KEY_LEN];
-	unsigned char server_key[SASL_SCRAM_KEY_LEN];
+	unsigned char stored_key[SASL_SCRAM_KEY_MAX];
+	unsigned char server_key[SASL_SCRAM_KEY_MAX];
 };
+
+/* The key length of a hash (20 or 32) and its mechanism name ("SCRAM-SHA-1", ...). */
+size_t sasl_scram_key_len(enum sasl_scram_hash hash);
+const char *sasl_scram_hash_name(enum sasl_scram_hash hash);
 
 /* How a mechanism gets secrets from its caller; ctx is passed back unchanged. user is
  * the authentication identity, NUL-terminated, already checked by sasl_prep_check(). */
@@ -60,8 +72,9 @@ struct sasl_callbacks {
 	/* PLAIN and LOGIN: does password belong to user? (the caller checks its crypt(3)
 	 * hash in constant time). OK, BAD, UNKNOWN or TEMPFAIL. */
 	enum sasl_lookup (*lookup_password)(void *ctx, const char *user, const char *password);
-	/* SCRAM-SHA-256: fill secret_r for user. OK, UNKNOWN or TEMPFAIL. */
-	enum sasl_lookup (*lookup_scram)(void *ctx, const char *user,
+	/* SCRAM: fill secret_r with user's secret for hash. OK, UNKNOWN (also when the
+	 * user has no secret for that hash) or TEMPFAIL. */
+	enum sasl_lookup (*lookup_scram)(void *ctx, const char *user, enum sasl_scram_hash hash,
 					 struct sasl_scram_secret *secret_r);
 	void *ctx;
 };
@@ -123,23 +136,37 @@ bool sasl_prep_check(const unsigned char *p, size_t len);
 /* Wipes the bytes of b (all its capacity) and frees it. */
 void sasl_buf_wipe(struct buf *b);
 
-/* SCRAM-SHA-256 secrets in the text form PostgreSQL uses:
- * SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>
+/* SCRAM secrets in the text form PostgreSQL uses for SCRAM-SHA-256, with the mechanism's
+ * name as its prefix:
+ *   SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>
+ *   SCRAM-SHA-1$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>
+ * A user's stored secrets are a list of these separated by single spaces (base64 has
+ * none), one per hash.
  * make: a random 16-byte salt; iterations 0 means SASL_SCRAM_ITERATIONS_DEFAULT, and
  * fewer than SASL_SCRAM_ITERATIONS_MIN (or more than the MAX) is refused. Appends to
  * out_string. 0 on success, -1 on a bad iteration count or a password refused by
  * sasl_prep_check. */
-int sasl_scram_secret_make(const char *password, unsigned int iterations, struct buf *out_string);
+int sasl_scram_secret_make(const char *password, unsigned int iterations, enum sasl_scram_hash hash,
+			   struct buf *out_string);
+/* The list of every hash's secret (each its own salt): what a user's password is stored
+ * as. Same return values. */
+int sasl_scram_secrets_make(const char *password, unsigned int iterations, struct buf *out_string);
 /* The same with a given salt (tests, and migrations that keep a salt). */
 int sasl_scram_secret_make_salt(const char *password, unsigned int iterations,
-				const unsigned char *salt, size_t salt_len, struct buf *out_string);
+				enum sasl_scram_hash hash, const unsigned char *salt,
+				size_t salt_len, struct buf *out_string);
 /* Computes the secret itself. */
 int sasl_scram_secret_compute(const char *password, unsigned int iterations,
-			      const unsigned char *salt, size_t salt_len,
+			      enum sasl_scram_hash hash, const unsigned char *salt, size_t salt_len,
 			      struct sasl_scram_secret *secret_r);
-/* Parses the text form (exact: no spaces, strict base64, key lengths 32, iterations in
- * [MIN, MAX]). 0 on success, -1 if malformed. */
+/* Parses the text form of one secret (exact: no spaces, strict base64, key lengths of its
+ * hash, iterations in [MIN, MAX]); the prefix says the hash. 0 on success, -1 if
+ * malformed. */
 int sasl_scram_secret_parse(const char *text, struct sasl_scram_secret *secret_r);
+/* Finds hash's secret in a list (see above) and parses it. 0, or -1 if the list has none
+ * for that hash or it is malformed. */
+int sasl_scram_secret_find(const char *list, enum sasl_scram_hash hash,
+			   struct sasl_scram_secret *secret_r);
 /* Writes the text form of a secret (appends). */
 void sasl_scram_secret_format(const struct sasl_scram_secret *secret, struct buf *out_string);
 

@@ -1,4 +1,5 @@
 /* Unit tests for lib-sasl: PLAIN, LOGIN, SCRAM-SHA-256 (the RFC 7677 section 3 vector),
+ * SCRAM-SHA-1 (the RFC 5802 section 5 vector),
  * SCRAM secrets, strict base64 and our SASLprep subset.
  */
 #include <stdarg.h>
@@ -23,6 +24,18 @@
 	"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define RFC7677_SFINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
+/* RFC 5802 section 5: user/pencil, salt QSXCR+Q6sek8bf92, 4096 iterations. The stored
+ * secret is derived from those (PBKDF2-HMAC-SHA-1); the messages are the RFC's. */
+#define RFC5802_SECRET                                                                             \
+	"SCRAM-SHA-1$4096:QSXCR+Q6sek8bf92$6dlGYMOdZcOPutkcNY8U2g7vK9Y=:D+CSWLOshSulAsxiupA+qs2/"  \
+	"fTE="
+#define RFC5802_SNONCE "3rfcNHYJY1ZVvWVs7j"
+#define RFC5802_FIRST "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL"
+#define RFC5802_SFIRST "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096"
+#define RFC5802_FINAL                                                                              \
+	"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
+#define RFC5802_SFINAL "v=rmF9pqV8S7suAoZWja4dJRkFsKQ="
+
 /* A directory of two users: user/pencil (with the RFC 7677 secret), and "down" (tempfail). */
 static enum sasl_lookup fake_password(void *ctx, const char *user, const char *password)
 {
@@ -35,14 +48,16 @@ static enum sasl_lookup fake_password(void *ctx, const char *user, const char *p
 	return strcmp(password, "pencil") == 0 ? SASL_LOOKUP_OK : SASL_LOOKUP_BAD;
 }
 
-static enum sasl_lookup fake_scram(void *ctx, const char *user, struct sasl_scram_secret *r)
+static enum sasl_lookup fake_scram(void *ctx, const char *user, enum sasl_scram_hash hash,
+				   struct sasl_scram_secret *r)
 {
 	if (strcmp(user, "down") == 0)
 		return SASL_LOOKUP_TEMPFAIL;
 	if (strcmp(user, "user") != 0)
 		return SASL_LOOKUP_UNKNOWN;
-	return sasl_scram_secret_parse(RFC7677_SECRET, r) == 0 ? SASL_LOOKUP_OK
-							       : SASL_LOOKUP_TEMPFAIL;
+	return sasl_scram_secret_find(RFC7677_SECRET " " RFC5802_SECRET, hash, r) == 0
+		   ? SASL_LOOKUP_OK
+		   : SASL_LOOKUP_TEMPFAIL;
 }
 
 static int lookup_calls;
@@ -156,7 +171,7 @@ static void test_login(void **state)
 	assert_null(sasl_server_new("CRAM-MD5", &(struct sasl_server_settings){.cb = &fake_cb}));
 	assert_true(sasl_mech_is_plaintext("login"));
 	assert_false(sasl_mech_is_plaintext("SCRAM-SHA-256"));
-	assert_string_equal(sasl_mech_list(false), "SCRAM-SHA-256");
+	assert_string_equal(sasl_mech_list(false), "SCRAM-SHA-256 SCRAM-SHA-1");
 }
 
 static enum sasl_result step_str(struct sasl_server *s, const char *msg, struct buf *out)
@@ -195,6 +210,49 @@ static void test_scram_rfc7677(void **state)
 				  &out),
 			 SASL_FAIL);
 	assert_int_equal(sasl_server_reason(s), SASL_REASON_MALFORMED);
+	sasl_server_free(&s);
+	buf_free(&out);
+}
+
+static void test_scram_sha1_rfc5802(void **state)
+{
+	struct buf out = BUF_INIT;
+	struct sasl_server_settings set = {&fake_cb, false, false, RFC5802_SNONCE};
+	struct sasl_server *s = sasl_server_new("SCRAM-SHA-1", &set);
+	assert_non_null(s);
+	assert_int_equal(step_str(s, RFC5802_FIRST, &out), SASL_CONTINUE);
+	assert_string_equal(buf_cstr(&out), RFC5802_SFIRST);
+	assert_int_equal(step_str(s, RFC5802_FINAL, &out), SASL_CONTINUE);
+	assert_string_equal(buf_cstr(&out), RFC5802_SFINAL);
+	assert_int_equal(step_str(s, "", &out), SASL_SUCCESS);
+	assert_string_equal(sasl_server_authzid(s), "user");
+	sasl_server_free(&s);
+	/* the SHA-256 proof of the RFC 7677 exchange is the wrong length for SHA-1 */
+	set.scram_nonce = RFC7677_SNONCE;
+	s = sasl_server_new("scram-sha-1", &set);
+	assert_int_equal(step_str(s, RFC7677_FIRST, &out), SASL_CONTINUE);
+	assert_int_equal(step_str(s, RFC7677_FINAL, &out), SASL_FAIL);
+	assert_int_equal(sasl_server_reason(s), SASL_REASON_MALFORMED);
+	sasl_server_free(&s);
+	/* a wrong SHA-1 proof of the right length */
+	set.scram_nonce = RFC5802_SNONCE;
+	s = sasl_server_new("SCRAM-SHA-1", &set);
+	assert_int_equal(step_str(s, RFC5802_FIRST, &out), SASL_CONTINUE);
+	assert_int_equal(step_str(s,
+				  "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,"
+				  "p=w0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+				  &out),
+			 SASL_FAIL);
+	assert_int_equal(sasl_server_reason(s), SASL_REASON_BAD_CREDENTIALS);
+	sasl_server_free(&s);
+	/* an unknown user gets a SHA-1 stand-in and fails only at the proof */
+	s = sasl_server_new("SCRAM-SHA-1", &set);
+	assert_int_equal(step_str(s, "n,,n=nobody,r=abc", &out), SASL_CONTINUE);
+	assert_non_null(strstr(buf_cstr(&out), ",i=10000"));
+	assert_int_equal(
+	    step_str(s, "c=biws,r=abc" RFC5802_SNONCE ",p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", &out),
+	    SASL_FAIL);
+	assert_int_equal(sasl_server_reason(s), SASL_REASON_UNKNOWN_USER);
 	sasl_server_free(&s);
 	buf_free(&out);
 }
@@ -296,7 +354,9 @@ static void test_scram_secret(void **state)
 	struct buf b = BUF_INIT;
 	static const unsigned char salt[] = {0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e,
 					     0xec, 0xa0, 0x4b, 0x14, 0x12, 0x36, 0xfa, 0x81};
-	assert_int_equal(sasl_scram_secret_make_salt("pencil", 4096, salt, sizeof(salt), &b), 0);
+	assert_int_equal(
+	    sasl_scram_secret_make_salt("pencil", 4096, SASL_SCRAM_SHA256, salt, sizeof(salt), &b),
+	    0);
 	assert_string_equal(buf_cstr(&b), RFC7677_SECRET);
 	assert_int_equal(sasl_scram_secret_parse(buf_cstr(&b), &sec), 0);
 	assert_int_equal(sec.iterations, 4096);
@@ -307,16 +367,43 @@ static void test_scram_secret(void **state)
 	assert_string_equal(buf_cstr(&b), RFC7677_SECRET);
 	/* random salt, default iterations: round trip */
 	buf_reset(&b);
-	assert_int_equal(sasl_scram_secret_make("s3cret", 0, &b), 0);
+	assert_int_equal(sasl_scram_secret_make("s3cret", 0, SASL_SCRAM_SHA256, &b), 0);
 	assert_true(strncmp(buf_cstr(&b), "SCRAM-SHA-256$10000:", 20) == 0);
 	assert_int_equal(sasl_scram_secret_parse(buf_cstr(&b), &sec), 0);
-	assert_int_equal(
-	    sasl_scram_secret_compute("s3cret", sec.iterations, sec.salt, sec.salt_len, &sec2), 0);
+	assert_int_equal(sasl_scram_secret_compute("s3cret", sec.iterations, SASL_SCRAM_SHA256,
+						   sec.salt, sec.salt_len, &sec2),
+			 0);
 	assert_memory_equal(sec.stored_key, sec2.stored_key, 32);
 	assert_memory_equal(sec.server_key, sec2.server_key, 32);
 	buf_reset(&b);
-	assert_int_equal(sasl_scram_secret_make("s3cret", 4095, &b), -1);
-	assert_int_equal(sasl_scram_secret_make("bad\npass", 4096, &b), -1);
+	assert_int_equal(sasl_scram_secret_make("s3cret", 4095, SASL_SCRAM_SHA256, &b), -1);
+	assert_int_equal(sasl_scram_secret_make("bad\npass", 4096, SASL_SCRAM_SHA256, &b), -1);
+	/* SHA-1: the RFC 5802 parameters give the secret derived in the header */
+	static const unsigned char salt1[] = {0x41, 0x25, 0xc2, 0x47, 0xe4, 0x3a,
+					      0xb1, 0xe9, 0x3c, 0x6d, 0xff, 0x76};
+	assert_int_equal(
+	    sasl_scram_secret_make_salt("pencil", 4096, SASL_SCRAM_SHA1, salt1, sizeof(salt1), &b),
+	    0);
+	assert_string_equal(buf_cstr(&b), RFC5802_SECRET);
+	assert_int_equal(sasl_scram_secret_parse(buf_cstr(&b), &sec), 0);
+	assert_int_equal(sec.hash, SASL_SCRAM_SHA1);
+	/* a user's list: one of each, found by hash; a list without SHA-1 finds none */
+	buf_reset(&b);
+	assert_int_equal(sasl_scram_secrets_make("s3cret", 4096, &b), 0);
+	assert_true(strncmp(buf_cstr(&b), "SCRAM-SHA-256$4096:", 19) == 0);
+	assert_non_null(strstr(buf_cstr(&b), " SCRAM-SHA-1$4096:"));
+	assert_int_equal(sasl_scram_secret_find(buf_cstr(&b), SASL_SCRAM_SHA1, &sec), 0);
+	assert_int_equal(sasl_scram_secret_compute("s3cret", 4096, SASL_SCRAM_SHA1, sec.salt,
+						   sec.salt_len, &sec2),
+			 0);
+	assert_memory_equal(sec.stored_key, sec2.stored_key, 20);
+	assert_int_equal(sasl_scram_secret_find(buf_cstr(&b), SASL_SCRAM_SHA256, &sec), 0);
+	assert_int_equal(sec.hash, SASL_SCRAM_SHA256);
+	assert_int_equal(sasl_scram_secret_find(RFC7677_SECRET, SASL_SCRAM_SHA1, &sec), -1);
+	assert_int_equal(sasl_scram_secret_find("", SASL_SCRAM_SHA256, &sec), -1);
+	assert_int_equal(
+	    sasl_scram_secret_find("SCRAM-SHA-1$ " RFC7677_SECRET, SASL_SCRAM_SHA1, &sec), -1);
+	buf_reset(&b);
 	const char *bad[] = {
 	    "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$"
 	    "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=",
@@ -334,7 +421,11 @@ static void test_scram_secret(void **state)
 	    "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$"
 	    "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
 	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU= ",
+	    /* SHA-1 with SHA-256-long keys */
 	    "SCRAM-SHA-1$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY="
+	    ":wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "SCRAM-SHA-512$4096:W22ZaJ0SNY7soEsUEjb6gQ==$"
+	    "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY="
 	    ":wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
 	    "",
 	};
@@ -413,9 +504,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain),	  cmocka_unit_test(test_login),
-	    cmocka_unit_test(test_scram_rfc7677), cmocka_unit_test(test_scram_bad),
-	    cmocka_unit_test(test_scram_secret),  cmocka_unit_test(test_base64),
-	    cmocka_unit_test(test_prep),
+	    cmocka_unit_test(test_scram_rfc7677), cmocka_unit_test(test_scram_sha1_rfc5802),
+	    cmocka_unit_test(test_scram_bad),	  cmocka_unit_test(test_scram_secret),
+	    cmocka_unit_test(test_base64),	  cmocka_unit_test(test_prep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,9 +128,10 @@ static int user_set(struct conf *c, struct userdb *db, const char *address, bool
 	char *hash = password_hash(password);
 	if (hash == NULL)
 		fatal("crypt(3) could not hash the password");
-	/* The SCRAM-SHA-256 secret beside it, when the password is one SCRAM can take. */
+	/* The SCRAM secrets (SHA-256 and SHA-1) beside it, when the password is one SCRAM can
+	 * take. */
 	struct buf scram = BUF_INIT;
-	if (sasl_scram_secret_make(password, 0, &scram) < 0)
+	if (sasl_scram_secrets_make(password, 0, &scram) < 0)
 		buf_reset(&scram);
 	if (userdb_put(db, address, hash, buf_cstr(&scram), qb == UINT64_MAX ? 0 : qb, qm == UINT64_MAX ? 0 : qm,
 		       &err) < 0) {
