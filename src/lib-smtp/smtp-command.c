@@ -31,6 +31,7 @@ static const struct {
 	[SMTP_VERB_EXPN] = {"EXPN", ARGS_REQUIRED, "Syntax: EXPN list"},
 	[SMTP_VERB_STARTTLS] = {"STARTTLS", ARGS_NONE, "Syntax: STARTTLS"},
 	[SMTP_VERB_AUTH] = {"AUTH", ARGS_REQUIRED, "Syntax: AUTH mechanism [initial-response]"},
+	[SMTP_VERB_XMAILQ] = {"XMAILQ", ARGS_NONE, "Syntax: XMAILQ"},
 };
 
 const char *smtp_verb_name(enum smtp_verb verb)

@@ -31,6 +31,7 @@ enum smtp_verb {
 	SMTP_VERB_EXPN,
 	SMTP_VERB_STARTTLS,
 	SMTP_VERB_AUTH,
+	SMTP_VERB_XMAILQ, /* private (RFC 5321 4.1.5): the queue listing, local socket only */
 	SMTP_VERB_COUNT,
 	SMTP_VERB_UNKNOWN = SMTP_VERB_COUNT,
 };

@@ -30,6 +30,7 @@ static const struct smtpd_command smtpd_commands[] = {
     {SMTP_VERB_EXPN, SMTPD_ANY_COMMAND, false, smtpd_cmd_expn},
     {SMTP_VERB_STARTTLS, SMTPD_GREET | SMTPD_READY, false, smtpd_cmd_starttls},
     {SMTP_VERB_AUTH, SMTPD_ANY_COMMAND, false, smtpd_cmd_auth},
+    {SMTP_VERB_XMAILQ, SMTPD_GREET | SMTPD_READY, false, smtpd_cmd_xmailq},
 };
 
 const struct smtpd_command *smtpd_command_find(enum smtp_verb verb)

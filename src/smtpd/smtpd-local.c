@@ -54,7 +54,13 @@ char *smtpd_local_qualify(const struct conf *c)
 
 bool smtpd_local_trusted(const struct conf *c, uid_t uid, const char *login)
 {
-	if (uid == 0 || conf_list_has(c, "sendmail_trusted_users", login))
+	return conf_list_has(c, "sendmail_trusted_users", login) ||
+	       smtpd_local_owner(c, uid, login);
+}
+
+bool smtpd_local_owner(const struct conf *c, uid_t uid, const char *login)
+{
+	if (uid == 0)
 		return true;
 	const char *run_user = conf_str(c, "run_user");
 	if (run_user[0] != '\0')

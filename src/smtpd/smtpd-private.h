@@ -8,7 +8,8 @@
  * contexts, implicit TLS, STARTTLS), smtpd-auth.c (AUTH, the submission sender rule),
  * smtpd-header.c (Message-ID and Date for submitted messages), smtpd-rcpt.c (RCPT: relay
  * control, users and aliases, DSN parameters), smtpd-rcpt-net.c (trusted networks, hop count),
- * smtpd-local.c (local submission over a Unix socket: the peer's uid, the sender rule).
+ * smtpd-local.c (local submission over a Unix socket: the peer's uid, the sender rule),
+ * smtpd-mailq.c (the queue listing for mailq, XMAILQ on that socket).
  * Address rewriting (lib-rewrite): the envelope sender at MAIL, recipients at RCPT, header
  * addresses in smtpd-data.c for the clients of header_rewrite_clients.
  */
@@ -105,6 +106,7 @@ enum smtpd_state {
 	SMTPD_CLOSING = 1 << 7,	  /* flushing the last reply */
 	SMTPD_AUTH = 1 << 8,	  /* reading a SASL response line after 334 */
 	SMTPD_AUTH_WAIT = 1 << 9, /* the delay before a failed AUTH's reply */
+	SMTPD_MAILQ = 1 << 10,	  /* sending the queue listing (XMAILQ, smtpd-mailq.c) */
 };
 #define SMTPD_ANY_COMMAND (SMTPD_GREET | SMTPD_READY | SMTPD_MAIL | SMTPD_RCPT)
 
@@ -136,6 +138,8 @@ struct smtpd_session {
 	bool local_socket;  /* came through the local submission socket: */
 	bool local_trusted; /* its uid may use any envelope sender */
 	uid_t local_uid;    /* the peer's uid (SO_PEERCRED) */
+	struct mailq_list *mailq;      /* XMAILQ: the listing being sent */
+	enum smtpd_state mailq_state; /* the state to go back to after it */
 	bool loopback;	  /* the client is on 127.0.0.0/8 or ::1 */
 	/* TLS */
 	enum smtpd_tls_mode tls_mode;
@@ -211,6 +215,12 @@ void smtpd_local_accept(struct smtpd_listener *l, int fd);
 bool smtpd_local_sender_ok(const struct smtpd_session *s, const struct smtp_path *sender);
 /* The attributes `tern sendmail` gives a message it queues itself (origin, uid). */
 void smtpd_local_queue_attrs(const struct smtpd_session *s, struct queue_writer *w);
+
+/* smtpd-mailq.c */
+/* XMAILQ on the local socket: the queue listing as 211 lines (500 elsewhere). */
+void smtpd_cmd_xmailq(struct smtpd_session *s, const struct smtp_command *cmd);
+/* State SMTPD_MAILQ: sends the next message of the listing, or its end. */
+void smtpd_mailq_step(struct smtpd_session *s);
 
 /* smtpd-session.c */
 /* Starts a session on a connected fd (out_fd: -1 or a separate output fd). l: the

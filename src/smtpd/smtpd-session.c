@@ -10,6 +10,7 @@
  * The connection is a plain or a TLS bufferevent (implicit TLS from the first byte, or
  * swapped in by STARTTLS: smtpd-tls.c); the rest of the session does not care which.
  */
+#include "smtpd.h"
 #include "smtpd-private.h"
 
 #include <event2/buffer.h>
@@ -214,6 +215,7 @@ void smtpd_session_free(struct smtpd_session *s)
 	smtpd_log_disconnect(s);
 	smtpd_auth_abort(s);
 	smtpd_transaction_reset(s);
+	mailq_list_free(&s->mailq);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -342,6 +344,10 @@ int smtpd_session_process(struct smtpd_session *s)
 		struct evbuffer *in = bufferevent_get_input(s->bev);
 		if (evbuffer_get_length(smtpd_output(s)) > SMTPD_OUTPUT_MAX)
 			break; /* resumed by the write callback */
+		if (s->state == SMTPD_MAILQ) {
+			smtpd_mailq_step(s);
+			continue;
+		}
 		if (s->state & (SMTPD_DATA | SMTPD_BDAT)) {
 			if (evbuffer_get_length(in) == 0 &&
 			    !(s->state == SMTPD_BDAT && s->bdat_left == 0))

@@ -11,6 +11,7 @@
 #define TERN_SMTPD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct buf;
@@ -32,8 +33,24 @@ char *smtpd_local_qualify(const struct conf *c);
 /* May this user set the envelope sender (sendmail -f)? root, run_user (or the queue's
  * owner when there is none), and sendmail_trusted_users. */
 bool smtpd_local_trusted(const struct conf *c, uid_t uid, const char *login);
+/* Is this root, or run_user (the queue's owner when there is none)? */
+bool smtpd_local_owner(const struct conf *c, uid_t uid, const char *login);
 /* The trace field of a local submission (rcpt: the only recipient, or NULL). */
 void smtpd_local_received(struct buf *out, const char *host, long uid, const char *id,
 			  const char *rcpt);
+
+
+/* The mailq listing (smtpd-mailq.c), the same for root's mailq and the local socket's. */
+struct mailq_list;
+/* The oldest max queued messages (0: all). NULL + err when the queue cannot be read. */
+struct mailq_list *mailq_list_open(const char *queue_dir, size_t max, struct buf *err);
+/* Appends the next piece of the listing (LF-ended lines) to out: a message (with the
+ * column header before the first), then the summary line(s) or "Mail queue is empty".
+ * false when all was given. */
+bool mailq_list_next(struct mailq_list *l, struct buf *out);
+void mailq_list_free(struct mailq_list **l);
+struct queue_rcpt;
+/* A recipient's state as mailq and tern queue show say it: pending, deferred, ... */
+const char *mailq_rcpt_state(const struct queue_rcpt *r);
 
 #endif

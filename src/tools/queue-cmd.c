@@ -2,7 +2,10 @@
  *
  * Read-only commands read the envelopes directly (doc/queue-format.md); changes are state
  * records appended to the envelope (hold/release) or removal (delete), followed by a
- * notify datagram so the manager acts at once. The list layout follows Postfix's mailq.
+ * notify datagram so the manager acts at once. The list (smtpd-mailq.c, Postfix's
+ * layout) is read from the queue by root and its owner; anyone else's mailq and tern
+ * queue list ask the server for it on the local submission socket (XMAILQ), as Postfix's
+ * postqueue asks showq, and exit 75 when it is not running.
  */
 #include "tools.h"
 
@@ -15,10 +18,10 @@
 #include "conf.h"
 #include "log.h"
 #include "queue.h"
+#include "sendmail-sock.h"
+#include "smtpd.h"
 #include "util.h"
 #include "xalloc.h"
-
-#define QC_INDENT "                                          "
 
 static int qc_usage(void)
 {
@@ -27,71 +30,68 @@ static int qc_usage(void)
 	return 64;
 }
 
-static const char *qc_state(const struct queue_rcpt *r)
-{
-	if (r->state == QUEUE_RCPT_DELIVERED)
-		return "delivered";
-	if (r->state == QUEUE_RCPT_FAILED)
-		return "failed";
-	return r->last_error != NULL ? "deferred" : "pending";
-}
-
-static void qc_print_entry(const struct queue_envelope *env)
-{
-	char when[32];
-	struct tm tm;
-	localtime_r(&env->arrival, &tm);
-	strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
-	const char *s = env->sender[0] != '\0' ? env->sender : "MAILER-DAEMON";
-	printf("%-19s%s %8llu %s  %s\n", env->id, env->held ? "!" : " ",
-	       (unsigned long long)env->size, when, log_safe(s, strlen(s), 200));
-	for (size_t i = 0; i < env->rcpt_count; i++) {
-		const struct queue_rcpt *r = &env->rcpts[i];
-		if (r->last_error != NULL || r->state != QUEUE_RCPT_PENDING)
-			printf(QC_INDENT "(%s%s%s)\n", qc_state(r), r->last_error ? ": " : "",
-			       r->last_error ? log_safe(r->last_error, strlen(r->last_error), 200)
-					     : "");
-		printf(QC_INDENT "%s\n", log_safe(r->addr, strlen(r->addr), 200));
-	}
-	printf("\n");
-}
-
+/* The listing, read from the queue (root, the queue's owner). */
 static int qc_list(const char *qdir)
 {
-	char **ids;
-	size_t n, shown = 0;
-	uint64_t bytes = 0;
-	struct buf err = BUF_INIT;
-	if (queue_list(qdir, &ids, &n, &err) < 0) {
+	struct buf err = BUF_INIT, piece = BUF_INIT;
+	struct mailq_list *l = mailq_list_open(qdir, 0, &err);
+	if (l == NULL) {
 		fprintf(stderr, "mailq: %s\n", buf_cstr(&err));
 		buf_free(&err);
 		return 75;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct queue_envelope *env;
-		buf_reset(&err);
-		enum queue_load r = queue_envelope_load(qdir, ids[i], &env, &err);
-		if (r == QUEUE_LOAD_MISSING)
-			continue; /* delivered meanwhile */
-		if (r != QUEUE_LOAD_OK) {
-			printf("%-19s  (cannot read: %s)\n\n", ids[i], buf_cstr(&err));
-			continue;
-		}
-		if (shown++ == 0)
-			printf("-Queue ID-           --Size-- ----Arrival Time---- "
-			       "-Sender/Recipient-------\n");
-		bytes += env->size;
-		qc_print_entry(env);
-		queue_envelope_free(&env);
+	while (mailq_list_next(l, &piece)) {
+		fwrite(piece.data, 1, piece.len, stdout);
+		buf_reset(&piece);
 	}
-	if (shown == 0)
-		printf("Mail queue is empty\n");
-	else
-		printf("-- %llu Kbytes in %zu Request%s.\n",
-		       (unsigned long long)(bytes + 1023) / 1024, shown, shown == 1 ? "" : "s");
-	queue_list_free(&ids, n);
+	mailq_list_free(&l);
+	buf_free(&piece);
 	buf_free(&err);
-	return 0;
+	return fflush(stdout) == 0 ? 0 : 74;
+}
+
+/* The listing from the server, for users who may not read the queue: exit status as
+ * sendmail's mailq (75 when the server is not running, 77 when not allowed). */
+static int qc_list_remote(const struct conf *c)
+{
+	struct buf err = BUF_INIT;
+	int r = sm_sock_mailq(c, stdout, &err);
+	int status = 0;
+	if (r < 0) {
+		fprintf(stderr, "mailq: %s; only root can list the queue while the mail server "
+				"is not running (try again later)\n", buf_cstr(&err));
+		status = 75;
+	} else if (r == 550) {
+		fprintf(stderr, "mailq: you are not allowed to list the queue (%s)\n",
+			buf_cstr(&err));
+		status = 77;
+	} else if (r > 0) {
+		fprintf(stderr, "mailq: %s\n", buf_cstr(&err));
+		status = r >= 500 ? 69 : 75;
+	}
+	buf_free(&err);
+	return fflush(stdout) == 0 ? status : 74;
+}
+
+/* mailq and tern queue list: read the queue when we may, else ask the server. */
+static int qc_list_any(const char *conf_path, const char *prog)
+{
+	struct conf *c = tool_load_conf(conf_path);
+	log_init(prog, false);
+	const char *qdir = conf_str(c, "queue_dir");
+	struct buf err = BUF_INIT;
+	int r;
+	if (!sm_queue_direct(qdir)) {
+		r = qc_list_remote(c);
+	} else if (queue_become_owner(qdir, &err) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, buf_cstr(&err));
+		r = 73;
+	} else {
+		r = qc_list(qdir);
+	}
+	buf_free(&err);
+	conf_free(&c);
+	return r;
 }
 
 static void qc_show_envelope(const struct queue_envelope *env)
@@ -110,7 +110,7 @@ static void qc_show_envelope(const struct queue_envelope *env)
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		const struct queue_rcpt *r = &env->rcpts[i];
 		printf("recipient %zu: <%s> (orcpt %s) %s%s%s\n", i, r->addr, r->orcpt,
-		       qc_state(r), r->last_error ? ": " : "", r->last_error ? r->last_error : "");
+		       mailq_rcpt_state(r), r->last_error ? ": " : "", r->last_error ? r->last_error : "");
 	}
 }
 
@@ -216,12 +216,7 @@ int cmd_mailq(int argc, char **argv)
 		fprintf(stderr, "usage: mailq [-c CONF]\n");
 		return 64;
 	}
-	struct conf *c = qc_open(conf, "mailq");
-	if (c == NULL)
-		return 73;
-	int r = qc_list(conf_str(c, "queue_dir"));
-	conf_free(&c);
-	return r;
+	return qc_list_any(conf, "mailq");
 }
 
 int cmd_queue(int argc, char **argv)
@@ -236,14 +231,14 @@ int cmd_queue(int argc, char **argv)
 	bool no_id = strcmp(verb, "list") == 0 || strcmp(verb, "flush") == 0;
 	if ((!needs_id && !no_id) || (needs_id && n != 2) || (no_id && n != 1))
 		return qc_usage();
+	if (strcmp(verb, "list") == 0)
+		return qc_list_any(conf, "tern queue");
 	struct conf *c = qc_open(conf, "tern queue");
 	if (c == NULL)
 		return 73;
 	const char *qdir = conf_str(c, "queue_dir");
 	int r = 0;
-	if (strcmp(verb, "list") == 0) {
-		r = qc_list(qdir);
-	} else if (strcmp(verb, "flush") == 0) {
+	if (strcmp(verb, "flush") == 0) {
 		queue_notify_send(qdir, "flush");
 		printf("flush requested\n");
 	} else if (strcmp(verb, "show") == 0) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -51,25 +52,24 @@ static int sm_sock_flush(struct sm_sock *k)
 	return 0;
 }
 
-/* Reads one reply into k->reply: its code, or -1 (connection lost, timeout, garbage). */
-static int sm_sock_reply(struct sm_sock *k)
+/* Reads one reply line into line (CRLF removed, NUL-terminated): 0, or -1 (connection
+ * lost, timeout, a line longer than any server writes). */
+static int sm_sock_line(struct sm_sock *k, char line[SM_SOCK_LINE_MAX], size_t *len_r)
 {
 	for (;;) {
 		char *nl = memchr(k->in, '\n', k->in_len);
 		if (nl != NULL) {
 			size_t n = (size_t)(nl - k->in);
 			size_t len = n > 0 && k->in[n - 1] == '\r' ? n - 1 : n;
-			int r = smtp_reply_feed_line(&k->reply, k->in, len);
+			memcpy(line, k->in, len);
+			line[len] = '\0';
+			*len_r = len;
 			memmove(k->in, nl + 1, k->in_len - n - 1);
 			k->in_len -= n + 1;
-			if (r < 0)
-				return -1;
-			if (r > 0)
-				return k->reply.code;
-			continue;
+			return 0;
 		}
 		if (k->in_len == sizeof(k->in))
-			return -1; /* a reply line longer than any server writes */
+			return -1;
 		ssize_t got = recv(k->fd, k->in + k->in_len, sizeof(k->in) - k->in_len, 0);
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -79,6 +79,22 @@ static int sm_sock_reply(struct sm_sock *k)
 			return -1;
 		}
 		k->in_len += (size_t)got;
+	}
+}
+
+/* Reads one reply into k->reply: its code, or -1 (connection lost, timeout, garbage). */
+static int sm_sock_reply(struct sm_sock *k)
+{
+	char line[SM_SOCK_LINE_MAX];
+	size_t len;
+	for (;;) {
+		if (sm_sock_line(k, line, &len) < 0)
+			return -1;
+		int r = smtp_reply_feed_line(&k->reply, line, len);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			return k->reply.code;
 	}
 }
 
@@ -206,6 +222,46 @@ void sm_sock_close(struct sm_sock **kp, bool quit)
 	buf_free(&k->out);
 	smtp_reply_free(&k->reply);
 	x_free(kp);
+}
+
+int sm_sock_mailq(const struct conf *c, FILE *out, struct buf *err)
+{
+	struct sm_sock *k = sm_sock_open(c, err);
+	if (k == NULL)
+		return -1;
+	buf_append_str(&k->out, "XMAILQ\r\n");
+	int code = sm_sock_flush(k) < 0 ? -1 : 0;
+	char line[SM_SOCK_LINE_MAX];
+	size_t len;
+	/* Each "211-" line is a line of the listing, printed as it comes; "211 " ends it. */
+	while (code == 0 && sm_sock_line(k, line, &len) == 0) {
+		if (len >= 4 && strncmp(line, "211-", 4) == 0) {
+			fprintf(out, "%s\n", line + 4);
+		} else if (len >= 4 && strncmp(line, "211 ", 4) == 0) {
+			code = 211;
+		} else if (len >= 4 && line[0] >= '2' && line[0] <= '5' && line[3] != '-') {
+			code = atoi(line);
+			buf_printf(err, "the mail server answered: %s", line);
+		} else if (len < 4 || line[3] != '-') {
+			code = -1;
+		}
+	}
+	if (code == 0 || code == -1) {
+		buf_printf(err, "the mail server went away during the listing: %s", strerror(errno));
+		code = -1;
+	}
+	sm_sock_close(&k, code > 0);
+	return code == 211 ? 0 : code;
+}
+
+bool sm_queue_direct(const char *queue_dir)
+{
+	struct stat st;
+	if (geteuid() == 0)
+		return true;
+	if (stat(queue_dir, &st) < 0)
+		return errno == ENOENT;
+	return st.st_uid == geteuid();
 }
 
 /* Copies what is readable on from to to; false at the end of from or on an error. */

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -29,5 +30,12 @@ void sm_sock_close(struct sm_sock **k, bool quit);
 /* `sendmail -bs` through the socket: copies stdin to it and it to stdout until either
  * ends. 0, or -1 + err when the server cannot be reached. */
 int sm_sock_proxy(const struct conf *c, struct buf *err);
+/* mailq through the socket (XMAILQ): prints the server's listing to out as it comes.
+ * 0; -1 + err when the server cannot be reached or went away; or the code of its
+ * refusal (550: mailq_users does not allow us; 451: it cannot read the queue) + err. */
+int sm_sock_mailq(const struct conf *c, FILE *out, struct buf *err);
+/* Does this process use the queue itself (root, the queue's owner, or a queue not made
+ * yet), rather than the local submission socket? */
+bool sm_queue_direct(const char *queue_dir);
 
 #endif

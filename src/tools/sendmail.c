@@ -698,18 +698,6 @@ static int sm_submit(const struct sm_opts *o, struct conf *c, bool direct)
 	return status;
 }
 
-/* May we write the queue? Root (as its owner) and the owner; anyone else goes through the
- * local submission socket. A queue not made yet is made by whoever writes first. */
-static bool sm_queue_writable(const char *qdir)
-{
-	struct stat st;
-	if (geteuid() == 0)
-		return true;
-	if (stat(qdir, &st) < 0)
-		return errno == ENOENT;
-	return st.st_uid == geteuid();
-}
-
 int cmd_sendmail(int argc, char **argv)
 {
 	struct sm_opts o = {.mode = SM_DELIVER};
@@ -725,7 +713,9 @@ int cmd_sendmail(int argc, char **argv)
 	log_init("sendmail", false);
 	struct buf err = BUF_INIT;
 	int status;
-	bool direct = sm_queue_writable(conf_str(c, "queue_dir"));
+	/* Root (as the queue's owner) and the owner write the queue; anyone else goes
+	 * through the local submission socket. */
+	bool direct = sm_queue_direct(conf_str(c, "queue_dir"));
 	if (direct && queue_become_owner(conf_str(c, "queue_dir"), &err) < 0) {
 		fprintf(stderr, "sendmail: %s\n", buf_cstr(&err));
 		status = SM_EX_CANTCREAT;
