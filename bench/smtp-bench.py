@@ -62,6 +62,10 @@ def postfix_pids():
     return [int(p) for p in out]
 
 
+def loadavg():
+    return float(open("/proc/loadavg").read().split()[0])
+
+
 def drive(port, rcpt, count, size, sessions, maildir_new, start_count):
     t0 = time.monotonic()
     subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(count), "-l", str(size),
@@ -119,6 +123,9 @@ def main():
                     p = one_postfix()
                     t = one_tern()
                 rounds.append((t, p))
+                print("%d x %d, round %d: tern %.0f msg/s, postfix %.0f msg/s, %.2fx, load"
+                      " average %.1f" % (count, size, r + 1, t, p, t / p, loadavg()),
+                      flush=True)
             results.append((count, size, sessions, rounds))
         trss = peak_rss(children_of(tern.proc.pid))
         prss = peak_rss(postfix_pids())

@@ -11,6 +11,10 @@
  * fsync ends in a disk cache flush, and flushes requested together are merged by the
  * block layer and the file system's journal (and concurrent syncfs calls share one, see
  * durable.c), so a batch costs about one flush for its files instead of two per message.
+ * The fsync of msg/ runs beside them: every data file of the batch got its name there
+ * when its message started, before the batch was taken, so that fsync covers the names
+ * however it overlaps the files' own; the batch waits for one flush less in a row
+ * (files and msg/, then env/, instead of files, msg/, env/).
  */
 #include "queue-private.h"
 
@@ -32,8 +36,11 @@
 struct queue_committer {
 	pthread_t thread;
 	pthread_t syncers[QUEUE_SYNC_THREADS];
-	/* The batch being fsync'd: writers jobs[next..] are free to take; guarded by lock. */
+	/* The batch being fsync'd: writers jobs[next..] are free to take, and then (when
+	 * sync_msg_dir) the fsync of msg/, job number njobs - 1; guarded by lock. */
 	struct queue_writer **jobs;
+	struct queue_writer *batch;
+	bool sync_msg_dir;
 	size_t njobs, next, unfinished;
 	pthread_cond_t work, finished;
 	pthread_mutex_t lock;
@@ -86,14 +93,34 @@ static void queue_batch_fsync(struct queue_writer *batch, const char *sub)
 	}
 }
 
-/* Takes writers of the current batch and fsyncs them until none is left (called with
- * the lock held, returns with it held). */
+/* Fsyncs QUEUE/msg once per queue folder of the batch, beside the writers' own fsyncs:
+ * a failure is noted in each writer of that folder (msg_dir_errno), which the committer
+ * turns into the writer's failure once every job is done (queue_writer_prepare sets ok). */
+static void queue_batch_fsync_msg(struct queue_writer *batch)
+{
+	for (struct queue_writer *w = batch; w != NULL; w = w->next) {
+		if (queue_batch_seen(batch, w))
+			continue;
+		char *dir = x_asprintf("%s/" QUEUE_DIR_MSG, w->queue_dir);
+		int e = durable_dir(dir) < 0 ? errno : 0;
+		for (struct queue_writer *o = w; o != NULL; o = o->next)
+			if (strcmp(o->queue_dir, w->queue_dir) == 0)
+				o->msg_dir_errno = e;
+		x_free(&dir);
+	}
+}
+
+/* Takes jobs of the current batch (a writer's files, or msg/) and does them until none
+ * is left (called with the lock held, returns with it held). */
 static void queue_sync_some(struct queue_committer *qc)
 {
 	while (qc->next < qc->njobs) {
-		struct queue_writer *w = qc->jobs[qc->next++];
+		size_t job = qc->next++;
 		pthread_mutex_unlock(&qc->lock);
-		queue_writer_prepare(w);
+		if (qc->sync_msg_dir && job == qc->njobs - 1)
+			queue_batch_fsync_msg(qc->batch);
+		else
+			queue_writer_prepare(qc->jobs[job]);
 		pthread_mutex_lock(&qc->lock);
 		if (--qc->unfinished == 0)
 			pthread_cond_signal(&qc->finished);
@@ -112,38 +139,49 @@ static void *queue_syncer_thread(void *arg)
 	return NULL;
 }
 
-/* Writes and fsyncs the envelope and data files of every writer of the batch, several
- * at once. */
+/* Writes and fsyncs the envelope and data files of every writer of the batch, and
+ * msg/ when the data's names need it, several at once. */
 static void queue_batch_prepare(struct queue_committer *qc, struct queue_writer *batch)
 {
 	size_t n = 0;
-	for (struct queue_writer *w = batch; w != NULL; w = w->next)
+	for (struct queue_writer *w = batch; w != NULL; w = w->next) {
+		w->msg_dir_errno = 0;
 		n++;
+	}
 	struct queue_writer **jobs = x_calloc(n, sizeof(*jobs));
 	n = 0;
 	for (struct queue_writer *w = batch; w != NULL; w = w->next)
 		jobs[n++] = w;
 	pthread_mutex_lock(&qc->lock);
 	qc->jobs = jobs;
-	qc->njobs = qc->unfinished = n;
+	qc->batch = batch;
+	qc->sync_msg_dir = queue_data_names_need_sync();
+	qc->njobs = qc->unfinished = n + (qc->sync_msg_dir ? 1 : 0);
 	qc->next = 0;
-	if (n > 1)
-		pthread_cond_broadcast(&qc->work);
+	/* As many sync threads as there are jobs beside the one this thread takes: a
+	 * broadcast would wake all of them for a batch of one. */
+	for (size_t i = 1; i < qc->njobs && i <= QUEUE_SYNC_THREADS; i++)
+		pthread_cond_signal(&qc->work);
 	queue_sync_some(qc);
 	while (qc->unfinished > 0)
 		pthread_cond_wait(&qc->finished, &qc->lock);
 	qc->jobs = NULL;
+	qc->batch = NULL;
 	qc->njobs = qc->next = 0;
 	pthread_mutex_unlock(&qc->lock);
 	free(jobs);
+	for (struct queue_writer *w = batch; w != NULL; w = w->next)
+		if (w->ok && w->msg_dir_errno != 0) {
+			w->ok = false;
+			snprintf(w->error, sizeof(w->error), "cannot fsync %s/" QUEUE_DIR_MSG ": %s",
+				 w->queue_dir, strerror(w->msg_dir_errno));
+		}
 }
 
 /* The commit steps for one batch. */
 static void queue_batch_commit(struct queue_committer *qc, struct queue_writer *batch)
 {
 	queue_batch_prepare(qc, batch);
-	if (queue_data_names_need_sync())
-		queue_batch_fsync(batch, QUEUE_DIR_MSG);
 	for (struct queue_writer *w = batch; w != NULL; w = w->next)
 		queue_writer_publish_env(w);
 	queue_batch_fsync(batch, QUEUE_DIR_ENV);

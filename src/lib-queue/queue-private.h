@@ -37,6 +37,7 @@ struct queue_writer {
 	queue_commit_cb *done;
 	void *done_arg;
 	bool ok;
+	int msg_dir_errno; /* the batch's fsync of msg/ failed with it (0: it did not) */
 	char error[256];
 };
 

@@ -11,10 +11,14 @@
  *   is durable when it returns, file data and folder entries alike. Best when the queue
  *   and the mailboxes are on file systems that other write-heavy programs do not share,
  *   since a syncfs also waits for their dirty data.
- * Both return 0, or -1 with errno set.
+ * Both return 0, or -1 with errno set. With fsync, the fsyncs of one folder are grouped the
+ * same way: a caller waits for an fsync of the folder that started after its call (or runs
+ * it), so threads linking into one Maildir's new/ at once share about two fsyncs of it.
  */
 #ifndef TERN_DURABLE_H
 #define TERN_DURABLE_H
+
+#include <stdint.h>
 
 enum durable_method { DURABLE_FSYNC, DURABLE_SYNCFS };
 
@@ -26,5 +30,8 @@ int durable_file(int fd);
 int durable_dir(const char *path);
 /* The folder holding path. */
 int durable_parent(const char *path);
+/* How many folder fsyncs were asked for (durable_dir with fsync) and made, in this
+ * process so far: the difference is what the grouping saved. */
+void durable_dir_stats(uint64_t *requests, uint64_t *flushes);
 
 #endif
