@@ -50,12 +50,16 @@ bool queue_data_names_need_sync(void);
 void queue_writer_publish_env(struct queue_writer *w);
 /* Undo after a failed step: removes whatever files the writer created. */
 void queue_writer_unlink_all(struct queue_writer *w);
-/* Takes a recycled file from QUEUE/free/ (queue-recycle.c) and renames it to path: an
+/* Takes a recycled file from QUEUE/free/ (queue-recycle.c), of the kind given when the
+ * pool has one (QUEUE_POOL_ENV, QUEUE_POOL_DATA), and renames it to path: an
  * fd open for writing at offset 0, and in *old_size_r the length of the bytes of an
  * earlier message it still holds (the caller writes over them and cuts the file to its
  * own length before making it durable); -1 when the pool has none to give (the caller
  * creates the file). */
-int queue_pool_claim(const char *queue_dir, const char *path, uint64_t *old_size_r);
+int queue_pool_claim(const char *queue_dir, const char *path, char kind, uint64_t *old_size_r);
+/* The kinds of pool files (free/ID.KIND): a claim prefers its own kind. */
+#define QUEUE_POOL_ENV 'e'
+#define QUEUE_POOL_DATA 'd'
 /* Appends "KEY VALUE\n" with control characters in value replaced by '?'. */
 void queue_rec_field(struct buf *b, char key, const char *value);
 

@@ -91,8 +91,19 @@ static bool queue_pool_cache_add(const char *dir, const char *name, void *arg)
 	return pool_cache.count < QUEUE_POOL_CACHE_MAX;
 }
 
-/* The next name to try (to free), or NULL: the pool is empty, or was read too recently. */
-static char *queue_pool_next_name(const char *queue_dir)
+/* Does the pool name (ID.KIND) hold a file of that kind? */
+static bool queue_pool_name_is(const char *name, char kind)
+{
+	size_t n = strlen(name);
+	return n >= 2 && name[n - 2] == '.' && name[n - 1] == kind;
+}
+
+/* The next name to try (to free), or NULL: the pool is empty, or was read too recently.
+ * A name of the wanted kind (an envelope's file for an envelope, a data file for data)
+ * when the cache has one: its length then is about the new one's, so the writer mostly
+ * writes over the file's blocks without cutting or growing it (its inode unchanged but
+ * for its times, which durable_data does not write). */
+static char *queue_pool_next_name(const char *queue_dir, char kind)
 {
 	char *name = NULL;
 	pthread_mutex_lock(&pool_cache.lock);
@@ -114,16 +125,25 @@ static char *queue_pool_next_name(const char *queue_dir)
 		pool_cache.next_scan = (struct timespec){now.tv_sec + ns / 1000000000L,
 							 ns % 1000000000L};
 	}
-	if (pool_cache.count > 0)
+	if (pool_cache.count > 0) {
+		size_t top = pool_cache.count - 1;
+		for (size_t i = top + 1; i-- > 0;)
+			if (queue_pool_name_is(pool_cache.names[i], kind)) {
+				char *t = pool_cache.names[i];
+				pool_cache.names[i] = pool_cache.names[top];
+				pool_cache.names[top] = t;
+				break;
+			}
 		name = pool_cache.names[--pool_cache.count];
+	}
 	pthread_mutex_unlock(&pool_cache.lock);
 	return name;
 }
 
-int queue_pool_claim(const char *queue_dir, const char *path, uint64_t *old_size_r)
+int queue_pool_claim(const char *queue_dir, const char *path, char kind, uint64_t *old_size_r)
 {
 	for (int tries = 0; tries < QUEUE_POOL_CLAIM_TRIES; tries++) {
-		char *name = queue_pool_next_name(queue_dir);
+		char *name = queue_pool_next_name(queue_dir, kind);
 		if (name == NULL)
 			return -1;
 		char *from = x_asprintf("%s/" QUEUE_DIR_FREE "/%s", queue_dir, name);
@@ -302,10 +322,10 @@ int queue_remove_recycle(const char *queue_dir, struct queue_recycler *r, const 
 	char *msg = x_asprintf("%s/" QUEUE_DIR_MSG "/%s", queue_dir, id);
 	int ret = 0;
 	/* Envelope first: its leaving env/ is what dequeues the message. */
-	if (queue_recycle_file(r, env, id, 'e', 0) < 0 && errno != ENOENT) {
+	if (queue_recycle_file(r, env, id, QUEUE_POOL_ENV, 0) < 0 && errno != ENOENT) {
 		buf_printf(err, "cannot remove %s: %s", env, strerror(errno));
 		ret = -1;
-	} else if (queue_recycle_file(r, msg, id, 'd', data_size) < 0 && errno != ENOENT) {
+	} else if (queue_recycle_file(r, msg, id, QUEUE_POOL_DATA, data_size) < 0 && errno != ENOENT) {
 		/* The envelope is gone: cleanup takes the data file later. */
 		log_warn("cannot remove %s: %s", msg, strerror(errno));
 	}

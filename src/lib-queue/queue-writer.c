@@ -41,7 +41,8 @@ int queue_dirs_create(const char *queue_dir, struct buf *err)
 
 static int queue_writer_create_data(struct queue_writer *w, struct buf *err)
 {
-	w->data_fd = queue_pool_claim(w->queue_dir, w->data_path, &w->data_old_size);
+	w->data_fd = queue_pool_claim(w->queue_dir, w->data_path, QUEUE_POOL_DATA,
+					 &w->data_old_size);
 	if (w->data_fd >= 0)
 		return 0;
 	for (int tries = 0; tries < 2; tries++) {
@@ -173,18 +174,21 @@ void queue_writer_prepare(struct queue_writer *w)
 		queue_writer_fail(w, "cannot truncate", w->data_path);
 	if (w->ok) {
 		uint64_t old_size = 0;
-		w->env_fd = queue_pool_claim(w->queue_dir, w->env_tmp, &old_size);
+		w->env_fd = queue_pool_claim(w->queue_dir, w->env_tmp, QUEUE_POOL_ENV, &old_size);
 		if (w->env_fd < 0)
 			w->env_fd = open(w->env_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (w->env_fd < 0)
 			queue_writer_fail(w, "cannot create", w->env_tmp);
 		else if (write_full(w->env_fd, e.data, e.len) < 0 ||
 			 (old_size > e.len && ftruncate(w->env_fd, (off_t)e.len) < 0) ||
-			 durable_file(w->env_fd) < 0)
+			 durable_data(w->env_fd) < 0)
 			queue_writer_fail(w, "cannot write", w->env_tmp);
 	}
-	/* A syncfs for the envelope has flushed the data file (written before) as well. */
-	if (w->ok && durable_get_method() == DURABLE_FSYNC && durable_file(w->data_fd) < 0)
+	/* A syncfs for the envelope has flushed the data file (written before) as well.
+	 * fdatasync (durable_data): both files are read back by their bytes and length only;
+	 * their times matter only to the cleanup of files without an envelope, which reads
+	 * them from the inode in memory (doc/queue-format.md, "Commit"). */
+	if (w->ok && durable_get_method() == DURABLE_FSYNC && durable_data(w->data_fd) < 0)
 		queue_writer_fail(w, "cannot fsync", w->data_path);
 	buf_free(&e);
 }

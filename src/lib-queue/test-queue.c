@@ -544,6 +544,58 @@ static void test_recycle_refused(void **state)
 	x_free(&dir);
 }
 
+/* A writer takes a pool file of its own kind when there is one: the data file an old
+ * data file (free/ID.d), the envelope an old envelope (free/ID.e), whatever the order
+ * of the names in the folder; with none of its kind left, any. */
+static void test_recycle_kind(void **state)
+{
+	char *dir = test_dir();
+	struct buf err = BUF_INIT;
+	assert_int_equal(queue_dirs_create(dir, &err), 0);
+	enum { PAIRS = 4 };
+	ino_t env_ino[PAIRS], data_ino[PAIRS];
+	for (int i = 0; i < PAIRS; i++)
+		for (int k = 0; k < 2; k++) {
+			char *p = x_asprintf("%s/free/P%d.%c", dir, i, k ? 'd' : 'e');
+			int fd = open(p, O_WRONLY | O_CREAT, 0600);
+			assert_true(fd >= 0);
+			struct stat st;
+			assert_int_equal(fstat(fd, &st), 0);
+			(k ? data_ino : env_ino)[i] = st.st_ino;
+			close(fd);
+			x_free(&p);
+		}
+	after_pool_interval();
+	for (int m = 0; m < PAIRS; m++) {
+		char id[QUEUE_ID_MAX];
+		commit_message(dir, "kind\n", 5, 1, id);
+		ino_t e = inode_of(dir, "env", id), d = inode_of(dir, "msg", id);
+		bool e_ok = false, d_ok = false;
+		for (int i = 0; i < PAIRS; i++) {
+			e_ok = e_ok || e == env_ino[i];
+			d_ok = d_ok || d == data_ino[i];
+		}
+		assert_true(e_ok);
+		assert_true(d_ok);
+	}
+	assert_int_equal(count_files(dir, "free"), 0);
+	/* Two data files left: an envelope takes one of them. */
+	for (int i = 0; i < 2; i++) {
+		char *p = x_asprintf("%s/free/Q%d.d", dir, i);
+		int fd = open(p, O_WRONLY | O_CREAT, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+		x_free(&p);
+	}
+	after_pool_interval();
+	char id[QUEUE_ID_MAX];
+	commit_message(dir, "any\n", 4, 1, id);
+	assert_int_equal(count_files(dir, "free"), 0);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_recycle_reuse),
 		cmocka_unit_test(test_recycle_bound),
 		cmocka_unit_test(test_recycle_refused),
+		cmocka_unit_test(test_recycle_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

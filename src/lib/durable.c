@@ -190,6 +190,13 @@ int durable_file(int fd)
 	return fsync(fd);
 }
 
+int durable_data(int fd)
+{
+	if (durable_method_now == DURABLE_SYNCFS)
+		return durable_group_sync(fd);
+	return fdatasync(fd);
+}
+
 int durable_dir(const char *path)
 {
 	if (durable_method_now == DURABLE_FSYNC)

@@ -26,6 +26,11 @@ void durable_set_method(enum durable_method method);
 enum durable_method durable_get_method(void);
 /* The data and metadata of the open file fd. */
 int durable_file(int fd);
+/* The data of the open file fd and the metadata needed to read it back (its length, its
+ * blocks: fdatasync(2)), not its times. For a file rewritten in place at the same length
+ * (a recycled queue file) that spares the write of its inode; a file that grew or shrank
+ * gets its inode written as with durable_file. */
+int durable_data(int fd);
 /* The entries of folder path (a create, link or rename in it). */
 int durable_dir(const char *path);
 /* The folder holding path. */
