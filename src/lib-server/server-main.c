@@ -1,10 +1,11 @@
 /* server-main: the start and stop of the imap, pop3 and managesieve workers: the
- * configuration and the event base, the reload on SIGHUP, the order of the worker's life
- * (logging set up from the configuration, the listeners, the chroot of system mode, the
- * loop) and the wait for the last sessions on SIGTERM. The protocol keeps its settings,
- * its sessions and what each of them is told at the stop.
+ * configuration and the event base, the login policy, the reload on SIGHUP, the order of
+ * the worker's life (logging set up from the configuration, the listeners, the chroot of
+ * system mode, the loop) and the wait for the last sessions on SIGTERM (struct
+ * server_core). The protocol keeps its settings and what each session is told at the stop.
  */
 #include "server.h"
+#include "auth.h"
 #include "conf.h"
 #include "log.h"
 #include "login.h"
@@ -96,5 +97,61 @@ int server_run(struct server_ports *p, const struct conf *c, const char *name, b
 		return 71;
 	log_info("%s started: %zu listeners", name, nls);
 	worker_loop_run(p->base, stop, reload, p->arg);
+	return 0;
+}
+
+int server_core_init(struct server_core *core, const char *role, const char *conf_path,
+		     const struct server_proto *proto, void *arg)
+{
+	memset(core, 0, sizeof(*core));
+	if (server_init_base(role, conf_path, &core->conf, &core->conf_path, &core->base) < 0)
+		return -1;
+	core->sessions.base = core->base;
+	server_ports_init(&core->ports, proto, arg, core->base);
+	core->ports.sessions = &core->sessions;
+	core->auth = auth_new(core->conf);
+	return 0;
+}
+
+void server_core_deinit(struct server_core *core)
+{
+	server_sessions_free(&core->sessions);
+	server_ports_free(&core->ports);
+	auth_free(&core->auth);
+	conf_free(&core->conf);
+	x_free(&core->conf_path);
+	x_free(&core->login_socket);
+	event_base_free(core->base);
+	core->base = NULL;
+}
+
+static void core_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server_core *core = arg;
+	server_sessions_stop(&core->sessions, &core->ports);
+}
+
+static void core_reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server_core *core = arg;
+	server_reload(&core->ports, &core->conf, core->conf_path, core->chrooted,
+		      &core->sessions.retiring, core->sessions.count);
+}
+
+void server_core_reconfigure(struct server_core *core)
+{
+	auth_reconfigure(core->auth, core->conf);
+}
+
+int server_core_run(struct server_core *core, const char *name)
+{
+	server_log_init(core->conf, name);
+	size_t nls = server_listen(&core->ports, core->conf);
+	/* system mode: certificates and listeners ready, chroot and drop (lib-login) */
+	if (auth_system_users(core->auth) &&
+	    login_confine(core->conf, &core->chrooted, &core->login_socket) < 0)
+		return 71;
+	log_info("%s started: %zu listeners", name, nls);
+	worker_loop_run(core->base, core_stop_cb, core_reload_cb, core);
 	return 0;
 }

@@ -18,6 +18,9 @@
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
 
 #include "inetd-relay.h"
 #include "login.h"
@@ -38,6 +41,7 @@ enum server_tls_mode {
 };
 
 struct server_ports;
+struct server_sessions;
 struct server_listener;
 
 /* What a protocol tells the shared listening code. */
@@ -46,7 +50,8 @@ struct server_proto {
 	const char *starttls;	/* "STARTTLS", "STLS": its name, for the log */
 	const char *refuse_fmt; /* the refusal line, %s the reason: "-ERR [SYS/TEMP] %s\r\n" */
 	bool nodelay;		/* TCP_NODELAY on accepted TCP sockets */
-	/* The sessions open now, and in *same_r those from ip. */
+	/* The sessions open now, and in *same_r those from ip (when ports->sessions is not
+	 * set). */
 	size_t (*sessions)(void *arg, const char *ip, size_t *same_r);
 	/* A connection within the limits: bev is plain, or TLS with the handshake to come
 	 * (l->tls says which). The session is the protocol's from now on. */
@@ -72,6 +77,7 @@ struct server_ports {
 	const struct server_proto *proto;
 	void *arg; /* the protocol's server: proto's callbacks get it */
 	struct event_base *base;
+	struct server_sessions *sessions; /* when set, counted instead of proto->sessions */
 	uint64_t max_connections, max_connections_per_ip;
 	bool stopping; /* SIGTERM: every new connection is refused */
 	struct tls_server_ctx *tls; /* from tls_cert/tls_key, made when a listener needs it */
@@ -184,7 +190,6 @@ int server_syslogin_start(struct server_syslogin *sl, const struct server_syslog
 void server_syslogin_free(struct server_syslogin *sl);
 
 /* server-session.c: a session's output and its close. */
-struct buf;
 /* Octets queued on bev and not yet handed to the kernel; after STARTTLS the TLS filter's
  * output and the plain one under it both count. */
 size_t server_pending(struct bufferevent *bev);
@@ -209,6 +214,96 @@ void server_close_written(struct server_close *c);
 void server_close_free(struct server_close *c);
 /* A connection that ended during its TLS handshake: why, in the log. */
 void server_tls_log_end(struct bufferevent *bev, short what, const char *ip);
+
+/* server-conn.c: what every session of the imap, pop3 and managesieve workers has, and
+ * the list of a worker's sessions. The protocol's session embeds a struct server_conn and
+ * is called back through its ops (session: the protocol's session). */
+struct server_conn;
+struct server_sessions {
+	struct event_base *base;
+	struct server_conn *head; /* a doubly linked list */
+	size_t count;
+	bool stopping; /* SIGTERM */
+	bool inetd;    /* one session: the loop ends with it */
+	bool retiring; /* a chrooted worker at a reload: it ends with its last session */
+};
+struct server_conn_ops {
+	/* Takes what it can from in (a command line, a command, a piece of a literal) and
+	 * acts on it; false when in holds nothing it can use yet. */
+	bool (*consume)(void *session, struct evbuffer *in);
+	/* Optional: before each run of commands answered in one go; when it returns true,
+	 * input_end is called after the run (a run within a run begins nothing). */
+	bool (*input_begin)(void *session);
+	void (*input_end)(void *session);
+	/* Optional: the output drained to the low mark: true when the protocol used the
+	 * event (more of a streamed message, a job's next step), false to read commands. */
+	bool (*writable)(void *session);
+	/* The TLS handshake ended well (implicit TLS, or after STARTTLS). */
+	void (*tls_connected)(void *session);
+	/* Optional: after the client's EOF, everything answered; the close follows. */
+	void (*eof)(void *session);
+	/* An idle timeout: log it and queue the goodbye, if the protocol has one; the close
+	 * follows. */
+	void (*timeout)(void *session);
+	/* Optional: the connection ended (EOF with an error, or an error) while not closing;
+	 * the free follows. */
+	void (*broken)(void *session, short what);
+	/* SIGTERM: let go of what cannot wait and queue the farewell; the close follows. */
+	void (*shutdown)(void *session);
+	/* Frees the session; it calls server_conn_free. */
+	void (*free)(void *session);
+};
+struct server_conn_limits {
+	size_t in_high;	 /* read no more while this much input waits */
+	size_t out_low;	 /* the write callback comes when the output drains to this */
+	size_t out_high; /* no command is read while this much output waits; bytes per write */
+};
+struct server_conn {
+	const struct server_conn_ops *ops;
+	void *session;
+	struct server_sessions *list;
+	struct server_conn *prev, *next;
+	struct bufferevent *bev;
+	struct buf out; /* replies are built here, then handed to bev in one write */
+	struct server_close close;
+	struct server_conn_limits lim;
+	char ip[NET_IP_MAX]; /* the client's address as text, "local" for pipes */
+	bool loopback, local;
+	bool tls;	    /* under TLS (implicit, or after STARTTLS) */
+	bool tls_handshake; /* ... whose handshake has not finished yet */
+	bool busy;	    /* a command is not finished: read no more commands */
+	bool closing;	    /* close once the output is written */
+	bool input_eof;	    /* the client has finished sending */
+	uint64_t errors;
+	uint64_t in_bytes, out_bytes;
+};
+/* Puts c on list; call server_conn_setup_bev next. */
+void server_conn_init(struct server_conn *c, struct server_sessions *list,
+		      const struct server_conn_ops *ops, void *session, struct bufferevent *bev,
+		      const struct net_peer *peer, const struct server_conn_limits *lim);
+/* Callbacks, watermarks and timeouts on c->bev (again after STARTTLS replaced it). */
+void server_conn_setup_bev(struct server_conn *c, uint64_t timeout_s);
+void server_conn_timeouts(struct server_conn *c, uint64_t timeout_s);
+/* Takes c off its list and frees its bufferevent and output; the loop ends with the last
+ * session when the worker stops, retires, or serves one session. */
+void server_conn_free(struct server_conn *c);
+/* Hands the replies built in c->out to the bufferevent. */
+void server_conn_flush(struct server_conn *c);
+bool server_conn_output_full(const struct server_conn *c);
+/* Closes once (reads no more; freed from the loop once the output is written). */
+void server_conn_close(struct server_conn *c);
+/* Answers every complete command in the input, in order, while the output is short. */
+void server_conn_input(struct server_conn *c);
+/* A command that made the session busy is done: read commands again. */
+void server_conn_resume(struct server_conn *c);
+/* The first contiguous piece of in; false when in is empty. */
+bool server_conn_peek(struct evbuffer *in, const char **p_r, size_t *len_r);
+/* For server_proto.sessions: the sessions open, and in *same_r those from ip. */
+size_t server_sessions_from(const struct server_sessions *list, const char *ip, size_t *same_r);
+/* SIGTERM: every session's shutdown, then its close (server_stop_begin/_wait). */
+void server_sessions_stop(struct server_sessions *list, struct server_ports *p);
+/* Frees every session (at the worker's end). */
+void server_sessions_free(struct server_sessions *list);
 
 /* server-main.c: the worker's start and stop. */
 #define SERVER_STOP_WAIT_S 10 /* SIGTERM: how long the last sessions may take */
@@ -240,5 +335,30 @@ int server_preauth_lookup(const struct conf *c, struct userdb *db, const char *u
 int server_run(struct server_ports *p, const struct conf *c, const char *name, bool system_users,
 	       bool *chrooted, char **login_socket, event_callback_fn stop,
 	       event_callback_fn reload);
+
+/* What every worker of a line protocol has: its configuration and event base, the login
+ * policy, the listeners and the sessions. */
+struct auth;
+struct server_core {
+	struct event_base *base;
+	struct conf *conf;
+	char *conf_path;
+	struct auth *auth;	    /* the login policy and user directory (lib-auth) */
+	struct server_ports ports;  /* the listeners and their TLS contexts */
+	struct server_sessions sessions;
+	bool chrooted;	    /* system mode, in DATA/login: the configuration cannot be re-read */
+	char *login_socket; /* system mode: the auth process's socket (login.h) */
+};
+/* The configuration (errors on stderr as "tern ROLE: ..."; -1), the event base, the
+ * listeners' state for proto (arg: the protocol's server, which proto's callbacks get) and
+ * the login policy. The protocol reads its settings next. */
+int server_core_init(struct server_core *core, const char *role, const char *conf_path,
+		     const struct server_proto *proto, void *arg);
+/* Frees the sessions left, the listeners, the login policy and the configuration. */
+void server_core_deinit(struct server_core *core);
+/* For the protocol's reconfigure: the login policy from the configuration read again. */
+void server_core_reconfigure(struct server_core *core);
+/* server_run with the core's stop (server_sessions_stop) and reload (server_reload). */
+int server_core_run(struct server_core *core, const char *name);
 
 #endif

@@ -27,32 +27,32 @@
 bool pop3d_plaintext_ok(const struct pop3d_session *s)
 {
 	/* a pipe or Unix socket crosses no network: as private as TLS */
-	return auth_plaintext_ok(s->server->auth, s->tls || s->local, s->loopback);
+	return auth_plaintext_ok(s->server->core.auth, s->conn.tls || s->conn.local, s->conn.loopback);
 }
 
 /* "SASL SCRAM-SHA-256 PLAIN LOGIN" for this session. */
 static const char *capa_mechs(const struct pop3d_session *s)
 {
-	return auth_mech_list(s->server->auth, s->tls || s->local, s->loopback);
+	return auth_mech_list(s->server->core.auth, s->conn.tls || s->conn.local, s->conn.loopback);
 }
 
 void pop3d_cmd_capa(struct pop3d_session *s, const struct pop3_command *cmd)
 {
 	pop3d_session_ok(s, "Capability list follows");
-	pop3_reply_line(&s->out, "TOP");
-	pop3_reply_line(&s->out, "UIDL");
-	pop3_reply_line(&s->out, "RESP-CODES");
-	pop3_reply_line(&s->out, "AUTH-RESP-CODE");
-	pop3_reply_line(&s->out, "PIPELINING");
+	pop3_reply_line(&s->conn.out, "TOP");
+	pop3_reply_line(&s->conn.out, "UIDL");
+	pop3_reply_line(&s->conn.out, "RESP-CODES");
+	pop3_reply_line(&s->conn.out, "AUTH-RESP-CODE");
+	pop3_reply_line(&s->conn.out, "PIPELINING");
 	if (s->state == POP3D_STATE_AUTH) {
-		if (!s->tls && s->stls_ctx != NULL)
-			pop3_reply_line(&s->out, "STLS");
-		pop3_reply_line(&s->out, "SASL %s", capa_mechs(s));
+		if (!s->conn.tls && s->stls_ctx != NULL)
+			pop3_reply_line(&s->conn.out, "STLS");
+		pop3_reply_line(&s->conn.out, "SASL %s", capa_mechs(s));
 		if (pop3d_plaintext_ok(s))
-			pop3_reply_line(&s->out, "USER");
+			pop3_reply_line(&s->conn.out, "USER");
 	}
-	pop3_reply_line(&s->out, "IMPLEMENTATION Tern");
-	pop3_reply_end(&s->out);
+	pop3_reply_line(&s->conn.out, "IMPLEMENTATION Tern");
+	pop3_reply_end(&s->conn.out);
 }
 
 void pop3d_cmd_user(struct pop3d_session *s, const struct pop3_command *cmd)
@@ -82,17 +82,17 @@ void pop3d_auth_fail_later(struct pop3d_session *s, uint64_t delay_ms, const cha
 {
 	s->delay_msg = msg;
 	if (s->delay == NULL)
-		s->delay = evtimer_new(s->server->base, auth_delay_cb, s);
+		s->delay = evtimer_new(s->server->core.base, auth_delay_cb, s);
 	struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
-	s->busy = true;
-	bufferevent_disable(s->bev, EV_READ);
+	s->conn.busy = true;
+	bufferevent_disable(s->conn.bev, EV_READ);
 	evtimer_add(s->delay, &tv);
 }
 
 void pop3d_auth_locked(struct pop3d_session *s, const char *mech, const char *user)
 {
 	log_warn("auth: proto=pop3, mech=%s, user=<%s>, ip=[%s], result=locked-out", mech,
-		 user != NULL ? log_safe(user, strlen(user), 128) : "", s->ip);
+		 user != NULL ? log_safe(user, strlen(user), 128) : "", s->conn.ip);
 	pop3d_session_err(s, POP3_CODE_LOGIN_DELAY, "too many failed logins, try again later");
 }
 
@@ -100,10 +100,10 @@ int pop3d_auth_login(struct pop3d_session *s, const char *address)
 {
 	struct user_info info;
 	struct buf err = BUF_INIT;
-	int r = userdb_lookup(auth_userdb(s->server->auth), address, &info, &err);
+	int r = userdb_lookup(auth_userdb(s->server->core.auth), address, &info, &err);
 	if (r <= 0) {
 		log_error("login: user=<%s> ip=[%s] result=tempfail: %s",
-			  log_safe(address, strlen(address), 128), s->ip,
+			  log_safe(address, strlen(address), 128), s->conn.ip,
 			  r < 0 ? buf_cstr(&err) : "user vanished");
 		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "user directory unavailable");
 		buf_free(&err);
@@ -117,15 +117,15 @@ int pop3d_auth_login(struct pop3d_session *s, const char *address)
 static void pass_done(void *arg, enum sasl_lookup r, const char *address)
 {
 	struct pop3d_session *s = arg;
-	struct auth *a = s->server->auth;
+	struct auth *a = s->server->core.auth;
 	const char *user = s->auth_user;
 	s->auth_job = NULL;
 	if (r != SASL_LOOKUP_OK) {
 		const char *why = r == SASL_LOOKUP_UNKNOWN ? "unknown-user" : "bad-credentials";
-		uint64_t delay = auth_record(a, "pop3", "USER", s->ip, user, false, why, NULL);
+		uint64_t delay = auth_record(a, "pop3", "USER", s->conn.ip, user, false, why, NULL);
 		pop3d_auth_fail_later(s, delay, "invalid user name or password");
 	} else {
-		auth_record(a, "pop3", "USER", s->ip, user, true, NULL, NULL);
+		auth_record(a, "pop3", "USER", s->conn.ip, user, true, NULL, NULL);
 		pop3d_auth_login(s, address);
 		pop3d_session_resume(s);
 	}
@@ -136,8 +136,8 @@ static void pass_done(void *arg, enum sasl_lookup r, const char *address)
  * session of this worker); the session reads no more commands until pass_done. */
 static void pass_check(struct pop3d_session *s, const char *user, const char *password)
 {
-	struct auth *a = s->server->auth;
-	if (auth_locked_ms(a, s->ip, user) > 0) {
+	struct auth *a = s->server->core.auth;
+	if (auth_locked_ms(a, s->conn.ip, user) > 0) {
 		pop3d_auth_locked(s, "USER", user);
 		return;
 	}
@@ -145,17 +145,17 @@ static void pass_check(struct pop3d_session *s, const char *user, const char *pa
 		pop3d_syslogin(s, "USER", user, password);
 		return;
 	}
-	s->auth_job = auth_password_async(a, s->server->base, user, password, pass_done, s);
+	s->auth_job = auth_password_async(a, s->server->core.base, user, password, pass_done, s);
 	if (s->auth_job == NULL) {
 		log_error("auth: proto=pop3, mech=USER, user=<%s>, ip=[%s], result=tempfail",
-			  log_safe(user, strlen(user), 128), s->ip);
+			  log_safe(user, strlen(user), 128), s->conn.ip);
 		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "user directory unavailable");
 		return;
 	}
 	x_free(&s->auth_user);
 	s->auth_user = x_strdup(user);
-	s->busy = true;
-	bufferevent_disable(s->bev, EV_READ);
+	s->conn.busy = true;
+	bufferevent_disable(s->conn.bev, EV_READ);
 }
 
 void pop3d_cmd_pass(struct pop3d_session *s, const struct pop3_command *cmd)
@@ -189,7 +189,7 @@ static int login_lock(struct pop3d_session *s)
 		int e = errno;
 		close(fd);
 		if (e == EAGAIN || e == EACCES) {
-			log_info("login: user=<%s> ip=[%s] result=in-use", s->user.address, s->ip);
+			log_info("login: user=<%s> ip=[%s] result=in-use", s->user.address, s->conn.ip);
 			pop3d_session_err(s, POP3_CODE_IN_USE,
 					  "maildrop already locked by another POP3 session");
 		} else {
@@ -248,7 +248,7 @@ int pop3d_login(struct pop3d_session *s, struct user_info *info)
 		pop3d_logout(s);
 		return -1;
 	}
-	log_info("login: user=<%s> ip=[%s] result=ok messages=%zu", s->user.address, s->ip,
+	log_info("login: user=<%s> ip=[%s] result=ok messages=%zu", s->user.address, s->conn.ip,
 		 s->msg_count);
 	pop3d_session_ok(s, "maildrop has %zu message%s", s->msg_count,
 			 s->msg_count == 1 ? "" : "s");

@@ -24,7 +24,7 @@ static int inetd_start(struct pop3d_server *srv, struct pop3d_session *s, const 
 		return 0;
 	}
 	struct user_info info;
-	int r = server_preauth_lookup(srv->conf, auth_userdb(srv->auth), user, &info);
+	int r = server_preauth_lookup(srv->core.conf, auth_userdb(srv->core.auth), user, &info);
 	if (r <= 0) {
 		pop3d_session_err(s, r < 0 ? POP3_CODE_SYS_TEMP : POP3_CODE_AUTH, "unknown user");
 		pop3d_session_close(s);
@@ -43,16 +43,14 @@ int pop3d_inetd(const char *conf_path, const char *preauth_user)
 	struct pop3d_server srv;
 	if (pop3d_server_init(&srv, conf_path) < 0)
 		return 78;
-	server_log_init(srv.conf, "pop3");
-	srv.inetd = true;
+	server_log_init(srv.core.conf, "pop3");
+	srv.core.sessions.inetd = true;
 	struct server_inetd in;
-	struct bufferevent *bev =
-	    server_inetd_open(&in, srv.base, preauth_user != NULL, POP3D_OUT_HIGH, POP3D_OUT_LOW);
-	struct pop3d_peer peer = {.loopback = in.peer.loopback, .local = in.peer.local};
-	snprintf(peer.ip, sizeof(peer.ip), "%s", in.peer.ip);
-	struct pop3d_session *s = pop3d_session_new(&srv, bev, &peer);
+	struct bufferevent *bev = server_inetd_open(&in, srv.core.base, preauth_user != NULL,
+						    POP3D_OUT_HIGH, POP3D_OUT_LOW);
+	struct pop3d_session *s = pop3d_session_new(&srv, bev, &in.peer);
 	int rc = inetd_start(&srv, s, preauth_user) < 0 ? 1 : 0;
-	server_inetd_run(&in, srv.base);
+	server_inetd_run(&in, srv.core.base);
 	pop3d_server_deinit(&srv);
 	return rc;
 }

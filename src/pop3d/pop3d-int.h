@@ -36,7 +36,6 @@ struct login_creds;
 /* message bytes read at a time (their output, at most twice that, is one evbuffer chain
    below malloc's mmap threshold) */
 #define POP3D_CHUNK (32 * 1024)
-#define POP3D_IP_MAX 64
 
 enum pop3d_state {
 	POP3D_STATE_AUTH = 1 << 0,  /* AUTHORIZATION */
@@ -51,27 +50,9 @@ struct pop3d_settings {
 	uint64_t max_errors;
 };
 
-/* Who is at the other end. */
-struct pop3d_peer {
-	char ip[POP3D_IP_MAX]; /* the address as text, "local" for pipes and Unix sockets */
-	bool loopback;	       /* 127.0.0.0/8 or ::1 */
-	bool local;	       /* a pipe or Unix socket: no network in between */
-};
-
 struct pop3d_server {
-	struct event_base *base;
-	struct conf *conf;
-	char *conf_path;
-	struct auth *auth;	    /* the login policy and user directory (lib-auth) */
-	struct server_ports ports;  /* the listeners and their TLS contexts (lib-server) */
+	struct server_core core; /* configuration, login policy, listeners, sessions (lib-server) */
 	struct pop3d_settings set;
-	struct pop3d_session *sessions; /* a doubly linked list */
-	size_t session_count;
-	bool stopping;
-	bool inetd; /* one session: the loop ends with it */
-	bool chrooted;	    /* system mode, in DATA/login: the configuration cannot be re-read */
-	bool retiring;	    /* ... so at a reload it ends with its last session */
-	char *login_socket; /* system mode: the auth process's socket (login.h) */
 };
 
 /* One message of the snapshot taken at login (its number is its index + 1). */
@@ -95,27 +76,17 @@ struct pop3d_stream {
 };
 
 struct pop3d_session {
+	/* the connection, its output, its state of reading and closing (lib-server); busy: a
+	   command is not finished (streaming, login delay) */
+	struct server_conn conn;
 	struct pop3d_server *server;
-	struct pop3d_session *prev, *next;
-	struct bufferevent *bev;
-	char ip[POP3D_IP_MAX]; /* the client's address as text, "local" for pipes */
-	bool loopback;	       /* see struct pop3d_peer */
-	bool local;
-	bool tls;			 /* under TLS (implicit, or after STLS) */
-	bool tls_handshake;		 /* ... whose handshake has not finished yet */
 	struct tls_server_ctx *stls_ctx; /* STLS is offered with it (NULL: not offered) */
 	enum pop3d_state state;
 	struct pop3_parser parser;
-	struct buf out; /* replies are built here, then added to bev */
-	uint64_t errors;
-	bool busy;			    /* a command is not finished (streaming, login delay) */
-	bool closing;			    /* close once the output is written */
-	bool input_eof;			    /* the client has finished sending */
 	struct event *delay;		    /* failed-login delay */
 	struct auth_job *auth_job;	    /* a password check in the auth thread pool */
 	char *auth_user;		    /* the user of that check */
 	const char *delay_msg;		    /* ... and the -ERR [AUTH] text it ends with */
-	struct server_close close; /* frees the session once its output is written */
 	char *user_arg;			    /* the USER argument, until PASS */
 	/* system users (pop3d-syslogin.c): the attempt at the auth process, then the proxy */
 	struct server_syslogin syslogin;
@@ -147,7 +118,7 @@ void pop3d_server_deinit(struct pop3d_server *srv);
 
 /* pop3d-session.c */
 struct pop3d_session *pop3d_session_new(struct pop3d_server *srv, struct bufferevent *bev,
-					const struct pop3d_peer *peer);
+					const struct net_peer *peer);
 /* Callbacks, watermarks and timeouts on s->bev (after it was replaced by STLS). */
 void pop3d_session_setup_bev(struct pop3d_session *s);
 void pop3d_session_ok(struct pop3d_session *s, const char *fmt, ...)

@@ -88,9 +88,9 @@ void pop3d_cmd_list(struct pop3d_session *s, const struct pop3_command *cmd)
 	pop3d_session_ok(s, "%zu messages (%llu octets)", count, (unsigned long long)octets);
 	for (size_t i = 0; i < s->msg_count; i++)
 		if (!s->msgs[i].deleted)
-			pop3_reply_line(&s->out, "%zu %llu", i + 1,
+			pop3_reply_line(&s->conn.out, "%zu %llu", i + 1,
 					(unsigned long long)pop3d_msg_vsize(s, &s->msgs[i]));
-	pop3_reply_end(&s->out);
+	pop3_reply_end(&s->conn.out);
 }
 
 void pop3d_cmd_uidl(struct pop3d_session *s, const struct pop3_command *cmd)
@@ -105,9 +105,9 @@ void pop3d_cmd_uidl(struct pop3d_session *s, const struct pop3_command *cmd)
 	pop3d_session_ok(s, "unique-id listing follows");
 	for (size_t i = 0; i < s->msg_count; i++)
 		if (!s->msgs[i].deleted)
-			pop3_reply_line(&s->out, "%zu %08x%08x", i + 1, s->msgs[i].uid,
+			pop3_reply_line(&s->conn.out, "%zu %08x%08x", i + 1, s->msgs[i].uid,
 					s->uidvalidity);
-	pop3_reply_end(&s->out);
+	pop3_reply_end(&s->conn.out);
 }
 
 void pop3d_cmd_dele(struct pop3d_session *s, const struct pop3_command *cmd)
@@ -179,7 +179,7 @@ void pop3d_cmd_quit(struct pop3d_session *s, const struct pop3_command *cmd)
 	int r = mail_update(s, &left);
 	for (size_t i = 0; i < s->msg_count; i++)
 		s->dele_count += s->msgs[i].deleted;
-	log_info("logout: user=<%s> ip=[%s] retr=%u dele=%u%s", s->user.address, s->ip,
+	log_info("logout: user=<%s> ip=[%s] retr=%u dele=%u%s", s->user.address, s->conn.ip,
 		 s->retr_count, s->dele_count, r < 0 ? " result=expunge-failed" : "");
 	if (r < 0)
 		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "some deleted messages were not removed");

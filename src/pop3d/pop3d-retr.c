@@ -25,12 +25,12 @@ void pop3d_stream_abort(struct pop3d_session *s)
 /* The stream is over: the terminating line, and back to reading commands. */
 static void stream_end(struct pop3d_session *s)
 {
-	pop3_body_finish(&s->stream.body, &s->out);
+	pop3_body_finish(&s->stream.body, &s->conn.out);
 	pop3d_stream_abort(s);
 	pop3d_session_flush(s);
-	s->busy = false;
-	if (s->stream.read_off && !s->closing)
-		bufferevent_enable(s->bev, EV_READ);
+	s->conn.busy = false;
+	if (s->stream.read_off && !s->conn.closing)
+		bufferevent_enable(s->conn.bev, EV_READ);
 	s->stream.read_off = false;
 }
 
@@ -39,7 +39,7 @@ bool pop3d_stream_pump(struct pop3d_session *s)
 	/* one event loop per process: its sessions can share the read buffer */
 	static char chunk[POP3D_CHUNK];
 	struct pop3d_stream *st = &s->stream;
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer *out = bufferevent_get_output(s->conn.bev);
 	pop3d_session_flush(s); /* the +OK line goes first */
 	while (st->remaining > 0 && evbuffer_get_length(out) < POP3D_OUT_HIGH) {
 		size_t want = st->remaining < sizeof(chunk) ? (size_t)st->remaining : sizeof(chunk);
@@ -97,13 +97,13 @@ static void retr_start(struct pop3d_session *s, struct pop3d_msg *m, int64_t top
 	} else {
 		pop3d_session_ok(s, "top of message follows");
 	}
-	s->busy = true;
+	s->conn.busy = true;
 	st->read_off = false;
 	/* Most messages are written at once; a longer one stops reading commands until it
 	 * is sent (and with it the idle timer of the input, which a slow reader of a big
 	 * message must not trip). */
 	if (pop3d_stream_pump(s)) {
-		bufferevent_disable(s->bev, EV_READ);
+		bufferevent_disable(s->conn.bev, EV_READ);
 		st->read_off = true;
 	}
 }

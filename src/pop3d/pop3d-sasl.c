@@ -33,30 +33,31 @@ void pop3d_sasl_end(struct pop3d_session *s)
 /* The mechanism list of "AUTH" without an argument, one per line. */
 static void sasl_list(struct pop3d_session *s)
 {
-	const char *list = auth_mech_list(s->server->auth, s->tls || s->local, s->loopback);
+	const char *list =
+	    auth_mech_list(s->server->core.auth, s->conn.tls || s->conn.local, s->conn.loopback);
 	pop3d_session_ok(s, "SASL mechanisms follow");
 	while (*list != '\0') {
 		size_t n = strcspn(list, " ");
 		if (n > 0)
-			pop3_reply_line(&s->out, "%.*s", (int)n, list);
+			pop3_reply_line(&s->conn.out, "%.*s", (int)n, list);
 		list += n + (list[n] == ' ');
 	}
-	pop3_reply_end(&s->out);
+	pop3_reply_end(&s->conn.out);
 }
 
 /* The exchange succeeded: checks the lockout, then logs in as the authorization id. */
 static void sasl_success(struct pop3d_session *s)
 {
-	struct auth *a = s->server->auth;
+	struct auth *a = s->server->core.auth;
 	const char *mech = sasl_server_mech(s->sasl);
 	const char *user = sasl_server_user(s->sasl);
 	/* the answer of a locked-out user must not tell whether the password was right */
-	if (auth_locked_ms(a, s->ip, user) > 0) {
+	if (auth_locked_ms(a, s->conn.ip, user) > 0) {
 		pop3d_auth_locked(s, mech, user);
 	} else if (auth_system_users(a)) {
 		pop3d_syslogin(s, mech, s->creds->user, s->creds->password);
 	} else {
-		auth_record(a, "pop3", mech, s->ip, user, true, NULL, NULL);
+		auth_record(a, "pop3", mech, s->conn.ip, user, true, NULL, NULL);
 		pop3d_auth_login(s, sasl_server_authzid(s->sasl));
 	}
 	pop3d_sasl_end(s);
@@ -64,19 +65,19 @@ static void sasl_success(struct pop3d_session *s)
 
 static void sasl_failure(struct pop3d_session *s)
 {
-	struct auth *a = s->server->auth;
+	struct auth *a = s->server->core.auth;
 	const char *mech = sasl_server_mech(s->sasl);
 	const char *user = sasl_server_user(s->sasl);
 	enum sasl_fail_reason reason = sasl_server_reason(s->sasl);
 	if (reason == SASL_REASON_TEMPFAIL) {
 		log_error("auth: proto=pop3, mech=%s, user=<%s>, ip=[%s], result=tempfail", mech,
-			  user != NULL ? log_safe(user, strlen(user), 128) : "", s->ip);
+			  user != NULL ? log_safe(user, strlen(user), 128) : "", s->conn.ip);
 		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "user directory unavailable");
-	} else if (user != NULL && auth_locked_ms(a, s->ip, user) > 0) {
+	} else if (user != NULL && auth_locked_ms(a, s->conn.ip, user) > 0) {
 		pop3d_auth_locked(s, mech, user);
 	} else {
-		uint64_t delay =
-		    auth_record(a, "pop3", mech, s->ip, user, false, sasl_reason_str(reason), NULL);
+		uint64_t delay = auth_record(a, "pop3", mech, s->conn.ip, user, false,
+					     sasl_reason_str(reason), NULL);
 		pop3d_auth_fail_later(s, delay, "authentication failed");
 	}
 	pop3d_sasl_end(s);
@@ -93,9 +94,9 @@ static void sasl_step(struct pop3d_session *s, const struct buf *in)
 		    in->data != NULL ? (const unsigned char *)in->data : (const unsigned char *)"";
 	enum sasl_result r = sasl_server_step(s->sasl, data, in != NULL ? in->len : 0, &out);
 	if (r == SASL_CONTINUE) {
-		buf_append_str(&s->out, "+ ");
-		sasl_base64_encode(out.data, out.len, &s->out);
-		buf_append_str(&s->out, "\r\n");
+		buf_append_str(&s->conn.out, "+ ");
+		sasl_base64_encode(out.data, out.len, &s->conn.out);
+		buf_append_str(&s->conn.out, "\r\n");
 		pop3_parser_set_raw(&s->parser, true);
 	} else if (r == SASL_SUCCESS) {
 		sasl_success(s);
@@ -114,7 +115,7 @@ static void sasl_feed(struct pop3d_session *s, const char *line, size_t len, boo
 	if (d == SASL_DECODE_ABORT) {
 		sasl_server_abort(s->sasl);
 		log_info("auth: proto=pop3, mech=%s, ip=[%s], result=cancelled",
-			 sasl_server_mech(s->sasl), s->ip);
+			 sasl_server_mech(s->sasl), s->conn.ip);
 		pop3d_sasl_end(s);
 		pop3d_session_err(s, POP3_CODE_NONE, "authentication cancelled");
 	} else if (d == SASL_DECODE_BAD) {
@@ -130,8 +131,8 @@ static void sasl_feed(struct pop3d_session *s, const char *line, size_t len, boo
 /* Starts mech: for system users PLAIN and LOGIN only, checked by the auth process. */
 static struct sasl_server *sasl_start(struct pop3d_session *s, const char *mech)
 {
-	if (!auth_system_users(s->server->auth))
-		return auth_sasl_start(s->server->auth, mech, false);
+	if (!auth_system_users(s->server->core.auth))
+		return auth_sasl_start(s->server->core.auth, mech, false);
 	if (s->creds == NULL)
 		s->creds = X_NEW(struct login_creds);
 	return login_sasl_start(mech, false, s->creds);
@@ -149,7 +150,7 @@ void pop3d_cmd_auth(struct pop3d_session *s, const struct pop3_command *cmd)
 		pop3d_session_error(s);
 	} else if (sasl_mech_is_plaintext(mech) && !pop3d_plaintext_ok(s)) {
 		pop3d_session_err(s, POP3_CODE_AUTH, "plaintext authentication needs TLS (STLS)");
-	} else if (auth_locked_ms(s->server->auth, s->ip, NULL) > 0) {
+	} else if (auth_locked_ms(s->server->core.auth, s->conn.ip, NULL) > 0) {
 		pop3d_auth_locked(s, mech, NULL);
 	} else if ((s->sasl = sasl_start(s, mech)) == NULL) {
 		pop3d_session_err(s, POP3_CODE_NONE, "unsupported authentication mechanism");
@@ -170,7 +171,7 @@ void pop3d_sasl_response(struct pop3d_session *s, const struct pop3_command *cmd
 void pop3d_sasl_bad_line(struct pop3d_session *s)
 {
 	log_info("auth: proto=pop3, mech=%s, ip=[%s], result=malformed (%s)",
-		 sasl_server_mech(s->sasl), s->ip, pop3_parser_error(&s->parser));
+		 sasl_server_mech(s->sasl), s->conn.ip, pop3_parser_error(&s->parser));
 	pop3d_sasl_end(s);
 	pop3d_session_err(s, POP3_CODE_NONE, "SASL response: %s", pop3_parser_error(&s->parser));
 	pop3d_session_error(s);

@@ -30,55 +30,33 @@ static const struct pop3d_command pop3d_commands[] = {
     {"RSET", S_TRANS, 0, 0, pop3d_cmd_rset},	      {NULL, 0, 0, 0, NULL},
 };
 
-static void session_read_cb(struct bufferevent *bev, void *arg);
-static void session_write_cb(struct bufferevent *bev, void *arg);
-static void session_event_cb(struct bufferevent *bev, short what, void *arg);
+static const struct server_conn_ops pop3d_conn_ops;
 
-static void session_free_cb(void *arg)
-{
-	pop3d_session_free(arg);
-}
+static const struct server_conn_limits pop3d_limits = {
+    .in_high = POP3D_OUT_HIGH, .out_low = POP3D_OUT_LOW, .out_high = POP3D_OUT_HIGH};
 
 void pop3d_session_setup_bev(struct pop3d_session *s)
 {
-	struct bufferevent *bev = s->bev;
-	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, POP3D_OUT_HIGH);
-	bufferevent_setwatermark(bev, EV_WRITE, POP3D_OUT_LOW, 0);
-	/* libevent writes 16 KiB per call by default: a whole 64 KiB window at once instead */
-	bufferevent_set_max_single_write(bev, POP3D_OUT_HIGH);
-	struct timeval tv = {(time_t)s->server->set.timeout_s, 0};
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	server_conn_setup_bev(&s->conn, s->server->set.timeout_s);
 }
 
 struct pop3d_session *pop3d_session_new(struct pop3d_server *srv, struct bufferevent *bev,
-					const struct pop3d_peer *peer)
+					const struct net_peer *peer)
 {
 	struct pop3d_session *s = X_NEW(struct pop3d_session);
 	s->server = srv;
-	s->bev = bev;
 	s->lock_fd = -1;
 	s->stream.fd = -1;
-	s->loopback = peer->loopback;
-	s->local = peer->local;
 	s->state = POP3D_STATE_AUTH;
-	snprintf(s->ip, sizeof(s->ip), "%s", peer->ip);
 	pop3_parser_init(&s->parser, srv->set.max_line, srv->set.max_arg);
-	buf_init(&s->out, 0);
-	server_close_init(&s->close, srv->base, session_free_cb, s);
-	s->next = srv->sessions;
-	if (srv->sessions != NULL)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->session_count++;
+	server_conn_init(&s->conn, &srv->core.sessions, &pop3d_conn_ops, s, bev, peer,
+			 &pop3d_limits);
 	pop3d_session_setup_bev(s);
 	return s;
 }
 
 void pop3d_session_free(struct pop3d_session *s)
 {
-	struct pop3d_server *srv = s->server;
 	pop3d_stream_abort(s);
 	pop3d_sasl_end(s);
 	server_syslogin_free(&s->syslogin);
@@ -89,34 +67,23 @@ void pop3d_session_free(struct pop3d_session *s)
 	if (s->auth_job != NULL)
 		auth_job_cancel(s->auth_job);
 	x_free(&s->auth_user);
-	server_close_free(&s->close);
-	bufferevent_free(s->bev);
+	server_conn_free(&s->conn);
 	pop3_parser_wipe(&s->parser);
 	pop3_parser_free(&s->parser);
-	buf_free(&s->out);
 	x_free(&s->user_arg);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	srv->session_count--;
 	x_free(&s);
-	if (srv->session_count == 0 && (srv->stopping || srv->inetd || srv->retiring))
-		event_base_loopexit(srv->base, NULL);
 }
 
 void pop3d_session_flush(struct pop3d_session *s)
 {
-	server_flush(s->bev, &s->out);
+	server_conn_flush(&s->conn);
 }
 
 void pop3d_session_ok(struct pop3d_session *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	pop3_reply_status(&s->out, true, POP3_CODE_NONE, fmt, ap);
+	pop3_reply_status(&s->conn.out, true, POP3_CODE_NONE, fmt, ap);
 	va_end(ap);
 }
 
@@ -124,24 +91,20 @@ void pop3d_session_err(struct pop3d_session *s, enum pop3_resp_code code, const 
 {
 	va_list ap;
 	va_start(ap, fmt);
-	pop3_reply_status(&s->out, false, code, fmt, ap);
+	pop3_reply_status(&s->conn.out, false, code, fmt, ap);
 	va_end(ap);
 }
 
 void pop3d_session_close(struct pop3d_session *s)
 {
-	if (s->closing)
-		return;
-	s->closing = true;
-	pop3d_session_flush(s);
-	server_close_start(&s->close, s->bev);
+	server_conn_close(&s->conn);
 }
 
 void pop3d_session_error(struct pop3d_session *s)
 {
-	if (++s->errors >= s->server->set.max_errors) {
+	if (++s->conn.errors >= s->server->set.max_errors) {
 		pop3d_session_err(s, POP3_CODE_NONE, "too many errors, closing connection");
-		log_info("disconnect: ip=[%s] reason=too-many-errors", s->ip);
+		log_info("disconnect: ip=[%s] reason=too-many-errors", s->conn.ip);
 		pop3d_session_close(s);
 	}
 }
@@ -182,98 +145,108 @@ static void session_line(struct pop3d_session *s, enum pop3_parse_result r)
 	}
 }
 
-/* Answers every complete command line in the input, in order, while the output is short.
- * The bufferevent is looked up again after each line: STLS replaces it. */
-static void session_input(struct pop3d_session *s)
+/* One command line from the input, or what of it is there (server_conn_input's loop). */
+static bool session_consume(void *arg, struct evbuffer *in)
 {
-	/* the commands answered in one go share one read transaction of the index (a
-	   pipelined run of RETRs: one lock instead of one per message) */
-	bool batch = s->folder != NULL && !s->batch;
-	if (batch) {
-		store_batch_begin(s->folder);
-		s->batch = true;
-	}
-	while (!s->busy && !s->closing) {
-		struct evbuffer *in = bufferevent_get_input(s->bev);
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) + s->out.len >=
-		    POP3D_OUT_HIGH)
-			break; /* the write callback comes back here */
-		struct evbuffer_iovec v;
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
-			break;
-		size_t used = 0;
-		enum pop3_parse_result r =
-		    pop3_parser_feed(&s->parser, v.iov_base, v.iov_len, &used);
-		evbuffer_drain(in, used);
-		session_line(s, r);
-		pop3d_session_flush(s);
-	}
-	if (batch)
-		pop3d_batch_end(s);
-	pop3d_session_flush(s);
-	if (s->input_eof && !s->busy && !s->closing &&
-	    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
-		if (s->state == POP3D_STATE_TRANS)
-			log_info("disconnect: ip=[%s] user=<%s> reason=eof, nothing deleted", s->ip,
-				 s->user.address);
-		pop3d_session_close(s);
-	}
+	struct pop3d_session *s = arg;
+	const char *p;
+	size_t len, used = 0;
+	if (!server_conn_peek(in, &p, &len))
+		return false;
+	enum pop3_parse_result r = pop3_parser_feed(&s->parser, p, len, &used);
+	evbuffer_drain(in, used);
+	session_line(s, r);
+	return true;
+}
+
+/* The commands answered in one go share one read transaction of the index (a pipelined
+ * run of RETRs: one lock instead of one per message). */
+static bool session_input_begin(void *arg)
+{
+	struct pop3d_session *s = arg;
+	if (s->folder == NULL || s->batch)
+		return false;
+	store_batch_begin(s->folder);
+	s->batch = true;
+	return true;
+}
+
+static void session_input_end(void *arg)
+{
+	pop3d_batch_end(arg);
+}
+
+static void session_eof(void *arg)
+{
+	struct pop3d_session *s = arg;
+	if (s->state == POP3D_STATE_TRANS)
+		log_info("disconnect: ip=[%s] user=<%s> reason=eof, nothing deleted", s->conn.ip,
+			 s->user.address);
 }
 
 void pop3d_session_resume(struct pop3d_session *s)
 {
-	s->busy = false;
-	pop3d_session_flush(s);
-	if (s->closing)
-		return;
-	bufferevent_enable(s->bev, EV_READ);
-	session_input(s);
+	server_conn_resume(&s->conn);
 }
 
-static void session_read_cb(struct bufferevent *bev, void *arg)
-{
-	session_input(arg);
-}
-
-static void session_write_cb(struct bufferevent *bev, void *arg)
+static bool session_writable(void *arg)
 {
 	struct pop3d_session *s = arg;
-	if (s->closing) {
-		server_close_written(&s->close);
-		return;
-	}
-	if (s->stream.fd >= 0 && pop3d_stream_pump(s))
-		return;
-	if (!s->busy)
-		session_input(s);
+	return s->stream.fd >= 0 && pop3d_stream_pump(s);
 }
 
-static void session_event_cb(struct bufferevent *bev, short what, void *arg)
+static void session_tls_connected(void *arg)
+{
+	pop3d_tls_connected(arg);
+}
+
+static void session_timeout(void *arg)
 {
 	struct pop3d_session *s = arg;
-	if (what & BEV_EVENT_CONNECTED) {
-		pop3d_tls_connected(s);
-		return;
-	}
-	if (s->tls_handshake) {
-		server_tls_log_end(s->bev, what, s->ip);
-		pop3d_session_free(s);
-		return;
-	}
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !s->closing) {
-		/* the client sent all it will: answer what is pending, then close */
-		s->input_eof = true;
-		session_input(s);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT)
-		log_info("disconnect: ip=[%s] user=<%s> reason=timeout", s->ip,
-			 s->user.address ? s->user.address : "");
-	else if (!s->closing && s->state == POP3D_STATE_TRANS)
-		log_info("disconnect: ip=[%s] user=<%s> reason=%s, nothing deleted", s->ip,
+	log_info("disconnect: ip=[%s] user=<%s> reason=timeout", s->conn.ip,
+		 s->user.address ? s->user.address : "");
+	pop3d_stream_abort(s); /* a half-sent message: the client sees the connection end */
+}
+
+static void session_broken(void *arg, short what)
+{
+	struct pop3d_session *s = arg;
+	if (s->state == POP3D_STATE_TRANS)
+		log_info("disconnect: ip=[%s] user=<%s> reason=%s, nothing deleted", s->conn.ip,
 			 s->user.address, what & BEV_EVENT_EOF ? "eof" : "error");
-	pop3d_session_free(s);
 }
+
+/* SIGTERM: -ERR [SYS/TEMP] (RFC 3206) to a session between commands. */
+static void session_shutdown(void *arg)
+{
+	struct pop3d_session *s = arg;
+	pop3d_stream_abort(s); /* a half-sent message: the client sees the connection end */
+	if (s->syslogin.proxy != NULL) {
+		/* a system user's session: its process sees the end of its socket */
+		server_syslogin_free(&s->syslogin);
+		pop3d_session_setup_bev(s);
+	} else if (!s->conn.busy) {
+		pop3d_session_err(s, POP3_CODE_SYS_TEMP, "server shutting down");
+	}
+}
+
+static void session_free(void *arg)
+{
+	pop3d_session_free(arg);
+}
+
+static const struct server_conn_ops pop3d_conn_ops = {
+    .consume = session_consume,
+    .input_begin = session_input_begin,
+    .input_end = session_input_end,
+    .writable = session_writable,
+    .tls_connected = session_tls_connected,
+    .eof = session_eof,
+    .timeout = session_timeout,
+    .broken = session_broken,
+    .shutdown = session_shutdown,
+    .free = session_free,
+};
 
 /* Sends the greeting (RFC 1939 section 4). */
 void pop3d_session_start(struct pop3d_session *s)

@@ -31,16 +31,16 @@ static struct bufferevent *syslogin_ready(void *arg, const char *line)
 {
 	struct pop3d_session *s = arg;
 	/* the session's answer, +OK or -ERR, is the answer to the login command */
-	buf_printf(&s->out, "%s\r\n", line);
+	buf_printf(&s->conn.out, "%s\r\n", line);
 	if (strncmp(line, "+OK", 3) != 0) {
-		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user, s->ip,
-			 log_safe(line, strlen(line), 200));
+		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user,
+			 s->conn.ip, log_safe(line, strlen(line), 200));
 		return NULL;
 	}
-	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->ip);
+	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->conn.ip);
 	pop3d_session_flush(s);
-	s->busy = true; /* nothing of this session is parsed here any more */
-	return s->bev;
+	s->conn.busy = true; /* nothing of this session is parsed here any more */
+	return s->conn.bev;
 }
 
 static void syslogin_refused(void *arg, const struct login_reply *rep)
@@ -79,11 +79,11 @@ void pop3d_syslogin(struct pop3d_session *s, const char *mech, const char *user,
 		    const char *password)
 {
 	struct pop3d_server *srv = s->server;
-	if (server_syslogin_start(&s->syslogin, &syslogin_ops, s, srv->base, srv->login_socket,
-				  mech, s->ip, user, password) < 0)
+	if (server_syslogin_start(&s->syslogin, &syslogin_ops, s, srv->core.base,
+				  srv->core.login_socket, mech, s->conn.ip, user, password) < 0)
 		return;
 	x_free(&s->auth_user);
 	s->auth_user = x_strdup(user);
-	s->busy = true;
-	bufferevent_disable(s->bev, EV_READ);
+	s->conn.busy = true;
+	bufferevent_disable(s->conn.bev, EV_READ);
 }

@@ -13,17 +13,17 @@
 
 void pop3d_tls_connected(struct pop3d_session *s)
 {
-	if (!s->tls_handshake)
+	if (!s->conn.tls_handshake)
 		return;
-	s->tls_handshake = false;
-	server_tls_log_connected(s->bev, s->ip);
-	if (s->busy) /* after STLS: commands may come now */
+	s->conn.tls_handshake = false;
+	server_tls_log_connected(s->conn.bev, s->conn.ip);
+	if (s->conn.busy) /* after STLS: commands may come now */
 		pop3d_session_resume(s);
 }
 
 void pop3d_cmd_stls(struct pop3d_session *s, const struct pop3_command *cmd)
 {
-	if (s->tls) {
+	if (s->conn.tls) {
 		pop3d_session_err(s, POP3_CODE_NONE, "already under TLS");
 		return;
 	}
@@ -36,15 +36,15 @@ void pop3d_cmd_stls(struct pop3d_session *s, const struct pop3_command *cmd)
 	size_t held = pop3_parser_discard(&s->parser);
 	/* the filter encrypts into the plain output only up to POP3D_OUT_HIGH: RETR stays
 	 * bounded */
-	struct bufferevent *bev = server_starttls(s->stls_ctx, s->bev, held, "stls", s->ip,
-						  POP3D_OUT_LOW, POP3D_OUT_HIGH);
+	struct bufferevent *bev = server_starttls(s->stls_ctx, s->conn.bev, held, "stls",
+						  s->conn.ip, POP3D_OUT_LOW, POP3D_OUT_HIGH);
 	if (bev == NULL) {
 		pop3d_session_close(s);
 		return;
 	}
-	s->bev = bev;
-	s->tls = s->tls_handshake = true;
+	s->conn.bev = bev;
+	s->conn.tls = s->conn.tls_handshake = true;
 	x_free(&s->user_arg);
-	s->busy = true; /* until the handshake ends: see pop3d_tls_connected */
+	s->conn.busy = true; /* until the handshake ends: see pop3d_tls_connected */
 	pop3d_session_setup_bev(s);
 }

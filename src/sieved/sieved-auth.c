@@ -26,12 +26,12 @@
 
 const char *sieved_mechs(const struct sieved_session *s)
 {
-	return auth_mech_list(s->server->auth, s->tls || s->local, s->loopback);
+	return auth_mech_list(s->server->core.auth, s->conn.tls || s->conn.local, s->conn.loopback);
 }
 
 static bool plaintext_ok(const struct sieved_session *s)
 {
-	return auth_plaintext_ok(s->server->auth, s->tls || s->local, s->loopback);
+	return auth_plaintext_ok(s->server->core.auth, s->conn.tls || s->conn.local, s->conn.loopback);
 }
 
 void sieved_sasl_end(struct sieved_session *s)
@@ -54,17 +54,17 @@ static void auth_delay_cb(evutil_socket_t fd, short what, void *arg)
 void sieved_fail_later(struct sieved_session *s, uint64_t delay_ms)
 {
 	if (s->delay == NULL)
-		s->delay = evtimer_new(s->server->base, auth_delay_cb, s);
+		s->delay = evtimer_new(s->server->core.base, auth_delay_cb, s);
 	struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
-	s->busy = true;
-	bufferevent_disable(s->bev, EV_READ);
+	s->conn.busy = true;
+	bufferevent_disable(s->conn.bev, EV_READ);
 	evtimer_add(s->delay, &tv);
 }
 
 static void auth_locked(struct sieved_session *s, const char *mech, const char *user)
 {
 	log_warn("auth: proto=managesieve, mech=%s, user=<%s>, ip=[%s], result=locked-out", mech,
-		 user != NULL ? log_safe(user, strlen(user), 128) : "", s->ip);
+		 user != NULL ? log_safe(user, strlen(user), 128) : "", s->conn.ip);
 	sieved_reply(s, "NO", "TRYLATER", "too many failed logins, try again later");
 }
 
@@ -72,10 +72,10 @@ int sieved_login(struct sieved_session *s, const char *address)
 {
 	struct buf err = BUF_INIT;
 	struct user_info info;
-	int r = userdb_lookup(auth_userdb(s->server->auth), address, &info, &err);
+	int r = userdb_lookup(auth_userdb(s->server->core.auth), address, &info, &err);
 	if (r <= 0) {
 		log_error("login: user=<%s> ip=[%s] result=tempfail: %s",
-			  log_safe(address, strlen(address), 128), s->ip,
+			  log_safe(address, strlen(address), 128), s->conn.ip,
 			  r < 0 ? buf_cstr(&err) : "user vanished");
 		sieved_reply(s, "NO", "TRYLATER", "user directory unavailable");
 		buf_free(&err);
@@ -89,13 +89,13 @@ int sieved_login_info(struct sieved_session *s, struct user_info *info)
 {
 	struct deliver_user u;
 	if (info->system)
-		deliver_user_system(s->server->conf, info, &u);
+		deliver_user_system(s->server->core.conf, info, &u);
 	else
-		deliver_user_from_maildir(s->server->conf, info->address, info->maildir, &u);
+		deliver_user_from_maildir(s->server->core.conf, info->address, info->maildir, &u);
 	user_info_free(info);
 	if (u.sieve_at == NULL) { /* system_sieve_path is empty: no Sieve for system users */
 		log_error("login: user=<%s> ip=[%s] result=refused: no Sieve script path "
-			  "(system_sieve_path)", u.address, s->ip);
+			  "(system_sieve_path)", u.address, s->conn.ip);
 		sieved_reply(s, "NO", NULL, "Sieve scripts are not enabled for you");
 		deliver_user_free(&u);
 		return -1;
@@ -104,7 +104,7 @@ int sieved_login_info(struct sieved_session *s, struct user_info *info)
 	sieve_store_open(&s->store, &s->user);
 	s->state = SIEVED_STATE_AUTH;
 	sieved_session_setup_bev(s); /* the longer timeout of a logged-in client */
-	log_info("login: user=<%s> ip=[%s] result=ok", s->user.address, s->ip);
+	log_info("login: user=<%s> ip=[%s] result=ok", s->user.address, s->conn.ip);
 	return 0;
 }
 
@@ -121,16 +121,16 @@ void sieved_logout(struct sieved_session *s)
 /* The exchange succeeded: checks the lockout, then logs in as the authorization id. */
 static void sasl_success(struct sieved_session *s, const struct buf *final)
 {
-	struct auth *a = s->server->auth;
+	struct auth *a = s->server->core.auth;
 	const char *mech = sasl_server_mech(s->sasl);
 	const char *user = sasl_server_user(s->sasl);
 	/* the answer of a locked-out user must not tell whether the password was right */
-	if (auth_locked_ms(a, s->ip, user) > 0) {
+	if (auth_locked_ms(a, s->conn.ip, user) > 0) {
 		auth_locked(s, mech, user);
 	} else if (auth_system_users(a)) {
 		sieved_syslogin(s, mech, s->creds->user, s->creds->password);
 	} else {
-		auth_record(a, "managesieve", mech, s->ip, user, true, NULL, NULL);
+		auth_record(a, "managesieve", mech, s->conn.ip, user, true, NULL, NULL);
 		if (sieved_login(s, sasl_server_authzid(s->sasl)) == 0 && final->len > 0) {
 			struct buf code = BUF_INIT, b64 = BUF_INIT;
 			sasl_base64_encode(final->data, final->len, &b64);
@@ -148,18 +148,18 @@ static void sasl_success(struct sieved_session *s, const struct buf *final)
 
 static void sasl_failure(struct sieved_session *s)
 {
-	struct auth *a = s->server->auth;
+	struct auth *a = s->server->core.auth;
 	const char *mech = sasl_server_mech(s->sasl);
 	const char *user = sasl_server_user(s->sasl);
 	enum sasl_fail_reason reason = sasl_server_reason(s->sasl);
 	if (reason == SASL_REASON_TEMPFAIL) {
 		log_error("auth: proto=managesieve, mech=%s, user=<%s>, ip=[%s], result=tempfail",
-			  mech, user != NULL ? log_safe(user, strlen(user), 128) : "", s->ip);
+			  mech, user != NULL ? log_safe(user, strlen(user), 128) : "", s->conn.ip);
 		sieved_reply(s, "NO", "TRYLATER", "user directory unavailable");
-	} else if (user != NULL && auth_locked_ms(a, s->ip, user) > 0) {
+	} else if (user != NULL && auth_locked_ms(a, s->conn.ip, user) > 0) {
 		auth_locked(s, mech, user);
 	} else {
-		uint64_t delay = auth_record(a, "managesieve", mech, s->ip, user, false,
+		uint64_t delay = auth_record(a, "managesieve", mech, s->conn.ip, user, false,
 					     sasl_reason_str(reason), NULL);
 		sieved_fail_later(s, delay);
 	}
@@ -178,8 +178,8 @@ static void sasl_step(struct sieved_session *s, const struct buf *in)
 	if (r == SASL_CONTINUE) {
 		struct buf b64 = BUF_INIT;
 		sasl_base64_encode(out.data, out.len, &b64);
-		ms_reply_string(&s->out, b64.data != NULL ? b64.data : "", b64.len);
-		buf_append_str(&s->out, "\r\n");
+		ms_reply_string(&s->conn.out, b64.data != NULL ? b64.data : "", b64.len);
+		buf_append_str(&s->conn.out, "\r\n");
 		buf_free(&b64);
 		ms_parser_set_response(&s->parser, true);
 	} else if (r == SASL_SUCCESS) {
@@ -201,7 +201,7 @@ static void sasl_feed(struct sieved_session *s, const struct ms_arg *arg, bool i
 	if (d == SASL_DECODE_ABORT) {
 		sasl_server_abort(s->sasl);
 		log_info("auth: proto=managesieve, mech=%s, ip=[%s], result=cancelled",
-			 sasl_server_mech(s->sasl), s->ip);
+			 sasl_server_mech(s->sasl), s->conn.ip);
 		sieved_sasl_end(s);
 		sieved_reply(s, "NO", NULL, "authentication cancelled");
 	} else if (d == SASL_DECODE_BAD) {
@@ -217,8 +217,8 @@ static void sasl_feed(struct sieved_session *s, const struct ms_arg *arg, bool i
 /* Starts mech: for system users PLAIN and LOGIN only, checked by the auth process. */
 static struct sasl_server *sasl_start(struct sieved_session *s, const char *mech)
 {
-	if (!auth_system_users(s->server->auth))
-		return auth_sasl_start(s->server->auth, mech, true);
+	if (!auth_system_users(s->server->core.auth))
+		return auth_sasl_start(s->server->core.auth, mech, true);
 	if (s->creds == NULL)
 		s->creds = X_NEW(struct login_creds);
 	return login_sasl_start(mech, true, s->creds);
@@ -227,13 +227,13 @@ static struct sasl_server *sasl_start(struct sieved_session *s, const char *mech
 void sieved_cmd_authenticate(struct sieved_session *s, const struct ms_command *cmd)
 {
 	const struct ms_arg *m = &cmd->args[0];
-	struct auth *a = s->server->auth;
+	struct auth *a = s->server->core.auth;
 	if (m->type != MS_ARG_STRING || (cmd->argc == 2 && cmd->args[1].type != MS_ARG_STRING)) {
 		sieved_reply(s, "NO", NULL, "AUTHENTICATE takes strings");
 		sieved_session_error(s);
 	} else if (sasl_mech_is_plaintext(m->data) && !plaintext_ok(s)) {
 		sieved_reply(s, "NO", "ENCRYPT-NEEDED", "plaintext authentication needs TLS");
-	} else if (auth_locked_ms(a, s->ip, NULL) > 0) {
+	} else if (auth_locked_ms(a, s->conn.ip, NULL) > 0) {
 		auth_locked(s, m->data, NULL);
 	} else if ((s->sasl = sasl_start(s, m->data)) == NULL) {
 		sieved_reply(s, "NO", NULL, "unsupported authentication mechanism");
@@ -259,7 +259,7 @@ void sieved_sasl_response(struct sieved_session *s, const struct ms_command *cmd
 void sieved_sasl_bad_line(struct sieved_session *s, const char *why)
 {
 	log_info("auth: proto=managesieve, mech=%s, ip=[%s], result=malformed (%s)",
-		 sasl_server_mech(s->sasl), s->ip, why);
+		 sasl_server_mech(s->sasl), s->conn.ip, why);
 	sieved_sasl_end(s);
 	sieved_reply(s, "NO", NULL, "SASL response: %s", why);
 }
@@ -273,7 +273,7 @@ void sieved_cmd_unauthenticate(struct sieved_session *s, const struct ms_command
 		sieved_session_close(s);
 		return;
 	}
-	log_info("logout: user=<%s> ip=[%s] (unauthenticate)", s->user.address, s->ip);
+	log_info("logout: user=<%s> ip=[%s] (unauthenticate)", s->user.address, s->conn.ip);
 	sieved_logout(s);
 	sieved_session_setup_bev(s); /* the login timeout again */
 	sieved_reply(s, "OK", NULL, "Unauthenticated");

@@ -26,7 +26,7 @@ static int inetd_start(struct sieved_server *srv, struct sieved_session *s, cons
 		return 0;
 	}
 	struct user_info info;
-	int r = server_preauth_lookup(srv->conf, auth_userdb(srv->auth), user, &info);
+	int r = server_preauth_lookup(srv->core.conf, auth_userdb(srv->core.auth), user, &info);
 	if (r <= 0) {
 		sieved_reply(s, "NO", r < 0 ? "TRYLATER" : NULL, "unknown user");
 		sieved_session_close(s);
@@ -47,15 +47,14 @@ int sieved_inetd(const char *conf_path, const char *preauth_user)
 	struct sieved_server srv;
 	if (sieved_server_init(&srv, conf_path) < 0)
 		return 78;
-	server_log_init(srv.conf, "sieve");
-	srv.inetd = true;
+	server_log_init(srv.core.conf, "sieve");
+	srv.core.sessions.inetd = true;
 	struct server_inetd in;
-	struct bufferevent *bev =
-	    server_inetd_open(&in, srv.base, preauth_user != NULL, SIEVED_OUT_HIGH, SIEVED_OUT_LOW);
-	struct sieved_session *s =
-	    sieved_session_new(&srv, bev, in.peer.ip, in.peer.loopback, in.peer.local);
+	struct bufferevent *bev = server_inetd_open(&in, srv.core.base, preauth_user != NULL,
+						    SIEVED_OUT_HIGH, SIEVED_OUT_LOW);
+	struct sieved_session *s = sieved_session_new(&srv, bev, &in.peer);
 	int rc = inetd_start(&srv, s, preauth_user) < 0 ? 1 : 0;
-	server_inetd_run(&in, srv.base);
+	server_inetd_run(&in, srv.core.base);
 	sieved_server_deinit(&srv);
 	return rc;
 }

@@ -33,7 +33,6 @@ struct user_info;
 
 #define SIEVED_OUT_HIGH (64 * 1024) /* stop reading commands above this much output */
 #define SIEVED_OUT_LOW (16 * 1024)
-#define SIEVED_IP_MAX 64
 
 enum sieved_state {
 	SIEVED_STATE_NONAUTH = 1 << 0,
@@ -50,38 +49,20 @@ struct sieved_settings {
 };
 
 struct sieved_server {
-	struct event_base *base;
-	struct conf *conf;
-	char *conf_path;
-	struct auth *auth;
-	struct server_ports ports; /* the listeners and their TLS contexts (lib-server) */
+	struct server_core core; /* configuration, login policy, listeners, sessions (lib-server) */
 	struct sieved_settings set;
-	struct sieved_session *sessions;
-	size_t session_count;
-	bool stopping;
-	bool inetd;
-	bool preauth;	    /* a session started logged in (-u USER): no second login */
-	bool chrooted;	    /* system mode, in DATA/login: the configuration cannot be re-read */
-	bool retiring;	    /* ... so at a reload it ends with its last session */
-	char *login_socket; /* system mode: the auth process's socket (login.h) */
+	bool preauth; /* a session started logged in (-u USER): no second login */
 };
 
 struct sieved_session {
+	/* the connection, its output, its state of reading and closing (lib-server) */
+	struct server_conn conn;
 	struct sieved_server *server;
-	struct sieved_session *prev, *next;
-	struct bufferevent *bev;
-	char ip[SIEVED_IP_MAX];
-	bool loopback, local;
-	bool tls, tls_handshake;
 	bool starttls_done;		    /* the handshake after STARTTLS: capabilities follow */
 	struct tls_server_ctx *starttls_ctx; /* STARTTLS offered with it (NULL: not offered) */
 	enum sieved_state state;
 	struct ms_parser parser;
-	struct buf out;
-	uint64_t errors;
-	bool busy, closing, input_eof;
 	struct event *delay; /* failed-login delay */
-	struct server_close close; /* frees the session once its output is written */
 	struct sasl_server *sasl;
 	/* system users (sieved-syslogin.c): the attempt at the auth process, then the proxy */
 	struct server_syslogin syslogin;
@@ -105,7 +86,7 @@ void sieved_server_deinit(struct sieved_server *srv);
 
 /* sieved-session.c */
 struct sieved_session *sieved_session_new(struct sieved_server *srv, struct bufferevent *bev,
-					  const char *ip, bool loopback, bool local);
+					  const struct net_peer *peer);
 void sieved_session_setup_bev(struct sieved_session *s);
 /* Queues a response: OK/NO/BYE, an optional code, an optional text. */
 void sieved_reply(struct sieved_session *s, const char *word, const char *code, const char *fmt,

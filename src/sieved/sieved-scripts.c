@@ -157,10 +157,10 @@ void sieved_cmd_listscripts(struct sieved_session *s, const struct ms_command *c
 	char **names = NULL;
 	size_t n = sieve_store_list(&s->store, &names);
 	for (size_t i = 0; i < n; i++) {
-		ms_reply_string(&s->out, names[i], strlen(names[i]));
+		ms_reply_string(&s->conn.out, names[i], strlen(names[i]));
 		if (active != NULL && strcmp(active, names[i]) == 0)
-			buf_append_str(&s->out, " ACTIVE");
-		buf_append_str(&s->out, "\r\n");
+			buf_append_str(&s->conn.out, " ACTIVE");
+		buf_append_str(&s->conn.out, "\r\n");
 		x_free(&names[i]);
 	}
 	x_free(&names);
@@ -189,8 +189,8 @@ void sieved_cmd_getscript(struct sieved_session *s, const struct ms_command *cmd
 	size_t len = 0;
 	int r = sieve_store_get(&s->store, name, SIEVE_MAX_SCRIPT_SIZE, &text, &len, &err);
 	if (r == SIEVE_STORE_OK) {
-		ms_reply_literal(&s->out, text, len);
-		buf_append_str(&s->out, "\r\n");
+		ms_reply_literal(&s->conn.out, text, len);
+		buf_append_str(&s->conn.out, "\r\n");
 		sieved_reply(s, "OK", NULL, NULL);
 	} else {
 		store_reply(s, r, name, &err);

@@ -29,7 +29,7 @@ static uint64_t at_least(uint64_t v, uint64_t min)
 
 static void server_settings(struct sieved_server *srv)
 {
-	const struct conf *c = srv->conf;
+	const struct conf *c = srv->core.conf;
 	struct sieved_settings *set = &srv->set;
 	set->max_line = (size_t)conf_num(c, "managesieve_max_line");
 	set->max_literal = (size_t)conf_num(c, "managesieve_max_literal");
@@ -40,26 +40,17 @@ static void server_settings(struct sieved_server *srv)
 	set->timeout_s = at_least(conf_num(c, "managesieve_timeout"), 1);
 	set->login_timeout_s = at_least(conf_num(c, "managesieve_login_timeout"), 1);
 	set->max_errors = at_least(conf_num(c, "managesieve_max_errors"), 1);
-	srv->ports.max_connections = conf_num(c, "managesieve_max_connections");
-	srv->ports.max_connections_per_ip = conf_num(c, "managesieve_max_connections_per_ip");
-}
-
-/* The sessions open, and in *same_r those from ip (for the connection limits). */
-static size_t server_sessions(void *arg, const char *ip, size_t *same_r)
-{
-	struct sieved_server *srv = arg;
-	for (struct sieved_session *s = srv->sessions; s != NULL; s = s->next)
-		*same_r += strcmp(s->ip, ip) == 0;
-	return srv->session_count;
+	srv->core.ports.max_connections = conf_num(c, "managesieve_max_connections");
+	srv->core.ports.max_connections_per_ip = conf_num(c, "managesieve_max_connections_per_ip");
 }
 
 static void server_accepted(void *arg, struct server_listener *l, struct bufferevent *bev,
 			    const struct net_peer *peer)
 {
-	struct sieved_session *s =
-	    sieved_session_new(arg, bev, peer->ip, peer->loopback, peer->local);
+	struct sieved_session *s = sieved_session_new(arg, bev, peer);
 	if (l->tls == SERVER_TLS_IMPLICIT)
-		s->tls = s->tls_handshake = true; /* the greeting once the handshake is done */
+		s->conn.tls = s->conn.tls_handshake =
+		    true; /* the greeting once the handshake is done */
 	else {
 		s->starttls_ctx = l->ctx;
 		sieved_session_start(s);
@@ -71,7 +62,7 @@ static void server_reconfigure(void *arg)
 {
 	struct sieved_server *srv = arg;
 	server_settings(srv);
-	auth_reconfigure(srv->auth, srv->conf);
+	server_core_reconfigure(&srv->core);
 }
 
 /* A refused client gets BYE (RFC 5804 1.3: TRYLATER). */
@@ -79,7 +70,6 @@ static const struct server_proto sieved_proto = {
     .protocol = "managesieve",
     .starttls = "STARTTLS",
     .refuse_fmt = "BYE (TRYLATER) \"%s\"\r\n",
-    .sessions = server_sessions,
     .accepted = server_accepted,
     .reconfigure = server_reconfigure,
 };
@@ -87,48 +77,15 @@ static const struct server_proto sieved_proto = {
 int sieved_server_init(struct sieved_server *srv, const char *conf_path)
 {
 	memset(srv, 0, sizeof(*srv));
-	if (server_init_base("managesieve", conf_path, &srv->conf, &srv->conf_path, &srv->base) < 0)
+	if (server_core_init(&srv->core, "managesieve", conf_path, &sieved_proto, srv) < 0)
 		return -1;
-	server_ports_init(&srv->ports, &sieved_proto, srv, srv->base);
 	server_settings(srv);
-	srv->auth = auth_new(srv->conf);
 	return 0;
 }
 
 void sieved_server_deinit(struct sieved_server *srv)
 {
-	while (srv->sessions != NULL)
-		sieved_session_free(srv->sessions);
-	server_ports_free(&srv->ports);
-	auth_free(&srv->auth);
-	conf_free(&srv->conf);
-	x_free(&srv->conf_path);
-	x_free(&srv->login_socket);
-	event_base_free(srv->base);
-}
-
-static void server_stop_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct sieved_server *srv = arg;
-	if (!server_stop_begin(&srv->ports, &srv->stopping, srv->session_count))
-		return;
-	for (struct sieved_session *s = srv->sessions; s != NULL; s = s->next) {
-		if (s->syslogin.proxy != NULL) {
-			/* a system user's session: its process sees the end of its socket */
-			server_syslogin_free(&s->syslogin);
-			sieved_session_setup_bev(s);
-		} else if (!s->busy)
-			sieved_reply(s, "BYE", "TRYLATER", "server shutting down");
-		sieved_session_close(s);
-	}
-	server_stop_wait(&srv->ports, srv->session_count);
-}
-
-static void server_reload_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct sieved_server *srv = arg;
-	server_reload(&srv->ports, &srv->conf, srv->conf_path, srv->chrooted, &srv->retiring,
-		      srv->session_count);
+	server_core_deinit(&srv->core);
 }
 
 int sieved_main(const char *conf_path)
@@ -136,8 +93,7 @@ int sieved_main(const char *conf_path)
 	struct sieved_server srv;
 	if (sieved_server_init(&srv, conf_path) < 0)
 		return 78;
-	int rc = server_run(&srv.ports, srv.conf, "sieve", auth_system_users(srv.auth),
-			    &srv.chrooted, &srv.login_socket, server_stop_cb, server_reload_cb);
+	int rc = server_core_run(&srv.core, "sieve");
 	if (rc != 0)
 		return rc;
 	sieved_server_deinit(&srv);

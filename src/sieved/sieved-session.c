@@ -42,78 +42,47 @@ static const struct sieved_command sieved_commands[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
-static void session_read_cb(struct bufferevent *bev, void *arg);
-static void session_write_cb(struct bufferevent *bev, void *arg);
-static void session_event_cb(struct bufferevent *bev, short what, void *arg);
+static const struct server_conn_ops sieved_conn_ops;
 
-static void session_free_cb(void *arg)
-{
-	sieved_session_free(arg);
-}
+static const struct server_conn_limits sieved_limits = {
+    .in_high = SIEVED_OUT_HIGH, .out_low = SIEVED_OUT_LOW, .out_high = SIEVED_OUT_HIGH};
 
 void sieved_session_setup_bev(struct sieved_session *s)
 {
-	struct bufferevent *bev = s->bev;
-	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, SIEVED_OUT_HIGH);
-	bufferevent_setwatermark(bev, EV_WRITE, SIEVED_OUT_LOW, 0);
 	const struct sieved_settings *set = &s->server->set;
-	struct timeval tv = {
-	    (time_t)(s->state == SIEVED_STATE_AUTH ? set->timeout_s : set->login_timeout_s), 0};
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	server_conn_setup_bev(&s->conn, s->state == SIEVED_STATE_AUTH ? set->timeout_s
+								      : set->login_timeout_s);
 }
 
 struct sieved_session *sieved_session_new(struct sieved_server *srv, struct bufferevent *bev,
-					  const char *ip, bool loopback, bool local)
+					  const struct net_peer *peer)
 {
 	struct sieved_session *s = X_NEW(struct sieved_session);
 	s->server = srv;
-	s->bev = bev;
-	s->loopback = loopback;
-	s->local = local;
 	s->state = SIEVED_STATE_NONAUTH;
-	snprintf(s->ip, sizeof(s->ip), "%s", ip);
 	ms_parser_init(&s->parser, srv->set.max_line, srv->set.max_literal);
-	buf_init(&s->out, 0);
-	server_close_init(&s->close, srv->base, session_free_cb, s);
-	s->next = srv->sessions;
-	if (srv->sessions != NULL)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->session_count++;
+	server_conn_init(&s->conn, &srv->core.sessions, &sieved_conn_ops, s, bev, peer,
+			 &sieved_limits);
 	sieved_session_setup_bev(s);
 	return s;
 }
 
 void sieved_session_free(struct sieved_session *s)
 {
-	struct sieved_server *srv = s->server;
 	sieved_sasl_end(s);
 	server_syslogin_free(&s->syslogin);
 	x_free(&s->auth_user);
 	sieved_logout(s);
 	if (s->delay != NULL)
 		event_free(s->delay);
-	server_close_free(&s->close);
-	bufferevent_free(s->bev);
+	server_conn_free(&s->conn);
 	ms_parser_free(&s->parser);
-	buf_free(&s->out);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	srv->session_count--;
 	x_free(&s);
-	if (srv->session_count == 0 && (srv->stopping || srv->inetd || srv->retiring))
-		event_base_loopexit(srv->base, NULL);
 }
 
 void sieved_session_flush(struct sieved_session *s)
 {
-	server_flush(s->bev, &s->out);
+	server_conn_flush(&s->conn);
 }
 
 void sieved_reply(struct sieved_session *s, const char *word, const char *code, const char *fmt,
@@ -121,36 +90,32 @@ void sieved_reply(struct sieved_session *s, const char *word, const char *code, 
 {
 	va_list ap;
 	va_start(ap, fmt);
-	ms_reply_status(&s->out, word, code, fmt, ap);
+	ms_reply_status(&s->conn.out, word, code, fmt, ap);
 	va_end(ap);
 }
 
 void sieved_session_close(struct sieved_session *s)
 {
-	if (s->closing)
-		return;
-	s->closing = true;
-	sieved_session_flush(s);
-	server_close_start(&s->close, s->bev);
+	server_conn_close(&s->conn);
 }
 
 void sieved_session_error(struct sieved_session *s)
 {
-	if (++s->errors >= s->server->set.max_errors) {
+	if (++s->conn.errors >= s->server->set.max_errors) {
 		sieved_reply(s, "BYE", NULL, "too many errors");
-		log_info("disconnect: ip=[%s] reason=too-many-errors", s->ip);
+		log_info("disconnect: ip=[%s] reason=too-many-errors", s->conn.ip);
 		sieved_session_close(s);
 	}
 }
 
 void sieved_capabilities(struct sieved_session *s)
 {
-	struct buf *o = &s->out;
+	struct buf *o = &s->conn.out;
 	ms_reply_capability(o, "IMPLEMENTATION", "Tern " TERN_VERSION);
 	if (s->state == SIEVED_STATE_NONAUTH)
 		ms_reply_capability(o, "SASL", sieved_mechs(s));
 	ms_reply_capability(o, "SIEVE", sieve_capabilities());
-	if (s->state == SIEVED_STATE_NONAUTH && !s->tls && s->starttls_ctx != NULL)
+	if (s->state == SIEVED_STATE_NONAUTH && !s->conn.tls && s->starttls_ctx != NULL)
 		ms_reply_capability(o, "STARTTLS", NULL);
 	char redirects[16];
 	snprintf(redirects, sizeof(redirects), "%d", SIEVE_MAX_REDIRECTS);
@@ -227,84 +192,63 @@ static void session_parsed(struct sieved_session *s, enum ms_parse_result r)
 	}
 }
 
-/* Answers every complete command in the input, in order, while the output is short. The
- * bufferevent is looked up again after each command: STARTTLS replaces it. */
-static void session_input(struct sieved_session *s)
+/* One command from the input, or what of it is there (server_conn_input's loop). */
+static bool session_consume(void *arg, struct evbuffer *in)
 {
-	while (!s->busy && !s->closing) {
-		struct evbuffer *in = bufferevent_get_input(s->bev);
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) + s->out.len >=
-		    SIEVED_OUT_HIGH)
-			break; /* the write callback comes back here */
-		struct evbuffer_iovec v;
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
-			break;
-		size_t used = 0;
-		enum ms_parse_result r = ms_parser_feed(&s->parser, v.iov_base, v.iov_len, &used);
-		evbuffer_drain(in, used);
-		session_parsed(s, r);
-		sieved_session_flush(s);
-	}
-	sieved_session_flush(s);
-	if (s->input_eof && !s->busy && !s->closing &&
-	    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0)
-		sieved_session_close(s);
+	struct sieved_session *s = arg;
+	const char *p;
+	size_t len, used = 0;
+	if (!server_conn_peek(in, &p, &len))
+		return false;
+	enum ms_parse_result r = ms_parser_feed(&s->parser, p, len, &used);
+	evbuffer_drain(in, used);
+	session_parsed(s, r);
+	return true;
 }
 
 void sieved_session_resume(struct sieved_session *s)
 {
-	s->busy = false;
-	sieved_session_flush(s);
-	if (s->closing)
-		return;
-	bufferevent_enable(s->bev, EV_READ);
-	session_input(s);
+	server_conn_resume(&s->conn);
 }
 
-static void session_read_cb(struct bufferevent *bev, void *arg)
+static void session_tls_connected(void *arg)
 {
-	session_input(arg);
+	sieved_tls_connected(arg);
 }
 
-static void session_write_cb(struct bufferevent *bev, void *arg)
+/* RFC 5804 1.3: BYE before the server closes. */
+static void session_timeout(void *arg)
 {
 	struct sieved_session *s = arg;
-	if (s->closing) {
-		server_close_written(&s->close);
-		return;
-	}
-	if (!s->busy)
-		session_input(s);
+	log_info("disconnect: ip=[%s] user=<%s> reason=timeout", s->conn.ip,
+		 s->user.address != NULL ? s->user.address : "");
+	sieved_reply(s, "BYE", NULL, "disconnected for inactivity");
 }
 
-static void session_event_cb(struct bufferevent *bev, short what, void *arg)
+static void session_shutdown(void *arg)
 {
 	struct sieved_session *s = arg;
-	if (what & BEV_EVENT_CONNECTED) {
-		sieved_tls_connected(s);
-		return;
+	if (s->syslogin.proxy != NULL) {
+		/* a system user's session: its process sees the end of its socket */
+		server_syslogin_free(&s->syslogin);
+		sieved_session_setup_bev(s);
+	} else if (!s->conn.busy) {
+		sieved_reply(s, "BYE", "TRYLATER", "server shutting down");
 	}
-	if (s->tls_handshake) {
-		if (what & BEV_EVENT_ERROR)
-			server_tls_log_failed(s->bev, s->ip);
-		sieved_session_free(s);
-		return;
-	}
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !s->closing) {
-		s->input_eof = true; /* answer what is pending, then close */
-		session_input(s);
-		return;
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && !s->closing) {
-		log_info("disconnect: ip=[%s] user=<%s> reason=timeout", s->ip,
-			 s->user.address != NULL ? s->user.address : "");
-		sieved_reply(s, "BYE", NULL, "disconnected for inactivity");
-		bufferevent_enable(bev, EV_WRITE); /* a write timeout disabled it */
-		sieved_session_close(s);
-		return;
-	}
-	sieved_session_free(s);
 }
+
+static void session_free(void *arg)
+{
+	sieved_session_free(arg);
+}
+
+static const struct server_conn_ops sieved_conn_ops = {
+    .consume = session_consume,
+    .tls_connected = session_tls_connected,
+    .timeout = session_timeout,
+    .shutdown = session_shutdown,
+    .free = session_free,
+};
 
 void sieved_session_start(struct sieved_session *s)
 {

@@ -28,16 +28,16 @@ static void syslogin_ended(void *arg, bool client_gone)
 static struct bufferevent *syslogin_ready(void *arg, const char *line)
 {
 	struct sieved_session *s = arg;
-	buf_printf(&s->out, "%s\r\n", line); /* the session's answer is the answer */
+	buf_printf(&s->conn.out, "%s\r\n", line); /* the session's answer is the answer */
 	if (strncmp(line, "OK", 2) != 0) {
-		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user, s->ip,
-			 log_safe(line, strlen(line), 200));
+		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user,
+			 s->conn.ip, log_safe(line, strlen(line), 200));
 		return NULL;
 	}
-	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->ip);
+	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->conn.ip);
 	sieved_session_flush(s);
-	s->busy = true; /* nothing of this session is parsed here any more */
-	return s->bev;
+	s->conn.busy = true; /* nothing of this session is parsed here any more */
+	return s->conn.bev;
 }
 
 static void syslogin_refused(void *arg, const struct login_reply *rep)
@@ -75,10 +75,10 @@ void sieved_syslogin(struct sieved_session *s, const char *mech, const char *use
 		     const char *password)
 {
 	struct sieved_server *srv = s->server;
-	if (server_syslogin_start(&s->syslogin, &syslogin_ops, s, srv->base, srv->login_socket,
-				  mech, s->ip, user, password) < 0)
+	if (server_syslogin_start(&s->syslogin, &syslogin_ops, s, srv->core.base,
+				  srv->core.login_socket, mech, s->conn.ip, user, password) < 0)
 		return;
 	x_free(&s->auth_user);
 	s->auth_user = x_strdup(user);
-	s->busy = true;
+	s->conn.busy = true;
 }

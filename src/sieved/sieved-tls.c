@@ -13,12 +13,12 @@
 
 void sieved_tls_connected(struct sieved_session *s)
 {
-	if (!s->tls_handshake)
+	if (!s->conn.tls_handshake)
 		return;
-	s->tls_handshake = false;
-	server_tls_log_connected(s->bev, s->ip);
+	s->conn.tls_handshake = false;
+	server_tls_log_connected(s->conn.bev, s->conn.ip);
 	sieved_capabilities(s); /* the greeting (implicit TLS), or after STARTTLS */
-	if (s->busy)
+	if (s->conn.busy)
 		sieved_session_resume(s);
 	else
 		sieved_session_flush(s);
@@ -26,7 +26,7 @@ void sieved_tls_connected(struct sieved_session *s)
 
 void sieved_cmd_starttls(struct sieved_session *s, const struct ms_command *cmd)
 {
-	if (s->tls) {
+	if (s->conn.tls) {
 		sieved_reply(s, "NO", NULL, "already under TLS");
 		return;
 	}
@@ -37,14 +37,14 @@ void sieved_cmd_starttls(struct sieved_session *s, const struct ms_command *cmd)
 	sieved_reply(s, "OK", NULL, "Begin TLS negotiation now");
 	sieved_session_flush(s);
 	size_t held = ms_parser_discard(&s->parser);
-	struct bufferevent *bev = server_starttls(s->starttls_ctx, s->bev, held, "starttls", s->ip,
-						  SIEVED_OUT_LOW, SIEVED_OUT_HIGH);
+	struct bufferevent *bev = server_starttls(s->starttls_ctx, s->conn.bev, held, "starttls",
+						  s->conn.ip, SIEVED_OUT_LOW, SIEVED_OUT_HIGH);
 	if (bev == NULL) {
 		sieved_session_close(s);
 		return;
 	}
-	s->bev = bev;
-	s->tls = s->tls_handshake = true;
-	s->busy = true; /* until the handshake ends: see sieved_tls_connected */
+	s->conn.bev = bev;
+	s->conn.tls = s->conn.tls_handshake = true;
+	s->conn.busy = true; /* until the handshake ends: see sieved_tls_connected */
 	sieved_session_setup_bev(s);
 }
