@@ -227,6 +227,8 @@ def test_server_stopped_exit_75_and_nothing_lost(tern_factory, unix_user):
         assert b"error code 75" in r.stderr, r.stderr
         dead = os.path.join(a.home, "dead.letter")
         assert wait_for(lambda: os.path.exists(dead) and b"keep me safe" in open(dead, "rb").read())
+        # all of it: sendmail leaves a file given as its input where it found it
+        assert b"Subject: kept\n" in open(dead, "rb").read()
         assert queue_files(tern) == before
     # root writes the queue directly, server or not: delivered once it runs again
     r = tern.run("sendmail", b.name, input="Subject: by root\n\nqueued while down\n")
@@ -292,3 +294,86 @@ def test_virtual_mode_user_sends_to_a_virtual_user(tern_factory, unix_user):
     m = open(got[0], "rb").read()
     assert m.startswith(b"Return-Path: <%s@example.test>\n" % a.name.encode()), m[:200]
     assert m.endswith(b"\n\nto a virtual user\n")
+
+
+def both_ways(tern, user, rcpt, msg):
+    """Submits msg as an ordinary user (through the socket) and as root (writing the queue
+    itself): the two results."""
+    by_user = as_user(user, [TERN, "sendmail", rcpt.name], tern, input=msg)
+    by_root = tern.run("sendmail", rcpt.name, input=msg)
+    return by_user, by_root
+
+
+def bodies(user, n):
+    got = wait_inbox(user, n)
+    assert len(got) == n, got
+    return [m.split(b"\n\n", 1) for m in got]
+
+
+def test_long_lines_are_broken_the_same_both_ways(tern_factory, unix_user):
+    a, b = unix_user(), unix_user()
+    tern = instance(tern_factory, smtp_max_line_length="1k")
+    body = (b"a" * 3000 + b"\n"          # broken twice
+            + b"c" * 1024 + b"\r\n"       # exactly the limit (CRLF not counted): kept
+            + b"d" * 1024 + b".\n"         # the rest is a lone dot: not the end
+            + b"after\n"
+            + b"e" * 1500)                 # the last line, without its LF
+    msg = b"Subject: long\nX-Long: " + b"h" * 2500 + b"\n\n" + body
+    for r in both_ways(tern, a, b, msg):
+        assert r.returncode == 0, r.stderr
+        assert b"4 lines longer than 1024 bytes (smtp_max_line_length) broken" in r.stderr, \
+            r.stderr
+    want_body = (b"a" * 1024 + b"\n" + b"a" * 1024 + b"\n" + b"a" * 952 + b"\n"
+                 + b"c" * 1024 + b"\n"
+                 + b"d" * 1024 + b"\n.\n"
+                 + b"after\n"
+                 + b"e" * 1024 + b"\n" + b"e" * 476 + b"\n")
+    field = b"h" * 2500
+    first = 1024 - len(b"X-Long: ")
+    want_field = (b"X-Long: " + field[:first] + b"\n " + field[first:first + 1023] + b"\n "
+                  + field[first + 1023:] + b"\n")
+    got = bodies(b, 2)
+    for head, gbody in got:
+        assert gbody == want_body, gbody[:200]
+        assert want_field in head + b"\n", head[:300]
+        assert max(len(l) for l in (head + b"\n\n" + gbody).split(b"\n")) <= 1024
+    # the server's limit still holds for SMTP clients: 552 after the data
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=10) as s:
+        s.ehlo("client.example")
+        s.mail("x@client.example")
+        s.rcpt(b.address(tern.domain))
+        code, text = s.data(b"Subject: net\r\n\r\n" + b"z" * 1025 + b"\r\n")
+        assert code == 552, (code, text)
+
+
+def test_nul_follows_smtp_nul_both_ways(tern_factory, unix_user):
+    a, b = unix_user(), unix_user()
+    tern = instance(tern_factory)
+    msg = b"Subject: nul\n\nbefore\x00after\nsecond line\n"
+    before = queue_files(tern)
+    for r in both_ways(tern, a, b, msg):
+        # smtp_nul = reject (the default): refused, nothing queued or half sent
+        assert r.returncode == 65, (r.returncode, r.stderr)
+        assert b"NUL" in r.stderr and b"smtp_nul = reject" in r.stderr, r.stderr
+    time.sleep(0.3)
+    assert queue_files(tern) == before and inbox(b) == []
+    # with smtp_nul = accept the bytes arrive as they were, both ways
+    tern.stop()
+    tern.set_option("smtp_nul", "accept")
+    tern.start()
+    for r in both_ways(tern, a, b, msg):
+        assert r.returncode == 0, r.stderr
+    for head, body in bodies(b, 2):
+        assert body == b"before\x00after\nsecond line\n", body
+        assert b"\nSubject: nul\n" in head
+
+
+def test_bare_cr_and_crlf_kept_the_same_both_ways(tern_factory, unix_user):
+    a, b = unix_user(), unix_user()
+    tern = instance(tern_factory)
+    msg = b"Subject: cr\r\n\r\nline one\r\nbare\rcr\nlast\r\r\n"
+    for r in both_ways(tern, a, b, msg):
+        assert r.returncode == 0, r.stderr
+    for head, body in bodies(b, 2):
+        assert body == b"line one\nbare\rcr\nlast\r\n", body

@@ -48,7 +48,8 @@ const struct conf_def conf_global_defs[] = {
 	  "least 512). Longer lines get 500 5.5.2."),
 	S("SMTP server", "smtp_max_line_length", CONF_SIZE, "64k",
 	  "The longest line inside a message. A message with a longer line is refused "
-	  "with 552 5.3.4 after its end (RFC 5321 allows 1000; real mail is often longer)."),
+	  "with 552 5.3.4 after its end (RFC 5321 allows 1000; real mail is often longer). "
+	  "The sendmail command breaks such a line instead (doc/sendmail.md)."),
 	S("SMTP server", "smtp_max_header_size", CONF_SIZE, "1M",
 	  "The largest header section of a message; more gets 552 5.3.4."),
 	S("SMTP server", "smtp_max_errors", CONF_INT, "10",
@@ -68,7 +69,7 @@ const struct conf_def conf_global_defs[] = {
 	  "bare-LF dot cannot smuggle a second message."),
 	E("SMTP server", "smtp_nul", "reject", "reject|accept",
 	  "Messages containing NUL bytes: reject with 550 5.6.0, or accept and keep them "
-	  "as they are."),
+	  "as they are. The sendmail command follows it too (reject: exit 65)."),
 	S("SMTP server", "smtp_auth_on_port25", CONF_BOOL, "no",
 	  "Offer SMTP AUTH (RFC 4954) on smtp listeners too, not only on submission ones. "
 	  "A client that authenticated there may relay like a submission client."),

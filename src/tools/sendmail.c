@@ -1,6 +1,8 @@
 /* sendmail: `tern sendmail` and argv[0] `sendmail`, the classic submission command.
  *
- * Reads a message on standard input (CRLF becomes LF; a lone "." ends it unless -i/-oi),
+ * Reads a message on standard input (CRLF becomes LF; a lone "." ends it unless -i/-oi;
+ * one line policy for both ways into the queue, in sm_read_piece: lines longer than
+ * smtp_max_line_length are broken, NUL bytes follow smtp_nul),
  * takes recipients from the arguments and/or the To/Cc/Bcc fields (-t, Bcc removed), adds
  * Received:, and From:/Date:/Message-ID: when missing (RFC 6409 8.1-8.3), and queues it
  * durably (queue_writer_commit), then pokes the queue manager. -bs runs one SMTP session
@@ -42,6 +44,7 @@
 #define SM_EX_NOUSER 67
 #define SM_EX_UNAVAILABLE 69
 #define SM_EX_CANTCREAT 73
+#define SM_EX_IOERR 74
 #define SM_EX_TEMPFAIL 75
 #define SM_CHUNK 65536
 #define SM_MAX_RCPTS 10000
@@ -60,6 +63,14 @@ struct sm_opts {
 	int rcpt_count;
 };
 
+/* Standard input, read in chunks: every byte is data (NUL too). */
+struct sm_input {
+	char *buf; /* SM_CHUNK bytes */
+	size_t pos, len;
+	bool eof;
+	int error; /* errno of a failed read */
+};
+
 struct sm_msg {
 	struct conf *conf;
 	struct rewrite *rewrite;
@@ -71,8 +82,17 @@ struct sm_msg {
 	size_t rcpt_count;
 	struct buf body_start; /* a first body line that was not a header, or "" */
 	bool ended;            /* input ended inside the header section */
-	bool pending_cr;       /* a CR at the end of the last chunk */
-	bool at_line_start;
+	struct sm_input in;
+	/* The line policy (sm_read_piece): lines longer than line_max are broken. */
+	size_t line_max;
+	size_t col;           /* bytes of the current line given so far */
+	bool in_line_start;   /* the next input byte starts a line (for the lone dot) */
+	bool at_line_start;   /* the next piece starts a line of the message */
+	bool in_header;       /* reading the header section */
+	bool folded;          /* the last piece was a line broken at line_max */
+	unsigned long breaks; /* input lines broken */
+	bool breaking;        /* the current input line was broken */
+	bool nul;             /* a NUL byte was read */
 };
 
 static int sm_usage(void)
@@ -218,43 +238,92 @@ static void sm_add_list(struct sm_msg *m, const char *v)
 	buf_free(&angle);
 }
 
-/* Appends a chunk of input to out with CRLF as LF; tracks a CR split across chunks. */
-static void sm_crlf(struct sm_msg *m, const char *p, size_t n, struct buf *out)
+/* Makes at least need bytes of input available (fewer at its end): how many there are. */
+static size_t sm_in_fill(struct sm_input *in, size_t need)
 {
-	if (m->pending_cr) {
-		if (n == 0 || p[0] != '\n')
-			buf_append_char(out, '\r');
-		m->pending_cr = false;
+	if (in->len - in->pos >= need || in->eof)
+		return in->len - in->pos;
+	memmove(in->buf, in->buf + in->pos, in->len - in->pos);
+	in->len -= in->pos;
+	in->pos = 0;
+	while (in->len < need && !in->eof) {
+		ssize_t n = read(STDIN_FILENO, in->buf + in->len, SM_CHUNK - in->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			in->eof = true;
+			in->error = n < 0 ? errno : 0;
+		} else {
+			in->len += (size_t)n;
+		}
 	}
-	if (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n') {
-		buf_append(out, p, n - 2);
-		buf_append_char(out, '\n');
-	} else if (n >= 1 && p[n - 1] == '\r') {
-		buf_append(out, p, n - 1);
-		m->pending_cr = true;
-	} else {
-		buf_append(out, p, n);
-	}
+	return in->len - in->pos;
 }
 
-/* Reads the next piece of a line from stdin (up to SM_CHUNK bytes), LF-terminated when it
- * ends a line. Returns false at the end of input (or at a lone dot unless -i). */
-static bool sm_read_piece(struct sm_msg *m, const struct sm_opts *o, char *chunk,
-			  struct buf *out)
+/* Gives n bytes of input to out as line content. */
+static void sm_take(struct sm_msg *m, size_t n, struct buf *out)
 {
+	const char *p = m->in.buf + m->in.pos;
+	m->nul |= memchr(p, '\0', n) != NULL;
+	buf_append(out, p, n);
+	m->in.pos += n;
+	m->col += n;
+}
+
+/* The next piece of the message from standard input, into out: the rest of a line with
+ * its LF (CRLF becomes LF; a last line without one gets one), or what is buffered of a
+ * longer line. The one line policy of both ways into the queue (doc/sendmail.md): a line
+ * longer than smtp_max_line_length, which the SMTP server refuses from SMTP clients, is
+ * broken after that many bytes and goes on in a new line, in the header section after a
+ * space (a folded field, RFC 5322 2.2.3). NUL bytes are data here; smtp_nul is applied
+ * by the caller. false at the end of input, or at a lone "." line unless -i. */
+static bool sm_read_piece(struct sm_msg *m, const struct sm_opts *o, struct buf *out)
+{
+	struct sm_input *in = &m->in;
 	buf_reset(out);
-	if (fgets(chunk, SM_CHUNK, stdin) == NULL) {
-		if (m->pending_cr)
-			buf_append_char(out, '\r'), m->pending_cr = false;
-		return out->len > 0;
-	}
-	size_t n = strlen(chunk);
-	bool line_start = m->at_line_start;
-	sm_crlf(m, chunk, n, out);
-	m->at_line_start = n > 0 && chunk[n - 1] == '\n';
-	if (!o->ignore_dots && line_start && (strcmp(buf_cstr(out), ".\n") == 0 ||
-					      (strcmp(buf_cstr(out), ".") == 0 && feof(stdin))))
+	size_t n = sm_in_fill(in, 3);
+	const char *p = in->buf + in->pos;
+	if (m->in_line_start && !o->ignore_dots && n > 0 && p[0] == '.' &&
+	    (n == 1 || p[1] == '\n' || (p[1] == '\r' && (n == 2 || p[2] == '\n'))))
 		return false;
+	if (n == 0 && m->col > 0) {
+		buf_append_char(out, '\n'); /* the last line had no LF */
+		m->col = 0;
+		m->at_line_start = m->in_line_start = true;
+		return true;
+	}
+	if (n == 0)
+		return false;
+	if (m->folded && m->in_header) {
+		buf_append_char(out, ' ');
+		m->col = 1;
+	}
+	m->folded = false;
+	m->in_line_start = false;
+	const char *nl = memchr(p, '\n', n);
+	size_t content = nl != NULL ? (size_t)(nl - p) : n;
+	if (content > 0 && p[content - 1] == '\r' && (nl != NULL || !in->eof))
+		content--; /* CRLF; or a CR whose LF may come with the next read */
+	size_t room = m->line_max - m->col;
+	if (content > room) {
+		sm_take(m, room, out);
+		buf_append_char(out, '\n');
+		m->col = 0;
+		m->folded = true;
+		m->breaks += !m->breaking;
+		m->breaking = true;
+		m->at_line_start = true;
+		return true;
+	}
+	sm_take(m, content, out);
+	if (nl != NULL || in->eof) {
+		in->pos = nl != NULL ? (size_t)(nl - in->buf) + 1 : in->len;
+		buf_append_char(out, '\n');
+		m->col = 0;
+		m->in_line_start = true;
+		m->breaking = false;
+	}
+	m->at_line_start = m->col == 0;
 	return true;
 }
 
@@ -295,13 +364,13 @@ static bool sm_is_field_start(const char *s)
 }
 
 /* Reads the header section. -1 when it is larger than max. */
-static int sm_read_header(struct sm_msg *m, const struct sm_opts *o, char *chunk, uint64_t max)
+static int sm_read_header(struct sm_msg *m, const struct sm_opts *o, uint64_t max)
 {
 	struct buf piece = BUF_INIT, f = BUF_INIT;
 	int r = 0;
 	bool line_start = true;
 	for (;;) {
-		if (!sm_read_piece(m, o, chunk, &piece)) {
+		if (!sm_read_piece(m, o, &piece)) {
 			m->ended = true;
 			break;
 		}
@@ -450,35 +519,65 @@ static int sm_sink_write(struct sm_sink *k, const char *p, size_t n)
 	return k->w != NULL ? queue_writer_write(k->w, p, n) : sm_sock_write(k->sock, p, n);
 }
 
-/* Writes the header section (head) and streams the body after it. 0, -1 + errno, or -2
- * when the message is larger than smtp_max_message_size. */
-static int sm_copy_message(struct sm_msg *m, const struct sm_opts *o, char *chunk,
-			   const struct buf *head, struct sm_sink *k)
+enum sm_copy { SM_COPY_OK, SM_COPY_WRITE, SM_COPY_TOO_LARGE, SM_COPY_NUL, SM_COPY_READ };
+
+/* Does smtp_nul refuse this message? (The sendmail command follows the server's policy
+ * on both ways into the queue: doc/sendmail.md.) */
+static bool sm_nul_refused(const struct sm_msg *m)
+{
+	return m->nul && strcmp(conf_str(m->conf, "smtp_nul"), "reject") == 0;
+}
+
+/* Writes the header section (head) and streams the body after it; stops at the first
+ * thing that makes the message fail (SM_COPY_WRITE: errno says why). */
+static enum sm_copy sm_copy_message(struct sm_msg *m, const struct sm_opts *o,
+				    const struct buf *head, struct sm_sink *k)
 {
 	uint64_t max = conf_num(m->conf, "smtp_max_message_size");
 	struct buf piece = BUF_INIT;
-	int r = sm_sink_write(k, head->data, head->len);
-	if (r == 0 && m->body_start.len > 0)
-		r = sm_sink_write(k, m->body_start.data, m->body_start.len);
-	while (r == 0 && !m->ended && sm_read_piece(m, o, chunk, &piece)) {
+	enum sm_copy r = SM_COPY_OK;
+	if (sm_sink_write(k, head->data, head->len) < 0 ||
+	    (m->body_start.len > 0 && sm_sink_write(k, m->body_start.data, m->body_start.len) < 0))
+		r = SM_COPY_WRITE;
+	while (r == SM_COPY_OK && !sm_nul_refused(m) && !m->ended &&
+	       sm_read_piece(m, o, &piece)) {
 		if (sm_sink_write(k, piece.data, piece.len) < 0)
-			r = -1;
+			r = SM_COPY_WRITE;
 		else if (k->size > max)
-			r = -2;
+			r = SM_COPY_TOO_LARGE;
 	}
+	if (r == SM_COPY_OK && sm_nul_refused(m))
+		r = SM_COPY_NUL;
+	else if (r == SM_COPY_OK && m->in.error != 0)
+		r = SM_COPY_READ;
 	buf_free(&piece);
 	return r;
 }
 
-static void sm_too_large(const struct sm_msg *m)
+/* Says why a copy failed: the exit status. */
+static int sm_copy_failed(const struct sm_msg *m, enum sm_copy r, const char *where)
 {
-	fprintf(stderr, "sendmail: message larger than %llu bytes\n",
-		(unsigned long long)conf_num(m->conf, "smtp_max_message_size"));
+	switch (r) {
+	case SM_COPY_TOO_LARGE:
+		fprintf(stderr, "sendmail: message larger than %llu bytes\n",
+			(unsigned long long)conf_num(m->conf, "smtp_max_message_size"));
+		return SM_EX_DATAERR;
+	case SM_COPY_NUL:
+		fprintf(stderr, "sendmail: the message contains NUL bytes, which this mail system "
+				"refuses (smtp_nul = reject); nothing was sent\n");
+		return SM_EX_DATAERR;
+	case SM_COPY_READ:
+		fprintf(stderr, "sendmail: reading the message: %s; nothing was sent\n",
+			strerror(m->in.error));
+		return SM_EX_IOERR;
+	default:
+		fprintf(stderr, "sendmail: %s: %s\n", where, strerror(errno));
+		return SM_EX_TEMPFAIL;
+	}
 }
 
 /* Writes, commits and announces the message. Returns the exit status. */
-static int sm_queue(struct sm_msg *m, const struct sm_opts *o, const char *sender,
-		    char *chunk)
+static int sm_queue(struct sm_msg *m, const struct sm_opts *o, const char *sender)
 {
 	const char *qdir = conf_str(m->conf, "queue_dir");
 	struct buf err = BUF_INIT, head = BUF_INIT;
@@ -492,14 +591,10 @@ static int sm_queue(struct sm_msg *m, const struct sm_opts *o, const char *sende
 	buf_append_char(&head, '\n');
 	sm_rewrite_header(m, &head);
 	struct sm_sink sink = {.w = w};
-	int r = sm_copy_message(m, o, chunk, &head, &sink);
+	enum sm_copy r = sm_copy_message(m, o, &head, &sink);
 	int status = 0;
-	if (r == -2) {
-		sm_too_large(m);
-		status = SM_EX_DATAERR;
-	} else if (r < 0) {
-		fprintf(stderr, "sendmail: cannot write to the queue: %s\n", strerror(errno));
-		status = SM_EX_TEMPFAIL;
+	if (r != SM_COPY_OK) {
+		status = sm_copy_failed(m, r, "cannot write to the queue");
 	} else {
 		queue_writer_set_sender(w, sender);
 		for (size_t i = 0; i < m->rcpt_count; i++)
@@ -533,6 +628,7 @@ static void sm_msg_free(struct sm_msg *m)
 	x_free(&m->rcpts);
 	buf_free(&m->header);
 	buf_free(&m->body_start);
+	x_free(&m->in.buf);
 	rewrite_free(&m->rewrite);
 	x_free(&m->qualify);
 }
@@ -620,8 +716,7 @@ static int sm_sock_envelope(struct sm_msg *m, struct sm_sock *k, const char *sen
 }
 
 /* Sends the message through the local submission socket. Returns the exit status. */
-static int sm_via_socket(struct sm_msg *m, const struct sm_opts *o, const char *sender,
-			 char *chunk)
+static int sm_via_socket(struct sm_msg *m, const struct sm_opts *o, const char *sender)
 {
 	struct buf err = BUF_INIT, head = BUF_INIT;
 	struct sm_sock *k = sm_sock_open(m->conf, &err);
@@ -644,16 +739,12 @@ static int sm_via_socket(struct sm_msg *m, const struct sm_opts *o, const char *
 	sm_added_fields(m, o, id, &head);
 	buf_append_char(&head, '\n');
 	struct sm_sink sink = {.sock = k};
-	int r = sm_copy_message(m, o, chunk, &head, &sink);
+	enum sm_copy r = sm_copy_message(m, o, &head, &sink);
 	buf_free(&head);
-	if (r < 0) {
+	if (r != SM_COPY_OK) {
 		/* Cut inside DATA: the server drops the transaction, nothing is queued. */
-		if (r == -2)
-			sm_too_large(m);
-		else
-			fprintf(stderr, "sendmail: sending to the mail server: %s\n", strerror(errno));
 		sm_sock_close(&k, false);
-		return r == -2 ? SM_EX_DATAERR : SM_EX_TEMPFAIL;
+		return sm_copy_failed(m, r, "sending to the mail server");
 	}
 	code = sm_sock_data_end(k);
 	if (code != 250)
@@ -668,12 +759,21 @@ static int sm_via_socket(struct sm_msg *m, const struct sm_opts *o, const char *
 static int sm_submit(const struct sm_opts *o, struct conf *c, bool direct)
 {
 	struct sm_msg m = {.conf = c, .rewrite = rewrite_new(c), .at_line_start = true,
-			   .direct = direct, .qualify = smtpd_local_qualify(c)};
+			   .in_line_start = true, .direct = direct,
+			   .qualify = smtpd_local_qualify(c)};
+	m.in.buf = x_malloc(SM_CHUNK);
+	off_t start = lseek(STDIN_FILENO, 0, SEEK_CUR); /* -1: a pipe */
+	uint64_t line_max = conf_num(c, "smtp_max_line_length");
+	m.line_max = line_max < 2 ? 2 : line_max > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)line_max;
 	for (int i = 0; i < o->rcpt_count; i++)
 		sm_add_list(&m, o->rcpts[i]);
-	char *chunk = x_malloc(SM_CHUNK);
 	int status = 0;
-	if (sm_read_header(&m, o, chunk, conf_num(c, "smtp_max_header_size")) < 0) {
+	m.in_header = true;
+	int hr = sm_read_header(&m, o, conf_num(c, "smtp_max_header_size"));
+	m.in_header = false;
+	if (m.in.error != 0) {
+		status = sm_copy_failed(&m, SM_COPY_READ, NULL);
+	} else if (hr < 0) {
 		fprintf(stderr, "sendmail: header section too large\n");
 		status = SM_EX_DATAERR;
 	} else if (m.rcpt_count == 0) {
@@ -683,17 +783,24 @@ static int sm_submit(const struct sm_opts *o, struct conf *c, bool direct)
 	} else if (!direct) {
 		/* The server rewrites the addresses, as for any local client. */
 		char *sender = sm_sender(&m, o);
-		status = sm_via_socket(&m, o, sender, chunk);
+		status = sm_via_socket(&m, o, sender);
 		x_free(&sender);
 	} else {
 		char *sender = sm_sender(&m, o);
 		if (sm_rewrite_envelopes(&m, &sender) < 0)
 			status = SM_EX_TEMPFAIL;
 		else
-			status = sm_queue(&m, o, sender, chunk);
+			status = sm_queue(&m, o, sender);
 		x_free(&sender);
 	}
-	x_free(&chunk);
+	/* A failed message stays where it was: a caller that gave it as a file (mail(1)
+	 * does) reads it all again from there, for its dead.letter. */
+	if (status != 0 && start >= 0)
+		(void)lseek(STDIN_FILENO, start, SEEK_SET);
+	if (status == 0 && m.breaks > 0)
+		fprintf(stderr, "sendmail: %lu line%s longer than %zu bytes (smtp_max_line_length) "
+				"broken in two or more\n", m.breaks, m.breaks == 1 ? "" : "s",
+			m.line_max);
 	sm_msg_free(&m);
 	return status;
 }
