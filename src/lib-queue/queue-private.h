@@ -16,6 +16,8 @@
 /* Bounds on what an envelope may hold, so a damaged file cannot eat memory. */
 #define QUEUE_ENVELOPE_MAX (16u * 1024 * 1024)
 #define QUEUE_FIELD_MAX 4096
+/* Data gathered per write(2) of a queue writer (queue_writer_write). */
+#define QUEUE_WRITE_BUF 32768
 
 struct queue_writer {
 	char id[QUEUE_ID_MAX];
@@ -26,7 +28,11 @@ struct queue_writer {
 	int data_fd;
 	int env_fd;
 	uint64_t data_old_size; /* a recycled file's length when taken: cut at commit */
-	uint64_t size;
+	uint64_t size; /* bytes of data given, those still in wbuf included */
+	/* Data not yet written to data_fd (QUEUE_WRITE_BUF bytes, allocated at the first
+	 * write, freed at commit): the data arrives in pieces of a few kilobytes. */
+	char *wbuf;
+	size_t wlen;
 	time_t arrival;
 	struct buf envelope; /* sender, recipients and attributes, as records */
 	bool have_sender;

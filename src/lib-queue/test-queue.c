@@ -120,6 +120,45 @@ static void test_write_read(void **state)
 	x_free(&dir);
 }
 
+/* Data given in pieces of every size (small ones gathered, one larger than the
+ * gathering buffer, pieces that cross its end) is stored whole and in order. */
+static void test_write_pieces(void **state)
+{
+	char *dir = test_dir();
+	struct buf err = BUF_INIT;
+	struct buf want = BUF_INIT;
+	struct queue_writer *w = queue_writer_open(dir, &err);
+	assert_non_null(w);
+	static const size_t sizes[] = {1, 1000, 7, 40000, 3, 16384, 20000, 1, 0, 32768, 5};
+	unsigned seed = 1;
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			char *piece = x_malloc(sizes[i] + 1);
+			for (size_t j = 0; j < sizes[i]; j++)
+				piece[j] = (char)('a' + (seed = seed * 1103515245 + 12345) % 26);
+			assert_int_equal(queue_writer_write(w, piece, sizes[i]), 0);
+			buf_append(&want, piece, sizes[i]);
+			x_free(&piece);
+		}
+	assert_int_equal(queue_writer_size(w), want.len);
+	queue_writer_add_rcpt(w, "alice@example.test", NULL);
+	char id[QUEUE_ID_MAX];
+	snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+	assert_int_equal(queue_writer_commit(w, &err), 0);
+	queue_writer_free(&w);
+	char *got = x_malloc(want.len + 1);
+	int fd = queue_data_open(dir, id);
+	assert_true(fd >= 0);
+	assert_int_equal(read_full(fd, got, want.len + 1), want.len);
+	assert_memory_equal(got, want.data, want.len);
+	close(fd);
+	x_free(&got);
+	buf_free(&want);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
 static void test_records(void **state)
 {
 	char *dir = test_dir();
@@ -601,6 +640,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_id),
 		cmocka_unit_test(test_write_read),
+		cmocka_unit_test(test_write_pieces),
 		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_damaged),
 		cmocka_unit_test(test_abort_and_cleanup),
