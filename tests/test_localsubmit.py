@@ -8,6 +8,7 @@ command exits 75 and nothing is half-sent; root still writes the queue directly;
 session limits of SMTP and the per-uid cap apply; -bs works over the socket too."""
 import os
 import shutil
+import smtplib
 import subprocess
 import time
 
@@ -338,7 +339,6 @@ def test_long_lines_are_broken_the_same_both_ways(tern_factory, unix_user):
         assert want_field in head + b"\n", head[:300]
         assert max(len(l) for l in (head + b"\n\n" + gbody).split(b"\n")) <= 1024
     # the server's limit still holds for SMTP clients: 552 after the data
-    import smtplib
     with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=10) as s:
         s.ehlo("client.example")
         s.mail("x@client.example")

@@ -7,6 +7,7 @@ clear message while the server is stopped; 77 when mailq_users does not allow it
 mailq_max_entries messages (the oldest) with the rest counted."""
 import os
 import re
+import smtplib
 
 from conftest import TERN, free_port
 from sysaccounts import needs_root, unix_user, wait_for  # noqa: F401
@@ -130,8 +131,33 @@ def test_listing_is_bounded(tern_factory, unix_user):
 
 
 def test_xmailq_only_on_the_local_socket(tern):
-    import smtplib
     with smtplib.SMTP("127.0.0.1", tern.ports["smtp"], timeout=10) as s:
         s.ehlo("client.example")
         code, text = s.docmd("XMAILQ")
         assert code == 500, (code, text)
+
+
+def test_long_listing_streams(tern_factory, unix_user):
+    """A listing far larger than the server's output buffer (64 KB) arrives whole and in
+    order: the server sends it as the client reads."""
+    a = unix_user()
+    tern = instance(tern_factory, relayhost="[127.0.0.1]:%d" % free_port())
+    rcpts = ["r%03d-%s@remote.example" % (i, "x" * 40) for i in range(200)]
+    for n in range(12):
+        r = tern.run("sendmail", *rcpts, input="Subject: many %d\n\nbody\n" % n)
+        assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: root_mailq(tern).count("(deferred: ") == 12 * 200, 60), tern.log()
+    want = root_mailq(tern)
+    assert len(want) > 4 * 65536 and want.endswith(" in 12 Requests.\n"), len(want)
+    r = as_user(a, [mailq_link(tern)], tern)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == want
+    # the raw protocol, from a client that closes its side after the command (-bs
+    # through the socket): every line of the listing as a 211- line, then "211 "
+    r = as_user(a, [TERN, "sendmail", "-bs"], tern, input=b"XMAILQ\r\n")
+    lines = r.stdout.decode().split("\r\n")
+    assert lines[0].startswith("220 ") and lines[-1] == "", lines[:3]
+    body = [l[4:] for l in lines[1:-2]]
+    assert all(l.startswith("211-") for l in lines[1:-2]), lines[1:4]
+    assert lines[-2].startswith("211 "), lines[-3:]
+    assert "\n".join(body) + "\n" == want

@@ -372,7 +372,7 @@ int smtpd_session_process(struct smtpd_session *s)
 		}
 	}
 	s->processing = false;
-	if (s->eof && !(s->state & (SMTPD_COMMIT | SMTPD_CLOSING | SMTPD_AUTH_WAIT))) {
+	if (s->eof && !(s->state & (SMTPD_COMMIT | SMTPD_CLOSING | SMTPD_AUTH_WAIT | SMTPD_MAILQ))) {
 		/* The client closed its side and nothing more will come. */
 		if (evbuffer_get_length(smtpd_output(s)) == 0 && smtpd_flushed(s)) {
 			smtpd_session_free(s);
