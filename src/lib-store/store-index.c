@@ -211,6 +211,7 @@ struct index {
 	/* index_batch_begin/_end: reads share one transaction (opened at the first read,
 	   ended by a write transaction or the batch's end); cache writes wait in pending */
 	unsigned batch;
+	bool hold; /* index_cache_hold: a batch's end leaves the pending values */
 	bool read_open; /* a read transaction of the batch is open */
 	bool in_write;	/* between index_begin and its commit or rollback */
 	struct index_pending *pending;
@@ -575,7 +576,15 @@ void index_batch_end(struct index *ix)
 	if (ix->batch == 0 || --ix->batch > 0)
 		return;
 	index_read_close(ix);
-	index_pending_flush(ix);
+	if (!ix->hold)
+		index_pending_flush(ix);
+}
+
+void index_cache_hold(struct index *ix, bool hold)
+{
+	ix->hold = hold;
+	if (!hold && ix->batch == 0)
+		index_pending_flush(ix);
 }
 
 /* Queues a cache write of a batch; false when there is no batch (write it now). */

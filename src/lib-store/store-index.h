@@ -109,6 +109,8 @@ int index_cache_put(struct index *index, uint32_t uid, enum store_cache_kind kin
  * 4 MB. A batch must not stay open while other code may use the index. */
 void index_batch_begin(struct index *index);
 void index_batch_end(struct index *index);
+/* store_cache_hold: the pending cache values outlive the batches until hold is false. */
+void index_cache_hold(struct index *index, bool hold);
 /* The file's path. */
 const char *index_path(struct index *index);
 /* Frees the connection's page cache and other memory SQLite can do without. */

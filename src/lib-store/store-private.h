@@ -35,6 +35,8 @@ struct store_folder_vfuncs {
 	/* Optional: reads the internal date of a message whose date is STORE_IDATE_UNKNOWN
 	   (called from store_folder_msg; sets msg->internal_date, 0 when it cannot). */
 	void (*msg_idate)(struct store_folder *f, struct store_msg *msg);
+	/* Optional: gives back what message opens keep (store_folder_release_memory). */
+	void (*msg_release)(struct store_folder *f);
 	/* The folder's index (cache values and batches are kept there). */
 	struct index *(*index)(struct store_folder *f);
 	int (*set_flags)(struct store_folder *f, const uint32_t *uids, size_t count,

@@ -244,9 +244,16 @@ void store_batch_end(struct store_folder *f)
 	index_batch_end(f->v->index(f));
 }
 
+void store_cache_hold(struct store_folder *f, bool hold)
+{
+	index_cache_hold(f->v->index(f), hold);
+}
+
 void store_folder_release_memory(struct store_folder *f)
 {
 	index_release_memory(f->v->index(f));
+	if (f->v->msg_release != NULL)
+		f->v->msg_release(f);
 }
 
 int store_set_flags(struct store_folder *f, const uint32_t *uids, size_t count,

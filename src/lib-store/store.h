@@ -161,6 +161,10 @@ int store_msg_cache_put(struct store_folder *folder, uint32_t uid, enum store_ca
  * at the end. Nests; end every batch before going back to an event loop. */
 void store_batch_begin(struct store_folder *folder);
 void store_batch_end(struct store_folder *folder);
+/* Between hold true and false the batches' cache values wait past their ends (until false,
+ * a write transaction, or 4 MB): a FETCH over many steps writes them in a few large
+ * transactions, not in one per step (each rewrote the tables' last pages). */
+void store_cache_hold(struct store_folder *folder, bool hold);
 /* Gives back the memory the folder holds only to be faster (the index's page cache): for a
  * session that goes idle. */
 void store_folder_release_memory(struct store_folder *folder);

@@ -131,9 +131,12 @@ static void maildir_clean_tmp(struct maildir_folder *mf)
 	x_free(&path);
 }
 
+static void maildir_msg_release(struct store_folder *f);
+
 static void maildir_folder_close(struct store_folder *f)
 {
 	struct maildir_folder *mf = (struct maildir_folder *)f;
+	maildir_msg_release(f);
 	if (mf->idate_count > 0 && index_begin(mf->ix, NULL) == 0) {
 		if (maildir_idates_flush(mf, NULL) < 0 || index_commit(mf->ix, NULL) < 0)
 			index_rollback(mf->ix);
@@ -227,28 +230,62 @@ int maildir_locate(struct maildir_folder *mf, uint32_t uid, struct index_row *ro
 	return found;
 }
 
+static int maildir_dirfds(struct maildir_folder *mf, int dirfd[2], struct buf *err);
+
+/* Gives back the directories message opens keep (a session going idle, the folder's
+ * close). */
+static void maildir_msg_release(struct store_folder *f)
+{
+	struct maildir_folder *mf = (struct maildir_folder *)f;
+	if (mf->msg_dirs_open) {
+		close(mf->msg_dir[0]);
+		close(mf->msg_dir[1]);
+		mf->msg_dirs_open = false;
+	}
+}
+
+/* Opens a message file, relative to dirfd (AT_FDCWD: path is absolute). O_NOATIME:
+ * reading a message is no change to it, and the first read of each (atime not after mtime
+ * under relatime) would otherwise write its inode; only the file's owner may ask, so the
+ * others read without it. */
+static int msg_file_open(struct maildir_folder *mf, int dirfd, const char *path)
+{
+	int fd = -1;
+	if (!mf->atime_needed) {
+		fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+		if (fd < 0 && errno == EPERM)
+			mf->atime_needed = true;
+	}
+	if (fd < 0 && mf->atime_needed)
+		fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	return fd;
+}
+
 static int maildir_msg_open(struct store_folder *f, uint32_t uid, struct store_msg_stream *s,
 			    struct buf *err)
 {
 	struct maildir_folder *mf = (struct maildir_folder *)f;
 	struct index_row row;
 	char *path = NULL;
+	/* the first try opens the name relative to new/ or cur/, kept open (the kernel then
+	   walks one name, not the whole path); where that fails, the directories are given
+	   back and the look-up after a catch-up uses the full path */
+	if (!mf->msg_dirs_open && maildir_dirfds(mf, mf->msg_dir, NULL) == 0)
+		mf->msg_dirs_open = true;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		x_free(&path);
 		int found = maildir_locate(mf, uid, &row, &path, false, attempt > 0, err);
 		if (found <= 0)
 			return found < 0 ? -1 : store_err(err, "expunged");
-		/* O_NOATIME: reading a message is no change to it, and the first read of each
-		   (atime not after mtime under relatime) would otherwise write its inode; only
-		   the file's owner may ask, so the others read without it */
-		s->fd = -1;
-		if (!mf->atime_needed) {
-			s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
-			if (s->fd < 0 && errno == EPERM)
-				mf->atime_needed = true;
+		if (attempt == 0 && mf->msg_dirs_open) {
+			s->fd = msg_file_open(mf, mf->msg_dir[row.dir], row.fname);
+			if (s->fd < 0 && errno == ENOENT) {
+				maildir_msg_release(f);
+				errno = ENOENT;
+			}
+		} else {
+			s->fd = msg_file_open(mf, AT_FDCWD, path);
 		}
-		if (s->fd < 0 && mf->atime_needed)
-			s->fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (s->fd >= 0 || errno != ENOENT)
 			break;
 	}
@@ -618,6 +655,7 @@ const struct store_folder_vfuncs maildir_folder_vfuncs = {
 	.msg_open = maildir_msg_open,
 	.msg_vsize = maildir_msg_vsize,
 	.msg_idate = maildir_msg_idate,
+	.msg_release = maildir_msg_release,
 	.index = maildir_index,
 	.set_flags = maildir_set_flags,
 	.keyword_lookup = maildir_keyword_lookup,

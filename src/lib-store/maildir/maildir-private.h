@@ -81,6 +81,8 @@ struct maildir_folder {
 	bool full_refresh; /* the index was replaced: compare the whole snapshot */
 	bool build_snapshot; /* opening: a build from nothing fills the snapshot as it goes */
 	bool atime_needed;   /* O_NOATIME was refused (not the files' owner) */
+	bool msg_dirs_open;  /* msg_dir holds new/ and cur/, open for message opens */
+	int msg_dir[2];
 };
 
 /* --- maildir-uidlist.c --- */
