@@ -43,6 +43,9 @@
 #define INDEX_MODSEQ_SCHEMA                                                                        \
 	"CREATE INDEX IF NOT EXISTS msgs_modseq ON msgs (modseq) WHERE " INDEX_MODSEQ_PARTIAL
 _Static_assert(INDEX_MODSEQ_BUILT == 2, "INDEX_MODSEQ_PARTIAL says 2");
+/* index_new_list_create's partial index (in a new file's schema from the start) */
+#define INDEX_NEW_LIST_SCHEMA                                                                      \
+	"CREATE INDEX IF NOT EXISTS msgs_in_new ON msgs (uid, base, fname) WHERE dir = 0"
 
 enum index_stmt {
 	ST_META_GET,
@@ -149,7 +152,8 @@ static const char index_schema[] =
     INDEX_MODSEQ_SCHEMA ";"
     "CREATE TABLE IF NOT EXISTS expunged (uid INTEGER PRIMARY KEY, base TEXT NOT NULL,"
     " modseq INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (modseq);";
+    "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (modseq);"
+    INDEX_NEW_LIST_SCHEMA ";";
 
 /* The values cached per message, one table each (store_cache_kind), so that a FETCH of one
  * of them reads only its pages and the snapshot's scan of msgs stays small. */
@@ -205,6 +209,7 @@ struct index {
 	   happen (bulk_other: something else happened, count them with SQL at the end) */
 	bool bulk, bulk_other;
 	bool sync_off; /* this transaction fills an empty index: committed without fsync */
+	bool wal_later; /* a new file: switched to WAL after its first write transaction */
 	int64_t bulk_messages, bulk_bytes, bulk_unseen;
 	sqlite3_stmt *st[ST_COUNT];
 	struct index_feed feed; /* index_insert_rows: what tern_feed reads */
@@ -262,6 +267,18 @@ static void index_trim_wal(struct index *ix)
 	x_free(&wal);
 }
 
+/* A new file to WAL mode (index_setup) once it is filled. Another connection may have
+ * switched it already, or be in a transaction (busy: then the next open switches it). */
+static void index_wal_switch(struct index *ix)
+{
+	if (!ix->wal_later)
+		return;
+	ix->wal_later = false;
+	if (sqlite3_exec(ix->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
+		log_debug("store: index %s: not switched to WAL yet: %s", ix->path,
+			  sqlite3_errmsg(ix->db));
+}
+
 static void index_free(struct index *ix)
 {
 	index_pending_clear(ix);
@@ -269,6 +286,8 @@ static void index_free(struct index *ix)
 	buf_free(&ix->pending_data);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(ix->st[i]);
+	if (ix->db != NULL && sqlite3_get_autocommit(ix->db))
+		index_wal_switch(ix);
 	index_trim_wal(ix);
 	sqlite3_close_v2(ix->db);
 	x_free(&ix->path);
@@ -336,7 +355,7 @@ static int index_setup(struct index *ix, bool *fresh_r)
 	   existing file is in WAL mode already and its set-up writes nothing (but a
 	   migration). */
 	rc = sqlite3_exec(ix->db,
-			  "PRAGMA synchronous=OFF; PRAGMA page_size=16384; PRAGMA journal_mode=WAL; "
+			  "PRAGMA synchronous=OFF; PRAGMA page_size=16384; "
 			  "PRAGMA temp_store=MEMORY; "
 			  "PRAGMA cache_size=-512; PRAGMA wal_autocheckpoint=" INDEX_WAL_PAGES "; "
 			  "PRAGMA journal_size_limit=" INDEX_WAL_LIMIT ";",
@@ -369,12 +388,25 @@ static int index_setup(struct index *ix, bool *fresh_r)
 				  "INSERT OR REPLACE INTO meta (key, value) "
 				  "VALUES ('instance', random()); PRAGMA user_version = " INDEX_VERSION_STR,
 				  NULL, NULL, NULL);
-	if (rc == SQLITE_OK && !index_has_totals(ix))
+	/* a new file gets them with its first build (index_bulk_end), which would only drop
+	   them first */
+	if (rc == SQLITE_OK && version != 0 && !index_has_totals(ix))
 		rc = sqlite3_exec(ix->db, index_totals_schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(ix->db, "COMMIT; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+		rc = sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
 	else
 		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	/* A new file stays in rollback-journal mode until its first write transaction (the
+	   build from the files) is committed: its pages then go to the file once, where in WAL
+	   mode they were written to the WAL and copied into the file by the checkpoint that the
+	   commit's size set off (a third of the commit's cost). The journal holds only the few
+	   schema pages the build changes. */
+	if (rc == SQLITE_OK && version == 0)
+		ix->wal_later = true;
+	else if (rc == SQLITE_OK)
+		rc = sqlite3_exec(ix->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(ix->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		*fresh_r = index_meta(ix, "uidvalidity") == 0;
 	return rc;
@@ -487,6 +519,7 @@ int index_commit(struct index *ix, struct buf *err)
 		return -1;
 	}
 	ix->in_write = false;
+	index_wal_switch(ix);
 	index_sync_restore(ix);
 	return 0;
 }
@@ -970,10 +1003,7 @@ int index_idate_set(struct index *ix, uint32_t uid, int64_t idate, struct buf *e
 
 int index_new_list_create(struct index *ix, struct buf *err)
 {
-	if (sqlite3_exec(ix->db,
-			 "CREATE INDEX IF NOT EXISTS msgs_in_new ON msgs (uid, base, fname) "
-			 "WHERE dir = 0",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(ix->db, INDEX_NEW_LIST_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
 		return index_fail(ix, err, "create index");
 	return 0;
 }

@@ -15,16 +15,18 @@
 /* The ,S=<digits> field of the unique part, when there is one. */
 static void maildir_name_size(const char *fname, size_t baselen, struct maildir_name *n)
 {
-	for (size_t i = 0; i + 2 < baselen; i++) {
-		if (fname[i] != ',' || fname[i + 1] != 'S' || fname[i + 2] != '=')
+	for (const char *p = fname, *end = fname + baselen;
+	     (p = memchr(p, ',', (size_t)(end - p))) != NULL; p++) {
+		if (end - p < 3 || p[1] != 'S' || p[2] != '=')
 			continue;
 		uint64_t v = 0;
-		size_t j = i + 3, digits = 0;
-		for (; j < baselen && fname[j] >= '0' && fname[j] <= '9' && digits < 19; j++) {
-			v = v * 10 + (uint64_t)(fname[j] - '0');
+		const char *q = p + 3;
+		size_t digits = 0;
+		for (; q < end && *q >= '0' && *q <= '9' && digits < 19; q++) {
+			v = v * 10 + (uint64_t)(*q - '0');
 			digits++;
 		}
-		if (digits > 0 && (j == baselen || fname[j] == ',')) {
+		if (digits > 0 && (q == end || *q == ',')) {
 			n->size = v;
 			n->has_size = true;
 			return;
@@ -32,20 +34,26 @@ static void maildir_name_size(const char *fname, size_t baselen, struct maildir_
 	}
 }
 
-bool maildir_name_parse(const char *fname, struct maildir_name *n_r)
+bool maildir_name_base(const char *fname, size_t *baselen_r)
 {
-	memset(n_r, 0, sizeof(*n_r));
 	size_t len = strnlen(fname, MAILDIR_NAME_MAX + 1);
 	if (len == 0 || len > MAILDIR_NAME_MAX || fname[0] == '.')
 		return false;
 	const char *colon = memchr(fname, ':', len);
-	n_r->baselen = colon != NULL ? (size_t)(colon - fname) : len;
-	if (n_r->baselen == 0)
+	*baselen_r = colon != NULL ? (size_t)(colon - fname) : len;
+	return *baselen_r > 0;
+}
+
+bool maildir_name_parse(const char *fname, struct maildir_name *n_r)
+{
+	memset(n_r, 0, sizeof(*n_r));
+	if (!maildir_name_base(fname, &n_r->baselen))
 		return false;
 	maildir_name_size(fname, n_r->baselen, n_r);
-	if (colon == NULL || strncmp(colon, ":2,", 3) != 0)
+	const char *info = fname + n_r->baselen;
+	if (info[0] != ':' || info[1] != '2' || info[2] != ',')
 		return true;
-	for (const char *p = colon + 3; *p != '\0'; p++) {
+	for (const char *p = info + 3; *p != '\0'; p++) {
 		if (*p >= 'A' && *p <= 'Z')
 			n_r->flags |= 1u << (*p - 'A');
 		else if (*p >= 'a' && *p <= 'z')

@@ -31,6 +31,8 @@ struct maildir_name {
 };
 /* Splits a file name; false when it is not a message (starts with '.', too long). */
 bool maildir_name_parse(const char *fname, struct maildir_name *n_r);
+/* The same test, giving only the length of the unique part (no flags, no size). */
+bool maildir_name_base(const char *fname, size_t *baselen_r);
 /* Appends base + ":2," + the flag letters (A-Z then a-z, ASCII order) to out. */
 void maildir_name_format(struct buf *out, const char *base, size_t baselen, uint32_t flags,
 			 uint32_t keywords);

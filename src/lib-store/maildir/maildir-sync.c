@@ -101,16 +101,18 @@ int maildir_map_refresh(struct maildir_folder *mf, struct buf *err)
 
 /* A file whose name is known: note it as seen, and its new flags if renamed. */
 static int scan_known(struct maildir_scan *sc, struct maildir_entry *e, int dir,
-		      const char *fname, const struct maildir_name *n, struct buf *err)
+		      const char *fname, struct buf *err)
 {
 	e->seen = true;
 	if (e->dir == dir && strcmp(e->fname, fname) == 0)
 		return 0;
-	struct index_row r = {.uid = e->uid, .fname = fname, .dir = dir, .flags = n->flags,
-			      .keywords = n->keywords, .modseq = scan_modseq(sc)};
+	struct maildir_name n;
+	maildir_name_parse(fname, &n);
+	struct index_row r = {.uid = e->uid, .fname = fname, .dir = dir, .flags = n.flags,
+			      .keywords = n.keywords, .modseq = scan_modseq(sc)};
 	if (index_update(sc->mf->ix, &r, err) < 0)
 		return -1;
-	e = maildir_map_put(&sc->mf->map, fname, n->baselen, e->uid, dir);
+	e = maildir_map_put(&sc->mf->map, fname, n.baselen, e->uid, dir);
 	e->seen = true;
 	return 0;
 }
@@ -159,17 +161,17 @@ static int scan_dir(struct maildir_scan *sc, int dir, struct buf *err)
 			e->seen = true;
 			continue;
 		}
-		struct maildir_name n;
-		if (!maildir_name_parse(de->d_name, &n))
+		size_t baselen; /* the rest of the name is parsed when it is used */
+		if (!maildir_name_base(de->d_name, &baselen))
 			continue;
-		if (e == NULL && sc->light && scan_lookup(sc, de->d_name, n.baselen, &e, err) < 0) {
+		if (e == NULL && sc->light && scan_lookup(sc, de->d_name, baselen, &e, err) < 0) {
 			ret = -1;
 			continue;
 		}
 		if (e != NULL && e->seen)
 			continue; /* the same message twice (moved while we read): once is enough */
 		if (e != NULL) {
-			ret = scan_known(sc, e, dir, de->d_name, &n, err);
+			ret = scan_known(sc, e, dir, de->d_name, err);
 			continue;
 		}
 		if (sc->news_count == sc->news_cap) {
@@ -178,9 +180,9 @@ static int scan_dir(struct maildir_scan *sc, int dir, struct buf *err)
 		}
 		uint64_t key = 0;
 		for (size_t i = 0; i < 8; i++)
-			key = key << 8 | (i < n.baselen ? (unsigned char)de->d_name[i] : 0u);
+			key = key << 8 | (i < baselen ? (unsigned char)de->d_name[i] : 0u);
 		sc->news[sc->news_count++] = (struct maildir_new){
-		    .key = key, .off = sc->names.len, .baselen = (uint16_t)n.baselen,
+		    .key = key, .off = sc->names.len, .baselen = (uint16_t)baselen,
 		    .dir = (uint8_t)dir};
 		buf_append(&sc->names, de->d_name, strlen(de->d_name) + 1);
 	}
@@ -285,10 +287,10 @@ static void news_sort(struct maildir_scan *sc)
 
 /* A build from nothing on open: the snapshot as the rows are made (sorted at the end), so
  * the open does not read them all back. */
-static void build_push(struct store_folder *f, const struct index_row *r)
+static void build_push(struct store_folder *f, const struct index_row *r, size_t expect)
 {
 	if (f->count == f->cap) {
-		f->cap = f->cap ? f->cap * 2 : 1024;
+		f->cap = f->cap ? f->cap * 2 : expect > 1024 ? expect : 1024;
 		f->msgs = x_reallocarray(f->msgs, f->cap, sizeof(*f->msgs));
 	}
 	f->msgs[f->count++] = (struct store_msg){.uid = r->uid,
@@ -331,11 +333,14 @@ static void uidlist_line(struct buf *out, uint32_t uid, const char *base, size_t
 	do
 		digits[n++] = (char)('0' + uid % 10);
 	while ((uid /= 10) != 0);
+	char *p = buf_reserve(out, n + len + 2);
+	out->len += n + len + 2;
 	while (n > 0)
-		buf_append_char(out, digits[--n]);
-	buf_append_char(out, ' ');
-	buf_append(out, base, len);
-	buf_append_char(out, '\n');
+		*p++ = digits[--n];
+	*p++ = ' ';
+	memcpy(p, base, len);
+	p[len] = '\n';
+	p[len + 1] = '\0';
 }
 
 /* Gives one new file its UID (its old one while rebuilding, when the uidlist knows it) and
@@ -385,7 +390,7 @@ static int scan_flush(struct maildir_scan *sc, uint32_t *uidnext, struct buf *er
 		if (mf->hints == NULL) /* rebuilding: the map is loaded later, when needed */
 			maildir_map_put(&mf->map, row->fname, row->baselen, row->uid, row->dir);
 		else if (mf->build_snapshot)
-			build_push(&mf->f, row);
+			build_push(&mf->f, row, sc->news_count);
 		uidlist_line(&sc->uidlist, row->uid, row->base, row->baselen);
 	}
 	sc->row_count = 0;
