@@ -133,6 +133,39 @@ def test_login_capability_list(tern):
     assert "alice-pw" not in tern.log()
 
 
+def test_special_use_folders_made_at_first_login(tern):
+    """A Maildir made by other means (no special-use folders, no subscriptions): the first
+    login makes the folders (directories only: no index until one is used) and subscribes
+    them; LIST shows their attributes; a later login leaves a deleted one deleted only
+    until then (it is made again, as a client expects them)."""
+    import shutil
+    md = tern.maildir(ALICE)
+    specials = ("Sent", "Drafts", "Trash", "Junk", "Archive")
+    for name in specials:
+        shutil.rmtree(os.path.join(md, "." + name))
+    os.unlink(os.path.join(md, "subscriptions"))
+    deliver(tern, "before the first login")
+    tern.wait_messages(ALICE, 1)
+    m = login(tern)
+    for name in specials:
+        for part in ("cur", "new", "tmp", "maildirfolder"):
+            assert os.path.exists(os.path.join(md, "." + name, part)), (name, part)
+        assert not os.path.exists(os.path.join(md, "." + name, "tern-index.sqlite"))
+    typ, data = m.list('""', "*")
+    assert typ == "OK"
+    text = b"\n".join(data)
+    for name in specials:
+        assert re.search(rb"\(.*\\%s.*\) \"/\" %s" % (name.encode(), name.encode()), text), text
+    typ, data = m.lsub('""', "*")
+    assert sorted(d.rsplit(b" ", 1)[1] for d in data) == sorted(n.encode() for n in specials)
+    typ, data = m.status("Sent", "(MESSAGES UIDNEXT)")
+    assert typ == "OK" and b"MESSAGES 0" in data[0] and b"UIDNEXT 1" in data[0], data
+    assert os.path.exists(os.path.join(md, ".Sent", "tern-index.sqlite"))
+    typ, data = m.select("INBOX")
+    assert typ == "OK" and data == [b"1"]
+    m.logout()
+
+
 def test_fetch_every_item(tern):
     m = login(tern)
     data = append(m, flags="(\\Flagged)")

@@ -111,6 +111,14 @@ def test_imap_authenticate_plain_implicit_tls_maildir(tern_factory, unix_user):
     assert len(files) == 1
     for path in (os.path.join(u.home, "Maildir"), os.path.join(cur, files[0])):
         assert os.stat(path).st_uid == u.uid, path
+    # a system user has no `tern user add`: the first login made the special-use folders,
+    # as the user, subscribed
+    for name in ("Sent", "Drafts", "Trash", "Junk", "Archive"):
+        folder = os.path.join(u.home, "Maildir", "." + name)
+        for path in (folder, os.path.join(folder, "cur"), os.path.join(folder, "maildirfolder")):
+            assert os.stat(path).st_uid == u.uid, path
+    subs = os.path.join(u.home, "Maildir", "subscriptions")
+    assert sorted(open(subs).read().split()) == ["Archive", "Drafts", "Junk", "Sent", "Trash"]
 
 
 def test_pop3_user_pass_and_auth(tern_factory, unix_user):

@@ -1,6 +1,7 @@
 """The administrator's commands: init, check, user, and serve's signals."""
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -74,7 +75,19 @@ def test_user_commands(tern_factory):
     assert r.returncode == 0, r.stderr
     m = re.search(r"^password: (\S{16})$", r.stdout, re.M)
     assert m
-    assert os.path.isdir(os.path.join(inst.maildir("carol@example.test"), "new"))
+    carol = inst.maildir("carol@example.test")
+    assert os.path.isdir(os.path.join(carol, "new"))
+    # the special-use folders come with the Maildir, subscribed, owned like the rest
+    owner = os.stat(carol).st_uid
+    for name in ("Sent", "Drafts", "Trash", "Junk", "Archive"):
+        for part in ("", "tmp", "new", "cur", "maildirfolder"):
+            path = os.path.join(carol, "." + name, part)
+            assert os.path.exists(path), path
+            assert os.stat(path).st_uid == owner, path
+        assert not os.path.exists(os.path.join(carol, "." + name, "tern-index.sqlite"))
+    subs = os.path.join(carol, "subscriptions")
+    assert open(subs).read().split() == ["Sent", "Drafts", "Trash", "Junk", "Archive"]
+    assert os.stat(subs).st_uid == owner
     users = open(os.path.join(inst.dir, "inst", "data", "users")).read()
     assert "carol@example.test:$" in users and m.group(1) not in users
     assert "10485760" in inst.run("user", "list").stdout
@@ -82,8 +95,10 @@ def test_user_commands(tern_factory):
     assert inst.run("user", "add", "carol@example.test", input="x\n").returncode == 65
     assert inst.run("user", "add", "dave@elsewhere.test", input="x\n").returncode == 65
     assert inst.run("user", "passwd", "nobody@example.test", input="x\n").returncode == 67
+    shutil.rmtree(os.path.join(carol, ".Junk"))
     r = inst.run("user", "passwd", "carol@example.test", input="new-secret\n")
     assert r.returncode == 0 and "password:" not in r.stdout
+    assert not os.path.exists(os.path.join(carol, ".Junk"))  # only add makes them
     assert open(os.path.join(inst.dir, "inst", "data", "users")).read() != users
     r = inst.run("user", "del", "carol@example.test")
     assert r.returncode == 0 and "kept" in r.stdout

@@ -14,7 +14,6 @@
 #include "xalloc.h"
 
 #include <string.h>
-#include <sys/stat.h>
 
 static void login_delay_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -158,33 +157,14 @@ void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd)
 	explicit_bzero((char *)password, plen);
 }
 
-/* Creates the special-use folders a client expects (RFC 6154) when they are missing. */
+/* Creates the special-use folders a client expects (RFC 6154) when they are missing: a
+ * user added by `tern user add` has them, and then this is a stat of each. */
 void imapd_create_special(struct imapd_session *s)
 {
-	static const char *const names[] = {"Sent", "Drafts", "Trash", "Junk", "Archive"};
-	char **list;
-	size_t n;
 	struct buf err = BUF_INIT;
-	struct stat st;
-	if (stat(s->user.maildir, &st) == 0 && !S_ISDIR(st.st_mode))
-		return; /* one mbox file (/var/mail/USER): it has only INBOX */
-	if (store_list(s->store, &list, &n, &err) < 0) {
-		log_warn("user=<%s>: cannot list folders: %s", s->user.address, buf_cstr(&err));
-		buf_free(&err);
-		return;
-	}
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		bool found = false;
-		for (size_t j = 0; j < n && !found; j++)
-			found = strcmp(list[j], names[i]) == 0;
-		buf_reset(&err);
-		if (!found && store_folder_create(s->store, names[i], &err) < 0)
-			log_warn("user=<%s>: cannot create %s: %s", s->user.address, names[i],
-				 buf_cstr(&err));
-		else if (!found)
-			imapd_subs_change(s, names[i], true);
-	}
-	store_list_free(&list, n);
+	if (store_special_make(s->store, (uid_t)-1, (gid_t)-1, &err) < 0)
+		log_warn("user=<%s>: cannot create the special-use folders: %s", s->user.address,
+			 buf_cstr(&err));
 	buf_free(&err);
 }
 

@@ -3,7 +3,8 @@
  * SUBSCRIBE, UNSUBSCRIBE, NAMESPACE (RFC 2342: one personal namespace, separator "/").
  * Names travel as modified UTF-7 (RFC 3501 5.1.3), or UTF-8 after ENABLE UTF8=ACCEPT
  * (RFC 6855 3); the store keeps the mUTF-7 form. Special-use attributes (RFC 6154) come
- * from the well-known names. Subscriptions live in MAILDIR/subscriptions, one name a line.
+ * from the well-known names. Subscriptions live in MAILDIR/subscriptions, one name a line
+ * (lib-store's store_subs_read/_change).
  */
 #include "imapd-int.h"
 #include "log.h"
@@ -17,9 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#define SUBS_FILE "subscriptions"
-#define SUBS_MAX (1024 * 1024)
 
 char *imapd_mailbox_arg(struct imapd_session *s, const struct imap_arg *arg)
 {
@@ -61,71 +59,27 @@ void imapd_write_mailbox(struct imapd_session *s, struct buf *out, const char *s
 
 const char *imapd_special_use(const char *name)
 {
-	static const char *const map[][2] = {
-	    {"Sent", "\\Sent"}, {"Drafts", "\\Drafts"},	  {"Trash", "\\Trash"},
-	    {"Junk", "\\Junk"}, {"Archive", "\\Archive"}, {NULL, NULL},
-	};
-	for (size_t i = 0; map[i][0] != NULL; i++)
-		if (strcmp(map[i][0], name) == 0)
-			return map[i][1];
+	/* the attribute of each of lib-store's store_special_names, in their order */
+	static const char *const attrs[STORE_SPECIAL_COUNT] = {"\\Sent", "\\Drafts", "\\Trash",
+								"\\Junk", "\\Archive"};
+	for (size_t i = 0; i < STORE_SPECIAL_COUNT; i++)
+		if (strcmp(store_special_names[i], name) == 0)
+			return attrs[i];
 	return NULL;
-}
-
-static char *subs_path(struct imapd_session *s)
-{
-	return path_beside_mailbox(s->user.maildir, SUBS_FILE);
 }
 
 char **imapd_subs_read(struct imapd_session *s, size_t *count_r)
 {
-	char *path = subs_path(s);
-	size_t len;
-	char *text = read_file_small(path, SUBS_MAX, &len);
-	x_free(&path);
-	char **v = NULL;
-	size_t n = 0;
-	for (char *p = text, *save = NULL, *line = p ? strtok_r(p, "\n", &save) : NULL;
-	     line != NULL; line = strtok_r(NULL, "\n", &save)) {
-		v = x_reallocarray(v, n + 1, sizeof(*v));
-		v[n++] = x_strdup(line);
-	}
-	x_free(&text);
-	*count_r = n;
-	return v;
+	return store_subs_read(s->user.maildir, count_r);
 }
 
 int imapd_subs_change(struct imapd_session *s, const char *name, bool add)
 {
-	size_t n;
-	char **v = imapd_subs_read(s, &n);
-	struct buf b = BUF_INIT;
-	bool found = false;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v[i], name) == 0)
-			found = true;
-		else
-			buf_printf(&b, "%s\n", v[i]);
-		x_free(&v[i]);
-	}
-	x_free(&v);
-	if (add)
-		buf_printf(&b, "%s\n", name);
-	int rc = 0;
-	if (found != add) {
-		char *path = subs_path(s);
-		char *tmp = x_asprintf("%s.tmp", path);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		rc = fd < 0 || write_full(fd, b.data, b.len) < 0 || close(fd) < 0 ||
-			     rename(tmp, path) < 0
-			 ? -1
-			 : 0;
-		if (rc < 0)
-			log_warn("user=<%s>: cannot write %s: %s", s->user.address, path,
-				 strerror(errno));
-		x_free(&tmp);
-		x_free(&path);
-	}
-	buf_free(&b);
+	struct buf err = BUF_INIT;
+	int rc = store_subs_change(s->user.maildir, &name, 1, add, (uid_t)-1, (gid_t)-1, &err);
+	if (rc < 0)
+		log_warn("user=<%s>: cannot %s", s->user.address, buf_cstr(&err));
+	buf_free(&err);
 	return rc;
 }
 

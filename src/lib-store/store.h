@@ -96,6 +96,27 @@ int store_folder_delete(struct store *store, const char *name, struct buf *err);
 /* Renames a folder and its children. INBOX cannot be renamed. */
 int store_folder_rename(struct store *store, const char *from, const char *to, struct buf *err);
 
+/* The special-use folders (RFC 6154) every user gets, by their well-known names: Sent,
+ * Drafts, Trash, Junk, Archive. */
+#define STORE_SPECIAL_COUNT 5
+extern const char *const store_special_names[STORE_SPECIAL_COUNT];
+/* Makes those of them that are missing, and subscribes the ones it made; a Maildir folder
+ * gets its directories only (its index is built when it is first opened), no flush. The
+ * files made are given to uid:gid unless uid is -1. Nothing for a single mbox file. When
+ * all are there: one stat each (Maildir). -1: some could not be made (err: the last
+ * reason); the others are made all the same. */
+int store_special_make(struct store *store, uid_t uid, gid_t gid, struct buf *err);
+
+/* The subscriptions: names one a line in the file STORE_SUBSCRIPTIONS beside the mailbox
+ * at root (path_beside_mailbox). store_subs_read: the names (free with store_list_free).
+ * store_subs_change: adds the names not listed (add) or removes every line of each; the
+ * file is rewritten atomically only when that changes it, owned by uid:gid unless uid is
+ * -1. */
+#define STORE_SUBSCRIPTIONS "subscriptions"
+char **store_subs_read(const char *root, size_t *count_r);
+int store_subs_change(const char *root, const char *const *names, size_t count, bool add,
+		      uid_t uid, gid_t gid, struct buf *err);
+
 /* What IMAP STATUS reports of a folder. */
 struct store_folder_status {
 	uint64_t messages;

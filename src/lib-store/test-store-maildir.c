@@ -117,6 +117,64 @@ static void test_folders(void **state)
 	store_list_free(&names, n);
 }
 
+/* The special-use folders: made with their directories and subscribed, once; a name
+ * taken by something else is left alone; subscriptions change only when asked to. */
+static void test_special_folders(void **state)
+{
+	struct fixture *fx = *state;
+	char *sub = x_asprintf("%s/Maildir/subscriptions", fx->dir);
+	test_write_file(sub, "Lists\nJunk\n");
+	char *junk = x_asprintf("%s/Maildir/.Junk", fx->dir);
+	test_write_file(junk, "not a folder\n");
+	assert_int_equal(store_special_make(fx->store, (uid_t)-1, (gid_t)-1, &fx->err), 0);
+	static const char *const made[] = {"Sent", "Drafts", "Trash", "Archive"};
+	for (size_t i = 0; i < 4; i++) {
+		for (size_t j = 0; j < 4; j++) {
+			static const char *const parts[] = {"tmp", "new", "cur", "maildirfolder"};
+			char *p = x_asprintf("%s/Maildir/.%s/%s", fx->dir, made[i], parts[j]);
+			struct stat st;
+			assert_int_equal(stat(p, &st), 0);
+			assert_true(j == 3 ? S_ISREG(st.st_mode) : S_ISDIR(st.st_mode));
+			x_free(&p);
+		}
+		char *idx = x_asprintf("%s/Maildir/.%s/tern-index.sqlite", fx->dir, made[i]);
+		assert_int_equal(access(idx, F_OK), -1); /* built on first use, not now */
+		x_free(&idx);
+	}
+	struct stat st;
+	assert_int_equal(stat(junk, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	size_t n;
+	char **names = store_subs_read(fx->root, &n);
+	assert_int_equal(n, 6); /* the lines there, then the folders made (Junk listed once) */
+	static const char *const want[] = {"Lists", "Junk", "Sent", "Drafts", "Trash", "Archive"};
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(names[i], want[i]);
+	store_list_free(&names, n);
+	/* all there: nothing made, the file not rewritten */
+	assert_int_equal(stat(sub, &st), 0);
+	ino_t ino = st.st_ino;
+	assert_int_equal(store_special_make(fx->store, (uid_t)-1, (gid_t)-1, &fx->err), 0);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_ino, ino);
+	/* a folder deleted is made again, and subscribed again */
+	const char *trash = "Trash";
+	assert_int_equal(store_subs_change(fx->root, &trash, 1, false, (uid_t)-1, (gid_t)-1,
+					   &fx->err),
+			 0);
+	assert_int_equal(store_folder_delete(fx->store, "Trash", &fx->err), 0);
+	assert_int_equal(store_special_make(fx->store, (uid_t)-1, (gid_t)-1, &fx->err), 0);
+	struct store_folder *f = open_folder(fx, "Trash");
+	assert_int_equal(store_folder_count(f), 0);
+	store_folder_close(&f);
+	names = store_subs_read(fx->root, &n);
+	assert_int_equal(n, 6);
+	assert_string_equal(names[5], "Trash");
+	store_list_free(&names, n);
+	x_free(&junk);
+	x_free(&sub);
+}
+
 static void test_append_persist(void **state)
 {
 	struct fixture *fx = *state;
@@ -692,6 +750,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_folders, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_special_folders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_behind_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_snapshot, setup, teardown),

@@ -2,13 +2,15 @@
  *
  * add and passwd read the password from the first line of stdin when stdin is not a
  * terminal and that line is not empty; otherwise they generate one and print it.
- * Passwords are stored only as crypt(3) hashes. add creates the user's Maildir; del
+ * Passwords are stored only as crypt(3) hashes. add creates the user's Maildir with the
+ * special-use folders (Sent, Drafts, Trash, Junk, Archive, subscribed); del
  * removes the account but keeps the mail (say --purge to remove it too).
  */
 #include "tools.h"
 #include "conf.h"
 #include "log.h"
 #include "sasl.h"
+#include "store.h"
 #include "userdb.h"
 #include "util.h"
 #include "xalloc.h"
@@ -69,8 +71,10 @@ static char *read_password(bool *generated_r)
 	return generate_password();
 }
 
-/* The Maildir (and its tmp/new/cur, and the domain folder above it), owned like DATA. */
-static void make_maildir(const struct conf *c, const char *path)
+/* The Maildir (and its tmp/new/cur, and the domain folder above it), owned like DATA; a new
+ * user's (special) also gets the special-use folders, subscribed, so that the first login
+ * only finds them there. */
+static void make_maildir(const struct conf *c, const char *path, bool special)
 {
 	static const char *const sub[] = {"/..", "", "/tmp", "/new", "/cur"};
 	struct stat dst;
@@ -85,6 +89,15 @@ static void make_maildir(const struct conf *c, const char *path)
 			fprintf(stderr, "tern user: chown %s: %s\n", p, strerror(errno));
 		free(p);
 	}
+	struct store *st = NULL;
+	struct buf err = BUF_INIT;
+	if (special && (store_open(path, store_detect_format(path), &st, &err) < 0 ||
+			(store_special_make(st, give ? dst.st_uid : (uid_t)-1,
+					    give ? dst.st_gid : (gid_t)-1, &err) < 0)))
+		fprintf(stderr, "tern user: %s: %s\n", path, buf_cstr(&err));
+	if (special)
+		store_close(&st);
+	buf_free(&err);
 }
 
 static int user_set(struct conf *c, struct userdb *db, const char *address, bool is_add,
@@ -139,7 +152,7 @@ static int user_set(struct conf *c, struct userdb *db, const char *address, bool
 		ret = 73;
 	} else {
 		if (userdb_lookup(db, address, &info, &err) == 1) {
-			make_maildir(c, info.maildir);
+			make_maildir(c, info.maildir, is_add);
 			printf("%s %s\n", is_add ? "added" : "password changed for", info.address);
 			user_info_free(&info);
 		}

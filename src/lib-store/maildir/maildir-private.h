@@ -149,5 +149,10 @@ int maildir_copy(struct store_folder *src, uint32_t uid, struct store_folder *ds
 		 uint32_t *uid_r, struct buf *err);
 /* Makes the folder's directory, tmp/, new/, cur/. */
 int maildir_make_dirs(const char *path, bool subfolder, struct buf *err);
+/* Makes folder name when its directory is missing (store_special_make): the directory,
+ * tmp/, new/, cur/ and maildirfolder, given to uid:gid unless uid is -1, with no flush.
+ * 1 made, 0 there already, -1 error. */
+int maildir_folder_make(struct store *s, const char *name, uid_t uid, gid_t gid,
+			struct buf *err);
 
 #endif

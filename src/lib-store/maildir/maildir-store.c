@@ -71,31 +71,73 @@ static bool maildir_dirs_exist(const char *path, bool subfolder)
 	return true;
 }
 
-int maildir_make_dirs(const char *path, bool subfolder, struct buf *err)
+/* tmp/, new/, cur/ of the folder at path, and maildirfolder for a subfolder, where
+ * missing; those made are given to uid:gid unless uid is -1. */
+static int maildir_make_subs(const char *path, bool subfolder, uid_t uid, gid_t gid,
+			     struct buf *err)
 {
 	static const char *const subs[] = {"tmp", "new", "cur"};
-	if (maildir_dirs_exist(path, subfolder))
-		return 0;
-	if (mkdir_p(path, 0700) < 0)
-		return store_err_errno(err, "create", path);
 	for (size_t i = 0; i < 3; i++) {
 		char *sub = x_asprintf("%s/%s", path, subs[i]);
 		int r = mkdir(sub, 0700);
 		if (r < 0 && errno != EEXIST)
 			store_err_errno(err, "create", sub);
+		else if (r == 0 && uid != (uid_t)-1 && chown(sub, uid, gid) < 0)
+			r = store_err_errno(err, "chown", sub);
+		else
+			r = 0;
 		x_free(&sub);
-		if (r < 0 && errno != EEXIST)
+		if (r < 0)
 			return -1;
 	}
 	if (subfolder) {
 		char *mf = x_asprintf("%s/maildirfolder", path);
 		int fd = open(mf, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		int r = fd < 0 ? store_err_errno(err, "create", mf) : 0;
+		if (r == 0 && uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
+			r = store_err_errno(err, "chown", mf);
+		if (fd >= 0)
+			close(fd);
 		x_free(&mf);
-		if (fd < 0)
-			return store_err_errno(err, "create", "maildirfolder");
-		close(fd);
+		if (r < 0)
+			return -1;
 	}
+	return 0;
+}
+
+int maildir_make_dirs(const char *path, bool subfolder, struct buf *err)
+{
+	if (maildir_dirs_exist(path, subfolder))
+		return 0;
+	if (mkdir_p(path, 0700) < 0)
+		return store_err_errno(err, "create", path);
+	if (maildir_make_subs(path, subfolder, (uid_t)-1, (gid_t)-1, err) < 0)
+		return -1;
 	return fsync_parent(path) < 0 ? store_err_errno(err, "sync", path) : 0;
+}
+
+/* No flush: a folder lost in a crash is made again at the next login, and on a journalling
+ * file system the first flush of anything put into it commits its creation too. */
+int maildir_folder_make(struct store *s, const char *name, uid_t uid, gid_t gid,
+			struct buf *err)
+{
+	char *path = maildir_folder_dir(s, name, err);
+	if (path == NULL)
+		return -1;
+	struct stat st;
+	int ret = 0;
+	if (lstat(path, &st) == 0)
+		; /* there: a folder a user broke is left as it is */
+	else if (errno != ENOENT)
+		ret = store_err_errno(err, "look at", path);
+	else if (mkdir(path, 0700) < 0)
+		ret = errno == EEXIST ? 0 : store_err_errno(err, "create", path);
+	else if (uid != (uid_t)-1 && chown(path, uid, gid) < 0)
+		ret = store_err_errno(err, "chown", path);
+	else
+		ret = maildir_make_subs(path, true, uid, gid, err) < 0 ? -1 : 1;
+	x_free(&path);
+	return ret;
 }
 
 static int name_cmp(const void *a, const void *b)
