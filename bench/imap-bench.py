@@ -218,11 +218,15 @@ def make_cache(path, count):
     open(done, "w").close()
 
 
-def copy_maildir(src, dst, uid, gid):
+def copy_maildir(src, dst, uid, gid, base=None):
+    """A fresh copy of the generated mail at dst: into a copy of base when given (the
+    Maildir as the server's user creation left it), else alone."""
     if os.path.exists(dst):
         shutil.rmtree(dst)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".complete"))
+    if base is not None:
+        shutil.copytree(base, dst)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".complete"), dirs_exist_ok=True)
     for d, dirs, files in os.walk(dst):
         os.chown(d, uid, gid)
         for f in files:
@@ -347,6 +351,20 @@ class Server:
 
     def cpu_ns(self):
         return server_cpu_ns(self.master) if self.master else 0
+
+    def settle(self, quiet_ns=2 * 10 ** 6, step=0.1, limit=5.0):
+        """Waits for the end of the server's start (its CPU time grows by less than 2 ms in
+        0.1 s): a server answers on its ports once its master has bound them, and what its
+        processes do to start (Tern: every worker, smtp and queue too) is no part of the
+        first operation."""
+        deadline = time.time() + limit
+        last = self.cpu_ns()
+        while time.time() < deadline:
+            time.sleep(step)
+            now = self.cpu_ns()
+            if now - last < quiet_ns:
+                return
+            last = now
 
     def connect(self):
         c = Imap(self.port)
@@ -521,6 +539,10 @@ class TernSide:
         import pwd
         p = pwd.getpwnam("tern")
         self.uid, self.gid = p.pw_uid, p.pw_gid
+        # alice's Maildir as `tern user add` made it (the special-use folders, subscribed):
+        # each fresh copy starts from it, as Dovecot's starts from what its user has (none)
+        self.pristine = os.path.join(self.inst.dir, "pristine-maildir")
+        shutil.copytree(self.inst.maildir(TERN_USER), self.pristine)
 
     def users_file(self):
         return os.path.join(self.inst.dir, "inst", "data", "users")
@@ -541,7 +563,8 @@ class TernSide:
         open(path, "w").write("\n".join(out) + "\n")
 
     def fresh_copy(self):
-        copy_maildir(self.src, self.inst.maildir(TERN_USER), self.uid, self.gid)
+        copy_maildir(self.src, self.inst.maildir(TERN_USER), self.uid, self.gid,
+                     self.pristine)
 
     def start(self):
         self.inst.start(wait_port="imap")
@@ -682,6 +705,7 @@ def main():
                     srv = side.start()
                     if side is dove:
                         side.fresh_copy()
+                    srv.settle()
                     run_ops(srv, "cold")
                     side.stop()
                 print("cold run %d done" % (r + 1), flush=True)
