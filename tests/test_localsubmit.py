@@ -377,3 +377,24 @@ def test_bare_cr_and_crlf_kept_the_same_both_ways(tern_factory, unix_user):
         assert r.returncode == 0, r.stderr
     for head, body in bodies(b, 2):
         assert body == b"line one\nbare\rcr\nlast\r\n", body
+
+
+def test_mail_command_long_line_as_an_ordinary_user(tern_factory, unix_user):
+    mail = shutil.which("bsd-mailx")
+    if mail is None:
+        pytest.skip("bsd-mailx is not installed")
+    a, b = unix_user(), unix_user()
+    tern = instance(tern_factory, smtp_max_line_length="1k")
+    bindir = os.path.join(tern.dir, "bin")
+    os.mkdir(bindir)
+    os.symlink(TERN, os.path.join(bindir, "sendmail"))
+    rc = a.write_home_file(".mailrc", "set sendmail=%s/sendmail\n" % bindir)
+    # a script's output with one very long line, piped to mail(1)
+    text = b"start\n" + b"0123456789" * 300 + b"\nend\n"
+    r = as_user(a, [mail, "-s", "report", b.name], tern, input=text, env={"MAILRC": rc})
+    assert r.returncode == 0, r.stderr
+    got = wait_inbox(b, 1)
+    assert len(got) == 1, tern.log()
+    body = got[0].split(b"\n\n", 1)[1]
+    assert body.replace(b"\n", b"") == text.replace(b"\n", b"")
+    assert [len(l) for l in body.split(b"\n")] == [5, 1024, 1024, 952, 3, 0], body[:100]
