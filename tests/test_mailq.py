@@ -161,3 +161,13 @@ def test_long_listing_streams(tern_factory, unix_user):
     assert all(l.startswith("211-") for l in lines[1:-2]), lines[1:4]
     assert lines[-2].startswith("211 "), lines[-3:]
     assert "\n".join(body) + "\n" == want
+
+
+def test_local_submit_off(tern_factory, unix_user):
+    a = unix_user()
+    tern = tern_factory(options={"user_source": "system",
+                                 "system_mailbox": "maildir:~/Maildir", "local_submit": "no"})
+    r = as_user(a, [mailq_link(tern)], tern)
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    assert b"local_submit = no" in r.stderr and r.stdout == b"", r.stderr
+    assert root_mailq(tern) == "Mail queue is empty\n"

@@ -58,8 +58,8 @@ static int qc_list_remote(const struct conf *c)
 	int r = sm_sock_mailq(c, stdout, &err);
 	int status = 0;
 	if (r < 0) {
-		fprintf(stderr, "mailq: %s; only root can list the queue while the mail server "
-				"is not running (try again later)\n", buf_cstr(&err));
+		fprintf(stderr, "mailq: %s; without the mail server only root and the queue's "
+				"owner can list the queue (try again later)\n", buf_cstr(&err));
 		status = 75;
 	} else if (r == 550) {
 		fprintf(stderr, "mailq: you are not allowed to list the queue (%s)\n",

@@ -121,8 +121,8 @@ static int sm_sock_dial(const struct conf *c, struct buf *err)
 {
 	char *path = smtpd_local_socket_path(c);
 	if (path == NULL) {
-		buf_printf(err, "local submission is turned off (local_submit = no) and you may "
-				"not write the queue");
+		buf_printf(err, "local submission is turned off (local_submit = no), and only "
+				"root and the queue's owner use the queue themselves");
 		return -1;
 	}
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
