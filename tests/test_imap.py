@@ -442,3 +442,43 @@ def test_sigterm_says_bye(tern):
     os.kill(imap_worker_pid(tern), signal.SIGTERM)
     assert r.line() == b"* BYE server shutting down\r\n"
     r.close()
+
+
+def test_fetch_one_message_at_a_time_and_pipelined(tern):
+    """Replies of a turn leave in one send (imapd-session.c): many single-message FETCHes in
+    a row must neither stall (two small sends per reply waited for the client's delayed ACK,
+    40 ms each) nor lose or reorder bytes, one by one or pipelined; bare LFs of delivered
+    mail arrive as CRLF."""
+    for i in range(4):
+        deliver(tern, "row %d" % i, body="line one\nline two\n" + "x" * (3000 * i) + "\n")
+    m = login(tern)
+    append(m)
+    m.select("INBOX")
+    want = {}
+    for n in range(1, 6):
+        typ, data = m.fetch(str(n), "BODY.PEEK[]")
+        assert typ == "OK"
+        want[n] = data[0][1]
+        assert b"\n" not in want[n].replace(b"\r\n", b""), n
+    m.logout()
+    r = Raw(tern.ports["imap"])
+    r.send(b"a LOGIN alice@example.test alice-pw\r\na2 SELECT INBOX\r\n")
+    r.until(b"a2")
+
+    def reply(tag, n):
+        head = r.line()
+        assert head == b"* %d FETCH (UID %d BODY[] {%d}\r\n" % (n, n, len(want[n])), head
+        assert r.f.read(len(want[n])) == want[n]
+        assert r.line() == b")\r\n"
+        assert r.line().startswith(tag + b" OK")
+
+    t0 = time.time()
+    for i in range(200):
+        n = i % 5 + 1
+        r.send(b"f%d FETCH %d BODY.PEEK[]\r\n" % (i, n))
+        reply(b"f%d" % i, n)
+    assert time.time() - t0 < 4.0, time.time() - t0
+    r.send(b"".join(b"p%d FETCH %d BODY.PEEK[]\r\n" % (i, i % 5 + 1) for i in range(40)))
+    for i in range(40):
+        reply(b"p%d" % i, i % 5 + 1)
+    r.close()

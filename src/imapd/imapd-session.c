@@ -227,8 +227,8 @@ static void session_turn_end(struct imapd_session *s)
 		}
 	}
 	imapd_session_flush(s);
-	if (s->out.cap > IMAPD_OUT_LOW) /* a big FETCH grew it: no idle session keeps that */
-		buf_free(&s->out);
+	if (s->job == NULL && s->out.cap > IMAPD_OUT_LOW)
+		buf_free(&s->out); /* a big FETCH grew it: no idle session keeps that */
 	if (s->job != NULL && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		/* all of a job's output was sent: no write event comes to go on, so go on in
 		   this loop turn, after the other callbacks */

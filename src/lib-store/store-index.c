@@ -74,10 +74,14 @@ enum index_stmt {
 	ST_PENDING_CACHE_LAST = ST_PENDING_CACHE + STORE_CACHE_KINDS - 1,
 	ST_GET_BASE,
 	ST_IDATE_SET,
+	ST_READ_BEGIN, /* a batch's read transaction (prepared once, not parsed per batch) */
+	ST_READ_COMMIT,
 	ST_COUNT
 };
 
 static const char *const index_sql[ST_COUNT] = {
+    [ST_READ_BEGIN] = "BEGIN",
+    [ST_READ_COMMIT] = "COMMIT",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
     /* OR IGNORE: a conflict is found before anything is written, so no statement journal;
@@ -476,8 +480,15 @@ static void index_sync_restore(struct index *ix)
 /* Ends the batch's read transaction (before a write transaction, or at the batch's end). */
 static void index_read_close(struct index *ix)
 {
-	if (ix->read_open && !sqlite3_get_autocommit(ix->db))
-		sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_stmt *st;
+	if (ix->read_open && !sqlite3_get_autocommit(ix->db)) {
+		if ((st = index_stmt(ix, ST_READ_COMMIT, NULL)) == NULL) {
+			sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
+		} else {
+			sqlite3_step(st);
+			sqlite3_reset(st);
+		}
+	}
 	ix->read_open = false;
 }
 
@@ -487,7 +498,10 @@ static void index_read_open(struct index *ix)
 {
 	if (ix->batch == 0 || ix->in_write || ix->read_open || !sqlite3_get_autocommit(ix->db))
 		return;
-	ix->read_open = sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_stmt *st = index_stmt(ix, ST_READ_BEGIN, NULL);
+	ix->read_open = st != NULL && sqlite3_step(st) == SQLITE_DONE;
+	if (st != NULL)
+		sqlite3_reset(st);
 }
 
 int index_begin(struct index *ix, struct buf *err)
