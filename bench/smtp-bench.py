@@ -9,10 +9,12 @@ and peak resident memory (largest VmHWM of any one process, and the sum over pro
 
 Run as root from the source tree after building (build/src/tern/tern):
     /usr/bin/python3 bench/smtp-bench.py [--quick] [--rounds N] [--tern-option NAME=VALUE]
+                                         [--syscalls] [--settle SECONDS]
 """
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,6 +68,48 @@ def loadavg():
     return float(open("/proc/loadavg").read().split()[0])
 
 
+COUNTED = ["fsync", "fdatasync", "futex", "rename", "openat", "write", "linkat"]
+
+
+def worker_pids(master):
+    """{"smtp": pid, "queue": pid} of Tern's workers (children of the master)."""
+    out = {}
+    for pid in children_of(master):
+        try:
+            args = open("/proc/%d/cmdline" % pid).read().split("\0")
+        except OSError:
+            continue
+        if len(args) > 2 and args[1] == "worker" and args[2] in ("smtp", "queue"):
+            out[args[2]] = pid
+    return out
+
+
+def start_counting(master):
+    """perf stat of the system calls in COUNTED on Tern's smtp and queue workers."""
+    runs = []
+    for name, pid in sorted(worker_pids(master).items()):
+        out = tempfile.mktemp(prefix="smtp-bench-perf-")
+        ev = ",".join("syscalls:sys_enter_" + c for c in COUNTED)
+        runs.append((name, out, subprocess.Popen(["perf", "stat", "-x", ",", "-o", out,
+                                                  "-e", ev, "-p", str(pid)])))
+    time.sleep(0.5)  # perf attached
+    return runs
+
+
+def stop_counting(runs, count):
+    for name, out, proc in runs:
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+        counts = {}
+        for line in open(out):
+            f = line.strip().split(",")
+            if len(f) > 2 and f[2].startswith("syscalls:sys_enter_") and f[0].isdigit():
+                counts[f[2][len("syscalls:sys_enter_"):]] = int(f[0])
+        os.unlink(out)
+        print("    tern %-5s per message: %s" % (name, "  ".join(
+            "%s %.2f" % (c, counts.get(c, 0) / count) for c in COUNTED)), flush=True)
+
+
 def drive(port, rcpt, count, size, sessions, maildir_new, start_count):
     t0 = time.monotonic()
     subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(count), "-l", str(size),
@@ -88,6 +132,13 @@ def main():
     ap.add_argument("--tern-option", action="append", default=[], metavar="NAME=VALUE",
                     help="a tern.conf option for the Tern instance (repeatable), e.g."
                          " sync_method=fsync")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="count system calls (perf stat) of Tern's smtp and queue workers"
+                         " during its runs and print them per message")
+    ap.add_argument("--settle", type=float, default=0, metavar="SECONDS",
+                    help="pause before each run, so that neither server's run follows the"
+                         " other's deletes within ext4's recently-deleted window (about"
+                         " 30 s without a journal; see bench/README.md); default 0")
     args = ap.parse_args()
     runs = [(5000, 4096, 20), (500, 100 * 1024, 20)]
     if args.quick:
@@ -108,10 +159,15 @@ def main():
             rounds = []
             for r in range(args.rounds):
                 def one_tern():
-                    return drive(tern.ports["smtp"], "alice@example.test", count, size,
+                    time.sleep(args.settle)
+                    counting = start_counting(tern.proc.pid) if args.syscalls else []
+                    rate = drive(tern.ports["smtp"], "alice@example.test", count, size,
                                  sessions, tern_new, count_files(tern_new))
+                    stop_counting(counting, count)
+                    return rate
 
                 def one_postfix():
+                    time.sleep(args.settle)
                     return drive(pfport, "user@bench.test", count, size, sessions, pf_new,
                                  count_files(pf_new))
                 # Alternate who goes first: a machine getting busier or quieter during

@@ -116,11 +116,13 @@ static void queue_sync_some(struct queue_committer *qc)
 {
 	while (qc->next < qc->njobs) {
 		size_t job = qc->next++;
+		bool msg_dir = qc->sync_msg_dir && job == qc->njobs - 1;
+		struct queue_writer *w = msg_dir ? qc->batch : qc->jobs[job];
 		pthread_mutex_unlock(&qc->lock);
-		if (qc->sync_msg_dir && job == qc->njobs - 1)
-			queue_batch_fsync_msg(qc->batch);
+		if (msg_dir)
+			queue_batch_fsync_msg(w);
 		else
-			queue_writer_prepare(qc->jobs[job]);
+			queue_writer_prepare(w);
 		pthread_mutex_lock(&qc->lock);
 		if (--qc->unfinished == 0)
 			pthread_cond_signal(&qc->finished);
