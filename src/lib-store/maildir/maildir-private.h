@@ -95,9 +95,10 @@ int maildir_uidlist_append(struct maildir_folder *mf, uint32_t uid, const char *
 			   size_t baselen, struct buf *err);
 /* Rewrites it atomically from the map (when missing or grown with stale lines). */
 int maildir_uidlist_write(struct maildir_folder *mf, struct buf *err);
-/* The same with the given "UID BASE\n" lines. */
+/* The same with the given "UID BASE\n" lines; sync: flushed before it replaces the old
+ * file (not when there was none to keep: a first build, as unflushed as its index). */
 int maildir_uidlist_write_lines(struct maildir_folder *mf, const char *lines, size_t len,
-				struct buf *err);
+				bool sync, struct buf *err);
 int maildir_uidlist_maybe_compact(struct maildir_folder *mf, struct buf *err);
 
 /* --- maildir-keywords.c --- */

@@ -474,8 +474,12 @@ static void scan_free(struct maildir_scan *sc)
 /* Appends the new UIDs to the uidlist in one write. */
 static int scan_write_uidlist(struct maildir_scan *sc, struct buf *err)
 {
-	if (sc->mf->hints != NULL) /* rebuilding: the whole file, from every file's line */
-		return maildir_uidlist_write_lines(sc->mf, sc->uidlist.data, sc->uidlist.len, err);
+	/* rebuilding: the whole file, from every file's line; flushed only when it replaces
+	   one that gave UIDs (a first build's index is committed unflushed too: after a crash
+	   a lost or torn file means a new UIDVALIDITY, or new UIDs above uidnext) */
+	if (sc->mf->hints != NULL)
+		return maildir_uidlist_write_lines(sc->mf, sc->uidlist.data, sc->uidlist.len,
+						   sc->mf->hints->used > 0, err);
 	if (sc->uidlist.len == 0)
 		return 0;
 	char *path = x_asprintf("%s/%s", sc->mf->path, MAILDIR_UIDLIST);

@@ -163,13 +163,13 @@ int maildir_uidlist_write(struct maildir_folder *mf, struct buf *err)
 		buf_append(&lines, e->fname, e->baselen);
 		buf_append_char(&lines, '\n');
 	}
-	int ret = maildir_uidlist_write_lines(mf, lines.data, lines.len, err);
+	int ret = maildir_uidlist_write_lines(mf, lines.data, lines.len, true, err);
 	buf_free(&lines);
 	return ret;
 }
 
 int maildir_uidlist_write_lines(struct maildir_folder *mf, const char *lines, size_t len,
-				struct buf *err)
+				bool sync, struct buf *err)
 {
 	char *path = uidlist_path(mf);
 	char *tmp = x_asprintf("%s.%d.tmp", path, (int)getpid());
@@ -181,7 +181,7 @@ int maildir_uidlist_write_lines(struct maildir_folder *mf, const char *lines, si
 	if (fd < 0) {
 		store_err_errno(err, "create", tmp);
 	} else if (write_full(fd, head.data, head.len) < 0 ||
-		   (len > 0 && write_full(fd, lines, len) < 0) || fsync(fd) < 0) {
+		   (len > 0 && write_full(fd, lines, len) < 0) || (sync && fsync(fd) < 0)) {
 		store_err_errno(err, "write", tmp);
 		close(fd);
 		unlink(tmp);
