@@ -28,17 +28,17 @@ void imapd_auth_abort(struct imapd_session *s)
 
 static void auth_success(struct imapd_session *s)
 {
-	struct auth *a = s->server->auth;
+	struct auth *a = s->server->core.auth;
 	const char *mech = sasl_server_mech(s->sasl);
 	const char *user = sasl_server_user(s->sasl);
 	/* the answer of a locked-out user must not tell whether the password was right */
-	if (auth_locked_ms(a, s->ip, user) > 0) {
+	if (auth_locked_ms(a, s->conn.ip, user) > 0) {
 		imapd_login_locked(s, mech, user);
 	} else if (auth_system_users(a)) {
 		imapd_syslogin(s, "AUTHENTICATE", mech, s->creds->user, s->creds->password);
 		login_creds_wipe(s->creds);
 	} else {
-		auth_record(a, "imap", mech, s->ip, user, true, NULL, NULL);
+		auth_record(a, "imap", mech, s->conn.ip, user, true, NULL, NULL);
 		char *who = x_strdup(sasl_server_authzid(s->sasl));
 		sasl_server_free(&s->sasl);
 		imapd_login_address(s, who, "AUTHENTICATE");
@@ -49,7 +49,7 @@ static void auth_success(struct imapd_session *s)
 
 static void auth_failure(struct imapd_session *s)
 {
-	struct auth *a = s->server->auth;
+	struct auth *a = s->server->core.auth;
 	char *mech = x_strdup(sasl_server_mech(s->sasl));
 	const char *u = sasl_server_user(s->sasl);
 	char *user = x_strdup(u != NULL ? u : "");
@@ -57,9 +57,9 @@ static void auth_failure(struct imapd_session *s)
 	sasl_server_free(&s->sasl);
 	if (why == SASL_REASON_TEMPFAIL) {
 		log_error("auth: proto=imap, mech=%s, user=<%s>, ip=[%s], result=tempfail", mech,
-			  log_safe(user, strlen(user), 128), s->ip);
+			  log_safe(user, strlen(user), 128), s->conn.ip);
 		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
-	} else if (user[0] != '\0' && auth_locked_ms(a, s->ip, user) > 0) {
+	} else if (user[0] != '\0' && auth_locked_ms(a, s->conn.ip, user) > 0) {
 		imapd_login_locked(s, mech, user);
 	} else {
 		imapd_login_failed(s, mech, user, sasl_reason_str(why));
@@ -78,9 +78,9 @@ static void auth_step(struct imapd_session *s, const struct buf *in)
 		data = in->len > 0 ? (const unsigned char *)in->data : empty;
 	enum sasl_result r = sasl_server_step(s->sasl, data, in != NULL ? in->len : 0, &out);
 	if (r == SASL_CONTINUE) {
-		buf_append_str(&s->out, "+ ");
-		sasl_base64_encode(out.data, out.len, &s->out);
-		buf_append_str(&s->out, "\r\n");
+		buf_append_str(&s->conn.out, "+ ");
+		sasl_base64_encode(out.data, out.len, &s->conn.out);
+		buf_append_str(&s->conn.out, "\r\n");
 		imapd_session_flush(s);
 	} else if (r == SASL_SUCCESS) {
 		auth_success(s);
@@ -92,7 +92,7 @@ static void auth_step(struct imapd_session *s, const struct buf *in)
 
 void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd)
 {
-	struct auth *a = s->server->auth;
+	struct auth *a = s->server->core.auth;
 	const char *mech, *ir = NULL;
 	if (cmd->count < 1 || cmd->count > 2 || !imap_arg_get_atom(&cmd->args[0], &mech) ||
 	    (cmd->count == 2 && !imap_arg_get_atom(&cmd->args[1], &ir))) {
@@ -101,11 +101,11 @@ void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *cmd)
 	}
 	if (sasl_mech_is_plaintext(mech) && !imapd_plaintext_ok(s)) {
 		log_info("auth: proto=imap, mech=%s, ip=[%s], result=needs-tls",
-			 log_safe(mech, strlen(mech), 32), s->ip);
+			 log_safe(mech, strlen(mech), 32), s->conn.ip);
 		imapd_reply(s, "NO", "PRIVACYREQUIRED", "Plaintext authentication needs TLS");
 		return;
 	}
-	if (auth_locked_ms(a, s->ip, NULL) > 0) {
+	if (auth_locked_ms(a, s->conn.ip, NULL) > 0) {
 		imapd_login_locked(s, mech, NULL);
 		return;
 	}
@@ -141,7 +141,7 @@ void imapd_auth_line(struct imapd_session *s, const char *line, size_t len)
 	enum sasl_decode_result d = sasl_decode_client(line, len, false, &in);
 	if (d == SASL_DECODE_ABORT) {
 		log_info("auth: proto=imap, mech=%s, ip=[%s], result=cancelled",
-			 sasl_server_mech(s->sasl), s->ip);
+			 sasl_server_mech(s->sasl), s->conn.ip);
 		sasl_server_abort(s->sasl);
 		sasl_server_free(&s->sasl);
 		imapd_bad(s, "AUTHENTICATE cancelled");

@@ -15,12 +15,12 @@ void imapd_capability_write(struct imapd_session *s, struct buf *out)
 {
 	buf_append_str(out, "CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE");
 	if (s->state == IMAPD_S_NOAUTH) {
-		if (!s->tls && s->stls_ctx != NULL)
+		if (!s->conn.tls && s->stls_ctx != NULL)
 			buf_append_str(out, " STARTTLS");
 		if (!imapd_plaintext_ok(s))
 			buf_append_str(out, " LOGINDISABLED");
 		buf_append_str(out, " SASL-IR");
-		const char *mechs = auth_mech_list(s->server->auth, s->tls || s->local, s->loopback);
+		const char *mechs = auth_mech_list(s->server->core.auth, s->conn.tls || s->conn.local, s->conn.loopback);
 		while (*mechs != '\0') {
 			size_t n = strcspn(mechs, " ");
 			if (n > 0)
@@ -43,9 +43,9 @@ void imapd_cmd_capability(struct imapd_session *s, struct imapd_cmd *cmd)
 		imapd_bad(s, "CAPABILITY takes no arguments");
 		return;
 	}
-	buf_append_str(&s->out, "* ");
-	imapd_capability_write(s, &s->out);
-	buf_append_str(&s->out, "\r\n");
+	buf_append_str(&s->conn.out, "* ");
+	imapd_capability_write(s, &s->conn.out);
+	buf_append_str(&s->conn.out, "\r\n");
 	imapd_reply(s, "OK", NULL, "CAPABILITY completed");
 }
 
@@ -110,7 +110,7 @@ void imapd_cmd_enable(struct imapd_session *s, struct imapd_cmd *cmd)
 		buf_printf(&line, " %s", name);
 	}
 	buf_append_str(&line, "\r\n");
-	buf_append(&s->out, line.data, line.len);
+	buf_append(&s->conn.out, line.data, line.len);
 	if (s->qresync) /* RFC 7162 3.2.3: QRESYNC implies CONDSTORE */
 		imapd_condstore_enable(s);
 	buf_free(&line);

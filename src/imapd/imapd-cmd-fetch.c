@@ -55,17 +55,17 @@ static void fetch_static(struct imapd_session *s, struct fetch_job *j, size_t id
 			 const struct store_msg *m)
 {
 	unsigned it = j->f.items;
-	buf_printf(&s->out, "* %zu FETCH (UID %" PRIu32, idx + 1, m->uid);
+	buf_printf(&s->conn.out, "* %zu FETCH (UID %" PRIu32, idx + 1, m->uid);
 	if (it & IMAP_FETCH_FLAGS) {
-		buf_append_str(&s->out, " FLAGS ");
-		imapd_flags_write(s, &s->out, m);
+		buf_append_str(&s->conn.out, " FLAGS ");
+		imapd_flags_write(s, &s->conn.out, m);
 	}
 	if ((it & IMAP_FETCH_MODSEQ) || (s->condstore && (it & IMAP_FETCH_FLAGS)))
-		buf_printf(&s->out, " MODSEQ (%" PRIu64 ")", m->modseq);
+		buf_printf(&s->conn.out, " MODSEQ (%" PRIu64 ")", m->modseq);
 	if (it & IMAP_FETCH_INTERNALDATE) {
 		char d[IMAP_DATETIME_LEN + 1];
 		imap_datetime_write(store_folder_msg_date(s->folder, idx), 0, d);
-		buf_printf(&s->out, " INTERNALDATE \"%s\"", d);
+		buf_printf(&s->conn.out, " INTERNALDATE \"%s\"", d);
 	}
 	if (it & IMAP_FETCH_RFC822_SIZE) {
 		uint64_t v = m->size;
@@ -73,19 +73,19 @@ static void fetch_static(struct imapd_session *s, struct fetch_job *j, size_t id
 		if (store_msg_vsize(s->folder, m->uid, &v, &err) < 0)
 			v = m->size;
 		buf_free(&err);
-		buf_printf(&s->out, " RFC822.SIZE %" PRIu64, v);
+		buf_printf(&s->conn.out, " RFC822.SIZE %" PRIu64, v);
 	}
 	if (it & IMAP_FETCH_ENVELOPE) {
-		buf_append_str(&s->out, " ENVELOPE ");
-		buf_append(&s->out, j->envelope.data, j->envelope.len);
+		buf_append_str(&s->conn.out, " ENVELOPE ");
+		buf_append(&s->conn.out, j->envelope.data, j->envelope.len);
 	}
 	if (j->tree != NULL && (it & IMAP_FETCH_BODY)) {
-		buf_append_str(&s->out, " BODY ");
-		imapd_bodystructure_write(s, &s->out, j->tree, false);
+		buf_append_str(&s->conn.out, " BODY ");
+		imapd_bodystructure_write(s, &s->conn.out, j->tree, false);
 	}
 	if (it & IMAP_FETCH_BODYSTRUCTURE) {
-		buf_append_str(&s->out, " BODYSTRUCTURE ");
-		buf_append(&s->out, j->bodystructure.data, j->bodystructure.len);
+		buf_append_str(&s->conn.out, " BODYSTRUCTURE ");
+		buf_append(&s->conn.out, j->bodystructure.data, j->bodystructure.len);
 	}
 }
 
@@ -146,7 +146,7 @@ static void fetch_fill(struct imapd_session *s, struct fetch_job *j)
 					       &j->st, &j->bs, &j->streaming);
 			continue;
 		}
-		buf_append_str(&s->out, ")\r\n");
+		buf_append_str(&s->conn.out, ")\r\n");
 		fetch_msg_end(j);
 		j->pos++;
 	}

@@ -19,7 +19,7 @@
 static void idle_sync_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct imapd_session *s = arg;
-	if (!s->idling || s->closing)
+	if (!s->idling || s->conn.closing)
 		return;
 	imapd_sync(s, true);
 	imapd_session_flush(s);
@@ -52,8 +52,8 @@ static void idle_watch(struct imapd_session *s)
 		x_free(&p);
 	}
 	x_free(&dir);
-	s->idle_ev =
-	    event_new(s->server->base, s->inotify_fd, EV_READ | EV_PERSIST, idle_inotify_cb, s);
+	s->idle_ev = event_new(s->server->core.base, s->inotify_fd, EV_READ | EV_PERSIST,
+			       idle_inotify_cb, s);
 	event_add(s->idle_ev, NULL);
 }
 
@@ -64,7 +64,7 @@ void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *cmd)
 		return;
 	}
 	imapd_sync(s, true);
-	imap_write_continuation(&s->out, "idling");
+	imap_write_continuation(&s->conn.out, "idling");
 	imapd_session_flush(s);
 	s->idling = true;
 	if (s->state != IMAPD_S_SELECTED)
@@ -73,7 +73,7 @@ void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *cmd)
 	/* an idle session keeps its snapshot but not the index's page cache (thousands of
 	   sessions may idle in one worker) */
 	store_folder_release_memory(s->folder);
-	s->idle_timer = evtimer_new(s->server->base, idle_sync_cb, s);
+	s->idle_timer = evtimer_new(s->server->core.base, idle_sync_cb, s);
 	struct timeval tv = {IDLE_POLL_S, 0};
 	evtimer_add(s->idle_timer, &tv);
 }

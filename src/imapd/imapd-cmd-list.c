@@ -113,28 +113,28 @@ static void list_write(struct imapd_session *s, struct list_ctx *c, const struct
 		       const char *verb)
 {
 	bool lsub = strcmp(verb, "LSUB") == 0;
-	buf_printf(&s->out, "* %s (", verb);
-	size_t start = s->out.len;
+	buf_printf(&s->conn.out, "* %s (", verb);
+	size_t start = s->conn.out.len;
 	if (!e->exists && !lsub)
-		buf_append_str(&s->out, c->extended ? "\\NonExistent " : "\\Noselect ");
+		buf_append_str(&s->conn.out, c->extended ? "\\NonExistent " : "\\Noselect ");
 	if (lsub && !e->subscribed)
-		buf_append_str(&s->out, "\\Noselect ");
+		buf_append_str(&s->conn.out, "\\Noselect ");
 	if (!lsub)
-		buf_append_str(&s->out, e->has_children ? "\\HasChildren " : "\\HasNoChildren ");
+		buf_append_str(&s->conn.out, e->has_children ? "\\HasChildren " : "\\HasNoChildren ");
 	if (e->subscribed && (c->ret_subscribed || c->sel_subscribed))
-		buf_append_str(&s->out, "\\Subscribed ");
+		buf_append_str(&s->conn.out, "\\Subscribed ");
 	const char *special = imapd_special_use(e->name);
 	if (special != NULL && e->exists && !lsub)
-		buf_printf(&s->out, "%s ", special);
-	if (s->out.len > start)
-		buf_truncate(&s->out, s->out.len - 1);
-	buf_append_str(&s->out, ") \"/\" ");
-	imapd_write_mailbox(s, &s->out, e->name);
+		buf_printf(&s->conn.out, "%s ", special);
+	if (s->conn.out.len > start)
+		buf_truncate(&s->conn.out, s->conn.out.len - 1);
+	buf_append_str(&s->conn.out, ") \"/\" ");
+	imapd_write_mailbox(s, &s->conn.out, e->name);
 	/* RFC 5258 3.5: only when a subscribed child is not listed itself */
 	if (c->sel_recursive && c->sel_subscribed && e->child_subscribed && !lsub &&
 	    list_hidden_subscribed_child(c, e))
-		buf_append_str(&s->out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
-	buf_append_str(&s->out, "\r\n");
+		buf_append_str(&s->conn.out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+	buf_append_str(&s->conn.out, "\r\n");
 	if (c->status_items != NULL && e->exists) {
 		struct buf err = BUF_INIT;
 		imapd_status_write(s, e->name, c->status_items, c->status_count, &err);

@@ -26,7 +26,7 @@ void imapd_login_failed(struct imapd_session *s, const char *mech, const char *u
 			const char *result)
 {
 	struct imapd_server *srv = s->server;
-	imapd_login_fail_after(s, auth_record(srv->auth, "imap", mech, s->ip, user, false, result,
+	imapd_login_fail_after(s, auth_record(srv->core.auth, "imap", mech, s->conn.ip, user, false, result,
 					      NULL));
 }
 
@@ -34,25 +34,27 @@ void imapd_login_fail_after(struct imapd_session *s, uint64_t ms)
 {
 	struct imapd_server *srv = s->server;
 	if (s->delay == NULL)
-		s->delay = evtimer_new(srv->base, login_delay_cb, s);
+		s->delay = evtimer_new(srv->core.base, login_delay_cb, s);
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-	s->busy = true;
+	s->conn.busy = true;
 	evtimer_add(s->delay, &tv);
 }
 
 void imapd_login_locked(struct imapd_session *s, const char *mech, const char *user)
 {
 	log_info("auth: proto=imap, mech=%s, user=<%s>, ip=[%s], result=locked-out", mech,
-		 user != NULL ? log_safe(user, strlen(user), 100) : "", s->ip);
+		 user != NULL ? log_safe(user, strlen(user), 100) : "", s->conn.ip);
 	imapd_reply(s, "NO", "UNAVAILABLE", "Too many failed logins, try again later");
 }
 
 static size_t login_user_sessions(struct imapd_server *srv, const char *address)
 {
 	size_t n = 0;
-	for (struct imapd_session *o = srv->sessions; o != NULL; o = o->next)
+	for (const struct server_conn *c = srv->core.sessions.head; c != NULL; c = c->next) {
+		const struct imapd_session *o = c->session;
 		n += o->state != IMAPD_S_NOAUTH && o->user.address != NULL &&
 		     strcmp(o->user.address, address) == 0;
+	}
 	return n;
 }
 
@@ -62,18 +64,18 @@ void imapd_login_finish(struct imapd_session *s, struct user_info *info, const c
 	struct buf err = BUF_INIT;
 	if (srv->set.max_sessions_per_user > 0 &&
 	    login_user_sessions(srv, info->address) >= srv->set.max_sessions_per_user) {
-		log_info("login: user=<%s> ip=[%s] result=too-many-sessions", info->address, s->ip);
+		log_info("login: user=<%s> ip=[%s] result=too-many-sessions", info->address, s->conn.ip);
 		user_info_free(info);
 		imapd_reply(s, "NO", "LIMIT", "Too many sessions for this user");
 		return;
 	}
 	char *address = x_strdup(info->address);
 	if (imapd_login(s, info, &err) < 0) {
-		log_error("login: user=<%s> ip=[%s] result=store-error: %s", address, s->ip,
+		log_error("login: user=<%s> ip=[%s] result=store-error: %s", address, s->conn.ip,
 			  buf_cstr(&err));
 		imapd_reply(s, "NO", "SERVERBUG", "Cannot open your mailbox");
 	} else {
-		log_info("login: user=<%s> ip=[%s] result=ok method=%s", address, s->ip, method);
+		log_info("login: user=<%s> ip=[%s] result=ok method=%s", address, s->conn.ip, method);
 		struct buf caps = BUF_INIT;
 		imapd_capability_write(s, &caps);
 		imapd_reply(s, "OK", buf_cstr(&caps), "%s completed", method);
@@ -87,12 +89,12 @@ void imapd_login_address(struct imapd_session *s, const char *address, const cha
 {
 	struct user_info info;
 	struct buf err = BUF_INIT;
-	int r = userdb_lookup(auth_userdb(s->server->auth), address, &info, &err);
+	int r = userdb_lookup(auth_userdb(s->server->core.auth), address, &info, &err);
 	if (r > 0) {
 		imapd_login_finish(s, &info, method);
 	} else {
 		log_error("login: user=<%s> ip=[%s] result=tempfail: %s",
-			  log_safe(address, strlen(address), 100), s->ip,
+			  log_safe(address, strlen(address), 100), s->conn.ip,
 			  r < 0 ? buf_cstr(&err) : "vanished from the directory");
 		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
 	}
@@ -103,7 +105,7 @@ void imapd_login_address(struct imapd_session *s, const char *address, const cha
 static void login_done(void *arg, enum sasl_lookup r, const char *address)
 {
 	struct imapd_session *s = arg;
-	struct auth *a = s->server->auth;
+	struct auth *a = s->server->core.auth;
 	char *user = s->auth_user;
 	s->auth_job = NULL;
 	s->auth_user = NULL;
@@ -111,7 +113,7 @@ static void login_done(void *arg, enum sasl_lookup r, const char *address)
 		imapd_login_failed(s, "LOGIN", user,
 				   r == SASL_LOOKUP_UNKNOWN ? "unknown-user" : "bad-credentials");
 	} else {
-		auth_record(a, "imap", "LOGIN", s->ip, user, true, NULL, NULL);
+		auth_record(a, "imap", "LOGIN", s->conn.ip, user, true, NULL, NULL);
 		imapd_login_address(s, address, "LOGIN");
 		imapd_session_resume(s);
 	}
@@ -122,15 +124,15 @@ static void login_done(void *arg, enum sasl_lookup r, const char *address)
  * session of this worker); the command stays current until login_done. */
 static void login_user(struct imapd_session *s, const char *user, const char *password)
 {
-	struct auth *a = s->server->auth;
-	s->auth_job = auth_password_async(a, s->server->base, user, password, login_done, s);
+	struct auth *a = s->server->core.auth;
+	s->auth_job = auth_password_async(a, s->server->core.base, user, password, login_done, s);
 	if (s->auth_job == NULL) {
 		imapd_reply(s, "NO", "UNAVAILABLE", "User directory unavailable");
 		return;
 	}
 	x_free(&s->auth_user);
 	s->auth_user = x_strdup(user);
-	s->busy = true;
+	s->conn.busy = true;
 }
 
 void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd)
@@ -145,11 +147,11 @@ void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *cmd)
 	}
 	if (!imapd_plaintext_ok(s)) {
 		log_info("auth: proto=imap, mech=LOGIN, user=<%s>, ip=[%s], result=needs-tls",
-			 log_safe(user, ulen, 100), s->ip);
+			 log_safe(user, ulen, 100), s->conn.ip);
 		imapd_reply(s, "NO", "PRIVACYREQUIRED", "Plaintext login needs TLS");
-	} else if (auth_locked_ms(s->server->auth, s->ip, user) != 0) {
+	} else if (auth_locked_ms(s->server->core.auth, s->conn.ip, user) != 0) {
 		imapd_login_locked(s, "LOGIN", user);
-	} else if (auth_system_users(s->server->auth)) {
+	} else if (auth_system_users(s->server->core.auth)) {
 		imapd_syslogin(s, "LOGIN", "LOGIN", user, password);
 	} else {
 		login_user(s, user, password);

@@ -72,27 +72,27 @@ static void search_write_partial(struct imapd_session *s, const struct imap_sear
 	size_t pos = 0;
 	while (n < cap && imap_seqset_next(&r->set, &pos, &x))
 		v[n++] = x;
-	imapd_partial_write(&s->out, p->partial_lo, p->partial_hi, v, n);
+	imapd_partial_write(&s->conn.out, p->partial_lo, p->partial_hi, v, n);
 	x_free(&v);
 }
 
 static void search_write_esearch(struct imapd_session *s, unsigned opts, bool uid,
 				 const struct imap_search_program *p, const struct search_result *r)
 {
-	buf_append_str(&s->out, "* ESEARCH (TAG ");
-	imap_write_string(&s->out, s->cmd.tag, strlen(s->cmd.tag), 0);
-	buf_append_char(&s->out, ')');
+	buf_append_str(&s->conn.out, "* ESEARCH (TAG ");
+	imap_write_string(&s->conn.out, s->cmd.tag, strlen(s->cmd.tag), 0);
+	buf_append_char(&s->conn.out, ')');
 	if (uid)
-		buf_append_str(&s->out, " UID");
+		buf_append_str(&s->conn.out, " UID");
 	if ((opts & IMAP_SEARCH_RETURN_MIN) && r->count)
-		buf_printf(&s->out, " MIN %" PRIu32, r->min);
+		buf_printf(&s->conn.out, " MIN %" PRIu32, r->min);
 	if ((opts & IMAP_SEARCH_RETURN_MAX) && r->count)
-		buf_printf(&s->out, " MAX %" PRIu32, r->max);
+		buf_printf(&s->conn.out, " MAX %" PRIu32, r->max);
 	if (opts & IMAP_SEARCH_RETURN_COUNT)
-		buf_printf(&s->out, " COUNT %" PRIu64, r->count);
+		buf_printf(&s->conn.out, " COUNT %" PRIu64, r->count);
 	if ((opts & IMAP_SEARCH_RETURN_ALL) && r->count) {
-		buf_append_str(&s->out, " ALL ");
-		imap_seqset_write(&r->set, &s->out);
+		buf_append_str(&s->conn.out, " ALL ");
+		imap_seqset_write(&r->set, &s->conn.out);
 	}
 	if (opts & IMAP_SEARCH_RETURN_PARTIAL)
 		search_write_partial(s, p, r);
@@ -106,25 +106,25 @@ static void search_write_esearch(struct imapd_session *s, unsigned opts, bool ui
 			if ((opts & IMAP_SEARCH_RETURN_MAX) && r->max_modseq > modseq)
 				modseq = r->max_modseq;
 		}
-		buf_printf(&s->out, " MODSEQ %" PRIu64, modseq);
+		buf_printf(&s->conn.out, " MODSEQ %" PRIu64, modseq);
 	}
-	buf_append_str(&s->out, "\r\n");
+	buf_append_str(&s->conn.out, "\r\n");
 }
 
 static void search_write_plain(struct imapd_session *s, const struct imap_search_program *p,
 			       const struct search_result *r)
 {
-	buf_append_str(&s->out, "* SEARCH");
+	buf_append_str(&s->conn.out, "* SEARCH");
 	size_t pos = 0;
 	uint32_t v = 0;
 	while (imap_seqset_next(&r->set, &pos, &v)) {
-		buf_printf(&s->out, " %" PRIu32, v);
+		buf_printf(&s->conn.out, " %" PRIu32, v);
 		if (imapd_output_full(s))
 			imapd_session_flush(s);
 	}
 	if (p->uses_modseq && r->count)
-		buf_printf(&s->out, " (MODSEQ %" PRIu64 ")", r->modseq);
-	buf_append_str(&s->out, "\r\n");
+		buf_printf(&s->conn.out, " (MODSEQ %" PRIu64 ")", r->modseq);
+	buf_append_str(&s->conn.out, "\r\n");
 }
 
 void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *cmd)
@@ -168,9 +168,9 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *cmd)
 	}
 	if ((opts & IMAP_SEARCH_RETURN_UPDATE) &&
 	    imapd_context_add(s, cmd->tag, cmd->uid, &p.root, &r.uids) < 0) {
-		buf_append_str(&s->out, "* NO [NOUPDATE ");
-		imap_write_string(&s->out, cmd->tag, strlen(cmd->tag), 0);
-		buf_append_str(&s->out, "] Too many search contexts\r\n");
+		buf_append_str(&s->conn.out, "* NO [NOUPDATE ");
+		imap_write_string(&s->conn.out, cmd->tag, strlen(cmd->tag), 0);
+		buf_append_str(&s->conn.out, "] Too many search contexts\r\n");
 	}
 	imap_seqset_free(&r.set);
 	imap_seqset_free(&r.uids);

@@ -41,11 +41,11 @@ static void select_write(struct imapd_session *s)
 {
 	struct store_folder *f = s->folder;
 	size_t n = store_folder_count(f);
-	buf_append_str(&s->out, "* FLAGS ");
-	imapd_folder_flags_write(s, &s->out, false);
-	buf_append_str(&s->out, "\r\n* OK [PERMANENTFLAGS ");
-	imapd_folder_flags_write(s, &s->out, !s->readonly);
-	buf_append_str(&s->out, "] Flags permitted\r\n");
+	buf_append_str(&s->conn.out, "* FLAGS ");
+	imapd_folder_flags_write(s, &s->conn.out, false);
+	buf_append_str(&s->conn.out, "\r\n* OK [PERMANENTFLAGS ");
+	imapd_folder_flags_write(s, &s->conn.out, !s->readonly);
+	buf_append_str(&s->conn.out, "] Flags permitted\r\n");
 	imapd_untagged(s, "%zu EXISTS", n);
 	if (!s->rev2) {
 		imapd_untagged(s, "%zu RECENT", imapd_recent_count(s));
@@ -59,9 +59,9 @@ static void select_write(struct imapd_session *s)
 	imapd_untagged(s, "OK [UIDNEXT %" PRIu32 "] Predicted next UID", store_folder_uidnext(f));
 	imapd_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest", store_folder_highestmodseq(f));
 	if (s->rev2) { /* RFC 9051 6.3.2 */
-		buf_append_str(&s->out, "* LIST () \"/\" ");
-		imapd_write_mailbox(s, &s->out, s->folder_name);
-		buf_append_str(&s->out, "\r\n");
+		buf_append_str(&s->conn.out, "* LIST () \"/\" ");
+		imapd_write_mailbox(s, &s->conn.out, s->folder_name);
+		buf_append_str(&s->conn.out, "\r\n");
 	}
 }
 
@@ -218,11 +218,11 @@ void imapd_sync(struct imapd_session *s, bool expunge)
 		if (idx < 0 || imap_seqset_contains(&s->shown, ch.changed_uids[i]))
 			continue;
 		const struct store_msg *m = store_folder_msg(s->folder, (size_t)idx);
-		buf_printf(&s->out, "* %zd FETCH (UID %" PRIu32 " FLAGS ", idx + 1, m->uid);
-		imapd_flags_write(s, &s->out, m);
+		buf_printf(&s->conn.out, "* %zd FETCH (UID %" PRIu32 " FLAGS ", idx + 1, m->uid);
+		imapd_flags_write(s, &s->conn.out, m);
 		if (s->condstore)
-			buf_printf(&s->out, " MODSEQ (%" PRIu64 ")", m->modseq);
-		buf_append_str(&s->out, ")\r\n");
+			buf_printf(&s->conn.out, " MODSEQ (%" PRIu64 ")", m->modseq);
+		buf_append_str(&s->conn.out, ")\r\n");
 	}
 	imap_seqset_clear(&s->shown);
 	store_changes_free(&ch);

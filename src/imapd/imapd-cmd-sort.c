@@ -119,28 +119,28 @@ static void sort_write_esearch(struct imapd_session *s, const struct imap_search
 			       bool uid, const uint32_t *v, size_t n)
 {
 	unsigned opts = p->return_opts;
-	buf_append_str(&s->out, "* ESEARCH (TAG ");
-	imap_write_string(&s->out, s->cmd.tag, strlen(s->cmd.tag), 0);
-	buf_append_char(&s->out, ')');
+	buf_append_str(&s->conn.out, "* ESEARCH (TAG ");
+	imap_write_string(&s->conn.out, s->cmd.tag, strlen(s->cmd.tag), 0);
+	buf_append_char(&s->conn.out, ')');
 	if (uid)
-		buf_append_str(&s->out, " UID");
+		buf_append_str(&s->conn.out, " UID");
 	if ((opts & IMAP_SEARCH_RETURN_MIN) && n > 0)
-		buf_printf(&s->out, " MIN %" PRIu32, v[0]);
+		buf_printf(&s->conn.out, " MIN %" PRIu32, v[0]);
 	if ((opts & IMAP_SEARCH_RETURN_MAX) && n > 0)
-		buf_printf(&s->out, " MAX %" PRIu32, v[n - 1]);
+		buf_printf(&s->conn.out, " MAX %" PRIu32, v[n - 1]);
 	if (opts & IMAP_SEARCH_RETURN_COUNT)
-		buf_printf(&s->out, " COUNT %zu", n);
+		buf_printf(&s->conn.out, " COUNT %zu", n);
 	if ((opts & IMAP_SEARCH_RETURN_ALL) && n > 0) {
-		buf_append_str(&s->out, " ALL ");
-		sort_write_set(&s->out, v, n);
+		buf_append_str(&s->conn.out, " ALL ");
+		sort_write_set(&s->conn.out, v, n);
 	}
 	if (opts & IMAP_SEARCH_RETURN_PARTIAL)
-		imapd_partial_write(&s->out, p->partial_lo, p->partial_hi, v, n);
-	buf_append_str(&s->out, "\r\n");
+		imapd_partial_write(&s->conn.out, p->partial_lo, p->partial_hi, v, n);
+	buf_append_str(&s->conn.out, "\r\n");
 	if (opts & IMAP_SEARCH_RETURN_UPDATE) { /* RFC 5267 4.3.1 */
-		buf_append_str(&s->out, "* NO [NOUPDATE ");
-		imap_write_string(&s->out, s->cmd.tag, strlen(s->cmd.tag), 0);
-		buf_append_str(&s->out, "] No updates of sorted results\r\n");
+		buf_append_str(&s->conn.out, "* NO [NOUPDATE ");
+		imap_write_string(&s->conn.out, s->cmd.tag, strlen(s->cmd.tag), 0);
+		buf_append_str(&s->conn.out, "] No updates of sorted results\r\n");
 	}
 }
 
@@ -230,10 +230,10 @@ void imapd_cmd_sort(struct imapd_session *s, struct imapd_cmd *cmd)
 	if (esort) {
 		sort_write_esearch(s, &opts, cmd->uid, v, n);
 	} else {
-		buf_append_str(&s->out, "* SORT");
+		buf_append_str(&s->conn.out, "* SORT");
 		for (size_t i = 0; i < n; i++)
-			buf_printf(&s->out, " %" PRIu32, v[i]);
-		buf_append_str(&s->out, "\r\n");
+			buf_printf(&s->conn.out, " %" PRIu32, v[i]);
+		buf_append_str(&s->conn.out, "\r\n");
 	}
 	x_free(&v);
 	imapd_reply(s, "OK", NULL, "%sSORT completed", cmd->uid ? "UID " : "");

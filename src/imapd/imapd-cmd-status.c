@@ -79,9 +79,9 @@ static int status_from_totals(struct imapd_session *s, const char *name,
 	struct store_folder_status st;
 	if (store_folder_status(s->store, name, &st, err) < 0)
 		return -1;
-	buf_append_str(&s->out, "* STATUS ");
-	imapd_write_mailbox(s, &s->out, name);
-	buf_append_str(&s->out, " (");
+	buf_append_str(&s->conn.out, "* STATUS ");
+	imapd_write_mailbox(s, &s->conn.out, name);
+	buf_append_str(&s->conn.out, " (");
 	for (size_t i = 0; i < count; i++) {
 		const char *item = status_item(&items[i]);
 		uint64_t v = strcmp(item, "MESSAGES") == 0	  ? st.messages
@@ -91,9 +91,9 @@ static int status_from_totals(struct imapd_session *s, const char *name,
 			     : strcmp(item, "SIZE") == 0	  ? st.size
 			     : strcmp(item, "HIGHESTMODSEQ") == 0 ? st.highestmodseq
 								  : s->server->set.max_literal;
-		buf_printf(&s->out, "%s%s %" PRIu64, i ? " " : "", item, v);
+		buf_printf(&s->conn.out, "%s%s %" PRIu64, i ? " " : "", item, v);
 	}
-	buf_append_str(&s->out, ")\r\n");
+	buf_append_str(&s->conn.out, ")\r\n");
 	return 1;
 }
 
@@ -106,14 +106,14 @@ int imapd_status_write(struct imapd_session *s, const char *name, const struct i
 	struct store_folder *f;
 	if (store_folder_open(s->store, name, &f, err) < 0)
 		return -1;
-	buf_append_str(&s->out, "* STATUS ");
-	imapd_write_mailbox(s, &s->out, name);
-	buf_append_str(&s->out, " (");
+	buf_append_str(&s->conn.out, "* STATUS ");
+	imapd_write_mailbox(s, &s->conn.out, name);
+	buf_append_str(&s->conn.out, " (");
 	for (size_t i = 0; i < count; i++) {
 		const char *item = status_item(&items[i]);
-		buf_printf(&s->out, "%s%s %" PRIu64, i ? " " : "", item, status_value(s, name, f, item));
+		buf_printf(&s->conn.out, "%s%s %" PRIu64, i ? " " : "", item, status_value(s, name, f, item));
 	}
-	buf_append_str(&s->out, ")\r\n");
+	buf_append_str(&s->conn.out, ")\r\n");
 	store_folder_close(&f);
 	return 0;
 }

@@ -34,14 +34,14 @@ static void store_report(struct imapd_session *s, const uint32_t *idx, size_t n,
 		imap_seqset_add(&s->shown, m->uid, m->uid);
 		if (silent && !s->condstore)
 			continue;
-		buf_printf(&s->out, "* %" PRIu32 " FETCH (UID %" PRIu32, idx[i] + 1, m->uid);
+		buf_printf(&s->conn.out, "* %" PRIu32 " FETCH (UID %" PRIu32, idx[i] + 1, m->uid);
 		if (!silent) { /* RFC 7162 3.1.3: MODSEQ is reported even for .SILENT */
-			buf_append_str(&s->out, " FLAGS ");
-			imapd_flags_write(s, &s->out, m);
+			buf_append_str(&s->conn.out, " FLAGS ");
+			imapd_flags_write(s, &s->conn.out, m);
 		}
 		if (s->condstore)
-			buf_printf(&s->out, " MODSEQ (%" PRIu64 ")", m->modseq);
-		buf_append_str(&s->out, ")\r\n");
+			buf_printf(&s->conn.out, " MODSEQ (%" PRIu64 ")", m->modseq);
+		buf_append_str(&s->conn.out, ")\r\n");
 	}
 }
 

@@ -88,15 +88,15 @@ static void thread_write_members(struct buf *out, const struct thread_node *node
 static void thread_write(struct imapd_session *s, const struct thread_node *nodes, size_t root,
 			 const struct imapd_sort_msg *k, bool uid)
 {
-	buf_append_str(&s->out, "* THREAD ");
+	buf_append_str(&s->conn.out, "* THREAD ");
 	for (ssize_t x = nodes[root].child; x >= 0; x = nodes[x].next) {
-		buf_append_char(&s->out, '(');
-		thread_write_members(&s->out, nodes, (size_t)x, k, uid);
-		buf_append_char(&s->out, ')');
+		buf_append_char(&s->conn.out, '(');
+		thread_write_members(&s->conn.out, nodes, (size_t)x, k, uid);
+		buf_append_char(&s->conn.out, ')');
 		if (imapd_output_full(s))
 			imapd_session_flush(s);
 	}
-	buf_append_str(&s->out, "\r\n");
+	buf_append_str(&s->conn.out, "\r\n");
 }
 
 /* The keys of the messages matching the search keys after algorithm and charset. */

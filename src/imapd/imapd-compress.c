@@ -85,7 +85,7 @@ static bool compress_switch(struct imapd_session *s)
 		compress_free(c);
 		return false;
 	}
-	struct bufferevent *under = s->bev;
+	struct bufferevent *under = s->conn.bev;
 	bufferevent_set_timeouts(under, NULL, NULL);
 	struct bufferevent *bev = bufferevent_filter_new(under, compress_in, compress_out,
 							 BEV_OPT_CLOSE_ON_FREE |
@@ -95,7 +95,7 @@ static bool compress_switch(struct imapd_session *s)
 		compress_free(c);
 		return false;
 	}
-	s->bev = bev;
+	s->conn.bev = bev;
 	s->compressed = true;
 	imapd_session_setup_bev(s);
 	/* what the client sent after the command line is compressed: run it through */
@@ -110,7 +110,7 @@ void imapd_compress_switch(struct imapd_session *s)
 	s->compress_pending = false;
 	imapd_session_flush(s);
 	if (!compress_switch(s)) {
-		log_error("compress: ip=[%s] cannot start DEFLATE", s->ip);
+		log_error("compress: ip=[%s] cannot start DEFLATE", s->conn.ip);
 		imapd_session_close(s);
 	}
 }

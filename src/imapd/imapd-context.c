@@ -102,11 +102,11 @@ static void context_write(struct imapd_session *s, const struct imapd_context *c
 {
 	if (set->count == 0)
 		return;
-	buf_append_str(&s->out, "* ESEARCH (TAG ");
-	imap_write_string(&s->out, c->tag, strlen(c->tag), 0);
-	buf_printf(&s->out, ")%s %s (0 ", c->uid ? " UID" : "", verb);
-	imap_seqset_write(set, &s->out);
-	buf_append_str(&s->out, ")\r\n");
+	buf_append_str(&s->conn.out, "* ESEARCH (TAG ");
+	imap_write_string(&s->conn.out, c->tag, strlen(c->tag), 0);
+	buf_printf(&s->conn.out, ")%s %s (0 ", c->uid ? " UID" : "", verb);
+	imap_seqset_write(set, &s->conn.out);
+	buf_append_str(&s->conn.out, ")\r\n");
 }
 
 /* result minus the UIDs of drop (both sets of UIDs). */

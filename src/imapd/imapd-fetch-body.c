@@ -128,8 +128,8 @@ bool imapd_body_pump(struct imapd_session *s, struct imapd_body_stream *bs)
 			/* the file is shorter than announced: keep the protocol in step */
 			size_t pad =
 			    bs->out_left < IMAPD_CHUNK ? (size_t)bs->out_left : IMAPD_CHUNK;
-			memset(buf_reserve(&s->out, pad), ' ', pad);
-			s->out.len += pad;
+			memset(buf_reserve(&s->conn.out, pad), ' ', pad);
+			s->conn.out.len += pad;
 			bs->out_left -= pad;
 			continue;
 		}
@@ -141,7 +141,7 @@ bool imapd_body_pump(struct imapd_session *s, struct imapd_body_stream *bs)
 		size_t n = tmp.len - off;
 		if (n > bs->out_left)
 			n = (size_t)bs->out_left;
-		buf_append(&s->out, tmp.data + off, n);
+		buf_append(&s->conn.out, tmp.data + off, n);
 		bs->out_left -= n;
 		imapd_session_flush(s);
 	}
@@ -250,9 +250,9 @@ static void body_literal(struct imapd_session *s, const struct imap_fetch_body *
 	bs->skip = off;
 	bs->out_left = n;
 	if (b->partial)
-		buf_printf(&s->out, "<%" PRIu64 ">", off);
-	buf_append_char(&s->out, ' ');
-	imap_write_literal_header(&s->out, n, bs->literal8);
+		buf_printf(&s->conn.out, "<%" PRIu64 ">", off);
+	buf_append_char(&s->conn.out, ' ');
+	imap_write_literal_header(&s->conn.out, n, bs->literal8);
 }
 
 void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_body *b, uint32_t uid,
@@ -263,7 +263,7 @@ void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_bod
 	struct mime_part *part = tree;
 	*streaming_r = false;
 	imapd_body_close(bs);
-	buf_printf(&s->out, " %s", b->name);
+	buf_printf(&s->conn.out, " %s", b->name);
 	bool whole = b->part_count == 0 && b->spec == IMAP_SECTION_ALL;
 	if (whole) {
 		struct buf err = BUF_INIT;
@@ -271,7 +271,7 @@ void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_bod
 			size = st->length;
 		buf_free(&err);
 	} else if (tree == NULL || !body_locate(b, tree, &off, &len, &size, &part)) {
-		buf_append_str(&s->out, b->kind == IMAP_FETCH_BINARY_SIZE ? " 0" : " NIL");
+		buf_append_str(&s->conn.out, b->kind == IMAP_FETCH_BINARY_SIZE ? " 0" : " NIL");
 		return;
 	}
 	bs->fd = st->fd;
@@ -297,7 +297,7 @@ void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_bod
 		size = b64_size(len);
 	}
 	if (b->kind == IMAP_FETCH_BINARY_SIZE) {
-		buf_printf(&s->out, " %" PRIu64, size);
+		buf_printf(&s->conn.out, " %" PRIu64, size);
 		imapd_body_close(bs);
 		return;
 	}
@@ -308,9 +308,9 @@ void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_bod
 		if (b->partial && n > b->length)
 			n = b->length;
 		if (b->partial)
-			buf_printf(&s->out, "<%" PRIu64 ">", o);
-		buf_append_char(&s->out, ' ');
-		imap_write_literal(&s->out, h.data + o, (size_t)n);
+			buf_printf(&s->conn.out, "<%" PRIu64 ">", o);
+		buf_append_char(&s->conn.out, ' ');
+		imap_write_literal(&s->conn.out, h.data + o, (size_t)n);
 		buf_free(&h);
 		imapd_body_close(bs);
 		return;

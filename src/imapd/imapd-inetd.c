@@ -25,11 +25,11 @@ static int inetd_start(struct imapd_server *srv, struct imapd_session *s, const 
 	}
 	struct user_info info;
 	struct buf err = BUF_INIT;
-	int r = login_user_info(srv->conf, auth_userdb(srv->auth), user, &info, &err);
+	int r = login_user_info(srv->core.conf, auth_userdb(srv->core.auth), user, &info, &err);
 	if (r > 0 && imapd_login(s, &info, &err) == 0) {
 		buf_free(&err);
 		log_info("login: user=<%s> ip=[%s] result=ok method=preauth", s->user.address,
-			 s->ip);
+			 s->conn.ip);
 		imapd_session_start(s, true);
 		return 0;
 	}
@@ -46,15 +46,14 @@ int imapd_inetd(const char *conf_path, const char *preauth_user)
 	struct imapd_server srv;
 	if (imapd_server_init(&srv, conf_path) < 0)
 		return 78;
-	server_log_init(srv.conf, "imap");
-	srv.inetd = true;
+	server_log_init(srv.core.conf, "imap");
+	srv.core.sessions.inetd = true;
 	struct server_inetd in;
-	struct bufferevent *bev =
-	    server_inetd_open(&in, srv.base, preauth_user != NULL, IMAPD_OUT_HIGH, IMAPD_OUT_LOW);
-	struct imapd_session *s =
-	    imapd_session_new(&srv, bev, in.peer.ip, in.peer.loopback, in.peer.local);
+	struct bufferevent *bev = server_inetd_open(&in, srv.core.base, preauth_user != NULL,
+						    IMAPD_OUT_HIGH, IMAPD_OUT_LOW);
+	struct imapd_session *s = imapd_session_new(&srv, bev, &in.peer);
 	int rc = inetd_start(&srv, s, preauth_user) < 0 ? 1 : 0;
-	server_inetd_run(&in, srv.base);
+	server_inetd_run(&in, srv.core.base);
 	imapd_server_deinit(&srv);
 	return rc;
 }

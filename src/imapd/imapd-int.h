@@ -44,7 +44,6 @@ struct login_creds;
 #define IMAPD_OUT_LOW (32 * 1024)   /* ... and go on below this */
 #define IMAPD_IN_HIGH (64 * 1024)   /* input read ahead */
 #define IMAPD_CHUNK (16 * 1024)	    /* message bytes read at a time */
-#define IMAPD_IP_MAX 64
 #define IMAPD_HIERARCHY_SEP '/'
 
 enum imapd_state {
@@ -70,19 +69,8 @@ struct imapd_settings {
 };
 
 struct imapd_server {
-	struct event_base *base;
-	struct conf *conf;
-	char *conf_path;
-	struct auth *auth; /* the login policy shared by every protocol (lib-auth) */
-	struct server_ports ports; /* the listeners and their TLS contexts (lib-server) */
+	struct server_core core; /* configuration, login policy, listeners, sessions (lib-server) */
 	struct imapd_settings set;
-	struct imapd_session *sessions; /* a doubly linked list */
-	size_t session_count;
-	bool stopping;
-	bool inetd;
-	bool chrooted;	    /* system mode, in DATA/login: the configuration cannot be re-read */
-	bool retiring;	    /* ... so at a reload it ends with its last session */
-	char *login_socket; /* system mode: the auth process's socket (login.h) */
 };
 
 /* The command being run. */
@@ -117,26 +105,16 @@ typedef bool imapd_job_fn(struct imapd_session *s); /* true: still running */
 typedef void imapd_job_free_fn(struct imapd_session *s);
 
 struct imapd_session {
+	/* the connection, its output (replies are built in conn.out), its state of reading
+	   and closing (lib-server); conn.local: a pipe or Unix socket, as private as TLS */
+	struct server_conn conn;
 	struct imapd_server *server;
-	struct imapd_session *prev, *next;
-	struct bufferevent *bev;
-	char ip[IMAPD_IP_MAX];
-	bool loopback;			 /* a loopback TCP address */
-	bool local;			 /* a pipe or Unix socket: as private as TLS */
-	bool tls;			 /* under TLS (implicit, or after STARTTLS) */
-	bool tls_handshake;		 /* ... whose handshake has not finished yet */
-	unsigned turn; /* inside a read or write callback: output waits for its end */
 	bool starttls_pending;		 /* STARTTLS answered: switch once its line is consumed */
 	bool compress_pending, compressed; /* COMPRESS DEFLATE (RFC 4978) */
 	struct tls_server_ctx *stls_ctx; /* STARTTLS is offered with it (NULL: not offered) */
 	enum imapd_state state;
 	struct imap_parser *parser;
-	struct buf out;
 	struct imapd_cmd cmd; /* the current command */
-	uint64_t errors;
-	uint64_t in_bytes, out_bytes;
-	bool busy, closing, input_eof;
-	struct server_close close; /* frees the session once its output is written */
 	struct event *delay;
 	struct auth_job *auth_job; /* a LOGIN password check in the auth thread pool */
 	/* system users (imapd-syslogin.c): the attempt at the auth process, then the proxy */
@@ -190,8 +168,8 @@ void imapd_tls_switch(struct imapd_session *s);
 
 /* imapd-session.c */
 struct imapd_session *imapd_session_new(struct imapd_server *srv, struct bufferevent *bev,
-					const char *ip, bool loopback, bool local);
-/* Sets the session's callbacks and watermarks on s->bev (again after STARTTLS). */
+					const struct net_peer *peer);
+/* Sets the session's callbacks and watermarks on s->conn.bev (again after STARTTLS). */
 void imapd_session_setup_bev(struct imapd_session *s);
 /* May a clear-text password be used on this session? (lib-auth's policy) */
 bool imapd_plaintext_ok(const struct imapd_session *s);
@@ -212,7 +190,8 @@ void imapd_job_start(struct imapd_session *s, imapd_job_fn *fn, imapd_job_free_f
 /* A job or a delayed reply finished outside the pump: go on with the input. */
 void imapd_session_resume(struct imapd_session *s);
 bool imapd_output_full(struct imapd_session *s);
-/* Sets the idle timeout for the state. */
+/* The idle timeout for the state, and setting it. */
+uint64_t imapd_session_timeout_s(const struct imapd_session *s);
 void imapd_session_timeouts(struct imapd_session *s);
 
 /* imapd-cmd-basic.c: CAPABILITY NOOP LOGOUT ID ENABLE CHECK STARTTLS */

@@ -193,21 +193,21 @@ static void notify_status(struct imapd_session *s, struct notify_box *b, bool fo
 		items[i].type = IMAP_ARG_ATOM;
 		items[i].len = strlen(items[i].str);
 	}
-	size_t start = s->out.len;
+	size_t start = s->conn.out.len;
 	struct buf err = BUF_INIT;
 	if (imapd_status_write(s, b->name, items, n, &err) < 0) {
 		buf_free(&err);
 		return;
 	}
 	buf_free(&err);
-	const char *line = s->out.data + start;
+	const char *line = s->conn.out.data + start;
 	bool same = b->last != NULL && strcmp(b->last, line) == 0;
 	if (!same) {
 		x_free(&b->last);
 		b->last = x_strdup(line);
 	}
 	if (same && !force)
-		buf_truncate(&s->out, start);
+		buf_truncate(&s->conn.out, start);
 }
 
 static void notify_poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -216,7 +216,7 @@ static void notify_poll_cb(evutil_socket_t fd, short what, void *arg)
 	struct imapd_notify *n = s->notify;
 	struct timeval tv = {0, NOTIFY_POLL_MS * 1000};
 	evtimer_add(n->timer, &tv);
-	if (s->busy || s->closing || s->idling || s->append != NULL || s->cmd.tag != NULL ||
+	if (s->conn.busy || s->conn.closing || s->idling || s->append != NULL || s->cmd.tag != NULL ||
 	    imapd_output_full(s))
 		return;
 	if (s->folder != NULL && n->selected_events != 0)
@@ -255,12 +255,12 @@ void imapd_cmd_notify(struct imapd_session *s, struct imapd_cmd *cmd)
 	s->notify = n;
 	for (size_t k = 0; k < n->count; k++)
 		if (s->folder_name == NULL || strcmp(s->folder_name, n->boxes[k].name) != 0) {
-			size_t start = s->out.len;
+			size_t start = s->conn.out.len;
 			notify_status(s, &n->boxes[k], true);
 			if (!status) /* remember the counters, send nothing */
-				buf_truncate(&s->out, start);
+				buf_truncate(&s->conn.out, start);
 		}
-	n->timer = evtimer_new(s->server->base, notify_poll_cb, s);
+	n->timer = evtimer_new(s->server->core.base, notify_poll_cb, s);
 	struct timeval tv = {0, NOTIFY_POLL_MS * 1000};
 	evtimer_add(n->timer, &tv);
 	imapd_reply(s, "OK", NULL, "NOTIFY completed");

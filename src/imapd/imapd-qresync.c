@@ -67,9 +67,9 @@ void imapd_vanished_earlier(struct imapd_session *s, const struct imap_seqset *k
 	struct imap_seqset v = IMAP_SEQSET_INIT;
 	vanished_of(s->folder, known, min_uid, &v);
 	if (v.count > 0) {
-		buf_append_str(&s->out, "* VANISHED (EARLIER) ");
-		imap_seqset_write(&v, &s->out);
-		buf_append_str(&s->out, "\r\n");
+		buf_append_str(&s->conn.out, "* VANISHED (EARLIER) ");
+		imap_seqset_write(&v, &s->conn.out);
+		buf_append_str(&s->conn.out, "\r\n");
 	}
 	imap_seqset_free(&v);
 }
@@ -87,9 +87,9 @@ void imapd_expunged_write(struct imapd_session *s, const uint32_t *uids, const u
 	struct imap_seqset v = IMAP_SEQSET_INIT;
 	for (size_t i = 0; i < count; i++)
 		imap_seqset_add(&v, uids[i], uids[i]);
-	buf_append_str(&s->out, "* VANISHED ");
-	imap_seqset_write(&v, &s->out);
-	buf_append_str(&s->out, "\r\n");
+	buf_append_str(&s->conn.out, "* VANISHED ");
+	imap_seqset_write(&v, &s->conn.out);
+	buf_append_str(&s->conn.out, "\r\n");
 	imap_seqset_free(&v);
 }
 
@@ -168,9 +168,9 @@ void imapd_qresync_select(struct imapd_session *s, const struct imapd_qresync *q
 		const struct store_msg *m = store_folder_msg(f, i);
 		if (m->modseq <= q->modseq || !imap_seqset_contains(known, m->uid))
 			continue;
-		buf_printf(&s->out, "* %zu FETCH (UID %" PRIu32 " FLAGS ", i + 1, m->uid);
-		imapd_flags_write(s, &s->out, m);
-		buf_printf(&s->out, " MODSEQ (%" PRIu64 "))\r\n", m->modseq);
+		buf_printf(&s->conn.out, "* %zu FETCH (UID %" PRIu32 " FLAGS ", i + 1, m->uid);
+		imapd_flags_write(s, &s->conn.out, m);
+		buf_printf(&s->conn.out, " MODSEQ (%" PRIu64 "))\r\n", m->modseq);
 	}
 	imap_seqset_free(&all);
 }

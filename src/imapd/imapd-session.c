@@ -69,10 +69,10 @@ static const struct imapd_command imapd_commands[] = {
     {NULL, 0, 0, NULL},
 };
 
-static void session_read_cb(struct bufferevent *bev, void *arg);
-static void session_write_cb(struct bufferevent *bev, void *arg);
-static void session_event_cb(struct bufferevent *bev, short what, void *arg);
-static void session_input(struct imapd_session *s);
+static const struct server_conn_ops imapd_conn_ops;
+
+static const struct server_conn_limits imapd_limits = {
+    .in_high = IMAPD_IN_HIGH, .out_low = IMAPD_OUT_LOW, .out_high = IMAPD_OUT_HIGH};
 
 static char *str_upper_dup(const char *s)
 {
@@ -83,63 +83,44 @@ static char *str_upper_dup(const char *s)
 	return d;
 }
 
-static void session_free_cb(void *arg)
-{
-	imapd_session_free(arg);
-}
-
 struct imapd_session *imapd_session_new(struct imapd_server *srv, struct bufferevent *bev,
-					const char *ip, bool loopback, bool local)
+					const struct net_peer *peer)
 {
 	struct imapd_session *s = X_NEW(struct imapd_session);
 	s->server = srv;
-	s->bev = bev;
-	s->loopback = loopback;
-	s->local = local;
 	s->inotify_fd = -1;
 	s->state = IMAPD_S_NOAUTH;
-	snprintf(s->ip, sizeof(s->ip), "%s", ip);
 	struct imap_parser_limits lim;
 	imap_parser_limits_default(&lim);
 	lim.max_line = srv->set.max_line;
 	lim.max_literal = srv->set.max_literal;
 	lim.literal_plus = true;
 	s->parser = imap_parser_new(&lim);
-	buf_init(&s->out, 0);
-	server_close_init(&s->close, srv->base, session_free_cb, s);
-	s->next = srv->sessions;
-	if (srv->sessions != NULL)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->session_count++;
+	server_conn_init(&s->conn, &srv->core.sessions, &imapd_conn_ops, s, bev, peer,
+			 &imapd_limits);
 	imapd_session_setup_bev(s);
 	return s;
 }
 
 void imapd_session_setup_bev(struct imapd_session *s)
 {
-	struct bufferevent *bev = s->bev;
-	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, IMAPD_IN_HIGH);
-	bufferevent_setwatermark(bev, EV_WRITE, IMAPD_OUT_LOW, 0);
-	/* libevent writes at most 16 KB per readiness by default: a FETCH of 10,000
-	   BODYSTRUCTUREs was 160 writes, each waking the client for 16 KB */
-	bufferevent_set_max_single_write(bev, IMAPD_OUT_HIGH);
-	imapd_session_timeouts(s);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	server_conn_setup_bev(&s->conn, imapd_session_timeout_s(s));
 }
 
 bool imapd_plaintext_ok(const struct imapd_session *s)
 {
-	return auth_plaintext_ok(s->server->auth, s->tls || s->local, s->loopback);
+	return auth_plaintext_ok(s->server->core.auth, s->conn.tls || s->conn.local, s->conn.loopback);
+}
+
+uint64_t imapd_session_timeout_s(const struct imapd_session *s)
+{
+	const struct imapd_settings *set = &s->server->set;
+	return s->state == IMAPD_S_NOAUTH ? set->login_timeout_s : set->timeout_s;
 }
 
 void imapd_session_timeouts(struct imapd_session *s)
 {
-	const struct imapd_settings *set = &s->server->set;
-	uint64_t t = s->state == IMAPD_S_NOAUTH ? set->login_timeout_s : set->timeout_s;
-	struct timeval tv = {(time_t)t, 0};
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	server_conn_timeouts(&s->conn, imapd_session_timeout_s(s));
 }
 
 static void session_job_end(struct imapd_session *s)
@@ -153,7 +134,6 @@ static void session_job_end(struct imapd_session *s)
 
 void imapd_session_free(struct imapd_session *s)
 {
-	struct imapd_server *srv = s->server;
 	session_job_end(s);
 	imapd_append_free(s);
 	imapd_auth_abort(s);
@@ -161,8 +141,8 @@ void imapd_session_free(struct imapd_session *s)
 	imapd_idle_stop(s);
 	imapd_notify_free(s);
 	if (s->state != IMAPD_S_NOAUTH) {
-		log_info("logout: user=<%s> ip=[%s] in=%llu out=%llu", s->user.address, s->ip,
-			 (unsigned long long)s->in_bytes, (unsigned long long)s->out_bytes);
+		log_info("logout: user=<%s> ip=[%s] in=%llu out=%llu", s->user.address, s->conn.ip,
+			 (unsigned long long)s->conn.in_bytes, (unsigned long long)s->conn.out_bytes);
 		imapd_logout(s);
 	}
 	if (s->delay != NULL)
@@ -170,84 +150,40 @@ void imapd_session_free(struct imapd_session *s)
 	if (s->auth_job != NULL)
 		auth_job_cancel(s->auth_job);
 	x_free(&s->auth_user);
-	server_close_free(&s->close);
-	bufferevent_free(s->bev);
+	server_conn_free(&s->conn);
 	imap_parser_free(&s->parser);
 	imap_seqset_free(&s->saved);
 	imap_seqset_free(&s->shown);
 	imap_seqset_free(&s->recent);
-	buf_free(&s->out);
 	x_free(&s->cmd.tag);
 	x_free(&s->cmd.name);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	srv->session_count--;
 	x_free(&s);
-	if (srv->session_count == 0 && (srv->stopping || srv->inetd || srv->retiring))
-		event_base_loopexit(srv->base, NULL);
 }
 
-/* A plain socket: whether replies may be sent by the session itself, without libevent. */
-static bool session_direct_ok(const struct imapd_session *s)
+/* Direct sends (server_conn_ops.direct_ok) wait for a pending switch to TLS or DEFLATE. */
+static bool session_direct_ok(void *arg)
 {
-	return !s->tls && !s->compressed && !s->compress_pending && !s->starttls_pending &&
-	       !s->closing && !s->server->inetd && bufferevent_get_underlying(s->bev) == NULL;
+	struct imapd_session *s = arg;
+	return !s->compressed && !s->compress_pending && !s->starttls_pending;
 }
 
 void imapd_session_flush(struct imapd_session *s)
 {
-	/* within a turn (see session_turn_end) the output waits in s->out, whose length
-	   imapd_output_full counts too */
-	if (s->turn > 0 && session_direct_ok(s))
-		return;
-	s->out_bytes += s->out.len;
-	server_flush(s->bev, &s->out);
-}
-
-/* The end of a read or write callback: what the turn wrote is sent at once when nothing is
- * queued (one send; only what the kernel does not take goes to the bufferevent). Through
- * libevent each reply armed and disarmed the socket's write event (two epoll_ctl) and
- * waited a loop turn; and one send per turn, not per flush, keeps the replies of a turn
- * in one segment (two small ones would wait for the client's delayed ACK, Nagle). */
-static void session_turn_end(struct imapd_session *s)
-{
-	if (--s->turn > 0)
-		return;
-	if (s->out.len > 0 && session_direct_ok(s) &&
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		evutil_socket_t fd = bufferevent_getfd(s->bev);
-		ssize_t n = fd < 0 ? -1 : send(fd, s->out.data, s->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n > 0) { /* else EAGAIN or an error, which libevent's write sees */
-			s->out_bytes += (size_t)n;
-			buf_consume(&s->out, (size_t)n);
-		}
-	}
-	imapd_session_flush(s);
-	if (s->job == NULL && s->out.cap > IMAPD_OUT_LOW)
-		buf_free(&s->out); /* a big FETCH grew it: no idle session keeps that */
-	if (s->job != NULL && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		/* all of a job's output was sent: no write event comes to go on, so go on in
-		   this loop turn, after the other callbacks */
-		bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
-	}
+	server_conn_flush(&s->conn);
 }
 
 bool imapd_output_full(struct imapd_session *s)
 {
-	return evbuffer_get_length(bufferevent_get_output(s->bev)) + s->out.len >= IMAPD_OUT_HIGH;
+	return server_conn_output_full(&s->conn);
 }
 
 void imapd_untagged(struct imapd_session *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	buf_append_str(&s->out, "* ");
-	buf_vprintf(&s->out, fmt, ap);
-	buf_append_str(&s->out, "\r\n");
+	buf_append_str(&s->conn.out, "* ");
+	buf_vprintf(&s->conn.out, fmt, ap);
+	buf_append_str(&s->conn.out, "\r\n");
 	va_end(ap);
 }
 
@@ -261,9 +197,9 @@ void imapd_reply(struct imapd_session *s, const char *status, const char *code, 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	imap_write_status(&s->out, s->cmd.tag, status, code, text);
+	imap_write_status(&s->conn.out, s->cmd.tag, status, code, text);
 	if (strcmp(status, "BAD") == 0)
-		s->errors++;
+		s->conn.errors++;
 	x_free(&s->cmd.tag);
 	x_free(&s->cmd.name);
 	imapd_session_flush(s);
@@ -276,11 +212,7 @@ void imapd_bad(struct imapd_session *s, const char *text)
 
 void imapd_session_close(struct imapd_session *s)
 {
-	if (s->closing)
-		return;
-	s->closing = true;
-	imapd_session_flush(s);
-	server_close_start(&s->close, s->bev);
+	server_conn_close(&s->conn);
 }
 
 static void session_run_job(struct imapd_session *s)
@@ -291,7 +223,7 @@ static void session_run_job(struct imapd_session *s)
 	imapd_session_flush(s);
 	if (!more) {
 		session_job_end(s);
-		s->busy = false;
+		s->conn.busy = false;
 	}
 }
 
@@ -301,18 +233,13 @@ void imapd_job_start(struct imapd_session *s, imapd_job_fn *fn, imapd_job_free_f
 	s->job = fn;
 	s->job_free = free_fn;
 	s->job_ctx = ctx;
-	s->busy = true;
+	s->conn.busy = true;
 	session_run_job(s);
 }
 
 void imapd_session_resume(struct imapd_session *s)
 {
-	s->busy = false;
-	imapd_session_flush(s);
-	if (s->closing)
-		return;
-	bufferevent_enable(s->bev, EV_READ);
-	session_input(s);
+	server_conn_resume(&s->conn);
 }
 
 /* Finds the table entry of a command; for "UID x" the entry of x. */
@@ -377,7 +304,7 @@ static void session_literal(struct imapd_session *s)
 		if (imapd_append_literal(s, c, lit) == 0) {
 			imap_parser_literal_accept(s->parser);
 			if (lit->sync)
-				imap_write_continuation(&s->out, "Ready for literal data");
+				imap_write_continuation(&s->conn.out, "Ready for literal data");
 			return;
 		}
 	} else {
@@ -394,12 +321,12 @@ static void session_parse_error(struct imapd_session *s)
 	const char *tag = imap_parser_tag(s->parser);
 	if (s->append != NULL)
 		imapd_append_free(s); /* rolls back what a MULTIAPPEND added */
-	imap_write_status(&s->out, tag, "BAD", code == IMAP_PARSE_ERR_TOOBIG ? "TOOBIG" : NULL,
+	imap_write_status(&s->conn.out, tag, "BAD", code == IMAP_PARSE_ERR_TOOBIG ? "TOOBIG" : NULL,
 			  text);
 	x_free(&s->cmd.tag);
-	if (++s->errors >= s->server->set.max_errors) {
+	if (++s->conn.errors >= s->server->set.max_errors) {
 		imapd_untagged(s, "BYE Too many errors");
-		log_info("disconnect: ip=[%s] reason=too-many-errors", s->ip);
+		log_info("disconnect: ip=[%s] reason=too-many-errors", s->conn.ip);
 		imapd_session_close(s);
 	}
 }
@@ -417,7 +344,7 @@ static void session_feed(struct imapd_session *s, struct evbuffer *in, const cha
 		session_dispatch(s, imap_parser_command(s->parser));
 		break;
 	case IMAP_PARSE_CONTINUE:
-		imap_write_continuation(&s->out, "Ready for literal data");
+		imap_write_continuation(&s->conn.out, "Ready for literal data");
 		break;
 	case IMAP_PARSE_LITERAL:
 		session_literal(s);
@@ -430,7 +357,7 @@ static void session_feed(struct imapd_session *s, struct evbuffer *in, const cha
 		session_parse_error(s);
 		break;
 	}
-	s->in_bytes += used;
+	s->conn.in_bytes += used;
 	evbuffer_drain(in, used);
 	if (s->starttls_pending || s->compress_pending)
 		imapd_session_flush(s); /* the reply goes out before the switch */
@@ -440,96 +367,93 @@ static void session_feed(struct imapd_session *s, struct evbuffer *in, const cha
 		imapd_compress_switch(s);
 }
 
-/* Answers every complete command in the input, in order, while the output is short. */
-static void session_input(struct imapd_session *s)
+/* What the input holds next (server_conn_input's loop): a line of IDLE or of an
+ * AUTHENTICATE exchange, else a piece for the command parser. */
+static bool session_consume(void *arg, struct evbuffer *in)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	while (!s->busy && !s->closing && !imapd_output_full(s)) {
-		in = bufferevent_get_input(s->bev); /* COMPRESS may have put a filter on top */
-		if (s->idling || s->sasl != NULL) {
-			size_t n;
-			char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-			if (line == NULL) {
-				if (evbuffer_get_length(in) > s->server->set.max_line)
-					imapd_session_close(s);
-				break;
-			}
-			s->in_bytes += n + 2;
-			if (s->idling)
-				imapd_idle_line(s, line);
-			else
-				imapd_auth_line(s, line, n);
-			explicit_bzero(line, n);
-			free(line);
-			continue;
+	struct imapd_session *s = arg;
+	if (s->idling || s->sasl != NULL) {
+		size_t n;
+		char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > s->server->set.max_line)
+				imapd_session_close(s);
+			return false;
 		}
-		struct evbuffer_iovec v;
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
-			break;
-		session_feed(s, in, v.iov_base, v.iov_len);
-		imapd_session_flush(s);
+		s->conn.in_bytes += n + 2;
+		if (s->idling)
+			imapd_idle_line(s, line);
+		else
+			imapd_auth_line(s, line, n);
+		explicit_bzero(line, n);
+		free(line);
+		return true;
 	}
-	imapd_session_flush(s);
-	if (s->input_eof && !s->busy && !s->closing && evbuffer_get_length(in) == 0)
-		imapd_session_close(s);
+	const char *p;
+	size_t len;
+	if (!server_conn_peek(in, &p, &len))
+		return false;
+	session_feed(s, in, p, len);
+	return true;
 }
 
-static void session_read_cb(struct bufferevent *bev, void *arg)
+/* The output drained: the next step of a command that runs in steps. */
+static bool session_writable(void *arg)
 {
 	struct imapd_session *s = arg;
-	s->turn++;
-	session_input(s);
-	session_turn_end(s);
+	if (s->job == NULL)
+		return false;
+	session_run_job(s);
+	return s->job != NULL;
 }
 
-static void session_write_cb(struct bufferevent *bev, void *arg)
+static void session_tls_connected(void *arg)
 {
-	struct imapd_session *s = arg;
-	if (s->closing) {
-		server_close_written(&s->close);
-		return;
-	}
-	s->turn++;
-	if (s->job != NULL)
-		session_run_job(s);
-	if (s->job == NULL && !s->busy)
-		session_input(s);
-	session_turn_end(s);
+	imapd_tls_connected(arg);
 }
 
-static void session_event_cb(struct bufferevent *bev, short what, void *arg)
+/* RFC 9051 7.1.5: BYE before the server closes. */
+static void session_timeout(void *arg)
 {
 	struct imapd_session *s = arg;
-	if (what & BEV_EVENT_CONNECTED) {
-		imapd_tls_connected(s);
-		return;
-	}
-	if (s->tls_handshake) {
-		server_tls_log_end(s->bev, what, s->ip);
-		imapd_session_free(s);
-		return;
-	}
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !s->closing) {
-		s->input_eof = true; /* answer what is pending, then close */
-		session_input(s);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("disconnect: ip=[%s] user=<%s> reason=timeout", s->ip,
-			 s->user.address ? s->user.address : "");
-		if (!s->closing) {
-			imapd_untagged(s, "BYE Autologout; idle for too long");
-			imapd_session_flush(s);
-		}
-	}
-	imapd_session_free(s);
+	log_info("disconnect: ip=[%s] user=<%s> reason=timeout", s->conn.ip,
+		 s->user.address ? s->user.address : "");
+	imapd_untagged(s, "BYE Autologout; idle for too long");
 }
+
+/* SIGTERM: a system user's session lets its process go (it sees the end of its socket);
+ * the others get BYE (RFC 9051 7.1.5) unless a command is sending its steps. */
+static void session_shutdown(void *arg)
+{
+	struct imapd_session *s = arg;
+	if (s->syslogin.proxy != NULL) {
+		server_syslogin_free(&s->syslogin);
+		imapd_session_setup_bev(s);
+	} else if (s->job == NULL) {
+		imapd_untagged(s, "BYE server shutting down");
+	}
+}
+
+static void session_free(void *arg)
+{
+	imapd_session_free(arg);
+}
+
+static const struct server_conn_ops imapd_conn_ops = {
+    .consume = session_consume,
+    .writable = session_writable,
+    .tls_connected = session_tls_connected,
+    .timeout = session_timeout,
+    .shutdown = session_shutdown,
+    .free = session_free,
+    .direct_ok = session_direct_ok,
+};
 
 void imapd_session_start(struct imapd_session *s, bool preauth)
 {
-	buf_append_str(&s->out, preauth ? "* PREAUTH [" : "* OK [");
-	imapd_capability_write(s, &s->out);
-	buf_printf(&s->out, "] Tern IMAP4 server ready%s\r\n", preauth ? ", logged in" : "");
+	buf_append_str(&s->conn.out, preauth ? "* PREAUTH [" : "* OK [");
+	imapd_capability_write(s, &s->conn.out);
+	buf_printf(&s->conn.out, "] Tern IMAP4 server ready%s\r\n", preauth ? ", logged in" : "");
 	imapd_session_flush(s);
 	imapd_session_timeouts(s);
 }

@@ -17,17 +17,6 @@
 #include <event2/buffer.h>
 #include <string.h>
 
-static void syslogin_ended(void *arg, bool client_gone)
-{
-	struct imapd_session *s = arg;
-	if (client_gone) {
-		imapd_session_free(s);
-		return;
-	}
-	imapd_session_setup_bev(s);
-	imapd_session_close(s);
-}
-
 /* "* PREAUTH [CAPABILITY ...] text": the capability code, or NULL. */
 static char *syslogin_caps(const char *line)
 {
@@ -39,23 +28,22 @@ static char *syslogin_caps(const char *line)
 	return x_strndup(line + 11, (size_t)(end - line - 11));
 }
 
-static struct bufferevent *syslogin_ready(void *arg, const char *line)
+static bool syslogin_ready(void *arg, const char *line)
 {
 	struct imapd_session *s = arg;
 	const char *method = s->login_method;
 	char *caps = syslogin_caps(line);
 	if (caps == NULL) {
-		log_error("login: user=<%s> ip=[%s] result=session-failed: %s", s->auth_user, s->ip,
-			  log_safe(line, strlen(line), 200));
+		log_error("login: user=<%s> ip=[%s] result=session-failed: %s", s->auth_user,
+			  s->conn.ip, log_safe(line, strlen(line), 200));
 		imapd_reply(s, "NO", "UNAVAILABLE", "Cannot open your mailbox");
-		return NULL;
+		return false;
 	}
-	log_info("login: user=<%s> ip=[%s] result=ok method=%s (system user)", s->auth_user, s->ip,
-		 method);
+	log_info("login: user=<%s> ip=[%s] result=ok method=%s (system user)", s->auth_user,
+		 s->conn.ip, method);
 	imapd_reply(s, "OK", caps, "%s completed", method);
 	x_free(&caps);
-	s->busy = true; /* nothing of this session is parsed here any more */
-	return s->bev;
+	return true;
 }
 
 static void syslogin_refused(void *arg, const struct login_reply *rep)
@@ -79,25 +67,20 @@ static void syslogin_refused(void *arg, const struct login_reply *rep)
 	}
 }
 
-static void syslogin_resume(void *arg)
-{
-	imapd_session_resume(arg);
-}
-
 static const struct server_syslogin_ops syslogin_ops = {
-    LOGIN_PROTO_IMAP, IMAPD_OUT_HIGH,  syslogin_ready,
-    syslogin_refused, syslogin_resume, syslogin_ended,
+    .proto = LOGIN_PROTO_IMAP,
+    .out_high = IMAPD_OUT_HIGH,
+    .ready = syslogin_ready,
+    .refused = syslogin_refused,
 };
 
 void imapd_syslogin(struct imapd_session *s, const char *method, const char *mech, const char *user,
 		    const char *password)
 {
-	struct imapd_server *srv = s->server;
-	if (server_syslogin_start(&s->syslogin, &syslogin_ops, s, srv->base, srv->login_socket,
-				  mech, s->ip, user, password) < 0)
+	s->login_method = method;
+	if (server_syslogin_start(&s->syslogin, &syslogin_ops, &s->conn, &s->server->core, mech,
+				  user, password) < 0)
 		return;
 	x_free(&s->auth_user);
 	s->auth_user = x_strdup(user);
-	s->login_method = method;
-	s->busy = true;
 }

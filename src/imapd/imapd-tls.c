@@ -13,11 +13,11 @@
 
 void imapd_tls_connected(struct imapd_session *s)
 {
-	if (!s->tls_handshake)
+	if (!s->conn.tls_handshake)
 		return;
-	s->tls_handshake = false;
-	server_tls_log_connected(s->bev, s->ip);
-	if (s->busy) /* after STARTTLS: commands may come now */
+	s->conn.tls_handshake = false;
+	server_tls_log_connected(s->conn.bev, s->conn.ip);
+	if (s->conn.busy) /* after STARTTLS: commands may come now */
 		imapd_session_resume(s);
 }
 
@@ -25,14 +25,14 @@ void imapd_cmd_starttls(struct imapd_session *s, struct imapd_cmd *cmd)
 {
 	if (cmd->count != 0) {
 		imapd_bad(s, "STARTTLS takes no arguments");
-	} else if (s->tls) {
+	} else if (s->conn.tls) {
 		imapd_bad(s, "Already under TLS");
 	} else if (s->stls_ctx == NULL) {
 		imapd_reply(s, "NO", NULL, "TLS is not available on this connection");
 	} else {
 		imapd_reply(s, "OK", NULL, "Begin TLS negotiation now");
 		s->starttls_pending = true; /* imapd_tls_switch once the line is consumed */
-		s->busy = true;
+		s->conn.busy = true;
 	}
 }
 
@@ -41,14 +41,15 @@ void imapd_tls_switch(struct imapd_session *s)
 	s->starttls_pending = false;
 	imapd_session_flush(s);
 	imap_parser_reset(s->parser); /* at a command boundary: it holds nothing, but be sure */
-	struct bufferevent *bev = server_starttls(s->stls_ctx, s->bev, 0, "starttls", s->ip, 0, 0);
+	struct bufferevent *bev =
+	    server_starttls(s->stls_ctx, s->conn.bev, 0, "starttls", s->conn.ip, 0, 0);
 	if (bev == NULL) {
-		s->busy = false;
+		s->conn.busy = false;
 		imapd_session_close(s);
 		return;
 	}
-	s->bev = bev;
-	s->tls = s->tls_handshake = true;
-	s->busy = true; /* until the handshake ends: see imapd_tls_connected */
+	s->conn.bev = bev;
+	s->conn.tls = s->conn.tls_handshake = true;
+	s->conn.busy = true; /* until the handshake ends: see imapd_tls_connected */
 	imapd_session_setup_bev(s);
 }

@@ -6,15 +6,106 @@
  * callbacks (end of a TLS handshake, the client's EOF, idle timeouts, broken connections),
  * the close once the last words are written, and SIGTERM's farewell to every session.
  * The protocol keeps its parser, its replies and its state; it is called back through
- * struct server_conn_ops.
+ * struct server_conn_ops. A closing session is freed (from the loop) once all its output
+ * is handed to the kernel, which after STARTTLS means the TLS filter's output and the
+ * plain one under it.
  */
 #include "server.h"
 #include "buf.h"
 #include "log.h"
 
+#include <event2/event.h>
+
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+
+/* Octets queued on bev and not yet handed to the kernel; after STARTTLS the TLS filter's
+ * output and the plain one under it both count. */
+static size_t server_pending(struct bufferevent *bev)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_output(bev));
+	struct bufferevent *under = bufferevent_get_underlying(bev);
+	if (under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+/* Hands the replies queued in out to bev in one write. */
+static void server_flush(struct bufferevent *bev, struct buf *out)
+{
+	if (out->len > 0) {
+		bufferevent_write(bev, out->data, out->len);
+		buf_reset(out);
+	}
+}
+
+static void close_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_close *c = arg;
+	c->free_fn(c->arg);
+}
+
+static void server_close_init(struct server_close *c, struct event_base *base,
+			      void (*free_fn)(void *), void *arg)
+{
+	c->bev = NULL;
+	c->drain_cb = NULL;
+	c->free_fn = free_fn;
+	c->arg = arg;
+	c->kill = event_new(base, -1, 0, close_kill_cb, c);
+}
+
+/* The plain output under a TLS filter drained (the filter's write callback does not say). */
+static void close_drained_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct server_close *c = arg;
+	if (info->n_deleted > 0 && server_pending(c->bev) == 0)
+		event_active(c->kill, 0, 0);
+}
+
+static void server_close_written(struct server_close *c);
+
+/* The close (once; the replies already flushed into bev): reads no more, and frees the
+ * session as soon as nothing of its output is pending. */
+static void server_close_start(struct server_close *c, struct bufferevent *bev)
+{
+	c->bev = bev;
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	struct bufferevent *under = bufferevent_get_underlying(bev);
+	if (under != NULL)
+		c->drain_cb = evbuffer_add_cb(bufferevent_get_output(under), close_drained_cb, c);
+	server_close_written(c);
+}
+
+/* The write callback of a closing session: frees it when all is written. */
+static void server_close_written(struct server_close *c)
+{
+	if (server_pending(c->bev) == 0)
+		event_active(c->kill, 0, 0);
+}
+
+static void server_close_free(struct server_close *c)
+{
+	event_free(c->kill);
+	c->kill = NULL;
+	if (c->drain_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(bufferevent_get_underlying(c->bev)),
+					 c->drain_cb);
+	c->drain_cb = NULL;
+}
+
+/* A connection that ended during its TLS handshake: why, in the log. */
+static void server_tls_log_end(struct bufferevent *bev, short what, const char *ip)
+{
+	if (what & BEV_EVENT_ERROR)
+		server_tls_log_failed(bev, ip);
+	else
+		log_info("disconnect: ip=[%s] reason=%s during the TLS handshake", ip,
+			 what & BEV_EVENT_TIMEOUT ? "timeout" : "eof");
+}
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_write_cb(struct bufferevent *bev, void *arg);
@@ -50,6 +141,7 @@ void server_conn_init(struct server_conn *c, struct server_sessions *list,
 
 void server_conn_timeouts(struct server_conn *c, uint64_t timeout_s)
 {
+	c->timeout_s = timeout_s;
 	struct timeval tv = {(time_t)timeout_s, 0};
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 }
@@ -85,10 +177,52 @@ void server_conn_free(struct server_conn *c)
 		event_base_loopexit(list->base, NULL);
 }
 
+/* A plain socket and a protocol that allows it: replies may be sent by the session
+ * itself, without libevent (see conn_turn_end). */
+static bool conn_direct_ok(const struct server_conn *c)
+{
+	return c->ops->direct_ok != NULL && !c->tls && !c->closing && !c->list->inetd &&
+	       bufferevent_get_underlying(c->bev) == NULL && c->ops->direct_ok(c->session);
+}
+
 void server_conn_flush(struct server_conn *c)
 {
+	/* within a turn the output waits in c->out, which server_conn_output_full counts */
+	if (c->turn > 0 && conn_direct_ok(c))
+		return;
 	c->out_bytes += c->out.len;
 	server_flush(c->bev, &c->out);
+}
+
+/* The end of a read or write callback: what the turn wrote is sent at once when nothing is
+ * queued (one send; only what the kernel does not take goes to the bufferevent). Through
+ * libevent each reply armed and disarmed the socket's write event (two epoll_ctl) and
+ * waited a loop turn; and one send per turn, not per flush, keeps the replies of a turn
+ * in one segment (two small ones would wait for the client's delayed ACK, Nagle). */
+static void conn_turn_end(struct server_conn *c)
+{
+	if (--c->turn > 0)
+		return;
+	bool direct = conn_direct_ok(c);
+	if (c->out.len > 0 && direct && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		evutil_socket_t fd = bufferevent_getfd(c->bev);
+		ssize_t n =
+		    fd < 0 ? -1 : send(fd, c->out.data, c->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) { /* else EAGAIN or an error, which libevent's write sees */
+			c->out_bytes += (size_t)n;
+			buf_consume(&c->out, (size_t)n);
+		}
+	}
+	server_conn_flush(c);
+	if (c->ops->direct_ok == NULL)
+		return;
+	if (!c->busy && c->out.cap > c->lim.out_low)
+		buf_free(&c->out); /* a big reply grew it: no idle session keeps that */
+	if (c->busy && direct && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		/* all of a busy command's output was sent: no write event comes to go on with
+		   it, so go on in this loop turn, after the other callbacks */
+		bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+	}
 }
 
 bool server_conn_output_full(const struct server_conn *c)
@@ -149,7 +283,10 @@ void server_conn_resume(struct server_conn *c)
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
-	server_conn_input(arg);
+	struct server_conn *c = arg;
+	c->turn++;
+	server_conn_input(c);
+	conn_turn_end(c);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *arg)
@@ -159,10 +296,10 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 		server_close_written(&c->close);
 		return;
 	}
-	if (c->ops->writable != NULL && c->ops->writable(c->session))
-		return;
-	if (!c->busy)
+	c->turn++;
+	if (!(c->ops->writable != NULL && c->ops->writable(c->session)) && !c->busy)
 		server_conn_input(c);
+	conn_turn_end(c);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -200,17 +337,6 @@ size_t server_sessions_from(const struct server_sessions *list, const char *ip, 
 	for (const struct server_conn *c = list->head; c != NULL; c = c->next)
 		*same_r += strcmp(c->ip, ip) == 0;
 	return list->count;
-}
-
-void server_sessions_stop(struct server_sessions *list, struct server_ports *p)
-{
-	if (!server_stop_begin(p, &list->stopping, list->count))
-		return;
-	for (struct server_conn *c = list->head; c != NULL; c = c->next) {
-		c->ops->shutdown(c->session);
-		server_conn_close(c);
-	}
-	server_stop_wait(p, list->count);
 }
 
 void server_sessions_free(struct server_sessions *list)

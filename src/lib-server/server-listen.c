@@ -46,8 +46,7 @@ static const char *server_full(struct server_ports *p, const char *ip)
 	if (p->stopping)
 		return "server shutting down";
 	size_t same = 0;
-	size_t all = p->sessions != NULL ? server_sessions_from(p->sessions, ip, &same)
-					 : p->proto->sessions(p->arg, ip, &same);
+	size_t all = server_sessions_from(p->sessions, ip, &same);
 	if (all >= p->max_connections)
 		return "too many connections";
 	if (same >= p->max_connections_per_ip)

@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-int server_init_base(const char *role, const char *conf_path, struct conf **conf_r,
-		     char **conf_path_r, struct event_base **base_r)
+static int server_init_base(const char *role, const char *conf_path, struct conf **conf_r,
+			    char **conf_path_r, struct event_base **base_r)
 {
 	struct buf err = BUF_INIT;
 	*conf_r = login_conf_load(conf_path, &err);
@@ -37,8 +37,8 @@ int server_init_base(const char *role, const char *conf_path, struct conf **conf
 	return 0;
 }
 
-void server_reload(struct server_ports *p, struct conf **conf, const char *conf_path, bool chrooted,
-		   bool *retiring, size_t sessions)
+static void server_reload(struct server_ports *p, struct conf **conf, const char *conf_path,
+			  bool chrooted, bool *retiring, size_t sessions)
 {
 	if (chrooted) {
 		/* it cannot read the new configuration: the master has started a new worker */
@@ -53,7 +53,7 @@ void server_reload(struct server_ports *p, struct conf **conf, const char *conf_
 	log_info("configuration reloaded");
 }
 
-bool server_stop_begin(struct server_ports *p, bool *stopping, size_t sessions)
+static bool server_stop_begin(struct server_ports *p, bool *stopping, size_t sessions)
 {
 	if (*stopping)
 		return false;
@@ -62,7 +62,7 @@ bool server_stop_begin(struct server_ports *p, bool *stopping, size_t sessions)
 	return true;
 }
 
-void server_stop_wait(struct server_ports *p, size_t sessions)
+static void server_stop_wait(struct server_ports *p, size_t sessions)
 {
 	struct timeval tv = {SERVER_STOP_WAIT_S, 0};
 	event_base_loopexit(p->base, sessions == 0 ? NULL : &tv);
@@ -84,20 +84,6 @@ int server_preauth_lookup(const struct conf *c, struct userdb *db, const char *u
 			  r < 0 ? buf_cstr(&err) : "unknown user");
 	buf_free(&err);
 	return r;
-}
-
-int server_run(struct server_ports *p, const struct conf *c, const char *name, bool system_users,
-	       bool *chrooted, char **login_socket, event_callback_fn stop,
-	       event_callback_fn reload)
-{
-	server_log_init(c, name);
-	size_t nls = server_listen(p, c);
-	/* system mode: certificates and listeners ready, chroot and drop (lib-login) */
-	if (system_users && login_confine(c, chrooted, login_socket) < 0)
-		return 71;
-	log_info("%s started: %zu listeners", name, nls);
-	worker_loop_run(p->base, stop, reload, p->arg);
-	return 0;
 }
 
 int server_core_init(struct server_core *core, const char *role, const char *conf_path,
@@ -125,10 +111,19 @@ void server_core_deinit(struct server_core *core)
 	core->base = NULL;
 }
 
+/* SIGTERM: every session's farewell, then its close; the loop ends with the last one or
+ * after SERVER_STOP_WAIT_S. */
 static void core_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server_core *core = arg;
-	server_sessions_stop(&core->sessions, &core->ports);
+	struct server_sessions *list = &core->sessions;
+	if (!server_stop_begin(&core->ports, &list->stopping, list->count))
+		return;
+	for (struct server_conn *c = list->head; c != NULL; c = c->next) {
+		c->ops->shutdown(c->session);
+		server_conn_close(c);
+	}
+	server_stop_wait(&core->ports, list->count);
 }
 
 static void core_reload_cb(evutil_socket_t sig, short what, void *arg)

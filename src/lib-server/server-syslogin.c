@@ -11,54 +11,63 @@
 
 #include <event2/bufferevent.h>
 
-/* The proxy ended: the protocol frees a session whose client is gone, else closes it. */
+/* The proxy ended: a session whose client is gone is freed, else closed. */
 static void syslogin_proxy_done(void *arg, bool client_gone)
 {
 	struct server_syslogin *sl = arg;
+	struct server_conn *c = sl->conn;
 	sl->proxy = NULL;
-	log_info("logout: user=<%s> ip=[%s] (session process %s)", sl->user, sl->ip,
+	log_info("logout: user=<%s> ip=[%s] (session process %s)", sl->user, c->ip,
 		 client_gone ? "closed by the client" : "ended");
-	sl->ops->ended(sl->arg, client_gone);
+	if (client_gone) {
+		c->ops->free(c->session);
+		return;
+	}
+	server_conn_setup_bev(c, c->timeout_s); /* the client's bufferevent is ours again */
+	server_conn_close(c);
 }
 
 static void syslogin_done(void *arg, const struct login_reply *rep, struct bufferevent *session,
 			  const char *line)
 {
 	struct server_syslogin *sl = arg;
+	struct server_conn *c = sl->conn;
 	sl->login = NULL;
 	if (rep->status != LOGIN_OK) {
-		sl->ops->refused(sl->arg, rep);
+		sl->ops->refused(c->session, rep);
 		if (rep->status != LOGIN_FAILED) /* a failure is answered after its delay */
-			sl->ops->resume(sl->arg);
+			server_conn_resume(c);
 		return;
 	}
-	struct bufferevent *client = sl->ops->ready(sl->arg, line);
-	if (client == NULL) { /* the session's refusal is the answer */
+	if (!sl->ops->ready(c->session, line)) { /* the session's refusal is the answer */
 		bufferevent_free(session);
-		sl->ops->resume(sl->arg);
+		server_conn_resume(c);
 		return;
 	}
-	sl->proxy = login_proxy_start(client, session, sl->ops->out_high, syslogin_proxy_done, sl);
+	server_conn_flush(c);
+	c->busy = true; /* nothing of this session is parsed here any more */
+	sl->proxy = login_proxy_start(c->bev, session, sl->ops->out_high, syslogin_proxy_done, sl);
 }
 
 int server_syslogin_start(struct server_syslogin *sl, const struct server_syslogin_ops *ops,
-			  void *arg, struct event_base *base, const char *socket_path,
-			  const char *mech, const char *ip, const char *user, const char *password)
+			  struct server_conn *conn, const struct server_core *core,
+			  const char *mech, const char *user, const char *password)
 {
-	struct login_request req = {ops->proto, mech, ip, user, password};
+	struct login_request req = {ops->proto, mech, conn->ip, user, password};
 	sl->ops = ops;
-	sl->arg = arg;
-	sl->ip = ip;
-	sl->login = socket_path == NULL
-			? NULL /* not a pre-login worker */
-			: login_client_start(base, socket_path, &req, syslogin_done, sl);
+	sl->conn = conn;
+	sl->login = core->login_socket == NULL ? NULL /* not a pre-login worker */
+					       : login_client_start(core->base, core->login_socket,
+								    &req, syslogin_done, sl);
 	if (sl->login == NULL) {
 		struct login_reply tempfail = {LOGIN_TEMPFAIL, 0};
-		ops->refused(arg, &tempfail);
+		ops->refused(conn->session, &tempfail);
 		return -1;
 	}
 	x_free(&sl->user);
 	sl->user = x_strdup(user);
+	conn->busy = true;
+	bufferevent_disable(conn->bev, EV_READ);
 	return 0;
 }
 

@@ -50,15 +50,12 @@ struct server_proto {
 	const char *starttls;	/* "STARTTLS", "STLS": its name, for the log */
 	const char *refuse_fmt; /* the refusal line, %s the reason: "-ERR [SYS/TEMP] %s\r\n" */
 	bool nodelay;		/* TCP_NODELAY on accepted TCP sockets */
-	/* The sessions open now, and in *same_r those from ip (when ports->sessions is not
-	 * set). */
-	size_t (*sessions)(void *arg, const char *ip, size_t *same_r);
 	/* A connection within the limits: bev is plain, or TLS with the handshake to come
 	 * (l->tls says which). The session is the protocol's from now on. */
 	void (*accepted)(void *arg, struct server_listener *l, struct bufferevent *bev,
 			 const struct net_peer *peer);
-	/* SIGHUP, the configuration re-read into the conf that server_reload was given: the
-	 * protocol's settings and login policy from it (the TLS contexts follow). */
+	/* SIGHUP, the configuration re-read into core->conf: the protocol's settings and
+	 * login policy from it (server_core_reconfigure; the TLS contexts follow). */
 	void (*reconfigure)(void *arg);
 };
 
@@ -77,7 +74,7 @@ struct server_ports {
 	const struct server_proto *proto;
 	void *arg; /* the protocol's server: proto's callbacks get it */
 	struct event_base *base;
-	struct server_sessions *sessions; /* when set, counted instead of proto->sessions */
+	struct server_sessions *sessions; /* counted for the connection limits */
 	uint64_t max_connections, max_connections_per_ip;
 	bool stopping; /* SIGTERM: every new connection is refused */
 	struct tls_server_ctx *tls; /* from tls_cert/tls_key, made when a listener needs it */
@@ -96,7 +93,7 @@ void server_ports_init(struct server_ports *p, const struct server_proto *proto,
 size_t server_listen(struct server_ports *p, const struct conf *c);
 /* SIGHUP in a chrooted worker (it cannot read the new configuration; the master has
  * started a new worker): accepts no more connections and ends the loop now when no session
- * is left (else the protocol ends it with its last session). */
+ * is left (else it ends with the last session). */
 void server_retire(struct server_ports *p, size_t sessions);
 /* Closes the listeners and frees the TLS contexts. */
 void server_ports_free(struct server_ports *p);
@@ -155,65 +152,47 @@ int server_inetd_args(int argc, char **argv, const char *role, const char **conf
 
 /* server-syslogin.c: a system user's login through the auth process (lib-login), for a
  * pre-login worker. The protocol keeps its replies: */
+struct server_conn;
+struct server_core;
 struct server_syslogin_ops {
 	enum login_proto proto;
 	size_t out_high; /* the proxy's limit on bytes waiting on either side */
 	/* LOGIN_OK: line is the session process's first line (without CRLF). Queue the answer
-	 * to the login command; return the client's bufferevent with the answer flushed into
-	 * it when the login is done (the proxy takes it over), or NULL when the session
-	 * refused (its process is let go and resume is called). */
-	struct bufferevent *(*ready)(void *arg, const char *line);
-	/* Any other status: queue the protocol's answer (LOGIN_FAILED: after rep->delay_ms;
-	 * resume is then not called). LOGIN_TEMPFAIL also when the auth process could not be
-	 * asked at all. */
-	void (*refused)(void *arg, const struct login_reply *rep);
-	/* The attempt is over without a proxy: go on with the client's input. */
-	void (*resume)(void *arg);
-	/* The proxy ended (logged): client_gone, free the session; else take its bufferevent
-	 * back and close it once the session's last words are written. */
-	void (*ended)(void *arg, bool client_gone);
+	 * to the login command in conn.out; true when the login is done (the proxy takes the
+	 * client over), false when the session refused (its process is let go, and the
+	 * session reads commands again). */
+	bool (*ready)(void *session, const char *line);
+	/* Any other status: queue the protocol's answer (LOGIN_FAILED: after rep->delay_ms,
+	 * and the protocol resumes the session then). LOGIN_TEMPFAIL also when the auth
+	 * process could not be asked at all. */
+	void (*refused)(void *session, const struct login_reply *rep);
 };
 struct server_syslogin {
 	const struct server_syslogin_ops *ops;
-	void *arg;
+	struct server_conn *conn;
 	struct login_client *login; /* the attempt at the auth process */
 	struct login_proxy *proxy;  /* then the proxy to the session process */
 	char *user;		    /* for the logout line */
-	const char *ip;
 };
-/* Sends the attempt (socket_path NULL: not a pre-login worker, answered as unavailable).
- * 0: the answer comes through ops later; -1: refused (LOGIN_TEMPFAIL) was called now. */
+/* Sends the attempt for conn's session (not a pre-login worker: answered as unavailable),
+ * which is busy until the answer. 0: the answer comes through ops later; -1: refused
+ * (LOGIN_TEMPFAIL) was called now. When the proxy ends, a session whose client is gone is
+ * freed, else closed once its last words are written. */
 int server_syslogin_start(struct server_syslogin *sl, const struct server_syslogin_ops *ops,
-			  void *arg, struct event_base *base, const char *socket_path,
-			  const char *mech, const char *ip, const char *user, const char *password);
+			  struct server_conn *conn, const struct server_core *core,
+			  const char *mech, const char *user, const char *password);
 /* Cancels the attempt, ends the proxy (its session process sees its socket end). */
 void server_syslogin_free(struct server_syslogin *sl);
 
-/* server-session.c: a session's output and its close. */
-/* Octets queued on bev and not yet handed to the kernel; after STARTTLS the TLS filter's
- * output and the plain one under it both count. */
-size_t server_pending(struct bufferevent *bev);
-/* Hands the replies queued in out to bev in one write. */
-void server_flush(struct bufferevent *bev, struct buf *out);
-/* A session that ends once its output is written: free_fn(arg) is called from the loop. */
+/* A session that ends once its output is written: free_fn(arg) is called from the loop
+ * (server-conn.c). */
 struct server_close {
-	struct bufferevent *bev; /* set by server_close_start */
+	struct bufferevent *bev;
 	struct event *kill;
 	struct evbuffer_cb_entry *drain_cb; /* closing over TLS: watches the plain output */
 	void (*free_fn)(void *arg);
 	void *arg;
 };
-void server_close_init(struct server_close *c, struct event_base *base, void (*free_fn)(void *),
-		       void *arg);
-/* The close (once; the replies already flushed into bev): reads no more, and frees the
- * session as soon as nothing of its output is pending. */
-void server_close_start(struct server_close *c, struct bufferevent *bev);
-/* The write callback of a closing session: frees it when all is written. */
-void server_close_written(struct server_close *c);
-/* In the session's free, before bev is freed. */
-void server_close_free(struct server_close *c);
-/* A connection that ended during its TLS handshake: why, in the log. */
-void server_tls_log_end(struct bufferevent *bev, short what, const char *ip);
 
 /* server-conn.c: what every session of the imap, pop3 and managesieve workers has, and
  * the list of a worker's sessions. The protocol's session embeds a struct server_conn and
@@ -252,6 +231,10 @@ struct server_conn_ops {
 	void (*shutdown)(void *session);
 	/* Frees the session; it calls server_conn_free. */
 	void (*free)(void *session);
+	/* Optional: the protocol lets the session send its replies itself at the end of each
+	 * read or write callback (one send(2) instead of libevent's write event; plain
+	 * sockets only), unless this says no now (a switch to TLS or compression pending). */
+	bool (*direct_ok)(void *session);
 };
 struct server_conn_limits {
 	size_t in_high;	 /* read no more while this much input waits */
@@ -274,6 +257,8 @@ struct server_conn {
 	bool busy;	    /* a command is not finished: read no more commands */
 	bool closing;	    /* close once the output is written */
 	bool input_eof;	    /* the client has finished sending */
+	unsigned turn; /* inside a read or write callback: direct output waits for its end */
+	uint64_t timeout_s; /* the idle timeout last set */
 	uint64_t errors;
 	uint64_t in_bytes, out_bytes;
 };
@@ -298,28 +283,13 @@ void server_conn_input(struct server_conn *c);
 void server_conn_resume(struct server_conn *c);
 /* The first contiguous piece of in; false when in is empty. */
 bool server_conn_peek(struct evbuffer *in, const char **p_r, size_t *len_r);
-/* For server_proto.sessions: the sessions open, and in *same_r those from ip. */
+/* The sessions open, and in *same_r those from ip (the connection limits). */
 size_t server_sessions_from(const struct server_sessions *list, const char *ip, size_t *same_r);
-/* SIGTERM: every session's shutdown, then its close (server_stop_begin/_wait). */
-void server_sessions_stop(struct server_sessions *list, struct server_ports *p);
 /* Frees every session (at the worker's end). */
 void server_sessions_free(struct server_sessions *list);
 
 /* server-main.c: the worker's start and stop. */
 #define SERVER_STOP_WAIT_S 10 /* SIGTERM: how long the last sessions may take */
-/* Loads the configuration (errors on stderr as "tern ROLE: ..."; -1) into *conf_r, keeps
- * its path for reloads, makes the event base, ignores SIGPIPE. */
-int server_init_base(const char *role, const char *conf_path, struct conf **conf_r,
-		     char **conf_path_r, struct event_base **base_r);
-/* SIGHUP: a chrooted worker retires; else the configuration is read again, the protocol's
- * reconfigure is called and the TLS contexts are reloaded. */
-void server_reload(struct server_ports *p, struct conf **conf, const char *conf_path,
-		   bool chrooted, bool *retiring, size_t sessions);
-/* SIGTERM: false when already stopping; else no new connection is taken, the stop is
- * logged, and the protocol ends its sessions, then calls server_stop_wait, which ends
- * the loop at once without sessions, else after SERVER_STOP_WAIT_S at the latest. */
-bool server_stop_begin(struct server_ports *p, bool *stopping, size_t sessions);
-void server_stop_wait(struct server_ports *p, size_t sessions);
 /* Logging as c says (log, log_level), as name. */
 void server_log_init(const struct conf *c, const char *name);
 /* `--inetd -u USER`: looks the user up (lib-login's login_user_info); 1 with *info, else 0
@@ -328,14 +298,6 @@ struct user_info;
 struct userdb;
 int server_preauth_lookup(const struct conf *c, struct userdb *db, const char *user,
 			  struct user_info *info);
-/* The worker's life after init: logging as c says (name: "imap", "pop3", "sieve"), the
- * listeners, in system mode the chroot and the drop (lib-login: *chrooted, *login_socket),
- * "NAME started", and the loop with stop and reload (arg: p->arg) until it ends. 0, or 71
- * when the worker cannot be confined. */
-int server_run(struct server_ports *p, const struct conf *c, const char *name, bool system_users,
-	       bool *chrooted, char **login_socket, event_callback_fn stop,
-	       event_callback_fn reload);
-
 /* What every worker of a line protocol has: its configuration and event base, the login
  * policy, the listeners and the sessions. */
 struct auth;
@@ -358,7 +320,14 @@ int server_core_init(struct server_core *core, const char *role, const char *con
 void server_core_deinit(struct server_core *core);
 /* For the protocol's reconfigure: the login policy from the configuration read again. */
 void server_core_reconfigure(struct server_core *core);
-/* server_run with the core's stop (server_sessions_stop) and reload (server_reload). */
+/* The worker's life after init: logging as the configuration says (name: "imap", "pop3",
+ * "sieve"), the listeners, in system mode the chroot and the drop (lib-login), "NAME
+ * started", and the loop until it ends: SIGTERM gives every session its farewell
+ * (server_conn_ops.shutdown) and ends the loop with the last one or after
+ * SERVER_STOP_WAIT_S; SIGHUP re-reads the configuration (proto->reconfigure, then the TLS
+ * contexts), or in a chrooted worker, which cannot, stops taking connections and ends
+ * with its last session (the master has started a new worker). 0, or 71 when the worker
+ * cannot be confined. */
 int server_core_run(struct server_core *core, const char *name);
 
 #endif

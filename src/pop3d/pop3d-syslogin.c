@@ -16,18 +16,7 @@
 #include <event2/buffer.h>
 #include <string.h>
 
-static void syslogin_ended(void *arg, bool client_gone)
-{
-	struct pop3d_session *s = arg;
-	if (client_gone) {
-		pop3d_session_free(s);
-		return;
-	}
-	pop3d_session_setup_bev(s);
-	pop3d_session_close(s);
-}
-
-static struct bufferevent *syslogin_ready(void *arg, const char *line)
+static bool syslogin_ready(void *arg, const char *line)
 {
 	struct pop3d_session *s = arg;
 	/* the session's answer, +OK or -ERR, is the answer to the login command */
@@ -35,12 +24,10 @@ static struct bufferevent *syslogin_ready(void *arg, const char *line)
 	if (strncmp(line, "+OK", 3) != 0) {
 		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user,
 			 s->conn.ip, log_safe(line, strlen(line), 200));
-		return NULL;
+		return false;
 	}
 	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->conn.ip);
-	pop3d_session_flush(s);
-	s->conn.busy = true; /* nothing of this session is parsed here any more */
-	return s->conn.bev;
+	return true;
 }
 
 static void syslogin_refused(void *arg, const struct login_reply *rep)
@@ -65,25 +52,19 @@ static void syslogin_refused(void *arg, const struct login_reply *rep)
 	}
 }
 
-static void syslogin_resume(void *arg)
-{
-	pop3d_session_resume(arg);
-}
-
 static const struct server_syslogin_ops syslogin_ops = {
-    LOGIN_PROTO_POP3, POP3D_OUT_HIGH,  syslogin_ready,
-    syslogin_refused, syslogin_resume, syslogin_ended,
+    .proto = LOGIN_PROTO_POP3,
+    .out_high = POP3D_OUT_HIGH,
+    .ready = syslogin_ready,
+    .refused = syslogin_refused,
 };
 
 void pop3d_syslogin(struct pop3d_session *s, const char *mech, const char *user,
 		    const char *password)
 {
-	struct pop3d_server *srv = s->server;
-	if (server_syslogin_start(&s->syslogin, &syslogin_ops, s, srv->core.base,
-				  srv->core.login_socket, mech, s->conn.ip, user, password) < 0)
+	if (server_syslogin_start(&s->syslogin, &syslogin_ops, &s->conn, &s->server->core, mech,
+				  user, password) < 0)
 		return;
 	x_free(&s->auth_user);
 	s->auth_user = x_strdup(user);
-	s->conn.busy = true;
-	bufferevent_disable(s->conn.bev, EV_READ);
 }

@@ -14,30 +14,17 @@
 
 #include <string.h>
 
-static void syslogin_ended(void *arg, bool client_gone)
-{
-	struct sieved_session *s = arg;
-	if (client_gone) {
-		sieved_session_free(s);
-		return;
-	}
-	sieved_session_setup_bev(s);
-	sieved_session_close(s);
-}
-
-static struct bufferevent *syslogin_ready(void *arg, const char *line)
+static bool syslogin_ready(void *arg, const char *line)
 {
 	struct sieved_session *s = arg;
 	buf_printf(&s->conn.out, "%s\r\n", line); /* the session's answer is the answer */
 	if (strncmp(line, "OK", 2) != 0) {
 		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user,
 			 s->conn.ip, log_safe(line, strlen(line), 200));
-		return NULL;
+		return false;
 	}
 	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->conn.ip);
-	sieved_session_flush(s);
-	s->conn.busy = true; /* nothing of this session is parsed here any more */
-	return s->conn.bev;
+	return true;
 }
 
 static void syslogin_refused(void *arg, const struct login_reply *rep)
@@ -61,24 +48,19 @@ static void syslogin_refused(void *arg, const struct login_reply *rep)
 	}
 }
 
-static void syslogin_resume(void *arg)
-{
-	sieved_session_resume(arg);
-}
-
 static const struct server_syslogin_ops syslogin_ops = {
-    LOGIN_PROTO_MANAGESIEVE, SIEVED_OUT_HIGH, syslogin_ready,
-    syslogin_refused,	     syslogin_resume, syslogin_ended,
+    .proto = LOGIN_PROTO_MANAGESIEVE,
+    .out_high = SIEVED_OUT_HIGH,
+    .ready = syslogin_ready,
+    .refused = syslogin_refused,
 };
 
 void sieved_syslogin(struct sieved_session *s, const char *mech, const char *user,
 		     const char *password)
 {
-	struct sieved_server *srv = s->server;
-	if (server_syslogin_start(&s->syslogin, &syslogin_ops, s, srv->core.base,
-				  srv->core.login_socket, mech, s->conn.ip, user, password) < 0)
+	if (server_syslogin_start(&s->syslogin, &syslogin_ops, &s->conn, &s->server->core, mech,
+				  user, password) < 0)
 		return;
 	x_free(&s->auth_user);
 	s->auth_user = x_strdup(user);
-	s->conn.busy = true;
 }
