@@ -6,10 +6,12 @@
  * the protocol's (struct server_syslogin_ops).
  */
 #include "server.h"
+#include "buf.h"
 #include "log.h"
 #include "xalloc.h"
 
 #include <event2/bufferevent.h>
+#include <string.h>
 
 /* The proxy ended: a session whose client is gone is freed, else closed. */
 static void syslogin_proxy_done(void *arg, bool client_gone)
@@ -27,6 +29,20 @@ static void syslogin_proxy_done(void *arg, bool client_gone)
 	server_conn_close(c);
 }
 
+/* ops->ready NULL: the session process's first line is the answer to the login command. */
+static bool syslogin_line_answer(struct server_syslogin *sl, const char *line)
+{
+	struct server_conn *c = sl->conn;
+	buf_printf(&c->out, "%s\r\n", line);
+	if (strncmp(line, sl->ops->ok_prefix, strlen(sl->ops->ok_prefix)) != 0) {
+		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", sl->user, c->ip,
+			 log_safe(line, strlen(line), 200));
+		return false;
+	}
+	log_info("login: user=<%s> ip=[%s] result=ok (system user)", sl->user, c->ip);
+	return true;
+}
+
 static void syslogin_done(void *arg, const struct login_reply *rep, struct bufferevent *session,
 			  const char *line)
 {
@@ -39,7 +55,9 @@ static void syslogin_done(void *arg, const struct login_reply *rep, struct buffe
 			server_conn_resume(c);
 		return;
 	}
-	if (!sl->ops->ready(c->session, line)) { /* the session's refusal is the answer */
+	bool ok = sl->ops->ready != NULL ? sl->ops->ready(c->session, line)
+					 : syslogin_line_answer(sl, line);
+	if (!ok) { /* the session's refusal is the answer */
 		bufferevent_free(session);
 		server_conn_resume(c);
 		return;

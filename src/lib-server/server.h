@@ -160,8 +160,10 @@ struct server_syslogin_ops {
 	/* LOGIN_OK: line is the session process's first line (without CRLF). Queue the answer
 	 * to the login command in conn.out; true when the login is done (the proxy takes the
 	 * client over), false when the session refused (its process is let go, and the
-	 * session reads commands again). */
+	 * session reads commands again). NULL: that line itself is the answer, and the login
+	 * is done when it starts with ok_prefix. */
 	bool (*ready)(void *session, const char *line);
+	const char *ok_prefix; /* "+OK", "OK" */
 	/* Any other status: queue the protocol's answer (LOGIN_FAILED: after rep->delay_ms,
 	 * and the protocol resumes the session then). LOGIN_TEMPFAIL also when the auth
 	 * process could not be asked at all. */

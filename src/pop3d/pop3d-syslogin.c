@@ -14,21 +14,6 @@
 #include "xalloc.h"
 
 #include <event2/buffer.h>
-#include <string.h>
-
-static bool syslogin_ready(void *arg, const char *line)
-{
-	struct pop3d_session *s = arg;
-	/* the session's answer, +OK or -ERR, is the answer to the login command */
-	buf_printf(&s->conn.out, "%s\r\n", line);
-	if (strncmp(line, "+OK", 3) != 0) {
-		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user,
-			 s->conn.ip, log_safe(line, strlen(line), 200));
-		return false;
-	}
-	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->conn.ip);
-	return true;
-}
 
 static void syslogin_refused(void *arg, const struct login_reply *rep)
 {
@@ -55,7 +40,7 @@ static void syslogin_refused(void *arg, const struct login_reply *rep)
 static const struct server_syslogin_ops syslogin_ops = {
     .proto = LOGIN_PROTO_POP3,
     .out_high = POP3D_OUT_HIGH,
-    .ready = syslogin_ready,
+    .ok_prefix = "+OK",
     .refused = syslogin_refused,
 };
 

@@ -12,21 +12,6 @@
 #include "login.h"
 #include "xalloc.h"
 
-#include <string.h>
-
-static bool syslogin_ready(void *arg, const char *line)
-{
-	struct sieved_session *s = arg;
-	buf_printf(&s->conn.out, "%s\r\n", line); /* the session's answer is the answer */
-	if (strncmp(line, "OK", 2) != 0) {
-		log_info("login: user=<%s> ip=[%s] result=session-refused: %s", s->auth_user,
-			 s->conn.ip, log_safe(line, strlen(line), 200));
-		return false;
-	}
-	log_info("login: user=<%s> ip=[%s] result=ok (system user)", s->auth_user, s->conn.ip);
-	return true;
-}
-
 static void syslogin_refused(void *arg, const struct login_reply *rep)
 {
 	struct sieved_session *s = arg;
@@ -51,7 +36,7 @@ static void syslogin_refused(void *arg, const struct login_reply *rep)
 static const struct server_syslogin_ops syslogin_ops = {
     .proto = LOGIN_PROTO_MANAGESIEVE,
     .out_high = SIEVED_OUT_HIGH,
-    .ready = syslogin_ready,
+    .ok_prefix = "OK",
     .refused = syslogin_refused,
 };
 
