@@ -9,6 +9,7 @@
  */
 #include "store-private.h"
 #include "maildir/maildir-private.h"
+#include "log.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,9 +52,25 @@ static bool name_in(const char *name, const char *const *names, size_t n)
 	return false;
 }
 
+/* Changes are serialised by a lock file beside the subscriptions, so that two sessions
+ * subscribing at once each see the other's name (a read-modify-write under the lock);
+ * readers need no lock: the file is replaced whole by a rename. */
 int store_subs_change(const char *root, const char *const *names, size_t count, bool add,
 		      uid_t uid, gid_t gid, struct buf *err)
 {
+	char *path = path_beside_mailbox(root, STORE_SUBSCRIPTIONS);
+	char *lock = x_asprintf("%s.lock", path);
+	int lfd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
+		int rc = store_err_errno(err, "lock", lock);
+		if (lfd >= 0)
+			close(lfd);
+		x_free(&lock);
+		x_free(&path);
+		return rc;
+	}
+	if (uid != (uid_t)-1 && fchown(lfd, uid, gid) < 0)
+		log_warn("store: %s: chown: %s", lock, strerror(errno));
 	size_t n;
 	char **v = store_subs_read(root, &n);
 	struct buf b = BUF_INIT;
@@ -73,30 +91,12 @@ int store_subs_change(const char *root, const char *const *names, size_t count, 
 	}
 	store_list_free(&v, n);
 	int rc = 0;
-	if (changed) {
-		char *path = path_beside_mailbox(root, STORE_SUBSCRIPTIONS);
-		char *tmp = x_asprintf("%s.tmp", path);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		bool ok = fd >= 0 && write_full(fd, b.data, b.len) == 0 &&
-			  (uid == (uid_t)-1 || fchown(fd, uid, gid) == 0);
-		int e = errno;
-		if (fd >= 0 && close(fd) < 0 && ok) {
-			ok = false;
-			e = errno;
-		}
-		if (ok && rename(tmp, path) < 0) {
-			ok = false;
-			e = errno;
-		}
-		if (!ok) {
-			errno = e;
-			rc = store_err_errno(err, "write", path);
-			unlink(tmp);
-		}
-		x_free(&tmp);
-		x_free(&path);
-	}
+	if (changed && file_replace(path, b.data, b.len, 0600, uid, gid) < 0)
+		rc = store_err_errno(err, "write", path);
+	close(lfd);
 	buf_free(&b);
+	x_free(&lock);
+	x_free(&path);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test-store-util.h"
@@ -173,6 +174,54 @@ static void test_special_folders(void **state)
 	store_list_free(&names, n);
 	x_free(&junk);
 	x_free(&sub);
+}
+
+/* Sessions subscribing at once (each its own process, as IMAP sessions of one user on
+ * several workers are) lose none of each other's names, and leave no temporary file. */
+static void test_subs_concurrent(void **state)
+{
+	struct fixture *fx = *state;
+	enum { PROCS = 6, EACH = 25 };
+	pid_t pids[PROCS];
+	for (int k = 0; k < PROCS; k++) {
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k] == 0) {
+			struct buf err = BUF_INIT;
+			for (int j = 0; j < EACH; j++) {
+				char name[32];
+				snprintf(name, sizeof(name), "p%d/f%d", k, j);
+				const char *one = name;
+				if (store_subs_change(fx->root, &one, 1, true, (uid_t)-1, (gid_t)-1,
+						      &err) < 0)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < PROCS; k++) {
+		int st;
+		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	size_t n;
+	char **names = store_subs_read(fx->root, &n);
+	assert_int_equal(n, PROCS * EACH);
+	for (int k = 0; k < PROCS; k++)
+		for (int j = 0; j < EACH; j++) {
+			char name[32];
+			snprintf(name, sizeof(name), "p%d/f%d", k, j);
+			size_t seen = 0;
+			for (size_t i = 0; i < n; i++)
+				seen += strcmp(names[i], name) == 0;
+			assert_int_equal(seen, 1);
+		}
+	store_list_free(&names, n);
+	DIR *d = opendir(fx->root);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		assert_null(strstr(e->d_name, ".tmp"));
+	closedir(d);
 }
 
 static void test_append_persist(void **state)
@@ -751,6 +800,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_folders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_special_folders, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subs_concurrent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_behind_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_snapshot, setup, teardown),

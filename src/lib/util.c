@@ -107,11 +107,10 @@ char *read_file_small(const char *path, size_t max, size_t *len_r)
 	if (fd < 0)
 		return NULL;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size > max) {
-		if (errno == 0)
-			errno = EFBIG;
+	int bad = fstat(fd, &st) < 0 ? errno : (size_t)st.st_size > max ? EFBIG : 0;
+	if (bad != 0) {
 		close(fd);
-		errno = EFBIG;
+		errno = bad;
 		return NULL;
 	}
 	char *data = x_malloc((size_t)st.st_size + 1);
@@ -125,6 +124,32 @@ char *read_file_small(const char *path, size_t max, size_t *len_r)
 	if (len_r != NULL)
 		*len_r = (size_t)n;
 	return data;
+}
+
+int file_replace(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+		 gid_t gid)
+{
+	/* The temporary name is the writer's own (its process ID), so that two writers never
+	 * write into one file; one left by a crashed process of the same ID is replaced. */
+	char *tmp = x_asprintf("%s.%ld.tmp", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+	int ok = fd >= 0 && fchmod(fd, mode) == 0 &&
+		 (uid == (uid_t)-1 || fchown(fd, uid, gid) == 0) &&
+		 write_full(fd, data, len) == 0 && fsync(fd) == 0;
+	int e = errno;
+	if (fd >= 0 && close(fd) < 0 && ok) {
+		ok = 0;
+		e = errno;
+	}
+	if (ok && (rename(tmp, path) < 0 || fsync_parent(path) < 0)) {
+		ok = 0;
+		e = errno;
+	}
+	if (!ok)
+		unlink(tmp);
+	x_free(&tmp);
+	errno = e;
+	return ok ? 0 : -1;
 }
 
 int set_nonblock(int fd)

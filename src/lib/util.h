@@ -28,6 +28,12 @@ char *path_beside_mailbox(const char *root, const char *name);
 int mkdir_p(const char *path, mode_t mode);
 /* Reads a whole small file (up to max bytes) into a fresh NUL-terminated string. */
 char *read_file_small(const char *path, size_t max, size_t *len_r);
+/* Replaces path with len bytes of data, atomically and durably: written to a temporary
+ * file of this process beside it (mode, owned by uid:gid unless uid is -1), fsync'd,
+ * renamed over path, and the folder fsync'd. Concurrent writers must serialise
+ * themselves (each one's file wins whole, the last rename last). */
+int file_replace(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+		 gid_t gid);
 int set_nonblock(int fd);
 int set_cloexec(int fd, bool on);
 
