@@ -37,13 +37,16 @@ void imapd_search_cache_free(struct imapd_search_cache *c)
 }
 
 /* The fields kept in STORE_CACHE_FIELDS: "Name\0decoded value\0" for each occurrence. */
-static const char *const cached_fields[] = {"Subject", "From", "To",	     "Cc",
-					    "Bcc",     "Date", "References"};
+static const struct {
+	const char *name;
+	size_t len;
+} cached_fields[] = {{"Subject", 7}, {"From", 4}, {"To", 2},	       {"Cc", 2},
+		     {"Bcc", 3},     {"Date", 4}, {"References", 10}};
 
 static bool field_cached(const char *name, size_t len)
 {
 	for (size_t i = 0; i < sizeof(cached_fields) / sizeof(cached_fields[0]); i++)
-		if (strlen(cached_fields[i]) == len && strncasecmp(cached_fields[i], name, len) == 0)
+		if (cached_fields[i].len == len && strncasecmp(cached_fields[i].name, name, len) == 0)
 			return true;
 	return false;
 }
@@ -52,11 +55,15 @@ void imapd_search_fields_add(struct buf *fields, const struct mime_header_field 
 {
 	if (f->invalid || !field_cached(f->name, f->name_len))
 		return;
-	char *v = mime_rfc2047_decode_str(f->value);
 	buf_append(fields, f->name, f->name_len);
 	buf_append_char(fields, '\0');
-	buf_append(fields, v, strlen(v) + 1);
-	x_free(&v);
+	/* the value decoded in place, up to its first NUL (a C string, as read back) */
+	size_t at = fields->len;
+	mime_rfc2047_decode(f->value, strlen(f->value), fields);
+	const char *nul = memchr(fields->data + at, '\0', fields->len - at);
+	if (nul != NULL)
+		buf_truncate(fields, (size_t)(nul - fields->data));
+	buf_append_char(fields, '\0');
 }
 
 bool imapd_search_fields_complete(uint64_t header_size)

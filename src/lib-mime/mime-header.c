@@ -46,12 +46,6 @@ uint64_t mime_header_parser_offset(const struct mime_header_parser *hp)
 	return hp->offset;
 }
 
-bool mime_header_field_is(const struct mime_header_field *f, const char *name)
-{
-	size_t n = strlen(name);
-	return f->name_len == n && strncasecmp(f->name, name, n) == 0;
-}
-
 static bool is_wsp(char c)
 {
 	return c == ' ' || c == '\t';
@@ -76,10 +70,18 @@ static void unfold_value(struct mime_header_parser *hp, const char *raw, size_t 
 	buf_reset(&hp->value);
 	char *dst = buf_reserve(&hp->value, n);
 	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (raw[i] == '\n' || (raw[i] == '\r' && i + 1 < n && raw[i + 1] == '\n'))
-			continue;
-		dst[o++] = raw[i];
+	/* the runs between LFs are copied whole; an LF and a CR just before it are dropped */
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(raw + i, '\n', n - i);
+		size_t run = nl != NULL ? (size_t)(nl - (raw + i)) : n - i;
+		memcpy(dst + o, raw + i, run);
+		o += run;
+		i += run;
+		if (nl == NULL)
+			break;
+		if (o > 0 && dst[o - 1] == '\r' && run > 0)
+			o--;
+		i++; /* the LF */
 	}
 	size_t start = 0;
 	while (start < o && is_wsp(dst[start]))

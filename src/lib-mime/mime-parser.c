@@ -426,12 +426,57 @@ static size_t feed_prefix(struct mime_parser *p, const char *data, size_t len)
 	return n;
 }
 
+/* Body bytes while no multipart waits for a boundary (no line can be one) and the open
+ * part is past its header (no line goes to a header reader): only the LFs are counted, and
+ * the last line is remembered as finish_line would. The same state as line by line. */
+static void feed_body_run(struct mime_parser *p, const char *s, size_t len)
+{
+	const char *end = s + len, *last_nl = NULL;
+	char before_last = 0;
+	uint64_t lfs = 0, bare = 0;
+	for (const char *q = s; q < end;) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		if (nl == NULL)
+			break;
+		char before = nl > s ? nl[-1] : p->cur_byte;
+		lfs++;
+		bare += before != '\r';
+		last_nl = nl;
+		before_last = before;
+		q = nl + 1;
+	}
+	p->lf += lfs;
+	p->bare_lf += bare;
+	if (last_nl != NULL) {
+		uint64_t nl_at = p->offset + (uint64_t)(last_nl - s); /* offset of the last LF */
+		bool cr = before_last == '\r';
+		p->have_prev = true;
+		/* the last whole line starts after the LF before it, or where the line open
+		   before this run started */
+		const char *q = last_nl;
+		while (q > s && q[-1] != '\n')
+			q--;
+		uint64_t start = q > s ? p->offset + (uint64_t)(q - s) : p->line_start;
+		p->prev_start = start;
+		p->prev_content_len = nl_at - start - (cr ? 1 : 0);
+		p->prev_bare = !cr;
+		p->line_start = nl_at + 1;
+		p->prefix_len = 0;
+	}
+	p->offset += len;
+	p->cur_byte = end[-1];
+}
+
 void mime_parser_feed(struct mime_parser *p, const void *data, size_t len)
 {
 	const char *s = data;
 	assert(!p->finished);
 	while (len > 0) {
 		size_t n;
+		if (p->decided && !p->active && top(p)->phase != PH_HEADER) {
+			feed_body_run(p, s, len);
+			return;
+		}
 		if (!p->decided) {
 			n = feed_prefix(p, s, len);
 		} else {

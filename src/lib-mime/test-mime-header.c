@@ -70,6 +70,19 @@ static void test_folding(void **state)
 	check("Subject \t: x\nEmpty:\n\n", 0, "Subject=x@0+13|Empty=@13+7|", 21);
 }
 
+/* Unfolding drops each LF and a CR just before it; other CRs stay (then the value is
+ * trimmed of WSP and CR at its ends). */
+static void test_unfold_line_ends(void **state)
+{
+	check("S: a\r\r\n b\n\n", 0, "S=a\r b@0+10|", 11);
+	check("S: a\r b\n\n", 0, "S=a\r b@0+8|", 9);
+	check("S: a\n\tb\n \n\n", 0, "S=a\tb@0+10|", 11);
+	check("S:\r\n x\r\n\r\n", 0, "S=x@0+8|", 10);
+	check("S: a\n\n", 0, "S=a@0+5|", 6);
+	check("S: one\r\n two\n three\r\n\tfour\r\n\r\n", 0,
+	      "S=one two three\tfour@0+28|", 30);
+}
+
 static void test_missing_empty_line(void **state)
 {
 	check("A: 1\nB: 2\n", 0, "A=1@0+5|B=2@5+5|", 10);
@@ -100,6 +113,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_simple),
 	    cmocka_unit_test(test_folding),
+	    cmocka_unit_test(test_unfold_line_ends),
 	    cmocka_unit_test(test_missing_empty_line),
 	    cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_truncated),

@@ -161,6 +161,40 @@ static void test_offsets(void **state)
 	mime_part_free(&root);
 }
 
+/* A body with no boundary to look for is only counted (mime-parser's body run): the same
+ * line counts, bare LFs and end for every way of cutting the input, with or without a last
+ * LF, after a CRLF or a bare-LF header, and in a multipart's epilogue. */
+static void check_body(const char *msg, uint64_t body_offset, uint64_t end, uint64_t lines,
+		       uint64_t bare)
+{
+	size_t len = strlen(msg);
+	for (size_t chunk = 0; chunk <= 13; chunk++) {
+		for (unsigned seed = 0; seed < (chunk == 13 ? 8u : 1u); seed++) {
+			struct mime_part *root =
+			    parse_chunked(msg, len, chunk == 13 ? SIZE_MAX : chunk, seed, NULL);
+			assert_int_equal(root->body_offset, body_offset);
+			assert_int_equal(root->end_offset, end);
+			assert_int_equal(root->body_lines, lines);
+			assert_int_equal(root->body_bare_lf, bare);
+			mime_part_free(&root);
+		}
+	}
+}
+
+static void test_body_run(void **state)
+{
+	check_body("A: b\n\nl1\r\nl2\nl3\r\n\nlast", 6, 22, 5, 2);
+	check_body("A: b\n\nl1\r\nl2\nl3\r\n\n", 6, 18, 4, 2);
+	check_body("A: b\r\n\r\n\r\n\r\n", 8, 12, 2, 0);
+	check_body("A: b\r\n\r\n\rx\r", 8, 11, 1, 0);
+	check_body("A: b\n\n", 6, 6, 0, 0);
+	check_body("A: b\n\nno line end", 6, 17, 1, 0);
+	/* the epilogue after "--b--" is the multipart's: counted with its body */
+	const char *mp = "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n"
+			 "epi\r\nlogue\n";
+	check_body(mp, 43, strlen(mp), 6, 5);
+}
+
 static void test_find(void **state)
 {
 	size_t len;
@@ -247,6 +281,7 @@ int main(void)
 	    cmocka_unit_test(test_corpus),
 	    cmocka_unit_test(test_offsets),
 	    cmocka_unit_test(test_find),
+	    cmocka_unit_test(test_body_run),
 	    cmocka_unit_test(test_field_cb_and_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

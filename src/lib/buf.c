@@ -71,6 +71,13 @@ bool buf_append_str(struct buf *b, const char *s)
 
 bool buf_append_char(struct buf *b, char c)
 {
+	/* the common case (room, no limit) without the general path's checks and memcpy:
+	   response writers and parsers append one byte at a time */
+	if (b->limit == 0 && b->len + 1 < b->cap) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return true;
+	}
 	return buf_append(b, &c, 1);
 }
 
