@@ -207,9 +207,21 @@ def sendmail(tern, rcpts, body=b"hello\n", subject="relay test"):
     return msg
 
 
-def test_relay_mx_byte_for_byte(env, tern_factory):
+def unbreak(body, limit=998):
+    """body as relayed with relay_max_line_length = limit: every line at most limit octets
+    (CRLF not counted); the breaks (LF SP once the sink's CRLF are LF) taken out."""
+    assert max(len(line) for line in body.split(b"\n")) <= limit
+    return body.replace(b"\n ", b"")
+
+
+@pytest.mark.parametrize("max_line", [None, "0"])
+def test_relay_mx_byte_for_byte(env, tern_factory, max_line):
+    """With the default relay_max_line_length TRICKY_BODY's 3005-octet line is broken into
+    lines of at most 998 octets (RFC 5321 4.5.3.1.6) by CRLF SP, and logged; with 0 it
+    goes as it is."""
     sink = env.sink()
-    tern = tern_factory(options=relay_options(env))
+    extra = {} if max_line is None else {"relay_max_line_length": max_line}
+    tern = tern_factory(options=relay_options(env, **extra))
     msg = sendmail(tern, ["bob@remote.test", "carol@remote.test"], TRICKY_BODY)
     got = sink.messages(1)
     assert len(got) == 1
@@ -220,7 +232,13 @@ def test_relay_mx_byte_for_byte(env, tern_factory):
     # Tern's sendmail adds its Received:, From:, Date: and Message-ID: headers.
     head, body = text.split(b"\n\n", 1)
     assert b"Subject: relay test" in head
-    assert body.rstrip(b"\n") == TRICKY_BODY
+    if max_line is None:
+        assert body.rstrip(b"\n") != TRICKY_BODY
+        assert unbreak(body.rstrip(b"\n")) == TRICKY_BODY
+        wait_log(tern, r": relay=mx1\.remote\.test\[127\.0\.0\.1\]:\d+: 1 line\(s\) longer "
+                       r"than 998 octets broken")
+    else:
+        assert body.rstrip(b"\n") == TRICKY_BODY
     assert wait_queue_empty(tern), tern.run("mailq").stdout
     wait_log(tern, r"to=<bob@remote.test>, relay=smtp:remote.test:\d+, status=sent "
                    r"\(2\.0\.0 mx1\.remote\.test\[127\.0\.0\.1\]:\d+ said: 250")
@@ -352,7 +370,7 @@ def test_relay_transport_map_lmtp(env, tern_factory):
     sendmail(tern, ["a@lmtp.test", "b@lmtp.test", "c@sock.test"], TRICKY_BODY)
     got = inet.messages(1)
     assert len(got) == 1 and b"X-Rcpt-Args: <b@lmtp.test>" in got[0]
-    assert strip_sink(got[0]).split(b"\n\n", 1)[1].rstrip(b"\n") == TRICKY_BODY
+    assert unbreak(strip_sink(got[0]).split(b"\n\n", 1)[1].rstrip(b"\n")) == TRICKY_BODY
     assert len(unix.messages(1)) == 1
     assert wait_queue_empty(tern), tern.run("mailq").stdout
     wait_log(tern, r"to=<b@lmtp.test>, relay=lmtp:\[127\.0\.0\.1\]:\d+, status=sent")
@@ -445,7 +463,7 @@ def test_relay_to_postfix(env, tern_factory, postfix_peer, tls):
     got = postfix_peer.messages(1)
     assert len(got) == 1, tern.log()[-3000:]
     head, body = got[0].split(b"\n\n", 1)
-    assert body.rstrip(b"\n") == TRICKY_BODY
+    assert unbreak(body.rstrip(b"\n")) == TRICKY_BODY
     assert b"Subject: relay test" in head
     assert (b"with ESMTPS" in head) == tls, head
     assert wait_queue_empty(tern), tern.run("mailq").stdout

@@ -245,6 +245,11 @@ const struct conf_def conf_global_defs[] = {
 	E("Outbound delivery", "relay_8bitmime", "send", "send|bounce",
 	  "An 8BITMIME message for a server that does not offer 8BITMIME: send it anyway "
 	  "(logged; what most servers take) or fail it with 5.6.3."),
+	S("Outbound delivery", "relay_max_line_length", CONF_INT, "998",
+	  "The longest line sent to another server, in octets before its CRLF (RFC 5321 "
+	  "4.5.3.1.6: 998). A longer line (accepted up to smtp_max_line_length) is broken "
+	  "by CRLF and a space: a folded field in the header, a continued line in the "
+	  "body; logged. 0: lines are sent as they are."),
 	S("Outbound delivery", "relay_timeout_connect", CONF_TIME, "30s",
 	  "How long to wait for a TCP connection to an MX host before trying the next."),
 	S("Outbound delivery", "relay_timeout_initial", CONF_TIME, "5m",

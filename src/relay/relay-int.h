@@ -19,6 +19,7 @@ struct relay_conf {
 	char *auth_user, *auth_pass; /* NULL: no AUTH */
 	size_t max_conns, max_per_dest, max_msgs_per_conn;
 	bool bounce_8bit;
+	size_t max_line; /* relay_max_line_length; 0: lines sent as they are */
 	unsigned cache_time;
 	unsigned t_connect, t_initial, t_mail, t_rcpt, t_data, t_block, t_final;
 };

@@ -369,7 +369,7 @@ static int relay_session_open_data(struct relay_conn *c, bool dot_stuff)
 		return -1;
 	}
 	c->data_left = c->msg->size;
-	c->dot = (struct relay_dot){.dot_stuff = dot_stuff};
+	c->dot = (struct relay_dot){.dot_stuff = dot_stuff, .max_line = c->relay->conf.max_line};
 	return 0;
 }
 
@@ -389,6 +389,9 @@ static int relay_session_block(struct relay_conn *c, struct buf *out)
 		return 0;
 	close(c->data_fd);
 	c->data_fd = -1;
+	if (c->dot.broken > 0)
+		log_info("%s: relay=%s: %u line(s) longer than %zu octets broken (relay_max_line_length)",
+			 c->msg->queue_id, c->peer, c->dot.broken, c->dot.max_line);
 	return 1;
 }
 

@@ -236,6 +236,7 @@ static int relay_conf_load(struct relay_conf *rc, const struct conf *c, struct b
 	if (rc->max_msgs_per_conn == 0)
 		rc->max_msgs_per_conn = 1;
 	rc->bounce_8bit = conf_num(c, "relay_8bitmime") == 1;
+	rc->max_line = conf_num(c, "relay_max_line_length");
 	rc->t_connect = (unsigned)conf_num(c, "relay_timeout_connect");
 	rc->t_initial = (unsigned)conf_num(c, "relay_timeout_initial");
 	rc->t_mail = (unsigned)conf_num(c, "relay_timeout_mail");

@@ -69,8 +69,13 @@ void relay_caps_parse(const char *text, size_t len, struct relay_caps *caps);
 
 /* Queued data (LF line ends) to SMTP: CRLF line ends, and for DATA leading dots doubled. */
 struct relay_dot {
-	bool mid_line;	/* the last byte given was not the end of a line */
-	bool dot_stuff; /* DATA: double leading dots; BDAT: not */
+	bool mid_line;	  /* the last byte given was not the end of a line */
+	bool dot_stuff;	  /* DATA: double leading dots; BDAT: not */
+	bool held_cr;	  /* the last block ended in a CR not yet written */
+	size_t max_line;  /* octets a line may have before its CRLF; 0: no limit */
+	size_t col;	  /* octets of the current line written so far */
+	bool line_broken; /* the current line was broken */
+	unsigned broken;  /* lines broken so far (for the log) */
 };
 void relay_dot_encode(struct relay_dot *st, const char *in, size_t n, struct buf *out);
 /* Ends the data: CRLF when the last line had none, then ".\r\n" when dot is set. */

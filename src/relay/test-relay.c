@@ -87,6 +87,16 @@ static void test_caps(void **state)
 	assert_false(c.starttls || c.dsn);
 }
 
+static unsigned encode_max(const char *in, bool dot, size_t step, size_t max, struct buf *out)
+{
+	struct relay_dot st = {.dot_stuff = dot, .max_line = max};
+	size_t n = strlen(in);
+	for (size_t i = 0; i < n; i += step)
+		relay_dot_encode(&st, in + i, n - i < step ? n - i : step, out);
+	relay_dot_finish(&st, dot, out);
+	return st.broken;
+}
+
 static void encode_all(const char *in, bool dot, size_t step, struct buf *out)
 {
 	struct relay_dot st = {.dot_stuff = dot};
@@ -115,6 +125,90 @@ static void test_dot(void **state)
 	buf_free(&out);
 }
 
+/* The longest line of out, CRLF not counted. */
+static size_t longest(const struct buf *out)
+{
+	size_t max = 0, col = 0;
+	for (size_t i = 0; i < out->len; i++) {
+		if (out->data[i] == '\n') {
+			col = 0;
+			continue;
+		}
+		if (out->data[i] != '\r' || i + 1 >= out->len || out->data[i + 1] != '\n')
+			col++;
+		if (col > max)
+			max = col;
+	}
+	return max;
+}
+
+static void test_long_lines(void **state)
+{
+	/* RFC 5321 4.5.3.1.6: 998 octets before the CRLF pass as they are */
+	char in[5000];
+	memset(in, 'a', 998);
+	strcpy(in + 998, "\n");
+	for (size_t step = 1; step <= 1000; step += 333) {
+		struct buf out = BUF_INIT;
+		assert_int_equal(encode_max(in, true, step, 998, &out), 0);
+		assert_int_equal(out.len, 998 + 2 + 3);
+		buf_free(&out);
+	}
+	/* 999: broken once, the rest after CRLF SP */
+	memset(in, 'a', 999);
+	strcpy(in + 999, "\r\nnext\n");
+	struct buf out = BUF_INIT;
+	assert_int_equal(encode_max(in, false, 7, 998, &out), 1);
+	assert_int_equal(out.len, 998 + 3 + 1 + 2 + 6);
+	assert_memory_equal(out.data + 998, "\r\n a\r\nnext\r\n", 12);
+	buf_free(&out);
+	/* a header line of 3000 octets with dots at each break: folded, stuffed dots kept at
+	 * line starts only, every line at most the limit, the same bytes once the breaks
+	 * (CRLF SP) are taken out, whatever the block size */
+	memcpy(in, "Subject: ", 9);
+	for (size_t i = 9; i < 3000; i++)
+		in[i] = i % 100 == 0 ? '.' : 'b';
+	strcpy(in + 3000, "\n\nbody\r\n");
+	struct buf first = BUF_INIT;
+	for (size_t step = 1; step <= 3010; step = step * 3 + 1) {
+		struct buf o = BUF_INIT;
+		assert_int_equal(encode_max(in, true, step, 100, &o), 1); /* one line, 30 breaks */
+		assert_true(longest(&o) <= 100);
+		if (first.len == 0)
+			buf_append(&first, o.data, o.len);
+		else
+			assert_true(o.len == first.len && memcmp(o.data, first.data, o.len) == 0);
+		buf_free(&o);
+	}
+	struct buf joined = BUF_INIT;
+	for (size_t i = 0; i < first.len; i++) {
+		if (i + 2 < first.len && memcmp(first.data + i, "\r\n ", 3) == 0) {
+			i += 2;
+			continue;
+		}
+		buf_append_char(&joined, first.data[i]);
+	}
+	assert_int_equal(joined.len, 3000 + 2 + 2 + 6 + 3);
+	assert_memory_equal(joined.data, in, 3000);
+	buf_free(&joined);
+	buf_free(&first);
+	/* a CR that ends a block and the line, and one that does not */
+	out = (struct buf)BUF_INIT;
+	encode_max("ab\r\ncd\rx\n", true, 3, 998, &out);
+	assert_string_equal(buf_cstr(&out), "ab\r\ncd\rx\r\n.\r\n");
+	buf_reset(&out);
+	encode_all("ab\r\ncd\r", true, 3, &out);
+	assert_string_equal(buf_cstr(&out), "ab\r\ncd\r\r\n.\r\n");
+	buf_free(&out);
+	/* 0: no limit */
+	memset(in, 'z', 4000);
+	strcpy(in + 4000, "\n");
+	out = (struct buf)BUF_INIT;
+	assert_int_equal(encode_max(in, false, 512, 0, &out), 0);
+	assert_int_equal(out.len, 4002);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +216,7 @@ int main(void)
 	    cmocka_unit_test(test_tls_policy),
 	    cmocka_unit_test(test_caps),
 	    cmocka_unit_test(test_dot),
+	    cmocka_unit_test(test_long_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
