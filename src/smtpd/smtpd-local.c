@@ -18,7 +18,6 @@
 #include "smtpd-private.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,50 +138,6 @@ out:
 	x_free(&tmp);
 	x_free(&path);
 	return fd;
-}
-
-void smtpd_local_accept(struct smtpd_listener *l, int fd)
-{
-	struct smtpd_server *srv = l->srv;
-	const struct smtpd_settings *set = srv->settings;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		log_error("local submission: SO_PEERCRED: %s", strerror(errno));
-		close(fd);
-		return;
-	}
-	char who[64];
-	snprintf(who, sizeof(who), "local uid=%ld", (long)cred.uid);
-	if (srv->nsessions >= set->max_conns) {
-		smtpd_refuse(fd, who, "server limit", false);
-		return;
-	}
-	uint64_t same = 0;
-	for (struct smtpd_session *s = srv->sessions; s != NULL; s = s->next)
-		same += s->local_socket && s->local_uid == cred.uid;
-	if (same >= conf_num(set->conf, "local_submit_max_per_user")) {
-		smtpd_refuse(fd, who, "per-user limit", false);
-		return;
-	}
-	struct passwd *pw = getpwuid(cred.uid);
-	if (pw == NULL) {
-		static const char msg[] = "554 5.7.1 Error: your uid has no account here\r\n";
-		ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		(void)w;
-		close(fd);
-		log_info("reject: CONNECT from %s: no passwd entry", who);
-		return;
-	}
-	char *login = x_strdup(pw->pw_name);
-	struct smtpd_session *s = smtpd_session_new(srv, fd, -1, NULL, 0, l, login);
-	if (s != NULL) {
-		s->local_socket = true;
-		s->local_uid = cred.uid;
-		s->local_trusted = smtpd_local_trusted(set->conf, cred.uid, login);
-		snprintf(s->client, sizeof(s->client), "%s", who);
-	}
-	x_free(&login);
 }
 
 bool smtpd_local_sender_ok(const struct smtpd_session *s, const struct smtp_path *sender)

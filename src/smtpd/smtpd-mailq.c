@@ -18,8 +18,6 @@
 #include "smtpd-private.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,60 +133,4 @@ bool mailq_list_next(struct mailq_list *l, struct buf *out)
 	mailq_summary(l, out);
 	l->done = true;
 	return true;
-}
-
-/* May this session's user list the queue (mailq_users)? */
-static bool smtpd_mailq_allowed(const struct smtpd_session *s)
-{
-	const char *who = conf_str(s->set->conf, "mailq_users");
-	if (strcmp(who, "any") == 0)
-		return true;
-	if (strcmp(who, "trusted") == 0)
-		return s->local_trusted;
-	return smtpd_local_owner(s->set->conf, s->local_uid, s->local_user);
-}
-
-void smtpd_cmd_xmailq(struct smtpd_session *s, const struct smtp_command *cmd)
-{
-	if (!s->local_socket) {
-		smtpd_reply(s, 500, "5.5.1", "Command unrecognized");
-		return;
-	}
-	if (!smtpd_mailq_allowed(s)) {
-		smtpd_reply(s, 550, "5.7.1", "Error: you may not list the queue (mailq_users = %s)",
-			    conf_str(s->set->conf, "mailq_users"));
-		smtpd_log_reject(s, "XMAILQ", 550, "5.7.1", "mailq_users", NULL);
-		return;
-	}
-	struct buf err = BUF_INIT;
-	s->mailq = mailq_list_open(s->set->queue_dir,
-				   (size_t)conf_num(s->set->conf, "mailq_max_entries"), &err);
-	if (s->mailq == NULL) {
-		log_error("mailq for %s: %s", s->client, buf_cstr(&err));
-		smtpd_reply(s, 451, "4.3.0", "Error: cannot read the queue");
-	} else {
-		log_info("mailq from %s user=%s", s->client, s->local_user);
-		s->mailq_state = s->state;
-		s->state = SMTPD_MAILQ;
-	}
-	buf_free(&err);
-}
-
-void smtpd_mailq_step(struct smtpd_session *s)
-{
-	struct buf piece = BUF_INIT;
-	bool more = mailq_list_next(s->mailq, &piece);
-	struct evbuffer *out = bufferevent_get_output(s->out);
-	const char *p = buf_cstr(&piece);
-	for (const char *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
-		evbuffer_add(out, "211-", 4);
-		evbuffer_add(out, p, (size_t)(nl - p));
-		evbuffer_add(out, "\r\n", 2);
-	}
-	buf_free(&piece);
-	if (!more) {
-		mailq_list_free(&s->mailq);
-		s->state = s->mailq_state;
-		smtpd_reply(s, 211, NULL, "End of the queue listing");
-	}
 }
