@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "test-store-util.h"
+#include "util.h"
 #include "xalloc.h"
 
 #define MSG "From: a@example.org\nSubject: hi\n\nbody\n"
@@ -359,6 +360,134 @@ static void test_behind_back(void **state)
 	x_free(&dst);
 	x_free(&cur);
 	store_folder_close(&f);
+}
+
+/* The path of a file in dir whose text starts with `start` (NULL if none). */
+static char *file_starting(const char *dir, const char *start)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	struct dirent *de;
+	char *found = NULL;
+	while ((de = readdir(d)) != NULL && found == NULL) {
+		char *path = x_asprintf("%s/%s", dir, de->d_name);
+		size_t len;
+		char *text = de->d_name[0] != '.' ? read_file_small(path, 4096, &len) : NULL;
+		if (text != NULL && strncmp(text, start, strlen(start)) == 0)
+			found = x_strdup(path);
+		x_free(&text);
+		x_free(&path);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Message opens find the file through the base-name map once it is loaded (after a
+ * change); a name the map has from before a rename or removal behind the store's back
+ * fails and the index is asked after a catch-up, as without the map. */
+static void test_open_by_map(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_folder *f = open_folder(fx, "INBOX");
+	uint32_t u[3];
+	for (int i = 0; i < 3; i++)
+		u[i] = test_append(f, i == 0 ? "Subject: zero\n\na\n" : MSG, 0);
+	sync_ok(fx, f, NULL);
+	/* a change through the store loads the map, and renames the file in it too */
+	assert_int_equal(store_set_flags(f, u, 3, STORE_FLAGS_ADD, STORE_FLAG_SEEN, 0, &fx->err),
+			 0);
+	struct buf b = BUF_INIT;
+	test_read_msg(f, u[1], &b);
+	assert_string_equal(buf_cstr(&b), MSG);
+
+	/* mutt flags the first one (no sync in between): the map's name is gone */
+	char *curdir = x_asprintf("%s/Maildir/cur", fx->dir);
+	char *from = file_starting(curdir, "Subject: zero");
+	assert_non_null(from);
+	char *to = x_asprintf("%sF", from);
+	assert_int_equal(rename(from, to), 0);
+	buf_reset(&b);
+	test_read_msg(f, u[0], &b);
+	assert_string_equal(buf_cstr(&b), "Subject: zero\n\na\n");
+
+	/* rm of another, no sync: the open fails (expunged) */
+	struct store_changes ch;
+	sync_ok(fx, f, &ch);
+	store_changes_free(&ch);
+	assert_int_equal(store_set_flags(f, u, 3, STORE_FLAGS_ADD, STORE_FLAG_ANSWERED, 0,
+					 &fx->err),
+			 0);
+	char *victim = file_starting(curdir, MSG);
+	assert_non_null(victim);
+	assert_int_equal(unlink(victim), 0);
+	struct store_msg_stream st;
+	int opened[2] = {store_msg_open(f, u[1], &st, &fx->err), -1};
+	if (opened[0] == 0)
+		close(st.fd);
+	opened[1] = store_msg_open(f, u[2], &st, &fx->err);
+	if (opened[1] == 0)
+		close(st.fd);
+	assert_true((opened[0] == 0) != (opened[1] == 0)); /* exactly one of the two is gone */
+	buf_free(&b);
+	x_free(&victim);
+	x_free(&from);
+	x_free(&to);
+	x_free(&curdir);
+	store_folder_close(&f);
+}
+
+/* A folder handle that reads many messages one at a time loads the map on its own (and
+ * gives it back at idle); a name it has from before a rename behind its back still
+ * finds the message. */
+static void test_open_lazy_map(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_folder *f = open_folder(fx, "INBOX");
+	enum { N = 200 };
+	uint32_t u[N];
+	char text[64];
+	for (int i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "Subject: m%d\n\nbody %d\n", i, i);
+		u[i] = test_append(f, text, 0);
+	}
+	/* settled folders (their times long past, recorded): the next open reads no
+	   directory, so its handle has no map */
+	struct timespec old[2] = {{.tv_sec = 1700000000}, {.tv_sec = 1700000000}};
+	for (int dir = 0; dir < 2; dir++) {
+		char *path = x_asprintf("%s/Maildir/%s", fx->dir, dir == 0 ? "new" : "cur");
+		assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+		x_free(&path);
+	}
+	sync_ok(fx, f, NULL);
+	store_folder_close(&f);
+	struct store_folder *g = open_folder(fx, "INBOX");
+	struct buf b = BUF_INIT;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			buf_reset(&b);
+			test_read_msg(g, u[i], &b);
+			snprintf(text, sizeof(text), "Subject: m%d\n\nbody %d\n", i, i);
+			assert_string_equal(buf_cstr(&b), text);
+		}
+		/* mutt reads one (new/ -> cur/), no sync in between */
+		char *dir = x_asprintf("%s/Maildir/new", fx->dir);
+		snprintf(text, sizeof(text), "Subject: m%d\n", N - 1 - round);
+		char *from = file_starting(dir, text);
+		assert_non_null(from);
+		char *to = x_asprintf("%s/Maildir/cur/%s:2,S", fx->dir, strrchr(from, '/') + 1);
+		assert_int_equal(rename(from, to), 0);
+		buf_reset(&b);
+		test_read_msg(g, u[N - 1 - round], &b);
+		snprintf(text, sizeof(text), "Subject: m%d\n\nbody %d\n", N - 1 - round,
+			 N - 1 - round);
+		assert_string_equal(buf_cstr(&b), text);
+		store_folder_release_memory(g); /* idle: the map is given back */
+		x_free(&dir);
+		x_free(&from);
+		x_free(&to);
+	}
+	buf_free(&b);
+	store_folder_close(&g);
 }
 
 static void test_index_lost(void **state)
@@ -803,6 +932,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_subs_concurrent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_behind_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_by_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_lazy_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),

@@ -46,6 +46,8 @@ static void maildir_map_grow(struct maildir_map *m)
 	if (old.used * 4 < old.cap)
 		m->cap = old.cap; /* mostly removed slots: same size, rehashed */
 	m->slots = x_calloc(m->cap, sizeof(*m->slots));
+	x_free(&m->by_uid); /* it points into the old slots */
+	m->by_uid_sparse = false;
 	m->used = 0;
 	m->removed = 0;
 	for (size_t i = 0; i < old.cap; i++) {
@@ -85,6 +87,12 @@ struct maildir_entry *maildir_map_put(struct maildir_map *m, const char *fname, 
 	e->dir = (uint8_t)dir;
 	e->state = 1;
 	e->seen = false;
+	if (m->by_uid != NULL) {
+		if (uid <= m->by_uid_max)
+			m->by_uid[uid] = e;
+		else
+			x_free(&m->by_uid); /* made again, larger, when next asked */
+	}
 	return e;
 }
 
@@ -97,16 +105,44 @@ void maildir_map_rename(struct maildir_entry *e, const char *fname, int dir)
 
 void maildir_map_remove(struct maildir_map *m, struct maildir_entry *e)
 {
+	if (m->by_uid != NULL && e->uid <= m->by_uid_max && m->by_uid[e->uid] == e)
+		m->by_uid[e->uid] = NULL;
 	x_free(&e->fname);
 	e->state = 2;
 	m->used--;
 	m->removed++;
 }
 
+struct maildir_entry *maildir_map_by_uid(struct maildir_map *m, uint32_t uid)
+{
+	if (m->by_uid == NULL) {
+		if (m->by_uid_sparse)
+			return NULL;
+		uint32_t max = 0;
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slots[i].state == 1 && m->slots[i].uid > max)
+				max = m->slots[i].uid;
+		if (m->used == 0)
+			return NULL;
+		if (max > 4 * m->used + 1024) {
+			m->by_uid_sparse = true; /* not worth a table: the index is asked */
+			return NULL;
+		}
+		m->by_uid = x_calloc((size_t)max + 1, sizeof(*m->by_uid));
+		m->by_uid_max = max;
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slots[i].state == 1)
+				m->by_uid[m->slots[i].uid] = &m->slots[i];
+	}
+	struct maildir_entry *e = uid <= m->by_uid_max ? m->by_uid[uid] : NULL;
+	return e != NULL && e->state == 1 && e->uid == uid ? e : NULL;
+}
+
 void maildir_map_free(struct maildir_map *m)
 {
 	for (size_t i = 0; i < m->cap; i++)
 		x_free(&m->slots[i].fname);
+	x_free(&m->by_uid);
 	x_free(&m->slots);
 	memset(m, 0, sizeof(*m));
 }

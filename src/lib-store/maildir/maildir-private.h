@@ -55,6 +55,9 @@ struct maildir_map {
 	size_t cap; /* a power of 2 */
 	size_t used;
 	size_t removed;
+	struct maildir_entry **by_uid; /* [uid]: maildir_map_by_uid, made when first asked */
+	uint32_t by_uid_max;
+	bool by_uid_sparse; /* UIDs too sparse for by_uid (until the map is rebuilt) */
 };
 struct maildir_entry *maildir_map_find(struct maildir_map *m, const char *base, size_t len);
 /* Adds or replaces the entry for fname's base. */
@@ -63,6 +66,9 @@ struct maildir_entry *maildir_map_put(struct maildir_map *m, const char *fname, 
 /* Gives an entry its message's new file name (same base: no rehash, entries stay put). */
 void maildir_map_rename(struct maildir_entry *e, const char *fname, int dir);
 void maildir_map_remove(struct maildir_map *m, struct maildir_entry *e);
+/* The entry of uid, or NULL (a table by UID is made on the first call and kept up to date
+ * by put and remove; none when the UIDs are too sparse for one). */
+struct maildir_entry *maildir_map_by_uid(struct maildir_map *m, uint32_t uid);
 void maildir_map_free(struct maildir_map *m);
 
 /* --- the folder --- */
@@ -85,6 +91,8 @@ struct maildir_folder {
 	bool atime_needed;   /* O_NOATIME was refused (not the files' owner) */
 	bool msg_dirs_open;  /* msg_dir holds new/ and cur/, open for message opens */
 	int msg_dir[2];
+	unsigned index_opens; /* message opens that asked the index for the file name */
+	bool map_lazy;	      /* the map was loaded for message opens (given back at idle) */
 };
 
 /* --- maildir-uidlist.c --- */
