@@ -255,6 +255,39 @@ static void body_literal(struct imapd_session *s, const struct imap_fetch_body *
 	imap_write_literal_header(&s->conn.out, n, bs->literal8);
 }
 
+/* A whole message that one read takes: read once, its size in the CRLF form counted from
+ * its bytes (the index is not asked, nor the file read a second time when the index has
+ * no size yet) and converted straight into the output. false: not done (too large for
+ * one read, or a short read: the streaming path handles it). */
+static bool body_whole_small(struct imapd_session *s, const struct imap_fetch_body *b,
+			     const struct store_msg_stream *st, struct imapd_body_stream *bs)
+{
+	char chunk[IMAPD_CHUNK];
+	if (st->length > sizeof(chunk) || b->kind == IMAP_FETCH_BINARY_SIZE)
+		return false;
+	ssize_t n = pread(st->fd, chunk, (size_t)st->length, (off_t)st->offset);
+	if (n < 0 || (uint64_t)n != st->length)
+		return false;
+	uint64_t size = (uint64_t)n;
+	for (const char *q = chunk, *end = chunk + n; q < end; q++) {
+		if ((q = memchr(q, '\n', (size_t)(end - q))) == NULL)
+			break;
+		size += q == chunk || q[-1] != '\r';
+	}
+	bs->crlf = true;
+	body_literal(s, b, size, bs);
+	if (bs->skip == 0 && bs->out_left == size) {
+		body_convert(bs, chunk, (size_t)n, &s->conn.out);
+	} else if (bs->out_left > 0) {
+		struct buf tmp = BUF_INIT;
+		body_convert(bs, chunk, (size_t)n, &tmp);
+		buf_append(&s->conn.out, tmp.data + bs->skip, (size_t)bs->out_left);
+		buf_free(&tmp);
+	}
+	imapd_body_close(bs);
+	return true;
+}
+
 void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_body *b, uint32_t uid,
 			    struct mime_part *tree, const struct store_msg_stream *st,
 			    struct imapd_body_stream *bs, bool *streaming_r)
@@ -265,6 +298,8 @@ void imapd_fetch_body_start(struct imapd_session *s, const struct imap_fetch_bod
 	imapd_body_close(bs);
 	buf_printf(&s->conn.out, " %s", b->name);
 	bool whole = b->part_count == 0 && b->spec == IMAP_SECTION_ALL;
+	if (whole && body_whole_small(s, b, st, bs))
+		return;
 	if (whole) {
 		struct buf err = BUF_INIT;
 		if (store_msg_vsize(s->folder, uid, &size, &err) < 0)
