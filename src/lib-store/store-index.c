@@ -76,6 +76,8 @@ enum index_stmt {
 	ST_IDATE_SET,
 	ST_READ_BEGIN, /* a batch's read transaction (prepared once, not parsed per batch) */
 	ST_READ_COMMIT,
+	ST_CACHE_MAX, /* one per cache kind, in order */
+	ST_CACHE_MAX_LAST = ST_CACHE_MAX + STORE_CACHE_KINDS - 1,
 	ST_COUNT
 };
 
@@ -119,6 +121,11 @@ static const char *const index_sql[ST_COUNT] = {
     [ST_CACHE_GET + STORE_CACHE_ENVELOPE] = CACHE_GET("cache_envelope"),
     [ST_CACHE_GET + STORE_CACHE_BODYSTRUCTURE] = CACHE_GET("cache_bodystructure"),
     [ST_CACHE_GET + STORE_CACHE_FIELDS] = CACHE_GET("cache_fields"),
+#define CACHE_MAX(t) "SELECT max(uid) FROM " t
+    [ST_CACHE_MAX + STORE_CACHE_PARTS] = CACHE_MAX("cache_parts"),
+    [ST_CACHE_MAX + STORE_CACHE_ENVELOPE] = CACHE_MAX("cache_envelope"),
+    [ST_CACHE_MAX + STORE_CACHE_BODYSTRUCTURE] = CACHE_MAX("cache_bodystructure"),
+    [ST_CACHE_MAX + STORE_CACHE_FIELDS] = CACHE_MAX("cache_fields"),
     [ST_CACHE_PUT + STORE_CACHE_PARTS] = CACHE_PUT("cache_parts"),
     [ST_CACHE_PUT + STORE_CACHE_ENVELOPE] = CACHE_PUT("cache_envelope"),
     [ST_CACHE_PUT + STORE_CACHE_BODYSTRUCTURE] = CACHE_PUT("cache_bodystructure"),
@@ -222,6 +229,10 @@ struct index {
 	unsigned batch;
 	bool hold; /* index_cache_hold: a batch's end leaves the pending values */
 	bool read_open; /* a read transaction of the batch is open */
+	/* in that transaction: the highest UID of each cache table (bit kind of
+	   cache_max_known: read), so a first FETCH does not search for what is not there */
+	int64_t cache_max[STORE_CACHE_KINDS];
+	unsigned cache_max_known;
 	bool in_write;	/* between index_begin and its commit or rollback */
 	struct index_pending *pending;
 	size_t pending_count, pending_cap;
@@ -490,6 +501,7 @@ static void index_read_close(struct index *ix)
 		}
 	}
 	ix->read_open = false;
+	ix->cache_max_known = 0;
 }
 
 /* In a batch, the reads that follow share one transaction (one lock of the file instead of
@@ -1057,6 +1069,23 @@ int index_vsize_set(struct index *ix, uint32_t uid, uint64_t vsize, struct buf *
 	return index_run(ix, st, err, "vsize");
 }
 
+/* Whether uid is above the highest UID of the cache table of kind, in the batch's read
+ * transaction (the value read once per transaction): a cold FETCH of many messages then
+ * asks each table once per step instead of once per message (2.6% of its CPU). */
+static bool index_cache_above_max(struct index *ix, uint32_t uid, enum store_cache_kind kind)
+{
+	if ((ix->cache_max_known & (1u << kind)) == 0) {
+		sqlite3_stmt *st = index_stmt(ix, ST_CACHE_MAX + kind, NULL);
+		if (st == NULL)
+			return false;
+		ix->cache_max[kind] = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) !=
+			SQLITE_NULL ? sqlite3_column_int64(st, 0) : 0;
+		sqlite3_reset(st);
+		ix->cache_max_known |= 1u << kind;
+	}
+	return (int64_t)uid > ix->cache_max[kind];
+}
+
 int index_cache_get(struct index *ix, uint32_t uid, enum store_cache_kind kind, struct buf *out,
 		    struct buf *err)
 {
@@ -1069,6 +1098,8 @@ int index_cache_get(struct index *ix, uint32_t uid, enum store_cache_kind kind, 
 	if (kind >= STORE_CACHE_KINDS)
 		return store_err(err, "no such cache");
 	index_read_open(ix);
+	if (ix->read_open && index_cache_above_max(ix, uid, kind))
+		return 0;
 	sqlite3_stmt *st = index_stmt(ix, ST_CACHE_GET + kind, err);
 	if (st == NULL)
 		return -1;
@@ -1095,6 +1126,7 @@ int index_cache_put(struct index *ix, uint32_t uid, enum store_cache_kind kind, 
 		return store_err(err, "no such cache");
 	if (index_pending_add(ix, uid, PENDING_CACHE, kind, 0, data, len))
 		return 0;
+	ix->cache_max_known = 0;
 	sqlite3_stmt *st = index_stmt(ix, ST_CACHE_PUT + kind, err);
 	if (st == NULL)
 		return -1;

@@ -272,6 +272,23 @@ static void test_append_persist(void **state)
 	assert_int_equal(store_msg_cache_get(f, u3, STORE_CACHE_ENVELOPE, &b, &fx->err), 1);
 	assert_memory_equal(b.data, "(env)", 5);
 	assert_int_equal(store_msg_cache_get(f, u1, STORE_CACHE_ENVELOPE, &b, &fx->err), 0);
+	/* a batch answers for the UIDs above a table's highest from that value alone; below
+	   and at it, the table is searched */
+	store_batch_begin(f);
+	assert_int_equal(store_msg_cache_get(f, u3, STORE_CACHE_PARTS, &b, &fx->err), 0);
+	assert_int_equal(store_msg_cache_get(f, u1, STORE_CACHE_PARTS, &b, &fx->err), 1);
+	assert_int_equal(store_msg_cache_get(f, u2, STORE_CACHE_ENVELOPE, &b, &fx->err), 0);
+	assert_int_equal(store_msg_cache_get(f, u3, STORE_CACHE_ENVELOPE, &b, &fx->err), 1);
+	store_batch_end(f);
+	/* another handle writes one above it: the next batch of the first sees it */
+	struct store_folder *g = open_folder(fx, "INBOX");
+	assert_int_equal(store_msg_cache_put(g, u3, STORE_CACHE_PARTS, "p3", 2, &fx->err), 0);
+	store_folder_close(&g);
+	store_batch_begin(f);
+	assert_int_equal(store_msg_cache_get(f, u3, STORE_CACHE_PARTS, &b, &fx->err), 1);
+	assert_memory_equal(b.data, "p3", 2);
+	assert_int_equal(store_msg_cache_get(f, u2, STORE_CACHE_PARTS, &b, &fx->err), 0);
+	store_batch_end(f);
 	buf_free(&b);
 	store_folder_close(&f);
 }
