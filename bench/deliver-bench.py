@@ -61,8 +61,9 @@ DOMAIN = "example.test"
 PROCMAIL = "/usr/bin/procmail"
 DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
 SLOW = 0.1  # seconds: a delivery slower than this is listed
-# Tern's sides: `tern deliver` (the tern binary) and the tern-deliver program, each with
-# the rc file and with the Sieve script, each for a user of its own.
+# Tern's sides: `tern deliver` (the tern program, the lean front of src/tern/main.c) and
+# the tern-deliver program (the agent alone), each with the rc file and with the Sieve
+# script, each for a user of its own.
 SIDES = ["tern-rc", "tern-deliver-rc", "procmail",
          "tern-sieve", "tern-deliver-sieve", "dovecot-lda"]
 TERN_USERS = {"tern-rc": "rc@" + DOMAIN, "tern-deliver-rc": "rc2@" + DOMAIN,

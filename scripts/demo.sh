@@ -7,8 +7,8 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
 [ -f build/build.ninja ] || meson setup build >/dev/null
-# Only the program is needed to run the demo (the tests are built by scripts/test.sh).
-if ! ninja -C build src/tern/tern >build/demo-build.log 2>&1; then
+# Only the programs (tern and the tern-core it runs) are needed for the demo (the tests are built by scripts/test.sh).
+if ! ninja -C build src/tern/tern src/tern/tern-core >build/demo-build.log 2>&1; then
 	cat build/demo-build.log >&2
 	echo "demo: the build failed" >&2
 	exit 1

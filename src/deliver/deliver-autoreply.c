@@ -34,7 +34,8 @@ static bool queue_writable(const char *qdir)
 	return st.st_uid == geteuid() && access(qdir, W_OK | X_OK) == 0;
 }
 
-/* Our own `tern` binary: this one, or the `tern` beside it when this is tern-deliver. */
+/* Our own `tern` binary: this one (tern, or tern-core: both have sendmail), or the `tern`
+ * beside it when this is tern-deliver. */
 static char *tern_binary(void)
 {
 	char self[PATH_MAX];
@@ -43,7 +44,7 @@ static char *tern_binary(void)
 		return NULL;
 	self[k] = '\0';
 	char *slash = strrchr(self, '/');
-	if (slash == NULL || strcmp(slash + 1, "tern") == 0)
+	if (slash == NULL || strcmp(slash + 1, "tern") == 0 || strcmp(slash + 1, "tern-core") == 0)
 		return x_strdup(self);
 	char *sibling = x_asprintf("%.*s/tern", (int)(slash - self), self);
 	if (access(sibling, X_OK) == 0)

@@ -805,6 +805,9 @@ static int sm_submit(const struct sm_opts *o, struct conf *c, bool direct)
 	return status;
 }
 
+int (*sendmail_smtpd)(const char *conf_path, const char *local_user);
+int (*sendmail_full_program)(void);
+
 int cmd_sendmail(int argc, char **argv)
 {
 	struct sm_opts o = {.mode = SM_DELIVER};
@@ -823,11 +826,18 @@ int cmd_sendmail(int argc, char **argv)
 	/* Root (as the queue's owner) and the owner write the queue; anyone else goes
 	 * through the local submission socket. */
 	bool direct = sm_queue_direct(conf_str(c, "queue_dir"));
-	if (direct && queue_become_owner(conf_str(c, "queue_dir"), &err) < 0) {
+	if (o.mode == SM_SMTP && direct && sendmail_smtpd == NULL) {
+		/* The lean `tern` has no SMTP server: tern-core, with these arguments. */
+		status = SM_EX_UNAVAILABLE;
+		if (sendmail_full_program != NULL)
+			status = sendmail_full_program();
+		else
+			fprintf(stderr, "sendmail: -bs: this program has no SMTP server\n");
+	} else if (direct && queue_become_owner(conf_str(c, "queue_dir"), &err) < 0) {
 		fprintf(stderr, "sendmail: %s\n", buf_cstr(&err));
 		status = SM_EX_CANTCREAT;
 	} else if (o.mode == SM_SMTP && direct) {
-		status = smtpd_inetd(tool_conf_path(o.conf), user);
+		status = sendmail_smtpd(tool_conf_path(o.conf), user);
 	} else if (o.mode == SM_SMTP) {
 		status = 0;
 		if (sm_sock_proxy(c, &err) < 0) {

@@ -13,6 +13,14 @@ int cmd_mailq(int argc, char **argv);
 int cmd_newaliases(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 
+/* `sendmail -bs` as root or the queue's owner runs the SMTP server on stdin/stdout. The
+ * program that links the server (tern-core, src/tern/main.c) sets sendmail_smtpd to
+ * smtpd_inetd; the lean `tern` front, which does not, sets sendmail_full_program instead:
+ * it runs tern-core with this process's arguments (returning only on failure, with the
+ * exit status after printing why), called before the command changes its uid. */
+extern int (*sendmail_smtpd)(const char *conf_path, const char *local_user);
+extern int (*sendmail_full_program)(void);
+
 /* The configuration path: -c's value if given, else $TERN_CONF, else /etc/tern/tern.conf. */
 const char *tool_conf_path(const char *given);
 /* Loads the configuration or prints the errors and exits 78 (EX_CONFIG). */
