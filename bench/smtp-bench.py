@@ -85,11 +85,12 @@ def worker_pids(master):
 
 
 def start_counting(master):
-    """perf stat of the system calls in COUNTED on Tern's smtp and queue workers."""
+    """perf stat of the system calls in COUNTED, and of the CPU time (task-clock), on
+    Tern's smtp and queue workers."""
     runs = []
     for name, pid in sorted(worker_pids(master).items()):
         out = tempfile.mktemp(prefix="smtp-bench-perf-")
-        ev = ",".join("syscalls:sys_enter_" + c for c in COUNTED)
+        ev = ",".join(["task-clock"] + ["syscalls:sys_enter_" + c for c in COUNTED])
         runs.append((name, out, subprocess.Popen(["perf", "stat", "-x", ",", "-o", out,
                                                   "-e", ev, "-p", str(pid)])))
     time.sleep(0.5)  # perf attached
@@ -101,12 +102,18 @@ def stop_counting(runs, count):
         proc.send_signal(signal.SIGINT)
         proc.wait()
         counts = {}
+        cpu_ms = 0.0
         for line in open(out):
             f = line.strip().split(",")
             if len(f) > 2 and f[2].startswith("syscalls:sys_enter_") and f[0].isdigit():
                 counts[f[2][len("syscalls:sys_enter_"):]] = int(f[0])
+            elif len(f) > 2 and f[2] == "task-clock":
+                try:
+                    cpu_ms = float(f[0])
+                except ValueError:
+                    pass
         os.unlink(out)
-        print("    tern %-5s per message: %s" % (name, "  ".join(
+        print("    tern %-5s per message: cpu %.0f us  %s" % (name, cpu_ms * 1000 / count, "  ".join(
             "%s %.2f" % (c, counts.get(c, 0) / count) for c in COUNTED)), flush=True)
 
 

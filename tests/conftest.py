@@ -63,6 +63,30 @@ def free_port():
     return free_ports(1)[0]
 
 
+def read_queued(queue_dir, qid):
+    """(envelope text, message bytes) of queued message qid, in either queue format
+    (doc/queue-format.md): format 2 is the one file env/ID, the data then the envelope,
+    which starts at the last "V 2\\nI ID\\n" in it (its Z record says the same); format 1
+    is env/ID ("V 1" ...) with the data in msg/ID."""
+    raw = open(os.path.join(queue_dir, "env", qid), "rb").read()
+    at = raw.rfind(b"V 2\nI %s\n" % qid.encode())
+    if at < 0:
+        assert raw.startswith(b"V 1\n"), raw[:100]
+        return raw.decode(), open(os.path.join(queue_dir, "msg", qid), "rb").read()
+    env = raw[at:].decode()
+    assert "\nZ %d\n" % at in env, env
+    return env, raw[:at]
+
+
+def remove_queued(queue_dir, qid):
+    """Takes message qid out of the queue (either format)."""
+    os.unlink(os.path.join(queue_dir, "env", qid))
+    try:
+        os.unlink(os.path.join(queue_dir, "msg", qid))
+    except FileNotFoundError:
+        pass
+
+
 def tern_env(conf=None):
     env = dict(os.environ)
     # A small quarantine keeps resident memory close to a normal build, so the tests

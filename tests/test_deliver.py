@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import TERN, tern_env
+from conftest import TERN, tern_env, read_queued, remove_queued
 
 USER = "alice@example.test"
 MSG = b"From: Bob <bob@example.org>\nTo: alice@example.test\nSubject: hello\n\nline 1\nline 2\n"
@@ -166,10 +166,9 @@ def test_forward_goes_into_the_queue_with_the_sender(inst):
     assert deliver(inst, MSG, "-f", "bob@example.org", "-a", USER).returncode == 0
     qdir = os.path.join(inst.dir, "inst", "queue")
     (qid,) = os.listdir(os.path.join(qdir, "env"))
-    env = open(os.path.join(qdir, "env", qid)).read()
+    env, data = read_queued(qdir, qid)
     assert "F bob@example.org\n" in env
     assert "R carol@example.net\t" in env and "R dave@example.org\t" in env
-    data = open(os.path.join(qdir, "msg", qid), "rb").read()
     assert data == b"Delivered-To: alice@example.test\n" + MSG
     assert inst.read_messages(USER) == []
 
@@ -355,10 +354,10 @@ def test_sieve_actions(inst):
     qdir = os.path.join(inst.dir, "inst", "queue")
     queued = {}
     for qid in os.listdir(os.path.join(qdir, "env")):
-        env = open(os.path.join(qdir, "env", qid)).read()
+        env, data = read_queued(qdir, qid)
         rcpt = [l.split()[1] for l in env.splitlines() if l.startswith("R ")]
         sender = [l[2:] for l in env.splitlines() if l.startswith("F ")][0]
-        queued[tuple(rcpt)] = (sender, open(os.path.join(qdir, "msg", qid), "rb").read())
+        queued[tuple(rcpt)] = (sender, data)
     assert sorted(queued) == [("bob@example.org",), ("x@example.net",)]
     assert queued[("x@example.net",)][0] == "bob@example.org"  # redirect keeps the sender
     sender, reply = queued[("bob@example.org",)]  # one vacation reply, from <>

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import TERN, free_port
+from conftest import TERN, free_port, read_queued, remove_queued
 from sysaccounts import needs_root, unix_user, wait_for  # noqa: F401
 
 pytestmark = needs_root
@@ -70,8 +70,10 @@ def wait_inbox(user, n, timeout=15):
 
 
 def queue_files(tern):
-    d = os.path.join(os.path.dirname(tern.conf), "queue", "msg")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+    """The queue IDs with a file in the queue (queued, env/, or being written, msg/)."""
+    q = os.path.join(os.path.dirname(tern.conf), "queue")
+    return sorted({f for sub in ("env", "msg") if os.path.isdir(os.path.join(q, sub))
+                   for f in os.listdir(os.path.join(q, sub))})
 
 
 def test_sendmail_t_as_an_ordinary_user(tern_factory, unix_user):
@@ -198,7 +200,7 @@ def test_relay_from_a_local_user_is_queued(tern_factory, unix_user):
     assert wait_for(lambda: "someone@remote.example" in tern.run("queue", "list").stdout)
     # the envelope records who sent it, as a direct submission does (doc/queue-format.md)
     envdir = os.path.join(os.path.dirname(tern.conf), "queue", "env")
-    env = [open(os.path.join(envdir, f)).read() for f in os.listdir(envdir)]
+    env = [read_queued(os.path.dirname(envdir), f)[0] for f in os.listdir(envdir)]
     env = [e for e in env if "R someone@remote.example" in e]
     assert len(env) == 1, env
     assert "\nF %s\n" % a.address(tern.domain) in env[0], env[0]

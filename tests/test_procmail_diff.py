@@ -40,7 +40,7 @@ import time
 
 import pytest
 
-from conftest import TERN, tern_env
+from conftest import TERN, tern_env, read_queued, remove_queued
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTDATA = os.path.join(os.path.dirname(HERE), "src", "lib-filter", "testdata", "procmail")
@@ -371,18 +371,17 @@ def queued_forwards(queue_dir, user):
     out = []
     env_dir = os.path.join(queue_dir, "env")
     for qid in os.listdir(env_dir) if os.path.isdir(env_dir) else []:
-        data = open(os.path.join(queue_dir, "msg", qid), "rb").read()
+        env, data = read_queued(queue_dir, qid)
         if not data.startswith(b"Delivered-To: %s\n" % user.encode()):
             continue
         rcpts = []
-        for line in open(os.path.join(env_dir, qid)):
+        for line in env.splitlines(True):
             if line.startswith("R "):
                 rcpts.append(line.split()[1])
             elif line.startswith("F "):
                 sender = line[2:].strip()
         out.append((tuple(sorted(rcpts)), norm(data), sender))
-        os.unlink(os.path.join(env_dir, qid))
-        os.unlink(os.path.join(queue_dir, "msg", qid))
+        remove_queued(queue_dir, qid)
     return out
 
 

@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from conftest import TERN, tern_env
+from conftest import TERN, tern_env, read_queued, remove_queued
 
 USER = "alice@example.test"
 MSG = b"From: Bob <bob@example.org>\nTo: alice@example.test\nSubject: hello\n\nline 1\n"
@@ -569,8 +569,7 @@ def run_tern(inst, script_path, deliveries):
     o.folders = read_maildirs(md, "tern-keywords")
     qdir = os.path.join(inst.dir, "inst", "queue")
     for qid in os.listdir(os.path.join(qdir, "env")):
-        env = open(os.path.join(qdir, "env", qid)).read()
-        msg = open(os.path.join(qdir, "msg", qid), "rb").read()
+        env, msg = read_queued(qdir, qid)
         rcpts = [l.split()[1] for l in env.splitlines() if l.startswith("R ")]
         env_from = [l[2:] for l in env.splitlines() if l.startswith("F ")][0].strip("<>")
         if is_vacation(msg):
@@ -578,8 +577,7 @@ def run_tern(inst, script_path, deliveries):
         else:
             for t in rcpts:
                 o.redirects.append((t, env_from, norm_redirect(msg, deliveries[0][2])))
-        os.unlink(os.path.join(qdir, "env", qid))
-        os.unlink(os.path.join(qdir, "msg", qid))
+        remove_queued(qdir, qid)
     return o
 
 

@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from conftest import TERN, tern_env
+from conftest import TERN, tern_env, read_queued, remove_queued
 from sysaccounts import needs_root, unix_user  # noqa: F401
 
 USER = "alice@example.test"
@@ -83,10 +83,11 @@ def queued(inst):
     if not os.path.isdir(os.path.join(qdir, "env")):
         return out
     for qid in os.listdir(os.path.join(qdir, "env")):
-        lines = open(os.path.join(qdir, "env", qid)).read().splitlines()
+        env, data = read_queued(qdir, qid)
+        lines = env.splitlines()
         sender = [l[2:] for l in lines if l.startswith("F ")][0]
         rcpts = [l.split()[1] for l in lines if l.startswith("R ")]
-        out[qid] = (sender, rcpts, open(os.path.join(qdir, "msg", qid), "rb").read())
+        out[qid] = (sender, rcpts, data)
     return out
 
 

@@ -83,6 +83,8 @@ struct deliver_wire_req {
 	const char *login; /* the account */
 	time_t queue_time;
 	bool recheck;
+	bool message_sized; /* as in struct delivery_request */
+	uint64_t message_size;
 };
 struct deliver_wire_fwd {
 	const char *sender;

@@ -37,14 +37,17 @@ static bool loop_line(const char *line, size_t len, const char *rcpt)
 }
 
 /* Reads the header section line by line: 1 loop, 0 none, -1 read error. */
-static int loop_check(int fd, const char *rcpt)
+static int loop_check(int fd, uint64_t size, const char *rcpt)
 {
 	char buf[8192], line[LOOP_LINE_MAX];
 	size_t llen = 0;
 	bool overlong = false;
 	off_t off = 0;
 	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), off);
+		uint64_t left = size - (uint64_t)off;
+		ssize_t n = left > 0 ? pread(fd, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf),
+					     off)
+				     : 0;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -176,9 +179,10 @@ int deliver_local(const struct deliver_ctx *ctx, struct delivery_result *res)
 	}
 	struct deliver_msg m = {
 	    .ctx = ctx, .user = u, .req = req, .fd = req->message_fd, .inbox_path = BUF_INIT};
-	struct stat st;
+	uint64_t size = 0;
 	int code, loop = -1;
-	if (fstat(m.fd, &st) < 0 || (loop = loop_check(m.fd, req->recipient)) < 0) {
+	if (deliver_message_size(req, &size) < 0 ||
+	    (loop = loop_check(m.fd, size, req->recipient)) < 0) {
 		deliver_result_errno(res, "cannot read the message for", req->recipient, errno);
 		code = 75;
 	} else if (loop > 0) {
@@ -186,7 +190,7 @@ int deliver_local(const struct deliver_ctx *ctx, struct delivery_result *res)
 				   req->recipient);
 		code = 65;
 	} else {
-		m.size = (uint64_t)st.st_size;
+		m.size = size;
 		m.head = x_asprintf("Return-Path: <%s>\nDelivered-To: %s\n", req->sender,
 				    req->recipient);
 		struct buf from = BUF_INIT;

@@ -282,16 +282,28 @@ static void deliver_ok(struct delivery_result *res, bool before)
 			   before ? "delivered before" : "delivered");
 }
 
-void deliver_maildir(const struct delivery_request *req, struct delivery_result *res)
+int deliver_message_size(const struct delivery_request *req, uint64_t *size_r)
 {
 	struct stat st;
-	if (fstat(req->message_fd, &st) < 0) {
+	if (req->message_sized) {
+		*size_r = req->message_size;
+		return 0;
+	}
+	if (fstat(req->message_fd, &st) < 0)
+		return -1;
+	*size_r = (uint64_t)st.st_size;
+	return 0;
+}
+
+void deliver_maildir(const struct delivery_request *req, struct delivery_result *res)
+{
+	uint64_t size;
+	if (deliver_message_size(req, &size) < 0) {
 		deliver_defer(res, "cannot read the queued message of", req->queue_id);
 		return;
 	}
 	char *head =
 	    x_asprintf("Return-Path: <%s>\nDelivered-To: %s\n", req->sender, req->recipient);
-	uint64_t size = (uint64_t)st.st_size;
 	struct deliver_src src = {
 	    .mem = head, .mem_len = strlen(head), .fd = req->message_fd, .fd_len = size};
 	struct buf name = BUF_INIT;

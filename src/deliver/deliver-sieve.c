@@ -45,8 +45,12 @@ static ssize_t msg_read(void *ctx, void *buf, size_t len, uint64_t offset)
 		memcpy(buf, m->head + offset, k);
 		return (ssize_t)k;
 	}
-	ssize_t n;
-	while ((n = pread(m->fd, buf, len, (off_t)(offset - hl))) < 0 && errno == EINTR)
+	/* m->size bytes only: a queue file goes on with its envelope. */
+	uint64_t left = offset - hl < m->size ? m->size - (offset - hl) : 0;
+	if (left < len)
+		len = (size_t)left;
+	ssize_t n = 0;
+	while (len > 0 && (n = pread(m->fd, buf, len, (off_t)(offset - hl))) < 0 && errno == EINTR)
 		;
 	return n;
 }

@@ -95,14 +95,17 @@ void deliver_wire_request(const struct deliver_wire_req *r, struct buf *out)
 	wire_str(out, r->login);
 	wire_num(out, (unsigned long long)r->queue_time);
 	wire_num(out, r->recheck ? 1 : 0);
+	/* The message's length plus one; 0: the whole file sent along. */
+	wire_num(out, r->message_sized ? r->message_size + 1 : 0);
 }
 
 int deliver_wire_request_parse(const char *data, size_t len, struct deliver_wire_req *r)
 {
-	const char *f[7];
-	unsigned long long idx, t, recheck;
-	if (wire_split(data, len, "deliver", f, 7) < 0 || wire_parse_num(f[1], 1u << 20, &idx) < 0 ||
-	    wire_parse_num(f[5], (1ull << 40), &t) < 0 || wire_parse_num(f[6], 1, &recheck) < 0)
+	const char *f[8];
+	unsigned long long idx, t, recheck, size;
+	if (wire_split(data, len, "deliver", f, 8) < 0 || wire_parse_num(f[1], 1u << 20, &idx) < 0 ||
+	    wire_parse_num(f[5], (1ull << 40), &t) < 0 || wire_parse_num(f[6], 1, &recheck) < 0 ||
+	    wire_parse_num(f[7], UINT64_MAX >> 1, &size) < 0)
 		return -1;
 	for (size_t i = 0; i < 5; i++)
 		if (!wire_line_ok(f[i]))
@@ -115,7 +118,9 @@ int deliver_wire_request_parse(const char *data, size_t len, struct deliver_wire
 				       .recipient = f[3],
 				       .login = f[4],
 				       .queue_time = (time_t)t,
-				       .recheck = recheck == 1};
+				       .recheck = recheck == 1,
+				       .message_sized = size > 0,
+				       .message_size = size > 0 ? size - 1 : 0};
 	return 0;
 }
 

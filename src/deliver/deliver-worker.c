@@ -124,7 +124,9 @@ void deliver_handoff(const struct conf *c, const struct delivery_request *req, c
 				     .recipient = req->recipient,
 				     .login = login,
 				     .queue_time = req->queue_time,
-				     .recheck = req->recheck};
+				     .recheck = req->recheck,
+				     .message_sized = req->message_sized,
+				     .message_size = req->message_size};
 	deliver_wire_request(&w, &msg);
 	char reply[DELIVER_WIRE_MAX];
 	ssize_t n = -1;
@@ -187,6 +189,8 @@ static int serve_connection(const struct conf *c, int conn, uid_t run_uid)
 					       .recipient = w.recipient,
 					       .maildir = info.maildir,
 					       .message_fd = fd,
+					       .message_sized = w.message_sized,
+					       .message_size = w.message_size,
 					       .hostname = conf_str(c, "hostname"),
 					       .queue_time = w.queue_time,
 					       .recheck = w.recheck};

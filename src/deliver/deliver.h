@@ -32,12 +32,16 @@ struct delivery_request {
 	const char *recipient; /* the address as delivered (Delivered-To:) */
 	const char *maildir;   /* the Maildir folder (created if missing) */
 	int message_fd;	       /* the queued message, read from offset 0 with pread */
+	bool message_sized;    /* it is message_size bytes of message_fd (a queue file goes */
+	uint64_t message_size; /* on with its envelope); else all of it (fstat) */
 	const char *hostname;  /* for the Maildir unique name */
 	time_t queue_time;     /* the message's arrival (seconds): the name's time part */
 	bool recheck;	       /* a previous attempt may have got as far as new/: look for
 				* its file in new/ and cur/ under any host name first */
 };
 
+/* The message's length: message_size when given, else the file's. -1 + errno. */
+int deliver_message_size(const struct delivery_request *req, uint64_t *size_r);
 /* Delivers into a Maildir; fills res. Never loses the message: any failure is DEFER
  * unless it is certain to be permanent. */
 void deliver_maildir(const struct delivery_request *req, struct delivery_result *res);

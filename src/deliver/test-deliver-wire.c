@@ -18,7 +18,9 @@ static const struct deliver_wire_req sample = {.queue_id = "1J15C84GKPK00000VFL"
 					       .recipient = "bob+x@example.test",
 					       .login = "bob",
 					       .queue_time = 1795687487,
-					       .recheck = true};
+					       .recheck = true,
+					       .message_sized = true,
+					       .message_size = 0};
 
 static void test_request_round_trip(void **state)
 {
@@ -33,6 +35,8 @@ static void test_request_round_trip(void **state)
 	assert_string_equal(r.login, "bob");
 	assert_int_equal(r.queue_time, 1795687487);
 	assert_true(r.recheck);
+	assert_true(r.message_sized); /* an empty message: sized, 0 bytes */
+	assert_int_equal(r.message_size, 0);
 	/* every shorter prefix is refused, and so is a byte more */
 	for (size_t n = 0; n < b.len; n++)
 		assert_int_equal(deliver_wire_request_parse(b.data, n, &r), -1);
@@ -58,19 +62,19 @@ static int parse_fields(const char *fields)
 
 static void test_request_malformed(void **state)
 {
-	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s|r@x|u|0|0"), 0);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s|r@x|u|0|0|0"), 0);
 	assert_int_equal(parse_fields("tern-deliver/2|deliver|ID|0|s|r@x|u|0|0"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|result|ID|0|s|r@x|u|0|0"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s|r@x|u|0"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s|r@x|u|0|0|extra"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|01|s|r@x|u|0|0"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|1x|s|r@x|u|0|0"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|-1|s|r@x|u|0|0"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s|r@x|u|0|2"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s|r@x||0|0"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|deliver||0|s|r@x|u|0|0"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s\n|r@x|u|0|0"), -1);
-	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|99999999999999999999999|s|r|u|0|0"),
+	assert_int_equal(parse_fields("tern-deliver/1|result|ID|0|s|r@x|u|0|0|0"), -1);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s|r@x|u|0|0"), -1);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s|r@x|u|0|0|0|extra"), -1);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|01|s|r@x|u|0|0|0"), -1);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|1x|s|r@x|u|0|0|0"), -1);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|-1|s|r@x|u|0|0|0"), -1);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s|r@x|u|0|2|0"), -1);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s|r@x||0|0|0"), -1);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver||0|s|r@x|u|0|0|0"), -1);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|0|s\n|r@x|u|0|0|0"), -1);
+	assert_int_equal(parse_fields("tern-deliver/1|deliver|ID|99999999999999999999999|s|r|u|0|0|0"),
 			 -1);
 	struct deliver_wire_req r;
 	char big[DELIVER_WIRE_MAX + 10];

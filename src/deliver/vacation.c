@@ -441,7 +441,13 @@ static ssize_t agent_read(void *ctx, void *buf, size_t len)
 		n = (ssize_t)(hl - a->off < len ? hl - a->off : len);
 		memcpy(buf, a->m->head + a->off, (size_t)n);
 	} else {
-		while ((n = pread(a->m->fd, buf, len, (off_t)(a->off - hl))) < 0 && errno == EINTR)
+		/* m->size bytes only: a queue file goes on with its envelope. */
+		uint64_t left = a->off - hl < a->m->size ? a->m->size - (a->off - hl) : 0;
+		if (left < len)
+			len = (size_t)left;
+		n = 0;
+		while (len > 0 && (n = pread(a->m->fd, buf, len, (off_t)(a->off - hl))) < 0 &&
+		       errno == EINTR)
 			;
 	}
 	if (n > 0)

@@ -172,8 +172,8 @@ static void dsn_status(const struct dsn_params *p, const char *boundary, struct 
 
 /* Copies the original: only its header section, or up to max bytes, ending at a line
  * end. Returns the bytes copied; *cut_r says whether something was left out. */
-static uint64_t dsn_copy(struct dsn_out *o, int fd, bool headers_only, uint64_t max,
-			 bool *cut_r)
+static uint64_t dsn_copy(struct dsn_out *o, int fd, uint64_t end, bool headers_only,
+			 uint64_t max, bool *cut_r)
 {
 	char chunk[DSN_CHUNK];
 	uint64_t off = 0, line_start = 0;
@@ -181,7 +181,8 @@ static uint64_t dsn_copy(struct dsn_out *o, int fd, bool headers_only, uint64_t 
 	struct buf pending = BUF_INIT; /* the bytes of the current, unfinished line */
 	*cut_r = false;
 	while (!done) {
-		ssize_t n = pread(fd, chunk, sizeof(chunk), (off_t)off);
+		size_t want = end - off < sizeof(chunk) ? (size_t)(end - off) : sizeof(chunk);
+		ssize_t n = want > 0 ? pread(fd, chunk, want, (off_t)off) : 0;
 		if (n <= 0)
 			break;
 		for (ssize_t i = 0; i < n && !done; i++) {
@@ -231,7 +232,7 @@ static void dsn_original(const struct dsn_params *p, int fd, const char *boundar
 	buf_append_str(b, "\n");
 	dsn_buf(o, b);
 	bool cut;
-	dsn_copy(o, fd, hdrs, p->max_size, &cut);
+	dsn_copy(o, fd, p->original_sized ? p->original_size : UINT64_MAX, hdrs, p->max_size, &cut);
 	buf_append_str(b, "\n");
 }
 

@@ -244,6 +244,8 @@ static void dsn_params_fill(const struct dsn_config *cfg, const struct queue_env
 	p->ret = ret == NULL ? DSN_RET_DEFAULT : strcmp(ret, "HDRS") == 0 ? DSN_RET_HDRS
 									    : DSN_RET_FULL;
 	p->max_size = cfg->max_size;
+	p->original_sized = true; /* the queue file goes on with the envelope */
+	p->original_size = env->size;
 	p->eight_bit = body != NULL && strcmp(body, "8BITMIME") == 0;
 }
 
@@ -255,7 +257,7 @@ static int dsn_queue(const struct dsn_config *cfg, const struct queue_envelope *
 	struct queue_writer *w = queue_writer_open(cfg->queue_dir, err);
 	if (w == NULL)
 		return -1;
-	int fd = queue_data_open(cfg->queue_dir, env->id);
+	int fd = queue_data_open(cfg->queue_dir, env);
 	int r = dsn_build(p, fd, w);
 	if (r < 0)
 		buf_printf(err, "writing the notification: %s", strerror(errno));

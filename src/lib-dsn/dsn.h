@@ -57,6 +57,8 @@ struct dsn_params {
 	time_t retry_until;	/* for delayed recipients: when the queue gives up (0: unsaid) */
 	enum dsn_ret ret;
 	uint64_t max_size;	/* the most of the original returned (0: headers only) */
+	bool original_sized;	/* the original is original_size bytes of its fd, not all */
+	uint64_t original_size;
 	bool eight_bit;		/* the original is 8BITMIME */
 	const struct dsn_rcpt *rcpts;
 	size_t rcpt_count;

@@ -185,15 +185,22 @@ static struct queue_envelope *queue_msg(const char *dir, const char *sender, con
 			     "NOTIFY=FAILURE,DELAY ORCPT=rfc822;G+2Bx@example.test");
 }
 
+/* The data of a queued message (a notification), without the envelope after it. */
 static char *read_data(const char *dir, const char *id)
 {
-	int fd = queue_data_open(dir, id);
+	struct buf err = BUF_INIT;
+	struct queue_envelope *env;
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	int fd = queue_data_open(dir, env);
 	assert_true(fd >= 0);
 	static char data[65536];
-	ssize_t n = read(fd, data, sizeof(data) - 1);
-	assert_true(n > 0);
+	assert_true(env->size > 0 && env->size < sizeof(data));
+	ssize_t n = pread(fd, data, (size_t)env->size, 0);
+	assert_int_equal(n, (ssize_t)env->size);
 	data[n] = '\0';
 	close(fd);
+	queue_envelope_free(&env);
+	buf_free(&err);
 	return data;
 }
 

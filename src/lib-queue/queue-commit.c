@@ -1,20 +1,18 @@
 /* queue-commit: group commit of queue writers for an event loop.
  *
  * Sessions hand finished writers to queue_commit_async(). One worker thread takes every
- * writer pending at that moment as a batch: it writes each envelope and makes it and its
- * data file durable, fsyncs msg/ once (only with sync_method = fsync), renames the
- * envelopes, makes env/ durable once, and then wakes the loop through a pipe; the loop
- * thread calls each writer's callback. A slow flush thus serves every session that
- * arrived while it ran. With sync_method = syncfs a batch costs two flushes in all.
+ * writer pending at that moment as a batch: each writer's file gets its envelope
+ * appended and is made durable (one fdatasync), the files are renamed from msg/ to env/,
+ * env/ is made durable once, and then the loop is woken through a pipe; the loop thread
+ * calls each writer's callback. A slow flush thus serves every session that arrived
+ * while it ran. With sync_method = syncfs a batch costs two flushes in all.
  *
  * The file fsyncs of a batch are issued at the same time by a few sync threads: each
  * fsync ends in a disk cache flush, and flushes requested together are merged by the
  * block layer and the file system's journal (and concurrent syncfs calls share one, see
- * durable.c), so a batch costs about one flush for its files instead of two per message.
- * The fsync of msg/ runs beside them: every data file of the batch got its name there
- * when its message started, before the batch was taken, so that fsync covers the names
- * however it overlaps the files' own; the batch waits for one flush less in a row
- * (files and msg/, then env/, instead of files, msg/, env/).
+ * durable.c), so a batch costs about one flush for its files instead of one per message.
+ * msg/ needs no flush: a file's name there is only the name it is written under, and
+ * the one that counts (env/ID) is made durable by the flush of env/.
  */
 #include "queue-private.h"
 
@@ -36,11 +34,8 @@
 struct queue_committer {
 	pthread_t thread;
 	pthread_t syncers[QUEUE_SYNC_THREADS];
-	/* The batch being fsync'd: writers jobs[next..] are free to take, and then (when
-	 * sync_msg_dir) the fsync of msg/, job number njobs - 1; guarded by lock. */
+	/* The batch being fsync'd: writers jobs[next..] are free to take; guarded by lock. */
 	struct queue_writer **jobs;
-	struct queue_writer *batch;
-	bool sync_msg_dir;
 	size_t njobs, next, unfinished;
 	pthread_cond_t work, finished;
 	pthread_mutex_t lock;
@@ -93,36 +88,14 @@ static void queue_batch_fsync(struct queue_writer *batch, const char *sub)
 	}
 }
 
-/* Fsyncs QUEUE/msg once per queue folder of the batch, beside the writers' own fsyncs:
- * a failure is noted in each writer of that folder (msg_dir_errno), which the committer
- * turns into the writer's failure once every job is done (queue_writer_prepare sets ok). */
-static void queue_batch_fsync_msg(struct queue_writer *batch)
-{
-	for (struct queue_writer *w = batch; w != NULL; w = w->next) {
-		if (queue_batch_seen(batch, w))
-			continue;
-		char *dir = x_asprintf("%s/" QUEUE_DIR_MSG, w->queue_dir);
-		int e = durable_dir(dir) < 0 ? errno : 0;
-		for (struct queue_writer *o = w; o != NULL; o = o->next)
-			if (strcmp(o->queue_dir, w->queue_dir) == 0)
-				o->msg_dir_errno = e;
-		x_free(&dir);
-	}
-}
-
-/* Takes jobs of the current batch (a writer's files, or msg/) and does them until none
- * is left (called with the lock held, returns with it held). */
+/* Takes jobs of the current batch (a writer's file) and does them until none is left
+ * (called with the lock held, returns with it held). */
 static void queue_sync_some(struct queue_committer *qc)
 {
 	while (qc->next < qc->njobs) {
-		size_t job = qc->next++;
-		bool msg_dir = qc->sync_msg_dir && job == qc->njobs - 1;
-		struct queue_writer *w = msg_dir ? qc->batch : qc->jobs[job];
+		struct queue_writer *w = qc->jobs[qc->next++];
 		pthread_mutex_unlock(&qc->lock);
-		if (msg_dir)
-			queue_batch_fsync_msg(w);
-		else
-			queue_writer_prepare(w);
+		queue_writer_prepare(w);
 		pthread_mutex_lock(&qc->lock);
 		if (--qc->unfinished == 0)
 			pthread_cond_signal(&qc->finished);
@@ -141,24 +114,20 @@ static void *queue_syncer_thread(void *arg)
 	return NULL;
 }
 
-/* Writes and fsyncs the envelope and data files of every writer of the batch, and
- * msg/ when the data's names need it, several at once. */
+/* Appends the envelope to the file of every writer of the batch and fdatasyncs it,
+ * several at once. */
 static void queue_batch_prepare(struct queue_committer *qc, struct queue_writer *batch)
 {
 	size_t n = 0;
-	for (struct queue_writer *w = batch; w != NULL; w = w->next) {
-		w->msg_dir_errno = 0;
+	for (struct queue_writer *w = batch; w != NULL; w = w->next)
 		n++;
-	}
 	struct queue_writer **jobs = x_calloc(n, sizeof(*jobs));
 	n = 0;
 	for (struct queue_writer *w = batch; w != NULL; w = w->next)
 		jobs[n++] = w;
 	pthread_mutex_lock(&qc->lock);
 	qc->jobs = jobs;
-	qc->batch = batch;
-	qc->sync_msg_dir = queue_data_names_need_sync();
-	qc->njobs = qc->unfinished = n + (qc->sync_msg_dir ? 1 : 0);
+	qc->njobs = qc->unfinished = n;
 	qc->next = 0;
 	/* As many sync threads as there are jobs beside the one this thread takes: a
 	 * broadcast would wake all of them for a batch of one. */
@@ -168,16 +137,9 @@ static void queue_batch_prepare(struct queue_committer *qc, struct queue_writer 
 	while (qc->unfinished > 0)
 		pthread_cond_wait(&qc->finished, &qc->lock);
 	qc->jobs = NULL;
-	qc->batch = NULL;
 	qc->njobs = qc->next = 0;
 	pthread_mutex_unlock(&qc->lock);
 	free(jobs);
-	for (struct queue_writer *w = batch; w != NULL; w = w->next)
-		if (w->ok && w->msg_dir_errno != 0) {
-			w->ok = false;
-			snprintf(w->error, sizeof(w->error), "cannot fsync %s/" QUEUE_DIR_MSG ": %s",
-				 w->queue_dir, strerror(w->msg_dir_errno));
-		}
 }
 
 /* The commit steps for one batch. */

@@ -1,6 +1,7 @@
 /* queue-envelope: reading envelope files and appending state records to them.
  *
- * An envelope is a line-based text file (doc/queue-format.md): "V 1", the message
+ * An envelope is line-based text (doc/queue-format.md), after the data in the message's
+ * file (format 2) or a file of its own (format 1): "V 2" or "V 1", the message
  * records (I, T, Z, F, A, R) up to "E", then state records appended by the manager and
  * the tools (t, o, f, d, w, n, h). The parser is a pure function over the file's bytes that
  * rejects anything unexpected with the line number and a reason; only a last line
@@ -197,9 +198,11 @@ static bool queue_parse_line(struct queue_parse *p, const char *id, const char *
 	char *v = x_strndup(line + 2, len - 2);
 	bool ok;
 	if (!p->seen_v) {
-		ok = line[0] == 'V' && strcmp(v, "1") == 0;
+		ok = line[0] == 'V' && (strcmp(v, "1") == 0 || strcmp(v, "2") == 0);
 		if (line[0] == 'V' && !ok)
 			buf_printf(p->err, "unsupported version %s; ", log_safe(v, strlen(v), 20));
+		if (ok)
+			p->env->version = (unsigned)(v[0] - '0');
 		p->seen_v = ok;
 	} else if (!p->seen_e) {
 		ok = queue_msg_rec(p, id, line[0], v);

@@ -12,7 +12,9 @@
 #define QUEUE_DIR_ENV "env"
 #define QUEUE_DIR_CORRUPT "corrupt"
 #define QUEUE_DIR_FREE "free"
-#define QUEUE_ENVELOPE_VERSION 1
+/* Format 2 (one file: the data, then the envelope); 1 (separate env/ID and msg/ID) is
+ * still read. */
+#define QUEUE_ENVELOPE_VERSION 2
 /* Bounds on what an envelope may hold, so a damaged file cannot eat memory. */
 #define QUEUE_ENVELOPE_MAX (16u * 1024 * 1024)
 #define QUEUE_FIELD_MAX 4096
@@ -22,11 +24,9 @@
 struct queue_writer {
 	char id[QUEUE_ID_MAX];
 	char *queue_dir;
-	char *data_path; /* QUEUE/msg/ID */
-	char *env_tmp;   /* QUEUE/tmp/ID.env */
-	char *env_path;  /* QUEUE/env/ID */
+	char *data_path; /* QUEUE/msg/ID: the file while it is written */
+	char *env_path;  /* QUEUE/env/ID: the same file once queued */
 	int data_fd;
-	int env_fd;
 	uint64_t data_old_size; /* a recycled file's length when taken: cut at commit */
 	uint64_t size; /* bytes of data given, those still in wbuf included */
 	/* Data not yet written to data_fd (QUEUE_WRITE_BUF bytes, allocated at the first
@@ -43,16 +43,13 @@ struct queue_writer {
 	queue_commit_cb *done;
 	void *done_arg;
 	bool ok;
-	int msg_dir_errno; /* the batch's fsync of msg/ failed with it (0: it did not) */
 	char error[256];
 };
 
 /* Commit steps (each sets w->ok false and w->error on failure):
- * 1. write the envelope to tmp/ID.env and fsync both files; 2. rename the data into msg/;
- * (caller fsyncs msg/) 3. rename the envelope into env/; (caller fsyncs env/). */
+ * 1. append the envelope to the data file and fdatasync it; 2. rename msg/ID to env/ID;
+ * (caller fsyncs env/). */
 void queue_writer_prepare(struct queue_writer *w);
-/* Whether msg/ must be fsync'd after the data files' own flush (see queue-writer.c). */
-bool queue_data_names_need_sync(void);
 void queue_writer_publish_env(struct queue_writer *w);
 /* Undo after a failed step: removes whatever files the writer created. */
 void queue_writer_unlink_all(struct queue_writer *w);
@@ -63,9 +60,13 @@ void queue_writer_unlink_all(struct queue_writer *w);
  * own length before making it durable); -1 when the pool has none to give (the caller
  * creates the file). */
 int queue_pool_claim(const char *queue_dir, const char *path, char kind, uint64_t *old_size_r);
-/* The kinds of pool files (free/ID.KIND): a claim prefers its own kind. */
+/* The kinds of pool files (free/ID.KIND): a claim prefers its own kind. Format 2 has one
+ * kind of file (data and envelope); 'e' files are the envelopes of format 1 messages. */
 #define QUEUE_POOL_ENV 'e'
 #define QUEUE_POOL_DATA 'd'
+/* The start of a format 2 envelope in its file: "V 2\nI ID\n" (queue-store.c looks for
+ * its last occurrence). */
+void queue_envelope_marker(const char *id, struct buf *out);
 /* Appends "KEY VALUE\n" with control characters in value replaced by '?'. */
 void queue_rec_field(struct buf *b, char key, const char *value);
 

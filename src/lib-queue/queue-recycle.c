@@ -315,21 +315,37 @@ static int queue_recycle_file(struct queue_recycler *r, const char *path, const 
 	return ret;
 }
 
-int queue_remove_recycle(const char *queue_dir, struct queue_recycler *r, const char *id,
-			 uint64_t data_size, struct buf *err)
+/* Removes env/ID, then (format 1, or not known) msg/ID, recycling them when r allows. */
+static int queue_remove_files(const char *queue_dir, struct queue_recycler *r, const char *id,
+			      unsigned version, uint64_t size, struct buf *err)
 {
 	char *env = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, id);
 	char *msg = x_asprintf("%s/" QUEUE_DIR_MSG "/%s", queue_dir, id);
 	int ret = 0;
-	/* Envelope first: its leaving env/ is what dequeues the message. */
-	if (queue_recycle_file(r, env, id, QUEUE_POOL_ENV, 0) < 0 && errno != ENOENT) {
+	/* Envelope first: its leaving env/ is what dequeues the message. Format 2 has
+	 * nothing else (its data is in that file). */
+	char kind = version >= 2 ? QUEUE_POOL_DATA : QUEUE_POOL_ENV;
+	if (queue_recycle_file(r, env, id, kind, version >= 2 ? size : 0) < 0 && errno != ENOENT) {
 		buf_printf(err, "cannot remove %s: %s", env, strerror(errno));
 		ret = -1;
-	} else if (queue_recycle_file(r, msg, id, QUEUE_POOL_DATA, data_size) < 0 && errno != ENOENT) {
+	} else if (version < 2 && queue_recycle_file(r, msg, id, QUEUE_POOL_DATA, size) < 0 &&
+		   errno != ENOENT) {
 		/* The envelope is gone: cleanup takes the data file later. */
 		log_warn("cannot remove %s: %s", msg, strerror(errno));
 	}
 	x_free(&env);
 	x_free(&msg);
 	return ret;
+}
+
+int queue_remove_recycle(const char *queue_dir, struct queue_recycler *r,
+			 const struct queue_envelope *env, struct buf *err)
+{
+	return queue_remove_files(queue_dir, r, env->id, env->version, env->size, err);
+}
+
+int queue_remove(const char *queue_dir, const char *id, struct buf *err)
+{
+	/* Format unknown: both names are removed (a missing msg/ID is no error). */
+	return queue_remove_files(queue_dir, NULL, id, 1, 0, err);
 }

@@ -25,6 +25,97 @@
 #include "util.h"
 #include "xalloc.h"
 
+/* pread(2) until n bytes or the end of the file: the count, or -1 + errno. */
+static ssize_t queue_pread_full(int fd, char *p, size_t n, off_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = pread(fd, p + done, n - done, off + (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+/* The last occurrence of pat in [p, p + n), or NULL. */
+static const char *queue_memmem_last(const char *p, size_t n, const char *pat, size_t m)
+{
+	const char *last = NULL, *q = p, *end = p + n;
+	while ((q = memmem(q, (size_t)(end - q), pat, m)) != NULL)
+		last = q++;
+	return last;
+}
+
+/* First bytes read of a file's tail when looking for its envelope: the whole file of a
+ * small message, and the envelope of a large one (a few hundred bytes, more with many
+ * recipients or state records; the read grows until the marker is in it). */
+#define QUEUE_TAIL_FIRST 16384
+
+/* Reads the envelope text of the open file fd (size bytes) into *text_r (malloc'd,
+ * *len_r bytes) and its offset in the file into *off_r. Format 2: the text from the
+ * last "V 2\nI ID\n" in the file to its end (the data before it may hold anything, but
+ * nothing after it holds that line pair: the records after it are one "V", one "I"
+ * and then other keys). Format 1: the whole file, which starts "V 1". -1 + errno
+ * (EFBIG: too large; EBADMSG: no envelope in it). */
+static int queue_envelope_read(int fd, const char *id, char **text_r, size_t *len_r,
+			       uint64_t *off_r)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	uint64_t size = (uint64_t)st.st_size;
+	struct buf marker = BUF_INIT;
+	queue_envelope_marker(id, &marker);
+	uint64_t want = QUEUE_TAIL_FIRST;
+	char *data = NULL;
+	int ret = -1;
+	for (;;) {
+		uint64_t start = size > want ? size - want : 0, n = size - start;
+		x_free(&data);
+		data = x_malloc((size_t)n + 1);
+		ssize_t got = queue_pread_full(fd, data, (size_t)n, (off_t)start);
+		if (got < 0)
+			break;
+		if ((uint64_t)got < n) /* cut meanwhile (a recycled file): read as it is */
+			n = (uint64_t)got, size = start + n;
+		const char *m = queue_memmem_last(data, (size_t)n, marker.data, marker.len);
+		if (m != NULL) {
+			*off_r = start + (uint64_t)(m - data);
+			*len_r = (size_t)(n - (uint64_t)(m - data));
+			memmove(data, m, *len_r);
+			ret = 0;
+			break;
+		}
+		if (start == 0 && n >= 4 && memcmp(data, "V 1\n", 4) == 0 &&
+		    n <= QUEUE_ENVELOPE_MAX) {
+			*off_r = 0;
+			*len_r = (size_t)n;
+			ret = 0;
+			break;
+		}
+		if (start == 0 || want > QUEUE_ENVELOPE_MAX) {
+			errno = start == 0 && n <= QUEUE_ENVELOPE_MAX ? EBADMSG : EFBIG;
+			break;
+		}
+		want *= 4;
+	}
+	buf_free(&marker);
+	if (ret < 0) {
+		int saved = errno;
+		x_free(&data);
+		errno = saved;
+		return -1;
+	}
+	data[*len_r] = '\0';
+	*text_r = data;
+	return 0;
+}
+
 enum queue_load queue_envelope_load(const char *queue_dir, const char *id,
 				    struct queue_envelope **env_r, struct buf *err)
 {
@@ -34,21 +125,34 @@ enum queue_load queue_envelope_load(const char *queue_dir, const char *id,
 		return QUEUE_LOAD_DAMAGED;
 	}
 	char *path = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, id);
-	size_t len;
-	char *text = read_file_small(path, QUEUE_ENVELOPE_MAX, &len);
+	size_t len = 0;
+	uint64_t off = 0;
+	char *text = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	enum queue_load r = QUEUE_LOAD_OK;
-	if (text == NULL) {
+	if (fd < 0 || queue_envelope_read(fd, id, &text, &len, &off) < 0) {
 		r = errno == ENOENT ? QUEUE_LOAD_MISSING : QUEUE_LOAD_ERROR;
-		if (errno == EFBIG)
+		if (errno == EFBIG || errno == EBADMSG)
 			r = QUEUE_LOAD_DAMAGED;
-		buf_printf(err, "%s: %s", path, strerror(errno));
+		buf_printf(err, "%s: %s", path,
+			   errno == EBADMSG ? "no envelope records in it" : strerror(errno));
 	} else if ((*env_r = queue_envelope_parse(id, text, len, err)) == NULL) {
 		r = QUEUE_LOAD_DAMAGED;
-	} else if ((*env_r)->valid_len < len) {
+	} else if ((*env_r)->version >= 2 && (*env_r)->size != off) {
+		/* Format 2: the data is exactly what precedes the envelope. */
+		buf_printf(err, "%s: envelope at offset %llu, but Z says %llu", path,
+			   (unsigned long long)off, (unsigned long long)(*env_r)->size);
+		queue_envelope_free(env_r);
+		r = QUEUE_LOAD_DAMAGED;
+	} else {
+		(*env_r)->env_offset = off;
 		/* A torn state record: cut it off so that the next append starts a line. */
-		if (truncate(path, (off_t)(*env_r)->valid_len) < 0)
+		if ((*env_r)->valid_len < len &&
+		    truncate(path, (off_t)(off + (*env_r)->valid_len)) < 0)
 			log_warn("%s: cannot cut a torn record: %s", path, strerror(errno));
 	}
+	if (fd >= 0)
+		close(fd);
 	x_free(&text);
 	x_free(&path);
 	return r;
@@ -208,19 +312,20 @@ void queue_list_free(char ***ids, size_t count)
 	x_free(ids);
 }
 
-int queue_data_open(const char *queue_dir, const char *id)
+char *queue_data_path(const char *queue_dir, const struct queue_envelope *env)
 {
-	char *path = x_asprintf("%s/" QUEUE_DIR_MSG "/%s", queue_dir, id);
+	return x_asprintf("%s/%s/%s", queue_dir,
+			  env->version >= 2 ? QUEUE_DIR_ENV : QUEUE_DIR_MSG, env->id);
+}
+
+int queue_data_open(const char *queue_dir, const struct queue_envelope *env)
+{
+	char *path = queue_data_path(queue_dir, env);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	int saved = errno;
 	x_free(&path);
 	errno = saved;
 	return fd;
-}
-
-int queue_remove(const char *queue_dir, const char *id, struct buf *err)
-{
-	return queue_remove_recycle(queue_dir, NULL, id, 0, err);
 }
 
 int queue_move_corrupt(const char *queue_dir, const char *id, struct buf *err)

@@ -1,13 +1,13 @@
 /* queue-writer: puts one message into the queue (format: doc/queue-format.md).
  *
- * The data streams straight into QUEUE/msg/ID: without an envelope it is never delivered,
- * and a leftover is removed by the manager's cleanup. Both files are taken from the pool
- * of recycled files (QUEUE/free/, queue-recycle.c) when it has one, else created. Commit writes the envelope to
- * QUEUE/tmp/ID.env, makes both files and the data's name in msg/ durable, renames the
- * envelope into env/ and makes that durable: the envelope appears only when everything
- * it points at is durable, and its appearance is the acknowledgement. The group
- * committer (queue-commit.c) runs the same steps for many writers with one flush per
- * step and batch.
+ * One file per message (format 2). The data streams straight into QUEUE/msg/ID: without
+ * an envelope it is never delivered, and a leftover is removed by the manager's cleanup.
+ * The file is taken from the pool of recycled files (QUEUE/free/, queue-recycle.c) when
+ * it has one, else created. Commit appends the envelope records after the data, makes
+ * the file durable with one fdatasync, renames it to QUEUE/env/ID and makes that name
+ * durable: the file appears in env/ only when everything in it is durable, and its
+ * appearance is the acknowledgement. The group committer (queue-commit.c) runs the same
+ * steps for many writers with one flush of env/ per batch.
  */
 #include "queue-private.h"
 
@@ -64,9 +64,7 @@ struct queue_writer *queue_writer_open(const char *queue_dir, struct buf *err)
 	w->arrival = queue_id_time(w->id);
 	w->queue_dir = x_strdup(queue_dir);
 	w->data_path = x_asprintf("%s/" QUEUE_DIR_MSG "/%s", queue_dir, w->id);
-	w->env_tmp = x_asprintf("%s/" QUEUE_DIR_TMP "/%s.env", queue_dir, w->id);
 	w->env_path = x_asprintf("%s/" QUEUE_DIR_ENV "/%s", queue_dir, w->id);
-	w->env_fd = -1;
 	buf_init(&w->envelope, 0);
 	if (queue_writer_create_data(w, err) < 0) {
 		queue_writer_free(&w);
@@ -170,50 +168,44 @@ static void queue_writer_fail(struct queue_writer *w, const char *what, const ch
 	snprintf(w->error, sizeof(w->error), "%s %s: %s", what, path, strerror(errno));
 }
 
-bool queue_data_names_need_sync(void)
+void queue_envelope_marker(const char *id, struct buf *out)
 {
-	/* The data file was created in msg/. With fsync(2), the name of a new file is
-	 * durable only once its folder is fsync'd too; a syncfs(2) after the file's writes
-	 * (what durable_file does with sync_method = syncfs) has already flushed the
-	 * folder with everything else on that file system. */
-	return durable_get_method() == DURABLE_FSYNC;
+	buf_printf(out, "V %d\nI %s\n", QUEUE_ENVELOPE_VERSION, id);
 }
 
 void queue_writer_prepare(struct queue_writer *w)
 {
 	assert(!w->committed && w->data_fd >= 0);
 	w->ok = true;
+	/* The envelope goes right after the data: "V 2" and "I ID" first (the marker the
+	 * readers look for from the end), Z = the offset where it starts. */
 	struct buf e = BUF_INIT;
-	buf_printf(&e, "V %d\nI %s\nT %lld\nZ %llu\n", QUEUE_ENVELOPE_VERSION, w->id,
-		   (long long)w->arrival, (unsigned long long)w->size);
+	queue_envelope_marker(w->id, &e);
+	buf_printf(&e, "T %lld\nZ %llu\n", (long long)w->arrival, (unsigned long long)w->size);
 	if (!w->have_sender)
 		buf_append_str(&e, "F \n");
 	buf_append(&e, w->envelope.data, w->envelope.len);
 	buf_append_str(&e, "E\n");
-	if (queue_writer_flush(w) < 0)
+	/* One write(2) for the data still gathered and the envelope when they fit. */
+	if (w->wbuf != NULL && w->wlen + e.len <= QUEUE_WRITE_BUF) {
+		memcpy(w->wbuf + w->wlen, e.data, e.len);
+		w->wlen += e.len;
+		if (queue_writer_flush(w) < 0)
+			queue_writer_fail(w, "cannot write", w->data_path);
+	} else if (queue_writer_flush(w) < 0 || write_full(w->data_fd, e.data, e.len) < 0) {
 		queue_writer_fail(w, "cannot write", w->data_path);
-	x_free(&w->wbuf);
-	/* A recycled data file longer than this message still ends with an old one's
-	 * bytes: cut before anything is made durable. */
-	if (w->ok && w->data_old_size > w->size && ftruncate(w->data_fd, (off_t)w->size) < 0)
-		queue_writer_fail(w, "cannot truncate", w->data_path);
-	if (w->ok) {
-		uint64_t old_size = 0;
-		w->env_fd = queue_pool_claim(w->queue_dir, w->env_tmp, QUEUE_POOL_ENV, &old_size);
-		if (w->env_fd < 0)
-			w->env_fd = open(w->env_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (w->env_fd < 0)
-			queue_writer_fail(w, "cannot create", w->env_tmp);
-		else if (write_full(w->env_fd, e.data, e.len) < 0 ||
-			 (old_size > e.len && ftruncate(w->env_fd, (off_t)e.len) < 0) ||
-			 durable_data(w->env_fd) < 0)
-			queue_writer_fail(w, "cannot write", w->env_tmp);
 	}
-	/* A syncfs for the envelope has flushed the data file (written before) as well.
-	 * fdatasync (durable_data): both files are read back by their bytes and length only;
-	 * their times matter only to the cleanup of files without an envelope, which reads
-	 * them from the inode in memory (doc/queue-format.md, "Commit"). */
-	if (w->ok && durable_get_method() == DURABLE_FSYNC && durable_data(w->data_fd) < 0)
+	x_free(&w->wbuf);
+	/* A recycled file longer than this message still ends with an old one's bytes:
+	 * cut before anything is made durable. */
+	uint64_t end = w->size + e.len;
+	if (w->ok && w->data_old_size > end && ftruncate(w->data_fd, (off_t)end) < 0)
+		queue_writer_fail(w, "cannot truncate", w->data_path);
+	/* fdatasync (durable_data): the file is read back by its bytes and length only;
+	 * its times matter only to the cleanup of files without an envelope, which reads
+	 * them from the inode in memory (doc/queue-format.md, "Commit"). With sync_method
+	 * = syncfs, one syncfs(2). */
+	if (w->ok && durable_data(w->data_fd) < 0)
 		queue_writer_fail(w, "cannot fsync", w->data_path);
 	buf_free(&e);
 }
@@ -234,8 +226,8 @@ static int queue_rename(const char *queue_dir, const char *from, const char *to)
 
 void queue_writer_publish_env(struct queue_writer *w)
 {
-	if (w->ok && queue_rename(w->queue_dir, w->env_tmp, w->env_path) < 0)
-		queue_writer_fail(w, "cannot rename", w->env_tmp);
+	if (w->ok && queue_rename(w->queue_dir, w->data_path, w->env_path) < 0)
+		queue_writer_fail(w, "cannot rename", w->data_path);
 	if (w->ok)
 		w->committed = true;
 }
@@ -244,7 +236,6 @@ void queue_writer_unlink_all(struct queue_writer *w)
 {
 	/* Envelope first: a data file alone is never delivered. */
 	unlink(w->env_path);
-	unlink(w->env_tmp);
 	unlink(w->data_path);
 	w->committed = false;
 }
@@ -253,14 +244,10 @@ int queue_writer_commit(struct queue_writer *w, struct buf *err)
 {
 	assert(w->rcpt_count > 0);
 	queue_writer_prepare(w);
-	char *msg_dir = x_asprintf("%s/" QUEUE_DIR_MSG, w->queue_dir);
 	char *env_dir = x_asprintf("%s/" QUEUE_DIR_ENV, w->queue_dir);
-	if (w->ok && queue_data_names_need_sync() && durable_dir(msg_dir) < 0)
-		queue_writer_fail(w, "cannot fsync", msg_dir);
 	queue_writer_publish_env(w);
 	if (w->ok && durable_dir(env_dir) < 0)
 		queue_writer_fail(w, "cannot fsync", env_dir);
-	x_free(&msg_dir);
 	x_free(&env_dir);
 	if (!w->ok) {
 		queue_writer_unlink_all(w);
@@ -290,11 +277,8 @@ void queue_writer_free(struct queue_writer **wp)
 		queue_writer_unlink_all(w);
 	if (w->data_fd >= 0)
 		close(w->data_fd);
-	if (w->env_fd >= 0)
-		close(w->env_fd);
 	x_free(&w->queue_dir);
 	x_free(&w->data_path);
-	x_free(&w->env_tmp);
 	x_free(&w->env_path);
 	x_free(&w->wbuf);
 	buf_free(&w->envelope);

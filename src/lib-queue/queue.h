@@ -1,9 +1,10 @@
 /* queue: the on-disk mail queue (format in doc/queue-format.md).
  *
- * A message is one data file plus one envelope file, named by its queue ID. The
- * envelope file appears (by rename, after fsync of the data and envelope and of their
- * folders) only when the message is safe on disk: its presence is what "queued" means.
- * The writer streams: message bytes go to the data file as they arrive.
+ * A message is one file named by its queue ID: the data, then the envelope records
+ * (format 2; format 1, a separate data file in msg/, is still read). The file appears in
+ * env/ (by rename from msg/, after an fdatasync of it) only when the message is safe on
+ * disk: its presence there is what "queued" means. The writer streams: message bytes go
+ * to the file as they arrive.
  *
  * Group commit: queue_committer runs the fsyncs of many messages in a worker thread and
  * calls back in the event loop, so one slow disk flush serves every session waiting.
@@ -109,7 +110,9 @@ struct queue_envelope {
 	unsigned attempts; /* delivery passes so far */
 	time_t next_try;   /* 0: at once */
 	bool held;
-	size_t valid_len;  /* bytes of the file up to the last complete record */
+	unsigned version;  /* 2: one file, env/ID (data, then envelope); 1: data in msg/ID */
+	uint64_t env_offset; /* where the envelope text starts in env/ID (format 2: = size) */
+	size_t valid_len;  /* bytes of the envelope text up to the last complete record */
 };
 
 enum queue_load { QUEUE_LOAD_OK, QUEUE_LOAD_MISSING, QUEUE_LOAD_DAMAGED, QUEUE_LOAD_ERROR };
@@ -119,7 +122,8 @@ enum queue_load { QUEUE_LOAD_OK, QUEUE_LOAD_MISSING, QUEUE_LOAD_DAMAGED, QUEUE_L
  * damaged. */
 struct queue_envelope *queue_envelope_parse(const char *id, const char *text, size_t len,
 					    struct buf *err);
-/* Reads QUEUE/env/ID; a torn last record is cut off the file. */
+/* Reads the envelope of QUEUE/env/ID, either format (format 2: the text after the data,
+ * found from the end of the file); a torn last record is cut off the file. */
 enum queue_load queue_envelope_load(const char *queue_dir, const char *id,
 				    struct queue_envelope **env_r, struct buf *err);
 void queue_envelope_free(struct queue_envelope **env);
@@ -151,10 +155,14 @@ void queue_list_free(char ***ids, size_t count);
  * all; memory is bounded by max however long the queue (mailq for local users). */
 int queue_list_oldest(const char *queue_dir, size_t max, char ***ids_r, size_t *count_r,
 		      size_t *total_r, struct buf *err);
-/* Opens the data file read-only: fd, or -1 + errno. */
-int queue_data_open(const char *queue_dir, const char *id);
-/* Removes a message: envelope first (so a crash leaves only a data file, which is
- * cleaned up), then data. 0, or -1 + err. */
+/* The message data of a loaded envelope, for every reader (delivery, relay, bounces,
+ * tools): the first env->size bytes of the file at this path (format 2: QUEUE/env/ID,
+ * whose envelope follows the data; format 1: QUEUE/msg/ID). Never read past env->size. */
+char *queue_data_path(const char *queue_dir, const struct queue_envelope *env);
+/* Opens that file read-only: fd, or -1 + errno. */
+int queue_data_open(const char *queue_dir, const struct queue_envelope *env);
+/* Removes a message, either format: env/ID first (so a crash leaves at most a data file
+ * in msg/, which is cleaned up), then msg/ID. 0, or -1 + err. */
 int queue_remove(const char *queue_dir, const char *id, struct buf *err);
 
 /* ---- Recycled queue files (QUEUE/free/, doc/queue-format.md) ----
@@ -169,10 +177,10 @@ struct queue_recycler *queue_recycler_new(const char *queue_dir, unsigned max_fi
 /* New bounds (a reload); the pool is trimmed to them. */
 void queue_recycler_set(struct queue_recycler *r, unsigned max_files, uint64_t max_size);
 void queue_recycler_free(struct queue_recycler **r);
-/* queue_remove, with the files recycled into the pool while it has room (r NULL: none
- * are). data_size: bytes of the data file (the envelope's Z). 0, or -1 + err. */
-int queue_remove_recycle(const char *queue_dir, struct queue_recycler *r, const char *id,
-			 uint64_t data_size, struct buf *err);
+/* queue_remove for a loaded envelope, with the files recycled into the pool while it
+ * has room (r NULL: none are). 0, or -1 + err. */
+int queue_remove_recycle(const char *queue_dir, struct queue_recycler *r,
+			 const struct queue_envelope *env, struct buf *err);
 /* Moves a damaged envelope and its data to QUEUE/corrupt/ (never deletes). */
 int queue_move_corrupt(const char *queue_dir, const char *id, struct buf *err);
 /* Removes leftovers of unacknowledged messages: data files in msg/ without an envelope

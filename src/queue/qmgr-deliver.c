@@ -140,14 +140,15 @@ static void qmgr_deliver_local(struct qmgr *q, const struct queue_envelope *env,
 		any = routes[i].local;
 	if (!any) /* all remote or already done: the relay opens the data itself */
 		return;
-	int fd = queue_data_open(q->queue_dir, env->id);
+	int fd = queue_data_open(q->queue_dir, env);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		if (!routes[i].local)
 			continue;
 		struct delivery_request req = {
 			.queue_id = env->id, .rcpt_index = (unsigned)i, .sender = env->sender,
 			.recipient = env->rcpts[i].addr, .maildir = routes[i].maildir,
-			.message_fd = fd, .hostname = conf_str(q->conf, "hostname"),
+			.message_fd = fd, .message_sized = true, .message_size = env->size,
+			.hostname = conf_str(q->conf, "hostname"),
 			.queue_time = env->arrival,
 			.recheck = recheck || env->rcpts[i].attempting};
 		if (fd < 0) {
@@ -364,8 +365,7 @@ enum qmgr_outcome qmgr_process(struct qmgr *q, struct qmgr_entry *e, time_t now,
 	}
 	if (qmgr_record(q, env, routes, now, e, relaying)) {
 		struct buf err = BUF_INIT;
-		if (queue_remove_recycle(q->queue_dir, q->recycler, env->id, env->size, &err) ==
-		    0) {
+		if (queue_remove_recycle(q->queue_dir, q->recycler, env, &err) == 0) {
 			log_info("%s: removed", env->id);
 			out = QMGR_GONE;
 		} else {

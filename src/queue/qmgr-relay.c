@@ -50,7 +50,7 @@ static struct relay_msg *qmgr_relay_msg_new(struct qmgr *q, const struct queue_e
 {
 	struct relay_msg *m = X_NEW(struct relay_msg);
 	snprintf(m->queue_id, sizeof(m->queue_id), "%s", env->id);
-	m->data_path = x_asprintf("%s/msg/%s", q->queue_dir, env->id);
+	m->data_path = queue_data_path(q->queue_dir, env);
 	m->size = env->size;
 	m->sender = x_strdup(env->sender);
 	const char *body = queue_envelope_attr(env, "body");

@@ -137,12 +137,15 @@ static int qc_show(const char *qdir, const char *id)
 	qc_show_envelope(env);
 	printf("\n");
 	fflush(stdout);
-	int fd = queue_data_open(qdir, id);
+	int fd = queue_data_open(qdir, env);
 	char buf[65536];
 	ssize_t n;
-	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-		if (write_full(STDOUT_FILENO, buf, (size_t)n) < 0)
+	/* The data only: a queue file goes on with its envelope. */
+	for (uint64_t left = env->size; fd >= 0 && left > 0; left -= (uint64_t)n) {
+		n = read(fd, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf));
+		if (n <= 0 || write_full(STDOUT_FILENO, buf, (size_t)n) < 0)
 			break;
+	}
 	if (fd >= 0)
 		close(fd);
 	queue_envelope_free(&env);
