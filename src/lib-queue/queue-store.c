@@ -98,11 +98,13 @@ static int queue_envelope_read(int fd, const char *id, char **text_r, size_t *le
 			ret = 0;
 			break;
 		}
-		if (start == 0 || want > QUEUE_ENVELOPE_MAX) {
+		/* the last window is the largest envelope plus its marker: never more */
+		if (start == 0 || want >= QUEUE_ENVELOPE_MAX + marker.len) {
 			errno = start == 0 && n <= QUEUE_ENVELOPE_MAX ? EBADMSG : EFBIG;
 			break;
 		}
-		want *= 4;
+		want = want * 4 < QUEUE_ENVELOPE_MAX + marker.len ? want * 4
+								   : QUEUE_ENVELOPE_MAX + marker.len;
 	}
 	buf_free(&marker);
 	if (ret < 0) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,6 +266,20 @@ static void expect_damaged(const char *text, const char *reason)
 	buf_free(&err);
 }
 
+/* A "Key:   N kB" line of /proc/self/status, in KB (-1 when missing). */
+static long status_kb(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f != NULL && kb < 0 && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, strlen(key)) == 0)
+			kb = strtol(line + strlen(key), NULL, 10);
+	if (f != NULL)
+		fclose(f);
+	return kb;
+}
+
 static void test_damaged(void **state)
 {
 	const char *id = "0123456789ABCDEFGHI";
@@ -330,6 +345,26 @@ static void test_damaged(void **state)
 	/* No envelope at all (cut off): damaged, never taken for format 1. */
 	assert_int_equal(truncate(path, 4), 0);
 	assert_int_equal(queue_envelope_load(dir, eid, &env, &err), QUEUE_LOAD_DAMAGED);
+	/* A large file with no envelope (sparse: 100 MB of NULs): damaged, and the search from
+	   the end stops at the largest envelope there can be (it read 64 MB before). In a
+	   child, whose peak resident size (VmHWM) starts at what it shares with this process. */
+	assert_int_equal(truncate(path, 100 << 20), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		long rss0 = status_kb("VmRSS:");
+		buf_reset(&err);
+		enum queue_load r = queue_envelope_load(dir, eid, &env, &err);
+		long grown = status_kb("VmHWM:") - rss0;
+		_exit(rss0 < 0 || r != QUEUE_LOAD_DAMAGED ? 2
+		      : strstr(buf_cstr(&err), strerror(EFBIG)) == NULL ? 3
+		      : grown > 40 * 1024				   ? 4
+									   : 0);
+	}
+	int wst = 0;
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFEXITED(wst));
+	assert_int_equal(WEXITSTATUS(wst), 0);
 	x_free(&file);
 	x_free(&path);
 	buf_free(&err);
