@@ -133,17 +133,9 @@ static void state_compact(const char *path, const char *last)
 		const char *nl = memchr(keep.data + from, '\n', keep.len - from);
 		from = (size_t)(nl - keep.data) + 1;
 	}
-	char *tmp = x_asprintf("%s.%ld.tmp", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	bool ok =
-	    fd >= 0 && write_full(fd, keep.len > 0 ? keep.data + from : "", keep.len - from) == 0;
-	if (fd >= 0 && close(fd) < 0)
-		ok = false;
-	if (!ok || rename(tmp, path) < 0) {
+	if (file_replace(path, keep.len > 0 ? keep.data + from : "", keep.len - from, 0600,
+			 (uid_t)-1, (gid_t)-1, FILE_SYNC_NONE) < 0)
 		log_warn("sieve: cannot rewrite %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	x_free(&tmp);
 	buf_free(&keep);
 	x_free(&text);
 }
@@ -533,14 +525,8 @@ static void cache_store(const char *cache, const struct stat *st, const struct s
 	struct buf b = BUF_INIT;
 	cache_stamp(st, &b);
 	sieve_script_serialize(s, &b);
-	char *tmp = x_asprintf("%s.%ld.tmp", cache, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write_full(fd, b.data, b.len) < 0 || close(fd) < 0 ||
-	    rename(tmp, cache) < 0) {
+	if (file_replace(cache, b.data, b.len, 0600, (uid_t)-1, (gid_t)-1, FILE_SYNC_NONE) < 0)
 		log_debug("sieve: cannot write the cache %s: %s", cache, strerror(errno));
-		unlink(tmp);
-	}
-	x_free(&tmp);
 	buf_free(&b);
 }
 

@@ -151,21 +151,9 @@ int sieve_store_put(const struct sieve_store *st, const char *name, const char *
 	if (mkdir_p(st->dir, 0700) < 0)
 		return sys_error(err, "create", st->dir);
 	char *path = script_path(st, name);
-	char *tmp = x_asprintf("%s.%ld.tmp", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int r = fd >= 0 && write_full(fd, text, len) == 0 && fsync(fd) == 0 ? 0 : -1;
-	if (fd >= 0 && close(fd) < 0)
-		r = -1;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -1;
 	int rc = SIEVE_STORE_OK;
-	if (r < 0) {
+	if (file_replace(path, text, len, 0600, (uid_t)-1, (gid_t)-1, FILE_SYNC_ALL) < 0)
 		rc = sys_error(err, "write", path);
-		unlink(tmp);
-	} else {
-		fsync_dir(st->dir);
-	}
-	x_free(&tmp);
 	x_free(&path);
 	return rc;
 }

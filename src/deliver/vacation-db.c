@@ -183,24 +183,9 @@ int vacation_db_save(const char *path, const struct vacation_db *db, int64_t int
 		else if (!expired(r, interval, now))
 			buf_printf(&b, "reply %lld %s\n", (long long)r->time, r->addr);
 	}
-	char *tmp = x_asprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int r = -1;
-	if (fd < 0)
-		buf_printf(err, "cannot create %s: %s", tmp, strerror(errno));
-	else if (write_full(fd, b.data, b.len) < 0 || fsync(fd) < 0)
-		buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
-	else if (close(fd) < 0 || (fd = -1, rename(tmp, path) < 0))
-		buf_printf(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-	else
-		r = fsync_parent(path) < 0 ? -1 : 0;
-	if (r < 0 && err->len == 0)
-		buf_printf(err, "cannot fsync the folder of %s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	int r = file_replace(path, b.data, b.len, 0600, (uid_t)-1, (gid_t)-1, FILE_SYNC_ALL);
 	if (r < 0)
-		unlink(tmp);
-	x_free(&tmp);
+		buf_printf(err, "cannot write %s: %s", path, strerror(errno));
 	buf_free(&b);
 	return r;
 }

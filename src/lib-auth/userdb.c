@@ -370,39 +370,28 @@ static int lock_file(const struct userdb *db, struct buf *err)
 	return fd;
 }
 
-/* Rewrites the file from the in-memory entries, atomically. */
+/* Rewrites the file from the in-memory entries, atomically and durably; as root, owned by
+ * the data folder's owner (the instance's account), which the workers run as. */
 static int userdb_save(struct userdb *db, struct buf *err)
 {
-	char *tmp = x_asprintf("%s.tmp", db->path);
-	FILE *f = fopen(tmp, "w");
-	int ret = -1;
-	if (f == NULL)
-		goto out;
-	fchmod(fileno(f), 0600);
-	struct stat dst;
-	if (geteuid() == 0 && stat(db->data_dir, &dst) == 0 &&
-	    fchown(fileno(f), dst.st_uid, dst.st_gid) < 0)
-		log_warn("%s: chown: %s", tmp, strerror(errno));
-	fprintf(f, "# Tern virtual users: address:crypt-hash:quota-bytes:quota-messages:scram\n"
-		   "# Edit with 'tern user'; see doc/users-format.md.\n");
+	struct buf b = BUF_INIT;
+	buf_append_str(&b, "# Tern virtual users: address:crypt-hash:quota-bytes:quota-messages:scram\n"
+			   "# Edit with 'tern user'; see doc/users-format.md.\n");
 	for (size_t i = 0; i < db->count; i++)
-		fprintf(f, "%s:%s:%llu:%llu:%s\n", db->entries[i].address, db->entries[i].hash,
-			(unsigned long long)db->entries[i].quota_bytes,
-			(unsigned long long)db->entries[i].quota_messages, db->entries[i].scram);
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
-		fclose(f);
-		goto out;
-	}
-	if (fclose(f) != 0 || rename(tmp, db->path) < 0 || fsync_parent(db->path) < 0)
-		goto out;
-	db->loaded = false; /* re-stat on next use */
-	ret = 0;
-out:
-	if (ret < 0) {
+		buf_printf(&b, "%s:%s:%llu:%llu:%s\n", db->entries[i].address, db->entries[i].hash,
+			   (unsigned long long)db->entries[i].quota_bytes,
+			   (unsigned long long)db->entries[i].quota_messages, db->entries[i].scram);
+	struct stat dst;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	if (geteuid() == 0 && stat(db->data_dir, &dst) == 0)
+		uid = dst.st_uid, gid = dst.st_gid;
+	int ret = file_replace(db->path, b.data, b.len, 0600, uid, gid, FILE_SYNC_ALL);
+	buf_free(&b);
+	if (ret < 0)
 		buf_printf(err, "%s: %s", db->path, strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
+	else
+		db->loaded = false; /* re-stat on next use */
 	return ret;
 }
 

@@ -91,7 +91,7 @@ int store_subs_change(const char *root, const char *const *names, size_t count, 
 	}
 	store_list_free(&v, n);
 	int rc = 0;
-	if (changed && file_replace(path, b.data, b.len, 0600, uid, gid) < 0)
+	if (changed && file_replace(path, b.data, b.len, 0600, uid, gid, FILE_SYNC_ALL) < 0)
 		rc = store_err_errno(err, "write", path);
 	close(lfd);
 	buf_free(&b);

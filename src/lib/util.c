@@ -127,7 +127,7 @@ char *read_file_small(const char *path, size_t max, size_t *len_r)
 }
 
 int file_replace(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
-		 gid_t gid)
+		 gid_t gid, enum file_sync sync)
 {
 	/* The temporary name is the writer's own (its process ID), so that two writers never
 	 * write into one file; one left by a crashed process of the same ID is replaced. */
@@ -135,13 +135,13 @@ int file_replace(const char *path, const void *data, size_t len, mode_t mode, ui
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
 	int ok = fd >= 0 && fchmod(fd, mode) == 0 &&
 		 (uid == (uid_t)-1 || fchown(fd, uid, gid) == 0) &&
-		 write_full(fd, data, len) == 0 && fsync(fd) == 0;
+		 write_full(fd, data, len) == 0 && (sync == FILE_SYNC_NONE || fsync(fd) == 0);
 	int e = errno;
 	if (fd >= 0 && close(fd) < 0 && ok) {
 		ok = 0;
 		e = errno;
 	}
-	if (ok && (rename(tmp, path) < 0 || fsync_parent(path) < 0)) {
+	if (ok && (rename(tmp, path) < 0 || (sync == FILE_SYNC_ALL && fsync_parent(path) < 0))) {
 		ok = 0;
 		e = errno;
 	}

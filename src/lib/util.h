@@ -28,12 +28,17 @@ char *path_beside_mailbox(const char *root, const char *name);
 int mkdir_p(const char *path, mode_t mode);
 /* Reads a whole small file (up to max bytes) into a fresh NUL-terminated string. */
 char *read_file_small(const char *path, size_t max, size_t *len_r);
-/* Replaces path with len bytes of data, atomically and durably: written to a temporary
- * file of this process beside it (mode, owned by uid:gid unless uid is -1), fsync'd,
- * renamed over path, and the folder fsync'd. Concurrent writers must serialise
- * themselves (each one's file wins whole, the last rename last). */
+/* How far file_replace flushes: nothing (a cache, which a crash only makes rebuild), the
+ * file's data before the rename (a reader never sees it empty), or that and the folder
+ * after it (the new file survives a crash: durable). */
+enum file_sync { FILE_SYNC_NONE, FILE_SYNC_DATA, FILE_SYNC_ALL };
+/* Replaces path with len bytes of data, atomically: written to a temporary file of this
+ * process beside it (mode, owned by uid:gid unless uid is -1, never through a symbolic
+ * link), flushed as sync says, and renamed over path. Concurrent writers must serialise
+ * themselves (each one's file wins whole, the last rename last). -1 + errno; the
+ * temporary file is removed then. */
 int file_replace(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
-		 gid_t gid);
+		 gid_t gid, enum file_sync sync);
 int set_nonblock(int fd);
 int set_cloexec(int fd, bool on);
 

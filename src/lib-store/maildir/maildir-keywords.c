@@ -66,18 +66,11 @@ static int keywords_write(struct maildir_folder *mf, struct buf *err)
 		if (mf->f.keywords[i] != NULL)
 			buf_printf(&out, "%d %s\n", i, mf->f.keywords[i]);
 	char *path = x_asprintf("%s/%s", mf->path, MAILDIR_KEYWORDS);
-	char *tmp = x_asprintf("%s.%d.tmp", path, (int)getpid());
-	int ret = -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_full(fd, out.data, out.len) < 0 || fsync(fd) < 0 ||
-	    close(fd) < 0 || rename(tmp, path) < 0) {
-		store_err_errno(err, "write", tmp);
-		unlink(tmp);
-	} else {
-		ret = 0;
-	}
+	/* durable: the files' names hold the keywords' letters, which mean nothing without it */
+	int ret = file_replace(path, out.data, out.len, 0600, (uid_t)-1, (gid_t)-1, FILE_SYNC_ALL);
+	if (ret < 0)
+		store_err_errno(err, "write", path);
 	buf_free(&out);
-	x_free(&tmp);
 	x_free(&path);
 	return ret;
 }

@@ -172,27 +172,15 @@ int maildir_uidlist_write_lines(struct maildir_folder *mf, const char *lines, si
 				bool sync, struct buf *err)
 {
 	char *path = uidlist_path(mf);
-	char *tmp = x_asprintf("%s.%d.tmp", path, (int)getpid());
-	struct buf head = BUF_INIT;
-	buf_printf(&head, "%d V%" PRIu32 " N%" PRId64 "\n", MAILDIR_UIDLIST_VERSION,
+	struct buf text = BUF_INIT;
+	buf_printf(&text, "%d V%" PRIu32 " N%" PRId64 "\n", MAILDIR_UIDLIST_VERSION,
 		   (uint32_t)index_meta(mf->ix, "uidvalidity"), index_meta(mf->ix, "uidnext"));
-	int ret = -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		store_err_errno(err, "create", tmp);
-	} else if (write_full(fd, head.data, head.len) < 0 ||
-		   (len > 0 && write_full(fd, lines, len) < 0) || (sync && fsync(fd) < 0)) {
-		store_err_errno(err, "write", tmp);
-		close(fd);
-		unlink(tmp);
-	} else if (close(fd) < 0 || rename(tmp, path) < 0) {
-		store_err_errno(err, "rename", tmp);
-		unlink(tmp);
-	} else {
-		ret = 0;
-	}
-	buf_free(&head);
-	x_free(&tmp);
+	buf_append(&text, lines, len);
+	int ret = file_replace(path, text.data, text.len, 0600, (uid_t)-1, (gid_t)-1,
+			       sync ? FILE_SYNC_DATA : FILE_SYNC_NONE);
+	if (ret < 0)
+		store_err_errno(err, "write", path);
+	buf_free(&text);
 	x_free(&path);
 	return ret;
 }
