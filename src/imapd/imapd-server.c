@@ -76,6 +76,7 @@ int imapd_server_init(struct imapd_server *srv, const char *conf_path)
 		return -1;
 	server_settings(srv);
 	store_share_snapshots(true); /* sessions on one folder share its snapshot */
+	store_async_checkpoints(true); /* a FETCH's cache writes wait for no flush */
 	return 0;
 }
 

@@ -39,6 +39,9 @@ struct index_row {
 /* Opens (creating when needed) the index at path. *fresh_r: it has no state yet. */
 int index_open(const char *path, struct index **index_r, bool *fresh_r, struct buf *err);
 void index_close(struct index **index);
+/* on: the checkpoints that commits set off run on a thread of the process (started at the
+ * first), not in the committer; for long-lived servers (the IMAP worker). */
+void index_checkpoint_async(bool on);
 /* true when the file at the path is no longer the one opened (deleted or replaced). */
 bool index_replaced(struct index *index);
 int index_begin(struct index *index, struct buf *err);

@@ -244,6 +244,11 @@ void store_batch_end(struct store_folder *f)
 	index_batch_end(f->v->index(f));
 }
 
+void store_async_checkpoints(bool on)
+{
+	index_checkpoint_async(on);
+}
+
 void store_cache_hold(struct store_folder *f, bool hold)
 {
 	index_cache_hold(f->v->index(f), hold);

@@ -193,6 +193,9 @@ void store_folder_release_memory(struct store_folder *folder);
  * snapshot (copied on change): for a worker serving many sessions of one mailbox. Only for
  * a process that uses the store from one thread. */
 void store_share_snapshots(bool on);
+/* on: the index checkpoints that commits set off (copying the WAL into the file, with
+ * its flushes) run on a thread of the process instead of delaying the commit's caller. */
+void store_async_checkpoints(bool on);
 
 /* Changes the flags of messages (UIDs no longer there are skipped). The snapshot's entries
  * are updated at once and reported as changed by the next sync. */
