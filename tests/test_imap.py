@@ -482,3 +482,54 @@ def test_fetch_one_message_at_a_time_and_pipelined(tern):
     for i in range(40):
         reply(b"p%d" % i, i % 5 + 1)
     r.close()
+
+
+def test_cold_fetch_caches_written_before_its_reply(tern):
+    """A cold FETCH 1:* ENVELOPE of 3,000 files (3 MB of cache values, which the worker's
+    index thread writes while the FETCH goes on) with a second session changing flags
+    meanwhile: every value is in the index when the tagged OK comes, the flags are right,
+    and the warm FETCH (from the cache) is byte for byte the cold one."""
+    import sqlite3
+    m = login(tern)
+    m.logout()
+    root = tern.maildir(ALICE)
+    st = os.stat(os.path.join(root, "cur"))
+    count = 3000
+    for i in range(count):
+        path = os.path.join(root, "cur", "1700000000.M%dP7.test:2," % i)
+        with open(path, "wb") as f:
+            f.write(b"From: Sender %d <s%d@x.example>\nTo: Alice <alice@example.test>\n"
+                    b"Cc: c%d@y.example, \"Carol %d\" <carol@z.example>\n"
+                    b"Subject: message %d of a cold fetch\n"
+                    b"Date: Thu, 26 Nov 2026 07:00:00 +0000\nMessage-ID: <%d@x.example>\n"
+                    b"\nbody %d\n" % (i, i, i, i, i, i, i))
+        os.chown(path, st.st_uid, st.st_gid)
+    a = Raw(tern.ports["imap"])
+    a.send(b"a LOGIN alice@example.test alice-pw\r\nb SELECT INBOX\r\n")
+    a.until(b"b")
+    b = Raw(tern.ports["imap"])
+    b.send(b"a LOGIN alice@example.test alice-pw\r\nb SELECT INBOX\r\n")
+    b.until(b"b")
+    a.send(b"c FETCH 1:* (UID RFC822.SIZE ENVELOPE)\r\n")
+    for n in range(1, 21):  # meanwhile, as the FETCH goes on
+        b.send(b"s%d STORE %d +FLAGS.SILENT (\\Flagged)\r\n" % (n, n * 100))
+        assert b.until(b"s%d" % n)[-1].startswith(b"s%d OK" % n)
+    cold = a.until(b"c")
+    assert cold[-1].startswith(b"c OK"), cold[-1]
+    db = sqlite3.connect(os.path.join(root, "tern-index.sqlite"), timeout=30)
+    try:
+        for table in ("cache_envelope", "cache_parts", "cache_fields"):
+            assert db.execute("SELECT count(*) FROM " + table).fetchone()[0] == count, table
+        assert db.execute("SELECT count(*) FROM msgs WHERE vsize > 0").fetchone()[0] == count
+    finally:
+        db.close()
+    a.send(b"d FETCH 1:* (UID RFC822.SIZE ENVELOPE)\r\n")
+    warm = a.until(b"d")
+    assert warm[:-1] == cold[:-1] and len(cold) == count + 1
+    assert sum(b'"message 2999 of a cold fetch"' in x for x in cold) == 1
+    a.send(b"n NOOP\r\ne SEARCH FLAGGED\r\n")
+    found = a.until(b"e")
+    assert any(x.startswith(b"* SEARCH") and
+               x.split()[2:] == [b"%d" % (n * 100) for n in range(1, 21)] for x in found), found
+    a.close()
+    b.close()

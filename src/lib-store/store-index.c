@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define INDEX_BUSY_MS 60000
@@ -241,6 +242,7 @@ struct index {
 	size_t pending_count, pending_cap;
 	struct buf pending_data; /* their bytes, one after the other */
 	struct index_pending_feed pending_feed; /* index_pending_apply: what tern_pending reads */
+	uint64_t async_seq; /* the last job given to the index thread for this file */
 };
 
 static int index_fail(struct index *ix, struct buf *err, const char *what)
@@ -260,6 +262,8 @@ static sqlite3_stmt *index_stmt(struct index *ix, enum index_stmt which, struct 
 	sqlite3_clear_bindings(ix->st[which]);
 	return ix->st[which];
 }
+
+static void index_thread_wait(uint64_t seq);
 
 static void index_pending_clear(struct index *ix)
 {
@@ -299,6 +303,7 @@ static void index_wal_switch(struct index *ix)
 
 static void index_free(struct index *ix)
 {
+	index_thread_wait(ix->async_seq); /* nothing of this folder's left behind */
 	index_pending_clear(ix);
 	x_free(&ix->pending);
 	buf_free(&ix->pending_data);
@@ -342,93 +347,231 @@ static bool index_has_totals(struct index *ix)
 	return found;
 }
 
-/* Checkpoints on a thread of their own (index_checkpoint_async): a commit that grows the
- * WAL past INDEX_WAL_PAGES_N pages would otherwise copy them into the file itself and
- * wait for the two fdatasyncs of the checkpoint (in a cold FETCH ENVELOPE of 10,000
- * messages, 12 MB of cache values: 10% of its wall time). The thread opens the file with
- * a connection of its own and runs the PASSIVE checkpoint SQLite's automatic one would
- * have run (it never waits for another connection, and the WAL's writers go on meanwhile:
- * the WAL is restarted by the first commit after a complete checkpoint, as before). */
-#define INDEX_CKPT_QUEUE 16 /* folders waiting; beyond, the committer checkpoints itself */
+/* The IMAP worker's index thread (index_checkpoint_async), one per process, started at
+ * the first use:
+ * - checkpoints: a commit that grows the WAL past INDEX_WAL_PAGES_N pages would otherwise
+ *   copy them into the file itself and wait for the checkpoint's two fdatasyncs (in a cold
+ *   FETCH ENVELOPE of 10,000 messages, 12 MB of cache values: a tenth of its wall time).
+ *   The thread runs the PASSIVE checkpoint SQLite's automatic one would have run, with a
+ *   connection of its own (it never waits for another connection; writers go on meanwhile,
+ *   and the first commit after a complete checkpoint restarts the WAL, as before);
+ * - the cache values of a held batch (a FETCH of many messages, index_cache_hold): written
+ *   by the thread in transactions of INDEX_PENDING_ASYNC bytes while the caller goes on
+ *   parsing (they were a fifth of that FETCH's CPU). Only into the same index: the job
+ *   carries the file's 'instance' and UIDVALIDITY, and a file made since (a rebuild, where
+ *   a UID may name another message) gets none of them. The hold's end, and a write
+ *   transaction of the caller's, wait until the thread has written them (a condition
+ *   variable, not SQLite's sleeping busy handler).
+ * The jobs run in order; job numbers (seq) say which are done. */
+#define INDEX_JOBS_MAX 4		     /* queued; beyond, the caller waits */
+#define INDEX_PENDING_ASYNC (1024 * 1024)  /* bytes of cache values per thread job */
+#define INDEX_THREAD_LINGER_MS 50	     /* the thread's connection outlives its last job */
+struct index_job {
+	char *path;
+	/* cache values (count 0: a checkpoint only), the index they were read from */
+	struct index_pending *pending;
+	size_t count;
+	struct buf data;
+	int64_t instance, uidvalidity;
+};
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	pthread_cond_t wake, done;
 	bool on, started;
-	char *paths[INDEX_CKPT_QUEUE];
+	struct index_job jobs[INDEX_JOBS_MAX];
 	size_t count;
-} ckpt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, {NULL}, 0};
+	uint64_t queued, finished; /* job numbers */
+	uint64_t last_write;	   /* the last job with cache values */
+} ixt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	 false, false, {{0}}, 0, 0, 0, 0};
+static _Thread_local bool ixt_self; /* this is the index thread */
 
 void index_checkpoint_async(bool on)
 {
-	pthread_mutex_lock(&ckpt.lock);
-	ckpt.on = on && sqlite3_threadsafe() != 0;
-	pthread_mutex_unlock(&ckpt.lock);
+	pthread_mutex_lock(&ixt.lock);
+	ixt.on = on && sqlite3_threadsafe() != 0;
+	pthread_mutex_unlock(&ixt.lock);
 }
 
-static void index_checkpoint_file(const char *path)
+/* The thread's connections checkpoint as SQLite's automatic checkpoint would. */
+static int index_thread_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
-	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
-	    SQLITE_OK) {
+	(void)arg;
+	if (pages >= INDEX_WAL_PAGES_N)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+static int64_t index_thread_meta(sqlite3 *db, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, index_sql[ST_META_GET], -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* A job's cache values, in one transaction (the statements of index_pending_apply). */
+static void index_thread_write(sqlite3 *db, const struct index_job *job)
+{
+	struct index_feed feed = {0};
+	struct index_pending_feed pf = {
+	    .count = job->count, .v = job->pending, .data = job->data.data};
+	if (index_feed_register(db, &feed, &pf) != SQLITE_OK ||
+	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return;
+	bool ok = index_thread_meta(db, "instance") == job->instance &&
+		  index_thread_meta(db, "uidvalidity") == job->uidvalidity;
+	unsigned kinds = 0;
+	for (size_t i = 0; i < job->count; i++)
+		kinds |= 1u << (job->pending[i].kind + job->pending[i].cache);
+	for (unsigned k = 0; ok && k < PENDING_CACHE + STORE_CACHE_KINDS; k++) {
+		if ((kinds & (1u << k)) == 0)
+			continue;
+		sqlite3_stmt *st = NULL;
+		ok = sqlite3_prepare_v2(db, index_sql[ST_PENDING_VSIZE + k], -1, &st, NULL) ==
+			 SQLITE_OK &&
+		     sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_finalize(st);
+	}
+	/* a failed write is only lost work: the value is computed again when next asked */
+	sqlite3_exec(db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* The thread's connection to job's file: the one of the last job when it was the same
+ * file (its page cache has the tables' last pages), else a new one in *db. */
+static void index_thread_job(const struct index_job *job, sqlite3 **db, char **db_path)
+{
+	if (*db != NULL && strcmp(*db_path, job->path) != 0) {
+		sqlite3_close_v2(*db);
+		*db = NULL;
+		x_free(db_path);
+	}
+	if (*db == NULL) {
+		if (sqlite3_open_v2(job->path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+				    NULL) != SQLITE_OK) {
+			sqlite3_close_v2(*db);
+			*db = NULL;
+			return;
+		}
+		*db_path = x_strdup(job->path);
 		/* as the folder's own connections (index_setup): closing this one, maybe the
 		   last, neither checkpoints again nor deletes the WAL */
 		int persist = 1;
-		sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-		sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-		int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-			log_debug("store: index %s: checkpoint: %s", path, sqlite3_errmsg(db));
+		sqlite3_file_control(*db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+		sqlite3_db_config(*db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+		sqlite3_busy_timeout(*db, INDEX_BUSY_MS);
+		sqlite3_exec(*db, "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY", NULL, NULL,
+			     NULL);
+		sqlite3_wal_hook(*db, index_thread_wal_hook, NULL);
 	}
-	sqlite3_close_v2(db);
+	if (job->count > 0)
+		index_thread_write(*db, job);
+	else
+		sqlite3_wal_checkpoint_v2(*db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
-static void *index_checkpoint_run(void *arg)
+/* The thread's connection is closed once no job has come for INDEX_THREAD_LINGER_MS. */
+static void *index_thread_run(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&ckpt.lock);
+	ixt_self = true;
+	sqlite3 *db = NULL;
+	char *db_path = NULL;
+	pthread_mutex_lock(&ixt.lock);
 	for (;;) {
-		while (ckpt.count == 0)
-			pthread_cond_wait(&ckpt.wake, &ckpt.lock);
-		char *path = ckpt.paths[0];
-		memmove(ckpt.paths, ckpt.paths + 1, --ckpt.count * sizeof(ckpt.paths[0]));
-		pthread_mutex_unlock(&ckpt.lock);
-		index_checkpoint_file(path);
-		free(path);
-		pthread_mutex_lock(&ckpt.lock);
+		while (ixt.count == 0) {
+			if (db == NULL) {
+				pthread_cond_wait(&ixt.wake, &ixt.lock);
+				continue;
+			}
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += INDEX_THREAD_LINGER_MS * 1000000L;
+			until.tv_sec += until.tv_nsec / 1000000000L;
+			until.tv_nsec %= 1000000000L;
+			if (pthread_cond_timedwait(&ixt.wake, &ixt.lock, &until) == ETIMEDOUT &&
+			    ixt.count == 0) {
+				sqlite3_close_v2(db);
+				db = NULL;
+				x_free(&db_path);
+			}
+		}
+		struct index_job job = ixt.jobs[0];
+		pthread_mutex_unlock(&ixt.lock);
+		index_thread_job(&job, &db, &db_path);
+		pthread_mutex_lock(&ixt.lock);
+		memmove(ixt.jobs, ixt.jobs + 1, --ixt.count * sizeof(ixt.jobs[0]));
+		ixt.finished++;
+		pthread_cond_broadcast(&ixt.done);
+		pthread_mutex_unlock(&ixt.lock);
+		free(job.path);
+		free(job.pending);
+		buf_free(&job.data);
+		pthread_mutex_lock(&ixt.lock);
 	}
 	return NULL;
 }
 
-/* Hands the checkpoint of path to the thread; false when the committer must run it. */
-static bool index_checkpoint_queue(const char *path)
+/* Queues a job (taking its memory) and returns its number; 0 when the thread is off (the
+ * caller does the work). Waits while INDEX_JOBS_MAX are queued. A checkpoint of a path
+ * already waiting is that one. */
+static uint64_t index_thread_queue(const char *path, struct index_job *job)
 {
-	bool queued = false;
-	pthread_mutex_lock(&ckpt.lock);
-	if (ckpt.on && !ckpt.started) {
+	uint64_t seq = 0;
+	pthread_mutex_lock(&ixt.lock);
+	if (ixt.on && !ixt.started) {
 		pthread_t t;
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		ckpt.started = pthread_create(&t, &attr, index_checkpoint_run, NULL) == 0;
+		ixt.started = pthread_create(&t, &attr, index_thread_run, NULL) == 0;
 		pthread_attr_destroy(&attr);
-		if (!ckpt.started)
-			ckpt.on = false;
+		if (!ixt.started)
+			ixt.on = false;
 	}
-	if (ckpt.on) {
-		for (size_t i = 0; i < ckpt.count && !queued; i++)
-			queued = strcmp(ckpt.paths[i], path) == 0; /* already waiting */
-		if (!queued && ckpt.count < INDEX_CKPT_QUEUE) {
-			char *copy = strdup(path);
-			if (copy != NULL) {
-				ckpt.paths[ckpt.count++] = copy;
-				pthread_cond_signal(&ckpt.wake);
-				queued = true;
-			}
-		}
+	if (ixt.on && job->count == 0) {
+		/* the running job (index 0) has begun its checkpoint already: not that one */
+		for (size_t i = 1; i < ixt.count && seq == 0; i++)
+			if (ixt.jobs[i].count == 0 && strcmp(ixt.jobs[i].path, path) == 0)
+				seq = ixt.finished + i + 1;
 	}
-	pthread_mutex_unlock(&ckpt.lock);
-	return queued;
+	while (ixt.on && seq == 0 && ixt.count == INDEX_JOBS_MAX)
+		pthread_cond_wait(&ixt.done, &ixt.lock);
+	if (ixt.on && seq == 0 && (job->path = strdup(path)) != NULL) {
+		ixt.jobs[ixt.count++] = *job;
+		seq = ++ixt.queued;
+		if (job->count > 0)
+			ixt.last_write = seq;
+		pthread_cond_signal(&ixt.wake);
+	}
+	pthread_mutex_unlock(&ixt.lock);
+	return seq;
+}
+
+/* The number of the last job with cache values (a checkpoint does not stop a writer). */
+static uint64_t index_thread_last(void)
+{
+	pthread_mutex_lock(&ixt.lock);
+	uint64_t seq = ixt.last_write;
+	pthread_mutex_unlock(&ixt.lock);
+	return seq;
+}
+
+/* Waits until the thread has done job seq. */
+static void index_thread_wait(uint64_t seq)
+{
+	if (seq == 0)
+		return;
+	pthread_mutex_lock(&ixt.lock);
+	while (ixt.finished < seq)
+		pthread_cond_wait(&ixt.done, &ixt.lock);
+	pthread_mutex_unlock(&ixt.lock);
 }
 
 /* After each commit (sqlite3_wal_hook): SQLite's automatic checkpoint, on the thread when
@@ -436,8 +579,14 @@ static bool index_checkpoint_queue(const char *path)
 static int index_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct index *ix = arg;
-	if (pages >= INDEX_WAL_PAGES_N && !index_checkpoint_queue(ix->path))
+	struct index_job job = {0};
+	if (pages < INDEX_WAL_PAGES_N)
+		return SQLITE_OK;
+	uint64_t seq = ixt_self ? 0 : index_thread_queue(ix->path, &job);
+	if (seq == 0)
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	else if (seq > ix->async_seq)
+		ix->async_seq = seq;
 	return SQLITE_OK;
 }
 
@@ -624,6 +773,9 @@ static void index_read_open(struct index *ix)
 int index_begin(struct index *ix, struct buf *err)
 {
 	index_read_close(ix);
+	/* the thread's transactions first (this process's writes wait on a condition variable,
+	   not in SQLite's busy handler, which sleeps at least a millisecond) */
+	index_thread_wait(index_thread_last());
 	/* An index with no state yet is about to be built from the files: a cache, so its
 	   first commit need not wait for the disk (a crash only means building it again) */
 	/* In WAL mode the build keeps its pages in memory (a page written out and changed
@@ -711,12 +863,34 @@ static void index_pending_apply(struct index *ix)
 	index_pending_clear(ix);
 }
 
+/* Hands a held batch's cache values to the index thread; false when it is off. */
+static bool index_pending_async(struct index *ix)
+{
+	if (!ix->hold || !ixt.on)
+		return false;
+	struct index_job job = {.pending = ix->pending,
+				.count = ix->pending_count,
+				.data = ix->pending_data,
+				.instance = index_meta(ix, "instance"),
+				.uidvalidity = index_meta(ix, "uidvalidity")};
+	uint64_t seq = index_thread_queue(ix->path, &job);
+	if (seq == 0)
+		return false;
+	ix->async_seq = seq;
+	ix->pending = NULL;
+	ix->pending_count = ix->pending_cap = 0;
+	ix->pending_data = (struct buf)BUF_INIT;
+	return true;
+}
+
 /* Writes what the batch put off, in one transaction. */
 static void index_pending_flush(struct index *ix)
 {
 	if (ix->pending_count == 0)
 		return;
 	index_read_close(ix);
+	if (index_pending_async(ix))
+		return;
 	struct buf err = BUF_INIT;
 	if (index_begin(ix, &err) < 0 || index_commit(ix, &err) < 0) {
 		log_debug("store: %s", buf_cstr(&err));
@@ -753,8 +927,10 @@ void index_batch_end(struct index *ix)
 void index_cache_hold(struct index *ix, bool hold)
 {
 	ix->hold = hold;
-	if (!hold && ix->batch == 0)
+	if (!hold && ix->batch == 0) {
 		index_pending_flush(ix);
+		index_thread_wait(ix->async_seq); /* written, before the caller says so */
+	}
 }
 
 /* Queues a cache write of a batch; false when there is no batch (write it now). */
@@ -772,7 +948,8 @@ static bool index_pending_add(struct index *ix, uint32_t uid, enum index_pending
 				    .value = value, .off = ix->pending_data.len, .len = len};
 	if (len > 0)
 		buf_append(&ix->pending_data, data, len);
-	if (ix->pending_data.len + ix->pending_count * sizeof(*p) > INDEX_PENDING_MAX)
+	if (ix->pending_data.len + ix->pending_count * sizeof(*p) >
+	    (ix->hold && ixt.on ? INDEX_PENDING_ASYNC : INDEX_PENDING_MAX))
 		index_pending_flush(ix); /* bounded memory: write them now, go on reading */
 	return true;
 }
