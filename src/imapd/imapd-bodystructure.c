@@ -38,30 +38,35 @@ static void parts_field(void *ctx, struct mime_part *part, const struct mime_hea
 static struct mime_part *parts_parse(struct imapd_session *s, uint32_t uid, struct buf *err)
 {
 	struct store_msg_stream st;
-	if (store_msg_open(s->folder, uid, &st, err) < 0)
+	if (store_msg_open_whole(s->folder, uid, &st, err) < 0)
 		return NULL;
 	struct mime_parser *p = mime_parser_new(NULL);
 	struct buf fields = BUF_INIT;
 	mime_parser_set_field_cb(p, parts_field, &fields);
 	char chunk[IMAPD_CHUNK];
 	uint64_t done = 0;
-	while (done < st.length) {
+	bool to_eof = st.length == STORE_MSG_TO_EOF, whole = !to_eof && st.length == 0;
+	while (!whole) {
 		size_t want =
 		    st.length - done < sizeof(chunk) ? (size_t)(st.length - done) : sizeof(chunk);
 		ssize_t n = pread(st.fd, chunk, want, st.offset + (off_t)done);
-		if (n <= 0)
+		if (n < 0 || (n == 0 && !to_eof))
 			break;
 		mime_parser_feed(p, chunk, (size_t)n);
 		done += (uint64_t)n;
+		/* the end: the length read, or (to_eof) a short read of the file */
+		whole = to_eof ? (size_t)n < want : done == st.length;
 	}
 	close(st.fd);
+	if (to_eof)
+		st.length = done;
 	struct mime_part *root = mime_parser_finish(p);
 	mime_parser_free(&p);
 	if (root != NULL && imapd_search_fields_complete(root->body_offset))
 		store_msg_cache_put(s->folder, uid, STORE_CACHE_FIELDS, fields.data, fields.len,
 				    NULL);
 	/* the whole message went through the parser: its CRLF size too (no second read) */
-	if (root != NULL && done == st.length && root->hdr_offset == 0 &&
+	if (root != NULL && whole && root->hdr_offset == 0 &&
 	    root->end_offset == st.length)
 		store_msg_vsize_set(s->folder, uid,
 				    st.length + root->hdr_bare_lf + root->body_bare_lf, NULL);

@@ -24,6 +24,9 @@ struct alex {
 	struct buf text;    /* atom, unquoted string, or domain literal with brackets */
 	struct buf comment; /* comments seen since the last reset */
 	unsigned int flags;
+	/* scratch of read_address and read_angle_addr, kept for the whole list (one malloc
+	   for all its addresses, not two per address) */
+	struct buf phrase, angle_phrase;
 };
 
 static void advance(struct alex *lx)
@@ -145,7 +148,9 @@ void mime_address_list_add(struct mime_address_list *list, const char *name, con
 /* After '<': [route ":"] local-part ["@" domain] [">"]; adds the address. */
 static void read_angle_addr(struct alex *lx, char *name, struct mime_address_list *list)
 {
-	struct buf route = BUF_INIT, local = BUF_INIT, domain = BUF_INIT, ph = BUF_INIT;
+	struct buf route = BUF_INIT, local = BUF_INIT, domain = BUF_INIT;
+	struct buf *ph = &lx->angle_phrase;
+	buf_reset(ph);
 	advance(lx);
 	while (is_special(lx, '@') || (is_special(lx, ',') && route.len > 0)) {
 		/* obs-route (RFC 5322 4.4): "@a,@b:" */
@@ -161,7 +166,7 @@ static void read_angle_addr(struct alex *lx, char *name, struct mime_address_lis
 	}
 	if (route.len > 0 && is_special(lx, ':'))
 		advance(lx);
-	read_phrase(lx, &ph, &local);
+	read_phrase(lx, ph, &local);
 	if (is_special(lx, '@')) {
 		advance(lx);
 		read_domain(lx, &domain);
@@ -173,7 +178,6 @@ static void read_angle_addr(struct alex *lx, char *name, struct mime_address_lis
 	add_owned(list, name, route.len > 0 ? buf_steal(&route) : NULL, buf_steal(&local),
 		  buf_steal(&domain));
 	buf_free(&route);
-	buf_free(&ph);
 }
 
 /* Parses one mailbox (or group when !in_group) starting at the current token. */
@@ -197,13 +201,15 @@ static void read_group(struct alex *lx, char *group_name, struct mime_address_li
 
 static void read_address(struct alex *lx, bool in_group, struct mime_address_list *list)
 {
-	struct buf phrase = BUF_INIT, local = BUF_INIT;
+	struct buf local = BUF_INIT;
+	struct buf *phrase = &lx->phrase;
+	buf_reset(phrase);
 	buf_reset(&lx->comment);
-	read_phrase(lx, &phrase, &local);
+	read_phrase(lx, phrase, &local);
 	if (is_special(lx, '<')) {
-		read_angle_addr(lx, make_name(lx, &phrase), list);
+		read_angle_addr(lx, make_name(lx, phrase), list);
 	} else if (is_special(lx, ':') && !in_group) {
-		char *group = make_name(lx, &phrase);
+		char *group = make_name(lx, phrase);
 		read_group(lx, group != NULL ? group : x_strdup(""), list);
 	} else if (is_special(lx, '@')) {
 		struct buf domain = BUF_INIT;
@@ -219,14 +225,13 @@ static void read_address(struct alex *lx, bool in_group, struct mime_address_lis
 	/* skip what is left of this address */
 	while (lx->tok != T_END && !is_special(lx, ',') && !(in_group && is_special(lx, ';')))
 		advance(lx);
-	buf_free(&phrase);
 	buf_free(&local);
 }
 
 size_t mime_address_list_parse(const char *s, size_t len, unsigned int flags,
 			       struct mime_address_list *list)
 {
-	struct alex lx = {s, s + len, T_END, 0, BUF_INIT, BUF_INIT, flags};
+	struct alex lx = {s, s + len, T_END, 0, BUF_INIT, BUF_INIT, flags, BUF_INIT, BUF_INIT};
 	size_t before = list->count;
 	advance(&lx);
 	while (lx.tok != T_END) {
@@ -241,6 +246,8 @@ size_t mime_address_list_parse(const char *s, size_t len, unsigned int flags,
 	}
 	buf_free(&lx.text);
 	buf_free(&lx.comment);
+	buf_free(&lx.phrase);
+	buf_free(&lx.angle_phrase);
 	return list->count - before;
 }
 

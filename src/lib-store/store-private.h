@@ -30,6 +30,9 @@ struct store_folder_vfuncs {
 	int (*sync)(struct store_folder *f, struct store_changes *changes_r, struct buf *err);
 	int (*msg_open)(struct store_folder *f, uint32_t uid, struct store_msg_stream *s_r,
 			struct buf *err);
+	/* Optional: msg_open for a reader of the whole message (store_msg_open_whole) */
+	int (*msg_open_whole)(struct store_folder *f, uint32_t uid, struct store_msg_stream *s_r,
+			      struct buf *err);
 	int (*msg_vsize)(struct store_folder *f, uint32_t uid, uint64_t *vsize_r,
 			 struct buf *err);
 	/* Optional: reads the internal date of a message whose date is STORE_IDATE_UNKNOWN

@@ -212,6 +212,14 @@ int store_msg_open(struct store_folder *f, uint32_t uid, struct store_msg_stream
 	return f->v->msg_open(f, uid, stream_r, err);
 }
 
+int store_msg_open_whole(struct store_folder *f, uint32_t uid, struct store_msg_stream *stream_r,
+			 struct buf *err)
+{
+	stream_r->fd = -1;
+	return (f->v->msg_open_whole != NULL ? f->v->msg_open_whole : f->v->msg_open)(f, uid,
+										     stream_r, err);
+}
+
 int store_msg_vsize(struct store_folder *f, uint32_t uid, uint64_t *vsize_r, struct buf *err)
 {
 	return f->v->msg_vsize(f, uid, vsize_r, err);

@@ -158,6 +158,13 @@ void store_changes_free(struct store_changes *changes);
  * else fails with "expunged". */
 int store_msg_open(struct store_folder *folder, uint32_t uid, struct store_msg_stream *stream_r,
 		   struct buf *err);
+/* Like store_msg_open, for a caller that reads the message to its end: the length may be
+ * STORE_MSG_TO_EOF, the message then being all of the file from offset (a Maildir message
+ * is not stat'ed: a tenth of the system calls of a cold FETCH ENVELOPE). A short read of
+ * a regular file is its end. */
+#define STORE_MSG_TO_EOF UINT64_MAX
+int store_msg_open_whole(struct store_folder *folder, uint32_t uid,
+			 struct store_msg_stream *stream_r, struct buf *err);
 /* The size with every line ending as CRLF (IMAP RFC822.SIZE), computed once then cached. */
 int store_msg_vsize(struct store_folder *folder, uint32_t uid, uint64_t *vsize_r,
 		    struct buf *err);

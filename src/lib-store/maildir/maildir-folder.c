@@ -285,8 +285,8 @@ static int msg_file_open(struct maildir_folder *mf, int dirfd, const char *path)
 	return fd;
 }
 
-static int maildir_msg_open(struct store_folder *f, uint32_t uid, struct store_msg_stream *s,
-			    struct buf *err)
+static int maildir_msg_open_fd(struct store_folder *f, uint32_t uid, struct store_msg_stream *s,
+			       bool sized, struct buf *err)
 {
 	struct maildir_folder *mf = (struct maildir_folder *)f;
 	struct index_row row;
@@ -324,7 +324,7 @@ static int maildir_msg_open(struct store_folder *f, uint32_t uid, struct store_m
 			break;
 	}
 	struct stat st;
-	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+	if (s->fd < 0 || (sized && fstat(s->fd, &st) < 0)) {
 		store_err_errno(err, "open", path);
 		if (s->fd >= 0)
 			close(s->fd);
@@ -334,8 +334,20 @@ static int maildir_msg_open(struct store_folder *f, uint32_t uid, struct store_m
 	}
 	x_free(&path);
 	s->offset = 0;
-	s->length = (uint64_t)st.st_size;
+	s->length = sized ? (uint64_t)st.st_size : STORE_MSG_TO_EOF;
 	return 0;
+}
+
+static int maildir_msg_open(struct store_folder *f, uint32_t uid, struct store_msg_stream *s,
+			    struct buf *err)
+{
+	return maildir_msg_open_fd(f, uid, s, true, err);
+}
+
+static int maildir_msg_open_whole(struct store_folder *f, uint32_t uid,
+				  struct store_msg_stream *s, struct buf *err)
+{
+	return maildir_msg_open_fd(f, uid, s, false, err);
 }
 
 static int maildir_msg_vsize(struct store_folder *f, uint32_t uid, uint64_t *vsize_r,
@@ -687,6 +699,7 @@ const struct store_folder_vfuncs maildir_folder_vfuncs = {
 	.close = maildir_folder_close,
 	.sync = maildir_sync,
 	.msg_open = maildir_msg_open,
+	.msg_open_whole = maildir_msg_open_whole,
 	.msg_vsize = maildir_msg_vsize,
 	.msg_idate = maildir_msg_idate,
 	.msg_release = maildir_msg_release,
