@@ -125,6 +125,7 @@ struct mime_part *imapd_msg_parts(struct imapd_session *s, uint32_t uid, struct 
 	root = parts_parse(s, uid, err);
 	if (root != NULL) {
 		buf_reset(&blob);
+		buf_reserve(&blob, 1023); /* most trees: one allocation, not four */
 		mime_serialize(root, &blob);
 		struct buf e2 = BUF_INIT;
 		if (store_msg_cache_put(s->folder, uid, STORE_CACHE_PARTS, blob.data, blob.len, &e2) < 0)

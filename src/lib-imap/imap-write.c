@@ -9,26 +9,39 @@
 
 #include <string.h>
 
+/* What a byte means to a quoted string: 0 fits, 1 never (a literal), 2 8-bit. */
+#define QC16 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2
+static const unsigned char quote_class[256] = {
+    ['\0'] = 1, ['\r'] = 1, ['\n'] = 1, ['"'] = 1, ['\\'] = 1,
+    [0x80] = QC16, QC16, QC16, QC16, QC16, QC16, QC16, QC16};
+#undef QC16
+
 bool imap_write_can_quote(const char *s, size_t len, unsigned flags)
 {
-	bool high = false;
+	unsigned seen = 0;
 	if (len > IMAP_WRITE_QUOTED_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\0' || c == '\r' || c == '\n' || c == '"' || c == '\\')
-			return false;
-		if (c >= 0x80)
-			high = true;
-	}
-	return !high || ((flags & IMAP_WRITE_UTF8) != 0 && utf8_is_valid(s, len));
+	for (size_t i = 0; i < len; i++)
+		seen |= quote_class[(unsigned char)s[i]];
+	if (seen & 1)
+		return false;
+	return seen == 0 || ((flags & IMAP_WRITE_UTF8) != 0 && utf8_is_valid(s, len));
 }
 
 void imap_write_quoted(struct buf *out, const char *s, size_t len)
 {
-	buf_append_char(out, '"');
-	buf_append(out, s, len);
-	buf_append_char(out, '"');
+	if (out->limit != 0) { /* appends that may be refused */
+		buf_append_char(out, '"');
+		buf_append(out, s, len);
+		buf_append_char(out, '"');
+		return;
+	}
+	char *d = buf_reserve(out, len + 2);
+	d[0] = '"';
+	memcpy(d + 1, s, len);
+	d[len + 1] = '"';
+	out->len += len + 2;
+	out->data[out->len] = '\0';
 }
 
 void imap_write_literal(struct buf *out, const char *s, size_t len)

@@ -880,6 +880,9 @@ static bool index_pending_async(struct index *ix)
 	ix->pending = NULL;
 	ix->pending_count = ix->pending_cap = 0;
 	ix->pending_data = (struct buf)BUF_INIT;
+	/* the next job's bytes without growing from 64 bytes again (the one grown value past
+	   the limit aside) */
+	buf_reserve(&ix->pending_data, INDEX_PENDING_ASYNC - 1);
 	return true;
 }
 
