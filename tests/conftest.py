@@ -15,6 +15,7 @@ Instance API:
   .log()                      the server's log text
   .set_option(name, value)    change tern.conf (before start, or then .reload())
   .start() .stop() .reload() .kill9()
+  .serve_env                  extra environment variables of `tern serve` at .start()
   .run(*args, input=None, check=False)  runs `tern ARGS` with TERN_CONF set
 """
 import os
@@ -118,6 +119,7 @@ class Instance:
         os.chmod(self.dir, 0o755)  # the unprivileged run_user must reach it
         self.domain = DOMAIN
         self.proc = None
+        self.serve_env = {}  # extra environment of `tern serve` (and so of its workers)
         self.logfile = os.path.join(self.dir, "tern.log")
         inst = os.path.join(self.dir, "inst")
         r = subprocess.run([TERN, "init", inst, "--domain", DOMAIN, "--hostname",
@@ -180,7 +182,8 @@ class Instance:
     def start(self, wait_port="smtp", _tries=3):
         log = open(self.logfile, "ab")
         self.proc = subprocess.Popen([TERN, "serve", "-c", self.conf], stdout=log,
-                                     stderr=log, env=tern_env(), start_new_session=True)
+                                     stderr=log, env=dict(tern_env(), **self.serve_env),
+                                     start_new_session=True)
         log.close()
         deadline = time.time() + 15
         while time.time() < deadline:
