@@ -3,8 +3,9 @@
  * In the one process whose argv is "tern worker ROLE ..." with ROLE =
  * $TERN_CRASHPOINT_ROLE, it counts the calls that make a message durable or move it
  * (rename, renameat, renameat2, link, linkat, unlink, unlinkat, fsync, fdatasync,
- * syncfs, ftruncate, write, pwrite, copy_file_range) whose file lies under $TERN_CRASHPOINT_PREFIX (the
- * path given, or for a descriptor the path /proc/self/fd names), and kills itself with
+ * syncfs, ftruncate, write, pwrite, copy_file_range) whose file lies under one of the
+ * colon-separated prefixes of $TERN_CRASHPOINT_PREFIX (the path given, or for a
+ * descriptor the path /proc/self/fd names), and kills itself with
  * SIGKILL just before or just after call number $TERN_CRASHPOINT_AT ("before" or "after"
  * in $TERN_CRASHPOINT_WHEN). AT = 0 kills nothing: the calls are only traced. Each
  * counted call is appended to $TERN_CRASHPOINT_TRACE as "N NAME PATH" (before the call).
@@ -34,7 +35,6 @@ static bool cp_active;
 static long cp_at;
 static bool cp_after;
 static const char *cp_prefix;
-static size_t cp_prefix_len;
 static const char *cp_trace;
 static const char *cp_fired;
 static atomic_long cp_count;
@@ -68,14 +68,21 @@ __attribute__((constructor)) static void cp_init(void)
 	const char *when = getenv("TERN_CRASHPOINT_WHEN");
 	cp_at = at != NULL ? atol(at) : 0;
 	cp_after = when != NULL && strcmp(when, "after") == 0;
-	cp_prefix_len = strlen(cp_prefix);
 	cp_trace = getenv("TERN_CRASHPOINT_TRACE");
 	cp_active = true;
 }
 
 static bool cp_under(const char *path)
 {
-	return path != NULL && strncmp(path, cp_prefix, cp_prefix_len) == 0;
+	for (const char *p = cp_prefix; path != NULL && *p != '\0';) {
+		size_t len = strcspn(p, ":");
+		if (len > 0 && strncmp(path, p, len) == 0)
+			return true;
+		p += len;
+		if (*p == ':')
+			p++;
+	}
+	return false;
 }
 
 static bool cp_fd_path(int fd, char *out, size_t size)
