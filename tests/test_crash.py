@@ -235,7 +235,11 @@ def test_upgrade_from_format1_with_kills_exactly_once(tern_factory):
     while time.time() < deadline and os.listdir(env):
         time.sleep(0.2)
     assert not os.listdir(env), tern.log()[-3000:]
-    assert not os.listdir(os.path.join(q, "msg"))
+    # A version 1 message is removed envelope first, then data: a kill between the two
+    # leaves its data file alone in msg/, which the cleanup of files without an envelope
+    # removes once it is old enough (doc/queue-format.md). Nothing else may be left.
+    left = os.listdir(os.path.join(q, "msg"))
+    assert set(left) <= set(old.values()), left
     counts = {}
     for data in tern.read_messages(ALICE):
         for tok in re.findall(rb"token=([0-9a-f]{32})", data):
