@@ -7,7 +7,9 @@
  * colon-separated prefixes of $TERN_CRASHPOINT_PREFIX (the path given, or for a
  * descriptor the path /proc/self/fd names), and kills itself with
  * SIGKILL just before or just after call number $TERN_CRASHPOINT_AT ("before" or "after"
- * in $TERN_CRASHPOINT_WHEN). AT = 0 kills nothing: the calls are only traced. Each
+ * in $TERN_CRASHPOINT_WHEN; "torn": a write or pwrite of more than one byte writes only
+ * the first half of its bytes, then the process dies, as if killed in the middle of
+ * it; any other call: as "before"). AT = 0 kills nothing: the calls are only traced. Each
  * counted call is appended to $TERN_CRASHPOINT_TRACE as "N NAME PATH" (before the call).
  * The kill happens once: first the file $TERN_CRASHPOINT_FIRED is created (O_EXCL), and
  * a process started while it exists (the worker the master starts again) counts nothing.
@@ -33,7 +35,7 @@
 
 static bool cp_active;
 static long cp_at;
-static bool cp_after;
+static bool cp_after, cp_torn;
 static const char *cp_prefix;
 static const char *cp_trace;
 static const char *cp_fired;
@@ -68,6 +70,7 @@ __attribute__((constructor)) static void cp_init(void)
 	const char *when = getenv("TERN_CRASHPOINT_WHEN");
 	cp_at = at != NULL ? atol(at) : 0;
 	cp_after = when != NULL && strcmp(when, "after") == 0;
+	cp_torn = when != NULL && strcmp(when, "torn") == 0;
 	cp_trace = getenv("TERN_CRASHPOINT_TRACE");
 	cp_active = true;
 }
@@ -124,8 +127,9 @@ static void cp_kill(void)
 	raise(SIGKILL);
 }
 
-/* Called before each counted call: its number, or 0 when it is not counted. */
-static long cp_before(const char *name, const char *path)
+/* Called before each counted call: its number. A call that can be torn (a write of
+ * more than one byte) is left to its wrapper in "torn" mode. */
+static long cp_before_call(const char *name, const char *path, bool tearable)
 {
 	long n = atomic_fetch_add(&cp_count, 1) + 1;
 	if (cp_trace != NULL) {
@@ -139,9 +143,14 @@ static long cp_before(const char *name, const char *path)
 			close(fd);
 		}
 	}
-	if (n == cp_at && !cp_after)
+	if (n == cp_at && !cp_after && !(cp_torn && tearable))
 		cp_kill();
 	return n;
+}
+
+static long cp_before(const char *name, const char *path)
+{
+	return cp_before_call(name, path, false);
 }
 
 static void cp_done(long n)
@@ -149,6 +158,33 @@ static void cp_done(long n)
 	if (n != 0 && n == cp_at && cp_after)
 		cp_kill();
 }
+
+/* Returns what CALL gives after cp_done(N), errno as the call left it. */
+#define CP_RETURN(ret_type, n, call) \
+	do { \
+		ret_type r_ = call; \
+		int e_ = errno; \
+		cp_done(n); \
+		errno = e_; \
+		return r_; \
+	} while (0)
+
+/* Before a write of len bytes: its number; in "torn" mode at the crash point, writes
+ * the first half with write_half and dies. */
+#define TEARABLE(name, fd, len, write_half, call) \
+	do { \
+		char a[PATH_MAX]; \
+		long n_ = cp_active && cp_fd_path(fd, a, sizeof(a)) \
+				  ? cp_before_call(name, a, (len) > 1) \
+				  : 0; \
+		if (n_ != 0 && n_ == cp_at && cp_torn) { \
+			if (write_half < 0) { \
+				/* dies all the same */ \
+			} \
+			cp_kill(); \
+		} \
+		CP_RETURN(ssize_t, n_, call); \
+	} while (0)
 
 #define REAL(name) \
 	static __typeof__(name) *real; \
@@ -160,11 +196,7 @@ static void cp_done(long n)
 #define COUNTED(ret_type, name, counted, path, call) \
 	do { \
 		long n_ = (counted) ? cp_before(name, path) : 0; \
-		ret_type r_ = call; \
-		int e_ = errno; \
-		cp_done(n_); \
-		errno = e_; \
-		return r_; \
+		CP_RETURN(ret_type, n_, call); \
 	} while (0)
 
 int rename(const char *from, const char *to)
@@ -261,13 +293,13 @@ int ftruncate(int fd, off_t len)
 ssize_t write(int fd, const void *buf, size_t len)
 {
 	REAL(write);
-	FD_CALL(ssize_t, "write", fd, real(fd, buf, len));
+	TEARABLE("write", fd, len, real(fd, buf, len / 2), real(fd, buf, len));
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
 	REAL(pwrite);
-	FD_CALL(ssize_t, "pwrite", fd, real(fd, buf, len, off));
+	TEARABLE("pwrite", fd, len, real(fd, buf, len / 2, off), real(fd, buf, len, off));
 }
 
 ssize_t copy_file_range(int infd, off_t *inoff, int outfd, off_t *outoff, size_t len,
