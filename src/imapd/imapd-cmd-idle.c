@@ -23,6 +23,9 @@ static void idle_sync_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	imapd_sync(s, true);
 	imapd_session_flush(s);
+	/* the sync read the index: give its pages back again */
+	if (s->idling && s->state == IMAPD_S_SELECTED)
+		store_folder_release_memory(s->folder);
 	struct timeval tv = {IDLE_POLL_S, 0};
 	evtimer_add(s->idle_timer, &tv);
 }
