@@ -197,7 +197,7 @@ class Sweep:
                 at, when, t.log()[-3000:])
             time.sleep(0.02)
         hit = os.path.exists(fired)
-        if hit and not early:
+        if hit and not early and when != "fail":
             self.restart(when)
         lines = open(trace).read().splitlines() if os.path.exists(trace) else []
         self.wait_drained("%s at %d %s" % (self.role, at, when))
@@ -274,9 +274,10 @@ def check_delivered(sweep, token, rcpts, sent, acked, what, qid=None):
             check_bytes(addr, i, sent, path, data, what, qid)
 
 
-def walk(sweep, check):
+def walk(sweep, check, fail=False):
     """Traces the scenario, then kills at every call, before and after, and in the
-    middle of every write (half its bytes written: "torn"); check(at, when,
+    middle of every write (half its bytes written: "torn"); with fail, also makes each
+    call fail with EIO instead ("fail": the worker goes on); check(at, when,
     done, ref, tokens, sent, acks) checks each run (done: the calls that had run whole
     when the worker was killed). Returns the reference trace (normalized)."""
     tokens, sent, acks, hit, ref = sweep.run(0, "before")
@@ -286,7 +287,8 @@ def walk(sweep, check):
     assert not sweep.leftovers
     for at in range(1, len(ref) + 2):
         tearable = at <= len(ref) and ref[at - 1].startswith(("write ", "pwrite "))
-        for when in ("before", "after") + (("torn",) if tearable else ()):
+        modes = ("before", "after") + (("torn",) if tearable else ())
+        for when in modes + (("fail",) if fail and at <= len(ref) else ()):
             tokens, sent, acks, hit, lines = sweep.run(at, when)
             what = "%s at %d %s" % (sweep.role, at, when)
             if at > len(ref):
@@ -298,7 +300,7 @@ def walk(sweep, check):
                 what, ref[at - 1], "\n".join(lines), sweep.tern.log()[-3000:])
             got = [normalize(x) for x in lines]
             assert got[:at] == ref[:at], (what, got, ref)
-            done = ref[:at] if when == "after" else ref[:at - 1]  # torn: as before
+            done = ref[:at] if when == "after" else ref[:at - 1]  # torn, fail: as before
             check(at, when, done, ref, tokens, sent, acks)
     return ref
 
@@ -311,8 +313,10 @@ def check_receive(sweep):
             # 250 only after the message's commit: the fsync of env/ (one per message).
             assert not acked or len(commits) > k, (what, k, done)
             check_delivered(sweep, token, rcpts, data, acked, what)
-        # Left in msg/: only a message that got no 250.
+        # Left in msg/: only a message that got no 250; nothing when a call failed (the
+        # writer removes its file and answers with a temporary error).
         assert len(sweep.leftovers) <= acks.count(False), (what, len(sweep.leftovers))
+        assert when != "fail" or not sweep.leftovers, (what, sweep.leftovers)
         for left in sweep.leftovers:
             assert not any(("token=%s" % t).encode() in left
                            for t, a in zip(tokens, acks) if a), what
@@ -321,12 +325,12 @@ def check_receive(sweep):
 
 def test_crashpoint_smtp_receive(tern_factory):
     """The smtp worker killed at each call of receiving one message (two recipients)
-    into a new queue file, then into a recycled one (taken from free/, written over and
-    cut)."""
+    into a new queue file (and each call failing with EIO: a temporary error, no 250),
+    then into a recycled one (taken from free/, written over and cut)."""
     tern = tern_factory(start=False)
     rcpts = ["alice@example.test", "bob@example.test"]
     s = Sweep(tern, "smtp", [rcpts])
-    fresh = walk(s, check_receive(s))
+    fresh = walk(s, check_receive(s), fail=True)
     assert fresh == ["write queue/msg/ID", "fdatasync queue/msg/ID", "rename queue/msg/ID",
                      "fsync queue/env"], fresh
     s = Sweep(tern, "smtp", [rcpts], recycled=True)
@@ -352,7 +356,10 @@ def test_crashpoint_smtp_session(tern_factory):
 def test_crashpoint_queue_delivery(tern_factory):
     """The queue worker killed at each call of delivering one message to two local
     recipients (two Maildirs) and removing it; includes a kill between the two
-    deliveries and between the second one and the removal."""
+    deliveries and between the second one and the removal. Then each call fails with
+    EIO instead: a Maildir call deferred (also the fsync of new/ after the link: the
+    next pass must find the linked file), the manager's own calls at start fatal (the
+    master starts it again), the removal's rename replaced by an unlink."""
     tern = tern_factory(start=False, options={"queue_retry_min": "1s",
                                               "queue_retry_max": "2s"})
     rcpts = ["alice@example.test", "bob@example.test"]
@@ -363,7 +370,7 @@ def test_crashpoint_queue_delivery(tern_factory):
         check_delivered(s, tokens[0], rcpts, sent[0][1], True, "queue at %d %s" % (at, when))
         assert not s.leftovers
 
-    ref = walk(s, check)
+    ref = walk(s, check, fail=True)
     links = [i for i, x in enumerate(ref) if x.startswith(("link", "linkat"))]
     assert len(links) == 2 and "/alice/" in ref[links[0]] and "/bob/" in ref[links[1]], ref
     assert ref[-1] == "rename queue/env/ID", ref

@@ -9,7 +9,8 @@
  * SIGKILL just before or just after call number $TERN_CRASHPOINT_AT ("before" or "after"
  * in $TERN_CRASHPOINT_WHEN; "torn": a write or pwrite of more than one byte writes only
  * the first half of its bytes, then the process dies, as if killed in the middle of
- * it; any other call: as "before"). AT = 0 kills nothing: the calls are only traced. Each
+ * it; any other call: as "before"; "fail": call N is not made and fails with EIO, and
+ * the process goes on, as when a disk reports an error). AT = 0 kills nothing: the calls are only traced. Each
  * counted call is appended to $TERN_CRASHPOINT_TRACE as "N NAME PATH" (before the call).
  * The kill happens once: first the file $TERN_CRASHPOINT_FIRED is created (O_EXCL), and
  * a process started while it exists (the worker the master starts again) counts nothing.
@@ -35,7 +36,7 @@
 
 static bool cp_active;
 static long cp_at;
-static bool cp_after, cp_torn;
+static bool cp_after, cp_torn, cp_fail;
 static const char *cp_prefix;
 static const char *cp_trace;
 static const char *cp_fired;
@@ -71,6 +72,7 @@ __attribute__((constructor)) static void cp_init(void)
 	cp_at = at != NULL ? atol(at) : 0;
 	cp_after = when != NULL && strcmp(when, "after") == 0;
 	cp_torn = when != NULL && strcmp(when, "torn") == 0;
+	cp_fail = when != NULL && strcmp(when, "fail") == 0;
 	cp_trace = getenv("TERN_CRASHPOINT_TRACE");
 	cp_active = true;
 }
@@ -118,13 +120,20 @@ static bool cp_at_path(int dirfd, const char *path, char *out, size_t size)
 	return k > 0 && (size_t)k < size;
 }
 
-static void cp_kill(void)
+/* Creates the marker: false when it exists already (another thread fired). */
+static bool cp_mark(void)
 {
 	int fd = open(cp_fired, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return; /* fired already (another thread) */
+		return false;
 	close(fd);
-	raise(SIGKILL);
+	return true;
+}
+
+static void cp_kill(void)
+{
+	if (cp_mark())
+		raise(SIGKILL);
 }
 
 /* Called before each counted call: its number. A call that can be torn (a write of
@@ -143,7 +152,7 @@ static long cp_before_call(const char *name, const char *path, bool tearable)
 			close(fd);
 		}
 	}
-	if (n == cp_at && !cp_after && !(cp_torn && tearable))
+	if (n == cp_at && !cp_after && !cp_fail && !(cp_torn && tearable))
 		cp_kill();
 	return n;
 }
@@ -159,9 +168,14 @@ static void cp_done(long n)
 		cp_kill();
 }
 
-/* Returns what CALL gives after cp_done(N), errno as the call left it. */
+/* Returns what CALL gives after cp_done(N), errno as the call left it; in "fail" mode at
+ * the crash point, -1 with EIO without making the call. */
 #define CP_RETURN(ret_type, n, call) \
 	do { \
+		if ((n) != 0 && (n) == cp_at && cp_fail && cp_mark()) { \
+			errno = EIO; \
+			return -1; \
+		} \
 		ret_type r_ = call; \
 		int e_ = errno; \
 		cp_done(n); \
