@@ -394,6 +394,48 @@ def test_idle_sessions_stay_small(tern_factory):
     assert SANITIZE or grown < 100, "%.1f KB per idle session" % grown
 
 
+def test_many_idle_sessions_share_one_watch(tern_factory):
+    """100 sessions in IDLE on one folder: the worker watches it with one inotify instance
+    (not one per session: the kernel allows 128 per user by default), and a delivery
+    reaches every session as EXISTS within a second; DONE then ends each, and the watch
+    goes with the last."""
+    n = 100
+    tern = tern_factory(options={"imap_max_connections": "1000",
+                                 "imap_max_connections_per_ip": "1000",
+                                 "imap_max_sessions_per_user": "1000"})
+    deliver(tern, "before")
+    tern.wait_messages(ALICE, 1)
+    sessions = []
+    for _ in range(n):
+        r = Raw(tern.ports["imap"])
+        r.send(b"a LOGIN alice@example.test alice-pw\r\nb SELECT INBOX\r\nc IDLE\r\n")
+        r.until(b"b")
+        assert r.line().startswith(b"+")
+        sessions.append(r)
+    pid = imap_worker_pid(tern)
+
+    def inotify():
+        """(inotify instances of the worker, watches in them: fdinfo's "inotify wd:" lines)"""
+        fds = [fd for fd in os.listdir("/proc/%d/fd" % pid)
+               if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:inotify"]
+        watches = sum(open("/proc/%d/fdinfo/%s" % (pid, fd)).read().count("inotify wd:")
+                      for fd in fds)
+        return len(fds), watches
+    assert inotify() == (1, 2)  # new/ and cur/ of INBOX
+    deliver(tern, "while idling")
+    tern.wait_messages(ALICE, 2)
+    t0 = time.time()
+    for r in sessions:
+        line = r.line(timeout=5)
+        assert line == b"* 2 EXISTS\r\n", line
+    assert time.time() - t0 < 1.5
+    for r in sessions:
+        r.send(b"DONE\r\n")
+        assert r.until(b"c")[-1].startswith(b"c OK")
+        r.close()
+    assert inotify() == (1, 0)  # the instance stays for the next IDLE, its watches do not
+
+
 def test_large_append_bounded_memory(tern):
     size = 40 * 1024 * 1024
     r = Raw(tern.ports["imap"])

@@ -66,11 +66,13 @@ struct imapd_settings {
 	uint64_t login_timeout_s;
 	uint64_t max_sessions_per_user;
 	uint64_t max_errors;
+	uint64_t idle_check_s; /* IDLE's poll where inotify watches the folder */
 };
 
 struct imapd_server {
 	struct server_core core; /* configuration, login policy, listeners, sessions (lib-server) */
 	struct imapd_settings set;
+	struct imapd_idle_watches *idle_watches; /* the sessions in IDLE: imapd-cmd-idle.c */
 };
 
 /* The command being run. */
@@ -144,8 +146,9 @@ struct imapd_session {
 	struct sasl_server *sasl; /* AUTHENTICATE in progress */
 	/* IDLE */
 	bool idling;
-	int inotify_fd;
-	struct event *idle_ev, *idle_timer;
+	bool idle_woken;		  /* a change was seen: idle_timer set to sync soon */
+	struct idle_folder *idle_folder; /* the watch shared with the worker's other sessions */
+	struct event *idle_timer;	  /* the sync after a change, or the poll */
 	/* APPEND of a streamed literal */
 	struct imapd_append *append;
 };
@@ -447,5 +450,7 @@ void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *cmd);
 /* A line while idling: "DONE" ends it. */
 void imapd_idle_line(struct imapd_session *s, const char *line);
 void imapd_idle_stop(struct imapd_session *s);
+/* Frees the worker's inotify instance of IDLE (at the end, no session left). */
+void imapd_idle_watches_free(struct imapd_server *srv);
 
 #endif

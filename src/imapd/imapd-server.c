@@ -39,6 +39,9 @@ static void server_settings(struct imapd_server *srv)
 	srv->core.ports.max_connections = conf_num(c, "imap_max_connections");
 	srv->core.ports.max_connections_per_ip = conf_num(c, "imap_max_connections_per_ip");
 	set->max_sessions_per_user = conf_num(c, "imap_max_sessions_per_user");
+	set->idle_check_s = conf_num(c, "imap_idle_check_interval");
+	if (set->idle_check_s < 1)
+		set->idle_check_s = 1;
 }
 
 static void server_accepted(void *arg, struct server_listener *l, struct bufferevent *bev,
@@ -82,6 +85,7 @@ int imapd_server_init(struct imapd_server *srv, const char *conf_path)
 
 void imapd_server_deinit(struct imapd_server *srv)
 {
+	imapd_idle_watches_free(srv); /* first: it has an event of the core's base */
 	server_core_deinit(&srv->core);
 }
 

@@ -88,7 +88,6 @@ struct imapd_session *imapd_session_new(struct imapd_server *srv, struct buffere
 {
 	struct imapd_session *s = X_NEW(struct imapd_session);
 	s->server = srv;
-	s->inotify_fd = -1;
 	s->state = IMAPD_S_NOAUTH;
 	struct imap_parser_limits lim;
 	imap_parser_limits_default(&lim);

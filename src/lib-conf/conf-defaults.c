@@ -388,6 +388,11 @@ const struct conf_def conf_global_defs[] = {
 	  "before the session is closed (RFC 9051 5.4: at least 30 minutes)."),
 	S("IMAP server", "imap_login_timeout", CONF_TIME, "60s",
 	  "How long an IMAP client may stay silent before it has logged in."),
+	S("IMAP server", "imap_idle_check_interval", CONF_TIME, "30s",
+	  "How often a session in IDLE checks its folder although inotify has reported no "
+	  "change: inotify reports every change made on this machine at once; the check "
+	  "catches the others (another host's, on a network file system). A folder that "
+	  "cannot be watched is checked every 2 seconds."),
 	S("IMAP server", "imap_max_errors", CONF_INT, "20",
 	  "Bad or unknown commands allowed in one IMAP session before it is closed."),
 	S("IMAP server", "imap_max_connections", CONF_INT, "1000",
