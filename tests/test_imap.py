@@ -358,15 +358,36 @@ def test_idle_sees_delivery_within_a_second(tern):
     r.close()
 
 
+MANY_SESSIONS = {"imap_max_connections": "1000", "imap_max_connections_per_ip": "1000",
+                 "imap_max_sessions_per_user": "1000"}
+
+
+def idle_sessions(tern, n):
+    """n sessions of alice's, each with INBOX selected and in IDLE (tag c)."""
+    sessions = []
+    for _ in range(n):
+        r = Raw(tern.ports["imap"])
+        r.send(b"a LOGIN alice@example.test alice-pw\r\nb SELECT INBOX\r\nc IDLE\r\n")
+        r.until(b"b")
+        assert r.line().startswith(b"+")
+        sessions.append(r)
+    return sessions
+
+
+def idle_done(sessions):
+    for r in sessions:
+        r.send(b"DONE\r\n")
+        assert r.until(b"c")[-1].startswith(b"c OK")
+        r.close()
+
+
 def test_idle_sessions_stay_small(tern_factory):
     """Sessions in IDLE cost the worker little memory (issue #6: a tenth of Dovecot's per
     idle connection), also after the IDLE poll has read the index again: it gives the
     index's page cache back each time (before, every idle session kept a 20-page cache of
     16 KB pages, about 160 KB resident)."""
     n = 150
-    tern = tern_factory(options={"imap_max_connections": "1000",
-                                 "imap_max_connections_per_ip": "1000",
-                                 "imap_max_sessions_per_user": "1000"})
+    tern = tern_factory(options=MANY_SESSIONS)
     with smtplib.SMTP("127.0.0.1", tern.ports["smtp"]) as s:
         for i in range(30):
             s.sendmail("bob@example.test", [ALICE],
@@ -378,19 +399,10 @@ def test_idle_sessions_stay_small(tern_factory):
     first.close()
     pid = imap_worker_pid(tern)
     before = vmrss_kb(pid)
-    sessions = []
-    for _ in range(n):
-        r = Raw(tern.ports["imap"])
-        r.send(b"a LOGIN alice@example.test alice-pw\r\nb SELECT INBOX\r\nc IDLE\r\n")
-        r.until(b"b")
-        assert r.line().startswith(b"+")
-        sessions.append(r)
+    sessions = idle_sessions(tern, n)
     time.sleep(2.5)  # past the first IDLE poll of every session
     grown = (vmrss_kb(pid) - before) / n
-    for r in sessions:
-        r.send(b"DONE\r\n")
-        assert r.until(b"c")[-1].startswith(b"c OK")
-        r.close()
+    idle_done(sessions)
     assert SANITIZE or grown < 100, "%.1f KB per idle session" % grown
 
 
@@ -400,18 +412,10 @@ def test_many_idle_sessions_share_one_watch(tern_factory):
     reaches every session as EXISTS within a second; DONE then ends each, and the watch
     goes with the last."""
     n = 100
-    tern = tern_factory(options={"imap_max_connections": "1000",
-                                 "imap_max_connections_per_ip": "1000",
-                                 "imap_max_sessions_per_user": "1000"})
+    tern = tern_factory(options=MANY_SESSIONS)
     deliver(tern, "before")
     tern.wait_messages(ALICE, 1)
-    sessions = []
-    for _ in range(n):
-        r = Raw(tern.ports["imap"])
-        r.send(b"a LOGIN alice@example.test alice-pw\r\nb SELECT INBOX\r\nc IDLE\r\n")
-        r.until(b"b")
-        assert r.line().startswith(b"+")
-        sessions.append(r)
+    sessions = idle_sessions(tern, n)
     pid = imap_worker_pid(tern)
 
     def inotify():
@@ -429,10 +433,7 @@ def test_many_idle_sessions_share_one_watch(tern_factory):
         line = r.line(timeout=5)
         assert line == b"* 2 EXISTS\r\n", line
     assert time.time() - t0 < 1.5
-    for r in sessions:
-        r.send(b"DONE\r\n")
-        assert r.until(b"c")[-1].startswith(b"c OK")
-        r.close()
+    idle_done(sessions)
     assert inotify() == (1, 0)  # the instance stays for the next IDLE, its watches do not
 
 
