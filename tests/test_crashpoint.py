@@ -116,7 +116,7 @@ class Sweep:
     """One instance, and the runs of one killed worker over one scenario: `messages`
     is a list of recipient lists, sent in one SMTP session each run."""
 
-    def __init__(self, tern, role, messages, recycled=False, pad=0, inject=None):
+    def __init__(self, tern, role, messages, recycled=False, pad=0, inject=None, fail_at=0):
         self.tern = tern
         self.role = role
         self.messages = messages
@@ -125,6 +125,7 @@ class Sweep:
         # inject(tokens) -> (sent, acks): puts the messages into the stopped server's
         # queue itself instead of sending them over SMTP once it runs.
         self.inject = inject
+        self.fail_at = fail_at  # a call made to fail (EIO) in every run, kill or not
         self.q = os.path.join(tern.dir, "inst", "queue")
         self.cp = os.path.join(tern.dir, "crashpoint")
         os.makedirs(self.cp, exist_ok=True)
@@ -180,7 +181,8 @@ class Sweep:
         t.serve_env = {"LD_PRELOAD": SHIM, "TERN_CRASHPOINT_ROLE": self.role,
                        "TERN_CRASHPOINT_PREFIX": ":".join(self.prefixes),
                        "TERN_CRASHPOINT_FIRED": fired, "TERN_CRASHPOINT_TRACE": trace,
-                       "TERN_CRASHPOINT_AT": str(at), "TERN_CRASHPOINT_WHEN": when}
+                       "TERN_CRASHPOINT_AT": str(at), "TERN_CRASHPOINT_WHEN": when,
+                       "TERN_CRASHPOINT_FAIL_AT": str(self.fail_at)}
         tokens = [uuid.uuid4().hex for _ in self.messages]
         if self.inject:
             sent, acks = self.inject(tokens)
@@ -288,6 +290,8 @@ def walk(sweep, check, fail=False):
     for at in range(1, len(ref) + 2):
         tearable = at <= len(ref) and ref[at - 1].startswith(("write ", "pwrite "))
         modes = ("before", "after") + (("torn",) if tearable else ())
+        if at == sweep.fail_at:
+            modes = ("before",)  # the call fails and is not made: nothing after it
         for when in modes + (("fail",) if fail and at <= len(ref) else ()):
             tokens, sent, acks, hit, lines = sweep.run(at, when)
             what = "%s at %d %s" % (sweep.role, at, when)
@@ -485,3 +489,26 @@ def test_crashpoint_format1_delivery(tern_factory):
 
     ref = walk(s, check)
     assert ref[-2:] == ["rename queue/env/ID", "rename queue/msg/ID"], ref
+
+
+def test_crashpoint_after_a_failed_fsync_of_new(tern_factory):
+    """A failure, then a crash: in every run the fsync of alice's new/ after the link
+    fails (EIO, call 8), so her delivery is deferred although her file is there; the
+    pass records that ("d" and "n": write + fdatasync, walked torn too), looks again and
+    finds the file ("delivered before"). The queue worker is killed at each call around
+    that; alice and bob still get the message exactly once."""
+    tern = tern_factory(start=False, options={"queue_retry_min": "1s",
+                                              "queue_retry_max": "2s"})
+    rcpts = ["alice@example.test", "bob@example.test"]
+    s = Sweep(tern, "queue", [rcpts], fail_at=8)
+
+    def check(at, when, done, ref, tokens, sent, acks):
+        check_delivered(s, tokens[0], rcpts, sent[0][1], True, "queue at %d %s" % (at, when))
+        assert not s.leftovers
+
+    ref = walk(s, check)
+    assert ref[7] == "fsync data/mail/example.test/alice/new", ref
+    assert ref[-3:] == ["write queue/env/ID", "fdatasync queue/env/ID",
+                        "rename queue/env/ID"], ref
+    assert "4.3.0 cannot fsync the folder of" in tern.log()
+    assert "status=sent (2.0.0 delivered before)" in tern.log()

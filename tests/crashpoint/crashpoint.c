@@ -10,7 +10,9 @@
  * in $TERN_CRASHPOINT_WHEN; "torn": a write or pwrite of more than one byte writes only
  * the first half of its bytes, then the process dies, as if killed in the middle of
  * it; any other call: as "before"; "fail": call N is not made and fails with EIO, and
- * the process goes on, as when a disk reports an error). AT = 0 kills nothing: the calls are only traced. Each
+ * the process goes on, as when a disk reports an error). $TERN_CRASHPOINT_FAIL_AT = M
+ * makes call M fail so as well, whatever AT does (a failure, then a crash later on).
+ * AT = 0 kills nothing: the calls are only traced. Each
  * counted call is appended to $TERN_CRASHPOINT_TRACE as "N NAME PATH" (before the call).
  * The kill happens once: first the file $TERN_CRASHPOINT_FIRED is created (O_EXCL), and
  * a process started while it exists (the worker the master starts again) counts nothing.
@@ -35,7 +37,7 @@
 #include <unistd.h>
 
 static bool cp_active;
-static long cp_at;
+static long cp_at, cp_fail_at;
 static bool cp_after, cp_torn, cp_fail;
 static const char *cp_prefix;
 static const char *cp_trace;
@@ -70,6 +72,8 @@ __attribute__((constructor)) static void cp_init(void)
 	const char *at = getenv("TERN_CRASHPOINT_AT");
 	const char *when = getenv("TERN_CRASHPOINT_WHEN");
 	cp_at = at != NULL ? atol(at) : 0;
+	const char *fail_at = getenv("TERN_CRASHPOINT_FAIL_AT");
+	cp_fail_at = fail_at != NULL ? atol(fail_at) : 0;
 	cp_after = when != NULL && strcmp(when, "after") == 0;
 	cp_torn = when != NULL && strcmp(when, "torn") == 0;
 	cp_fail = when != NULL && strcmp(when, "fail") == 0;
@@ -172,7 +176,7 @@ static void cp_done(long n)
  * the crash point, -1 with EIO without making the call. */
 #define CP_RETURN(ret_type, n, call) \
 	do { \
-		if ((n) != 0 && (n) == cp_at && cp_fail && cp_mark()) { \
+		if ((n) != 0 && (((n) == cp_at && cp_fail && cp_mark()) || (n) == cp_fail_at)) { \
 			errno = EIO; \
 			return -1; \
 		} \
