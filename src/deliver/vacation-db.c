@@ -162,9 +162,15 @@ bool vacation_db_is_ours(const char *path)
 	       memcmp(head, VACATION_DB_MAGIC "\n", sizeof(head)) == 0;
 }
 
+/* Times are whole seconds (an answer at T is recorded as floor(T)): an answer is past an
+ * interval of N seconds only when the recorded times differ by more than N, so that never
+ * less than N seconds pass between two answers to one sender (with "N apart" two messages
+ * 0.1 s apart across a second's boundary were both answered under -r 1). 0: every
+ * message is answered. */
 static bool expired(const struct vacation_rec *r, int64_t interval, int64_t now)
 {
-	return !r->exclude && interval != VACATION_FOREVER && r->time <= now - interval;
+	return !r->exclude && interval != VACATION_FOREVER &&
+	       (interval == 0 || r->time < now - interval);
 }
 
 int vacation_db_save(const char *path, const struct vacation_db *db, int64_t interval, int64_t now,
