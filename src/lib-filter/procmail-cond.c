@@ -54,7 +54,6 @@ static double weighted_sum(double w, double x, size_t n)
 static bool regex_cond(struct pm_vm *vm, struct pm_cond_ctx *cc, const char *pattern,
 		       const char *text, size_t len, bool negate, double *add)
 {
-	struct pm_regex re;
 	struct buf err = BUF_INIT;
 	bool icase = !(cc->r->flags & PROCMAIL_F_CASE), split;
 	/* Not even compiled when a literal it needs is not in the text (a pattern that would
@@ -66,7 +65,8 @@ static bool regex_cond(struct pm_vm *vm, struct pm_cond_ctx *cc, const char *pat
 		pm_logf(vm, true, "procmail: No match on \"%s\"\n", pattern);
 		return false;
 	}
-	if (pm_regex_compile(&re, pattern, icase, &err) < 0) {
+	const struct pm_regex *re = pm_regex_get(pattern, icase, &err);
+	if (re == NULL) {
 		pm_logf(vm, false, "procmail: %s in \"%s\"\n", buf_cstr(&err), pattern);
 		buf_free(&err);
 		*add = 0;
@@ -74,20 +74,19 @@ static bool regex_cond(struct pm_vm *vm, struct pm_cond_ctx *cc, const char *pat
 	}
 	buf_free(&err);
 	struct buf match = BUF_INIT;
-	if (re.split && !negate)
+	if (re->split && !negate)
 		pm_set(vm, "MATCH", "");
-	bool found = pm_regex_search(&re, text, len, &match);
-	if (found && re.split && !negate)
+	bool found = pm_regex_search(re, text, len, &match);
+	if (found && re->split && !negate)
 		pm_set(vm, "MATCH", buf_cstr(&match));
 	size_t n = found ? 1 : 0;
 	if (cc->c->weighted && found && !negate && cc->c->exponent != 0)
-		n = pm_regex_count(&re, text, len, PM_MAX_COUNT);
+		n = pm_regex_count(re, text, len, PM_MAX_COUNT);
 	if (negate)
 		n = found ? 0 : 1;
 	*add = cc->c->weighted ? weighted_sum(cc->c->weight, cc->c->exponent, n) : 0;
 	pm_logf(vm, true, "procmail: %s \"%s\"\n", found != negate ? "Match on" : "No match on",
 		pattern);
-	pm_regex_free(&re);
 	buf_free(&match);
 	return found != negate;
 }

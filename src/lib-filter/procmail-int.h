@@ -97,6 +97,9 @@ struct pm_regex {
 /* Compiles procmail's dialect; returns -1 with a reason in err. */
 int pm_regex_compile(struct pm_regex *re, const char *pattern, bool icase, struct buf *err);
 void pm_regex_free(struct pm_regex *re);
+/* pattern compiled, from this thread's cache of compiled expressions when it was compiled
+ * before (see the .c file); NULL with a reason in err. Valid until the thread's next call. */
+const struct pm_regex *pm_regex_get(const char *pattern, bool icase, struct buf *err);
 /* Finds the first match; when the regex has \/ and match is set, MATCH's text goes there. */
 bool pm_regex_search(const struct pm_regex *re, const char *text, size_t len, struct buf *match);
 /* Counts matches (up to max), for weighted conditions. */

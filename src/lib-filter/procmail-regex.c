@@ -9,6 +9,8 @@
  * does). Matching is case-insensitive unless the D flag is given (REG_ICASE), and '.' and
  * "[^...]" never match a newline (REG_NEWLINE).
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -205,6 +207,80 @@ void pm_regex_free(struct pm_regex *re)
 		regfree(&re->right);
 	}
 	re->compiled = false;
+}
+
+/* ---- Compiled expressions kept for the next message. A process that delivers many
+ * messages (the queue's delivery threads, `tern deliver -s`) compiles each pattern of an
+ * rc file once instead of once a message. Per thread: glibc's regexec locks the regex_t,
+ * so threads sharing one would take turns. At most PM_REGEX_CACHE per thread, the oldest
+ * replaced first; the key is the pattern as written after $-expansion, with icase. ---- */
+
+#define PM_REGEX_CACHE 128
+
+struct pm_regex_slot {
+	char *pattern;
+	bool icase;
+	struct pm_regex re;
+};
+
+struct pm_regex_cache {
+	struct pm_regex_slot slot[PM_REGEX_CACHE];
+	size_t n, next; /* slots used; the one replaced next when all are */
+};
+
+static _Thread_local struct pm_regex_cache *regex_cache;
+static pthread_key_t regex_cache_key;
+static pthread_once_t regex_cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *p)
+{
+	struct pm_regex_cache *c = p;
+	for (size_t i = 0; i < c->n; i++) {
+		x_free(&c->slot[i].pattern);
+		pm_regex_free(&c->slot[i].re);
+	}
+	free(c);
+}
+
+static void cache_key_make(void)
+{
+	(void)pthread_key_create(&regex_cache_key, cache_free);
+}
+
+static struct pm_regex_cache *cache_get(void)
+{
+	if (regex_cache == NULL) {
+		pthread_once(&regex_cache_once, cache_key_make);
+		regex_cache = x_calloc(1, sizeof(*regex_cache));
+		(void)pthread_setspecific(regex_cache_key, regex_cache); /* freed at thread exit */
+	}
+	return regex_cache;
+}
+
+const struct pm_regex *pm_regex_get(const char *pattern, bool icase, struct buf *err)
+{
+	struct pm_regex_cache *c = cache_get();
+	for (size_t i = 0; i < c->n; i++) {
+		struct pm_regex_slot *s = &c->slot[i];
+		if (s->icase == icase && strcmp(s->pattern, pattern) == 0)
+			return &s->re;
+	}
+	struct pm_regex re;
+	if (pm_regex_compile(&re, pattern, icase, err) < 0)
+		return NULL; /* not kept: the error is logged again for the next message */
+	struct pm_regex_slot *s;
+	if (c->n < PM_REGEX_CACHE) {
+		s = &c->slot[c->n++];
+	} else {
+		s = &c->slot[c->next];
+		c->next = (c->next + 1) % PM_REGEX_CACHE;
+		x_free(&s->pattern);
+		pm_regex_free(&s->re);
+	}
+	s->pattern = x_strdup(pattern);
+	s->icase = icase;
+	s->re = re;
+	return &s->re;
 }
 
 /* regexec on text[from, to) with the line edges of the whole text; bol and eol force '^' to

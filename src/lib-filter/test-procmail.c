@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -406,6 +407,55 @@ static void test_regex(void **state)
 	buf_free(&err);
 }
 
+static void *regex_in_thread(void *arg)
+{
+	struct buf err = BUF_INIT;
+	const struct pm_regex *re = pm_regex_get("^Subject:.*hello", true, &err);
+	*(const struct pm_regex **)arg = re;
+	return re != NULL && pm_regex_search(re, "Subject: Hello\n", 15, NULL) ? arg : NULL;
+}
+
+/* pm_regex_get: the same pattern gives the compiled expression kept before; icase is
+ * part of the key; a bad one is NULL with the reason (and not kept); past the bound the
+ * oldest is replaced; another thread compiles its own. */
+static void test_regex_cache(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	const struct pm_regex *a = pm_regex_get("^Subject:.*hello", true, &err);
+	assert_non_null(a);
+	assert_ptr_equal(pm_regex_get("^Subject:.*hello", true, &err), a);
+	const struct pm_regex *b = pm_regex_get("^Subject:.*hello", false, &err);
+	assert_non_null(b);
+	assert_ptr_not_equal(a, b);
+	assert_true(pm_regex_search(a, "Subject: HELLO\n", 15, NULL));
+	assert_false(pm_regex_search(b, "Subject: HELLO\n", 15, NULL));
+	assert_null(pm_regex_get("a(b", true, &err));
+	assert_true(strstr(buf_cstr(&err), "bad regular expression") != NULL);
+	buf_reset(&err);
+	assert_null(pm_regex_get("a(b", true, &err));
+	assert_true(err.len > 0);
+	for (int i = 0; i < 200; i++) { /* pushes the first ones out */
+		char pat[32];
+		snprintf(pat, sizeof(pat), "^X-N%d:", i);
+		const struct pm_regex *r = pm_regex_get(pat, true, &err);
+		assert_non_null(r);
+		assert_true(pm_regex_search(r, pat + 1, strlen(pat) - 1, NULL));
+	}
+	const struct pm_regex *again = pm_regex_get("^Subject:.*hello", true, &err);
+	assert_non_null(again);
+	assert_true(pm_regex_search(again, "Subject: hello\n", 15, NULL));
+	assert_false(pm_regex_search(again, "Subject: bye\n", 13, NULL));
+	pthread_t t;
+	const struct pm_regex *other = NULL;
+	void *ok = NULL;
+	assert_int_equal(pthread_create(&t, NULL, regex_in_thread, &other), 0);
+	assert_int_equal(pthread_join(t, &ok), 0);
+	assert_non_null(ok);
+	assert_ptr_not_equal(other, again);
+	buf_free(&err);
+}
+
 /* pm_regex_cannot_match: true only where the regex does not match; false where a literal
  * is only optional, alternative or inside a group. */
 static void test_regex_prefilter(void **state)
@@ -530,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_regex),
 		cmocka_unit_test(test_regex_prefilter),
+		cmocka_unit_test(test_regex_cache),
 		cmocka_unit_test(test_chaining),
 		cmocka_unit_test(test_semantics),
 		cmocka_unit_test(test_testdata),
