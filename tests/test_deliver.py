@@ -201,6 +201,99 @@ def test_message_bigger_than_the_filter_limit(inst):
     assert box.endswith(body + b"\n")
 
 
+
+# ---- tern deliver -s: the messages of an mbox, each delivered on its own
+
+BOB = "bob@example.test"
+
+
+def mboxrd(sender, msg):
+    """One message as an mbox entry: From_ line, mboxrd quoting, the empty line after."""
+    import re as _re
+    quoted = _re.sub(rb"(?m)^(>*From )", rb">\1", msg)
+    return b"From %s  Thu Nov 26 07:00:00 2026\n%s\n" % (sender, quoted)
+
+
+def delivered(inst, address):
+    return sorted(inst.read_messages(address))
+
+
+SPLIT_MSGS = [
+    (b"a@example.org",
+     b"From: a@example.org\nSubject: one\n\nFrom the start of a line\n>From quoted\n\n"),
+    (b"b@example.org", b"From: b@example.org\nSubject: two\n\nbody\nFrom mid-paragraph\n"),
+    (b"MAILER-DAEMON", b"Subject: three\n\n>>From twice\n" + b"x" * 3000000 + b"\n"),
+]
+
+
+def expect(address, sender, msg):
+    return b"Return-Path: <%s>\nDelivered-To: %s\n%s" % (sender, address.encode(), msg)
+
+
+def test_split_delivers_each_message_of_an_mbox(inst):
+    userdir(inst)
+    mbox = b"".join(mboxrd(s, m) for s, m in SPLIT_MSGS)
+    r = deliver(inst, mbox, "-s", "-a", USER)
+    assert r.returncode == 0, r.stderr
+    # each byte for byte, with its own envelope sender (MAILER-DAEMON is the null sender);
+    # the third is bigger than deliver_spool_memory (1M): spooled to a file
+    want = [expect(USER, b"" if s == b"MAILER-DAEMON" else s, m) for s, m in SPLIT_MSGS]
+    assert delivered(inst, USER) == sorted(want)
+    # -f wins over the From_ lines; an input without From_ line is one message
+    r = deliver(inst, mbox[:mbox.index(b"From b@")], "-s", "-f", "z@example.net", "-a", BOB)
+    assert r.returncode == 0, r.stderr
+    assert delivered(inst, BOB) == [expect(BOB, b"z@example.net", SPLIT_MSGS[0][1])]
+    assert deliver(inst, MSG, "-s", "-a", BOB).returncode == 0
+    assert len(inst.read_messages(BOB)) == 2 and expect(BOB, b"", MSG) in inst.read_messages(BOB)
+    assert deliver(inst, b"", "-s", "-a", BOB).returncode == 0  # an empty mbox: nothing
+    assert len(inst.read_messages(BOB)) == 2
+
+
+def test_split_reads_back_what_the_mbox_writer_wrote(inst):
+    """An rc file copies messages into an mbox (Tern's mboxrd writer); -s gives them back
+    to another user byte for byte (after the first delivery's header lines)."""
+    userdir(inst)
+    rc(inst, ":0:\nsaved.mbox\n")
+    msgs = [m for _, m in SPLIT_MSGS[:2]] + [MSG, b"Subject: x\n\n>From a\n\n\n\nFrom b\n"]
+    for m in msgs:
+        assert deliver(inst, m, "-f", "s@example.org", "-a", USER).returncode == 0
+    box = open(os.path.join(inst.maildir(USER), "saved.mbox"), "rb").read()
+    r = deliver(inst, box, "-s", "-a", BOB)
+    assert r.returncode == 0, r.stderr
+    want = [expect(BOB, b"s@example.org", expect(USER, b"s@example.org", m)) for m in msgs]
+    assert delivered(inst, BOB) == sorted(want)
+
+
+def test_split_stops_at_the_first_failure_and_says_where(inst):
+    """A message refused (a mail loop, 65) stops the run: the ones before it are
+    delivered, it and the rest are not, and stderr names its byte offset, from which the
+    rest can be delivered again without a duplicate."""
+    userdir(inst)
+    first = mboxrd(b"a@example.org", SPLIT_MSGS[0][1])
+    loop = mboxrd(b"b@example.org", b"Delivered-To: alice@example.test\nSubject: loop\n\nx\n")
+    rest = mboxrd(b"c@example.org", MSG)
+    r = deliver(inst, first + loop + rest, "-s", "-a", USER)
+    assert r.returncode == 65
+    err = r.stderr.decode()
+    assert "message 2 (byte %d of the input) not delivered: 5.4.6" % len(first) in err, err
+    assert "1 delivered before it" in err
+    assert delivered(inst, USER) == [expect(USER, b"a@example.org", SPLIT_MSGS[0][1])]
+    r = deliver(inst, (first + loop + rest)[len(first) + len(loop):], "-s", "-a", USER)
+    assert r.returncode == 0, r.stderr
+    assert len(inst.read_messages(USER)) == 2
+
+
+def test_split_runs_each_message_through_the_filters(inst):
+    userdir(inst)
+    rc(inst, ":0\n* ^Subject:.*one\nones/\n:0\n* ^From:.*b@\\/[a-z.]+\nby-$MATCH/\n")
+    mbox = b"".join(mboxrd(s, m) for s, m in SPLIT_MSGS[:2]) * 3
+    assert deliver(inst, mbox, "-s", "-a", USER).returncode == 0
+    md = inst.maildir(USER)
+    assert len(os.listdir(os.path.join(md, "ones", "new"))) == 3
+    assert len(os.listdir(os.path.join(md, "by-example.org", "new"))) == 3
+    assert inst.read_messages(USER) == []
+
+
 def udp_listener():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))

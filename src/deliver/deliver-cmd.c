@@ -26,6 +26,7 @@
 #include "deliver-int.h"
 #include "durable.h"
 #include "log.h"
+#include "mbox-split.h"
 #include "queue.h"
 #include "sysuser.h"
 #include "userdb.h"
@@ -46,11 +47,12 @@ struct deliver_args {
 	const char *address;
 	const char *user;
 	const char *conf;
+	bool split; /* -s: an mbox of messages on stdin */
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern deliver [-f SENDER] (-a ADDRESS | -d USER) [-c CONF]\n");
+	fprintf(stderr, "usage: tern deliver [-s] [-f SENDER] (-a ADDRESS | -d USER) [-c CONF]\n");
 	return EX_USAGE;
 }
 
@@ -58,7 +60,7 @@ static int parse_args(int argc, char **argv, struct deliver_args *a)
 {
 	int c;
 	optind = 1;
-	while ((c = getopt(argc, argv, "f:r:a:d:c:")) != -1) {
+	while ((c = getopt(argc, argv, "f:r:a:d:c:s")) != -1) {
 		switch (c) {
 		case 'f':
 		case 'r':
@@ -72,6 +74,9 @@ static int parse_args(int argc, char **argv, struct deliver_args *a)
 			break;
 		case 'c':
 			a->conf = optarg;
+			break;
+		case 's':
+			a->split = true;
 			break;
 		default:
 			return -1;
@@ -98,85 +103,109 @@ static struct conf *load_conf(const char *given)
 	return c;
 }
 
-/* Where the spooling of stdin is: the From_ line state and the bytes written so far. */
+/* Where a message read on stdin is spooled: a memfd up to deliver_spool_memory bytes
+ * (most messages: a delivery then makes and deletes no file besides the one it
+ * delivers), past that an unlinked file in the INBOX's tmp/ (or in tmpdir), so that it is
+ * never held whole in memory. */
 struct spool {
-	bool started, in_from;
+	const char *inbox, *tmpdir;
+	uint64_t mem_max;
+	int mem;  /* the memfd, or -1 */
+	int file; /* the file, once the message outgrew mem_max (or without memfd), or -1 */
 	uint64_t size;
 };
 
-/* Copies stdin to fd without a leading From_ line (whose sender goes to from_r): 1 at the
- * end of stdin, 0 as soon as fd holds more than max bytes, -1 on an error. */
-static int spool_copy(int fd, struct spool *s, uint64_t max, struct buf *from_r)
+static void spool_init(struct spool *s, const struct conf *c, const char *inbox,
+		       const char *tmpdir)
 {
-	char *buf = x_malloc(SPOOL_CHUNK);
-	int r = 0;
-	while (s->size <= max) {
-		ssize_t n = read(0, buf, SPOOL_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -1 : 1;
-			break;
-		}
-		size_t skip = 0;
-		if (!s->started && n >= 5 && memcmp(buf, "From ", 5) == 0)
-			s->in_from = true;
-		s->started = true;
-		if (s->in_from) {
-			const char *nl = memchr(buf, '\n', (size_t)n);
-			skip = nl != NULL ? (size_t)(nl - buf) + 1 : (size_t)n;
-			buf_append(from_r, buf, nl != NULL ? skip - 1 : skip);
-			s->in_from = nl == NULL;
-		}
-		if (write_full(fd, buf + skip, (size_t)n - skip) < 0) {
-			r = -1;
-			break;
-		}
-		s->size += (uint64_t)n - skip;
-	}
-	x_free(&buf);
-	return r;
+	*s = (struct spool){.inbox = inbox,
+			    .tmpdir = tmpdir,
+			    .mem_max = conf_num(c, "deliver_spool_memory"),
+			    .mem = memfd_create("tern-deliver", MFD_CLOEXEC),
+			    .file = -1};
 }
 
-/* An unlinked spool file in the INBOX's tmp/ (or in tmpdir) holding stdin: first what
- * is in mem (s->size bytes, when mem >= 0), then the rest of stdin. fd, or -1 with
- * *code_r. */
-static int spool_file(const char *inbox, const char *tmpdir, int mem, struct spool *s,
-		      struct buf *from_r, int *code_r)
+static int spool_fd(const struct spool *s)
 {
-	char *tmp = tmpdir != NULL ? x_strdup(tmpdir) : x_asprintf("%s/tmp", inbox);
+	return s->file >= 0 ? s->file : s->mem;
+}
+
+/* An unlinked file in the INBOX's tmp/ (or in tmpdir). fd, or -1 with *code_r. */
+static int spool_file(const struct spool *s, int *code_r)
+{
+	char *tmp = s->tmpdir != NULL ? x_strdup(s->tmpdir) : x_asprintf("%s/tmp", s->inbox);
+	char *path = NULL;
 	int fd = -1;
 	if (mkdir_p(tmp, 0700) < 0) {
 		*code_r = errno == EACCES || errno == EPERM ? EX_NOPERM : EX_CANTCREAT;
 		fprintf(stderr, "tern deliver: cannot create %s: %s\n", tmp, strerror(errno));
-		x_free(&tmp);
-		return -1;
-	}
-	char *path =
-	    x_asprintf("%s/deliver.%ld.%llu", tmp, (long)getpid(), (unsigned long long)now_ms());
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	struct deliver_src held = {.fd = mem, .fd_len = mem >= 0 ? s->size : 0};
-	if (fd < 0) {
-		*code_r = errno == EACCES || errno == EPERM ? EX_NOPERM : EX_CANTCREAT;
-		fprintf(stderr, "tern deliver: cannot create %s: %s\n", path, strerror(errno));
-	} else if (unlink(path),
-		   deliver_src_write(fd, &held) < 0 || spool_copy(fd, s, UINT64_MAX, from_r) < 0) {
-		*code_r = EX_TEMPFAIL;
-		fprintf(stderr, "tern deliver: cannot spool the message: %s\n", strerror(errno));
-		close(fd);
-		fd = -1;
+	} else {
+		path = x_asprintf("%s/deliver.%ld.%llu", tmp, (long)getpid(),
+				  (unsigned long long)now_ms());
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0) {
+			*code_r = errno == EACCES || errno == EPERM ? EX_NOPERM : EX_CANTCREAT;
+			fprintf(stderr, "tern deliver: cannot create %s: %s\n", path,
+				strerror(errno));
+		} else {
+			unlink(path);
+		}
 	}
 	x_free(&tmp);
 	x_free(&path);
 	return fd;
 }
 
+/* Appends n bytes to the message. 0, or -1 with *code_r (and a line on stderr). */
+static int spool_write(struct spool *s, const char *p, size_t n, int *code_r)
+{
+	if (n == 0)
+		return 0;
+	if (s->file < 0 && (s->mem < 0 || s->size + n > s->mem_max)) {
+		s->file = spool_file(s, code_r);
+		if (s->file < 0)
+			return -1;
+		struct deliver_src held = {.fd = s->mem, .fd_len = s->mem >= 0 ? s->size : 0};
+		if (deliver_src_write(s->file, &held) < 0)
+			goto fail;
+	}
+	if (write_full(spool_fd(s), p, n) < 0)
+		goto fail;
+	s->size += n;
+	return 0;
+fail:
+	*code_r = EX_TEMPFAIL;
+	fprintf(stderr, "tern deliver: cannot spool the message: %s\n", strerror(errno));
+	return -1;
+}
+
+/* Empty again, for the next message. */
+static void spool_reset(struct spool *s)
+{
+	if (s->file >= 0)
+		close(s->file);
+	s->file = -1;
+	if (s->mem >= 0 && (ftruncate(s->mem, 0) < 0 || lseek(s->mem, 0, SEEK_SET) < 0)) {
+		close(s->mem);
+		s->mem = -1; /* the next message goes to a file */
+	}
+	s->size = 0;
+}
+
+static void spool_free(struct spool *s)
+{
+	spool_reset(s);
+	if (s->mem >= 0)
+		close(s->mem);
+	s->mem = -1;
+}
+
 /* A folder where the spool file would go that may not be written is 77 (EX_NOPERM), as
  * when the file is made there: the user's folder is not ours to write (a missing one is
  * made at delivery). */
-static bool tmp_unwritable(const char *inbox, const char *tmpdir, int *code_r)
+static bool tmp_unwritable(const struct spool *s, int *code_r)
 {
-	char *tmp = tmpdir != NULL ? x_strdup(tmpdir) : x_asprintf("%s/tmp", inbox);
+	char *tmp = s->tmpdir != NULL ? x_strdup(s->tmpdir) : x_asprintf("%s/tmp", s->inbox);
 	bool no =
 	    faccessat(AT_FDCWD, tmp, W_OK, AT_EACCESS) < 0 && (errno == EACCES || errno == EPERM);
 	if (no) {
@@ -187,41 +216,60 @@ static bool tmp_unwritable(const char *inbox, const char *tmpdir, int *code_r)
 	return no;
 }
 
-/* stdin, spooled: up to deliver_spool_memory bytes (most messages) in memory, a memfd,
- * so that a delivery makes and deletes no file besides the one it delivers; a bigger
- * message goes on to an unlinked file in the INBOX's tmp/ (or in tmpdir), and is never
- * held whole in memory. fd, or -1 with *code_r. */
-static int spool_stdin(const struct conf *c, const char *inbox, const char *tmpdir,
-		       struct buf *from_r, int *code_r)
+/* A read of stdin: bytes, 0 at its end, -1 with *code_r. */
+static ssize_t read_stdin(char *buf, int *code_r)
 {
-	struct spool s = {0};
-	int mem = memfd_create("tern-deliver", MFD_CLOEXEC), fd = mem, r = 0;
-	if (mem >= 0)
-		r = spool_copy(mem, &s, conf_num(c, "deliver_spool_memory"), from_r);
-	if (r == 0) { /* too big for memory (or no memfd): a file */
-		fd = spool_file(inbox, tmpdir, mem, &s, from_r, code_r);
-		if (mem >= 0)
-			close(mem);
-	} else if (r < 0) {
-		*code_r = EX_TEMPFAIL;
-		fprintf(stderr, "tern deliver: cannot spool the message: %s\n", strerror(errno));
-		close(mem);
-		fd = -1;
+	for (;;) {
+		ssize_t n = read(0, buf, SPOOL_CHUNK);
+		if (n >= 0)
+			return n;
+		if (errno != EINTR) {
+			*code_r = EX_TEMPFAIL;
+			fprintf(stderr, "tern deliver: cannot read the message: %s\n",
+				strerror(errno));
+			return -1;
+		}
 	}
-	if (fd == mem && fd >= 0 && tmp_unwritable(inbox, tmpdir, code_r)) {
-		close(fd);
-		fd = -1;
-	}
-	if (fd >= 0 && s.size == 0) {
-		*code_r = EX_DATAERR;
-		fprintf(stderr, "tern deliver: 5.6.0 empty message\n");
-		close(fd);
-		fd = -1;
-	}
-	return fd;
 }
 
-/* The envelope sender: -f (without <>), else the From_ line's, else <>. */
+/* The one message on stdin, spooled without a leading From_ line (which goes to from_r).
+ * 0, or -1 with *code_r. */
+static int spool_stdin(struct spool *s, struct buf *from_r, int *code_r)
+{
+	char *buf = x_malloc(SPOOL_CHUNK);
+	bool started = false, in_from = false;
+	ssize_t n;
+	int r = 0;
+	while (r == 0 && (n = read_stdin(buf, code_r)) != 0) {
+		if (n < 0) {
+			r = -1;
+			break;
+		}
+		size_t skip = 0;
+		if (!started && n >= 5 && memcmp(buf, "From ", 5) == 0)
+			in_from = true;
+		started = true;
+		if (in_from) {
+			const char *nl = memchr(buf, '\n', (size_t)n);
+			skip = nl != NULL ? (size_t)(nl - buf) + 1 : (size_t)n;
+			buf_append(from_r, buf, nl != NULL ? skip - 1 : skip);
+			in_from = nl == NULL;
+		}
+		r = spool_write(s, buf + skip, (size_t)n - skip, code_r);
+	}
+	x_free(&buf);
+	if (r == 0 && s->file < 0 && tmp_unwritable(s, code_r))
+		r = -1;
+	if (r == 0 && s->size == 0) {
+		*code_r = EX_DATAERR;
+		fprintf(stderr, "tern deliver: 5.6.0 empty message\n");
+		r = -1;
+	}
+	return r;
+}
+
+/* The envelope sender: -f (without <>), else the From_ line's (MAILER-DAEMON there is
+ * <>), else <>. */
 static char *pick_sender(const char *given, const struct buf *from_line)
 {
 	if (given != NULL) {
@@ -232,7 +280,10 @@ static char *pick_sender(const char *given, const struct buf *from_line)
 	}
 	if (from_line->len > 5) {
 		const char *s = from_line->data + 5;
-		return x_strndup(s, strcspn(s, " \t"));
+		char *sender = x_strndup(s, strcspn(s, " \t"));
+		if (strcmp(sender, "MAILER-DAEMON") == 0) /* what mbox writers put for <> */
+			sender[0] = 0;
+		return sender;
 	}
 	return x_strdup("");
 }
@@ -244,19 +295,14 @@ static const char *system_tmpdir(void)
 	return t != NULL && t[0] == '/' ? t : "/tmp";
 }
 
-/* Delivers stdin for u; info: the system user when started as root (the delivery then
- * runs in a child as that user, see deliver_as_user), else NULL. */
-static int run_delivery(const struct conf *c, const struct deliver_args *a,
-			const struct deliver_user *u, const struct user_info *info)
+/* Delivers the spooled message for u; info: the system user when started as root (the
+ * delivery then runs in a child as that user, see deliver_as_user), else NULL. The
+ * sysexits code, with res. */
+static int deliver_spooled(const struct conf *c, const struct deliver_args *a,
+			   const struct deliver_user *u, const struct user_info *info, int fd,
+			   const struct buf *from, struct delivery_result *res)
 {
-	struct buf from = BUF_INIT;
-	int code = EX_TEMPFAIL;
-	int fd = spool_stdin(c, u->inbox, u->virtual_user ? NULL : system_tmpdir(), &from, &code);
-	if (fd < 0) {
-		buf_free(&from);
-		return code;
-	}
-	char *sender = pick_sender(a->sender, &from);
+	char *sender = pick_sender(a->sender, from);
 	char id[QUEUE_ID_MAX];
 	queue_id_new(id);
 	struct delivery_request req = {.queue_id = id,
@@ -267,22 +313,136 @@ static int run_delivery(const struct conf *c, const struct deliver_args *a,
 				       .hostname = conf_str(c, "hostname"),
 				       .queue_time = time(NULL)};
 	struct deliver_ctx ctx = {.conf = c, .req = &req, .user = u};
-	struct delivery_result res;
+	int code;
 	if (info != NULL)
-		code = deliver_as_user(c, info, &req, false, &res);
+		code = deliver_as_user(c, info, &req, false, res);
 	else
-		code = deliver_local(&ctx, &res);
-	if (code != 0)
-		fprintf(stderr, "tern deliver: %s %s\n", res.enhanced, res.text);
+		code = deliver_local(&ctx, res);
 	log_info("%s: to=<%s>, from=<%s>, status=%s (%s %s)", id, req.recipient, sender,
 		 code == 0	       ? "sent"
 		 : code == EX_TEMPFAIL ? "deferred"
 				       : "bounced",
-		 res.enhanced, res.text);
-	close(fd);
+		 res->enhanced, res->text);
 	x_free(&sender);
+	return code;
+}
+
+/* Delivers the message on stdin for u (info: see deliver_spooled). */
+static int run_delivery(const struct conf *c, const struct deliver_args *a,
+			const struct deliver_user *u, const struct user_info *info)
+{
+	struct buf from = BUF_INIT;
+	struct spool s;
+	spool_init(&s, c, u->inbox, u->virtual_user ? NULL : system_tmpdir());
+	int code = EX_TEMPFAIL;
+	if (spool_stdin(&s, &from, &code) == 0) {
+		struct delivery_result res;
+		code = deliver_spooled(c, a, u, info, spool_fd(&s), &from, &res);
+		if (code != 0)
+			fprintf(stderr, "tern deliver: %s %s\n", res.enhanced, res.text);
+	}
+	spool_free(&s);
 	buf_free(&from);
 	return code;
+}
+
+/* -s: the messages of the mbox on stdin (mbox-split.c), one after the other, each as a
+ * message of its own (its own envelope sender from its From_ line unless -f is given).
+ * The first that is not delivered stops the run: what came before it is delivered (and
+ * durable: each delivery flushes as a single one does), it and the rest are not, and the
+ * line on stderr says where it starts in the input, so that nothing is lost or delivered
+ * twice when the rest is delivered again. An empty message is skipped with a warning. */
+static int run_batch(const struct conf *c, const struct deliver_args *a,
+		     const struct deliver_user *u)
+{
+	struct spool s;
+	spool_init(&s, c, u->inbox, u->virtual_user ? NULL : system_tmpdir());
+	struct mbox_split sp;
+	mbox_split_init(&sp);
+	struct buf out = BUF_INIT, from = BUF_INIT, next_from = BUF_INIT;
+	char *chunk = x_malloc(SPOOL_CHUNK);
+	uint64_t start = 0, done = 0, number = 0;
+	bool in_msg = false, eof = false;
+	int code = 0;
+	if (s.mem >= 0 && tmp_unwritable(&s, &code))
+		eof = true;
+	while (code == 0 && !eof) {
+		ssize_t n = read_stdin(chunk, &code);
+		if (n < 0)
+			break;
+		size_t pos = 0;
+		bool next = false;
+		eof = n == 0;
+		do {
+			if (eof) {
+				next = mbox_split_end(&sp, &out);
+			} else {
+				pos += mbox_split_feed(&sp, chunk + pos, (size_t)n - pos, &out,
+						       &next_from, &next);
+			}
+			if (out.len > 0 && !in_msg) { /* text before any From_ line */
+				in_msg = true;
+				number++;
+			}
+			if (spool_write(&s, out.data, out.len, &code) < 0)
+				break;
+			buf_reset(&out);
+			if (in_msg && (next || eof)) { /* the message is whole */
+				struct delivery_result res;
+				if (s.size == 0)
+					fprintf(stderr,
+						"tern deliver: message %llu (byte %llu of the "
+						"input) is empty: skipped\n",
+						(unsigned long long)number,
+						(unsigned long long)start);
+				else if ((code = deliver_spooled(c, a, u, NULL, spool_fd(&s), &from,
+								 &res)) == 0)
+					done++;
+				else
+					fprintf(stderr,
+						"tern deliver: message %llu (byte %llu of the "
+						"input) not delivered: %s %s; %llu delivered before "
+						"it, the rest not tried\n",
+						(unsigned long long)number,
+						(unsigned long long)start, res.enhanced, res.text,
+						(unsigned long long)done);
+				spool_reset(&s);
+				in_msg = false;
+			}
+			if (next) {
+				in_msg = true;
+				number++;
+				start = sp.from_offset;
+				buf_reset(&from);
+				buf_append(&from, next_from.data, next_from.len);
+			}
+		} while (code == 0 && !eof && pos < (size_t)n);
+		if (eof && in_msg && code == 0) /* a From_ line alone at the very end */
+			fprintf(stderr, "tern deliver: message %llu (byte %llu of the input) is "
+					"empty: skipped\n",
+				(unsigned long long)number, (unsigned long long)start);
+	}
+	x_free(&chunk);
+	buf_free(&out);
+	buf_free(&from);
+	buf_free(&next_from);
+	spool_free(&s);
+	return code;
+}
+
+/* What stdin holds, for u (info: see deliver_spooled). */
+static int deliver_for(const struct conf *c, const struct deliver_args *a,
+		       const struct deliver_user *u, const struct user_info *info)
+{
+	if (!a->split)
+		return run_delivery(c, a, u, info);
+	if (info != NULL) { /* root for a system user: each delivery would be a child as
+			     * the user, and this process would no longer be root after one */
+		fprintf(stderr, "tern deliver: -s delivers one's own mail: run it as %s\n",
+			info->login);
+		return EX_USAGE;
+	}
+	return run_batch(c, a, u);
 }
 
 /* Started as root (a mailbox_command, a .forward of root) on an instance whose data
@@ -313,7 +473,7 @@ static int deliver_system(const struct conf *c, const struct deliver_args *a, co
 	} else {
 		struct deliver_user u;
 		deliver_user_system(c, &info, &u);
-		code = run_delivery(c, a, &u, geteuid() == 0 ? &info : NULL);
+		code = deliver_for(c, a, &u, geteuid() == 0 ? &info : NULL);
 		deliver_user_free(&u);
 	}
 	if (found > 0)
@@ -355,7 +515,7 @@ int cmd_deliver(int argc, char **argv)
 			a.user != NULL ? a.user : a.address);
 		code = EX_NOUSER;
 	} else {
-		code = run_delivery(c, &a, &u, NULL);
+		code = deliver_for(c, &a, &u, NULL);
 		deliver_user_free(&u);
 	}
 	buf_free(&err);

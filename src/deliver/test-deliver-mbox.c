@@ -18,6 +18,7 @@
 #include <utime.h>
 
 #include "deliver-int.h"
+#include "mbox-split.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -220,10 +221,85 @@ static void test_maildir_exactly_once(void **state)
 	x_free(&new_dir);
 }
 
+/* Splits in with feeds of `chunk` bytes; each message as "[FROM_LINE]" + its bytes + "|". */
+static char *split_all(const char *in, size_t chunk)
+{
+	struct mbox_split s;
+	mbox_split_init(&s);
+	struct buf res = BUF_INIT, out = BUF_INIT, from = BUF_INIT;
+	size_t len = strlen(in), pos = 0;
+	bool open = false, next;
+	while (pos < len) {
+		size_t n = len - pos < chunk ? len - pos : chunk;
+		size_t used = mbox_split_feed(&s, in + pos, n, &out, &from, &next);
+		assert_true(used > 0 && used <= n);
+		pos += used;
+		if (out.len > 0 && !open) {
+			buf_append_str(&res, "[]");
+			open = true;
+		}
+		buf_append(&res, out.data, out.len);
+		buf_reset(&out);
+		if (next) {
+			if (open)
+				buf_append_char(&res, '|');
+			buf_printf(&res, "[%s]", buf_cstr(&from));
+			open = true;
+		}
+	}
+	next = mbox_split_end(&s, &out);
+	if (out.len > 0 && !open) {
+		buf_append_str(&res, "[]");
+		open = true;
+	}
+	buf_append(&res, out.data, out.len);
+	if (open)
+		buf_append_char(&res, '|');
+	if (next)
+		buf_printf(&res, "[%s]|", buf_cstr(&from));
+	buf_free(&out);
+	buf_free(&from);
+	return buf_steal(&res);
+}
+
+static void test_mbox_split(void **state)
+{
+	(void)state;
+	static const char *const cases[][2] = {
+	    {"", ""},
+	    {"Subject: a\n\nbody\n", "[]Subject: a\n\nbody\n|"},
+	    {"Subject: a\n\nbody\n\n", "[]Subject: a\n\nbody\n\n|"},
+	    {"From a@b  Thu Nov 26 07:00:00 2026\nS: 1\n\nx\n\nFrom c@d  Fri\nS: 2\n\ny\n\n",
+	     "[From a@b  Thu Nov 26 07:00:00 2026]S: 1\n\nx\n|[From c@d  Fri]S: 2\n\ny\n|"},
+	    /* a message's own final empty line, then the separator */
+	    {"From a\nS: 1\n\nx\n\n\nFrom b\nS: 2\n\ny\n", "[From a]S: 1\n\nx\n\n|[From b]S: 2\n\ny\n|"},
+	    /* mboxrd: one '>' less; "From " not after an empty line is text */
+	    {"From a\nS: 1\n\n>From x\n>>From y\n>Fro\n>\nFrom z\n\n>>>From w\n",
+	     "[From a]S: 1\n\nFrom x\n>From y\n>Fro\n>\nFrom z\n\n>>From w\n|"},
+	    {"From a\n\nFro", "[From a]\nFro|"},
+	    {"From a\nS: 1\n\n>", "[From a]S: 1\n\n>|"},
+	    {"From a\nx\n\nFrom b", "[From a]x\n|[From b]|"},
+	    {"From a\n\n\nFrom b\n", "[From a]\n|[From b]|"},
+	    {"From a\nFrom b\n", "[From a]From b\n|"},
+	    {"text first\n\nFrom b\nS\n", "[]text first\n|[From b]S\n|"},
+	    {"\nFrom a\nx\n", "[From a]x\n|"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static const size_t chunks[] = {1, 2, 3, 5, 7, 4096};
+		for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+			char *got = split_all(cases[i][0], chunks[k]);
+			if (strcmp(got, cases[i][1]) != 0)
+				fail_msg("case %zu, chunks of %zu: got \"%s\"", i, chunks[k], got);
+			x_free(&got);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_mboxrd_quoting, setup, teardown),
+	    cmocka_unit_test(test_mbox_split),
 	    cmocka_unit_test_setup_teardown(test_mboxrd_buffer_boundaries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_raw_and_append, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_dotlock, setup, teardown),
