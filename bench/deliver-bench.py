@@ -13,6 +13,14 @@ MTA runs a delivery agent, by six sides in the same run:
   tern-deliver-sieve  tern-deliver -a sv2@example.test -f SENDER
   dovecot-lda         dovecot-lda -c CONF -a sv@example.test -f SENDER   (Pigeonhole Sieve)
 
+and three sides that take each batch (below) as one mbox on their standard input, one
+process per batch, each message's sender in its From_ line:
+
+  tern-rc-mbox        tern deliver -s -a rc3@example.test       (RC; peer: procmail-mbox)
+  procmail-mbox       formail -s procmail -m MAILDIR=... ... RCFILE (procmail's own way)
+  tern-sieve-mbox     tern deliver -s -a sv3@example.test       (SIEVE; peer: dovecot-lda,
+                                                               which has no such mode)
+
 RC is a 30-recipe personal rc file (header regexes on From/To/Subject/List-Id/Cc, body
 conditions, weighted scoring, `c` copies, a nested block with MATCH, Maildir and mbox
 folders with locks, /dev/null); most messages fall through to the default. SIEVE says the
@@ -39,13 +47,15 @@ wait4); the ratios Tern/peer (overall, per batch, and on CPU); and the same figu
 
 Run as root from the source tree after building (build/src/tern/tern and tern-deliver):
     /usr/bin/python3 bench/deliver-bench.py [--count N] [--batch N] [--sides a,b] [--keep]
-Needs the procmail, dovecot-core and dovecot-sieve packages (no Dovecot service used).
+Needs the procmail (procmail, formail), dovecot-core and dovecot-sieve packages (no
+Dovecot service used).
 """
 import argparse
 import json
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -65,15 +75,23 @@ SLOW = 0.1  # seconds: a delivery slower than this is listed
 # the tern-deliver program (the agent alone), each with the rc file and with the Sieve
 # script, each for a user of its own.
 SIDES = ["tern-rc", "tern-deliver-rc", "procmail",
-         "tern-sieve", "tern-deliver-sieve", "dovecot-lda"]
+         "tern-sieve", "tern-deliver-sieve", "dovecot-lda",
+         "tern-rc-mbox", "procmail-mbox", "tern-sieve-mbox"]
+# The sides that take a whole batch as one mbox on their standard input, one process per
+# batch: `tern deliver -s`, and procmail's own way of doing that, `formail -s procmail`.
+MBOX_SIDES = {"tern-rc-mbox", "procmail-mbox", "tern-sieve-mbox"}
 TERN_USERS = {"tern-rc": "rc@" + DOMAIN, "tern-deliver-rc": "rc2@" + DOMAIN,
-              "tern-sieve": "sv@" + DOMAIN, "tern-deliver-sieve": "sv2@" + DOMAIN}
+              "tern-sieve": "sv@" + DOMAIN, "tern-deliver-sieve": "sv2@" + DOMAIN,
+              "tern-rc-mbox": "rc3@" + DOMAIN, "tern-sieve-mbox": "sv3@" + DOMAIN}
 LABELS = {"tern-rc": "tern deliver (rc)", "tern-deliver-rc": "tern-deliver (rc)",
           "tern-sieve": "tern deliver (Sieve)", "tern-deliver-sieve": "tern-deliver (Sieve)",
-          "true": "/bin/true"}
+          "tern-rc-mbox": "tern deliver -s (rc)", "tern-sieve-mbox": "tern deliver -s (Sieve)",
+          "procmail-mbox": "formail -s procmail", "true": "/bin/true"}
 PEERS = {"tern-rc": "procmail", "tern-deliver-rc": "procmail",
-         "tern-sieve": "dovecot-lda", "tern-deliver-sieve": "dovecot-lda"}
-TARGETS = {"procmail": 3, "dovecot-lda": 2}
+         "tern-sieve": "dovecot-lda", "tern-deliver-sieve": "dovecot-lda",
+         "tern-rc-mbox": "procmail-mbox", "tern-sieve-mbox": "dovecot-lda"}
+TARGETS = {"procmail": 3, "procmail-mbox": 3, "dovecot-lda": 2}
+FORMAIL = "/usr/bin/formail"
 
 # ---------------------------------------------------------------- the filters
 
@@ -604,7 +622,7 @@ def setup(base, tern, uid, gid, tern_bin, deliver_bin):
         user = TERN_USERS[side]
         tern.add_user(user, "pw-" + user)
         os.makedirs(os.path.join(tern.maildir(user), "tmp"), exist_ok=True)
-        if side.endswith("-rc"):
+        if "-rc" in side:
             with open(os.path.join(tern.maildir(user), ".procmailrc"), "w") as f:
                 f.write(RC)
         else:
@@ -613,7 +631,10 @@ def setup(base, tern, uid, gid, tern_bin, deliver_bin):
             with open(os.path.join(sdir, "active.sieve"), "w") as f:
                 f.write(SIEVE)
         cmd = [deliver_bin] if side.startswith("tern-deliver") else [tern_bin, "deliver"]
-        sides[side] = (cmd + ["-a", user, "-f"], tenv, tern.maildir(user))
+        if side in MBOX_SIDES:  # the senders are in the From_ lines
+            sides[side] = (cmd + ["-s", "-a", user], tenv, tern.maildir(user))
+        else:
+            sides[side] = (cmd + ["-a", user, "-f"], tenv, tern.maildir(user))
     chown_tree(os.path.join(tern.dir, "inst", "data"), uid, gid)
 
     p = os.path.join(base, "procmail")
@@ -627,6 +648,14 @@ def setup(base, tern, uid, gid, tern_bin, deliver_bin):
     penv = dict(env0, HOME=os.path.join(p, "home"), LOGNAME="tern", USER="tern")
     sides["procmail"] = ([PROCMAIL, "-m", "MAILDIR=" + pmail, "DEFAULT=%s/" % pmail,
                           "ORGMAIL=%s/" % pmail, rcfile, "-f"], penv, pmail)
+    # formail -s procmail: the same rc file, a MAILDIR of its own
+    p2 = os.path.join(base, "procmail-mbox")
+    os.makedirs(os.path.join(p2, "mail"))
+    chown_tree(p2, uid, gid)
+    pmail2 = os.path.join(p2, "mail")
+    sides["procmail-mbox"] = ([FORMAIL, "-s", PROCMAIL, "-m", "MAILDIR=" + pmail2,
+                               "DEFAULT=%s/" % pmail2, "ORGMAIL=%s/" % pmail2, rcfile], penv,
+                              pmail2)
 
     d = os.path.join(base, "dovecot")
     os.makedirs(os.path.join(d, "home"))
@@ -642,6 +671,8 @@ def setup(base, tern, uid, gid, tern_bin, deliver_bin):
 
 
 def argv_for(side, prefix, sender):
+    if side in MBOX_SIDES:
+        return prefix
     if side == "procmail":
         # procmail wants -f before -m; the rest are -m's arguments
         return [prefix[0], "-f", sender or "<>"] + prefix[1:-1]
@@ -649,6 +680,17 @@ def argv_for(side, prefix, sender):
 
 
 # ---------------------------------------------------------------- the timed loop
+
+def mbox_of(msgs, senders):
+    """The messages as one mbox (From_ lines with their senders, mboxrd quoting, an empty
+    line after each), as `formail -s` and `tern deliver -s` read it."""
+    out = []
+    for data, sender in zip(msgs, senders):
+        out.append(b"From %s  Thu Nov 26 07:00:00 2026\n" % (sender or "MAILER-DAEMON").encode())
+        out.append(re.sub(rb"(?m)^(>*From )", rb">\1", data))
+        out.append(b"\n" if data.endswith(b"\n") else b"\n\n")
+    return b"".join(out)
+
 
 def spawn_wait(argv, env, data, logfd, devnull):
     """Runs argv with data on a pipe as its standard input (as an MTA hands a message to
@@ -703,23 +745,43 @@ def timed_loop(sides, corpus, senders, batch, warmup, logs, order):
         if t > SLOW:
             slow[side].append((i, round(t, 3)))
 
+    def deliver_mbox(side, idx, data):
+        """A batch as one mbox, to one process."""
+        prefix, env, _ = sides[side]
+        code, c = spawn_wait(prefix, env, data, logfds[side], devnull)
+        cpu[side] += c
+        if code != 0:
+            fails[side] += 1
+            os.write(logfds[side], b"bench: batch from %06d: exit %d\n" % (idx[0], code))
+
+    single = [s for s in order if s not in MBOX_SIDES]
     # Untimed: the folders are made (procmail sleeps a second after creating an mbox
     # file), the caches warm.
-    for i in range(min(warmup, count)):
+    first = range(min(warmup, count))
+    for i in first:
         data = load(i)
-        for side in order:
+        for side in single:
             deliver(side, i, data)
+    if len(single) < len(order):
+        warm = mbox_of([load(i) for i in first], [senders[i] for i in first])
+        for side in order:
+            if side in MBOX_SIDES:
+                deliver_mbox(side, first, warm)
     for s in order:
         slow[s] = []
         cpu[s] = 0.0
     for b, start in enumerate(range(0, count, batch)):
         idx = range(start, min(count, start + batch))
         msgs = [load(i) for i in idx]
+        box = mbox_of(msgs, [senders[i] for i in idx]) if len(single) < len(order) else b""
         k = b % len(order)
         for side in order[k:] + order[:k]:
             t0 = time.perf_counter()
-            for i, data in zip(idx, msgs):
-                deliver(side, i, data)
+            if side in MBOX_SIDES:
+                deliver_mbox(side, idx, box)
+            else:
+                for i, data in zip(idx, msgs):
+                    deliver(side, i, data)
             out[side].append((len(idx), time.perf_counter() - t0))
         # the driver's floor: the same loop running /bin/true (a tenth of the batch)
         t0 = time.perf_counter()
@@ -845,7 +907,8 @@ def main():
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root (every side then runs as the instance's account)")
-    for path, pkg in ((PROCMAIL, "procmail"), (DOVECOT_LDA, "dovecot-core dovecot-sieve")):
+    for path, pkg in ((PROCMAIL, "procmail"), (FORMAIL, "procmail"),
+                      (DOVECOT_LDA, "dovecot-core dovecot-sieve")):
         if not os.access(path, os.X_OK):
             sys.exit("no %s: apt-get install %s" % (path, pkg))
     a.tern = os.path.abspath(a.tern)
@@ -888,8 +951,7 @@ def main():
             if lst:
                 print("%s: %d deliveries took over %.1f s: %s" % (
                     s, len(lst), SLOW, ", ".join("#%d %.2f s" % tuple(x) for x in lst[:10])))
-        got = {s: folders(sides[s][2], not s.endswith("-rc") and s != "procmail")
-               for s in order}
+        got = {s: folders(sides[s][2], "sieve" in s or s == "dovecot-lda") for s in order}
         ok = not any(res["fails"].values())
         for s in order:
             print("%-20s %s" % (LABELS.get(s, s),
