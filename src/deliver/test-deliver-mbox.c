@@ -284,6 +284,26 @@ static void test_mbox_split(void **state)
 	    {"text first\n\nFrom b\nS\n", "[]text first\n|[From b]S\n|"},
 	    {"\nFrom a\nx\n", "[From a]x\n|"},
 	};
+	/* Random inputs from the characters that matter: the same messages whatever the
+	 * feeds, and every byte either kept, a separator, a From_ line or a quoting '>'. */
+	static const char alphabet[] = "From >\nx";
+	srand(7);
+	for (int round = 0; round < 3000; round++) {
+		char in[80];
+		size_t len = (size_t)(rand() % 79);
+		for (size_t j = 0; j < len; j++)
+			in[j] = alphabet[rand() % (int)(sizeof(alphabet) - 1)];
+		in[len] = 0;
+		char *whole = split_all(in, 4096);
+		for (size_t chunk = 1; chunk <= 3; chunk++) {
+			char *got = split_all(in, chunk);
+			if (strcmp(got, whole) != 0)
+				fail_msg("\"%s\": chunks of %zu give \"%s\", whole \"%s\"", in, chunk,
+					 got, whole);
+			x_free(&got);
+		}
+		x_free(&whole);
+	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		static const size_t chunks[] = {1, 2, 3, 5, 7, 4096};
 		for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
