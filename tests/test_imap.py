@@ -437,6 +437,40 @@ def test_many_idle_sessions_share_one_watch(tern_factory):
     assert inotify() == (1, 0)  # the instance stays for the next IDLE, its watches do not
 
 
+def test_idle_on_several_folders_wakes_only_their_sessions(tern):
+    """Sessions in IDLE on different folders of one worker share its inotify instance:
+    an arrival in one folder reaches the sessions on that folder within a second and no
+    other, whichever folder's events came before."""
+    sessions = {}
+    for folder in (b"INBOX", b"Archive", b"Archive"):
+        r = Raw(tern.ports["imap"])
+        r.send(b"a LOGIN alice@example.test alice-pw\r\nx ENABLE IMAP4rev2\r\n"
+               b"b SELECT %s\r\nc IDLE\r\n" % folder)  # rev2: EXISTS, no RECENT
+        r.until(b"b")
+        assert r.line().startswith(b"+")
+        sessions.setdefault(folder, []).append(r)
+    other = login(tern)
+    for round_, folder in enumerate((b"Archive", b"INBOX", b"Archive")):
+        if folder == b"INBOX":
+            deliver(tern, "to the INBOX")
+            tern.wait_messages(ALICE, 1)
+        else:
+            append(other, folder)
+        t0 = time.time()
+        for r in sessions[folder]:
+            line = r.line(timeout=5)
+            assert line.endswith(b" EXISTS\r\n"), line
+        assert time.time() - t0 < 1.5
+        for f, lst in sessions.items():
+            if f != folder:
+                for r in lst:  # nothing for the others
+                    r.sock.settimeout(0.3)
+                    with pytest.raises(socket.timeout):
+                        r.sock.recv(100)
+    other.logout()
+    idle_done(sessions[b"INBOX"] + sessions[b"Archive"])
+
+
 def test_large_append_bounded_memory(tern):
     size = 40 * 1024 * 1024
     r = Raw(tern.ports["imap"])

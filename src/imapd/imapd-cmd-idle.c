@@ -88,6 +88,7 @@ static void idle_events_cb(evutil_socket_t fd, short what, void *arg)
 	struct imapd_idle_watches *w = arg;
 	char buf[16 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
+	size_t hint = SIZE_MAX;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p + sizeof(struct inotify_event) <= buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
@@ -97,16 +98,22 @@ static void idle_events_cb(evutil_socket_t fd, short what, void *arg)
 					idle_folder_wake(w->folders[i]);
 				continue;
 			}
-			for (size_t i = 0; i < w->count; i++) {
-				struct idle_folder *f = w->folders[i];
-				for (int k = 0; k < 2; k++) {
-					if (f->wd[k] != ev->wd)
-						continue;
-					if ((ev->mask & IN_IGNORED) != 0)
-						f->wd[k] = -1; /* the directory is gone */
-					idle_folder_wake(f);
-				}
+			/* The events of one change (a STORE renaming 10,000 files: 20,000) come
+			 * from one watch: the folder of the event before is tried first. */
+			size_t i = hint, k = 0;
+			if (!(i < w->count && (w->folders[i]->wd[k = 0] == ev->wd ||
+					       w->folders[i]->wd[k = 1] == ev->wd))) {
+				for (i = 0; i < w->count; i++)
+					if (w->folders[i]->wd[k = 0] == ev->wd ||
+					    w->folders[i]->wd[k = 1] == ev->wd)
+						break;
+				if (i == w->count)
+					continue; /* a watch removed since */
 			}
+			hint = i;
+			if ((ev->mask & IN_IGNORED) != 0)
+				w->folders[i]->wd[k] = -1; /* the directory is gone */
+			idle_folder_wake(w->folders[i]);
 		}
 	}
 }
