@@ -1,4 +1,5 @@
-/* deliver-cmd: `tern deliver`, one message on stdin for one recipient, sysexits codes.
+/* deliver-cmd: `tern deliver`, one message on stdin for one recipient (or, with -s, each
+ * message of an mbox on stdin: run_batch), sysexits codes.
  *
  * The message is spooled in memory (a memfd) when it is small, else streamed into an
  * unlinked file in the user's Maildir tmp/ (so that it is never held whole in memory),

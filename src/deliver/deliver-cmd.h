@@ -3,8 +3,8 @@
 #ifndef TERN_DELIVER_CMD_H
 #define TERN_DELIVER_CMD_H
 
-/* tern deliver [-f SENDER] (-a ADDRESS | -d USER) [-c CONF]: one message on stdin for one
- * recipient. Returns a sysexits code: 0, 64 usage, 65 data error or mail loop, 67 unknown
+/* tern deliver [-s] [-f SENDER] (-a ADDRESS | -d USER) [-c CONF]: one message on stdin for
+ * one recipient (-s: each message of an mbox on stdin). Returns a sysexits code: 0, 64 usage, 65 data error or mail loop, 67 unknown
  * user, 73 cannot create, 75 temporary failure, 77 no permission, 78 configuration. */
 int cmd_deliver(int argc, char **argv);
 

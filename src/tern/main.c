@@ -67,7 +67,7 @@ static const struct command commands[] = {
 	{"reindex", LEAN(cmd_reindex), "reindex [USER|PATH [FOLDER]] [-c CONF]"},
 	{"repair", LEAN(cmd_repair), "repair USER|PATH [--dry-run] [--max-message-size SIZE] [-c CONF]"},
 	{"convert", LEAN(cmd_convert), "convert USER|PATH --to mbox|maildir [--keep-old] [-c CONF]"},
-	{"deliver", LEAN(cmd_deliver), "deliver [-f SENDER] (-a ADDRESS | -d USER) [-c CONF]"},
+	{"deliver", LEAN(cmd_deliver), "deliver [-s] [-f SENDER] (-a ADDRESS | -d USER) [-c CONF]"},
 	{"vacation", LEAN(cmd_vacation),
 	 "vacation [-i] [-r INTERVAL] [-a ALIAS]... [-j] [-x] [-l] [-f DB] [-m MSG] [-s SENDER] "
 	 "[-d] [-c CONF] [USER]"},
