@@ -7,7 +7,7 @@ import os
 import re
 import time
 
-from conftest import free_port
+from conftest import free_port, read_queued
 
 ALICE = "alice@example.test"
 
@@ -336,3 +336,102 @@ def test_filters_read_only_the_message_not_the_envelope_after_it(tern):
     rest = split_delivered(data)[3]  # sendmail added From:, Date:, Message-ID:
     assert rest.startswith(b"Subject: filtered\n"), rest
     assert rest.endswith(b"\n\nfirst line\nlast line without its end\n"), rest
+
+
+def queue_by_hand(q, qid, sender, rcpts, data, attrs=(), records="", age=0):
+    """A message put into the stopped server's queue by hand (format 1, which the
+    manager reads as well: doc/queue-format.md), with attributes, state records, and an
+    arrival time age seconds ago."""
+    from test_crash import write_format1_message
+    write_format1_message(q, qid, sender, rcpts, data.encode(), records)
+    path = os.path.join(q, "env", qid)
+    env = open(path).read().replace("\nE\n", "".join("\nA %s" % a for a in attrs) + "\nE\n")
+    env = re.sub(r"\nT (\d+)\n", lambda m: "\nT %d\n" % (int(m[1]) - age), env)
+    with open(path, "w") as f:  # the same file: its owner stays
+        f.write(env)
+
+
+def notification_by_hand(q, qid, origin, key, idx, token):
+    """What a pass queues before it records its outcomes: a notification from <> to bob
+    naming the origin's records it stands for (dsn_of)."""
+    queue_by_hand(q, qid, "", ["bob@example.test"],
+                  "Subject: notification %s\n\ntoken=%s\n" % (token, token),
+                  attrs=["bounce yes", "bounce_of %s" % origin, "dsn_of %s %s %s" % (
+                      origin, key, idx)])
+
+
+def test_notification_records_taken_at_unclean_start(tern_factory):
+    """A crash between the commit of a notification and the records it stands for,
+    made by hand: a bounce queued for nosuch (index 1) of message O whose "f 1" is
+    missing, and a delay warning for message W (deferred, 2 hours old) whose "w 0" is
+    missing. Started after an unclean stop (no clean-stop mark), the manager writes those
+    records into O and W before any pass: bob gets the two notifications and nothing
+    else (no second bounce, no second warning), alice gets O once, W stays deferred."""
+    tern = tern_factory(options={"relayhost": "[127.0.0.1]:%d" % free_port(),
+                                 "delay_warning_time": "1h"})
+    tern.stop()
+    q = queue_dir(tern)
+    o, n1, w, n2 = ("1J00000000000000O0A", "1J00000000000000O1A", "1J00000000000000D0A",
+                    "1J00000000000000D1A")
+    queue_by_hand(q, o, "bob@example.test", [ALICE, "nosuch@example.test"],
+                  "Subject: origin\n\ntoken=origin-o\n")
+    notification_by_hand(q, n1, o, "f", "1", "bounce-o")
+    queue_by_hand(q, w, "bob@example.test", ["someone@remote.example"],
+                  "Subject: slow\n\ntoken=origin-w\n", records="d 0 %d 4.4.1 down\n" % (
+                      time.time() - 3600), age=7200)
+    notification_by_hand(q, n2, w, "w", "0", "warning-w")
+    os.unlink(os.path.join(q, "clean"))  # as after a crash
+    tern.start()
+    assert len(tern.wait_messages("bob@example.test", 2, timeout=15)) >= 2, tern.log()[-3000:]
+    assert len(tern.wait_messages(ALICE, 1, timeout=15)) == 1
+    deadline = time.time() + 15
+    while os.path.exists(os.path.join(q, "env", o)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(os.path.join(q, "env", o)), tern.log()
+    out = wait_mailq(tern, "(deferred: 4.", 10)
+    assert w in out, (out, tern.log())
+    time.sleep(1)  # a second bounce or warning would be queued and delivered by now
+    got = tern.read_messages("bob@example.test")
+    assert len(got) == 2, [m[:300] for m in got]
+    assert any(b"token=bounce-o" in m for m in got) and any(b"token=warning-w" in m for m in got)
+    alice = tern.read_messages(ALICE)
+    assert len(alice) == 1 and b"token=origin-o" in alice[0], alice
+    log = tern.log()
+    assert "%s: 1 f record written for the notification %s" % (o, n1) in log, log
+    assert "%s: 1 w record written for the notification %s" % (w, n2) in log, log
+    assert "2 queued notifications checked" in log, log
+    assert "sender non-delivery notification" not in log, log
+    assert "sender delay notification" not in log, log
+    env, _ = read_queued(q, w)
+    assert re.search(r"\nw 0 \d+\n", env), env
+
+
+def test_notification_records_written_before_its_delivery(tern_factory):
+    """With several delivery threads a notification can be delivered and removed while
+    the pass that queued it has not yet recorded its outcomes; so a notification's own
+    pass first writes what it stands for into its origin. Made by hand (clean start, no
+    crash): O is held with nosuch's failure unrecorded, its bounce N queued. N is
+    delivered to bob and O gets "f 1" from it; released, O goes to alice and no second
+    bounce is sent."""
+    tern = tern_factory()
+    tern.stop()
+    q = queue_dir(tern)
+    o, n = "1J00000000000000H0A", "1J00000000000000H1A"
+    queue_by_hand(q, o, "bob@example.test", [ALICE, "nosuch@example.test"],
+                  "Subject: held\n\ntoken=origin-h\n", records="h 1\n")
+    notification_by_hand(q, n, o, "f", "1", "bounce-h")
+    assert os.path.exists(os.path.join(q, "clean"))
+    tern.start()
+    assert len(tern.wait_messages("bob@example.test", 1, timeout=15)) == 1
+    assert wait_queue_empty(tern, timeout=0.1) is False  # O is held
+    env, _ = read_queued(q, o)
+    assert re.search(r"\nf 1 \d+ 5\.0\.0 failed, reported to the sender by %s\n" % n, env), env
+    assert "queued notifications checked" not in tern.log()  # clean start: no scan
+    assert tern.run("queue", "release", o).returncode == 0
+    assert wait_queue_empty(tern), tern.log()
+    alice = tern.read_messages(ALICE)
+    assert len(alice) == 1 and b"token=origin-h" in alice[0], alice
+    time.sleep(0.5)
+    got = tern.read_messages("bob@example.test")
+    assert len(got) == 1 and b"token=bounce-h" in got[0], [m[:300] for m in got]
+    assert "sender non-delivery notification" not in tern.log(), tern.log()

@@ -5,6 +5,8 @@
  *
  * The bounce carries the attribute "bounce" ("yes", or "double" for the postmaster's
  * copy): a bounce of a "yes" message is a double bounce, of a "double" one nothing.
+ * Every notification also names the original's state records it stands for ("dsn_of",
+ * queue-report.c), so that a crash before they are written does not send it twice.
  */
 #include "dsn.h"
 
@@ -249,9 +251,38 @@ static void dsn_params_fill(const struct dsn_config *cfg, const struct queue_env
 	p->eight_bit = body != NULL && strcmp(body, "8BITMIME") == 0;
 }
 
+/* The state record that stands for a notification of this action in the original's
+ * envelope (doc/queue-format.md): f, w or o. */
+static char dsn_report_key(enum dsn_action a)
+{
+	return a == DSN_ACTION_FAILED    ? QUEUE_REPORT_FAILED
+	       : a == DSN_ACTION_DELAYED ? QUEUE_REPORT_WARNED
+					 : QUEUE_REPORT_DELIVERED;
+}
+
+/* Names in the notification's envelope the original's records it stands for: every
+ * item, also those NOTIFY left out of the report (their records wait for it too). */
+static void dsn_add_reports(struct queue_writer *w, const struct queue_envelope *env,
+			    const struct dsn_item *items, size_t count)
+{
+	static const char keys[] = {QUEUE_REPORT_FAILED, QUEUE_REPORT_WARNED,
+				    QUEUE_REPORT_DELIVERED};
+	size_t *idx = x_calloc(count + 1, sizeof(*idx));
+	for (size_t k = 0; k < sizeof(keys); k++) {
+		size_t n = 0;
+		for (size_t i = 0; i < count; i++)
+			if (dsn_report_key(items[i].action) == keys[k] &&
+			    items[i].rcpt_index < env->rcpt_count)
+				idx[n++] = items[i].rcpt_index;
+		queue_writer_add_report(w, env->id, keys[k], idx, n);
+	}
+	free(idx);
+}
+
 /* Writes and commits the notification; 0 or -1 + err. */
 static int dsn_queue(const struct dsn_config *cfg, const struct queue_envelope *env,
-		     const struct dsn_params *p, const char *kind, char id_r[QUEUE_ID_MAX],
+		     const struct dsn_params *p, const char *kind,
+		     const struct dsn_item *items, size_t count, char id_r[QUEUE_ID_MAX],
 		     struct buf *err)
 {
 	struct queue_writer *w = queue_writer_open(cfg->queue_dir, err);
@@ -271,6 +302,7 @@ static int dsn_queue(const struct dsn_config *cfg, const struct queue_envelope *
 	queue_writer_add_rcpt(w, p->to, p->to);
 	queue_writer_set_attr(w, "bounce", kind);
 	queue_writer_set_attr(w, "bounce_of", env->id);
+	dsn_add_reports(w, env, items, count);
 	snprintf(id_r, QUEUE_ID_MAX, "%s", queue_writer_id(w));
 	if (queue_writer_commit(w, err) < 0) {
 		queue_writer_abort(&w);
@@ -323,7 +355,7 @@ int dsn_send(const struct dsn_config *cfg, const struct queue_envelope *env,
 		dsn_params_fill(cfg, env, to, &p);
 		p.rcpts = rcpts;
 		p.rcpt_count = n;
-		r = dsn_queue(cfg, env, &p, kind, id_r, err) < 0 ? -1 : 1;
+		r = dsn_queue(cfg, env, &p, kind, items, count, id_r, err) < 0 ? -1 : 1;
 		free((char *)p.envid);
 	}
 	for (size_t i = 0; i < 2 * count; i++)

@@ -118,7 +118,8 @@ bool dsn_wanted(const struct queue_envelope *env, size_t rcpt_index, enum dsn_ac
 
 /* Queues one notification about the given recipients of env to its sender. Recipients
  * whose NOTIFY excludes their action are left out; to the postmaster (a failed bounce)
- * only failures go. Returns 1 with the new queue ID in id_r (and the queue manager
+ * only failures go. Its envelope names the state records of env it stands for (f, w or
+ * o per item, every item: queue_writer_add_report), written by the caller afterwards. Returns 1 with the new queue ID in id_r (and the queue manager
  * notified), 0 when nothing is due (null sender, NOTIFY, a failed double bounce: logged
  * by the caller), or -1 + err (retry later). */
 int dsn_send(const struct dsn_config *cfg, const struct queue_envelope *env,

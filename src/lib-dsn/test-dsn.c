@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dsn.h"
+#include "xalloc.h"
 
 static const char original[] = "Received: from x by y; Thu, 1 Jan 2026 00:00:00 +0000\n"
 			       "From: Sender <sender@remote.test>\nSubject: hello\n\n"
@@ -222,6 +223,18 @@ static void test_send_bounce(void **state)
 	assert_string_equal(b->sender, "");
 	assert_string_equal(b->rcpts[0].addr, "sender@remote.test");
 	assert_string_equal(queue_envelope_attr(b, "bounce"), "yes");
+	/* It names the original's f records it stands for: both recipients, also the
+	 * one NOTIFY=NEVER leaves out of the report (queue-report.c). */
+	struct queue_report *rep;
+	size_t nrep;
+	assert_int_equal(queue_envelope_reports(b, &rep, &nrep, &err), 0);
+	assert_int_equal(nrep, 1);
+	assert_string_equal(rep[0].origin, env->id);
+	assert_int_equal(rep[0].key, 'f');
+	assert_int_equal(rep[0].count, 2);
+	assert_int_equal(rep[0].idx[0], 0);
+	assert_int_equal(rep[0].idx[1], 1);
+	queue_reports_free(&rep, nrep);
 	const char *data = read_data(dir, id);
 	assert_non_null(strstr(data, "Original-Recipient: rfc822;G+x@example.test\n"
 				     "Final-Recipient: rfc822; gone@example.test\n"));
@@ -233,6 +246,12 @@ static void test_send_bounce(void **state)
 	struct dsn_item w = {0, DSN_ACTION_DELAYED, "4.4.1", "cannot connect", NULL};
 	assert_int_equal(dsn_send(&cfg, env, &w, 1, id, &err), 1);
 	assert_non_null(strstr(read_data(dir, id), "Action: delayed\n"));
+	struct queue_envelope *wn;
+	assert_int_equal(queue_envelope_load(dir, id, &wn, &err), QUEUE_LOAD_OK);
+	char *want = x_asprintf("%s w 0", env->id);
+	assert_string_equal(queue_envelope_attr(wn, "dsn_of"), want);
+	x_free(&want);
+	queue_envelope_free(&wn);
 	w.action = DSN_ACTION_RELAYED, w.status = "2.0.0";
 	assert_int_equal(dsn_send(&cfg, env, &w, 1, id, &err), 0);
 	assert_false(dsn_wanted(env, 0, DSN_ACTION_DELIVERED));
@@ -262,6 +281,12 @@ static void test_send_bounce(void **state)
 	data = read_data(dir, id);
 	assert_non_null(strstr(data, "Action: delivered\nStatus: 2.0.0\n"
 				     "Diagnostic-Code: smtp; 250 2.0.0 delivered to mailbox\n"));
+	struct queue_envelope *on;
+	assert_int_equal(queue_envelope_load(dir, id, &on, &err), QUEUE_LOAD_OK);
+	char *o_want = x_asprintf("%s o 0", env->id);
+	assert_string_equal(queue_envelope_attr(on, "dsn_of"), o_want);
+	x_free(&o_want);
+	queue_envelope_free(&on);
 	ok.action = DSN_ACTION_DELAYED; /* NOTIFY=SUCCESS alone: no warning */
 	assert_int_equal(dsn_send(&cfg, env, &ok, 1, id, &err), 0);
 	queue_envelope_free(&env);

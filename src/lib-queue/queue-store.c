@@ -118,6 +118,30 @@ static int queue_envelope_read(int fd, const char *id, char **text_r, size_t *le
 	return 0;
 }
 
+/* Cuts a torn last record off the file at path (size bytes when it was read) back to
+ * keep bytes. A last line without its LF may also be an append under way in another
+ * process or thread (the manager, `tern queue hold`): appenders write under flock(2)
+ * (queue_append_records), so the cut is made under that lock and only when the file is
+ * still size bytes long and still does not end with LF, which only a crash leaves. */
+static void queue_cut_torn(const char *path, uint64_t size, uint64_t keep)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	struct stat st;
+	char last = '\n';
+	if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0) {
+		log_warn("%s: cannot cut a torn record: %s", path, strerror(errno));
+	} else if ((uint64_t)st.st_size == size && size > 0) {
+		int rfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (rfd >= 0 && pread(rfd, &last, 1, (off_t)size - 1) == 1 && last != '\n' &&
+		    ftruncate(fd, (off_t)keep) < 0)
+			log_warn("%s: cannot cut a torn record: %s", path, strerror(errno));
+		if (rfd >= 0)
+			close(rfd);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 enum queue_load queue_envelope_load(const char *queue_dir, const char *id,
 				    struct queue_envelope **env_r, struct buf *err)
 {
@@ -149,9 +173,8 @@ enum queue_load queue_envelope_load(const char *queue_dir, const char *id,
 	} else {
 		(*env_r)->env_offset = off;
 		/* A torn state record: cut it off so that the next append starts a line. */
-		if ((*env_r)->valid_len < len &&
-		    truncate(path, (off_t)(off + (*env_r)->valid_len)) < 0)
-			log_warn("%s: cannot cut a torn record: %s", path, strerror(errno));
+		if ((*env_r)->valid_len < len)
+			queue_cut_torn(path, off + len, off + (*env_r)->valid_len);
 	}
 	if (fd >= 0)
 		close(fd);

@@ -148,6 +148,37 @@ void queue_rec_hold(struct buf *recs, bool held);
 int queue_append_records(const char *queue_dir, const char *id, const struct buf *recs,
 			 struct buf *err);
 
+/* ---- Notifications and the records they stand for (doc/queue-format.md, "A
+ * notification exactly once") ----
+ * A notification about message ORIGIN names, in its own envelope and so in the same
+ * commit, the state records of ORIGIN it stands for: attributes
+ * "dsn_of ORIGIN KEY IDX,IDX,..." (KEY: f failed, w warned, o delivered). Whoever finds
+ * the notification queued and ORIGIN without those records (a crash came between the
+ * two) appends them to ORIGIN instead of notifying again. */
+#define QUEUE_REPORT_ATTR "dsn_of"
+#define QUEUE_REPORT_FAILED 'f'
+#define QUEUE_REPORT_WARNED 'w'
+#define QUEUE_REPORT_DELIVERED 'o'
+struct queue_report {
+	char origin[QUEUE_ID_MAX];
+	char key;    /* QUEUE_REPORT_FAILED, _WARNED or _DELIVERED */
+	size_t *idx; /* recipient indexes in the origin */
+	size_t count;
+};
+/* Adds the attributes for recipients idx[] of origin (several when the list is long). */
+void queue_writer_add_report(struct queue_writer *w, const char *origin, char key,
+			     const size_t *idx, size_t count);
+/* The reports an envelope carries (none: *count_r 0). -1 + err when one is malformed
+ * (then none is returned). */
+int queue_envelope_reports(const struct queue_envelope *env, struct queue_report **reports_r,
+			   size_t *count_r, struct buf *err);
+void queue_reports_free(struct queue_report **reports, size_t count);
+/* Appends to recs the records of report r that origin lacks (f or o for recipients still
+ * pending, w for pending ones not warned); by_id, the notification's queue ID, goes into
+ * their text. Returns how many. (A pure function: the caller appends recs.) */
+size_t queue_report_missing(const struct queue_envelope *origin, const struct queue_report *r,
+			    const char *by_id, struct buf *recs);
+
 /* Sorted list of the queued IDs (messages with an envelope). -1 + err. */
 int queue_list(const char *queue_dir, char ***ids_r, size_t *count_r, struct buf *err);
 void queue_list_free(char ***ids, size_t count);

@@ -100,6 +100,17 @@ static struct queue_writer *make_message(const char *dir, const char *body)
 	return w;
 }
 
+/* make_message(dir, body), committed; its ID into id. */
+static void queue_one(const char *dir, const char *body, char id[QUEUE_ID_MAX])
+{
+	struct buf err = BUF_INIT;
+	struct queue_writer *w = make_message(dir, body);
+	snprintf(id, QUEUE_ID_MAX, "%s", queue_writer_id(w));
+	assert_int_equal(queue_writer_commit(w, &err), 0);
+	queue_writer_free(&w);
+	buf_free(&err);
+}
+
 static void test_write_read(void **state)
 {
 	char *dir = test_dir();
@@ -249,6 +260,185 @@ static void test_records(void **state)
 	assert_true(queue_envelope_done(env));
 	queue_envelope_free(&env);
 
+	buf_free(&recs);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
+/* A notification names its original's records in its own envelope ("dsn_of"): written
+ * in pieces when the list is long, read back whole; malformed ones refused; the records
+ * the original lacks are the ones added (pending recipients only, w once), and once
+ * appended nothing more is missing. */
+static void test_reports(void **state)
+{
+	char *dir = test_dir();
+	struct buf err = BUF_INIT, recs = BUF_INIT;
+	struct queue_writer *o = make_message(dir, "original\n");
+	for (int i = 2; i < 1500; i++) {
+		char *a = x_asprintf("r%d@example.test", i);
+		queue_writer_add_rcpt(o, a, a);
+		x_free(&a);
+	}
+	char oid[QUEUE_ID_MAX];
+	snprintf(oid, sizeof(oid), "%s", queue_writer_id(o));
+	assert_int_equal(queue_writer_commit(o, &err), 0);
+	queue_writer_free(&o);
+	/* Recipient 0 delivered, 1 failed, 2 warned, the rest pending. */
+	queue_rec_delivered(&recs, 0, "2.0.0 ok");
+	queue_rec_failed(&recs, 1, "5.1.1 gone");
+	queue_rec_warned(&recs, 2);
+	assert_int_equal(queue_append_records(dir, oid, &recs, &err), 0);
+
+	/* The notification: failures of 0..1499 (digits enough for several attributes),
+	 * a warning for 2 and 3, a success for 4, and an index the original lacks. */
+	struct queue_writer *n = make_message(dir, "report\n");
+	size_t all[1501], warn[] = {2, 3}, ok[] = {4};
+	for (size_t i = 0; i < 1500; i++)
+		all[i] = i;
+	all[1500] = 999999;
+	queue_writer_add_report(n, oid, QUEUE_REPORT_FAILED, all, 1501);
+	queue_writer_add_report(n, oid, QUEUE_REPORT_WARNED, warn, 2);
+	queue_writer_add_report(n, oid, QUEUE_REPORT_DELIVERED, ok, 1);
+	queue_writer_add_report(n, oid, QUEUE_REPORT_DELIVERED, ok, 0); /* none: no attribute */
+	char nid[QUEUE_ID_MAX];
+	snprintf(nid, sizeof(nid), "%s", queue_writer_id(n));
+	assert_int_equal(queue_writer_commit(n, &err), 0);
+	queue_writer_free(&n);
+
+	struct queue_envelope *nenv, *oenv;
+	assert_int_equal(queue_envelope_load(dir, nid, &nenv, &err), QUEUE_LOAD_OK);
+	struct queue_report *r;
+	size_t nr;
+	assert_int_equal(queue_envelope_reports(nenv, &r, &nr, &err), 0);
+	assert_true(nr >= 4); /* the failures in two attributes at least, then w, then o */
+	size_t nf = 0;
+	for (size_t i = 0; i < nr; i++) {
+		assert_string_equal(r[i].origin, oid);
+		for (size_t k = 0; r[i].key == 'f' && k < r[i].count; k++)
+			assert_int_equal(r[i].idx[k], all[nf++]);
+	}
+	assert_int_equal(nf, 1501);
+	assert_int_equal(r[nr - 2].key, 'w');
+	assert_int_equal(r[nr - 2].count, 2);
+	assert_int_equal(r[nr - 1].key, 'o');
+	assert_int_equal(r[nr - 1].count, 1);
+	assert_int_equal(r[nr - 1].idx[0], 4);
+
+	assert_int_equal(queue_envelope_load(dir, oid, &oenv, &err), QUEUE_LOAD_OK);
+	buf_reset(&recs);
+	/* A report about another message adds nothing to this one. */
+	struct queue_report other = r[0];
+	snprintf(other.origin, sizeof(other.origin), "%s", nid);
+	assert_int_equal(queue_report_missing(oenv, &other, nid, &recs), 0);
+	assert_int_equal(recs.len, 0);
+	size_t added = 0;
+	for (size_t i = 0; i < nr; i++)
+		added += queue_report_missing(oenv, &r[i], nid, &recs);
+	/* f for 2..1499 (0 delivered, 1 failed, 999999 not a recipient), w for 3 (2 was
+	 * warned), o for 4. */
+	assert_int_equal(added, 1498 + 1 + 1);
+	char *want = x_asprintf("f 2 %lld 5.0.0 failed, reported to the sender by %s\n",
+				(long long)time(NULL), nid);
+	if (strstr(buf_cstr(&recs), want) == NULL) /* the clock may have ticked meanwhile */
+		assert_non_null(strstr(buf_cstr(&recs), "5.0.0 failed, reported to the sender by"));
+	x_free(&want);
+	assert_int_equal(queue_append_records(dir, oid, &recs, &err), 0);
+	queue_envelope_free(&oenv);
+	assert_int_equal(queue_envelope_load(dir, oid, &oenv, &err), QUEUE_LOAD_OK);
+	assert_int_equal(oenv->rcpts[0].state, QUEUE_RCPT_DELIVERED);
+	assert_int_equal(oenv->rcpts[2].state, QUEUE_RCPT_FAILED);
+	assert_int_equal(oenv->rcpts[3].state, QUEUE_RCPT_FAILED);
+	assert_true(oenv->rcpts[3].warned);
+	assert_int_equal(oenv->rcpts[1499].state, QUEUE_RCPT_FAILED);
+	assert_true(queue_envelope_done(oenv));
+	buf_reset(&recs);
+	for (size_t i = 0; i < nr; i++)
+		assert_int_equal(queue_report_missing(oenv, &r[i], nid, &recs), 0);
+	assert_int_equal(recs.len, 0);
+	queue_reports_free(&r, nr);
+	queue_envelope_free(&oenv);
+	queue_envelope_free(&nenv);
+
+	/* Malformed attributes: refused whole, with the reason. */
+	static const char *const bad[] = {
+	    "dsn_of %s f", "dsn_of %s f ", "dsn_of %s x 1", "dsn_of %s f 1,", "dsn_of %s f ,1",
+	    "dsn_of %s f 1;2", "dsn_of %s f -1", "dsn_of %s f 1000000", "dsn_of %s ff 1",
+	    "dsn_of ../etc/passwd f 1", "dsn_of %s", "dsn_of %s f 99999999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *attr = x_asprintf(bad[i], oid);
+		const char *id = "0123456789ABCDEFGHI";
+		char *text = x_asprintf("V 2\nI %s\nT 1\nZ 0\nF \nR a@b\ta@b\nA ok 1\nA %s\nE\n",
+					id, attr);
+		struct queue_envelope *env = queue_envelope_parse(id, text, strlen(text), &err);
+		assert_non_null(env); /* the envelope itself is fine */
+		buf_reset(&err);
+		r = (struct queue_report *)1;
+		assert_int_equal(queue_envelope_reports(env, &r, &nr, &err), -1);
+		assert_null(r);
+		assert_int_equal(nr, 0);
+		assert_non_null(strstr(buf_cstr(&err), "bad attribute dsn_of"));
+		queue_envelope_free(&env);
+		x_free(&text);
+		x_free(&attr);
+	}
+	buf_free(&recs);
+	buf_free(&err);
+	rm_rf(dir);
+	x_free(&dir);
+}
+
+/* A record seen without its LF while another process appends it is not cut: the cut
+ * of a torn record is made under the appenders' lock, and only when the file still
+ * ends without its LF (a crash's leftover). */
+static void test_torn_cut_under_lock(void **state)
+{
+	char *dir = test_dir();
+	struct buf err = BUF_INIT, recs = BUF_INIT;
+	char id[QUEUE_ID_MAX];
+	queue_one(dir, "x\n", id);
+	char *path = x_asprintf("%s/env/%s", dir, id);
+	/* An appender holds the lock and has written half its record. */
+	int fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(write(fd, "f 1 1234 5.1.", 13), 13);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* A reader meanwhile: it sees the half record and waits for the lock (the
+		 * parent's, not this copy of its descriptor). */
+		close(fd);
+		struct queue_envelope *env;
+		_exit(queue_envelope_load(dir, id, &env, &err) == QUEUE_LOAD_OK ? 0 : 1);
+	}
+	usleep(100000);
+	assert_int_equal(write(fd, "1 no such user\n", 15), 15);
+	close(fd); /* the lock goes with it */
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	struct queue_envelope *env;
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	assert_int_equal(env->rcpts[1].state, QUEUE_RCPT_FAILED); /* whole, not cut */
+	queue_envelope_free(&env);
+	/* A real leftover (nobody holds the lock) is cut. */
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_int_equal(write(fd, "h 1", 3), 3);
+	close(fd);
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	assert_false(env->held);
+	queue_envelope_free(&env);
+	size_t flen;
+	char *file = read_file_small(path, 1 << 20, &flen);
+	assert_memory_equal(file + flen - 15, "1 no such user\n", 15);
+	x_free(&file);
+	queue_rec_hold(&recs, true);
+	assert_int_equal(queue_append_records(dir, id, &recs, &err), 0);
+	assert_int_equal(queue_envelope_load(dir, id, &env, &err), QUEUE_LOAD_OK);
+	assert_true(env->held);
+	queue_envelope_free(&env);
+	x_free(&path);
 	buf_free(&recs);
 	buf_free(&err);
 	rm_rf(dir);
@@ -866,6 +1056,8 @@ int main(void)
 		cmocka_unit_test(test_write_read),
 		cmocka_unit_test(test_write_pieces),
 		cmocka_unit_test(test_records),
+		cmocka_unit_test(test_reports),
+		cmocka_unit_test(test_torn_cut_under_lock),
 		cmocka_unit_test(test_damaged),
 		cmocka_unit_test(test_abort_and_cleanup),
 		cmocka_unit_test(test_group_commit),

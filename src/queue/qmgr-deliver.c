@@ -21,8 +21,9 @@
  * one delay warning for the recipients still deferred delay_warning_time after arrival
  * (RFC 3461 5.2.5), remembered with a "w" record; a success report for recipients
  * delivered here, or relayed to a server without DSN, whose NOTIFY asked for it (RFC
- * 3461 5.2.2 b, 5.2.3 a). A success report is not recorded: after a crash between it
- * and the removal of the message, the sender may get it twice.
+ * 3461 5.2.2 b, 5.2.3 a). Each is queued before the records it stands for (f, w, o)
+ * are written, and names them in its own envelope: after a crash in between they are
+ * taken from it (qmgr-reconcile.c), so each goes out once.
  */
 #include "qmgr-int.h"
 
@@ -357,6 +358,17 @@ enum qmgr_outcome qmgr_process(struct qmgr *q, struct qmgr_entry *e, time_t now,
 	if (env == NULL)
 		return out;
 	e->forced = false;
+	/* A notification: its original holds the records it stands for before it goes out
+	 * (qmgr-reconcile.c); until then it waits. */
+	struct buf rerr = BUF_INIT;
+	if (qmgr_reconcile(q, env, &rerr) < 0) {
+		log_error("%s: not delivered yet: %s", env->id, buf_cstr(&rerr));
+		e->next_try = now + qmgr_backoff(q, 0);
+		buf_free(&rerr);
+		queue_envelope_free(&env);
+		return QMGR_KEEP;
+	}
+	buf_free(&rerr);
 	struct qmgr_route *routes = x_calloc(env->rcpt_count, sizeof(*routes));
 	bool relaying = qmgr_routes(q, env, routes, relay_in);
 	if (relay_in == NULL) {

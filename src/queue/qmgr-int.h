@@ -109,4 +109,13 @@ bool qmgr_bounce(struct qmgr *q, const struct queue_envelope *env,
 		 const struct qmgr_route *routes, const size_t *failed, size_t count,
 		 struct buf *recs);
 
+/* qmgr-reconcile.c: notifications exactly once (doc/queue-format.md).
+ * Appends to the original of notification n the state records n stands for that it
+ * lacks (a crash came between n's commit and their append). 0 (also: nothing to do, the
+ * original removed), or -1 + err (n must not be delivered yet). */
+int qmgr_reconcile(struct qmgr *q, const struct queue_envelope *n, struct buf *err);
+/* At a start after an unclean stop, before any pass: qmgr_reconcile for every queued
+ * notification among q's entries. */
+void qmgr_reconcile_queue(struct qmgr *q);
+
 #endif

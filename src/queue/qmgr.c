@@ -472,6 +472,10 @@ int qmgr_main(const char *conf_path)
 	qmgr_scan(&l);
 	for (size_t i = 0; i < l.q.count && !clean; i++)
 		l.q.entries[i].recheck = true;
+	/* Before any pass: a notification queued just before the crash gets its records
+	 * into its original, which would otherwise notify again (qmgr-reconcile.c). */
+	if (!clean)
+		qmgr_reconcile_queue(&l.q);
 	log_info("queue manager started: %zu messages in %s%s", l.q.count, l.q.queue_dir,
 		 clean || l.q.count == 0 ? ""
 					 : " (unclean stop before: looking for unrecorded deliveries)");
