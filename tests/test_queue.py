@@ -351,6 +351,16 @@ def queue_by_hand(q, qid, sender, rcpts, data, attrs=(), records="", age=0):
         f.write(env)
 
 
+def stop_cleanly(tern):
+    """Stops the server once its queue manager is up (a SIGTERM while it starts leaves
+    no clean-stop mark): QUEUE/clean is then there."""
+    deadline = time.time() + 15
+    while "queue manager started" not in tern.log() and time.time() < deadline:
+        time.sleep(0.05)
+    tern.stop()
+    assert os.path.exists(os.path.join(queue_dir(tern), "clean")), tern.log()[-3000:]
+
+
 def notification_by_hand(q, qid, origin, key, idx, token):
     """What a pass queues before it records its outcomes: a notification from <> to bob
     naming the origin's records it stands for (dsn_of)."""
@@ -369,7 +379,7 @@ def test_notification_records_taken_at_unclean_start(tern_factory):
     else (no second bounce, no second warning), alice gets O once, W stays deferred."""
     tern = tern_factory(options={"relayhost": "[127.0.0.1]:%d" % free_port(),
                                  "delay_warning_time": "1h"})
-    tern.stop()
+    stop_cleanly(tern)
     q = queue_dir(tern)
     o, n1, w, n2 = ("1J00000000000000O0A", "1J00000000000000O1A", "1J00000000000000D0A",
                     "1J00000000000000D1A")
@@ -414,13 +424,12 @@ def test_notification_records_written_before_its_delivery(tern_factory):
     delivered to bob and O gets "f 1" from it; released, O goes to alice and no second
     bounce is sent."""
     tern = tern_factory()
-    tern.stop()
+    stop_cleanly(tern)
     q = queue_dir(tern)
     o, n = "1J00000000000000H0A", "1J00000000000000H1A"
     queue_by_hand(q, o, "bob@example.test", [ALICE, "nosuch@example.test"],
                   "Subject: held\n\ntoken=origin-h\n", records="h 1\n")
     notification_by_hand(q, n, o, "f", "1", "bounce-h")
-    assert os.path.exists(os.path.join(q, "clean"))
     tern.start()
     assert len(tern.wait_messages("bob@example.test", 1, timeout=15)) == 1
     assert wait_queue_empty(tern, timeout=0.1) is False  # O is held
