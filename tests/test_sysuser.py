@@ -339,10 +339,10 @@ def test_deliver_command_as_root_and_as_the_user(tern_factory, unix_user):
     os.chmod(os.path.dirname(tern.conf), 0o755)
     env = dict(os.environ, TERN_CONF=tern.conf)
 
-    def as_user(user, target):
+    def as_user(user, target, *opts, data=msg):
         return subprocess.run(["setpriv", "--reuid", str(user.uid), "--regid", str(user.gid),
-                               "--init-groups", TERN, "deliver", "-d", target],
-                              input=msg, text=True, capture_output=True, env=env, cwd="/")
+                               "--init-groups", TERN, "deliver"] + list(opts) + ["-d", target],
+                              input=data, text=True, capture_output=True, env=env, cwd="/")
     r = as_user(b, a.name)
     assert r.returncode == 77, (r.returncode, r.stderr)
     r = as_user(b, b.name)
@@ -350,6 +350,16 @@ def test_deliver_command_as_root_and_as_the_user(tern_factory, unix_user):
     files = maildir_files(os.path.join(b.home, "Maildir"))
     assert len(files) == 1 and os.stat(files[0]).st_uid == b.uid
     assert len(maildir_files(os.path.join(a.home, "Maildir"))) == 1
+    # -s, an mbox of two: by the user for itself; refused (64) to root, whose deliveries
+    # as a user each run in a child that becomes the user
+    mbox = "From x@example.org  Thu Nov 26 07:00:00 2026\n%s\n" % msg * 2
+    r = tern.run("deliver", "-s", "-d", a.name, input=mbox)
+    assert r.returncode == 64 and "run it as %s" % a.name in r.stderr, (r.returncode, r.stderr)
+    assert len(maildir_files(os.path.join(a.home, "Maildir"))) == 1
+    r = as_user(b, b.name, "-s", data=mbox)
+    assert r.returncode == 0, r.stderr
+    files = maildir_files(os.path.join(b.home, "Maildir"))
+    assert len(files) == 3 and all(os.stat(f).st_uid == b.uid for f in files)
 
 
 def test_tern_sieve_for_a_system_user(tern_factory, unix_user, tmp_path):
