@@ -347,6 +347,71 @@ static int run_delivery(const struct conf *c, const struct deliver_args *a,
 	return code;
 }
 
+/* A run of -s (run_batch). */
+struct batch {
+	const struct conf *c;
+	const struct deliver_args *a;
+	const struct deliver_user *u;
+	struct spool s;
+	struct buf from;     /* the From_ line of the message being read */
+	uint64_t number;     /* its number (from 1) */
+	uint64_t start;	     /* the input's byte where it begins */
+	uint64_t done;	     /* messages delivered */
+	bool in_msg;	     /* a message is being read */
+};
+
+/* Bytes of the message being read (opened by them when the input does not begin with a
+ * From_ line). 0, or the sysexits code. */
+static int batch_take(struct batch *b, struct buf *out)
+{
+	int code = 0;
+	if (out->len > 0 && !b->in_msg) {
+		b->in_msg = true;
+		b->number++;
+	}
+	if (spool_write(&b->s, out->data, out->len, &code) < 0)
+		return code;
+	buf_reset(out);
+	return 0;
+}
+
+/* The message being read is whole: delivered (an empty one is skipped). 0, or the
+ * sysexits code of its failure. */
+static int batch_finish(struct batch *b)
+{
+	if (!b->in_msg)
+		return 0;
+	struct delivery_result res;
+	int code = 0;
+	if (b->s.size == 0)
+		fprintf(stderr, "tern deliver: message %llu (byte %llu of the input) is empty: "
+				"skipped\n",
+			(unsigned long long)b->number, (unsigned long long)b->start);
+	else if ((code = deliver_spooled(b->c, b->a, b->u, NULL, spool_fd(&b->s), &b->from,
+					 &res)) == 0)
+		b->done++;
+	else
+		fprintf(stderr,
+			"tern deliver: message %llu (byte %llu of the input) not delivered: %s %s; "
+			"%llu delivered before it, the rest not tried\n",
+			(unsigned long long)b->number, (unsigned long long)b->start, res.enhanced,
+			res.text, (unsigned long long)b->done);
+	spool_reset(&b->s);
+	b->in_msg = false;
+	return code;
+}
+
+/* A From_ line was read: a new message begins there. */
+static void batch_start(struct batch *b, const struct mbox_split *sp, struct buf *from_line)
+{
+	b->in_msg = true;
+	b->number++;
+	b->start = sp->from_offset;
+	struct buf t = b->from; /* the line becomes ours, the splitter gets a buffer back */
+	b->from = *from_line;
+	*from_line = t;
+}
+
 /* -s: the messages of the mbox on stdin (mbox-split.c), one after the other, each as a
  * message of its own (its own envelope sender from its From_ line unless -f is given).
  * The first that is not delivered stops the run: what came before it is delivered (and
@@ -356,78 +421,45 @@ static int run_delivery(const struct conf *c, const struct deliver_args *a,
 static int run_batch(const struct conf *c, const struct deliver_args *a,
 		     const struct deliver_user *u)
 {
-	struct spool s;
-	spool_init(&s, c, u->inbox, u->virtual_user ? NULL : system_tmpdir());
+	struct batch b = {.c = c, .a = a, .u = u, .from = BUF_INIT};
+	spool_init(&b.s, c, u->inbox, u->virtual_user ? NULL : system_tmpdir());
 	struct mbox_split sp;
 	mbox_split_init(&sp);
-	struct buf out = BUF_INIT, from = BUF_INIT, next_from = BUF_INIT;
+	struct buf out = BUF_INIT, from_line = BUF_INIT;
 	char *chunk = x_malloc(SPOOL_CHUNK);
-	uint64_t start = 0, done = 0, number = 0;
-	bool in_msg = false, eof = false;
 	int code = 0;
-	if (s.mem >= 0 && tmp_unwritable(&s, &code))
-		eof = true;
-	while (code == 0 && !eof) {
+	if (b.s.mem >= 0 && tmp_unwritable(&b.s, &code))
+		goto out;
+	for (;;) {
 		ssize_t n = read_stdin(chunk, &code);
 		if (n < 0)
 			break;
-		size_t pos = 0;
-		bool next = false;
-		eof = n == 0;
-		do {
-			if (eof) {
-				next = mbox_split_end(&sp, &out);
-			} else {
-				pos += mbox_split_feed(&sp, chunk + pos, (size_t)n - pos, &out,
-						       &next_from, &next);
+		if (n == 0) { /* the end: the last message, and one a last From_ line began */
+			bool next = mbox_split_end(&sp, &out);
+			if ((code = batch_take(&b, &out)) == 0 && (code = batch_finish(&b)) == 0 &&
+			    next) {
+				batch_start(&b, &sp, &from_line);
+				code = batch_finish(&b);
 			}
-			if (out.len > 0 && !in_msg) { /* text before any From_ line */
-				in_msg = true;
-				number++;
-			}
-			if (spool_write(&s, out.data, out.len, &code) < 0)
-				break;
-			buf_reset(&out);
-			if (in_msg && (next || eof)) { /* the message is whole */
-				struct delivery_result res;
-				if (s.size == 0)
-					fprintf(stderr,
-						"tern deliver: message %llu (byte %llu of the "
-						"input) is empty: skipped\n",
-						(unsigned long long)number,
-						(unsigned long long)start);
-				else if ((code = deliver_spooled(c, a, u, NULL, spool_fd(&s), &from,
-								 &res)) == 0)
-					done++;
-				else
-					fprintf(stderr,
-						"tern deliver: message %llu (byte %llu of the "
-						"input) not delivered: %s %s; %llu delivered before "
-						"it, the rest not tried\n",
-						(unsigned long long)number,
-						(unsigned long long)start, res.enhanced, res.text,
-						(unsigned long long)done);
-				spool_reset(&s);
-				in_msg = false;
-			}
-			if (next) {
-				in_msg = true;
-				number++;
-				start = sp.from_offset;
-				buf_reset(&from);
-				buf_append(&from, next_from.data, next_from.len);
-			}
-		} while (code == 0 && !eof && pos < (size_t)n);
-		if (eof && in_msg && code == 0) /* a From_ line alone at the very end */
-			fprintf(stderr, "tern deliver: message %llu (byte %llu of the input) is "
-					"empty: skipped\n",
-				(unsigned long long)number, (unsigned long long)start);
+			break;
+		}
+		for (size_t pos = 0; code == 0 && pos < (size_t)n;) {
+			bool next;
+			pos += mbox_split_feed(&sp, chunk + pos, (size_t)n - pos, &out, &from_line,
+					       &next);
+			if ((code = batch_take(&b, &out)) == 0 && next &&
+			    (code = batch_finish(&b)) == 0)
+				batch_start(&b, &sp, &from_line);
+		}
+		if (code != 0)
+			break;
 	}
+out:
 	x_free(&chunk);
 	buf_free(&out);
-	buf_free(&from);
-	buf_free(&next_from);
-	spool_free(&s);
+	buf_free(&b.from);
+	buf_free(&from_line);
+	spool_free(&b.s);
 	return code;
 }
 
