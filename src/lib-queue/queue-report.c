@@ -28,6 +28,18 @@ static bool queue_report_key_valid(char key)
 	       key == QUEUE_REPORT_DELIVERED;
 }
 
+/* One attribute with the indexes in list (none: no attribute); list is emptied. */
+static void add_report_attr(struct queue_writer *w, const char *origin, char key,
+			    struct buf *list)
+{
+	if (list->len == 0)
+		return;
+	char *v = x_asprintf("%s %c %s", origin, key, buf_cstr(list));
+	queue_writer_set_attr(w, QUEUE_REPORT_ATTR, v);
+	x_free(&v);
+	buf_reset(list);
+}
+
 void queue_writer_add_report(struct queue_writer *w, const char *origin, char key,
 			     const size_t *idx, size_t count)
 {
@@ -35,21 +47,13 @@ void queue_writer_add_report(struct queue_writer *w, const char *origin, char ke
 	for (size_t k = 0; k < count; k++) {
 		char num[32];
 		int n = snprintf(num, sizeof(num), "%zu", idx[k]);
-		if (list.len > 0 && list.len + 1 + (size_t)n > QUEUE_REPORT_LIST_MAX) {
-			char *v = x_asprintf("%s %c %s", origin, key, buf_cstr(&list));
-			queue_writer_set_attr(w, QUEUE_REPORT_ATTR, v);
-			x_free(&v);
-			buf_reset(&list);
-		}
+		if (list.len > 0 && list.len + 1 + (size_t)n > QUEUE_REPORT_LIST_MAX)
+			add_report_attr(w, origin, key, &list);
 		if (list.len > 0)
 			buf_append_char(&list, ',');
 		buf_append_str(&list, num);
 	}
-	if (list.len > 0) {
-		char *v = x_asprintf("%s %c %s", origin, key, buf_cstr(&list));
-		queue_writer_set_attr(w, QUEUE_REPORT_ATTR, v);
-		x_free(&v);
-	}
+	add_report_attr(w, origin, key, &list);
 	buf_free(&list);
 }
 

@@ -125,18 +125,15 @@ static int queue_envelope_read(int fd, const char *id, char **text_r, size_t *le
  * still size bytes long and still does not end with LF, which only a crash leaves. */
 static void queue_cut_torn(const char *path, uint64_t size, uint64_t keep)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
 	struct stat st;
 	char last = '\n';
 	if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0) {
 		log_warn("%s: cannot cut a torn record: %s", path, strerror(errno));
-	} else if ((uint64_t)st.st_size == size && size > 0) {
-		int rfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (rfd >= 0 && pread(rfd, &last, 1, (off_t)size - 1) == 1 && last != '\n' &&
-		    ftruncate(fd, (off_t)keep) < 0)
-			log_warn("%s: cannot cut a torn record: %s", path, strerror(errno));
-		if (rfd >= 0)
-			close(rfd);
+	} else if ((uint64_t)st.st_size == size && size > 0 &&
+		   pread(fd, &last, 1, (off_t)size - 1) == 1 && last != '\n' &&
+		   ftruncate(fd, (off_t)keep) < 0) {
+		log_warn("%s: cannot cut a torn record: %s", path, strerror(errno));
 	}
 	if (fd >= 0)
 		close(fd);
